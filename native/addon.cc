@@ -1,0 +1,228 @@
+// Node-API surface of the ja-bert engine. Every function validates its typed
+// arrays (kind and length against the sizes it is given) and throws a JS
+// error naming the op; nothing here can abort the process on bad input.
+#include <napi.h>
+#include <dnnl.hpp>
+#include <omp.h>
+#include <sstream>
+#include "kernels.h"
+
+namespace {
+
+struct Reader {
+  const Napi::CallbackInfo& info;
+  const char* op;
+  size_t i = 0;
+  Reader(const Napi::CallbackInfo& in, const char* o) : info(in), op(o) {}
+
+  [[noreturn]] void fail(const std::string& msg) {
+    throw Napi::TypeError::New(info.Env(), std::string(op) + ": " + msg);
+  }
+  template <typename T>
+  T* arr(napi_typedarray_type ty, const char* name, int64_t need, bool nullable = false) {
+    if (i >= info.Length()) fail(std::string("missing argument ") + name);
+    Napi::Value v = info[i++];
+    if (nullable && (v.IsNull() || v.IsUndefined())) return nullptr;
+    if (!v.IsTypedArray()) fail(std::string(name) + " must be a typed array");
+    auto ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != ty) fail(std::string(name) + " has the wrong element type");
+    if ((int64_t)ta.ElementLength() < need) {
+      std::ostringstream s;
+      s << name << " has " << ta.ElementLength() << " elements, needs " << need;
+      fail(s.str());
+    }
+    return reinterpret_cast<T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  }
+  float* f32(const char* name, int64_t need, bool nullable = false) { return arr<float>(napi_float32_array, name, need, nullable); }
+  int32_t* i32(const char* name, int64_t need) { return arr<int32_t>(napi_int32_array, name, need); }
+  uint8_t* u8(const char* name, int64_t need) { return arr<uint8_t>(napi_uint8_array, name, need); }
+  // f32 or bf16 (Uint16Array) operand; sets isBf16
+  const void* any(const char* name, int64_t need, bool& isBf16) {
+    if (i >= info.Length()) fail(std::string("missing argument ") + name);
+    Napi::Value v = info[i];
+    if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint16_array) {
+      isBf16 = true;
+      return arr<uint16_t>(napi_uint16_array, name, need);
+    }
+    isBf16 = false;
+    return arr<float>(napi_float32_array, name, need);
+  }
+  int64_t int_(const char* name) {
+    if (i >= info.Length() || !info[i].IsNumber()) fail(std::string(name) + " must be a number");
+    double d = info[i++].As<Napi::Number>().DoubleValue();
+    if (d < 0 || d != (double)(int64_t)d) fail(std::string(name) + " must be a non-negative integer");
+    return (int64_t)d;
+  }
+  double num(const char* name) {
+    if (i >= info.Length() || !info[i].IsNumber()) fail(std::string(name) + " must be a number");
+    return info[i++].As<Napi::Number>().DoubleValue();
+  }
+  bool flag(const char* name) {
+    if (i >= info.Length()) fail(std::string("missing argument ") + name);
+    return info[i++].ToBoolean().Value();
+  }
+};
+
+#define OP(fn) Napi::Value fn(const Napi::CallbackInfo& info)
+
+// matmul(C, A, B, bias|null, batch, M, N, K, transA, transB, accumulate, dtype)
+OP(Matmul) {
+  Reader r(info, "matmul");
+  // sizes come after the arrays; read them first by index
+  if (info.Length() < 12) r.fail("expects 12 arguments");
+  Reader s(info, "matmul"); s.i = 4;
+  int64_t batch = s.int_("batch"), M = s.int_("M"), N = s.int_("N"), K = s.int_("K");
+  bool tA = s.flag("transA"), tB = s.flag("transB"), acc = s.flag("accumulate");
+  int64_t dtype = s.int_("dtype");
+  if (dtype > 1) r.fail("dtype must be 0 (f32) or 1 (bf16)");
+  jb::MatmulArgs a{};
+  a.C = r.f32("C", batch * M * N);
+  a.A = r.any("A", batch * M * K, a.aBf16);
+  a.B = r.any("B", batch * K * N, a.bBf16);
+  a.bias = r.f32("bias", N, true);
+  a.batch = batch; a.M = M; a.N = N; a.K = K; a.transA = tA; a.transB = tB; a.accumulate = acc; a.dtype = (int)dtype;
+  if (dtype == 0 && (a.aBf16 || a.bBf16)) r.fail("bf16 operand given with dtype f32");
+  try { jb::matmul(a); } catch (const dnnl::error& e) {
+    std::ostringstream m; m << "oneDNN failed for batch=" << batch << " M=" << M << " N=" << N << " K=" << K << ": " << e.what();
+    r.fail(m.str());
+  } catch (const std::exception& e) { r.fail(e.what()); }
+  return info.Env().Undefined();
+}
+
+OP(F32ToBf16) { Reader r(info, "f32ToBf16"); Reader s(info, "f32ToBf16"); s.i = 2; int64_t n = s.int_("n");
+  auto* d = r.arr<uint16_t>(napi_uint16_array, "dst", n); auto* x = r.f32("src", n); jb::f32ToBf16(d, x, n); return info.Env().Undefined(); }
+OP(Bf16ToF32) { Reader r(info, "bf16ToF32"); Reader s(info, "bf16ToF32"); s.i = 2; int64_t n = s.int_("n");
+  auto* d = r.f32("dst", n); auto* x = r.arr<uint16_t>(napi_uint16_array, "src", n); jb::bf16ToF32(d, x, n); return info.Env().Undefined(); }
+
+// Kernels whose sizes are trailing arguments: read sizes first via a second reader.
+OP(AddForward) { Reader s(info, "addForward"); s.i = 3; int64_t n = s.int_("n"); Reader r(info, "addForward");
+  float* o = r.f32("out", n); float* a = r.f32("a", n); float* b = r.f32("b", n); jb::addForward(o, a, b, n); return info.Env().Undefined(); }
+OP(Accumulate) { Reader s(info, "accumulate"); s.i = 2; int64_t n = s.int_("n"); Reader r(info, "accumulate");
+  float* d = r.f32("dst", n); float* x = r.f32("src", n); jb::accumulate(d, x, n); return info.Env().Undefined(); }
+OP(Scale) { Reader s(info, "scale"); s.i = 1; double f = s.num("s"); int64_t n = s.int_("n"); Reader r(info, "scale");
+  jb::scale(r.f32("x", n), (float)f, n); return info.Env().Undefined(); }
+OP(SumSquares) { Reader s(info, "sumSquares"); s.i = 1; int64_t n = s.int_("n"); Reader r(info, "sumSquares");
+  return Napi::Number::New(info.Env(), jb::sumSquares(r.f32("x", n), n)); }
+OP(GeluForward) { Reader s(info, "geluForward"); s.i = 2; int64_t n = s.int_("n"); bool t = s.flag("tanh"); Reader r(info, "geluForward");
+  float* o = r.f32("out", n); float* x = r.f32("inp", n); jb::geluForward(o, x, n, t); return info.Env().Undefined(); }
+OP(GeluBackward) { Reader s(info, "geluBackward"); s.i = 3; int64_t n = s.int_("n"); bool t = s.flag("tanh"); Reader r(info, "geluBackward");
+  float* d = r.f32("dinp", n); float* x = r.f32("inp", n); float* g = r.f32("dout", n); jb::geluBackward(d, x, g, n, t); return info.Env().Undefined(); }
+OP(TanhForward) { Reader s(info, "tanhForward"); s.i = 2; int64_t n = s.int_("n"); Reader r(info, "tanhForward");
+  float* o = r.f32("out", n); float* x = r.f32("inp", n); jb::tanhForward(o, x, n); return info.Env().Undefined(); }
+OP(TanhBackward) { Reader s(info, "tanhBackward"); s.i = 3; int64_t n = s.int_("n"); Reader r(info, "tanhBackward");
+  float* d = r.f32("dinp", n); float* o = r.f32("out", n); float* g = r.f32("dout", n); jb::tanhBackward(d, o, g, n); return info.Env().Undefined(); }
+OP(DropoutForward) { Reader s(info, "dropoutForward"); s.i = 3; int64_t n = s.int_("n"); double p = s.num("p"); double seed = s.num("seed");
+  if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
+  Reader r(info, "dropoutForward"); float* o = r.f32("out", n); uint8_t* m = r.u8("mask", n); float* x = r.f32("inp", n);
+  jb::dropoutForward(o, m, x, n, (float)p, (uint64_t)seed); return info.Env().Undefined(); }
+OP(DropoutBackward) { Reader s(info, "dropoutBackward"); s.i = 3; int64_t n = s.int_("n"); double p = s.num("p");
+  if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
+  Reader r(info, "dropoutBackward"); float* d = r.f32("dinp", n); float* g = r.f32("dout", n); uint8_t* m = r.u8("mask", n);
+  jb::dropoutBackward(d, g, m, n, (float)p); return info.Env().Undefined(); }
+OP(ColSumAccumulate) { Reader s(info, "colSumAccumulate"); s.i = 2; int64_t rows = s.int_("rows"), N = s.int_("N"); Reader r(info, "colSumAccumulate");
+  float* d = r.f32("dbias", N); float* g = r.f32("dout", rows * N); jb::colSumAccumulate(d, g, rows, N); return info.Env().Undefined(); }
+OP(LayernormForward) { Reader s(info, "layernormForward"); s.i = 6; int64_t N = s.int_("N"), C = s.int_("C"); double eps = s.num("eps");
+  Reader r(info, "layernormForward"); float* o = r.f32("out", N * C); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
+  float* x = r.f32("inp", N * C); float* g = r.f32("gamma", C); float* b = r.f32("beta", C);
+  jb::layernormForward(o, m, rs, x, g, b, N, C, (float)eps); return info.Env().Undefined(); }
+OP(LayernormBackward) { Reader s(info, "layernormBackward"); s.i = 8; int64_t N = s.int_("N"), C = s.int_("C");
+  Reader r(info, "layernormBackward"); float* dx = r.f32("dinp", N * C); float* dg = r.f32("dgamma", C); float* db = r.f32("dbeta", C);
+  float* dy = r.f32("dout", N * C); float* x = r.f32("inp", N * C); float* g = r.f32("gamma", C); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
+  jb::layernormBackward(dx, dg, db, dy, x, g, m, rs, N, C); return info.Env().Undefined(); }
+OP(EmbeddingForward) { Reader s(info, "embeddingForward"); s.i = 3; int64_t N = s.int_("N"), D = s.int_("D"), V = s.int_("vocab"); bool acc = s.flag("accumulate");
+  Reader r(info, "embeddingForward"); float* o = r.f32("out", N * D); int32_t* ids = r.i32("ids", N); float* t = r.f32("table", V * D);
+  for (int64_t n = 0; n < N; n++) if (ids[n] < 0 || ids[n] >= V) { std::ostringstream m; m << "id " << ids[n] << " at position " << n << " is outside [0, " << V << ")"; r.fail(m.str()); }
+  jb::embeddingForward(o, ids, t, N, D, V, acc); return info.Env().Undefined(); }
+OP(EmbeddingBackward) { Reader s(info, "embeddingBackward"); s.i = 3; int64_t N = s.int_("N"), D = s.int_("D"), V = s.int_("vocab");
+  Reader r(info, "embeddingBackward"); float* dt = r.f32("dtable", V * D); float* g = r.f32("dout", N * D); int32_t* ids = r.i32("ids", N);
+  for (int64_t n = 0; n < N; n++) if (ids[n] < 0 || ids[n] >= V) { std::ostringstream m; m << "id " << ids[n] << " at position " << n << " is outside [0, " << V << ")"; r.fail(m.str()); }
+  jb::embeddingBackward(dt, g, ids, N, D); return info.Env().Undefined(); }
+OP(SplitHeads) { Reader s(info, "splitHeads"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
+  Reader r(info, "splitHeads"); float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n); float* x = r.f32("qkv", 3 * n);
+  jb::splitHeads(q, k, v, x, B, S, H, dh); return info.Env().Undefined(); }
+OP(MergeHeads3) { Reader s(info, "mergeHeads3"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
+  Reader r(info, "mergeHeads3"); float* x = r.f32("dqkv", 3 * n); float* q = r.f32("dq", n); float* k = r.f32("dk", n); float* v = r.f32("dv", n);
+  jb::mergeHeads3(x, q, k, v, B, S, H, dh); return info.Env().Undefined(); }
+OP(HeadsToRows) { Reader s(info, "headsToRows"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
+  Reader r(info, "headsToRows"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::headsToRows(o, x, B, S, H, dh); return info.Env().Undefined(); }
+OP(RowsToHeads) { Reader s(info, "rowsToHeads"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
+  Reader r(info, "rowsToHeads"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::rowsToHeads(o, x, B, S, H, dh); return info.Env().Undefined(); }
+OP(AttnSoftmaxForward) { Reader s(info, "attnSoftmaxForward"); s.i = 3; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"); double sc = s.num("scale");
+  Reader r(info, "attnSoftmaxForward"); int64_t n = B * H * S * S; float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", B * S);
+  jb::attnSoftmaxForward(P, x, m, B, H, S, (float)sc); return info.Env().Undefined(); }
+OP(AttnSoftmaxBackward) { Reader s(info, "attnSoftmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"); double sc = s.num("scale");
+  Reader r(info, "attnSoftmaxBackward"); int64_t n = rows * S; float* d = r.f32("dscores", n); float* dp = r.f32("dP", n); float* p = r.f32("P", n);
+  jb::attnSoftmaxBackward(d, dp, p, rows, S, (float)sc); return info.Env().Undefined(); }
+OP(SoftmaxForward) { Reader s(info, "softmaxForward"); s.i = 2; int64_t rows = s.int_("rows"), C = s.int_("C");
+  Reader r(info, "softmaxForward"); float* o = r.f32("out", rows * C); float* x = r.f32("inp", rows * C); jb::softmaxForward(o, x, rows, C); return info.Env().Undefined(); }
+OP(SoftmaxBackward) { Reader s(info, "softmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), C = s.int_("C");
+  Reader r(info, "softmaxBackward"); float* d = r.f32("dinp", rows * C); float* g = r.f32("dout", rows * C); float* o = r.f32("out", rows * C);
+  jb::softmaxBackward(d, g, o, rows, C); return info.Env().Undefined(); }
+OP(CrossEntropyForward) { Reader s(info, "crossEntropyForward"); s.i = 4; int64_t N = s.int_("N"), C = s.int_("C");
+  Reader r(info, "crossEntropyForward"); float* l = r.f32("losses", N); float* p = r.f32("probs", N * C); float* x = r.f32("logits", N * C); int32_t* y = r.i32("labels", N);
+  for (int64_t n = 0; n < N; n++) if (y[n] >= C) { std::ostringstream m; m << "label " << y[n] << " at row " << n << " is not below " << C; r.fail(m.str()); }
+  return Napi::Number::New(info.Env(), jb::crossEntropyForward(l, p, x, y, N, C)); }
+OP(CrossEntropyBackward) { Reader s(info, "crossEntropyBackward"); s.i = 3; int64_t N = s.int_("N"), C = s.int_("C"); double dl = s.num("dloss");
+  Reader r(info, "crossEntropyBackward"); float* d = r.f32("dlogits", N * C); float* p = r.f32("probs", N * C); int32_t* y = r.i32("labels", N);
+  for (int64_t n = 0; n < N; n++) if (y[n] >= C) r.fail("label out of range");
+  jb::crossEntropyBackward(d, p, y, N, C, (float)dl); return info.Env().Undefined(); }
+OP(AdamwStep) { Reader s(info, "adamwStep"); s.i = 4; int64_t n = s.int_("n"); double lr = s.num("lr"), b1 = s.num("beta1"), b2 = s.num("beta2"), eps = s.num("eps"), wd = s.num("wd");
+  Reader r(info, "adamwStep"); float* p = r.f32("params", n); float* g = r.f32("grads", n); float* m = r.f32("m", n); float* v = r.f32("v", n);
+  jb::adamwStep(p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd); return info.Env().Undefined(); }
+
+OP(SetNumThreads) { Reader s(info, "setNumThreads"); int64_t n = s.int_("n"); if (n < 1) s.fail("n must be >= 1"); omp_set_num_threads((int)n); return info.Env().Undefined(); }
+
+OP(Info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  const dnnl_version_t* v = dnnl_version();
+  std::ostringstream ver; ver << v->major << '.' << v->minor << '.' << v->patch;
+  o.Set("onednn", ver.str());
+  o.Set("threads", omp_get_max_threads());
+  dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+  const char* name = "unknown";
+  switch (isa) {
+    case dnnl_cpu_isa_sse41: name = "sse41"; break;
+    case dnnl_cpu_isa_avx: name = "avx"; break;
+    case dnnl_cpu_isa_avx2: name = "avx2"; break;
+    case dnnl_cpu_isa_avx512_mic: name = "avx512_mic"; break;
+    case dnnl_cpu_isa_avx512_mic_4ops: name = "avx512_mic_4ops"; break;
+    case dnnl_cpu_isa_avx512_core: name = "avx512_core"; break;
+    case dnnl_cpu_isa_avx512_core_vnni: name = "avx512_core_vnni"; break;
+    case dnnl_cpu_isa_avx512_core_bf16: name = "avx512_core_bf16"; break;
+    case dnnl_cpu_isa_avx512_core_amx: name = "avx512_core_amx"; break;
+    case dnnl_cpu_isa_avx2_vnni: name = "avx2_vnni"; break;
+    default: break;
+  }
+  o.Set("isa", name);
+  bool bf16 = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
+  o.Set("bf16Native", bf16);
+  o.Set("matmulPrimitives", (double)jb::matmulCacheSize());
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#define EXPORT(name, fn) exports.Set(name, Napi::Function::New(env, fn, name))
+  EXPORT("matmul", Matmul);
+  EXPORT("f32ToBf16", F32ToBf16); EXPORT("bf16ToF32", Bf16ToF32);
+  EXPORT("addForward", AddForward); EXPORT("accumulate", Accumulate); EXPORT("scale", Scale); EXPORT("sumSquares", SumSquares);
+  EXPORT("geluForward", GeluForward); EXPORT("geluBackward", GeluBackward);
+  EXPORT("tanhForward", TanhForward); EXPORT("tanhBackward", TanhBackward);
+  EXPORT("dropoutForward", DropoutForward); EXPORT("dropoutBackward", DropoutBackward);
+  EXPORT("colSumAccumulate", ColSumAccumulate);
+  EXPORT("layernormForward", LayernormForward); EXPORT("layernormBackward", LayernormBackward);
+  EXPORT("embeddingForward", EmbeddingForward); EXPORT("embeddingBackward", EmbeddingBackward);
+  EXPORT("splitHeads", SplitHeads); EXPORT("mergeHeads3", MergeHeads3);
+  EXPORT("headsToRows", HeadsToRows); EXPORT("rowsToHeads", RowsToHeads);
+  EXPORT("attnSoftmaxForward", AttnSoftmaxForward); EXPORT("attnSoftmaxBackward", AttnSoftmaxBackward);
+  EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
+  EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
+  EXPORT("adamwStep", AdamwStep);
+  EXPORT("setNumThreads", SetNumThreads);
+  EXPORT("info", Info);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(jabert, Init)

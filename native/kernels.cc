@@ -1,0 +1,363 @@
+// Small C++ kernels for everything that is not a matmul. OpenMP over the
+// outermost independent dimension; the same libgomp runtime oneDNN uses, so
+// both share one thread pool.
+#include "kernels.h"
+#include <cmath>
+#include <cstring>
+#include <vector>
+#include <omp.h>
+
+namespace jb {
+
+static inline uint16_t toBf16(float f) {
+  uint32_t u; std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);  // quiet NaN
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
+  return (uint16_t)(u >> 16);
+}
+
+void f32ToBf16(uint16_t* dst, const float* src, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) dst[i] = toBf16(src[i]);
+}
+
+void bf16ToF32(float* dst, const uint16_t* src, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) { uint32_t u = (uint32_t)src[i] << 16; std::memcpy(&dst[i], &u, 4); }
+}
+
+void addForward(float* out, const float* a, const float* b, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void accumulate(float* dst, const float* src, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
+void scale(float* x, float s, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) x[i] *= s;
+}
+
+double sumSquares(const float* x, int64_t n) {
+  double total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) total += (double)x[i] * x[i];
+  return total;
+}
+
+static const float kSqrt2OverPi = 0.7978845608028654f;
+static const float kInvSqrt2 = 0.7071067811865476f;
+static const float kInvSqrt2Pi = 0.3989422804014327f;
+
+void geluForward(float* out, const float* inp, int64_t n, bool tanhForm) {
+  if (tanhForm) {
+#pragma omp parallel for schedule(static) if (n > 16384)
+    for (int64_t i = 0; i < n; i++) {
+      float x = inp[i];
+      out[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+    }
+  } else {
+#pragma omp parallel for schedule(static) if (n > 16384)
+    for (int64_t i = 0; i < n; i++) {
+      float x = inp[i];
+      out[i] = 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
+    }
+  }
+}
+
+void geluBackward(float* dinp, const float* inp, const float* dout, int64_t n, bool tanhForm) {
+  if (tanhForm) {
+#pragma omp parallel for schedule(static) if (n > 16384)
+    for (int64_t i = 0; i < n; i++) {
+      float x = inp[i];
+      float u = kSqrt2OverPi * (x + 0.044715f * x * x * x);
+      float t = std::tanh(u);
+      float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
+      dinp[i] = dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du);
+    }
+  } else {
+#pragma omp parallel for schedule(static) if (n > 16384)
+    for (int64_t i = 0; i < n; i++) {
+      float x = inp[i];
+      float cdf = 0.5f * (1.0f + std::erf(x * kInvSqrt2));
+      float pdf = kInvSqrt2Pi * std::exp(-0.5f * x * x);
+      dinp[i] = dout[i] * (cdf + x * pdf);
+    }
+  }
+}
+
+void tanhForward(float* out, const float* inp, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (int64_t i = 0; i < n; i++) out[i] = std::tanh(inp[i]);
+}
+
+void tanhBackward(float* dinp, const float* out, const float* dout, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (int64_t i = 0; i < n; i++) dinp[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+
+// splitmix64 finaliser over (seed, index): a counter-based generator, so the
+// mask depends only on the seed and the element index.
+static inline float uniform01(uint64_t seed, uint64_t i) {
+  uint64_t z = seed * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 0x94D049BB133111EBull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z = z ^ (z >> 31);
+  return (float)(z >> 40) * (1.0f / 16777216.0f);  // 24 random bits in [0, 1)
+}
+
+void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed) {
+  const float s = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (int64_t i = 0; i < n; i++) {
+    uint8_t keep = uniform01(seed, (uint64_t)i) >= p ? 1 : 0;
+    mask[i] = keep;
+    out[i] = keep ? inp[i] * s : 0.0f;
+  }
+}
+
+void dropoutBackward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p) {
+  const float s = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (n > 16384)
+  for (int64_t i = 0; i < n; i++) dinp[i] = mask[i] ? dout[i] * s : 0.0f;
+}
+
+void colSumAccumulate(float* dbias, const float* dout, int64_t rows, int64_t N) {
+  // parallel over column blocks: no two threads write the same dbias element
+  const int64_t blk = 64;
+#pragma omp parallel for schedule(static)
+  for (int64_t c0 = 0; c0 < N; c0 += blk) {
+    int64_t c1 = c0 + blk < N ? c0 + blk : N;
+    float acc[64] = {0};
+    for (int64_t r = 0; r < rows; r++) {
+      const float* row = dout + r * N;
+      for (int64_t c = c0; c < c1; c++) acc[c - c0] += row[c];
+    }
+    for (int64_t c = c0; c < c1; c++) dbias[c] += acc[c - c0];
+  }
+}
+
+void layernormForward(float* out, float* mean, float* rstd, const float* inp,
+                      const float* gamma, const float* beta, int64_t N, int64_t C, float eps) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    const float* x = inp + n * C;
+    float* y = out + n * C;
+    float m = 0;
+    for (int64_t c = 0; c < C; c++) m += x[c];
+    m /= (float)C;
+    float var = 0;
+    for (int64_t c = 0; c < C; c++) { float d = x[c] - m; var += d * d; }
+    var /= (float)C;
+    float rs = 1.0f / std::sqrt(var + eps);
+    for (int64_t c = 0; c < C; c++) y[c] = (x[c] - m) * rs * gamma[c] + beta[c];
+    mean[n] = m;
+    rstd[n] = rs;
+  }
+}
+
+void layernormBackward(float* dinp, float* dgamma, float* dbeta, const float* dout,
+                       const float* inp, const float* gamma, const float* mean,
+                       const float* rstd, int64_t N, int64_t C) {
+  int nt = omp_get_max_threads();
+  std::vector<float> partial((size_t)nt * 2 * C, 0.0f);  // per-thread dgamma | dbeta
+#pragma omp parallel
+  {
+    float* pg = partial.data() + (size_t)omp_get_thread_num() * 2 * C;
+    float* pb = pg + C;
+#pragma omp for schedule(static)
+    for (int64_t n = 0; n < N; n++) {
+      const float* x = inp + n * C;
+      const float* dy = dout + n * C;
+      float* dx = dinp + n * C;
+      float m = mean[n], rs = rstd[n];
+      float sumDn = 0, sumDnX = 0;  // sums of dnorm and dnorm * xhat
+      for (int64_t c = 0; c < C; c++) {
+        float xhat = (x[c] - m) * rs;
+        float dn = dy[c] * gamma[c];
+        sumDn += dn; sumDnX += dn * xhat;
+        pg[c] += dy[c] * xhat;
+        pb[c] += dy[c];
+      }
+      sumDn /= (float)C; sumDnX /= (float)C;
+      for (int64_t c = 0; c < C; c++) {
+        float xhat = (x[c] - m) * rs;
+        dx[c] = (dy[c] * gamma[c] - sumDn - xhat * sumDnX) * rs;
+      }
+    }
+  }
+  for (int t = 0; t < nt; t++) {
+    const float* pg = partial.data() + (size_t)t * 2 * C;
+    for (int64_t c = 0; c < C; c++) { dgamma[c] += pg[c]; dbeta[c] += pg[C + c]; }
+  }
+}
+
+void embeddingForward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t D,
+                      int64_t vocab, bool acc) {
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < N; n++) {
+    int64_t id = ids[n];
+    if (id < 0 || id >= vocab) id = 0;  // the TS side validates ids before calling
+    const float* src = table + id * D;
+    float* dst = out + n * D;
+    if (acc) for (int64_t d = 0; d < D; d++) dst[d] += src[d];
+    else std::memcpy(dst, src, sizeof(float) * D);
+  }
+}
+
+void embeddingBackward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t D) {
+  // parallel over column blocks so that repeated ids never race
+  const int64_t blk = 64;
+#pragma omp parallel for schedule(static)
+  for (int64_t d0 = 0; d0 < D; d0 += blk) {
+    int64_t d1 = d0 + blk < D ? d0 + blk : D;
+    for (int64_t n = 0; n < N; n++) {
+      float* dst = dtable + (int64_t)ids[n] * D;
+      const float* src = dout + n * D;
+      for (int64_t d = d0; d < d1; d++) dst[d] += src[d];
+    }
+  }
+}
+
+void splitHeads(float* q, float* k, float* v, const float* qkv, int64_t B, int64_t S, int64_t H, int64_t dh) {
+  const int64_t D = H * dh;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t s = 0; s < S; s++) {
+        const float* row = qkv + (b * S + s) * 3 * D + h * dh;
+        int64_t o = ((b * H + h) * S + s) * dh;
+        std::memcpy(q + o, row, sizeof(float) * dh);
+        std::memcpy(k + o, row + D, sizeof(float) * dh);
+        std::memcpy(v + o, row + 2 * D, sizeof(float) * dh);
+      }
+}
+
+void mergeHeads3(float* dqkv, const float* dq, const float* dk, const float* dv, int64_t B, int64_t S, int64_t H, int64_t dh) {
+  const int64_t D = H * dh;
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t s = 0; s < S; s++) {
+        float* row = dqkv + (b * S + s) * 3 * D + h * dh;
+        int64_t o = ((b * H + h) * S + s) * dh;
+        std::memcpy(row, dq + o, sizeof(float) * dh);
+        std::memcpy(row + D, dk + o, sizeof(float) * dh);
+        std::memcpy(row + 2 * D, dv + o, sizeof(float) * dh);
+      }
+}
+
+void headsToRows(float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t s = 0; s < S; s++)
+      for (int64_t h = 0; h < H; h++)
+        std::memcpy(out + ((b * S + s) * H + h) * dh, x + ((b * H + h) * S + s) * dh, sizeof(float) * dh);
+}
+
+void rowsToHeads(float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t s = 0; s < S; s++)
+        std::memcpy(out + ((b * H + h) * S + s) * dh, x + ((b * S + s) * H + h) * dh, sizeof(float) * dh);
+}
+
+void attnSoftmaxForward(float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++) {
+      const float* madd = maskAdd + b * S;
+      for (int64_t i = 0; i < S; i++) {
+        int64_t o = ((b * H + h) * S + i) * S;
+        const float* x = scores + o;
+        float* y = P + o;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < S; j++) { float t = x[j] * scale + madd[j]; y[j] = t; mx = t > mx ? t : mx; }
+        float sum = 0;
+        for (int64_t j = 0; j < S; j++) { float e = std::exp(y[j] - mx); y[j] = e; sum += e; }
+        float inv = 1.0f / sum;
+        for (int64_t j = 0; j < S; j++) y[j] *= inv;
+      }
+    }
+}
+
+void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale) {
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* p = P + r * S;
+    const float* dp = dP + r * S;
+    float* ds = dscores + r * S;
+    float dot = 0;
+    for (int64_t j = 0; j < S; j++) dot += dp[j] * p[j];
+    for (int64_t j = 0; j < S; j++) ds[j] = p[j] * (dp[j] - dot) * scale;
+  }
+}
+
+void softmaxForward(float* out, const float* inp, int64_t rows, int64_t C) {
+#pragma omp parallel for schedule(static) if (rows > 64)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* x = inp + r * C;
+    float* y = out + r * C;
+    float mx = -INFINITY;
+    for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    float sum = 0;
+    for (int64_t c = 0; c < C; c++) { y[c] = std::exp(x[c] - mx); sum += y[c]; }
+    float inv = 1.0f / sum;
+    for (int64_t c = 0; c < C; c++) y[c] *= inv;
+  }
+}
+
+void softmaxBackward(float* dinp, const float* dout, const float* out, int64_t rows, int64_t C) {
+  attnSoftmaxBackward(dinp, dout, out, rows, C, 1.0f);
+}
+
+double crossEntropyForward(float* losses, float* probs, const float* logits, const int32_t* labels, int64_t N, int64_t C) {
+  softmaxForward(probs, logits, N, C);
+  double total = 0; int64_t count = 0;
+  for (int64_t n = 0; n < N; n++) {
+    if (labels[n] < 0) { losses[n] = 0; continue; }
+    // log-softmax computed from the logits directly for accuracy
+    const float* x = logits + n * C;
+    double mx = -INFINITY;
+    for (int64_t c = 0; c < C; c++) mx = x[c] > mx ? x[c] : mx;
+    double s = 0;
+    for (int64_t c = 0; c < C; c++) s += std::exp((double)x[c] - mx);
+    double l = -((double)x[labels[n]] - mx - std::log(s));
+    losses[n] = (float)l;
+    total += l; count++;
+  }
+  return count ? total / (double)count : 0.0;
+}
+
+void crossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels, int64_t N, int64_t C, float dloss) {
+  int64_t count = 0;
+  for (int64_t n = 0; n < N; n++) count += labels[n] >= 0;
+  float s = count ? dloss / (float)count : 0.0f;
+#pragma omp parallel for schedule(static) if (N * C > 65536)
+  for (int64_t n = 0; n < N; n++) {
+    float* d = dlogits + n * C;
+    const float* p = probs + n * C;
+    if (labels[n] < 0) { for (int64_t c = 0; c < C; c++) d[c] = 0; continue; }
+    for (int64_t c = 0; c < C; c++) d[c] = p[c] * s;
+    d[labels[n]] -= s;
+  }
+}
+
+void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, float lr,
+               float beta1, float beta2, float eps, float wd) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; i++) {
+    float gi = g[i];
+    float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+    float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+    m[i] = mi; v[i] = vi;
+    float update = mi / (std::sqrt(vi) + eps) + wd * p[i];
+    p[i] -= lr * update;
+  }
+}
+
+}  // namespace jb

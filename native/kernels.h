@@ -1,0 +1,88 @@
+// ja-bert native kernels. Shapes are stated per function; all buffers are
+// row-major, f32 unless the name says bf16 (stored as uint16 bit patterns).
+// Forward kernels overwrite their outputs; parameter-gradient kernels
+// accumulate (+=) so that gradient accumulation across micro-batches is free.
+#pragma once
+#include <cstdint>
+#include <cstddef>
+
+namespace jb {
+
+// ---- matmul (oneDNN) ------------------------------------------------------
+// C[b] (+)= op(A[b]) . op(B[b]) + bias, op = transpose when trans* is set.
+// A is [M,K] (or [K,M] when transA), B is [K,N] (or [N,K] when transB),
+// C is [M,N], bias is [N] or null. accumulate: C += ... instead of C = ...
+// dtype: 0 = f32, 1 = bf16 inputs with f32 accumulation and output.
+// A/B pointers are f32 unless aBf16/bBf16 say they already hold bf16 data.
+struct MatmulArgs {
+  float* C; const void* A; const void* B; const float* bias;
+  int64_t batch, M, N, K; bool transA, transB, accumulate; int dtype;
+  bool aBf16, bBf16;
+};
+void matmul(const MatmulArgs& a);
+size_t matmulCacheSize();
+
+// ---- conversion -----------------------------------------------------------
+void f32ToBf16(uint16_t* dst, const float* src, int64_t n);  // round to nearest even
+void bf16ToF32(float* dst, const uint16_t* src, int64_t n);
+
+// ---- elementwise ----------------------------------------------------------
+void addForward(float* out, const float* a, const float* b, int64_t n);
+void accumulate(float* dst, const float* src, int64_t n);                 // dst += src
+void scale(float* x, float s, int64_t n);
+double sumSquares(const float* x, int64_t n);
+void geluForward(float* out, const float* inp, int64_t n, bool tanhForm);
+void geluBackward(float* dinp, const float* inp, const float* dout, int64_t n, bool tanhForm);
+void tanhForward(float* out, const float* inp, int64_t n);
+void tanhBackward(float* dinp, const float* out, const float* dout, int64_t n);
+// dropout: mask[i] = keep ? 1 : 0 from a counter-based RNG on (seed, i), so the
+// result is the same for any thread count. out = inp * mask / (1 - p).
+void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed);
+void dropoutBackward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p);
+// bias gradient: dbias[N] += sum over rows of dout[rows, N]
+void colSumAccumulate(float* dbias, const float* dout, int64_t rows, int64_t N);
+
+// ---- layer norm over the last dim C of inp[N, C] -----------------------------
+void layernormForward(float* out, float* mean, float* rstd, const float* inp,
+                      const float* gamma, const float* beta, int64_t N, int64_t C, float eps);
+// dinp = (overwrite), dgamma/dbeta accumulate
+void layernormBackward(float* dinp, float* dgamma, float* dbeta, const float* dout,
+                       const float* inp, const float* gamma, const float* mean,
+                       const float* rstd, int64_t N, int64_t C);
+
+// ---- embeddings -----------------------------------------------------------
+// out[n, D] (+)= table[ids[n], D]
+void embeddingForward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t D,
+                      int64_t vocab, bool accumulate);
+// dtable[ids[n], D] += dout[n, D]
+void embeddingBackward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t D);
+
+// ---- attention helpers ----------------------------------------------------
+// qkv is [B, S, 3, H, dh] (rows of the fused q|k|v projection); q,k,v are [B, H, S, dh]
+void splitHeads(float* q, float* k, float* v, const float* qkv, int64_t B, int64_t S, int64_t H, int64_t dh);
+// inverse of splitHeads for gradients: dqkv[B,S,3D] = merge(dq, dk, dv)
+void mergeHeads3(float* dqkv, const float* dq, const float* dk, const float* dv, int64_t B, int64_t S, int64_t H, int64_t dh);
+// x[B,H,S,dh] -> out[B,S,H*dh] and back
+void headsToRows(float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh);
+void rowsToHeads(float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh);
+// P[b,h,i,:] = softmax(scores[b,h,i,:] * scale + maskAdd[b,:]); maskAdd is [B,S] additive
+void attnSoftmaxForward(float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale);
+// dscores = P * (dP - rowsum(dP*P)) * scale
+void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale);
+
+// ---- softmax over rows + cross-entropy --------------------------------------
+void softmaxForward(float* out, const float* inp, int64_t rows, int64_t C);
+void softmaxBackward(float* dinp, const float* dout, const float* out, int64_t rows, int64_t C);
+// probs = softmax(logits); losses[n] = -log probs[n, labels[n]] (label < 0 = ignored, loss 0)
+// returns the mean loss over non-ignored rows
+double crossEntropyForward(float* losses, float* probs, const float* logits, const int32_t* labels, int64_t N, int64_t C);
+// dlogits = (probs - onehot) * dloss / count(non-ignored)
+void crossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels, int64_t N, int64_t C, float dloss);
+
+// ---- optimizer ------------------------------------------------------------
+// BERT's AdamW (google-research/bert optimization.py): no bias correction,
+// update = m / (sqrt(v) + eps) + wd * p; p -= lr * update.
+void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, float lr,
+               float beta1, float beta2, float eps, float wd);
+
+}  // namespace jb

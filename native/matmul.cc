@@ -1,0 +1,98 @@
+// Matrix multiply on oneDNN's matmul primitive. Primitives are JIT-compiled
+// per shape, so they are cached by their full description; the cache only
+// grows with the number of distinct shapes a run sees (bounded by batch
+// layouts), not with the number of steps.
+#include "kernels.h"
+#include <dnnl.hpp>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <unordered_map>
+#include <vector>
+
+namespace jb {
+
+namespace {
+dnnl::engine& engine() { static dnnl::engine e(dnnl::engine::kind::cpu, 0); return e; }
+dnnl::stream& stream() { static dnnl::stream s(engine()); return s; }
+
+struct Entry { dnnl::matmul prim; dnnl::memory::desc a, b, c, bias; };
+std::unordered_map<std::string, Entry>& cache() { static std::unordered_map<std::string, Entry> m; return m; }
+
+// Scratch for on-the-fly bf16 conversion of f32 operands. Grows to the largest
+// operand seen, then stays: steady-state training allocates nothing here.
+std::vector<uint16_t>& scratchA() { static std::vector<uint16_t> v; return v; }
+std::vector<uint16_t>& scratchB() { static std::vector<uint16_t> v; return v; }
+
+using dt = dnnl::memory::data_type;
+using dims = dnnl::memory::dims;
+}  // namespace
+
+size_t matmulCacheSize() { return cache().size(); }
+
+void matmul(const MatmulArgs& x) {
+  if (x.M <= 0 || x.N <= 0 || x.K <= 0 || x.batch <= 0) {
+    if (x.M > 0 && x.N > 0 && x.K == 0 && !x.accumulate) {
+      // empty reduction: C = bias (or 0)
+      for (int64_t b = 0; b < x.batch; b++)
+        for (int64_t i = 0; i < x.M; i++)
+          for (int64_t j = 0; j < x.N; j++) x.C[(b * x.M + i) * x.N + j] = x.bias ? x.bias[j] : 0.0f;
+    }
+    return;
+  }
+  const bool bf = x.dtype == 1;
+  const dt inT = bf ? dt::bf16 : dt::f32;
+  std::ostringstream key;
+  key << x.batch << ',' << x.M << ',' << x.N << ',' << x.K << ',' << x.transA << x.transB << x.accumulate
+      << (x.bias != nullptr) << x.dtype;
+  auto& c = cache();
+  auto it = c.find(key.str());
+  if (it == c.end()) {
+    const int64_t M = x.M, N = x.N, K = x.K, Bt = x.batch;
+    dims aStr = x.transA ? dims{M * K, 1, M} : dims{M * K, K, 1};
+    dims bStr = x.transB ? dims{K * N, 1, K} : dims{K * N, N, 1};
+    dnnl::memory::desc a({Bt, M, K}, inT, aStr);
+    dnnl::memory::desc b({Bt, K, N}, inT, bStr);
+    dnnl::memory::desc cm({Bt, M, N}, dt::f32, dims{M * N, N, 1});
+    dnnl::memory::desc bias = x.bias ? dnnl::memory::desc({1, 1, N}, dt::f32, dims{N, N, 1}) : dnnl::memory::desc();
+    dnnl::primitive_attr attr;
+    if (x.accumulate) {
+      dnnl::post_ops po;
+      po.append_sum(1.0f);
+      attr.set_post_ops(po);
+    }
+    dnnl::matmul::desc d = x.bias ? dnnl::matmul::desc(a, b, bias, cm) : dnnl::matmul::desc(a, b, cm);
+    dnnl::matmul::primitive_desc pd(d, attr, engine());
+    it = c.emplace(key.str(), Entry{dnnl::matmul(pd), a, b, cm, bias}).first;
+  }
+  const void* A = x.A;
+  const void* B = x.B;
+  if (bf) {
+    if (!x.aBf16) {
+      int64_t n = x.batch * x.M * x.K;
+      auto& s = scratchA();
+      if ((int64_t)s.size() < n) s.resize(n);
+      f32ToBf16(s.data(), (const float*)x.A, n);
+      A = s.data();
+    }
+    if (!x.bBf16) {
+      int64_t n = x.batch * x.K * x.N;
+      auto& s = scratchB();
+      if ((int64_t)s.size() < n) s.resize(n);
+      f32ToBf16(s.data(), (const float*)x.B, n);
+      B = s.data();
+    }
+  } else if (x.aBf16 || x.bBf16) {
+    throw std::invalid_argument("matmul: bf16 operand given with dtype f32");
+  }
+  Entry& e = it->second;
+  dnnl::memory ma(e.a, engine(), const_cast<void*>(A));
+  dnnl::memory mb(e.b, engine(), const_cast<void*>(B));
+  dnnl::memory mc(e.c, engine(), x.C);
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+  if (x.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine(), const_cast<float*>(x.bias)));
+  e.prim.execute(stream(), args);
+  stream().wait();
+}
+
+}  // namespace jb

@@ -1,0 +1,51 @@
+/**
+ * The kernel interface shared by the native engine (native/, loaded in
+ * native.ts) and the plain TypeScript reference (ref.ts). Argument order is
+ * the same everywhere: outputs, inputs, weights, sizes. Forward kernels
+ * overwrite their outputs; parameter-gradient kernels accumulate (+=).
+ */
+export type F32 = Float32Array;
+/** bf16 values stored as their upper 16 bits */
+export type BF16 = Uint16Array;
+
+export const DTYPE_F32 = 0;
+export const DTYPE_BF16 = 1;
+export type DType = 'f32' | 'bf16';
+export const dtypeCode = (d: DType): number => (d === 'bf16' ? DTYPE_BF16 : DTYPE_F32);
+
+export interface Kernels {
+  readonly name: string;
+  /** C[b] (+)= op(A[b]) op(B[b]) + bias; A,B may be bf16 when dtype = 1 */
+  matmul(C: F32, A: F32 | BF16, B: F32 | BF16, bias: F32 | null, batch: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, accumulate: boolean, dtype: number): void;
+  f32ToBf16(dst: BF16, src: F32, n: number): void;
+  bf16ToF32(dst: F32, src: BF16, n: number): void;
+  addForward(out: F32, a: F32, b: F32, n: number): void;
+  accumulate(dst: F32, src: F32, n: number): void;
+  scale(x: F32, s: number, n: number): void;
+  sumSquares(x: F32, n: number): number;
+  geluForward(out: F32, inp: F32, n: number, tanh: boolean): void;
+  geluBackward(dinp: F32, inp: F32, dout: F32, n: number, tanh: boolean): void;
+  tanhForward(out: F32, inp: F32, n: number): void;
+  tanhBackward(dinp: F32, out: F32, dout: F32, n: number): void;
+  dropoutForward(out: F32, mask: Uint8Array, inp: F32, n: number, p: number, seed: number): void;
+  dropoutBackward(dinp: F32, dout: F32, mask: Uint8Array, n: number, p: number): void;
+  colSumAccumulate(dbias: F32, dout: F32, rows: number, N: number): void;
+  layernormForward(out: F32, mean: F32, rstd: F32, inp: F32, gamma: F32, beta: F32, N: number, C: number, eps: number): void;
+  layernormBackward(dinp: F32, dgamma: F32, dbeta: F32, dout: F32, inp: F32, gamma: F32, mean: F32, rstd: F32,
+    N: number, C: number): void;
+  embeddingForward(out: F32, ids: Int32Array, table: F32, N: number, D: number, vocab: number, accumulate: boolean): void;
+  embeddingBackward(dtable: F32, dout: F32, ids: Int32Array, N: number, D: number, vocab: number): void;
+  splitHeads(q: F32, k: F32, v: F32, qkv: F32, B: number, S: number, H: number, dh: number): void;
+  mergeHeads3(dqkv: F32, dq: F32, dk: F32, dv: F32, B: number, S: number, H: number, dh: number): void;
+  headsToRows(out: F32, x: F32, B: number, S: number, H: number, dh: number): void;
+  rowsToHeads(out: F32, x: F32, B: number, S: number, H: number, dh: number): void;
+  attnSoftmaxForward(P: F32, scores: F32, maskAdd: F32, B: number, H: number, S: number, scale: number): void;
+  attnSoftmaxBackward(dscores: F32, dP: F32, P: F32, rows: number, S: number, scale: number): void;
+  softmaxForward(out: F32, inp: F32, rows: number, C: number): void;
+  softmaxBackward(dinp: F32, dout: F32, out: F32, rows: number, C: number): void;
+  /** returns the mean loss over rows whose label is >= 0 */
+  crossEntropyForward(losses: F32, probs: F32, logits: F32, labels: Int32Array, N: number, C: number): number;
+  crossEntropyBackward(dlogits: F32, probs: F32, labels: Int32Array, N: number, C: number, dloss: number): void;
+  adamwStep(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number): void;
+}

@@ -1,0 +1,69 @@
+/**
+ * The one module that loads the native addon. It reports what it found
+ * (oneDNN version, ISA, bf16 support, threads) through engineInfo().
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kernels } from './kernels.js';
+
+export interface EngineInfo {
+  onednn: string;
+  threads: number;
+  isa: string;
+  bf16Native: boolean;
+  matmulPrimitives: number;
+}
+
+interface NativeModule extends Omit<Kernels, 'name' | 'embeddingBackward'> {
+  embeddingBackward(dtable: Float32Array, dout: Float32Array, ids: Int32Array, N: number, D: number, vocab: number): void;
+  setNumThreads(n: number): void;
+  info(): EngineInfo;
+}
+
+/** the package root: the folder holding package.json, two or three levels above this file */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
+    dir = resolve(dir, '..');
+  }
+  throw new Error('ja-bert: cannot find the package root (package.json + binding.gyp) above ' + fileURLToPath(import.meta.url));
+}
+
+let mod: NativeModule | null = null;
+
+function load(): NativeModule {
+  if (mod) return mod;
+  const path = join(packageRoot(), 'build', 'Release', 'jabert.node');
+  if (!existsSync(path)) {
+    throw new Error(`ja-bert: the native engine is not built (${path} is missing). Run: bash scripts/setup.sh`);
+  }
+  const require = createRequire(import.meta.url);
+  mod = require(path) as NativeModule;
+  const env = process.env.JA_BERT_THREADS;
+  if (env !== undefined) {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`ja-bert: JA_BERT_THREADS must be a positive integer, got "${env}"`);
+    mod.setNumThreads(n);
+  }
+  return mod;
+}
+
+export function engineInfo(): EngineInfo {
+  return load().info();
+}
+
+export function setNumThreads(n: number): void {
+  load().setNumThreads(n);
+}
+
+let kernels: Kernels | null = null;
+/** the native kernels, behind the same interface as the TS reference */
+export function nativeKernels(): Kernels {
+  if (kernels) return kernels;
+  const m = load();
+  kernels = Object.freeze({ ...m, name: 'native' }) as unknown as Kernels;
+  return kernels;
+}

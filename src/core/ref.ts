@@ -1,0 +1,254 @@
+/**
+ * Plain TypeScript reference for every native kernel: same names, same
+ * argument order, written for clarity rather than speed. Tests compare the
+ * native engine against these; tiny models can run on them end to end.
+ */
+import type { BF16, F32, Kernels } from './kernels.js';
+
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+
+/** round one f32 to bf16 bits (nearest, ties to even), as the native side does */
+export function toBf16Bits(x: number): number {
+  f32buf[0] = x;
+  const u = u32buf[0]!;
+  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 0x40) & 0xffff;
+  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+}
+export function fromBf16Bits(h: number): number {
+  u32buf[0] = (h & 0xffff) << 16;
+  return f32buf[0]!;
+}
+
+function operand(x: F32 | BF16, n: number, dtype: number): F32 {
+  const out = new Float32Array(n);
+  if (x instanceof Uint16Array) {
+    for (let i = 0; i < n; i++) out[i] = fromBf16Bits(x[i]!);
+  } else if (dtype === 1) {
+    for (let i = 0; i < n; i++) out[i] = fromBf16Bits(toBf16Bits(x[i]!));
+  } else {
+    out.set(x.subarray(0, n));
+  }
+  return out;
+}
+
+function uniform01(seed: number, i: number): number {
+  // splitmix64 over (seed, i), identical to the native generator
+  const M = (1n << 64n) - 1n;
+  let z = (BigInt(seed) * 0x9e3779b97f4a7c15n + BigInt(i) * 0xbf58476d1ce4e5b9n + 0x94d049bb133111ebn) & M;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
+  z = z ^ (z >> 31n);
+  return Number(z >> 40n) / 16777216;
+}
+
+const SQRT2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** erf with |error| < 1.2e-7 (Numerical Recipes erfc, Chebyshev fit) */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+export const refKernels: Kernels = {
+  name: 'reference',
+
+  matmul(C, A, B, bias, batch, M, N, K, transA, transB, accumulate, dtype) {
+    const a = operand(A, batch * M * K, dtype);
+    const b = operand(B, batch * K * N, dtype);
+    for (let bt = 0; bt < batch; bt++) {
+      const ao = bt * M * K, bo = bt * K * N, co = bt * M * N;
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let k = 0; k < K; k++) {
+            const av = transA ? a[ao + k * M + i]! : a[ao + i * K + k]!;
+            const bv = transB ? b[bo + j * K + k]! : b[bo + k * N + j]!;
+            s += av * bv;
+          }
+          if (bias) s += bias[j]!;
+          C[co + i * N + j] = accumulate ? C[co + i * N + j]! + s : s;
+        }
+      }
+    }
+  },
+  f32ToBf16(dst, src, n) { for (let i = 0; i < n; i++) dst[i] = toBf16Bits(src[i]!); },
+  bf16ToF32(dst, src, n) { for (let i = 0; i < n; i++) dst[i] = fromBf16Bits(src[i]!); },
+  addForward(out, a, b, n) { for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!; },
+  accumulate(dst, src, n) { for (let i = 0; i < n; i++) dst[i] = dst[i]! + src[i]!; },
+  scale(x, s, n) { for (let i = 0; i < n; i++) x[i] = x[i]! * s; },
+  sumSquares(x, n) { let s = 0; for (let i = 0; i < n; i++) s += x[i]! * x[i]!; return s; },
+  geluForward(out, inp, n, tanh) {
+    for (let i = 0; i < n; i++) {
+      const x = inp[i]!;
+      out[i] = tanh ? 0.5 * x * (1 + Math.tanh(SQRT2_OVER_PI * (x + 0.044715 * x ** 3))) : 0.5 * x * (1 + erf(x / Math.SQRT2));
+    }
+  },
+  geluBackward(dinp, inp, dout, n, tanh) {
+    for (let i = 0; i < n; i++) {
+      const x = inp[i]!;
+      let d: number;
+      if (tanh) {
+        const t = Math.tanh(SQRT2_OVER_PI * (x + 0.044715 * x ** 3));
+        d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT2_OVER_PI * (1 + 3 * 0.044715 * x * x);
+      } else {
+        d = 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+      }
+      dinp[i] = dout[i]! * d;
+    }
+  },
+  tanhForward(out, inp, n) { for (let i = 0; i < n; i++) out[i] = Math.tanh(inp[i]!); },
+  tanhBackward(dinp, out, dout, n) { for (let i = 0; i < n; i++) dinp[i] = dout[i]! * (1 - out[i]! * out[i]!); },
+  dropoutForward(out, mask, inp, n, p, seed) {
+    const s = 1 / (1 - p);
+    for (let i = 0; i < n; i++) {
+      const keep = uniform01(seed, i) >= p;
+      mask[i] = keep ? 1 : 0;
+      out[i] = keep ? inp[i]! * s : 0;
+    }
+  },
+  dropoutBackward(dinp, dout, mask, n, p) {
+    const s = 1 / (1 - p);
+    for (let i = 0; i < n; i++) dinp[i] = mask[i] ? dout[i]! * s : 0;
+  },
+  colSumAccumulate(dbias, dout, rows, N) {
+    for (let r = 0; r < rows; r++) for (let c = 0; c < N; c++) dbias[c] = dbias[c]! + dout[r * N + c]!;
+  },
+  layernormForward(out, mean, rstd, inp, gamma, beta, N, C, eps) {
+    for (let n = 0; n < N; n++) {
+      let m = 0;
+      for (let c = 0; c < C; c++) m += inp[n * C + c]!;
+      m /= C;
+      let v = 0;
+      for (let c = 0; c < C; c++) v += (inp[n * C + c]! - m) ** 2;
+      v /= C;
+      const rs = 1 / Math.sqrt(v + eps);
+      for (let c = 0; c < C; c++) out[n * C + c] = (inp[n * C + c]! - m) * rs * gamma[c]! + beta[c]!;
+      mean[n] = m;
+      rstd[n] = rs;
+    }
+  },
+  layernormBackward(dinp, dgamma, dbeta, dout, inp, gamma, mean, rstd, N, C) {
+    for (let n = 0; n < N; n++) {
+      const m = mean[n]!, rs = rstd[n]!;
+      let sumDn = 0, sumDnX = 0;
+      for (let c = 0; c < C; c++) {
+        const xhat = (inp[n * C + c]! - m) * rs;
+        const dn = dout[n * C + c]! * gamma[c]!;
+        sumDn += dn;
+        sumDnX += dn * xhat;
+        dgamma[c] = dgamma[c]! + dout[n * C + c]! * xhat;
+        dbeta[c] = dbeta[c]! + dout[n * C + c]!;
+      }
+      sumDn /= C;
+      sumDnX /= C;
+      for (let c = 0; c < C; c++) {
+        const xhat = (inp[n * C + c]! - m) * rs;
+        dinp[n * C + c] = (dout[n * C + c]! * gamma[c]! - sumDn - xhat * sumDnX) * rs;
+      }
+    }
+  },
+  embeddingForward(out, ids, table, N, D, vocab, accumulate) {
+    for (let n = 0; n < N; n++) {
+      const id = ids[n]!;
+      if (id < 0 || id >= vocab) throw new RangeError(`embeddingForward: id ${id} at position ${n} is outside [0, ${vocab})`);
+      for (let d = 0; d < D; d++) out[n * D + d] = (accumulate ? out[n * D + d]! : 0) + table[id * D + d]!;
+    }
+  },
+  embeddingBackward(dtable, dout, ids, N, D, vocab) {
+    for (let n = 0; n < N; n++) {
+      const id = ids[n]!;
+      if (id < 0 || id >= vocab) throw new RangeError(`embeddingBackward: id ${id} at position ${n} is outside [0, ${vocab})`);
+      for (let d = 0; d < D; d++) dtable[id * D + d] = dtable[id * D + d]! + dout[n * D + d]!;
+    }
+  },
+  splitHeads(q, k, v, qkv, B, S, H, dh) {
+    const D = H * dh;
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let j = 0; j < dh; j++) {
+      const row = (b * S + s) * 3 * D + h * dh + j;
+      const o = ((b * H + h) * S + s) * dh + j;
+      q[o] = qkv[row]!; k[o] = qkv[row + D]!; v[o] = qkv[row + 2 * D]!;
+    }
+  },
+  mergeHeads3(dqkv, dq, dk, dv, B, S, H, dh) {
+    const D = H * dh;
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let j = 0; j < dh; j++) {
+      const row = (b * S + s) * 3 * D + h * dh + j;
+      const o = ((b * H + h) * S + s) * dh + j;
+      dqkv[row] = dq[o]!; dqkv[row + D] = dk[o]!; dqkv[row + 2 * D] = dv[o]!;
+    }
+  },
+  headsToRows(out, x, B, S, H, dh) {
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let j = 0; j < dh; j++)
+      out[((b * S + s) * H + h) * dh + j] = x[((b * H + h) * S + s) * dh + j]!;
+  },
+  rowsToHeads(out, x, B, S, H, dh) {
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let s = 0; s < S; s++) for (let j = 0; j < dh; j++)
+      out[((b * H + h) * S + s) * dh + j] = x[((b * S + s) * H + h) * dh + j]!;
+  },
+  attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale) {
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
+      const o = ((b * H + h) * S + i) * S;
+      let mx = -Infinity;
+      for (let j = 0; j < S; j++) mx = Math.max(mx, scores[o + j]! * scale + maskAdd[b * S + j]!);
+      let sum = 0;
+      for (let j = 0; j < S; j++) sum += Math.exp(scores[o + j]! * scale + maskAdd[b * S + j]! - mx);
+      for (let j = 0; j < S; j++) P[o + j] = Math.exp(scores[o + j]! * scale + maskAdd[b * S + j]! - mx) / sum;
+    }
+  },
+  attnSoftmaxBackward(dscores, dP, P, rows, S, scale) {
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      for (let j = 0; j < S; j++) dot += dP[r * S + j]! * P[r * S + j]!;
+      for (let j = 0; j < S; j++) dscores[r * S + j] = P[r * S + j]! * (dP[r * S + j]! - dot) * scale;
+    }
+  },
+  softmaxForward(out, inp, rows, C) {
+    for (let r = 0; r < rows; r++) {
+      let mx = -Infinity;
+      for (let c = 0; c < C; c++) mx = Math.max(mx, inp[r * C + c]!);
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += Math.exp(inp[r * C + c]! - mx);
+      for (let c = 0; c < C; c++) out[r * C + c] = Math.exp(inp[r * C + c]! - mx) / sum;
+    }
+  },
+  softmaxBackward(dinp, dout, out, rows, C) { refKernels.attnSoftmaxBackward(dinp, dout, out, rows, C, 1); },
+  crossEntropyForward(losses, probs, logits, labels, N, C) {
+    refKernels.softmaxForward(probs, logits, N, C);
+    let total = 0, count = 0;
+    for (let n = 0; n < N; n++) {
+      const y = labels[n]!;
+      if (y < 0) { losses[n] = 0; continue; }
+      if (y >= C) throw new RangeError(`crossEntropyForward: label ${y} at row ${n} is not below ${C}`);
+      let mx = -Infinity;
+      for (let c = 0; c < C; c++) mx = Math.max(mx, logits[n * C + c]!);
+      let s = 0;
+      for (let c = 0; c < C; c++) s += Math.exp(logits[n * C + c]! - mx);
+      const l = -(logits[n * C + y]! - mx - Math.log(s));
+      losses[n] = l;
+      total += l;
+      count++;
+    }
+    return count ? total / count : 0;
+  },
+  crossEntropyBackward(dlogits, probs, labels, N, C, dloss) {
+    let count = 0;
+    for (let n = 0; n < N; n++) if (labels[n]! >= 0) count++;
+    const s = count ? dloss / count : 0;
+    for (let n = 0; n < N; n++) {
+      const y = labels[n]!;
+      for (let c = 0; c < C; c++) dlogits[n * C + c] = y < 0 ? 0 : probs[n * C + c]! * s - (c === y ? s : 0);
+    }
+  },
+  adamwStep(p, g, m, v, n, lr, beta1, beta2, eps, wd) {
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]!;
+      m[i] = beta1 * m[i]! + (1 - beta1) * gi;
+      v[i] = beta2 * v[i]! + (1 - beta2) * gi * gi;
+      p[i] = p[i]! - lr * (m[i]! / (Math.sqrt(v[i]!) + eps) + wd * p[i]!);
+    }
+  },
+};

@@ -1,0 +1,420 @@
+/**
+ * BERT as in the paper and Hugging Face's BertModel: embeddings (word +
+ * position + token type, LayerNorm, dropout) -> post-LN encoder layers ->
+ * pooler tanh(dense(h[CLS])) -> optional classifier (dropout + linear).
+ *
+ * Parameters live in one flat arena (params.ts) with a gradient arena of the
+ * same layout; activations live in a workspace of named buffers that grow to
+ * the largest batch seen and are then reused, so steady-state training
+ * allocates nothing. Backward is explicit, layer by layer, in reverse order of
+ * forward; every parameter gradient accumulates (+=).
+ */
+import { DTYPE_BF16, DTYPE_F32, type DType, type F32, type Kernels } from '../core/kernels.js';
+import { Rng } from '../core/random.js';
+import { type BertConfig, geluIsTanh } from './config.js';
+import { type Layout, makeLayout } from './params.js';
+
+/** one padded batch: row-major [B, S] */
+export interface Batch {
+  B: number;
+  S: number;
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  /** 1 = real token, 0 = padding */
+  attentionMask: Uint8Array;
+}
+
+export interface ForwardResult {
+  /** [B, S, D] last hidden states (a view, valid until the next forward) */
+  sequenceOutput: F32;
+  /** [B, D] */
+  pooledOutput: F32;
+  /** [B, numLabels] when the model has a classifier */
+  logits: F32 | null;
+}
+
+/** additive mask value for padded keys (google-research/bert uses -10000) */
+export const MASK_NEG = -10000;
+
+class Workspace {
+  private f = new Map<string, Float32Array>();
+  private u = new Map<string, Uint8Array>();
+  private i = new Map<string, Int32Array>();
+  f32(name: string, n: number): Float32Array {
+    let b = this.f.get(name);
+    if (!b || b.length < n) { b = new Float32Array(n); this.f.set(name, b); }
+    return b.subarray(0, n);
+  }
+  u8(name: string, n: number): Uint8Array {
+    let b = this.u.get(name);
+    if (!b || b.length < n) { b = new Uint8Array(n); this.u.set(name, b); }
+    return b.subarray(0, n);
+  }
+  i32(name: string, n: number): Int32Array {
+    let b = this.i.get(name);
+    if (!b || b.length < n) { b = new Int32Array(n); this.i.set(name, b); }
+    return b.subarray(0, n);
+  }
+  bytes(): number {
+    let t = 0;
+    for (const b of this.f.values()) t += b.byteLength;
+    for (const b of this.u.values()) t += b.byteLength;
+    for (const b of this.i.values()) t += b.byteLength;
+    return t;
+  }
+}
+
+export interface BertOptions {
+  kernels: Kernels;
+  dtype?: DType;
+  /** seed for parameter initialisation */
+  seed?: number;
+}
+
+export class Bert {
+  readonly cfg: BertConfig;
+  readonly layout: Layout;
+  readonly K: Kernels;
+  readonly numLabels: number;
+  dtype: DType;
+  readonly params: Float32Array;
+  grads: Float32Array | null = null;
+  /** bf16 copy of params, refreshed by syncBf16() after every parameter change */
+  private paramsBf16: Uint16Array | null = null;
+  private bf16Stale = true;
+  private ws = new Workspace();
+  private last: { batch: Batch; train: boolean; seeds: number[] } | null = null;
+
+  constructor(cfg: BertConfig, opts: BertOptions) {
+    this.cfg = cfg;
+    this.numLabels = cfg.labels.length;
+    this.layout = makeLayout(cfg, this.numLabels);
+    this.K = opts.kernels;
+    this.dtype = opts.dtype ?? 'f32';
+    this.params = new Float32Array(this.layout.total);
+    this.initParams(opts.seed ?? 0);
+  }
+
+  /** HF's init: N(0, initializer_range) for weights and embeddings, LayerNorm 1/0, biases 0 */
+  initParams(seed: number, only?: (name: string) => boolean): void {
+    const rng = new Rng(seed);
+    for (const s of this.layout.specs) {
+      if (only && !only(s.name)) continue;
+      const v = this.params.subarray(s.offset, s.offset + s.size);
+      if (s.init === 'normal') for (let i = 0; i < v.length; i++) v[i] = rng.normal() * this.cfg.initializer_range;
+      else v.fill(s.init === 'ones' ? 1 : 0);
+    }
+    this.paramsChanged();
+  }
+
+  /** call after writing into params (loading, optimizer step) */
+  paramsChanged(): void {
+    this.bf16Stale = true;
+  }
+
+  param(name: string): Float32Array {
+    const s = this.layout.byName.get(name);
+    if (!s) throw new Error(`no parameter named ${name}`);
+    return this.params.subarray(s.offset, s.offset + s.size);
+  }
+
+  grad(name: string): Float32Array {
+    const s = this.layout.byName.get(name);
+    if (!s) throw new Error(`no parameter named ${name}`);
+    return this.ensureGrads().subarray(s.offset, s.offset + s.size);
+  }
+
+  ensureGrads(): Float32Array {
+    if (!this.grads) this.grads = new Float32Array(this.layout.total);
+    return this.grads;
+  }
+
+  zeroGrads(): void {
+    this.ensureGrads().fill(0);
+  }
+
+  workspaceBytes(): number {
+    return this.ws.bytes();
+  }
+
+  private syncBf16(): void {
+    if (this.dtype !== 'bf16' || !this.bf16Stale) return;
+    if (!this.paramsBf16) this.paramsBf16 = new Uint16Array(this.layout.total);
+    this.K.f32ToBf16(this.paramsBf16, this.params, this.layout.total);
+    this.bf16Stale = false;
+  }
+
+  /** a matmul weight operand: its bf16 copy in bf16 mode, else the f32 params */
+  private w(name: string): Float32Array | Uint16Array {
+    const s = this.layout.byName.get(name)!;
+    if (this.dtype === 'bf16') return this.paramsBf16!.subarray(s.offset, s.offset + s.size);
+    return this.params.subarray(s.offset, s.offset + s.size);
+  }
+  /** the fused query|key|value weight [3D, D] (adjacent in the arena) */
+  private wRange(first: string, count: number): Float32Array | Uint16Array {
+    const s = this.layout.byName.get(first)!;
+    const src = this.dtype === 'bf16' ? this.paramsBf16! : this.params;
+    return src.subarray(s.offset, s.offset + s.size * count);
+  }
+  private pRange(first: string, count: number): Float32Array {
+    const s = this.layout.byName.get(first)!;
+    return this.params.subarray(s.offset, s.offset + s.size * count);
+  }
+  private gRange(first: string, count: number): Float32Array {
+    const s = this.layout.byName.get(first)!;
+    return this.grads!.subarray(s.offset, s.offset + s.size * count);
+  }
+
+  private dt(): number {
+    return this.dtype === 'bf16' ? DTYPE_BF16 : DTYPE_F32;
+  }
+
+  private checkBatch(b: Batch): void {
+    const n = b.B * b.S;
+    if (b.inputIds.length !== n || b.tokenTypeIds.length !== n || b.attentionMask.length !== n) {
+      throw new Error(`batch arrays must all have B*S = ${n} elements (input_ids ${b.inputIds.length}, token_type_ids ${b.tokenTypeIds.length}, attention_mask ${b.attentionMask.length})`);
+    }
+    if (b.S > this.cfg.max_position_embeddings) {
+      throw new Error(`sequence length ${b.S} exceeds max_position_embeddings ${this.cfg.max_position_embeddings}`);
+    }
+    for (let i = 0; i < n; i++) {
+      const id = b.inputIds[i]!, tt = b.tokenTypeIds[i]!;
+      if (id < 0 || id >= this.cfg.vocab_size) throw new Error(`input id ${id} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside the vocabulary (size ${this.cfg.vocab_size})`);
+      if (tt < 0 || tt >= this.cfg.type_vocab_size) throw new Error(`token type id ${tt} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside [0, ${this.cfg.type_vocab_size})`);
+    }
+  }
+
+  /**
+   * Forward pass. train=true turns dropout on with masks drawn from `seed`
+   * (one sub-seed per dropout site) and keeps what backward needs.
+   */
+  forward(batch: Batch, opts: { train?: boolean; seed?: number } = {}): ForwardResult {
+    this.checkBatch(batch);
+    this.syncBf16();
+    const K = this.K, ws = this.ws, cfg = this.cfg;
+    const train = opts.train ?? false;
+    const { B, S } = batch;
+    const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
+    const dt = this.dt();
+    const pH = train ? cfg.hidden_dropout_prob : 0;
+    const pA = train ? cfg.attention_probs_dropout_prob : 0;
+    const rng = new Rng(opts.seed ?? 0);
+    const seeds: number[] = [];
+    const drop = (name: string, x: F32, p: number): F32 => {
+      if (p <= 0) return x;
+      const s = rng.seed();
+      seeds.push(s);
+      const out = ws.f32(name, x.length);
+      K.dropoutForward(out, ws.u8(name + '.mask', x.length), x, x.length, p, s);
+      return out;
+    };
+
+    // embeddings
+    const pos = ws.i32('posIds', N);
+    for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) pos[b * S + s] = s;
+    const emb = ws.f32('emb', N * D);
+    K.embeddingForward(emb, batch.inputIds, this.param('bert.embeddings.word_embeddings.weight'), N, D, cfg.vocab_size, false);
+    K.embeddingForward(emb, pos, this.param('bert.embeddings.position_embeddings.weight'), N, D, cfg.max_position_embeddings, true);
+    K.embeddingForward(emb, batch.tokenTypeIds, this.param('bert.embeddings.token_type_embeddings.weight'), N, D, cfg.type_vocab_size, true);
+    const embLn = ws.f32('emb.ln', N * D);
+    K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb,
+      this.param('bert.embeddings.LayerNorm.weight'), this.param('bert.embeddings.LayerNorm.bias'), N, D, cfg.layer_norm_eps);
+    let x = drop('emb.drop', embLn, pH);
+
+    const maskAdd = ws.f32('maskAdd', N);
+    for (let i = 0; i < N; i++) maskAdd[i] = batch.attentionMask[i] ? 0 : MASK_NEG;
+    const scale = 1 / Math.sqrt(dh);
+    const tanh = geluIsTanh(cfg.hidden_act);
+
+    for (let l = 0; l < cfg.num_hidden_layers; l++) {
+      const p = `bert.encoder.layer.${l}.`, a = `l${l}.`;
+      const qkv = ws.f32(a + 'qkv', N * 3 * D);
+      K.matmul(qkv, x, this.wRange(p + 'attention.self.query.weight', 3), this.pRange(p + 'attention.self.query.bias', 3),
+        1, N, 3 * D, D, false, true, false, dt);
+      const q = ws.f32(a + 'q', N * D), k = ws.f32(a + 'k', N * D), v = ws.f32(a + 'v', N * D);
+      K.splitHeads(q, k, v, qkv, B, S, H, dh);
+      const scores = ws.f32('scores', B * H * S * S);
+      K.matmul(scores, q, k, null, B * H, S, S, dh, false, true, false, dt);
+      const P = ws.f32(a + 'P', B * H * S * S);
+      K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
+      const Pd = drop(a + 'Pd', P, pA);
+      const ctxh = ws.f32('ctxh', N * D);
+      K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
+      const ctx = ws.f32(a + 'ctx', N * D);
+      K.headsToRows(ctx, ctxh, B, S, H, dh);
+      const ao = ws.f32(a + 'ao', N * D);
+      K.matmul(ao, ctx, this.w(p + 'attention.output.dense.weight'), this.param(p + 'attention.output.dense.bias'),
+        1, N, D, D, false, true, false, dt);
+      const aod = drop(a + 'aod', ao, pH);
+      const r1 = ws.f32(a + 'r1', N * D);
+      K.addForward(r1, aod, x, N * D);
+      const h1 = ws.f32(a + 'h1', N * D);
+      K.layernormForward(h1, ws.f32(a + 'mean1', N), ws.f32(a + 'rstd1', N), r1,
+        this.param(p + 'attention.output.LayerNorm.weight'), this.param(p + 'attention.output.LayerNorm.bias'), N, D, cfg.layer_norm_eps);
+      const inter = ws.f32(a + 'inter', N * I);
+      K.matmul(inter, h1, this.w(p + 'intermediate.dense.weight'), this.param(p + 'intermediate.dense.bias'),
+        1, N, I, D, false, true, false, dt);
+      const g = ws.f32(a + 'gelu', N * I);
+      K.geluForward(g, inter, N * I, tanh);
+      const o = ws.f32(a + 'o', N * D);
+      K.matmul(o, g, this.w(p + 'output.dense.weight'), this.param(p + 'output.dense.bias'), 1, N, D, I, false, true, false, dt);
+      const od = drop(a + 'od', o, pH);
+      const r2 = ws.f32(a + 'r2', N * D);
+      K.addForward(r2, od, h1, N * D);
+      const out = ws.f32(a + 'out', N * D);
+      K.layernormForward(out, ws.f32(a + 'mean2', N), ws.f32(a + 'rstd2', N), r2,
+        this.param(p + 'output.LayerNorm.weight'), this.param(p + 'output.LayerNorm.bias'), N, D, cfg.layer_norm_eps);
+      x = out;
+    }
+
+    // pooler over the [CLS] rows (tiny: always f32)
+    const cls = ws.f32('cls', B * D);
+    for (let b = 0; b < B; b++) cls.set(x.subarray(b * S * D, b * S * D + D), b * D);
+    const pre = ws.f32('pooler.pre', B * D);
+    K.matmul(pre, cls, this.param('bert.pooler.dense.weight'), this.param('bert.pooler.dense.bias'), 1, B, D, D, false, true, false, DTYPE_F32);
+    const pooled = ws.f32('pooled', B * D);
+    K.tanhForward(pooled, pre, B * D);
+
+    let logits: F32 | null = null;
+    if (this.numLabels > 0) {
+      const pd = drop('pooled.drop', pooled, pH);
+      logits = ws.f32('logits', B * this.numLabels);
+      K.matmul(logits, pd, this.param('classifier.weight'), this.param('classifier.bias'), 1, B, this.numLabels, D, false, true, false, DTYPE_F32);
+    }
+    this.last = { batch, train, seeds };
+    return { sequenceOutput: x, pooledOutput: pooled, logits };
+  }
+
+  /** mean cross-entropy of the last forward's logits; keeps probs for backward */
+  loss(labels: Int32Array): { loss: number; probs: F32 } {
+    if (!this.last) throw new Error('loss() needs a forward() first');
+    if (this.numLabels === 0) throw new Error('this model has no classifier head');
+    const B = this.last.batch.B, C = this.numLabels;
+    if (labels.length !== B) throw new Error(`labels has ${labels.length} entries for a batch of ${B}`);
+    const probs = this.ws.f32('probs', B * C);
+    const loss = this.K.crossEntropyForward(this.ws.f32('losses', B), probs, this.ws.f32('logits', B * C), labels, B, C);
+    return { loss, probs };
+  }
+
+  /**
+   * Backward of the last forward. Gradients flow from any of: the classifier
+   * loss (labels given, after loss()), dPooled [B, D] and dSequence [B, S, D]
+   * supplied by another head. Parameter gradients accumulate into grads.
+   */
+  backward(opts: { labels?: Int32Array; dLoss?: number; dPooled?: F32; dSequence?: F32 } = {}): void {
+    if (!this.last) throw new Error('backward() needs a forward() first');
+    this.ensureGrads();
+    const K = this.K, ws = this.ws, cfg = this.cfg;
+    const { batch, train } = this.last;
+    const { B, S } = batch;
+    const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
+    const dt = this.dt();
+    const pH = train ? cfg.hidden_dropout_prob : 0;
+    const pA = train ? cfg.attention_probs_dropout_prob : 0;
+    const scale = 1 / Math.sqrt(dh);
+    const tanh = geluIsTanh(cfg.hidden_act);
+    const dropB = (name: string, d: F32, p: number): F32 => {
+      if (p <= 0) return d;
+      const out = ws.f32(name + '.d', d.length);
+      K.dropoutBackward(out, d, ws.u8(name + '.mask', d.length), d.length, p);
+      return out;
+    };
+
+    const dPooled = ws.f32('d.pooled', B * D);
+    if (opts.dPooled) dPooled.set(opts.dPooled.subarray(0, B * D)); else dPooled.fill(0);
+    if (opts.labels) {
+      if (this.numLabels === 0) throw new Error('this model has no classifier head');
+      const C = this.numLabels;
+      const dLogits = ws.f32('d.logits', B * C);
+      K.crossEntropyBackward(dLogits, ws.f32('probs', B * C), opts.labels, B, C, opts.dLoss ?? 1);
+      const pd = pH > 0 ? ws.f32('pooled.drop', B * D) : ws.f32('pooled', B * D);
+      K.matmul(this.grad('classifier.weight'), dLogits, pd, null, 1, C, D, B, true, false, true, DTYPE_F32);
+      K.colSumAccumulate(this.grad('classifier.bias'), dLogits, B, C);
+      const dpd = ws.f32('d.pd', B * D);
+      K.matmul(dpd, dLogits, this.param('classifier.weight'), null, 1, B, D, C, false, false, false, DTYPE_F32);
+      K.accumulate(dPooled, dropB('pooled.drop', dpd, pH), B * D);
+    }
+    // pooler
+    const dPre = ws.f32('d.pre', B * D);
+    K.tanhBackward(dPre, ws.f32('pooled', B * D), dPooled, B * D);
+    K.matmul(this.grad('bert.pooler.dense.weight'), dPre, ws.f32('cls', B * D), null, 1, D, D, B, true, false, true, DTYPE_F32);
+    K.colSumAccumulate(this.grad('bert.pooler.dense.bias'), dPre, B, D);
+    const dCls = ws.f32('d.cls', B * D);
+    K.matmul(dCls, dPre, this.param('bert.pooler.dense.weight'), null, 1, B, D, D, false, false, false, DTYPE_F32);
+
+    // gradients w.r.t. layer outputs ping-pong between two buffers
+    let cur = 0;
+    let dX = ws.f32('d.x0', N * D);
+    if (opts.dSequence) dX.set(opts.dSequence.subarray(0, N * D)); else dX.fill(0);
+    for (let b = 0; b < B; b++) {
+      const row = dX.subarray(b * S * D, b * S * D + D);
+      K.accumulate(row, dCls.subarray(b * D, b * D + D), D);
+    }
+
+    for (let l = cfg.num_hidden_layers - 1; l >= 0; l--) {
+      const p = `bert.encoder.layer.${l}.`, a = `l${l}.`;
+      const inp = l === 0 ? (pH > 0 ? ws.f32('emb.drop', N * D) : ws.f32('emb.ln', N * D)) : ws.f32(`l${l - 1}.out`, N * D);
+      // out = LN2(r2), r2 = drop(o) + h1
+      const dR2 = ws.f32('d.r2', N * D);
+      K.layernormBackward(dR2, this.grad(p + 'output.LayerNorm.weight'), this.grad(p + 'output.LayerNorm.bias'), dX,
+        ws.f32(a + 'r2', N * D), this.param(p + 'output.LayerNorm.weight'), ws.f32(a + 'mean2', N), ws.f32(a + 'rstd2', N), N, D);
+      const dO = dropB(a + 'od', dR2, pH);
+      const g = ws.f32(a + 'gelu', N * I);
+      K.matmul(this.grad(p + 'output.dense.weight'), dO, g, null, 1, D, I, N, true, false, true, dt);
+      K.colSumAccumulate(this.grad(p + 'output.dense.bias'), dO, N, D);
+      const dG = ws.f32('d.gelu', N * I);
+      K.matmul(dG, dO, this.w(p + 'output.dense.weight'), null, 1, N, I, D, false, false, false, dt);
+      const dInter = ws.f32('d.inter', N * I);
+      K.geluBackward(dInter, ws.f32(a + 'inter', N * I), dG, N * I, tanh);
+      const h1 = ws.f32(a + 'h1', N * D);
+      K.matmul(this.grad(p + 'intermediate.dense.weight'), dInter, h1, null, 1, I, D, N, true, false, true, dt);
+      K.colSumAccumulate(this.grad(p + 'intermediate.dense.bias'), dInter, N, I);
+      const dH1 = ws.f32('d.h1', N * D);
+      K.matmul(dH1, dInter, this.w(p + 'intermediate.dense.weight'), null, 1, N, D, I, false, false, false, dt);
+      K.accumulate(dH1, dR2, N * D);
+      // h1 = LN1(r1), r1 = drop(ao) + inp
+      const dR1 = ws.f32('d.r1', N * D);
+      K.layernormBackward(dR1, this.grad(p + 'attention.output.LayerNorm.weight'), this.grad(p + 'attention.output.LayerNorm.bias'), dH1,
+        ws.f32(a + 'r1', N * D), this.param(p + 'attention.output.LayerNorm.weight'), ws.f32(a + 'mean1', N), ws.f32(a + 'rstd1', N), N, D);
+      const dAo = dropB(a + 'aod', dR1, pH);
+      K.matmul(this.grad(p + 'attention.output.dense.weight'), dAo, ws.f32(a + 'ctx', N * D), null, 1, D, D, N, true, false, true, dt);
+      K.colSumAccumulate(this.grad(p + 'attention.output.dense.bias'), dAo, N, D);
+      const dCtx = ws.f32('d.ctx', N * D);
+      K.matmul(dCtx, dAo, this.w(p + 'attention.output.dense.weight'), null, 1, N, D, D, false, false, false, dt);
+      const dCtxh = ws.f32('d.ctxh', N * D);
+      K.rowsToHeads(dCtxh, dCtx, B, S, H, dh);
+      // ctxh = Pd . v
+      const P = ws.f32(a + 'P', B * H * S * S);
+      const Pd = pA > 0 ? ws.f32(a + 'Pd', B * H * S * S) : P;
+      const v = ws.f32(a + 'v', N * D), q = ws.f32(a + 'q', N * D), k = ws.f32(a + 'k', N * D);
+      const dPd = ws.f32('d.Pd', B * H * S * S);
+      K.matmul(dPd, dCtxh, v, null, B * H, S, S, dh, false, true, false, dt);
+      const dV = ws.f32('d.v', N * D);
+      K.matmul(dV, Pd, dCtxh, null, B * H, S, dh, S, true, false, false, dt);
+      const dP = dropB(a + 'Pd', dPd, pA);
+      const dScores = ws.f32('d.scores', B * H * S * S);
+      K.attnSoftmaxBackward(dScores, dP, P, B * H * S, S, scale);
+      const dQ = ws.f32('d.q', N * D), dK = ws.f32('d.k', N * D);
+      K.matmul(dQ, dScores, k, null, B * H, S, dh, S, false, false, false, dt);
+      K.matmul(dK, dScores, q, null, B * H, S, dh, S, true, false, false, dt);
+      const dQkv = ws.f32('d.qkv', N * 3 * D);
+      K.mergeHeads3(dQkv, dQ, dK, dV, B, S, H, dh);
+      K.matmul(this.gRange(p + 'attention.self.query.weight', 3), dQkv, inp, null, 1, 3 * D, D, N, true, false, true, dt);
+      K.colSumAccumulate(this.gRange(p + 'attention.self.query.bias', 3), dQkv, N, 3 * D);
+      cur = 1 - cur;
+      const dIn = ws.f32(`d.x${cur}`, N * D);
+      K.matmul(dIn, dQkv, this.wRange(p + 'attention.self.query.weight', 3), null, 1, N, D, 3 * D, false, false, false, dt);
+      K.accumulate(dIn, dR1, N * D);
+      dX = dIn;
+    }
+
+    // embeddings
+    const dEmbLn = dropB('emb.drop', dX, pH);
+    const dEmb = ws.f32('d.emb', N * D);
+    K.layernormBackward(dEmb, this.grad('bert.embeddings.LayerNorm.weight'), this.grad('bert.embeddings.LayerNorm.bias'), dEmbLn,
+      ws.f32('emb', N * D), this.param('bert.embeddings.LayerNorm.weight'), ws.f32('emb.mean', N), ws.f32('emb.rstd', N), N, D);
+    K.embeddingBackward(this.grad('bert.embeddings.word_embeddings.weight'), dEmb, batch.inputIds, N, D, cfg.vocab_size);
+    K.embeddingBackward(this.grad('bert.embeddings.position_embeddings.weight'), dEmb, ws.i32('posIds', N), N, D, cfg.max_position_embeddings);
+    K.embeddingBackward(this.grad('bert.embeddings.token_type_embeddings.weight'), dEmb, batch.tokenTypeIds, N, D, cfg.type_vocab_size);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * BertConfig: the Hugging Face config.json keys (and the TF bert_config.json
+ * keys, which are the same minus layer_norm_eps), validated when built.
+ */
+export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh';
+
+export interface BertConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: HiddenAct;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  initializer_range: number;
+  layer_norm_eps: number;
+  /** label names in class-id order; empty when the checkpoint has no classifier */
+  labels: string[];
+}
+
+export class ConfigError extends Error {}
+
+const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  initializer_range: 0.02,
+  layer_norm_eps: 1e-12,
+  labels: [],
+};
+
+/** gelu (exact erf form) vs the tanh approximation */
+export function geluIsTanh(act: HiddenAct): boolean {
+  return act !== 'gelu';
+}
+
+/** Build and validate a config from a parsed config.json / bert_config.json object. */
+export function makeConfig(raw: Record<string, unknown>, source = 'config'): BertConfig {
+  const need = (k: string): number => {
+    const v = raw[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      throw new ConfigError(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const opt = (k: string, d: number, integer = false): number => {
+    const v = raw[k];
+    if (v === undefined || v === null) return d;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+      throw new ConfigError(`${source}: "${k}" must be a non-negative ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  };
+  const act = (raw.hidden_act ?? DEFAULTS.hidden_act) as string;
+  if (act !== 'gelu' && act !== 'gelu_new' && act !== 'gelu_pytorch_tanh') {
+    throw new ConfigError(`${source}: hidden_act "${act}" is not supported (gelu, gelu_new, gelu_pytorch_tanh)`);
+  }
+  let labels: string[] = [];
+  const id2label = raw.id2label as Record<string, unknown> | undefined;
+  const archs = Array.isArray(raw.architectures) ? (raw.architectures as unknown[]).map(String) : [];
+  if (Array.isArray(raw.labels)) {
+    labels = (raw.labels as unknown[]).map(String);
+  } else if (id2label && typeof id2label === 'object' && (raw.num_labels !== undefined || archs.some((a) => a.includes('SequenceClassification')))) {
+    const n = Object.keys(id2label).length;
+    labels = Array.from({ length: n }, (_, i) => String(id2label[String(i)] ?? `LABEL_${i}`));
+  }
+  const cfg: BertConfig = {
+    vocab_size: need('vocab_size'),
+    hidden_size: need('hidden_size'),
+    num_hidden_layers: need('num_hidden_layers'),
+    num_attention_heads: need('num_attention_heads'),
+    intermediate_size: need('intermediate_size'),
+    hidden_act: act,
+    hidden_dropout_prob: opt('hidden_dropout_prob', DEFAULTS.hidden_dropout_prob),
+    attention_probs_dropout_prob: opt('attention_probs_dropout_prob', DEFAULTS.attention_probs_dropout_prob),
+    max_position_embeddings: opt('max_position_embeddings', DEFAULTS.max_position_embeddings, true),
+    type_vocab_size: opt('type_vocab_size', DEFAULTS.type_vocab_size, true),
+    initializer_range: opt('initializer_range', DEFAULTS.initializer_range),
+    layer_norm_eps: opt('layer_norm_eps', DEFAULTS.layer_norm_eps),
+    labels,
+  };
+  if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
+    throw new ConfigError(`${source}: hidden_size ${cfg.hidden_size} is not divisible by num_attention_heads ${cfg.num_attention_heads}`);
+  }
+  if (cfg.hidden_dropout_prob >= 1 || cfg.attention_probs_dropout_prob >= 1) {
+    throw new ConfigError(`${source}: dropout probabilities must be below 1`);
+  }
+  return cfg;
+}
+
+/** config.json as Hugging Face writes it, with our labels folded into id2label/label2id */
+export function configToJson(cfg: BertConfig): Record<string, unknown> {
+  const { labels, ...rest } = cfg;
+  const out: Record<string, unknown> = { model_type: 'bert', architectures: [labels.length ? 'BertForSequenceClassification' : 'BertModel'], ...rest };
+  if (labels.length) {
+    out.num_labels = labels.length;
+    out.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
+    out.label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
+  }
+  return out;
+}

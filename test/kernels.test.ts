@@ -1,0 +1,216 @@
+// Native kernels against the TypeScript reference on random and awkward shapes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nativeKernels, engineInfo } from '../src/core/native.js';
+import { refKernels, toBf16Bits, fromBf16Bits } from '../src/core/ref.js';
+import { Rng } from '../src/core/random.js';
+import { randn, assertClose } from './helpers.js';
+
+const N = nativeKernels();
+const R = refKernels;
+const rng = new Rng(1234);
+
+test('engine reports oneDNN and threads', () => {
+  const info = engineInfo();
+  assert.match(info.onednn, /^2\./);
+  assert.ok(info.threads >= 1);
+});
+
+test('matmul f32: transposes, bias, batch, accumulate, odd sizes', () => {
+  const shapes: Array<[number, number, number, number]> = [[1, 1, 1, 1], [1, 7, 5, 3], [3, 13, 17, 11], [2, 1, 33, 64], [1, 65, 31, 129]];
+  for (const [batch, M, Nn, K] of shapes) {
+    for (const tA of [false, true]) for (const tB of [false, true]) for (const acc of [false, true]) {
+      const A = randn(batch * M * K, rng), B = randn(batch * K * Nn, rng);
+      const bias = batch === 1 ? randn(Nn, rng) : null;
+      const init = randn(batch * M * Nn, rng);
+      const c1 = init.slice(), c2 = init.slice();
+      N.matmul(c1, A, B, bias, batch, M, Nn, K, tA, tB, acc, 0);
+      R.matmul(c2, A, B, bias, batch, M, Nn, K, tA, tB, acc, 0);
+      assertClose(`matmul ${batch}x${M}x${Nn}x${K} tA=${tA} tB=${tB} acc=${acc}`, c1, c2, 1e-4);
+    }
+  }
+});
+
+test('matmul bf16: f32 accumulation over bf16-rounded inputs, pre-converted weights', () => {
+  for (const [M, Nn, K] of [[5, 9, 7], [64, 48, 96], [1, 3, 300]] as const) {
+    const A = randn(M * K, rng), B = randn(Nn * K, rng), bias = randn(Nn, rng);
+    const Bh = new Uint16Array(Nn * K);
+    N.f32ToBf16(Bh, B, Nn * K);
+    const c1 = new Float32Array(M * Nn), c2 = new Float32Array(M * Nn), c3 = new Float32Array(M * Nn);
+    N.matmul(c1, A, B, bias, 1, M, Nn, K, false, true, false, 1);
+    N.matmul(c3, A, Bh, bias, 1, M, Nn, K, false, true, false, 1);
+    R.matmul(c2, A, B, bias, 1, M, Nn, K, false, true, false, 1);
+    assertClose('bf16 on-the-fly', c1, c2, 1e-3);
+    assertClose('bf16 pre-converted', c3, c2, 1e-3);
+  }
+  assert.throws(() => N.matmul(new Float32Array(4), new Uint16Array(4), new Float32Array(4), null, 1, 2, 2, 2, false, false, false, 0), /bf16 operand/);
+});
+
+test('bf16 conversion rounds to nearest even like the reference', () => {
+  const x = randn(1001, rng, 100);
+  x[0] = 1 + 1 / 256; x[1] = -0; x[2] = Infinity; x[3] = NaN; x[4] = 3.4e38;
+  const h = new Uint16Array(x.length), r = new Uint16Array(x.length);
+  N.f32ToBf16(h, x, x.length);
+  R.f32ToBf16(r, x, x.length);
+  assert.deepEqual(Array.from(h), Array.from(r));
+  assert.equal(fromBf16Bits(toBf16Bits(1.5)), 1.5);
+  const back = new Float32Array(x.length);
+  N.bf16ToF32(back, h, x.length);
+  for (let i = 5; i < x.length; i++) assert.ok(Math.abs(back[i]! - x[i]!) <= Math.abs(x[i]!) / 128);
+});
+
+test('layernorm forward/backward', () => {
+  // C = 1 and 2 are left out: there dx is exactly 0 in theory and rstd amplifies rounding
+  for (const [n, c] of [[1, 3], [3, 7], [17, 768], [2, 33]] as const) {
+    const x = randn(n * c, rng, 3), g = randn(c, rng), b = randn(c, rng), dy = randn(n * c, rng);
+    const o = [new Float32Array(n * c), new Float32Array(n * c)];
+    const mean = [new Float32Array(n), new Float32Array(n)], rstd = [new Float32Array(n), new Float32Array(n)];
+    N.layernormForward(o[0]!, mean[0]!, rstd[0]!, x, g, b, n, c, 1e-12);
+    R.layernormForward(o[1]!, mean[1]!, rstd[1]!, x, g, b, n, c, 1e-12);
+    assertClose('ln out', o[0]!, o[1]!, 1e-4);
+    const dx = [new Float32Array(n * c), new Float32Array(n * c)];
+    const dg = [randn(c, rng), new Float32Array(c)], db = [randn(c, rng), new Float32Array(c)];
+    dg[1]!.set(dg[0]!); db[1]!.set(db[0]!);
+    N.layernormBackward(dx[0]!, dg[0]!, db[0]!, dy, x, g, mean[0]!, rstd[0]!, n, c);
+    R.layernormBackward(dx[1]!, dg[1]!, db[1]!, dy, x, g, mean[1]!, rstd[1]!, n, c);
+    assertClose('ln dx', dx[0]!, dx[1]!, 1e-3);
+    assertClose('ln dgamma (accumulated)', dg[0]!, dg[1]!, 1e-4);
+    assertClose('ln dbeta (accumulated)', db[0]!, db[1]!, 1e-4);
+  }
+});
+
+test('gelu (erf and tanh), tanh, elementwise', () => {
+  const n = 70001;
+  const x = randn(n, rng, 3), dy = randn(n, rng);
+  for (const t of [false, true]) {
+    const a = new Float32Array(n), b = new Float32Array(n);
+    N.geluForward(a, x, n, t); R.geluForward(b, x, n, t);
+    assertClose(`gelu tanh=${t}`, a, b, 1e-5);
+    N.geluBackward(a, x, dy, n, t); R.geluBackward(b, x, dy, n, t);
+    assertClose(`gelu' tanh=${t}`, a, b, 1e-3);
+  }
+  const a = new Float32Array(n), b = new Float32Array(n), d1 = new Float32Array(n), d2 = new Float32Array(n);
+  N.tanhForward(a, x, n); R.tanhForward(b, x, n);
+  assertClose('tanh', a, b, 1e-6);
+  N.tanhBackward(d1, a, dy, n); R.tanhBackward(d2, b, dy, n);
+  assertClose("tanh'", d1, d2, 1e-4);
+  N.addForward(a, x, dy, n); R.addForward(b, x, dy, n);
+  assertClose('add', a, b, 0);
+  N.accumulate(a, x, n); R.accumulate(b, x, n);
+  assertClose('accumulate', a, b, 0);
+  N.scale(a, 0.5, n); R.scale(b, 0.5, n);
+  assertClose('scale', a, b, 0);
+  assert.ok(Math.abs(N.sumSquares(x, n) - R.sumSquares(x, n)) / R.sumSquares(x, n) < 1e-9);
+});
+
+test('dropout is seeded, thread-count independent and matches the reference', () => {
+  const n = 100003, p = 0.1;
+  const x = randn(n, rng), out = new Float32Array(n), m = new Uint8Array(n), out2 = new Float32Array(n), m2 = new Uint8Array(n);
+  N.dropoutForward(out, m, x, n, p, 42);
+  const small = 5000;
+  R.dropoutForward(out2, m2, x, small, p, 42);
+  assert.deepEqual(Array.from(m.subarray(0, small)), Array.from(m2.subarray(0, small)));
+  const kept = m.reduce((a, b) => a + b, 0) / n;
+  assert.ok(Math.abs(kept - 0.9) < 0.01, `keep rate ${kept}`);
+  const again = new Uint8Array(n);
+  N.dropoutForward(out2, again, x, n, p, 42);
+  assert.deepEqual(again, m);
+  N.dropoutForward(out2, again, x, n, p, 43);
+  assert.notDeepEqual(again, m);
+  const d1 = new Float32Array(n), d2 = new Float32Array(n);
+  N.dropoutBackward(d1, x, m, n, p); R.dropoutBackward(d2, x, m, n, p);
+  assertClose('dropout backward', d1, d2, 1e-6);
+});
+
+test('embedding gather and scatter-add with repeated ids; bad ids throw', () => {
+  const V = 11, D = 130, n = 37;
+  const table = randn(V * D, rng);
+  const ids = Int32Array.from({ length: n }, (_, i) => (i * 7) % V);
+  ids[5] = ids[6] = ids[7] = 3;
+  const a = randn(n * D, rng), b = a.slice();
+  N.embeddingForward(a, ids, table, n, D, V, true); R.embeddingForward(b, ids, table, n, D, V, true);
+  assertClose('gather', a, b, 1e-7);
+  const dt1 = new Float32Array(V * D), dt2 = new Float32Array(V * D);
+  N.embeddingBackward(dt1, a, ids, n, D, V); R.embeddingBackward(dt2, b, ids, n, D, V);
+  assertClose('scatter-add', dt1, dt2, 1e-6);
+  ids[2] = V;
+  assert.throws(() => N.embeddingForward(a, ids, table, n, D, V, false), /id 11 at position 2/);
+});
+
+test('attention helpers: head split/merge round trip, masked softmax fwd/bwd incl. all-padding rows', () => {
+  const B = 3, S = 5, H = 2, dh = 3, D = H * dh;
+  const qkv = randn(B * S * 3 * D, rng);
+  const qs = [0, 1].map(() => [new Float32Array(B * S * D), new Float32Array(B * S * D), new Float32Array(B * S * D)]);
+  N.splitHeads(qs[0]![0]!, qs[0]![1]!, qs[0]![2]!, qkv, B, S, H, dh);
+  R.splitHeads(qs[1]![0]!, qs[1]![1]!, qs[1]![2]!, qkv, B, S, H, dh);
+  for (let i = 0; i < 3; i++) assert.deepEqual(qs[0]![i], qs[1]![i]);
+  const back = new Float32Array(qkv.length);
+  N.mergeHeads3(back, qs[0]![0]!, qs[0]![1]!, qs[0]![2]!, B, S, H, dh);
+  assert.deepEqual(back, qkv);
+  const rows = new Float32Array(B * S * D), heads = new Float32Array(B * S * D), rows2 = new Float32Array(B * S * D);
+  N.headsToRows(rows, qs[0]![0]!, B, S, H, dh);
+  N.rowsToHeads(heads, rows, B, S, H, dh);
+  assert.deepEqual(heads, qs[0]![0]);
+  R.headsToRows(rows2, qs[0]![0]!, B, S, H, dh);
+  assert.deepEqual(rows, rows2);
+
+  const scores = randn(B * H * S * S, rng, 4);
+  const mask = new Float32Array(B * S);
+  for (let s = 3; s < S; s++) mask[S + s] = -10000;  // row 1: padding after 3
+  for (let s = 0; s < S; s++) mask[2 * S + s] = -10000;  // row 2: all padding
+  const P1 = new Float32Array(scores.length), P2 = new Float32Array(scores.length);
+  N.attnSoftmaxForward(P1, scores, mask, B, H, S, 0.125); R.attnSoftmaxForward(P2, scores, mask, B, H, S, 0.125);
+  // rows with real keys agree tightly; the all-padding row sits near -10000, where
+  // f32 spacing is ~1e-3, so it is checked for uniformity instead
+  const real = 2 * H * S * S;
+  assertClose('attn softmax', P1.subarray(0, real), P2.subarray(0, real), 1e-5);
+  assert.ok(P1[(1 * H * S) * S + 4]! < 1e-30, 'padded key gets no weight');
+  let rowSum = 0;
+  for (let j = 0; j < S; j++) rowSum += P1[real + j]!;
+  assert.ok(Math.abs(rowSum - 1) < 1e-5 && P1.subarray(real).every(Number.isFinite), 'all-padding row is a finite distribution');
+  const dP = randn(scores.length, rng), d1 = new Float32Array(scores.length), d2 = new Float32Array(scores.length);
+  N.attnSoftmaxBackward(d1, dP, P1, B * H * S, S, 0.125); R.attnSoftmaxBackward(d2, dP, P2, B * H * S, S, 0.125);
+  assertClose('attn softmax backward', d1.subarray(0, real), d2.subarray(0, real), 1e-4);
+});
+
+test('softmax, cross-entropy (with ignored rows) and its gradient', () => {
+  const n = 9, C = 4;
+  const logits = randn(n * C, rng, 3);
+  const labels = Int32Array.from({ length: n }, (_, i) => (i === 4 ? -1 : i % C));
+  const l1 = new Float32Array(n), p1 = new Float32Array(n * C), l2 = new Float32Array(n), p2 = new Float32Array(n * C);
+  const m1 = N.crossEntropyForward(l1, p1, logits, labels, n, C), m2 = R.crossEntropyForward(l2, p2, logits, labels, n, C);
+  assert.ok(Math.abs(m1 - m2) < 1e-6);
+  assertClose('probs', p1, p2, 1e-5);
+  const d1 = new Float32Array(n * C), d2 = new Float32Array(n * C);
+  N.crossEntropyBackward(d1, p1, labels, n, C, 1); R.crossEntropyBackward(d2, p2, labels, n, C, 1);
+  assertClose('dlogits', d1, d2, 1e-5);
+  const s1 = new Float32Array(n * C), s2 = new Float32Array(n * C);
+  N.softmaxForward(s1, logits, n, C); R.softmaxForward(s2, logits, n, C);
+  assertClose('softmax', s1, s2, 1e-6);
+  N.softmaxBackward(d1, p1, s1, n, C); R.softmaxBackward(d2, p1, s2, n, C);
+  assertClose('softmax backward', d1, d2, 1e-4);
+  labels[0] = C;
+  assert.throws(() => N.crossEntropyForward(l1, p1, logits, labels, n, C), /label 4 at row 0/);
+});
+
+test('column sums and AdamW match the reference', () => {
+  const rows = 19, n = 130;
+  const d = randn(rows * n, rng);
+  const a = randn(n, rng), b = a.slice();
+  N.colSumAccumulate(a, d, rows, n); R.colSumAccumulate(b, d, rows, n);
+  assertClose('colsum', a, b, 1e-4);
+  const size = 70001;
+  const p1 = randn(size, rng), g = randn(size, rng), m1 = randn(size, rng, 0.1), v1 = randn(size, rng, 0.1).map(Math.abs);
+  const p2 = p1.slice(), m2 = m1.slice(), v2 = v1.slice();
+  N.adamwStep(p1, g, m1, v1, size, 1e-3, 0.9, 0.999, 1e-6, 0.01);
+  R.adamwStep(p2, g, m2, v2, size, 1e-3, 0.9, 0.999, 1e-6, 0.01);
+  assertClose('adam p', p1, p2, 1e-5);
+  assertClose('adam m', m1, m2, 1e-4);
+  assertClose('adam v', v1, v2, 1e-4);
+});
+
+test('bad arguments throw errors that name the op instead of crashing', () => {
+  assert.throws(() => N.matmul(new Float32Array(3), new Float32Array(4), new Float32Array(4), null, 1, 2, 2, 2, false, false, false, 0), /matmul: C has 3 elements, needs 4/);
+  assert.throws(() => N.layernormForward(new Float32Array(4), new Float32Array(1), new Float32Array(1), new Float64Array(4) as unknown as Float32Array, new Float32Array(4), new Float32Array(4), 1, 4, 1e-5), /layernormForward: inp has the wrong element type/);
+  assert.throws(() => N.dropoutForward(new Float32Array(2), new Uint8Array(2), new Float32Array(2), 2, 1, 0), /p must be in/);
+});
