@@ -6,12 +6,21 @@ export function randn(n: number, rng: Rng, scale = 1): Float32Array {
   return a;
 }
 
-/** max over i of |a-b| / (|b| + floor) with floor = atol-ish scale of b */
-export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+export function maxAbs(b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(b[i]!));
+  return m;
+}
+
+/**
+ * max over i of |a_i - b_i| / (|b_i| + floorFrac * scale), scale = max(max|b|, minScale).
+ * The floor keeps elements that are tiny next to the rest of the tensor from
+ * turning rounding noise into huge "relative" errors.
+ */
+export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>, floorFrac = 1e-3, minScale = 0): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
-  let maxAbsB = 0;
-  for (let i = 0; i < b.length; i++) maxAbsB = Math.max(maxAbsB, Math.abs(b[i]!));
-  const floor = Math.max(maxAbsB * 1e-3, 1e-12);
+  const maxAbsB = Math.max(maxAbs(b), minScale);
+  const floor = Math.max(maxAbsB * floorFrac, 1e-12);
   let worst = 0;
   for (let i = 0; i < a.length; i++) {
     const e = Math.abs(a[i]! - b[i]!) / (Math.abs(b[i]!) + floor);
@@ -23,4 +32,11 @@ export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function assertClose(name: string, a: ArrayLike<number>, b: ArrayLike<number>, tol: number): void {
   const e = maxRelErr(a, b);
   if (!(e <= tol)) throw new Error(`${name}: max relative error ${e.toExponential(3)} > ${tol}`);
+}
+
+/** normwise: max|a-b| / max(max|b|, minScale) */
+export function normErr(a: ArrayLike<number>, b: ArrayLike<number>, minScale = 0): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
+  return d / Math.max(maxAbs(b), minScale, 1e-30);
 }

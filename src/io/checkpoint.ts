@@ -27,13 +27,18 @@ export interface ModelFiles {
 export function findModelFiles(path: string): ModelFiles {
   let dir = path;
   let tfPrefix: string | null = null;
-  if (!existsSync(path) || !statSync(path).isDirectory()) {
+  let weightsFile: ModelFiles | null = null;
+  if (existsSync(path) && statSync(path).isFile() && (path.endsWith('.safetensors') || path.endsWith('.bin'))) {
+    dir = dirname(path);
+    weightsFile = { dir, configPath: '', weightsPath: path, format: path.endsWith('.bin') ? 'bin' : 'safetensors' };
+  } else if (!existsSync(path) || !statSync(path).isDirectory()) {
     if (existsSync(path + '.index')) { tfPrefix = path; dir = dirname(path); }
     else if (existsSync(path) && path.endsWith('.index')) { tfPrefix = path.slice(0, -6); dir = dirname(path); }
     else throw new CheckpointError(`${path}: no such model folder or TF checkpoint prefix`);
   }
   const configPath = [join(dir, 'config.json'), join(dir, 'bert_config.json')].find((p) => existsSync(p));
   if (!configPath) throw new CheckpointError(`${dir}: no config.json or bert_config.json`);
+  if (weightsFile) return { ...weightsFile, configPath };
   if (tfPrefix) return { dir, configPath, weightsPath: tfPrefix, format: 'tf1' };
   if (existsSync(join(dir, 'model.safetensors'))) return { dir, configPath, weightsPath: join(dir, 'model.safetensors'), format: 'safetensors' };
   if (existsSync(join(dir, 'pytorch_model.bin'))) return { dir, configPath, weightsPath: join(dir, 'pytorch_model.bin'), format: 'bin' };

@@ -1,0 +1,143 @@
+// The model against PyTorch: outputs, loss and every parameter gradient for a
+// padded pair batch, from both safetensors and pytorch_model.bin.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { nativeKernels } from '../src/core/native.js';
+import { refKernels } from '../src/core/ref.js';
+import type { Kernels } from '../src/core/kernels.js';
+import { loadBert, saveBert } from '../src/io/checkpoint.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { toFloat64, type RawTensor } from '../src/io/tensor.js';
+import type { Batch } from '../src/model/bert.js';
+import { maxAbs, maxRelErr, normErr } from './helpers.js';
+
+const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
+
+function reference(dir: string) {
+  const f = readSafetensors(join(dir, 'reference.safetensors'));
+  if (f.metadata.format !== 'ja-bert-parity' || f.metadata.version !== '1') {
+    throw new Error(`${dir}/reference.safetensors is not a ja-bert-parity v1 file; regenerate with /usr/bin/python3 tools/make_parity_fixture.py`);
+  }
+  const get = (k: string): RawTensor => { const t = f.tensors.get(k); if (!t) throw new Error(`reference lacks ${k}`); return t; };
+  const ids = get('input_ids');
+  const [B, S] = ids.shape as [number, number];
+  const batch: Batch = {
+    B, S,
+    inputIds: Int32Array.from(toFloat64(ids)),
+    tokenTypeIds: Int32Array.from(toFloat64(get('token_type_ids'))),
+    attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))),
+  };
+  return { batch, labels: Int32Array.from(toFloat64(get('labels'))), get, tensors: f.tensors };
+}
+
+/**
+ * f32: elementwise |a-b| / (|b| + 1% of the tensor's scale); the scale of a
+ * gradient is floored at 1e-3 of the largest gradient anywhere, because some
+ * true gradients are exactly zero (key biases: softmax ignores a per-row shift)
+ * and PyTorch's float64 then holds only noise. bf16: normwise max|a-b| / scale.
+ */
+function check(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number, minScale = 0, normwise = false): number {
+  const e = normwise ? normErr(got, want, minScale) : maxRelErr(got, want, 1e-2, minScale);
+  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
+  return e;
+}
+
+function runParity(dir: string, file: 'safetensors' | 'bin', K: Kernels, dtype: 'f32' | 'bf16', outTol: number, gradTol: number) {
+  const nw = dtype === 'bf16';
+  const ref = reference(dir);
+  const path = file === 'safetensors' ? dir : join(dir, 'pytorch_model.bin');
+  const { model } = loadBert(path, { kernels: K, dtype });
+  const out = model.forward(ref.batch, { train: false });
+  check('sequence_output', out.sequenceOutput, toFloat64(ref.get('sequence_output')), outTol, 0, nw);
+  check('pooled_output', out.pooledOutput, toFloat64(ref.get('pooled_output')), outTol, 0, nw);
+  check('logits', out.logits!, toFloat64(ref.get('logits')), outTol, 0, nw);
+  const { loss } = model.loss(ref.labels);
+  const want = toFloat64(ref.get('loss'))[0]!;
+  assert.ok(Math.abs(loss - want) / want <= outTol, `loss ${loss} vs ${want}`);
+  model.zeroGrads();
+  model.backward({ labels: ref.labels });
+  let worst = 0, count = 0, gmax = 0;
+  for (const spec of model.layout.specs) gmax = Math.max(gmax, maxAbs(toFloat64(ref.get('grad.' + spec.name))));
+  for (const spec of model.layout.specs) {
+    const g = ref.tensors.get('grad.' + spec.name);
+    assert.ok(g, `reference has no gradient for ${spec.name}`);
+    count++;
+    if (spec.name.endsWith('attention.self.key.bias')) {
+      // zero in theory: a key bias shifts every score of a row equally
+      const z = maxAbs(model.grad(spec.name)) / gmax;
+      assert.ok(z <= (nw ? 1e-3 : 1e-6), `grad ${spec.name} should vanish, is ${z.toExponential(2)} of the largest gradient`);
+      continue;
+    }
+    worst = Math.max(worst, check(`grad ${spec.name}`, model.grad(spec.name), toFloat64(g), gradTol, (nw ? 1e-2 : 1e-3) * gmax, nw));
+  }
+  assert.equal(count, ref.tensors.size - 8, 'every reference gradient is compared');
+  return worst;
+}
+
+for (const act of ['gelu', 'tanh'] as const) {
+  const dir = join(FIX, `parity-${act}`);
+  test(`parity ${act}: native f32 from model.safetensors matches PyTorch (outputs 1e-4, gradients 1e-3)`, () => {
+    runParity(dir, 'safetensors', nativeKernels(), 'f32', 1e-4, 1e-3);
+  });
+  test(`parity ${act}: TypeScript reference kernels match PyTorch`, () => {
+    runParity(dir, 'safetensors', refKernels, 'f32', 1e-4, 1e-3);
+  });
+  test(`parity ${act}: native bf16 within its looser normwise bound (outputs 3e-2, gradients 5e-2)`, () => {
+    runParity(dir, 'safetensors', nativeKernels(), 'bf16', 3e-2, 5e-2);
+  });
+}
+
+test('pytorch_model.bin loads to exactly the safetensors weights', () => {
+  const dir = join(FIX, 'parity-gelu');
+  const a = loadBert(dir, { kernels: nativeKernels() }).model;
+  const b = loadBert(join(dir, 'pytorch_model.bin'), { kernels: nativeKernels() }).model;
+  assert.deepEqual(b.params, a.params);
+});
+
+test('bin-loaded model matches PyTorch too', () => {
+  const dir = join(FIX, 'parity-gelu');
+  const ref = reference(dir);
+  const { model } = loadBert(join(dir, 'pytorch_model.bin'), { kernels: nativeKernels() });
+  const out = model.forward(ref.batch);
+  check('logits via .bin', out.logits!, toFloat64(ref.get('logits')), 1e-4);
+});
+
+test('save then load round-trips every parameter and the labels', () => {
+  const dir = join(FIX, 'parity-tanh');
+  const { model } = loadBert(dir, { kernels: nativeKernels() });
+  const tmp = mkdtempSync(join(tmpdir(), 'jabert-'));
+  try {
+    saveBert(model, tmp);
+    const again = loadBert(tmp, { kernels: nativeKernels() }).model;
+    assert.deepEqual(again.params, model.params);
+    assert.deepEqual(again.cfg.labels, ['neg', 'neu', 'pos']);
+    assert.equal(again.cfg.hidden_act, 'gelu_new');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
+test('dropout in training mode is seeded: same seed same loss, other seed other loss', () => {
+  const dir = join(FIX, 'parity-gelu');
+  const ref = reference(dir);
+  const { model } = loadBert(dir, { kernels: nativeKernels() });
+  const l = (seed: number) => { model.forward(ref.batch, { train: true, seed }); return model.loss(ref.labels).loss; };
+  assert.equal(l(1), l(1));
+  assert.notEqual(l(1), l(2));
+  model.forward(ref.batch, { train: false });
+  assert.notEqual(model.loss(ref.labels).loss, l(1));
+});
+
+test('training-mode gradients (dropout on): native and reference kernels agree', () => {
+  const dir = join(FIX, 'parity-gelu');
+  const ref = reference(dir);
+  const a = loadBert(dir, { kernels: nativeKernels() }).model;
+  const b = loadBert(dir, { kernels: refKernels }).model;
+  for (const m of [a, b]) { m.forward(ref.batch, { train: true, seed: 5 }); m.loss(ref.labels); m.zeroGrads(); m.backward({ labels: ref.labels }); }
+  let gmax = 0;
+  for (const spec of b.layout.specs) gmax = Math.max(gmax, maxAbs(b.grad(spec.name)));
+  for (const spec of a.layout.specs) if (!spec.name.endsWith('key.bias')) check(`train grad ${spec.name}`, a.grad(spec.name), b.grad(spec.name), 1e-3, 1e-3 * gmax);
+});
