@@ -1,0 +1,165 @@
+// Checkpoint readers on real TensorFlow files and on broken or hostile inputs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { nativeKernels } from '../src/core/native.js';
+import { loadBert } from '../src/io/checkpoint.js';
+import { parseSafetensors, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { toFloat32, toFloat64 } from '../src/io/tensor.js';
+import { crc32c, readTf1Checkpoint, snappyDecompress, tfNameToHf } from '../src/io/tf1.js';
+import { readTorchBin } from '../src/io/torchbin.js';
+
+const SHARED = new URL('../../../shared/models/tf1-checkpoints/', import.meta.url).pathname;
+const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
+const tmp = () => mkdtempSync(join(tmpdir(), 'jabert-ckpt-'));
+
+test('crc32c matches the standard check value', () => {
+  assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
+});
+
+test('snappy: literals and overlapping copies', () => {
+  // "abcabcabcabc": literal "abc" then copy len 9 offset 3 (1-byte-offset form)
+  const src = Uint8Array.from([12, (3 - 1) << 2, 0x61, 0x62, 0x63, 1 | ((9 - 4) << 2), 3]);
+  assert.equal(new TextDecoder().decode(snappyDecompress(src)), 'abcabcabcabc');
+  assert.throws(() => snappyDecompress(Uint8Array.from([5, 0, 0x61])), /snappy/);
+});
+
+test('TF1: real uncompressed, snappy-compressed and TF2 bundles', () => {
+  const counter = readTf1Checkpoint(join(SHARED, 'serving-counter/variables'));
+  assert.deepEqual([...counter.keys()], ['counter']);
+  assert.deepEqual(Array.from(toFloat64(counter.get('counter')!)), [0]);
+  const snappy = readTf1Checkpoint(join(SHARED, 'serving-half-plus-two-snappy/variables'));
+  assert.deepEqual(Object.fromEntries([...snappy].map(([k, v]) => [k, toFloat64(v)[0]])), { a: 0.5, a2: 0.5, b: 2, c: 3, c2: 3 });
+  const tf2 = readTf1Checkpoint(join(SHARED, 'serving-half-plus-two-tf2/variables'));
+  assert.equal(toFloat64(tf2.get('b/.ATTRIBUTES/VARIABLE_VALUE')!)[0], 2);
+  assert.ok(!tf2.has('_CHECKPOINTABLE_OBJECT_GRAPH'), 'string tensors are skipped');
+});
+
+test('TF1: the tiny google-research BERT loads by prefix, skipping adam slots and global_step', () => {
+  const prefix = join(SHARED, 'keras-bert-tiny/bert_model.ckpt');
+  const raw = readTf1Checkpoint(prefix);
+  assert.ok(raw.has('global_step') && raw.has('bert/embeddings/LayerNorm/beta/adam_m'));
+  const { model, files } = loadBert(prefix, { kernels: nativeKernels() });
+  assert.equal(files.format, 'tf1');
+  assert.equal(model.cfg.hidden_size, 4);
+  // kernels are [in, out] in TF and transposed on load to HF's [out, in]
+  const k = toFloat32(raw.get('bert/encoder/layer_0/intermediate/dense/kernel')!); // [4, 16]
+  const w = model.param('bert.encoder.layer.0.intermediate.dense.weight'); // [16, 4]
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 16; j++) assert.equal(w[j * 4 + i], k[i * 16 + j]);
+  assert.deepEqual(model.param('bert.embeddings.LayerNorm.weight'), toFloat32(raw.get('bert/embeddings/LayerNorm/gamma')!));
+  const out = model.forward({ B: 1, S: 4, inputIds: Int32Array.from([2, 5, 6, 3]), tokenTypeIds: new Int32Array(4), attentionMask: new Uint8Array(4).fill(1) });
+  assert.equal(out.pooledOutput.length, 4);
+  assert.ok(out.pooledOutput.every(Number.isFinite));
+  // the same model loads from its folder (newest ckpt found by name)
+  assert.equal(loadBert(join(SHARED, 'keras-bert-tiny'), { kernels: nativeKernels() }).files.format, 'tf1');
+});
+
+test('TF names map onto HF names', () => {
+  assert.deepEqual(tfNameToHf('bert/encoder/layer_11/attention/self/query/kernel'), { name: 'bert.encoder.layer.11.attention.self.query.weight', transpose: true });
+  assert.deepEqual(tfNameToHf('bert/embeddings/word_embeddings'), { name: 'bert.embeddings.word_embeddings.weight', transpose: false });
+  assert.deepEqual(tfNameToHf('bert/encoder/layer_0/output/LayerNorm/beta'), { name: 'bert.encoder.layer.0.output.LayerNorm.bias', transpose: false });
+  assert.deepEqual(tfNameToHf('output_weights'), { name: 'classifier.weight', transpose: false });
+  assert.equal(tfNameToHf('bert/pooler/dense/kernel/adam_v'), null);
+  assert.equal(tfNameToHf('global_step'), null);
+});
+
+test('TF1: a corrupted data file fails its crc32c check', () => {
+  const d = tmp();
+  try {
+    const src = join(SHARED, 'keras-bert-tiny/bert_model.ckpt');
+    copyFileSync(src + '.index', join(d, 'm.ckpt.index'));
+    const data = readFileSync(src + '.data-00000-of-00001');
+    data[100] = data[100]! ^ 0xff;
+    writeFileSync(join(d, 'm.ckpt.data-00000-of-00001'), data);
+    assert.throws(() => readTf1Checkpoint(join(d, 'm.ckpt')), /crc32c/);
+    const idx = readFileSync(src + '.index');
+    writeFileSync(join(d, 'm.ckpt.index'), idx.subarray(0, idx.length - 3));
+    assert.throws(() => readTf1Checkpoint(join(d, 'm.ckpt')), /bad table magic|too short/);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('safetensors: F16/BF16 read, round trip, truncation and bad headers', () => {
+  const d = tmp();
+  try {
+    const p = join(d, 'x.safetensors');
+    const bf = Uint16Array.from([0x3f80, 0xc000]); // 1, -2
+    writeSafetensors(p, [{ name: 'a', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, { name: 'b', shape: [2], data: bf, dtype: 'BF16' },
+      { name: 'h', shape: [2], data: Uint16Array.from([0x3c00, 0x4200]), dtype: 'F16' }], { k: 'v' });
+    const f = readSafetensors(p);
+    assert.equal(f.metadata.k, 'v');
+    assert.deepEqual(Array.from(toFloat32(f.tensors.get('a')!)), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(Array.from(toFloat32(f.tensors.get('b')!)), [1, -2]);
+    assert.deepEqual(Array.from(toFloat32(f.tensors.get('h')!)), [1, 3]);
+    const buf = readFileSync(p);
+    assert.throws(() => parseSafetensors(buf.subarray(0, buf.length - 4), 'cut'), /cut: tensor .* truncated/);
+    assert.throws(() => parseSafetensors(buf.subarray(0, 6), 'tiny'), /too short/);
+    const bad = Buffer.from(buf); bad.write('{{{{', 8);
+    assert.throws(() => parseSafetensors(bad, 'bad'), /not valid JSON/);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+/** a zip holding one stored or deflated entry */
+function zipOf(name: string, content: Uint8Array, deflate = false): Buffer {
+  const body = deflate ? deflateRawSync(content) : Buffer.from(content);
+  const n = Buffer.from(name);
+  const local = Buffer.alloc(30); local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(deflate ? 8 : 0, 8);
+  local.writeUInt32LE(body.length, 18); local.writeUInt32LE(content.length, 22); local.writeUInt16LE(n.length, 26);
+  const cd = Buffer.alloc(46); cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(deflate ? 8 : 0, 10);
+  cd.writeUInt32LE(body.length, 20); cd.writeUInt32LE(content.length, 24); cd.writeUInt16LE(n.length, 28); cd.writeUInt32LE(0, 42);
+  const cdOff = 30 + n.length + body.length;
+  const eocd = Buffer.alloc(22); eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(1, 8); eocd.writeUInt16LE(1, 10);
+  eocd.writeUInt32LE(46 + n.length, 12); eocd.writeUInt32LE(cdOff, 16);
+  return Buffer.concat([local, n, body, cd, n, eocd]);
+}
+
+test('pytorch_model.bin: a pickle that names any other global is refused, never run', () => {
+  const d = tmp();
+  try {
+    // protocol 2: GLOBAL 'posix system', then REDUCE ('echo pwned',)
+    const evil = Buffer.concat([Buffer.from([0x80, 2]), Buffer.from('cposix\nsystem\n'), Buffer.from([0x58]), Buffer.from([10, 0, 0, 0]), Buffer.from('echo pwned'), Buffer.from([0x85, 0x52, 0x2e])]);
+    for (const deflate of [false, true]) {
+      const p = join(d, `evil${deflate}.bin`);
+      writeFileSync(p, zipOf('archive/data.pkl', evil, deflate));
+      assert.throws(() => readTorchBin(p), /refusing pickle global posix\.system/);
+    }
+    writeFileSync(join(d, 'notzip.bin'), Buffer.from('plain bytes, not a zip'));
+    assert.throws(() => readTorchBin(join(d, 'notzip.bin')), /not a zip archive/);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('a checkpoint that does not fit its config lists every problem in one error', () => {
+  const d = tmp();
+  try {
+    const src = join(FIX, 'parity-gelu');
+    const f = readSafetensors(join(src, 'model.safetensors'));
+    const tensors = [...f.tensors].filter(([k]) => k !== 'bert.pooler.dense.bias')
+      .map(([name, t]) => ({ name, shape: name === 'bert.embeddings.LayerNorm.weight' ? [2, 16] : t.shape, data: toFloat32(t) }));
+    tensors.push({ name: 'bert.extra.weight', shape: [1], data: Float32Array.from([1]) });
+    writeSafetensors(join(d, 'model.safetensors'), tensors);
+    copyFileSync(join(src, 'config.json'), join(d, 'config.json'));
+    assert.throws(() => loadBert(d, { kernels: nativeKernels() }),
+      (e: Error) => /missing: bert\.pooler\.dense\.bias/.test(e.message) && /wrong shape: bert\.embeddings\.LayerNorm\.weight is \[2,16\], expected \[32\]/.test(e.message) && /unexpected: bert\.extra\.weight/.test(e.message));
+    rmSync(join(d, 'model.safetensors'));
+    assert.throws(() => loadBert(d, { kernels: nativeKernels() }), /no weights/);
+    writeFileSync(join(d, 'config.json'), '{"hidden_size": 30, "num_attention_heads": 4, "vocab_size": 9, "num_hidden_layers": 1, "intermediate_size": 8}');
+    copyFileSync(join(src, 'model.safetensors'), join(d, 'model.safetensors'));
+    assert.throws(() => loadBert(d, { kernels: nativeKernels() }), /not divisible/);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test('relabelling for a new task initialises a fresh classifier', () => {
+  const { model, initialised } = loadBert(join(FIX, 'parity-gelu'), { kernels: nativeKernels(), labels: ['0', '1'], seed: 3 });
+  assert.deepEqual(initialised, ['classifier.weight', 'classifier.bias']);
+  assert.equal(model.param('classifier.weight').length, 2 * 32);
+});
