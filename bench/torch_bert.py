@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""PyTorch side of ja-bert's benchmark: the same BERT shape, steps and batch.
+
+A plain Hugging Face-style BertForSequenceClassification written with torch.nn
+(transformers is not installed here), Adam-style optimizer, dropout on in
+training. --dtype bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16),
+PyTorch's fastest CPU mode. Prints one JSON line.
+"""
+import argparse
+import json
+import math
+import resource
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Layer(nn.Module):
+    def __init__(s, D, H, I, p):
+        super().__init__()
+        s.H = H
+        s.q, s.k, s.v, s.o = nn.Linear(D, D), nn.Linear(D, D), nn.Linear(D, D), nn.Linear(D, D)
+        s.ln1, s.ln2 = nn.LayerNorm(D, eps=1e-12), nn.LayerNorm(D, eps=1e-12)
+        s.i, s.out = nn.Linear(D, I), nn.Linear(I, D)
+        s.drop = nn.Dropout(p)
+
+    def forward(s, x, madd):
+        B, S, D = x.shape
+        dh = D // s.H
+        sp = lambda t: t.view(B, S, s.H, dh).transpose(1, 2)
+        q, k, v = sp(s.q(x)), sp(s.k(x)), sp(s.v(x))
+        p = s.drop(torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(dh) + madd, -1))
+        ctx = (p @ v).transpose(1, 2).reshape(B, S, D)
+        h = s.ln1(s.drop(s.o(ctx)) + x)
+        return s.ln2(s.drop(s.out(F.gelu(s.i(h)))) + h)
+
+
+class Bert(nn.Module):
+    def __init__(s, V, D, L, H, I, P=512, p=0.1):
+        super().__init__()
+        s.we, s.pe, s.te = nn.Embedding(V, D), nn.Embedding(P, D), nn.Embedding(2, D)
+        s.ln = nn.LayerNorm(D, eps=1e-12)
+        s.layers = nn.ModuleList([Layer(D, H, I, p) for _ in range(L)])
+        s.pool, s.cls = nn.Linear(D, D), nn.Linear(D, 2)
+        s.drop = nn.Dropout(p)
+
+    def forward(s, ids, tt, mask):
+        S = ids.shape[1]
+        x = s.drop(s.ln(s.we(ids) + s.pe(torch.arange(S))[None] + s.te(tt)))
+        madd = (1.0 - mask[:, None, None, :].float()) * -10000.0
+        for l in s.layers:
+            x = l(x, madd)
+        return s.cls(s.drop(torch.tanh(s.pool(x[:, 0]))))
+
+
+def main():
+    a = argparse.ArgumentParser()
+    for k, d in [("layers", 12), ("hidden", 768), ("heads", 12), ("intermediate", 3072), ("vocab", 32768), ("seq", 128),
+                 ("batch", 8), ("steps", 10), ("warmup", 2), ("threads", 2)]:
+        a.add_argument("--" + k, type=int, default=d)
+    a.add_argument("--mode", default="train")
+    a.add_argument("--dtype", default="f32")
+    o = a.parse_args()
+    torch.set_num_threads(o.threads)
+    torch.manual_seed(0)
+    m = Bert(o.vocab, o.hidden, o.layers, o.heads, o.intermediate, max(512, o.seq))
+    ids = torch.randint(0, o.vocab, (o.batch, o.seq))
+    tt = (torch.arange(o.seq)[None].expand(o.batch, -1) >= o.seq // 2).long()
+    mask = torch.ones(o.batch, o.seq, dtype=torch.long)
+    y = torch.randint(0, 2, (o.batch,))
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-5, eps=1e-6, weight_decay=0.01)
+    ac = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if o.dtype == "bf16" else (lambda: torch.autocast("cpu", enabled=False))
+
+    def step():
+        if o.mode == "infer":
+            m.eval()
+            with torch.no_grad(), ac():
+                m(ids, tt, mask)
+            return
+        m.train()
+        with ac():
+            loss = F.cross_entropy(m(ids, tt, mask).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+
+    for _ in range(o.warmup):
+        step()
+    t = time.perf_counter()
+    for _ in range(o.steps):
+        step()
+    sec = time.perf_counter() - t
+    print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "mode": o.mode, "dtype": o.dtype, "layers": o.layers,
+                      "hidden": o.hidden, "seq": o.seq, "batch": o.batch, "steps": o.steps, "seconds": sec,
+                      "steps_per_s": o.steps / sec, "tokens_per_s": o.steps * o.batch * o.seq / sec,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads()}))
+
+
+if __name__ == "__main__":
+    main()

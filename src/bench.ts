@@ -1,0 +1,113 @@
+/**
+ * Throughput benchmark of the engine on a random BERT: training steps
+ * (forward, loss, backward, AdamW) or inference forwards, in tokens/s.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DType } from './core/kernels.js';
+import { engineInfo, nativeKernels, packageRoot } from './core/native.js';
+import { Rng } from './core/random.js';
+import { Bert, type Batch } from './model/bert.js';
+import { makeConfig } from './model/config.js';
+import { AdamW } from './train/optimizer.js';
+
+export interface BenchOptions {
+  mode: 'train' | 'infer';
+  layers: number;
+  hidden: number;
+  heads: number;
+  intermediate: number;
+  vocab: number;
+  seq: number;
+  batch: number;
+  dtype: DType;
+  steps: number;
+  warmup: number;
+}
+
+export interface BenchResult {
+  engine: 'ja-bert' | 'pytorch';
+  mode: string;
+  dtype: string;
+  layers: number;
+  hidden: number;
+  seq: number;
+  batch: number;
+  steps: number;
+  seconds: number;
+  steps_per_s: number;
+  tokens_per_s: number;
+  peak_rss_mb: number;
+  threads: number;
+  [k: string]: unknown;
+}
+
+export function benchDefaults(partial: Partial<BenchOptions>): BenchOptions {
+  const hidden = partial.hidden ?? 768;
+  return {
+    mode: partial.mode ?? 'train',
+    layers: partial.layers ?? 12,
+    hidden,
+    heads: partial.heads ?? Math.max(1, Math.round(hidden / 64)),
+    intermediate: partial.intermediate ?? hidden * 4,
+    vocab: partial.vocab ?? 32768,
+    seq: partial.seq ?? 128,
+    batch: partial.batch ?? 8,
+    dtype: partial.dtype ?? 'f32',
+    steps: partial.steps ?? 10,
+    warmup: partial.warmup ?? 2,
+  };
+}
+
+export function runBench(o: BenchOptions): BenchResult {
+  const K = nativeKernels();
+  const cfg = makeConfig({
+    vocab_size: o.vocab, hidden_size: o.hidden, num_hidden_layers: o.layers, num_attention_heads: o.heads,
+    intermediate_size: o.intermediate, max_position_embeddings: Math.max(512, o.seq), labels: ['0', '1'],
+  }, 'bench');
+  const model = new Bert(cfg, { kernels: K, dtype: o.dtype, seed: 1 });
+  const rng = new Rng(2);
+  const n = o.batch * o.seq;
+  const batch: Batch = {
+    B: o.batch, S: o.seq,
+    inputIds: Int32Array.from({ length: n }, () => rng.int(o.vocab)),
+    tokenTypeIds: Int32Array.from({ length: n }, (_, i) => (i % o.seq < o.seq / 2 ? 0 : 1)),
+    attentionMask: new Uint8Array(n).fill(1),
+  };
+  const labels = Int32Array.from({ length: o.batch }, () => rng.int(2));
+  const opt = new AdamW(model, K, { lr: 1e-5 });
+  const step = (i: number) => {
+    if (o.mode === 'infer') { model.forward(batch, { train: false }); return; }
+    model.forward(batch, { train: true, seed: i });
+    model.loss(labels);
+    model.zeroGrads();
+    model.backward({ labels });
+    opt.apply(1e-5);
+  };
+  for (let i = 0; i < o.warmup; i++) step(i);
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < o.steps; i++) step(o.warmup + i);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const info = engineInfo();
+  return {
+    engine: 'ja-bert', mode: o.mode, dtype: o.dtype, layers: o.layers, hidden: o.hidden, seq: o.seq, batch: o.batch,
+    steps: o.steps, seconds, steps_per_s: o.steps / seconds, tokens_per_s: (o.steps * n) / seconds,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: info.threads, isa: info.isa, onednn: info.onednn,
+  };
+}
+
+/** the same model in PyTorch (Debian python3-torch), run by bench/torch_bert.py */
+export function runTorchBench(o: BenchOptions, threads: number): BenchResult {
+  const script = join(packageRoot(), 'bench', 'torch_bert.py');
+  const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+  const args = [script, '--mode', o.mode, '--dtype', o.dtype, '--layers', String(o.layers), '--hidden', String(o.hidden),
+    '--heads', String(o.heads), '--intermediate', String(o.intermediate), '--vocab', String(o.vocab), '--seq', String(o.seq),
+    '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(threads)];
+  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) {
+    throw new Error(`PyTorch benchmark failed (${py} ${script}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')}. It needs Debian's python3-torch.`);
+  }
+  const line = r.stdout.trim().split('\n').pop()!;
+  return JSON.parse(line) as BenchResult;
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/** ja-bert command line: a thin layer over the library. */
+import { benchDefaults, runBench, runTorchBench } from '../bench.js';
+import { engineInfo, nativeKernels } from '../core/native.js';
+import { encodeFile, InputError } from '../encode.js';
+import { runDemo } from '../demo.js';
+import { CheckpointError } from '../io/tensor.js';
+import { ConfigError } from '../model/config.js';
+import { parseArgs, UsageError } from './args.js';
+
+const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
+
+Usage:
+  ja-bert encode --model DIR --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype f32|bf16]
+      DIR: config.json (or bert_config.json) + model.safetensors | pytorch_model.bin | TF1 checkpoint;
+      a TF1 checkpoint may be named by its prefix (DIR/model.ckpt-1400000).
+      Each input line: {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}
+  ja-bert bench train|infer [--layers 12 --hidden 768 --heads 12 --intermediate 3072 --vocab 32768
+      --seq 128 --batch 8 --dtype f32|bf16 --steps 10 --warmup 2] [--vs-torch]
+  ja-bert demo          fine-tune a small BERT on a synthetic pair task (engine demo)
+  ja-bert info          engine facts (oneDNN version, ISA, bf16, threads)
+
+Environment: JA_BERT_THREADS sets the thread count (default: all cores).`;
+
+function need(flags: Record<string, unknown>, name: string): string {
+  const v = flags[name];
+  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function dtypeOf(v: unknown): 'f32' | 'bf16' {
+  if (v === undefined) return 'f32';
+  if (v !== 'f32' && v !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got "${String(v)}"`);
+  return v;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined: case 'help': case '--help': case '-h':
+      console.log(HELP);
+      return 0;
+    case 'demo':
+      runDemo();
+      return 0;
+    case 'info':
+      console.log(JSON.stringify(engineInfo()));
+      return 0;
+    case 'encode': {
+      const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'all-tokens': 'boolean', 'batch-size': 'number', dtype: 'string' });
+      const output = need(flags, 'output');
+      const r = encodeFile({
+        model: need(flags, 'model'), input: need(flags, 'input'), output, kernels: nativeKernels(),
+        allTokens: flags['all-tokens'] === true, batchSize: (flags['batch-size'] as number | undefined) ?? 16, dtype: dtypeOf(flags.dtype),
+      });
+      console.error(`encoded ${r.lines} lines -> ${output}`);
+      return 0;
+    }
+    case 'bench': {
+      const { flags, positional } = parseArgs(rest, {
+        layers: 'number', hidden: 'number', heads: 'number', intermediate: 'number', vocab: 'number', seq: 'number',
+        batch: 'number', dtype: 'string', steps: 'number', warmup: 'number', 'vs-torch': 'boolean',
+      });
+      const mode = positional[0] ?? 'train';
+      if (mode !== 'train' && mode !== 'infer') throw new UsageError(`bench mode must be train or infer, got "${mode}"`);
+      const o = benchDefaults({ ...(flags as Record<string, number>), mode, dtype: dtypeOf(flags.dtype) });
+      const ours = runBench(o);
+      const line: Record<string, unknown> = { ...ours };
+      if (flags['vs-torch']) {
+        const torch = runTorchBench(o, ours.threads);
+        line.torch_tokens_per_s = torch.tokens_per_s;
+        line.torch_peak_rss_mb = torch.peak_rss_mb;
+        line.speedup_vs_torch = ours.tokens_per_s / torch.tokens_per_s;
+      }
+      console.log(JSON.stringify(line));
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}" (try: ja-bert help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    const known = e instanceof UsageError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
+    console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
+    if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  },
+);

@@ -1,0 +1,98 @@
+/**
+ * encode: run a BERT over JSONL lines and write pooled output, logits (when
+ * the checkpoint has a classifier) and optionally per-token sequence output.
+ * Input lines are pre-tokenized {"input_ids": [...], "token_type_ids": [...]?,
+ * "attention_mask": [...]?}; raw {"text": ...} lines need the tokenizer module.
+ */
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import type { DType, Kernels } from './core/kernels.js';
+import { loadBert } from './io/checkpoint.js';
+import type { Batch } from './model/bert.js';
+
+export class InputError extends Error {}
+
+export interface EncodeOptions {
+  model: string;
+  input: string;
+  output: string;
+  kernels: Kernels;
+  allTokens?: boolean;
+  batchSize?: number;
+  dtype?: DType;
+}
+
+interface Row { ids: number[]; tt: number[]; mask: number[] }
+
+function parseLine(line: string, file: string, lineNo: number, maxLen: number): Row {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch (e) {
+    throw new InputError(`${file}:${lineNo}: not valid JSON (${(e as Error).message})`);
+  }
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InputError(`${file}:${lineNo}: each line must be a JSON object`);
+  if (!('input_ids' in o)) {
+    if ('text' in o) throw new InputError(`${file}:${lineNo}: raw "text" needs a tokenizer, which this build does not have yet; give "input_ids" (and "token_type_ids")`);
+    throw new InputError(`${file}:${lineNo}: needs "input_ids"`);
+  }
+  const ints = (k: string): number[] | undefined => {
+    const v = o[k];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) throw new InputError(`${file}:${lineNo}: "${k}" must be an array of integers`);
+    return v as number[];
+  };
+  const ids = ints('input_ids')!;
+  if (ids.length === 0) throw new InputError(`${file}:${lineNo}: "input_ids" is empty`);
+  if (ids.length > maxLen) throw new InputError(`${file}:${lineNo}: ${ids.length} tokens exceed the model's ${maxLen} positions`);
+  const tt = ints('token_type_ids') ?? new Array<number>(ids.length).fill(0);
+  const mask = ints('attention_mask') ?? new Array<number>(ids.length).fill(1);
+  if (tt.length !== ids.length || mask.length !== ids.length) throw new InputError(`${file}:${lineNo}: token_type_ids / attention_mask must have as many entries as input_ids`);
+  return { ids, tt, mask };
+}
+
+const round = (x: number) => Math.round(x * 1e7) / 1e7;
+
+export function encodeFile(o: EncodeOptions): { lines: number } {
+  if (!existsSync(o.input)) throw new InputError(`${o.input}: no such file`);
+  const { model } = loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32' });
+  const rows: Row[] = [];
+  readFileSync(o.input, 'utf8').split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    rows.push(parseLine(line, o.input, i + 1, model.cfg.max_position_embeddings));
+  });
+  const tmp = `${o.output}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  const bs = o.batchSize ?? 16;
+  const D = model.cfg.hidden_size, C = model.numLabels;
+  try {
+    for (let start = 0; start < rows.length; start += bs) {
+      const part = rows.slice(start, start + bs);
+      const B = part.length, S = Math.max(...part.map((r) => r.ids.length));
+      const batch: Batch = { B, S, inputIds: new Int32Array(B * S), tokenTypeIds: new Int32Array(B * S), attentionMask: new Uint8Array(B * S) };
+      part.forEach((r, b) => {
+        batch.inputIds.set(r.ids, b * S);
+        batch.tokenTypeIds.set(r.tt, b * S);
+        batch.attentionMask.set(r.mask.map((m) => (m ? 1 : 0)), b * S);
+      });
+      const out = model.forward(batch, { train: false });
+      let text = '';
+      part.forEach((r, b) => {
+        const rec: Record<string, unknown> = { pooled_output: Array.from(out.pooledOutput.subarray(b * D, b * D + D), round) };
+        if (out.logits) rec.logits = Array.from(out.logits.subarray(b * C, b * C + C), round);
+        if (o.allTokens) {
+          const seq: number[][] = [];
+          for (let s = 0; s < r.ids.length; s++) seq.push(Array.from(out.sequenceOutput.subarray((b * S + s) * D, (b * S + s + 1) * D), round));
+          rec.sequence_output = seq;
+        }
+        text += JSON.stringify(rec) + '\n';
+      });
+      writeSync(fd, text);
+    }
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, o.output);
+  return { lines: rows.length };
+}
