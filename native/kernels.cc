@@ -4,6 +4,7 @@
 #include "kernels.h"
 #include <cmath>
 #include <cstring>
+#include <algorithm>
 #include <vector>
 #include <omp.h>
 
@@ -162,8 +163,12 @@ void layernormForward(float* out, float* mean, float* rstd, const float* inp,
 void layernormBackward(float* dinp, float* dgamma, float* dbeta, const float* dout,
                        const float* inp, const float* gamma, const float* mean,
                        const float* rstd, int64_t N, int64_t C) {
+  // per-thread dgamma | dbeta partial sums in one buffer shared by the OpenMP team
+  // (calls come only from the Node main thread); it grows once and is reused
   int nt = omp_get_max_threads();
-  std::vector<float> partial((size_t)nt * 2 * C, 0.0f);  // per-thread dgamma | dbeta
+  static std::vector<float> partial;
+  if (partial.size() < (size_t)nt * 2 * C) partial.resize((size_t)nt * 2 * C);
+  std::fill(partial.begin(), partial.begin() + (size_t)nt * 2 * C, 0.0f);
 #pragma omp parallel
   {
     float* pg = partial.data() + (size_t)omp_get_thread_num() * 2 * C;

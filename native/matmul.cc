@@ -4,8 +4,7 @@
 // layouts), not with the number of steps.
 #include "kernels.h"
 #include <dnnl.hpp>
-#include <mutex>
-#include <sstream>
+#include <array>
 #include <stdexcept>
 #include <unordered_map>
 #include <vector>
@@ -17,7 +16,16 @@ dnnl::engine& engine() { static dnnl::engine e(dnnl::engine::kind::cpu, 0); retu
 dnnl::stream& stream() { static dnnl::stream s(engine()); return s; }
 
 struct Entry { dnnl::matmul prim; dnnl::memory::desc a, b, c, bias; };
-std::unordered_map<std::string, Entry>& cache() { static std::unordered_map<std::string, Entry> m; return m; }
+// everything that selects a primitive: batch, M, N, K and the flag bits
+using Key = std::array<int64_t, 5>;
+struct KeyHash {
+  size_t operator()(const Key& k) const {
+    size_t h = 1469598103934665603ull;
+    for (int64_t v : k) h = (h ^ (size_t)v) * 1099511628211ull;
+    return h;
+  }
+};
+std::unordered_map<Key, Entry, KeyHash>& cache() { static std::unordered_map<Key, Entry, KeyHash> m; return m; }
 
 // Scratch for on-the-fly bf16 conversion of f32 operands. Grows to the largest
 // operand seen, then stays: steady-state training allocates nothing here.
@@ -42,11 +50,10 @@ void matmul(const MatmulArgs& x) {
   }
   const bool bf = x.dtype == 1;
   const dt inT = bf ? dt::bf16 : dt::f32;
-  std::ostringstream key;
-  key << x.batch << ',' << x.M << ',' << x.N << ',' << x.K << ',' << x.transA << x.transB << x.accumulate
-      << (x.bias != nullptr) << x.dtype;
+  const Key key{x.batch, x.M, x.N, x.K,
+                (int64_t)x.transA | (int64_t)x.transB << 1 | (int64_t)x.accumulate << 2 | (int64_t)(x.bias != nullptr) << 3 | (int64_t)x.dtype << 4};
   auto& c = cache();
-  auto it = c.find(key.str());
+  auto it = c.find(key);
   if (it == c.end()) {
     const int64_t M = x.M, N = x.N, K = x.K, Bt = x.batch;
     dims aStr = x.transA ? dims{M * K, 1, M} : dims{M * K, K, 1};
@@ -63,7 +70,7 @@ void matmul(const MatmulArgs& x) {
     }
     dnnl::matmul::desc d = x.bias ? dnnl::matmul::desc(a, b, bias, cm) : dnnl::matmul::desc(a, b, cm);
     dnnl::matmul::primitive_desc pd(d, attr, engine());
-    it = c.emplace(key.str(), Entry{dnnl::matmul(pd), a, b, cm, bias}).first;
+    it = c.emplace(key, Entry{dnnl::matmul(pd), a, b, cm, bias}).first;
   }
   const void* A = x.A;
   const void* B = x.B;

@@ -4,7 +4,7 @@
  * Input lines are pre-tokenized {"input_ids": [...], "token_type_ids": [...]?,
  * "attention_mask": [...]?}; raw {"text": ...} lines need the tokenizer module.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { DType, Kernels } from './core/kernels.js';
 import { loadBert } from './io/checkpoint.js';
 import type { Batch } from './model/bert.js';
@@ -90,6 +90,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
     }
   } catch (e) {
     closeSync(fd);
+    rmSync(tmp, { force: true });
     throw e;
   }
   closeSync(fd);

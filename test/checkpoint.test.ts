@@ -1,8 +1,7 @@
 // Checkpoint readers on real TensorFlow files and on broken or hostile inputs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { nativeKernels } from '../src/core/native.js';
@@ -11,10 +10,10 @@ import { parseSafetensors, readSafetensors, writeSafetensors } from '../src/io/s
 import { toFloat32, toFloat64 } from '../src/io/tensor.js';
 import { crc32c, readTf1Checkpoint, snappyDecompress, tfNameToHf } from '../src/io/tf1.js';
 import { readTorchBin } from '../src/io/torchbin.js';
+import { tempDir } from './helpers.js';
 
 const SHARED = new URL('../../../shared/models/tf1-checkpoints/', import.meta.url).pathname;
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
-const tmp = () => mkdtempSync(join(tmpdir(), 'jabert-ckpt-'));
 
 test('crc32c matches the standard check value', () => {
   assert.equal(crc32c(new TextEncoder().encode('123456789')), 0xe3069283);
@@ -66,43 +65,35 @@ test('TF names map onto HF names', () => {
   assert.equal(tfNameToHf('global_step'), null);
 });
 
-test('TF1: a corrupted data file fails its crc32c check', () => {
-  const d = tmp();
-  try {
-    const src = join(SHARED, 'keras-bert-tiny/bert_model.ckpt');
-    copyFileSync(src + '.index', join(d, 'm.ckpt.index'));
-    const data = readFileSync(src + '.data-00000-of-00001');
-    data[100] = data[100]! ^ 0xff;
-    writeFileSync(join(d, 'm.ckpt.data-00000-of-00001'), data);
-    assert.throws(() => readTf1Checkpoint(join(d, 'm.ckpt')), /crc32c/);
-    const idx = readFileSync(src + '.index');
-    writeFileSync(join(d, 'm.ckpt.index'), idx.subarray(0, idx.length - 3));
-    assert.throws(() => readTf1Checkpoint(join(d, 'm.ckpt')), /bad table magic|too short/);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
+test('TF1: a corrupted data file fails its crc32c check', (t) => {
+  const d = tempDir(t);
+  const src = join(SHARED, 'keras-bert-tiny/bert_model.ckpt');
+  copyFileSync(src + '.index', join(d, 'm.ckpt.index'));
+  const data = readFileSync(src + '.data-00000-of-00001');
+  data[100] = data[100]! ^ 0xff;
+  writeFileSync(join(d, 'm.ckpt.data-00000-of-00001'), data);
+  assert.throws(() => readTf1Checkpoint(join(d, 'm.ckpt')), /crc32c/);
+  const idx = readFileSync(src + '.index');
+  writeFileSync(join(d, 'm.ckpt.index'), idx.subarray(0, idx.length - 3));
+  assert.throws(() => readTf1Checkpoint(join(d, 'm.ckpt')), /bad table magic|too short/);
 });
 
-test('safetensors: F16/BF16 read, round trip, truncation and bad headers', () => {
-  const d = tmp();
-  try {
-    const p = join(d, 'x.safetensors');
-    const bf = Uint16Array.from([0x3f80, 0xc000]); // 1, -2
-    writeSafetensors(p, [{ name: 'a', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, { name: 'b', shape: [2], data: bf, dtype: 'BF16' },
-      { name: 'h', shape: [2], data: Uint16Array.from([0x3c00, 0x4200]), dtype: 'F16' }], { k: 'v' });
-    const f = readSafetensors(p);
-    assert.equal(f.metadata.k, 'v');
-    assert.deepEqual(Array.from(toFloat32(f.tensors.get('a')!)), [1, 2, 3, 4, 5, 6]);
-    assert.deepEqual(Array.from(toFloat32(f.tensors.get('b')!)), [1, -2]);
-    assert.deepEqual(Array.from(toFloat32(f.tensors.get('h')!)), [1, 3]);
-    const buf = readFileSync(p);
-    assert.throws(() => parseSafetensors(buf.subarray(0, buf.length - 4), 'cut'), /cut: tensor .* truncated/);
-    assert.throws(() => parseSafetensors(buf.subarray(0, 6), 'tiny'), /too short/);
-    const bad = Buffer.from(buf); bad.write('{{{{', 8);
-    assert.throws(() => parseSafetensors(bad, 'bad'), /not valid JSON/);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
+test('safetensors: F16/BF16 read, round trip, truncation and bad headers', (t) => {
+  const d = tempDir(t);
+  const p = join(d, 'x.safetensors');
+  const bf = Uint16Array.from([0x3f80, 0xc000]); // 1, -2
+  writeSafetensors(p, [{ name: 'a', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, { name: 'b', shape: [2], data: bf, dtype: 'BF16' },
+    { name: 'h', shape: [2], data: Uint16Array.from([0x3c00, 0x4200]), dtype: 'F16' }], { k: 'v' });
+  const f = readSafetensors(p);
+  assert.equal(f.metadata.k, 'v');
+  assert.deepEqual(Array.from(toFloat32(f.tensors.get('a')!)), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(Array.from(toFloat32(f.tensors.get('b')!)), [1, -2]);
+  assert.deepEqual(Array.from(toFloat32(f.tensors.get('h')!)), [1, 3]);
+  const buf = readFileSync(p);
+  assert.throws(() => parseSafetensors(buf.subarray(0, buf.length - 4), 'cut'), /cut: tensor .* truncated/);
+  assert.throws(() => parseSafetensors(buf.subarray(0, 6), 'tiny'), /too short/);
+  const bad = Buffer.from(buf); bad.write('{{{{', 8);
+  assert.throws(() => parseSafetensors(bad, 'bad'), /not valid JSON/);
 });
 
 /** a zip holding one stored or deflated entry */
@@ -119,43 +110,35 @@ function zipOf(name: string, content: Uint8Array, deflate = false): Buffer {
   return Buffer.concat([local, n, body, cd, n, eocd]);
 }
 
-test('pytorch_model.bin: a pickle that names any other global is refused, never run', () => {
-  const d = tmp();
-  try {
-    // protocol 2: GLOBAL 'posix system', then REDUCE ('echo pwned',)
-    const evil = Buffer.concat([Buffer.from([0x80, 2]), Buffer.from('cposix\nsystem\n'), Buffer.from([0x58]), Buffer.from([10, 0, 0, 0]), Buffer.from('echo pwned'), Buffer.from([0x85, 0x52, 0x2e])]);
-    for (const deflate of [false, true]) {
-      const p = join(d, `evil${deflate}.bin`);
-      writeFileSync(p, zipOf('archive/data.pkl', evil, deflate));
-      assert.throws(() => readTorchBin(p), /refusing pickle global posix\.system/);
-    }
-    writeFileSync(join(d, 'notzip.bin'), Buffer.from('plain bytes, not a zip'));
-    assert.throws(() => readTorchBin(join(d, 'notzip.bin')), /not a zip archive/);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
+test('pytorch_model.bin: a pickle that names any other global is refused, never run', (t) => {
+  const d = tempDir(t);
+  // protocol 2: GLOBAL 'posix system', then REDUCE ('echo pwned',)
+  const evil = Buffer.concat([Buffer.from([0x80, 2]), Buffer.from('cposix\nsystem\n'), Buffer.from([0x58]), Buffer.from([10, 0, 0, 0]), Buffer.from('echo pwned'), Buffer.from([0x85, 0x52, 0x2e])]);
+  for (const deflate of [false, true]) {
+    const p = join(d, `evil${deflate}.bin`);
+    writeFileSync(p, zipOf('archive/data.pkl', evil, deflate));
+    assert.throws(() => readTorchBin(p), /refusing pickle global posix\.system/);
   }
+  writeFileSync(join(d, 'notzip.bin'), Buffer.from('plain bytes, not a zip'));
+  assert.throws(() => readTorchBin(join(d, 'notzip.bin')), /not a zip archive/);
 });
 
-test('a checkpoint that does not fit its config lists every problem in one error', () => {
-  const d = tmp();
-  try {
-    const src = join(FIX, 'parity-gelu');
-    const f = readSafetensors(join(src, 'model.safetensors'));
-    const tensors = [...f.tensors].filter(([k]) => k !== 'bert.pooler.dense.bias')
-      .map(([name, t]) => ({ name, shape: name === 'bert.embeddings.LayerNorm.weight' ? [2, 16] : t.shape, data: toFloat32(t) }));
-    tensors.push({ name: 'bert.extra.weight', shape: [1], data: Float32Array.from([1]) });
-    writeSafetensors(join(d, 'model.safetensors'), tensors);
-    copyFileSync(join(src, 'config.json'), join(d, 'config.json'));
-    assert.throws(() => loadBert(d, { kernels: nativeKernels() }),
-      (e: Error) => /missing: bert\.pooler\.dense\.bias/.test(e.message) && /wrong shape: bert\.embeddings\.LayerNorm\.weight is \[2,16\], expected \[32\]/.test(e.message) && /unexpected: bert\.extra\.weight/.test(e.message));
-    rmSync(join(d, 'model.safetensors'));
-    assert.throws(() => loadBert(d, { kernels: nativeKernels() }), /no weights/);
-    writeFileSync(join(d, 'config.json'), '{"hidden_size": 30, "num_attention_heads": 4, "vocab_size": 9, "num_hidden_layers": 1, "intermediate_size": 8}');
-    copyFileSync(join(src, 'model.safetensors'), join(d, 'model.safetensors'));
-    assert.throws(() => loadBert(d, { kernels: nativeKernels() }), /not divisible/);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
+test('a checkpoint that does not fit its config lists every problem in one error', (t) => {
+  const d = tempDir(t);
+  const src = join(FIX, 'parity-gelu');
+  const f = readSafetensors(join(src, 'model.safetensors'));
+  const tensors = [...f.tensors].filter(([k]) => k !== 'bert.pooler.dense.bias')
+    .map(([name, t]) => ({ name, shape: name === 'bert.embeddings.LayerNorm.weight' ? [2, 16] : t.shape, data: toFloat32(t) }));
+  tensors.push({ name: 'bert.extra.weight', shape: [1], data: Float32Array.from([1]) });
+  writeSafetensors(join(d, 'model.safetensors'), tensors);
+  copyFileSync(join(src, 'config.json'), join(d, 'config.json'));
+  assert.throws(() => loadBert(d, { kernels: nativeKernels() }),
+    (e: Error) => /missing: bert\.pooler\.dense\.bias/.test(e.message) && /wrong shape: bert\.embeddings\.LayerNorm\.weight is \[2,16\], expected \[32\]/.test(e.message) && /unexpected: bert\.extra\.weight/.test(e.message));
+  rmSync(join(d, 'model.safetensors'));
+  assert.throws(() => loadBert(d, { kernels: nativeKernels() }), /no weights/);
+  writeFileSync(join(d, 'config.json'), '{"hidden_size": 30, "num_attention_heads": 4, "vocab_size": 9, "num_hidden_layers": 1, "intermediate_size": 8}');
+  copyFileSync(join(src, 'model.safetensors'), join(d, 'model.safetensors'));
+  assert.throws(() => loadBert(d, { kernels: nativeKernels() }), /not divisible/);
 });
 
 test('relabelling for a new task initialises a fresh classifier', () => {

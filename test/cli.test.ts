@@ -2,85 +2,73 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { toFloat64 } from '../src/io/tensor.js';
-import { maxRelErr } from './helpers.js';
+import { maxRelErr, tempDir } from './helpers.js';
+
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const FIX = join(ROOT, 'test/fixtures');
 const SHARED = join(ROOT, '../shared/models/tf1-checkpoints');
 const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
 
-test('encode reproduces PyTorch pooled output and logits from safetensors and .bin', () => {
-  const d = mkdtempSync(join(tmpdir(), 'jabert-cli-'));
-  try {
-    const ref = readSafetensors(join(FIX, 'parity-gelu/reference.safetensors')).tensors;
-    const ids = toFloat64(ref.get('input_ids')!), tt = toFloat64(ref.get('token_type_ids')!), mask = toFloat64(ref.get('attention_mask')!);
-    const [B, S] = ref.get('input_ids')!.shape as [number, number];
-    const lines: string[] = [];
-    for (let b = 0; b < B; b++) {
-      const len = Array.from(mask.subarray(b * S, b * S + S)).reduce((a, x) => a + x, 0);
-      lines.push(JSON.stringify({ input_ids: Array.from(ids.subarray(b * S, b * S + len)), token_type_ids: Array.from(tt.subarray(b * S, b * S + len)) }));
-    }
-    writeFileSync(join(d, 'in.jsonl'), lines.join('\n') + '\n');
-    const pooled = toFloat64(ref.get('pooled_output')!), logits = toFloat64(ref.get('logits')!);
-    for (const model of [join(FIX, 'parity-gelu'), join(FIX, 'parity-gelu/pytorch_model.bin')]) {
-      const r = cli('encode', '--model', model, '--input', join(d, 'in.jsonl'), '--output', join(d, 'out.jsonl'), '--all-tokens');
-      assert.equal(r.status, 0, r.stderr);
-      const out = readFileSync(join(d, 'out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { pooled_output: number[]; logits: number[]; sequence_output: number[][] });
-      assert.equal(out.length, B);
-      assert.ok(maxRelErr(out.flatMap((o) => o.pooled_output), pooled, 1e-2) <= 1e-4);
-      assert.ok(maxRelErr(out.flatMap((o) => o.logits), logits, 1e-2) <= 1e-4);
-      assert.equal(out[2]!.sequence_output.length, 4, 'per-token output covers the real tokens only');
-    }
-    assert.deepEqual(readdirSync(d).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
-  } finally {
-    rmSync(d, { recursive: true, force: true });
+test('encode reproduces PyTorch pooled output and logits from safetensors and .bin', (t) => {
+  const d = tempDir(t);
+  const ref = readSafetensors(join(FIX, 'parity-gelu/reference.safetensors')).tensors;
+  const ids = toFloat64(ref.get('input_ids')!), tt = toFloat64(ref.get('token_type_ids')!), mask = toFloat64(ref.get('attention_mask')!);
+  const [B, S] = ref.get('input_ids')!.shape as [number, number];
+  const lines: string[] = [];
+  for (let b = 0; b < B; b++) {
+    const len = Array.from(mask.subarray(b * S, b * S + S)).reduce((a, x) => a + x, 0);
+    lines.push(JSON.stringify({ input_ids: Array.from(ids.subarray(b * S, b * S + len)), token_type_ids: Array.from(tt.subarray(b * S, b * S + len)) }));
   }
-});
-
-test('encode runs a TF1 checkpoint named by its prefix', () => {
-  const d = mkdtempSync(join(tmpdir(), 'jabert-cli-'));
-  try {
-    writeFileSync(join(d, 'in.jsonl'), '{"input_ids": [2, 5, 6, 3]}\n');
-    const r = cli('encode', '--model', join(SHARED, 'keras-bert-tiny/bert_model.ckpt'), '--input', join(d, 'in.jsonl'), '--output', join(d, 'o.jsonl'));
+  writeFileSync(join(d, 'in.jsonl'), lines.join('\n') + '\n');
+  const pooled = toFloat64(ref.get('pooled_output')!), logits = toFloat64(ref.get('logits')!);
+  for (const model of [join(FIX, 'parity-gelu'), join(FIX, 'parity-gelu/pytorch_model.bin')]) {
+    const r = cli('encode', '--model', model, '--input', join(d, 'in.jsonl'), '--output', join(d, 'out.jsonl'), '--all-tokens');
     assert.equal(r.status, 0, r.stderr);
-    const o = JSON.parse(readFileSync(join(d, 'o.jsonl'), 'utf8')) as { pooled_output: number[]; logits?: unknown };
-    assert.equal(o.pooled_output.length, 4);
-    assert.equal(o.logits, undefined, 'no classifier in a pretraining checkpoint');
-  } finally {
-    rmSync(d, { recursive: true, force: true });
+    const out = readFileSync(join(d, 'out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { pooled_output: number[]; logits: number[]; sequence_output: number[][] });
+    assert.equal(out.length, B);
+    assert.ok(maxRelErr(out.flatMap((o) => o.pooled_output), pooled, 1e-2) <= 1e-4);
+    assert.ok(maxRelErr(out.flatMap((o) => o.logits), logits, 1e-2) <= 1e-4);
+    assert.equal(out[2]!.sequence_output.length, 4, 'per-token output covers the real tokens only');
   }
+  assert.deepEqual(readdirSync(d).filter((f) => f.endsWith('.tmp')), [], 'no temp files left');
 });
 
-test('bad input: one clear line, non-zero exit, no output written', () => {
-  const d = mkdtempSync(join(tmpdir(), 'jabert-cli-'));
-  try {
-    const model = join(FIX, 'parity-gelu');
-    writeFileSync(join(d, 'bad.jsonl'), '{"input_ids": [2, 3]}\n{"input_ids": [2, 3\n');
-    let r = cli('encode', '--model', model, '--input', join(d, 'bad.jsonl'), '--output', join(d, 'o.jsonl'));
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /bad\.jsonl:2: not valid JSON/);
-    assert.ok(!existsSync(join(d, 'o.jsonl')));
-    writeFileSync(join(d, 'oov.jsonl'), '{"input_ids": [2, 500, 3]}\n');
-    r = cli('encode', '--model', model, '--input', join(d, 'oov.jsonl'), '--output', join(d, 'o.jsonl'));
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /input id 500 .* outside the vocabulary/);
-    r = cli('encode', '--model', join(d, 'nope'), '--input', join(d, 'oov.jsonl'), '--output', join(d, 'o.jsonl'));
-    assert.equal(r.status, 1);
-    assert.match(r.stderr, /no such model folder/);
-    r = cli('encode', '--model', model, '--bogus');
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /unknown option --bogus/);
-    r = cli('frobnicate');
-    assert.equal(r.status, 2);
-    assert.equal(r.stderr.trim().split('\n').length, 1);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
+test('encode runs a TF1 checkpoint named by its prefix', (t) => {
+  const d = tempDir(t);
+  writeFileSync(join(d, 'in.jsonl'), '{"input_ids": [2, 5, 6, 3]}\n');
+  const r = cli('encode', '--model', join(SHARED, 'keras-bert-tiny/bert_model.ckpt'), '--input', join(d, 'in.jsonl'), '--output', join(d, 'o.jsonl'));
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(readFileSync(join(d, 'o.jsonl'), 'utf8')) as { pooled_output: number[]; logits?: unknown };
+  assert.equal(o.pooled_output.length, 4);
+  assert.equal(o.logits, undefined, 'no classifier in a pretraining checkpoint');
+});
+
+test('bad input: one clear line, non-zero exit, no output written', (t) => {
+  const d = tempDir(t);
+  const model = join(FIX, 'parity-gelu');
+  writeFileSync(join(d, 'bad.jsonl'), '{"input_ids": [2, 3]}\n{"input_ids": [2, 3\n');
+  let r = cli('encode', '--model', model, '--input', join(d, 'bad.jsonl'), '--output', join(d, 'o.jsonl'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /bad\.jsonl:2: not valid JSON/);
+  assert.ok(!existsSync(join(d, 'o.jsonl')));
+  writeFileSync(join(d, 'oov.jsonl'), '{"input_ids": [2, 500, 3]}\n');
+  r = cli('encode', '--model', model, '--input', join(d, 'oov.jsonl'), '--output', join(d, 'o.jsonl'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /input id 500 .* outside the vocabulary/);
+  r = cli('encode', '--model', join(d, 'nope'), '--input', join(d, 'oov.jsonl'), '--output', join(d, 'o.jsonl'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no such model folder/);
+  r = cli('encode', '--model', model, '--bogus');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown option --bogus/);
+  r = cli('frobnicate');
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
 });
 
 test('bench prints one JSON line with tokens_per_s', () => {

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { Rng } from '../src/core/random.js';
 
 export function randn(n: number, rng: Rng, scale = 1): Float32Array {
@@ -39,4 +43,12 @@ export function normErr(a: ArrayLike<number>, b: ArrayLike<number>, minScale = 0
   let d = 0;
   for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
   return d / Math.max(maxAbs(b), minScale, 1e-30);
+}
+
+
+/** a fresh temporary folder, removed when the test ends (pass or fail) */
+export function tempDir(t: TestContext): string {
+  const d = mkdtempSync(join(tmpdir(), 'jabert-test-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
 }

@@ -3,8 +3,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { nativeKernels } from '../src/core/native.js';
 import { refKernels } from '../src/core/ref.js';
 import type { Kernels } from '../src/core/kernels.js';
@@ -12,7 +10,7 @@ import { loadBert, saveBert } from '../src/io/checkpoint.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import type { Batch } from '../src/model/bert.js';
-import { maxAbs, maxRelErr, normErr } from './helpers.js';
+import { maxAbs, maxRelErr, normErr, tempDir } from './helpers.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 
@@ -105,19 +103,15 @@ test('bin-loaded model matches PyTorch too', () => {
   check('logits via .bin', out.logits!, toFloat64(ref.get('logits')), 1e-4);
 });
 
-test('save then load round-trips every parameter and the labels', () => {
+test('save then load round-trips every parameter and the labels', (t) => {
   const dir = join(FIX, 'parity-tanh');
   const { model } = loadBert(dir, { kernels: nativeKernels() });
-  const tmp = mkdtempSync(join(tmpdir(), 'jabert-'));
-  try {
-    saveBert(model, tmp);
-    const again = loadBert(tmp, { kernels: nativeKernels() }).model;
-    assert.deepEqual(again.params, model.params);
-    assert.deepEqual(again.cfg.labels, ['neg', 'neu', 'pos']);
-    assert.equal(again.cfg.hidden_act, 'gelu_new');
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
+  const tmp = tempDir(t);
+  saveBert(model, tmp);
+  const again = loadBert(tmp, { kernels: nativeKernels() }).model;
+  assert.deepEqual(again.params, model.params);
+  assert.deepEqual(again.cfg.labels, ['neg', 'neu', 'pos']);
+  assert.equal(again.cfg.hidden_act, 'gelu_new');
 });
 
 test('dropout in training mode is seeded: same seed same loss, other seed other loss', () => {

@@ -16,8 +16,7 @@ export interface EngineInfo {
   matmulPrimitives: number;
 }
 
-interface NativeModule extends Omit<Kernels, 'name' | 'embeddingBackward'> {
-  embeddingBackward(dtable: Float32Array, dout: Float32Array, ids: Int32Array, N: number, D: number, vocab: number): void;
+interface NativeModule extends Omit<Kernels, 'name'> {
   setNumThreads(n: number): void;
   info(): EngineInfo;
 }

@@ -9,7 +9,7 @@
  * allocates nothing. Backward is explicit, layer by layer, in reverse order of
  * forward; every parameter gradient accumulates (+=).
  */
-import { DTYPE_BF16, DTYPE_F32, type DType, type F32, type Kernels } from '../core/kernels.js';
+import { DTYPE_F32, dtypeCode, type DType, type F32, type Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { type BertConfig, geluIsTanh } from './config.js';
 import { type Layout, makeLayout } from './params.js';
@@ -54,13 +54,6 @@ class Workspace {
     let b = this.i.get(name);
     if (!b || b.length < n) { b = new Int32Array(n); this.i.set(name, b); }
     return b.subarray(0, n);
-  }
-  bytes(): number {
-    let t = 0;
-    for (const b of this.f.values()) t += b.byteLength;
-    for (const b of this.u.values()) t += b.byteLength;
-    for (const b of this.i.values()) t += b.byteLength;
-    return t;
   }
 }
 
@@ -133,10 +126,6 @@ export class Bert {
     this.ensureGrads().fill(0);
   }
 
-  workspaceBytes(): number {
-    return this.ws.bytes();
-  }
-
   private syncBf16(): void {
     if (this.dtype !== 'bf16' || !this.bf16Stale) return;
     if (!this.paramsBf16) this.paramsBf16 = new Uint16Array(this.layout.total);
@@ -165,10 +154,6 @@ export class Bert {
     return this.grads!.subarray(s.offset, s.offset + s.size * count);
   }
 
-  private dt(): number {
-    return this.dtype === 'bf16' ? DTYPE_BF16 : DTYPE_F32;
-  }
-
   private checkBatch(b: Batch): void {
     const n = b.B * b.S;
     if (b.inputIds.length !== n || b.tokenTypeIds.length !== n || b.attentionMask.length !== n) {
@@ -195,7 +180,7 @@ export class Bert {
     const train = opts.train ?? false;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
-    const dt = this.dt();
+    const dt = dtypeCode(this.dtype);
     const pH = train ? cfg.hidden_dropout_prob : 0;
     const pA = train ? cfg.attention_probs_dropout_prob : 0;
     const rng = new Rng(opts.seed ?? 0);
@@ -308,7 +293,7 @@ export class Bert {
     const { batch, train } = this.last;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
-    const dt = this.dt();
+    const dt = dtypeCode(this.dtype);
     const pH = train ? cfg.hidden_dropout_prob : 0;
     const pA = train ? cfg.attention_probs_dropout_prob : 0;
     const scale = 1 / Math.sqrt(dh);
