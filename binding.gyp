@@ -7,7 +7,7 @@
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-march=x86-64-v3", "-mtune=native", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-march=x86-64-v3", "-mprefer-vector-width=512", "-fno-math-errno", "-fno-trapping-math", "-fexceptions"],
       "libraries": ["-ldnnl", "-fopenmp"]
     }
   ]

@@ -32,14 +32,19 @@ function operand(x: F32 | BF16, n: number, dtype: number): F32 {
   return out;
 }
 
+function hash32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** the native dropout generator: lowbias32 over (seed, index mod 2^32) */
 function uniform01(seed: number, i: number): number {
-  // splitmix64 over (seed, i), identical to the native generator
-  const M = (1n << 64n) - 1n;
-  let z = (BigInt(seed) * 0x9e3779b97f4a7c15n + BigInt(i) * 0xbf58476d1ce4e5b9n + 0x94d049bb133111ebn) & M;
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M;
-  z = z ^ (z >> 31n);
-  return Number(z >> 40n) / 16777216;
+  const seedMix = hash32(((seed >>> 0) ^ Math.floor(seed / 4294967296) ^ 0x9e3779b9) >>> 0);
+  return (hash32((Math.imul(i >>> 0, 0x9e3779b9) + seedMix) >>> 0) >>> 8) / 16777216;
 }
 
 const SQRT2_OVER_PI = Math.sqrt(2 / Math.PI);
