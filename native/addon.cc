@@ -7,6 +7,12 @@
 #include <sstream>
 #include "kernels.h"
 
+namespace jb {
+Napi::Value MecabOpen(const Napi::CallbackInfo& info);
+Napi::Value MecabSurfaces(const Napi::CallbackInfo& info);
+Napi::Value MecabClose(const Napi::CallbackInfo& info);
+}  // namespace jb
+
 namespace {
 
 struct Reader {
@@ -220,6 +226,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("adamwStep", AdamwStep);
   EXPORT("setNumThreads", SetNumThreads);
   EXPORT("info", Info);
+  EXPORT("mecabOpen", jb::MecabOpen); EXPORT("mecabSurfaces", jb::MecabSurfaces); EXPORT("mecabClose", jb::MecabClose);
   return exports;
 }
 

@@ -7,10 +7,12 @@ cd "$(dirname "$0")/.."
 
 say() { echo "[setup] $*" >&2; }
 
-# 1. Debian packages. oneDNN for the engine; MeCab, dictionaries and
-#    sentencepiece for tokenizers; python3-torch only for dev-time fixtures
-#    and the PyTorch side of benchmarks (installed when JA_BERT_DEV=1 or CI).
-pkgs=(libdnnl-dev g++ make python3)
+# 1. Debian packages. oneDNN for the engine; libmecab with the IPADIC and
+#    UniDic dictionaries for MeCab word splitting; sentencepiece (spm_train,
+#    spm_encode: the reference the tokenizer tests compare against);
+#    python3-torch only for dev-time fixtures and the PyTorch side of
+#    benchmarks (installed when JA_BERT_DEV=1).
+pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece)
 if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy); fi
 missing=()
 for p in "${pkgs[@]}"; do

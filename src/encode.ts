@@ -1,13 +1,16 @@
 /**
  * encode: run a BERT over JSONL lines and write pooled output, logits (when
  * the checkpoint has a classifier) and optionally per-token sequence output.
- * Input lines are pre-tokenized {"input_ids": [...], "token_type_ids": [...]?,
- * "attention_mask": [...]?}; raw {"text": ...} lines need the tokenizer module.
+ * Input lines are raw {"text": ..., "text_b": ...?} (tokenized with the model
+ * folder's tokenizer, or --tokenizer, as run_classifier builds inputs) or
+ * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import type { DType, Kernels } from './core/kernels.js';
 import { loadBert } from './io/checkpoint.js';
 import type { Batch } from './model/bert.js';
+import { loadTokenizer } from './tokenize/index.js';
+import { InputBuilder } from './tokenize/inputs.js';
 
 export class InputError extends Error {}
 
@@ -19,11 +22,16 @@ export interface EncodeOptions {
   allTokens?: boolean;
   batchSize?: number;
   dtype?: DType;
+  /** tokenizer path for text lines (default: the model folder) */
+  tokenizer?: string;
+  maxSeqLength?: number;
+  lowercase?: boolean;
 }
 
 interface Row { ids: number[]; tt: number[]; mask: number[] }
+type Line = Row | { text: string; textB?: string; where: string };
 
-function parseLine(line: string, file: string, lineNo: number, maxLen: number): Row {
+function parseLine(line: string, file: string, lineNo: number, maxLen: number): Line {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(line) as Record<string, unknown>;
@@ -32,8 +40,9 @@ function parseLine(line: string, file: string, lineNo: number, maxLen: number): 
   }
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InputError(`${file}:${lineNo}: each line must be a JSON object`);
   if (!('input_ids' in o)) {
-    if ('text' in o) throw new InputError(`${file}:${lineNo}: raw "text" needs a tokenizer, which this build does not have yet; give "input_ids" (and "token_type_ids")`);
-    throw new InputError(`${file}:${lineNo}: needs "input_ids"`);
+    if (typeof o.text !== 'string') throw new InputError(`${file}:${lineNo}: needs "text" (a string) or "input_ids"`);
+    if (o.text_b !== undefined && typeof o.text_b !== 'string') throw new InputError(`${file}:${lineNo}: "text_b" must be a string`);
+    return { text: o.text, textB: o.text_b as string | undefined, where: `${file}:${lineNo}` };
   }
   const ints = (k: string): number[] | undefined => {
     const v = o[k];
@@ -54,11 +63,19 @@ const round = (x: number) => Math.round(x * 1e7) / 1e7;
 
 export function encodeFile(o: EncodeOptions): { lines: number } {
   if (!existsSync(o.input)) throw new InputError(`${o.input}: no such file`);
-  const { model } = loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32' });
-  const rows: Row[] = [];
+  const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32' });
+  const lines: Line[] = [];
   readFileSync(o.input, 'utf8').split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    rows.push(parseLine(line, o.input, i + 1, model.cfg.max_position_embeddings));
+    lines.push(parseLine(line, o.input, i + 1, model.cfg.max_position_embeddings));
+  });
+  let builder: InputBuilder | null = null;
+  const rows: Row[] = lines.map((l) => {
+    if (!('text' in l)) return l;
+    builder ??= new InputBuilder(loadTokenizer(o.tokenizer ?? files.dir, { lowercase: o.lowercase }),
+      Math.min(o.maxSeqLength ?? 512, model.cfg.max_position_embeddings));
+    const f = builder.features(l.text, l.textB);
+    return { ids: f.inputIds, tt: f.tokenTypeIds, mask: f.inputIds.map(() => 1) };
   });
   const tmp = `${o.output}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');

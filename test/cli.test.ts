@@ -78,3 +78,30 @@ test('bench prints one JSON line with tokens_per_s', () => {
   assert.equal(o.mode, 'infer');
   assert.ok(o.tokens_per_s > 0);
 });
+
+test('tokenize: SentencePiece ids equal spm_encode, WordPiece via a model folder, --special, bad paths', (t) => {
+  const d = tempDir(t);
+  const wiki = join(ROOT, '../shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
+  const texts = ['日本語の文章を分割する', 'ＡＢＣ　全角と半角 ABC', ''];
+  writeFileSync(join(d, 'in.txt'), texts.join('\n') + '\n');
+  writeFileSync(join(d, 'in.jsonl'), texts.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  const want = spawnSync('spm_encode', [`--model=${wiki}`, '--output_format=id', `--input=${join(d, 'in.txt')}`], { encoding: 'utf8' }).stdout.split('\n');
+  for (const input of ['in.txt', 'in.jsonl']) {
+    const r = cli('tokenize', '--tokenizer', wiki, '--input', join(d, input), '--output', join(d, 'o.jsonl'));
+    assert.equal(r.status, 0, r.stderr);
+    const got = readFileSync(join(d, 'o.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ids: number[]; tokens: string[] });
+    assert.equal(got.length, 3);
+    got.forEach((g, i) => assert.equal(g.ids.join(' '), want[i]!.trim()));
+    assert.equal(got[0]!.tokens.length, got[0]!.ids.length);
+  }
+  const tohoku = join(ROOT, '../shared/models/tohoku-v1-vocab');
+  let r = cli('tokenize', '--tokenizer', tohoku, '--input', join(d, 'in.txt'), '--output', join(d, 'w.jsonl'), '--special', '--mecab-dic', '/var/lib/mecab/dic/ipadic-utf8');
+  assert.equal(r.status, 0, r.stderr);
+  const w = JSON.parse(readFileSync(join(d, 'w.jsonl'), 'utf8').split('\n')[0]!) as { tokens: string[] };
+  assert.deepEqual(w.tokens.slice(0, 3), ['[CLS]', '日本語', 'の']);
+  assert.equal(w.tokens[w.tokens.length - 1], '[SEP]');
+  r = cli('tokenize', '--tokenizer', join(d, 'nothing.model'), '--input', join(d, 'in.txt'), '--output', join(d, 'x.jsonl'));
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /nothing\.model: no such file/);
+  assert.ok(!existsSync(join(d, 'x.jsonl')));
+});

@@ -4,6 +4,8 @@ import { benchDefaults, runBench, runTorchBench } from '../bench.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
 import { encodeFile, InputError } from '../encode.js';
 import { runDemo } from '../demo.js';
+import { tokenizeFile } from '../tokenize/file.js';
+import { TokenizerError } from '../tokenize/index.js';
 import { CheckpointError } from '../io/tensor.js';
 import { ConfigError } from '../model/config.js';
 import { parseArgs, UsageError } from './args.js';
@@ -12,9 +14,15 @@ const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a nati
 
 Usage:
   ja-bert encode --model DIR --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype f32|bf16]
+      [--tokenizer PATH] [--max-seq-length N] [--lowercase]
       DIR: config.json (or bert_config.json) + model.safetensors | pytorch_model.bin | TF1 checkpoint;
       a TF1 checkpoint may be named by its prefix (DIR/model.ckpt-1400000).
-      Each input line: {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}
+      Each input line: {"text": "...", "text_b": "..."?} (tokenized with the model folder's tokenizer)
+      or {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}
+  ja-bert tokenize --tokenizer PATH --input IN.txt|IN.jsonl --output OUT.jsonl [--lowercase] [--special]
+      PATH: a SentencePiece .model, a WordPiece vocab.txt, or a model folder holding one;
+      IN: one text per line (.txt) or one JSON string per line (.jsonl). --mecab-dic DIR overrides MeCab's dictionary.
+      Each output line: {"ids": [...], "tokens": [...]}; --special adds [CLS] ... [SEP].
   ja-bert bench train|infer [--layers 12 --hidden 768 --heads 12 --intermediate 3072 --vocab 32768
       --seq 128 --batch 8 --dtype f32|bf16 --steps 10 --warmup 2] [--vs-torch]
   ja-bert demo          fine-tune a small BERT on a synthetic pair task (engine demo)
@@ -40,6 +48,13 @@ async function main(argv: string[]): Promise<number> {
     case undefined: case 'help': case '--help': case '-h':
       console.log(HELP);
       return 0;
+    case 'tokenize': {
+      const { flags } = parseArgs(rest, { tokenizer: 'string', input: 'string', output: 'string', lowercase: 'boolean', special: 'boolean', 'mecab-dic': 'string' });
+      const output = need(flags, 'output');
+      const n = tokenizeFile({ tokenizer: need(flags, 'tokenizer'), input: need(flags, 'input'), output, lowercase: flags.lowercase === true ? true : undefined, special: flags.special === true, mecabDic: flags['mecab-dic'] as string | undefined });
+      console.error(`tokenized ${n} texts -> ${output}`);
+      return 0;
+    }
     case 'demo':
       runDemo();
       return 0;
@@ -47,11 +62,14 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify(engineInfo()));
       return 0;
     case 'encode': {
-      const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'all-tokens': 'boolean', 'batch-size': 'number', dtype: 'string' });
+      const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'all-tokens': 'boolean', 'batch-size': 'number', dtype: 'string',
+        tokenizer: 'string', 'max-seq-length': 'number', lowercase: 'boolean' });
       const output = need(flags, 'output');
       const r = encodeFile({
         model: need(flags, 'model'), input: need(flags, 'input'), output, kernels: nativeKernels(),
         allTokens: flags['all-tokens'] === true, batchSize: (flags['batch-size'] as number | undefined) ?? 16, dtype: dtypeOf(flags.dtype),
+        tokenizer: flags.tokenizer as string | undefined, maxSeqLength: flags['max-seq-length'] as number | undefined,
+        lowercase: flags.lowercase === true ? true : undefined,
       });
       console.error(`encoded ${r.lines} lines -> ${output}`);
       return 0;
@@ -83,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
+    const known = e instanceof UsageError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
     console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
     if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
     process.exit(e instanceof UsageError ? 2 : 1);

@@ -18,6 +18,9 @@ export interface EngineInfo {
 
 interface NativeModule extends Omit<Kernels, 'name'> {
   setNumThreads(n: number): void;
+  mecabOpen(args: string): number;
+  mecabSurfaces(handle: number, text: string): string[];
+  mecabClose(handle: number): void;
   info(): EngineInfo;
 }
 
@@ -65,4 +68,9 @@ export function nativeKernels(): Kernels {
   const m = load();
   kernels = Object.freeze({ ...m, name: 'native' }) as unknown as Kernels;
   return kernels;
+}
+
+/** MeCab through the addon: open a tagger, split text into surface forms */
+export function mecabNative(): Pick<NativeModule, 'mecabOpen' | 'mecabSurfaces' | 'mecabClose'> {
+  return load();
 }

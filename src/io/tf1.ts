@@ -10,6 +10,7 @@
  * BundleEntryProto {dtype=1, shape=2, shard_id=3, offset=4, size=5, crc32c=6}.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { Proto } from './protobuf.js';
 import { CheckpointError, type DTypeName, type RawTensor } from './tensor.js';
 
 // ---- crc32c (Castagnoli) ----------------------------------------------------
@@ -75,32 +76,6 @@ export function snappyDecompress(src: Uint8Array, what = 'snappy block'): Uint8A
   }
   if (o !== len) throw new CheckpointError(`${what}: decompressed ${o} bytes, expected ${len}`);
   return out;
-}
-
-// ---- protobuf wire format -----------------------------------------------------
-class Proto {
-  p = 0;
-  constructor(readonly b: Uint8Array) {}
-  get done(): boolean { return this.p >= this.b.length; }
-  varint(): number {
-    let v = 0, mul = 1;
-    for (;;) {
-      const x = this.b[this.p++];
-      if (x === undefined) throw new CheckpointError('truncated varint');
-      v += (x & 0x7f) * mul;
-      if (!(x & 0x80)) return v;
-      mul *= 128;
-    }
-  }
-  bytes(): Uint8Array { const n = this.varint(); const s = this.b.subarray(this.p, this.p + n); this.p += n; return s; }
-  fixed32(): number { const v = new DataView(this.b.buffer, this.b.byteOffset + this.p, 4).getUint32(0, true); this.p += 4; return v; }
-  skip(wire: number): void {
-    if (wire === 0) this.varint();
-    else if (wire === 1) this.p += 8;
-    else if (wire === 2) this.bytes();
-    else if (wire === 5) this.p += 4;
-    else throw new CheckpointError(`unsupported protobuf wire type ${wire}`);
-  }
 }
 
 // TensorFlow DataType enum -> our dtype names

@@ -1,0 +1,56 @@
+// MeCab word splitting through libmecab (Debian libmecab-dev). The
+// tokenizers only need surface forms, in order, for a given dictionary.
+#include <napi.h>
+#include <mecab.h>
+#include <string>
+#include <vector>
+
+namespace jb {
+
+namespace {
+std::vector<mecab_t*>& taggers() { static std::vector<mecab_t*> v; return v; }
+
+mecab_t* get(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(op) + ": handle must be a number");
+  int64_t h = info[i].As<Napi::Number>().Int64Value();
+  if (h < 0 || h >= (int64_t)taggers().size() || !taggers()[h]) throw Napi::Error::New(info.Env(), std::string(op) + ": no open MeCab tagger " + std::to_string(h));
+  return taggers()[h];
+}
+}  // namespace
+
+// mecabOpen(args) -> handle; args as for the mecab command ("-d DIR -r /dev/null")
+Napi::Value MecabOpen(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "mecabOpen: args must be a string");
+  std::string args = info[0].As<Napi::String>().Utf8Value();
+  mecab_t* m = mecab_new2(args.c_str());
+  if (!m) throw Napi::Error::New(info.Env(), std::string("MeCab could not start with \"") + args + "\": " + mecab_strerror(nullptr));
+  taggers().push_back(m);
+  return Napi::Number::New(info.Env(), (double)(taggers().size() - 1));
+}
+
+// mecabSurfaces(handle, text) -> string[] of the surface forms of the best path
+Napi::Value MecabSurfaces(const Napi::CallbackInfo& info) {
+  mecab_t* m = get(info, 0, "mecabSurfaces");
+  if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), "mecabSurfaces: text must be a string");
+  std::string text = info[1].As<Napi::String>().Utf8Value();
+  Napi::Array out = Napi::Array::New(info.Env());
+  if (text.empty()) return out;
+  const mecab_node_t* node = mecab_sparse_tonode(m, text.c_str());
+  if (!node) throw Napi::Error::New(info.Env(), std::string("MeCab failed: ") + mecab_strerror(m));
+  uint32_t k = 0;
+  for (; node; node = node->next) {
+    if (node->stat == MECAB_BOS_NODE || node->stat == MECAB_EOS_NODE) continue;
+    out.Set(k++, Napi::String::New(info.Env(), node->surface, node->length));
+  }
+  return out;
+}
+
+Napi::Value MecabClose(const Napi::CallbackInfo& info) {
+  mecab_t* m = get(info, 0, "mecabClose");
+  int64_t h = info[0].As<Napi::Number>().Int64Value();
+  mecab_destroy(m);
+  taggers()[h] = nullptr;
+  return info.Env().Undefined();
+}
+
+}  // namespace jb

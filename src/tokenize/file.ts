@@ -1,0 +1,65 @@
+/** tokenize: texts from a .txt (one per line) or .jsonl (one JSON string per line) file to JSONL ids/tokens. */
+import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { InputError } from '../encode.js';
+import { loadTokenizer, TokenizerError } from './index.js';
+
+export interface TokenizeFileOptions {
+  tokenizer: string;
+  input: string;
+  output: string;
+  lowercase?: boolean;
+  /** add [CLS] ... [SEP] around each text */
+  special?: boolean;
+  mecabDic?: string;
+}
+
+export function readTexts(path: string): string[] {
+  if (!existsSync(path)) throw new InputError(`${path}: no such file`);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  if (!path.endsWith('.jsonl')) return lines.map((l) => l.replace(/\r$/, ''));
+  return lines.map((l, i) => {
+    let v: unknown;
+    try {
+      v = JSON.parse(l);
+    } catch (e) {
+      throw new InputError(`${path}:${i + 1}: not valid JSON (${(e as Error).message})`);
+    }
+    if (typeof v === 'string') return v;
+    if (v && typeof v === 'object' && typeof (v as { text?: unknown }).text === 'string') return (v as { text: string }).text;
+    throw new InputError(`${path}:${i + 1}: expected a JSON string or {"text": ...}`);
+  });
+}
+
+export function tokenizeFile(o: TokenizeFileOptions): number {
+  const tok = loadTokenizer(o.tokenizer, { lowercase: o.lowercase, mecabDic: o.mecabDic });
+  const texts = readTexts(o.input);
+  let cls = -1, sep = -1;
+  if (o.special) {
+    cls = tok.tokenId('[CLS]') ?? -1;
+    sep = tok.tokenId('[SEP]') ?? -1;
+    if (cls < 0 || sep < 0) throw new TokenizerError(`${o.tokenizer}: the vocabulary has no [CLS] or [SEP] piece`);
+  }
+  const tmp = `${o.output}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    let buf = '';
+    for (const t of texts) {
+      const e = tok.encode(t);
+      if (o.special) {
+        e.ids = [cls, ...e.ids, sep];
+        e.tokens = ['[CLS]', ...e.tokens, '[SEP]'];
+      }
+      buf += JSON.stringify({ ids: e.ids, tokens: e.tokens }) + '\n';
+      if (buf.length > 1 << 20) { writeSync(fd, buf); buf = ''; }
+    }
+    writeSync(fd, buf);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, o.output);
+  return texts.length;
+}

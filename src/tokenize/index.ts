@@ -1,0 +1,44 @@
+/**
+ * One entry point for tokenizers: given a model folder or a file, pick the
+ * tokenizer from what is there, or say in one error what is missing.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { type Encoding, SentencePieceTokenizer, TokenizerError } from './sentencepiece.js';
+import { WordPieceTokenizer, wordPieceFromFolder } from './wordpiece.js';
+
+export { SentencePieceTokenizer, TokenizerError, WordPieceTokenizer, type Encoding };
+
+export interface Tokenizer {
+  encode(text: string): Encoding;
+  readonly vocabSize: number;
+  /** id of a vocabulary entry ([CLS], a piece), or undefined */
+  tokenId(token: string): number | undefined;
+}
+
+export interface TokenizerOptions {
+  lowercase?: boolean;
+  /** MeCab dictionary folder, overriding tokenizer_config.json */
+  mecabDic?: string;
+}
+
+/**
+ * A SentencePiece `.model` file or a folder holding one (the seed's layout:
+ * bert_config.json + wiki-ja.model); a `vocab.txt` file or a folder with
+ * tokenizer_config.json + vocab.txt (BertJapaneseTokenizer: MeCab or
+ * character splitting + WordPiece).
+ */
+export function loadTokenizer(path: string, opts: TokenizerOptions = {}): Tokenizer {
+  if (!existsSync(path)) throw new TokenizerError(`${path}: no such file or folder`);
+  if (statSync(path).isFile()) {
+    if (path.endsWith('.model')) return SentencePieceTokenizer.fromFile(path, opts);
+    if (path.endsWith('.txt')) return wordPieceFromFolder(dirname(path), opts);
+    throw new TokenizerError(`${path}: not a tokenizer file this build reads (a SentencePiece .model or a WordPiece vocab.txt)`);
+  }
+  const models = readdirSync(path).filter((f) => f.endsWith('.model')).sort();
+  if (models.length === 1) return SentencePieceTokenizer.fromFile(join(path, models[0]!), opts);
+  if (models.length > 1) throw new TokenizerError(`${path}: several SentencePiece models (${models.join(', ')}); name one file`);
+  if (existsSync(join(path, 'vocab.txt'))) return wordPieceFromFolder(path, opts);
+  if (existsSync(join(path, 'tokenizer.json'))) throw new TokenizerError(`${path}: only a tokenizer.json is there, which is not supported yet; a vocab.txt or *.model is needed`);
+  throw new TokenizerError(`${path}: no tokenizer files (a SentencePiece *.model, or vocab.txt with tokenizer_config.json)`);
+}

@@ -1,0 +1,70 @@
+/**
+ * Model inputs as google-research/bert run_classifier builds them:
+ * `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, segment ids 0 then 1; a pair is
+ * truncated by popping the last token of the longer side (b when equal) until
+ * it fits max_seq_length - 3, a single text is cut to max_seq_length - 2.
+ * Batches are padded to their longest row, not to max_seq_length.
+ */
+import type { Batch } from '../model/bert.js';
+import { TokenizerError } from './sentencepiece.js';
+import type { Tokenizer } from './index.js';
+
+export interface Features {
+  inputIds: number[];
+  tokenTypeIds: number[];
+}
+
+/** run_classifier's _truncate_seq_pair, in place */
+export function truncateSeqPair(a: number[], b: number[], maxLength: number): void {
+  while (a.length + b.length > maxLength) {
+    if (a.length > b.length) a.pop();
+    else b.pop();
+  }
+}
+
+export class InputBuilder {
+  readonly cls: number;
+  readonly sep: number;
+  readonly pad: number;
+  constructor(readonly tokenizer: Tokenizer, readonly maxSeqLength: number) {
+    const id = (t: string, alt?: string) => {
+      const v = tokenizer.tokenId(t) ?? (alt ? tokenizer.tokenId(alt) : undefined);
+      if (v === undefined) throw new TokenizerError(`the vocabulary has no ${t} token`);
+      return v;
+    };
+    this.cls = id('[CLS]');
+    this.sep = id('[SEP]');
+    this.pad = id('[PAD]', '<pad>');
+    if (maxSeqLength < 3) throw new TokenizerError(`max_seq_length must be at least 3, got ${maxSeqLength}`);
+  }
+
+  features(textA: string, textB?: string): Features {
+    const a = this.tokenizer.encode(textA).ids;
+    if (textB === undefined) {
+      if (a.length > this.maxSeqLength - 2) a.length = this.maxSeqLength - 2;
+      return { inputIds: [this.cls, ...a, this.sep], tokenTypeIds: new Array<number>(a.length + 2).fill(0) };
+    }
+    const b = this.tokenizer.encode(textB).ids;
+    truncateSeqPair(a, b, this.maxSeqLength - 3);
+    return {
+      inputIds: [this.cls, ...a, this.sep, ...b, this.sep],
+      tokenTypeIds: [...new Array<number>(a.length + 2).fill(0), ...new Array<number>(b.length + 1).fill(1)],
+    };
+  }
+
+  /** pad a group of features to its longest row */
+  batch(rows: Features[]): Batch {
+    return padBatch(rows, this.pad);
+  }
+}
+
+export function padBatch(rows: Features[], padId = 0): Batch {
+  const B = rows.length, S = Math.max(1, ...rows.map((r) => r.inputIds.length));
+  const batch: Batch = { B, S, inputIds: new Int32Array(B * S).fill(padId), tokenTypeIds: new Int32Array(B * S), attentionMask: new Uint8Array(B * S) };
+  rows.forEach((r, b) => {
+    batch.inputIds.set(r.inputIds, b * S);
+    batch.tokenTypeIds.set(r.tokenTypeIds, b * S);
+    batch.attentionMask.fill(1, b * S, b * S + r.inputIds.length);
+  });
+  return batch;
+}

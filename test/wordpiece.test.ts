@@ -1,0 +1,98 @@
+// BertJapaneseTokenizer's algorithm (MeCab IPADIC / UniDic + WordPiece, and
+// character splitting) against the stdlib Python reference in tools/, which
+// runs the real `mecab` command, generated during the test run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadTokenizer, TokenizerError, WordPieceTokenizer } from '../src/tokenize/index.js';
+import { mecabDicDir, readVocab } from '../src/tokenize/wordpiece.js';
+import { tempDir } from './helpers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const SHARED = join(ROOT, '../shared');
+const TOHOKU = join(SHARED, 'models/tohoku-v1-vocab');
+
+function texts(): string[] {
+  const out: string[] = [];
+  for (const line of readFileSync(join(SHARED, 'data/chabsa/test.tsv'), 'utf8').split('\n').slice(0, 700)) {
+    const t = line.split('\t')[0];
+    if (t) out.push(t);
+  }
+  const pages = JSON.parse(readFileSync(join(SHARED, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
+  for (const body of Object.values(pages).slice(300, 450)) for (const l of body.split('\n').slice(0, 3)) if (l.trim()) out.push(l.slice(0, 400));
+  out.push('', ' ', 'ＡＢＣ　ａｂｃ　１２３', 'ｶﾀｶﾅ ﾊﾝｶｸ ﾃﾞｽ', '㈱ ㌔ ① ⅱ', '絵文字😀を含む文🎌です', '𠮷野家と𩸽', 'タブ\tと\t\t連続',
+    '空白   の    連続  ', '[CLS] 特殊[SEP]トークン [MASK] を含む [UNK]', 'UPPER lower MiXeD', 'あ'.repeat(150), 'x'.repeat(120),
+    '長い文' + '日本語の文章、'.repeat(500), 'ß İ ǅ ﬁ', '〜～−－￥＄');
+  return out;
+}
+
+function reference(args: string[], input: string[]): number[][] {
+  try {
+    execFileSync('which', ['mecab'], { stdio: 'pipe' });
+  } catch {
+    throw new Error("the mecab command is missing: install Debian's mecab (scripts/setup.sh does)");
+  }
+  const out = execFileSync('/usr/bin/python3', [join(ROOT, 'tools/bertjapanese_reference.py'), ...args], { input: JSON.stringify(input), maxBuffer: 1 << 28 });
+  return JSON.parse(out.toString()) as number[][];
+}
+
+function compare(tok: WordPieceTokenizer, args: string[]): void {
+  const input = texts();
+  assert.ok(input.length >= 1000);
+  const want = reference(args, input);
+  const bad: string[] = [];
+  input.forEach((t, i) => {
+    const got = tok.encode(t).ids;
+    if (got.join(' ') !== want[i]!.join(' ')) bad.push(`${JSON.stringify(t.slice(0, 50))}: got ${got.slice(0, 10)} want ${want[i]!.slice(0, 10)}`);
+  });
+  assert.equal(bad.length, 0, `${bad.length}/${input.length} differ, e.g.\n${bad.slice(0, 5).join('\n')}`);
+}
+
+test('MeCab IPADIC + WordPiece (cl-tohoku v1 vocab) matches the reference', () => {
+  const tok = loadTokenizer(TOHOKU) as WordPieceTokenizer;
+  compare(tok, [join(TOHOKU, 'vocab.txt'), 'mecab', mecabDicDir('ipadic'), 'wordpiece', '0']);
+});
+
+test('MeCab UniDic + WordPiece, lowercased, matches the reference', () => {
+  const tok = loadTokenizer(TOHOKU, { mecabDic: mecabDicDir('unidic'), lowercase: true }) as WordPieceTokenizer;
+  compare(tok, [join(TOHOKU, 'vocab.txt'), 'mecab', mecabDicDir('unidic'), 'wordpiece', '1']);
+});
+
+test('MeCab + character splitting (char-v3 style) matches the reference', (t) => {
+  const d = tempDir(t);
+  const chars = readVocab(join(TOHOKU, 'vocab.txt')).filter((v) => v.startsWith('[') || Array.from(v).length === 1);
+  writeFileSync(join(d, 'vocab.txt'), chars.join('\n') + '\n');
+  writeFileSync(join(d, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'BertJapaneseTokenizer', word_tokenizer_type: 'mecab', subword_tokenizer_type: 'character', mecab_kwargs: { mecab_dic: 'ipadic' } }));
+  compare(loadTokenizer(d) as WordPieceTokenizer, [join(d, 'vocab.txt'), 'mecab', mecabDicDir('ipadic'), 'character', '0']);
+});
+
+test("BERT's basic splitter + WordPiece (a vocab.txt without tokenizer_config.json) matches the reference", (t) => {
+  const d = tempDir(t);
+  copyFileSync(join(TOHOKU, 'vocab.txt'), join(d, 'vocab.txt'));
+  const tok = loadTokenizer(d) as WordPieceTokenizer;
+  assert.equal(tok.opts.wordTokenizer, 'basic');
+  compare(tok, [join(d, 'vocab.txt'), 'basic', 'wordpiece', '1']);
+});
+
+test('MeCab splits as the mecab command does on a literal sentence', () => {
+  const tok = loadTokenizer(TOHOKU) as WordPieceTokenizer;
+  // 吾輩 is not in the v1 vocabulary: WordPiece splits it
+  assert.deepEqual(tok.encode('吾輩は猫である。').tokens, ['吾', '##輩', 'は', '猫', 'で', 'ある', '。']);
+  assert.deepEqual(tok.encode('[CLS]日本語[SEP]').tokens, ['[CLS]', '日本語', '[SEP]']);
+});
+
+test('bad tokenizer folders give one clear error naming the file', (t) => {
+  const d = tempDir(t);
+  assert.throws(() => loadTokenizer(d), (e: Error) => e instanceof TokenizerError && e.message.includes(d) && /no tokenizer files/.test(e.message));
+  writeFileSync(join(d, 'vocab.txt'), 'a\nb\n');
+  assert.throws(() => loadTokenizer(d), /vocab\.txt: no \[UNK\] token/);
+  writeFileSync(join(d, 'tokenizer_config.json'), '{ not json');
+  assert.throws(() => loadTokenizer(d), /tokenizer_config\.json: not valid JSON/);
+  writeFileSync(join(d, 'tokenizer_config.json'), '{"word_tokenizer_type": "jumanpp"}');
+  assert.throws(() => loadTokenizer(d), /tokenizer_config\.json: word_tokenizer_type "jumanpp" is not supported/);
+  writeFileSync(join(d, 'tokenizer_config.json'), '{"word_tokenizer_type": "mecab", "mecab_kwargs": {"mecab_dic": "nodic"}}');
+  assert.throws(() => loadTokenizer(d), /mecab_dic "nodic" is not known/);
+  assert.throws(() => loadTokenizer(join(d, 'none')), /no such file or folder/);
+});
