@@ -28,21 +28,23 @@ Napi::Value MecabOpen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)(taggers().size() - 1));
 }
 
-// mecabSurfaces(handle, text) -> string[] of the surface forms of the best path
+// mecabSurfaces(handle, text) -> the surface forms of the best path joined by
+// NUL characters (one JS string instead of one per token: far fewer crossings)
 Napi::Value MecabSurfaces(const Napi::CallbackInfo& info) {
   mecab_t* m = get(info, 0, "mecabSurfaces");
   if (info.Length() < 2 || !info[1].IsString()) throw Napi::TypeError::New(info.Env(), "mecabSurfaces: text must be a string");
   std::string text = info[1].As<Napi::String>().Utf8Value();
-  Napi::Array out = Napi::Array::New(info.Env());
-  if (text.empty()) return out;
+  std::string out;
+  if (text.empty()) return Napi::String::New(info.Env(), out);
   const mecab_node_t* node = mecab_sparse_tonode(m, text.c_str());
   if (!node) throw Napi::Error::New(info.Env(), std::string("MeCab failed: ") + mecab_strerror(m));
-  uint32_t k = 0;
+  out.reserve(text.size() * 2);
   for (; node; node = node->next) {
     if (node->stat == MECAB_BOS_NODE || node->stat == MECAB_EOS_NODE) continue;
-    out.Set(k++, Napi::String::New(info.Env(), node->surface, node->length));
+    if (!out.empty()) out.push_back('\0');
+    out.append(node->surface, node->length);
   }
-  return out;
+  return Napi::String::New(info.Env(), out.data(), out.size());
 }
 
 Napi::Value MecabClose(const Napi::CallbackInfo& info) {

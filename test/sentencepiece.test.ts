@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SentencePieceTokenizer, TokenizerError, parseSentencePieceModel } from '../src/tokenize/sentencepiece.js';
+import { loadTokenizer } from '../src/tokenize/index.js';
 
 const SHARED = new URL('../../../shared/', import.meta.url).pathname;
 const WIKI = join(SHARED, 'models/wiki-ja-albert-spm/wiki-ja_albert.model');
@@ -108,4 +109,26 @@ test('unreadable model files give one clear error naming the file', () => {
   assert.throws(() => SentencePieceTokenizer.fromFile(bad), /bad\.model: not a SentencePiece model/);
   assert.throws(() => SentencePieceTokenizer.fromFile(join(dir, 'missing.model')), /missing\.model: no such file/);
   assert.throws(() => parseSentencePieceModel(new Uint8Array(0), 'empty.model'), /empty\.model: not a SentencePiece model \(no pieces\)/);
+});
+
+test('a .vocab file maps pieces to ids by line, as the seed does; the seed folder layout uses it', () => {
+  const vocab = join(dir, 'wiki.vocab');
+  const lines = readFileSync(WIKI.replace(/\.model$/, '.vocab'), 'utf8').split('\n').filter(Boolean);
+  // consistent vocab: identical ids; swapped lines: ids follow the file
+  const same = SentencePieceTokenizer.fromFile(WIKI, { vocabFile: WIKI.replace(/\.model$/, '.vocab') });
+  const plain = SentencePieceTokenizer.fromFile(WIKI);
+  const text = '日本語の文章を単語に分割する';
+  assert.deepEqual(same.encode(text).ids, plain.encode(text).ids);
+  const first = plain.encode(text).ids[1]!;
+  [lines[first], lines[first + 1]] = [lines[first + 1]!, lines[first]!];
+  writeFileSync(vocab, lines.join('\n') + '\n');
+  const swapped = SentencePieceTokenizer.fromFile(WIKI, { vocabFile: vocab });
+  assert.equal(swapped.encode(text).ids[1], first + 1);
+  assert.equal(swapped.tokenId('[CLS]'), plain.tokenId('[CLS]'));
+  const seedDir = join(dir, 'seed');
+  execFileSync('mkdir', ['-p', seedDir]);
+  writeFileSync(join(seedDir, 'bert_config.json'), '{}');
+  writeFileSync(join(seedDir, 'wiki-ja.model'), readFileSync(WIKI));
+  writeFileSync(join(seedDir, 'wiki-ja.vocab'), lines.join('\n') + '\n');
+  assert.equal(loadTokenizer(seedDir).encode(text).ids[1], first + 1);
 });

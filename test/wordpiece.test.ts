@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer, TokenizerError, WordPieceTokenizer } from '../src/tokenize/index.js';
-import { mecabDicDir, readVocab } from '../src/tokenize/wordpiece.js';
+import { mecabDicDir, readVocab, SPECIAL_TOKENS as SPECIAL } from '../src/tokenize/wordpiece.js';
 import { tempDir } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -95,4 +95,38 @@ test('bad tokenizer folders give one clear error naming the file', (t) => {
   writeFileSync(join(d, 'tokenizer_config.json'), '{"word_tokenizer_type": "mecab", "mecab_kwargs": {"mecab_dic": "nodic"}}');
   assert.throws(() => loadTokenizer(d), /mecab_dic "nodic" is not known/);
   assert.throws(() => loadTokenizer(join(d, 'none')), /no such file or folder/);
+});
+
+test('tokenizer.json (BERT WordPiece, via @huggingface/tokenizers) agrees with the basic + WordPiece path', (t) => {
+  const d = tempDir(t);
+  const vocab = readVocab(join(TOHOKU, 'vocab.txt'));
+  const json = {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: SPECIAL.map((content) => ({ id: vocab.indexOf(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: null, decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab: Object.fromEntries(vocab.map((v, i) => [v, i])) },
+  };
+  writeFileSync(join(d, 'tokenizer.json'), JSON.stringify(json));
+  const fast = loadTokenizer(d);
+  copyFileSync(join(TOHOKU, 'vocab.txt'), join(d, 'vocab.txt'));
+  const slow = loadTokenizer(join(d, 'vocab.txt'));
+  assert.equal(fast.tokenId('[CLS]'), slow.tokenId('[CLS]'));
+  // @huggingface/tokenizers 0.2.0 does not space out CJK ideographs outside the
+  // BMP (U+20000 and up), as Hugging Face's Rust/Python BertPreTokenizer and
+  // google-research's BasicTokenizer do; those texts are checked for that
+  // known deviation, all others must agree exactly
+  const astralCjk = /[\u{20000}-\u{2FA1F}]/u;
+  const bad: string[] = [];
+  let deviations = 0;
+  for (const x of texts()) {
+    const a = fast.encode(x).ids.join(' '), b = slow.encode(x).ids.join(' ');
+    if (astralCjk.test(x)) { if (a !== b) deviations++; continue; }
+    if (a !== b) bad.push(`${JSON.stringify(x.slice(0, 40))}: ${a.slice(0, 60)} vs ${b.slice(0, 60)}`);
+  }
+  assert.equal(bad.length, 0, `${bad.length} differ, e.g.\n${bad.slice(0, 5).join('\n')}`);
+  assert.equal(deviations, 1, 'the known astral-CJK deviation of @huggingface/tokenizers (if this fails, the library changed: re-check)');
+  writeFileSync(join(d, 'tokenizer.json'), '{"model": ');
+  assert.throws(() => loadTokenizer(d), /tokenizer\.json: not valid JSON/);
 });

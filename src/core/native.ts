@@ -19,7 +19,8 @@ export interface EngineInfo {
 interface NativeModule extends Omit<Kernels, 'name'> {
   setNumThreads(n: number): void;
   mecabOpen(args: string): number;
-  mecabSurfaces(handle: number, text: string): string[];
+  /** surface forms joined by NUL characters */
+  mecabSurfaces(handle: number, text: string): string;
   mecabClose(handle: number): void;
   info(): EngineInfo;
 }

@@ -5,9 +5,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Encoding, SentencePieceTokenizer, TokenizerError } from './sentencepiece.js';
+import { TokenizerJsonTokenizer } from './tokenizerjson.js';
 import { WordPieceTokenizer, wordPieceFromFolder } from './wordpiece.js';
 
-export { SentencePieceTokenizer, TokenizerError, WordPieceTokenizer, type Encoding };
+export { SentencePieceTokenizer, TokenizerError, TokenizerJsonTokenizer, WordPieceTokenizer, type Encoding };
 
 export interface Tokenizer {
   encode(text: string): Encoding;
@@ -23,7 +24,8 @@ export interface TokenizerOptions {
 }
 
 /**
- * A SentencePiece `.model` file or a folder holding one (the seed's layout:
+ * A tokenizer.json (Hugging Face fast tokenizers; preferred when a folder has
+ * one), a SentencePiece `.model` file or a folder holding one (the seed's layout:
  * bert_config.json + wiki-ja.model); a `vocab.txt` file or a folder with
  * tokenizer_config.json + vocab.txt (BertJapaneseTokenizer: MeCab or
  * character splitting + WordPiece).
@@ -31,14 +33,20 @@ export interface TokenizerOptions {
 export function loadTokenizer(path: string, opts: TokenizerOptions = {}): Tokenizer {
   if (!existsSync(path)) throw new TokenizerError(`${path}: no such file or folder`);
   if (statSync(path).isFile()) {
+    if (path.endsWith('.json')) return new TokenizerJsonTokenizer(path);
     if (path.endsWith('.model')) return SentencePieceTokenizer.fromFile(path, opts);
     if (path.endsWith('.txt')) return wordPieceFromFolder(dirname(path), opts);
     throw new TokenizerError(`${path}: not a tokenizer file this build reads (a SentencePiece .model or a WordPiece vocab.txt)`);
   }
+  if (existsSync(join(path, 'tokenizer.json'))) return new TokenizerJsonTokenizer(join(path, 'tokenizer.json'));
   const models = readdirSync(path).filter((f) => f.endsWith('.model')).sort();
-  if (models.length === 1) return SentencePieceTokenizer.fromFile(join(path, models[0]!), opts);
+  if (models.length === 1) {
+    // the seed's layout (bert_config.json + wiki-ja.model + wiki-ja.vocab) maps ids through the .vocab file
+    const vocab = join(path, models[0]!.replace(/\.model$/, '.vocab'));
+    const seed = existsSync(join(path, 'bert_config.json')) && existsSync(vocab);
+    return SentencePieceTokenizer.fromFile(join(path, models[0]!), { ...opts, vocabFile: seed ? vocab : undefined });
+  }
   if (models.length > 1) throw new TokenizerError(`${path}: several SentencePiece models (${models.join(', ')}); name one file`);
   if (existsSync(join(path, 'vocab.txt'))) return wordPieceFromFolder(path, opts);
-  if (existsSync(join(path, 'tokenizer.json'))) throw new TokenizerError(`${path}: only a tokenizer.json is there, which is not supported yet; a vocab.txt or *.model is needed`);
-  throw new TokenizerError(`${path}: no tokenizer files (a SentencePiece *.model, or vocab.txt with tokenizer_config.json)`);
+  throw new TokenizerError(`${path}: no tokenizer files (tokenizer.json, a SentencePiece *.model, or vocab.txt with tokenizer_config.json)`);
 }

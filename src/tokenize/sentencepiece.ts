@@ -156,14 +156,15 @@ function validCharAt(s: Uint8Array, i: number): number {
 }
 
 // ---- byte trie over pieces ---------------------------------------------------------
+/** transitions in one flat map keyed by node * 256 + byte; ids[node] = piece id or -1 */
 class ByteTrie {
-  private next: Array<Map<number, number>> = [new Map()];
-  private ids: number[] = [-1];
+  readonly next = new Map<number, number>();
+  ids: number[] = [-1];
   insert(bytes: Uint8Array, id: number): void {
     let n = 0;
     for (const b of bytes) {
-      let c = this.next[n]!.get(b);
-      if (c === undefined) { c = this.next.length; this.next.push(new Map()); this.ids.push(-1); this.next[n]!.set(b, c); }
+      let c = this.next.get(n * 256 + b);
+      if (c === undefined) { c = this.ids.length; this.ids.push(-1); this.next.set(n * 256 + b, c); }
       n = c;
     }
     this.ids[n] = id;
@@ -172,7 +173,7 @@ class ByteTrie {
   prefixes(s: Uint8Array, start: number, end: number, visit: (id: number, len: number) => void): void {
     let n = 0;
     for (let i = start; i < end; i++) {
-      const c = this.next[n]!.get(s[i]!);
+      const c = this.next.get(n * 256 + s[i]!);
       if (c === undefined) return;
       n = c;
       if (this.ids[n]! >= 0) visit(this.ids[n]!, i - start + 1);
@@ -182,6 +183,13 @@ class ByteTrie {
 
 const SPACE = new Uint8Array([0xe2, 0x96, 0x81]); // U+2581 "▁"
 const REPLACEMENT = new Uint8Array([0xef, 0xbf, 0xbd]); // U+FFFD
+
+export interface SentencePieceOptions {
+  /** lowercase text before encoding (yoheikikuta/bert-japanese models) */
+  lowercase?: boolean;
+  /** take ids from this `.vocab` file's line numbers instead of the model's order */
+  vocabFile?: string;
+}
 
 export interface Encoding {
   ids: number[];
@@ -201,9 +209,22 @@ export class SentencePieceTokenizer {
   private enc = new TextEncoder();
   private dec = new TextDecoder();
 
-  constructor(model: SentencePieceModel, opts: { lowercase?: boolean } = {}) {
+  /** piece -> id from a `.vocab` file (line number), as the seed's tokenizer maps them */
+  private vocabIds: Map<string, number> | null = null;
+
+  constructor(model: SentencePieceModel, opts: SentencePieceOptions = {}) {
     this.model = model;
     this.lowercase = opts.lowercase ?? false;
+    if (opts.vocabFile) {
+      if (!existsSync(opts.vocabFile)) throw new TokenizerError(`${opts.vocabFile}: no such file`);
+      const lines = readFileSync(opts.vocabFile, 'utf8').split('\n').filter((l) => l !== '');
+      this.vocabIds = new Map();
+      lines.forEach((l, i) => {
+        const piece = l.split('\t')[0]!;
+        if (!this.vocabIds!.has(piece)) this.vocabIds!.set(piece, i);
+      });
+      if (!this.vocabIds.has(model.pieces[model.unkId]!)) throw new TokenizerError(`${opts.vocabFile}: no ${model.pieces[model.unkId]} line`);
+    }
     model.pieces.forEach((p, id) => {
       const t = model.types[id]!;
       if (t === PieceType.BYTE) {
@@ -227,17 +248,18 @@ export class SentencePieceTokenizer {
     if (model.byteFallback && this.byteIds.some((v) => v < 0)) throw new TokenizerError('byte_fallback is on but the model lacks some <0xXX> pieces');
   }
 
-  static fromFile(path: string, opts: { lowercase?: boolean } = {}): SentencePieceTokenizer {
+  static fromFile(path: string, opts: SentencePieceOptions = {}): SentencePieceTokenizer {
     if (!existsSync(path)) throw new TokenizerError(`${path}: no such file`);
     return new SentencePieceTokenizer(parseSentencePieceModel(readFileSync(path), path), opts);
   }
 
   get vocabSize(): number {
-    return this.model.pieces.length;
+    return this.vocabIds ? this.vocabIds.size : this.model.pieces.length;
   }
 
   /** id of any piece, control pieces ([CLS], [SEP]) included */
   tokenId(piece: string): number | undefined {
+    if (this.vocabIds) return this.vocabIds.get(piece);
     const i = this.model.pieces.indexOf(piece);
     return i < 0 ? undefined : i;
   }
@@ -250,60 +272,71 @@ export class SentencePieceTokenizer {
   normalize(text: string): Uint8Array {
     const m = this.model;
     const input = this.enc.encode(this.lowercase ? text.toLowerCase() : text);
-    const out: number[] = [];
     const n = input.length;
-    // one normalisation step at pos: [replacement bytes, bytes consumed]
-    const prefix = (pos: number): [Uint8Array, number] => {
+    // output grows as needed: NFKC can expand (e.g. ㍿ -> 株式会社)
+    let out = new Uint8Array(n * 3 + 8);
+    let len = 0;
+    const put = (b: number) => {
+      if (len === out.length) { const o = new Uint8Array(out.length * 2); o.set(out); out = o; }
+      out[len++] = b;
+    };
+    // one normalisation step at pos: the replacement is src[rs, re); returns bytes consumed
+    let src: Uint8Array = input, rs = 0, re = 0;
+    const step = (pos: number): number => {
       if (this.userTrie) {
         let best = 0;
-        this.userTrie.prefixes(input, pos, n, (_id, len) => { best = len; });
-        if (best) return [input.subarray(pos, pos + best), best];
+        this.userTrie.prefixes(input, pos, n, (_id, l) => { best = l; });
+        if (best) { src = input; rs = pos; re = pos + best; return best; }
       }
       if (m.charsmapTrie) {
         const hit = dartsLongestPrefix(m.charsmapTrie, input, pos, n);
         if (hit) {
-          const [off, len] = hit;
+          const off = hit[0];
           let e = off;
-          while (e < m.charsmapNormalized.length && m.charsmapNormalized[e] !== 0) e++;
-          return [m.charsmapNormalized.subarray(off, e), len];
+          const nm = m.charsmapNormalized;
+          while (e < nm.length && nm[e] !== 0) e++;
+          src = nm; rs = off; re = e;
+          return hit[1];
         }
       }
-      const len = validCharAt(input, pos);
-      return len ? [input.subarray(pos, pos + len), len] : [REPLACEMENT, 1];
+      const l = validCharAt(input, pos);
+      if (l) { src = input; rs = pos; re = pos + l; return l; }
+      src = REPLACEMENT; rs = 0; re = 3;
+      return 1;
     };
-    const isSpace = (r: Uint8Array) => r.length === 1 && r[0] === 0x20;
     let pos = 0;
     if (m.removeExtraWhitespaces) {
       while (pos < n) {
-        const [r, c] = prefix(pos);
-        if (!isSpace(r)) break;
+        const c = step(pos);
+        if (!(re - rs === 1 && src[rs] === 0x20)) break;
         pos += c;
       }
     }
     if (pos >= n) return new Uint8Array(0);
     const space = m.escapeWhitespaces ? SPACE : new Uint8Array([0x20]);
-    if (m.addDummyPrefix && !m.treatWhitespaceAsSuffix) out.push(...space);
+    if (m.addDummyPrefix && !m.treatWhitespaceAsSuffix) for (const b of space) put(b);
     let prevSpace = m.removeExtraWhitespaces;
     while (pos < n) {
-      const [r, c] = prefix(pos);
-      let s = 0;
-      if (prevSpace) while (s < r.length && r[s] === 0x20) s++;
-      if (s < r.length) {
-        for (let i = s; i < r.length; i++) {
-          if (m.escapeWhitespaces && r[i] === 0x20) out.push(...SPACE);
-          else out.push(r[i]!);
+      const c = step(pos);
+      let i = rs;
+      if (prevSpace) while (i < re && src[i] === 0x20) i++;
+      if (i < re) {
+        for (; i < re; i++) {
+          const b = src[i]!;
+          if (m.escapeWhitespaces && b === 0x20) { put(0xe2); put(0x96); put(0x81); }
+          else put(b);
         }
-        prevSpace = r[r.length - 1] === 0x20;
+        prevSpace = src[re - 1] === 0x20;
       }
       pos += c;
       prevSpace = prevSpace && m.removeExtraWhitespaces;
     }
     if (m.removeExtraWhitespaces) {
       const k = space.length;
-      while (out.length >= k && space.every((b, i) => out[out.length - k + i] === b)) out.length -= k;
+      while (len >= k && space.every((b, j) => out[len - k + j] === b)) len -= k;
     }
-    if (m.addDummyPrefix && m.treatWhitespaceAsSuffix && out.length) out.push(...space);
-    return Uint8Array.from(out);
+    if (m.addDummyPrefix && m.treatWhitespaceAsSuffix && len) for (const b of space) put(b);
+    return out.slice(0, len);
   }
 
   /** segment normalized bytes into [byteStart, byteEnd, id] pieces (before byte fallback) */
@@ -323,8 +356,15 @@ export class SentencePieceTokenizer {
       const here = best[at]!;
       const mblen = Math.min(charLen(s[at]!), size - at);
       let single = false;
-      this.trie.prefixes(s, at, size, (id, len) => {
-        if (types[id] === PieceType.UNUSED) return;
+      // the trie walk, inlined: every piece that is a prefix of s[at..]
+      const next = this.trie.next, tids = this.trie.ids;
+      for (let i = at, node = 0; i < size; i++) {
+        const c = next.get(node * 256 + s[i]!);
+        if (c === undefined) break;
+        node = c;
+        const id = tids[node]!;
+        if (id < 0 || types[id] === PieceType.UNUSED) continue;
+        const len = i - at + 1;
         const end = at + len;
         // as in sentencepiece's EncodeOptimized: the piece score is a double
         // there (its conditional mixes double and float), so the candidate is
@@ -333,7 +373,7 @@ export class SentencePieceTokenizer {
         const cand = here + score;
         if (starts[end] === -1 || cand > best[end]!) { best[end] = cand; ids[end] = id; starts[end] = at; }
         if (len === mblen) single = true;
-      });
+      }
       if (!single) {
         const end = at + mblen;
         const cand = Math.fround(here + unkScore); // float + float there
@@ -437,6 +477,10 @@ export class SentencePieceTokenizer {
         ids.push(id);
         tokens.push(this.model.pieces[id]!);
       }
+    }
+    if (this.vocabIds) {
+      const unk = this.vocabIds.get(this.model.pieces[this.model.unkId]!)!;
+      return { ids: tokens.map((t) => this.vocabIds!.get(t) ?? unk), tokens };
     }
     return { ids, tokens };
   }

@@ -84,6 +84,8 @@ export class WordPieceTokenizer {
   readonly tokens: string[];
   readonly opts: Required<Omit<WordPieceOptions, 'mecabDicDir'>> & { mecabDicDir?: string };
   private mecab = -1;
+  /** longest vocabulary entry in code points (a "##" prefix not counted): no match can be longer */
+  private maxPieceChars = 1;
   private specialRe: RegExp;
 
   constructor(tokens: string[], opts: WordPieceOptions, source = 'vocab') {
@@ -91,6 +93,7 @@ export class WordPieceTokenizer {
     this.vocab = new Map();
     tokens.forEach((t, i) => { if (!this.vocab.has(t)) this.vocab.set(t, i); });
     this.opts = { unkToken: '[UNK]', maxInputCharsPerWord: 100, ...opts };
+    for (const t of tokens) this.maxPieceChars = Math.max(this.maxPieceChars, [...(t.startsWith('##') ? t.slice(2) : t)].length);
     if (!this.vocab.has(this.opts.unkToken)) throw new TokenizerError(`${source}: no ${this.opts.unkToken} token in the vocabulary`);
     if (opts.wordTokenizer === 'mecab') {
       const dir = opts.mecabDicDir;
@@ -114,7 +117,10 @@ export class WordPieceTokenizer {
     if (this.opts.wordTokenizer === 'basic') return basicSplit(text, this.opts.doLowerCase);
     const t = text.normalize('NFKC');
     let words: string[];
-    if (this.opts.wordTokenizer === 'mecab') words = mecabNative().mecabSurfaces(this.mecab, t);
+    if (this.opts.wordTokenizer === 'mecab') {
+      const joined = mecabNative().mecabSurfaces(this.mecab, t);
+      words = joined === '' ? [] : joined.split('\0');
+    }
     else words = t.split(/\s+/).filter(Boolean);
     return this.opts.doLowerCase ? words.map((w) => w.toLowerCase()) : words;
   }
@@ -126,14 +132,23 @@ export class WordPieceTokenizer {
     }
     const out: string[] = [];
     for (const token of word.split(/\s+/).filter(Boolean)) {
-      const chars = Array.from(token);
-      if (chars.length > this.opts.maxInputCharsPerWord) { out.push(unk); continue; }
+      // UTF-16 offsets of code-point boundaries, so that candidates are cheap slices
+      const at: number[] = [];
+      for (let i = 0; i < token.length; i++) {
+        at.push(i);
+        const c = token.charCodeAt(i);
+        if (c >= 0xd800 && c < 0xdc00 && i + 1 < token.length) i++;
+      }
+      const n = at.length;
+      at.push(token.length);
+      if (n > this.opts.maxInputCharsPerWord) { out.push(unk); continue; }
       const pieces: string[] = [];
       let start = 0, bad = false;
-      while (start < chars.length) {
-        let end = chars.length, cur: string | null = null;
+      while (start < n) {
+        // greedy longest match first; nothing longer than the longest entry can match
+        let end = Math.min(n, start + this.maxPieceChars), cur: string | null = null;
         while (start < end) {
-          const sub = (start > 0 ? '##' : '') + chars.slice(start, end).join('');
+          const sub = (start > 0 ? '##' : '') + token.slice(at[start], at[end]);
           if (this.vocab.has(sub)) { cur = sub; break; }
           end--;
         }
