@@ -132,3 +132,10 @@ test('a .vocab file maps pieces to ids by line, as the seed does; the seed folde
   writeFileSync(join(seedDir, 'wiki-ja.vocab'), lines.join('\n') + '\n');
   assert.equal(loadTokenizer(seedDir).encode(text).ids[1], first + 1);
 });
+
+test('newlines: spm_encode reads lines, so a text with \\n is checked against the same text with \\t (both whitespace to the charsmap)', () => {
+  const tok = SentencePieceTokenizer.fromFile(WIKI);
+  const pairs = [['行1\n行2', '行1\t行2'], ['改行\r\nCRLF', '改行\tCRLF'], ['\n\n前後\n', '\t\t前後\t']];
+  const want = spmIds(WIKI, pairs.map((p) => p[1]!), dir);
+  pairs.forEach(([nl], i) => assert.deepEqual(tok.encode(nl!).ids, want[i]));
+});

@@ -130,3 +130,9 @@ test('tokenizer.json (BERT WordPiece, via @huggingface/tokenizers) agrees with t
   writeFileSync(join(d, 'tokenizer.json'), '{"model": ');
   assert.throws(() => loadTokenizer(d), /tokenizer\.json: not valid JSON/);
 });
+
+test('newlines and tabs split MeCab words like spaces', () => {
+  const tok = loadTokenizer(TOHOKU) as WordPieceTokenizer;
+  const want = reference([join(TOHOKU, 'vocab.txt'), 'mecab', mecabDicDir('ipadic'), 'wordpiece', '0'], ['日本語 の文 です']);
+  for (const t of ['日本語\nの文\r\nです', '日本語\tの文\tです']) assert.deepEqual(tok.encode(t).ids, want[0]);
+});
