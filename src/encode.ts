@@ -5,7 +5,8 @@
  * folder's tokenizer, or --tokenizer, as run_classifier builds inputs) or
  * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './io/atomic.js';
 import type { DType, Kernels } from './core/kernels.js';
 import { loadBert } from './io/checkpoint.js';
 import type { Batch } from './model/bert.js';
@@ -77,11 +78,9 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
     const f = builder.features(l.text, l.textB);
     return { ids: f.inputIds, tt: f.tokenTypeIds, mask: f.inputIds.map(() => 1) };
   });
-  const tmp = `${o.output}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
   const bs = o.batchSize ?? 16;
   const D = model.cfg.hidden_size, C = model.numLabels;
-  try {
+  writeFileAtomic(o.output, (write) => {
     for (let start = 0; start < rows.length; start += bs) {
       const part = rows.slice(start, start + bs);
       const B = part.length, S = Math.max(...part.map((r) => r.ids.length));
@@ -103,14 +102,8 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
         }
         text += JSON.stringify(rec) + '\n';
       });
-      writeSync(fd, text);
+      write(text);
     }
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, o.output);
+  });
   return { lines: rows.length };
 }

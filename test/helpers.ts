@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -51,4 +52,32 @@ export function tempDir(t: TestContext): string {
   const d = mkdtempSync(join(tmpdir(), 'jabert-test-'));
   t.after(() => rmSync(d, { recursive: true, force: true }));
   return d;
+}
+
+/** fail loudly when a system command a test needs is missing */
+export function requireCommand(tool: string, debianPackage: string): void {
+  try {
+    execFileSync('which', [tool], { stdio: 'pipe' });
+  } catch {
+    throw new Error(`${tool} is missing: install Debian's ${debianPackage} (scripts/setup.sh does)`);
+  }
+}
+
+/** the shared/ folder beside the repository */
+export const SHARED_DIR = new URL('../../../shared/', import.meta.url).pathname;
+
+/**
+ * Real Japanese texts for tokenizer comparisons, one line each: up to 700
+ * chABSA sentences of a split, then the first three non-empty lines (cut at
+ * 400 characters) of man pages [from, to) of honbun_data.json.
+ */
+export function japaneseTexts(chabsa: 'train' | 'test', from: number, to: number): string[] {
+  const texts: string[] = [];
+  for (const line of readFileSync(join(SHARED_DIR, `data/chabsa/${chabsa}.tsv`), 'utf8').split('\n').slice(0, 700)) {
+    const t = line.split('\t')[0];
+    if (t) texts.push(t);
+  }
+  const pages = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
+  for (const body of Object.values(pages).slice(from, to)) for (const l of body.split('\n').slice(0, 3)) if (l.trim()) texts.push(l.slice(0, 400));
+  return texts;
 }

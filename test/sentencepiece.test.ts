@@ -4,34 +4,19 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SentencePieceTokenizer, TokenizerError, parseSentencePieceModel } from '../src/tokenize/sentencepiece.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
+import { japaneseTexts, requireCommand } from './helpers.js';
 
 const SHARED = new URL('../../../shared/', import.meta.url).pathname;
 const WIKI = join(SHARED, 'models/wiki-ja-albert-spm/wiki-ja_albert.model');
 
-function need(tool: string): void {
-  try {
-    execFileSync('which', [tool], { stdio: 'pipe' });
-  } catch {
-    throw new Error(`${tool} is missing: install Debian's sentencepiece package (scripts/setup.sh does)`);
-  }
-}
-
 /** ≥ 1,000 real sentences plus edge cases, one per line (spm_encode reads lines) */
 function testTexts(): string[] {
-  const texts: string[] = [];
-  for (const line of readFileSync(join(SHARED, 'data/chabsa/train.tsv'), 'utf8').split('\n').slice(0, 700)) {
-    const t = line.split('\t')[0];
-    if (t) texts.push(t);
-  }
-  const pages = JSON.parse(readFileSync(join(SHARED, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
-  for (const body of Object.values(pages).slice(0, 150)) {
-    for (const l of body.split('\n').slice(0, 3)) if (l.trim()) texts.push(l.slice(0, 400));
-  }
+  const texts = japaneseTexts('train', 0, 150);
   texts.push(
     '', ' ', '　', '\t', 'ＡＢＣ　ａｂｃ　１２３', 'ABC abc 123', 'ｶﾀｶﾅ ﾊﾝｶｸ ﾃﾞｽ', 'ｶﾞｷﾞｸﾞｹﾞｺﾞ', '㈱ ㌔ ① ⅱ ﬁ',
     '絵文字😀を含む文🎌です', '𠮷野家と𩸽', 'タブ\tと\t\t連続', '空白   の    連続  ', '   前後に空白   ', 'a  b', '。、・「」『』（）',
@@ -52,8 +37,8 @@ function spmIds(model: string, texts: string[], dir: string): number[][] {
 let dir = '';
 let texts: string[] = [];
 before(() => {
-  need('spm_train');
-  need('spm_encode');
+  requireCommand('spm_train', 'sentencepiece');
+  requireCommand('spm_encode', 'sentencepiece');
   dir = mkdtempSync(join(tmpdir(), 'jabert-spm-'));
   texts = testTexts();
   assert.ok(texts.filter((t) => t.length > 0).length >= 1000, `${texts.length} texts`);

@@ -4,24 +4,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer, TokenizerError, WordPieceTokenizer } from '../src/tokenize/index.js';
 import { mecabDicDir, readVocab, SPECIAL_TOKENS as SPECIAL } from '../src/tokenize/wordpiece.js';
-import { tempDir } from './helpers.js';
+import { japaneseTexts, requireCommand, tempDir } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const SHARED = join(ROOT, '../shared');
 const TOHOKU = join(SHARED, 'models/tohoku-v1-vocab');
 
 function texts(): string[] {
-  const out: string[] = [];
-  for (const line of readFileSync(join(SHARED, 'data/chabsa/test.tsv'), 'utf8').split('\n').slice(0, 700)) {
-    const t = line.split('\t')[0];
-    if (t) out.push(t);
-  }
-  const pages = JSON.parse(readFileSync(join(SHARED, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
-  for (const body of Object.values(pages).slice(300, 450)) for (const l of body.split('\n').slice(0, 3)) if (l.trim()) out.push(l.slice(0, 400));
+  const out = japaneseTexts('test', 300, 450);
   out.push('', ' ', 'ＡＢＣ　ａｂｃ　１２３', 'ｶﾀｶﾅ ﾊﾝｶｸ ﾃﾞｽ', '㈱ ㌔ ① ⅱ', '絵文字😀を含む文🎌です', '𠮷野家と𩸽', 'タブ\tと\t\t連続',
     '空白   の    連続  ', '[CLS] 特殊[SEP]トークン [MASK] を含む [UNK]', 'UPPER lower MiXeD', 'あ'.repeat(150), 'x'.repeat(120),
     '長い文' + '日本語の文章、'.repeat(500), 'ß İ ǅ ﬁ', '〜～−－￥＄');
@@ -29,11 +23,7 @@ function texts(): string[] {
 }
 
 function reference(args: string[], input: string[]): number[][] {
-  try {
-    execFileSync('which', ['mecab'], { stdio: 'pipe' });
-  } catch {
-    throw new Error("the mecab command is missing: install Debian's mecab (scripts/setup.sh does)");
-  }
+  requireCommand('mecab', 'mecab');
   const out = execFileSync('/usr/bin/python3', [join(ROOT, 'tools/bertjapanese_reference.py'), ...args], { input: JSON.stringify(input), maxBuffer: 1 << 28 });
   return JSON.parse(out.toString()) as number[][];
 }

@@ -4,11 +4,12 @@
  * mapped by name onto the Hugging Face names of params.ts; problems (missing,
  * unexpected, mis-shaped tensors) are gathered and reported in one error.
  */
-import { existsSync, readFileSync, readdirSync, statSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DType, Kernels } from '../core/kernels.js';
 import { Bert } from '../model/bert.js';
 import { type BertConfig, configToJson, makeConfig } from '../model/config.js';
+import { writeFileAtomic } from './atomic.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { CheckpointError, toFloat32, type RawTensor } from './tensor.js';
 import { readTorchBin } from './torchbin.js';
@@ -156,8 +157,5 @@ export function saveBert(model: Bert, dir: string, extraConfig: Record<string, u
   mkdirSync(dir, { recursive: true });
   const tensors = model.layout.specs.map((s) => ({ name: s.name, shape: s.shape, data: model.params.subarray(s.offset, s.offset + s.size) }));
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt', producer: 'ja-bert' });
-  const cfgPath = join(dir, 'config.json');
-  const tmp = `${cfgPath}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ ...configToJson(model.cfg), ...extraConfig }, null, 2) + '\n');
-  renameSync(tmp, cfgPath);
+  writeFileAtomic(join(dir, 'config.json'), (write) => write(JSON.stringify({ ...configToJson(model.cfg), ...extraConfig }, null, 2) + '\n'));
 }

@@ -2,7 +2,8 @@
  * safetensors: u64 LE header length, JSON header {name: {dtype, shape,
  * data_offsets}} with optional __metadata__, then raw little-endian data.
  */
-import { readFileSync, renameSync, openSync, closeSync, writeSync, fsyncSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic.js';
 import { CheckpointError, DTYPE_BYTES, numel, type DTypeName, type RawTensor } from './tensor.js';
 
 export interface SafetensorsFile {
@@ -51,7 +52,7 @@ export interface TensorToWrite {
   dtype?: DTypeName;
 }
 
-/** write atomically: a temp file in the same folder, fsync, then rename */
+/** write atomically (a temp file in the same folder, fsync, then rename) */
 export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): void {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
@@ -67,16 +68,10 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
   if (pad) h = Buffer.concat([h, Buffer.alloc(pad, 0x20)]);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(h.length));
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, len);
-    writeSync(fd, h);
-    for (const t of tensors) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, (write) => {
+    write(len);
+    write(h);
+    for (const t of tensors) write(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  });
 }
 

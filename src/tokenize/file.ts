@@ -1,5 +1,6 @@
 /** tokenize: texts from a .txt (one per line) or .jsonl (one JSON string per line) file to JSONL ids/tokens. */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { InputError } from '../encode.js';
 import { loadTokenizer, TokenizerError } from './index.js';
 
@@ -40,9 +41,7 @@ export function tokenizeFile(o: TokenizeFileOptions): number {
     sep = tok.tokenId('[SEP]') ?? -1;
     if (cls < 0 || sep < 0) throw new TokenizerError(`${o.tokenizer}: the vocabulary has no [CLS] or [SEP] piece`);
   }
-  const tmp = `${o.output}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
+  writeFileAtomic(o.output, (write) => {
     let buf = '';
     for (const t of texts) {
       const e = tok.encode(t);
@@ -51,15 +50,9 @@ export function tokenizeFile(o: TokenizeFileOptions): number {
         e.tokens = ['[CLS]', ...e.tokens, '[SEP]'];
       }
       buf += JSON.stringify({ ids: e.ids, tokens: e.tokens }) + '\n';
-      if (buf.length > 1 << 20) { writeSync(fd, buf); buf = ''; }
+      if (buf.length > 1 << 20) { write(buf); buf = ''; }
     }
-    writeSync(fd, buf);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, o.output);
+    write(buf);
+  });
   return texts.length;
 }
