@@ -1,0 +1,45 @@
+// Report text byte-identical to scikit-learn / numpy / run_classifier
+// (references in test/fixtures/reports.json, written by tools/make_report_fixture.py).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { classificationReport, computeMetrics, confusionMatrixText, evalResultsText, float32Repr, formatFixed } from '../src/eval/metrics.js';
+
+const FIX = new URL('../../test/fixtures/reports.json', import.meta.url).pathname;
+interface Case { labels?: string[]; y_true?: number[]; y_pred?: number[]; report?: string; confusion?: string; float32?: number; str?: string }
+const data = JSON.parse(readFileSync(FIX, 'utf8')) as { format: string; version: number; cases: Case[] };
+
+test('reference file is the expected format', () => {
+  assert.equal(data.format, 'ja-bert-reports', 'regenerate with /usr/bin/python3 tools/make_report_fixture.py');
+  assert.equal(data.version, 1);
+});
+
+test('classification_report and confusion_matrix text are byte-identical to scikit-learn', () => {
+  let n = 0;
+  for (const c of data.cases) {
+    if (!c.labels) continue;
+    const m = computeMetrics(c.labels, c.y_true!, c.y_pred!);
+    assert.equal(classificationReport(m), c.report, `labels ${c.labels.join(',')}`);
+    assert.equal(confusionMatrixText(m.confusion), c.confusion);
+    n++;
+  }
+  assert.equal(n, 6);
+});
+
+test('float32 values print as numpy does (run_classifier writes str(np.float32))', () => {
+  for (const c of data.cases) if (c.float32 !== undefined) assert.equal(float32Repr(c.float32), c.str, String(c.float32));
+});
+
+test('fixed-point rounding follows Python: exact binary ties go to even', () => {
+  assert.equal(formatFixed(0.125, 2), '0.12');
+  assert.equal(formatFixed(0.375, 2), '0.38');
+  assert.equal(formatFixed(0.625, 2), '0.62');
+  assert.equal(formatFixed(1, 2), '1.00');
+  assert.equal(formatFixed(0.005, 2), '0.01'); // 0.005 is slightly above the tie in binary
+  assert.equal(formatFixed(2.675, 2), '2.67'); // and 2.675 slightly below
+});
+
+test("eval_results.txt is the seed's block", () => {
+  assert.equal(evalResultsText({ eval_accuracy: 0.9525939, eval_loss: 0.40050572, global_step: 1047, loss: 0.39979258 }),
+    '***** Eval results *****\neval_accuracy = 0.9525939\neval_loss = 0.40050572\nglobal_step = 1047\nloss = 0.39979258\n');
+});
