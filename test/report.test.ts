@@ -43,3 +43,13 @@ test("eval_results.txt is the seed's block", () => {
   assert.equal(evalResultsText({ eval_accuracy: 0.9525939, eval_loss: 0.40050572, global_step: 1047, loss: 0.39979258 }),
     '***** Eval results *****\neval_accuracy = 0.9525939\neval_loss = 0.40050572\nglobal_step = 1047\nloss = 0.39979258\n');
 });
+
+test('JSON errors are located by line', async () => {
+  const { jsonErrorOffset, jsonErrorWhere } = await import('../src/data/jsonpos.js');
+  assert.equal(jsonErrorOffset('{"a": [1, 2, {"b": null}], "c": "x\\u00e9"}'), -1);
+  assert.equal(jsonErrorWhere('{\n"a(1)": "x",\n"b(1)": \n}'), 4);
+  assert.equal(jsonErrorWhere('[\n["a", "b", 1],\n["a", "b" 1]\n]'), 3);
+  assert.equal(jsonErrorWhere('{"a": 1}\n\nx'), 3);
+  assert.equal(jsonErrorWhere('{"a": tru}'), 1);
+  for (const bad of ['', '{', '[1,]', '{"a":}', '"unterminated', '01', '{"a" 1}']) assert.notEqual(jsonErrorOffset(bad), -1, bad);
+});

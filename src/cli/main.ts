@@ -4,9 +4,12 @@ import { benchDefaults, runBench, runTorchBench } from '../bench.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
 import { encodeFile, InputError } from '../encode.js';
 import { runDemo } from '../demo.js';
+import { DataError } from '../data/processors.js';
+import { finetune, predict } from '../finetune.js';
 import { tokenizeFile } from '../tokenize/file.js';
 import { TokenizerError } from '../tokenize/index.js';
 import { CheckpointError } from '../io/tensor.js';
+import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { ConfigError } from '../model/config.js';
 import { parseArgs, UsageError } from './args.js';
 
@@ -19,6 +22,13 @@ Usage:
       a TF1 checkpoint may be named by its prefix (DIR/model.ckpt-1400000).
       Each input line: {"text": "...", "text_b": "..."?} (tokenized with the model folder's tokenizer)
       or {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}
+  ja-bert finetune --model DIR --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F])
+      [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
+       --seed 42 --dtype f32|bf16 --overwrite --lowercase]
+      Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
+      eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
+  ja-bert predict --model OUT --input IN.jsonl --output P.jsonl
+      IN lines {"text": ..., "text_b": ...?}; writes probabilities (JSONL) and test_results.tsv beside P.
   ja-bert tokenize --tokenizer PATH --input IN.txt|IN.jsonl --output OUT.jsonl [--lowercase] [--special]
       PATH: a SentencePiece .model, a WordPiece vocab.txt, or a model folder holding one;
       IN: one text per line (.txt) or one JSON string per line (.jsonl). --mecab-dic DIR overrides MeCab's dictionary.
@@ -53,6 +63,33 @@ async function main(argv: string[]): Promise<number> {
       const output = need(flags, 'output');
       const n = tokenizeFile({ tokenizer: need(flags, 'tokenizer'), input: need(flags, 'input'), output, lowercase: flags.lowercase === true ? true : undefined, special: flags.special === true, mecabDic: flags['mecab-dic'] as string | undefined });
       console.error(`tokenized ${n} texts -> ${output}`);
+      return 0;
+    }
+    case 'finetune': {
+      const { flags } = parseArgs(rest, {
+        model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string',
+        'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
+        'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean',
+      });
+      const num = (k: string) => flags[k] as number | undefined;
+      const r = finetune({
+        model: need(flags, 'model'), output: need(flags, 'output'), kernels: nativeKernels(),
+        texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: num('eval-ratio'),
+        trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
+        maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'),
+        maxSteps: num('max-steps'), warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype),
+        overwrite: flags.overwrite === true, lowercase: flags.lowercase === true ? true : undefined,
+        log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
+      });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      console.log(`${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\nfull reports in ${flags.output as string}`);
+      return 0;
+    }
+    case 'predict': {
+      const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'max-seq-length': 'number', lowercase: 'boolean' });
+      const n = predict({ model: need(flags, 'model'), input: need(flags, 'input'), output: need(flags, 'output'), kernels: nativeKernels(),
+        maxSeqLength: flags['max-seq-length'] as number | undefined, lowercase: flags.lowercase === true ? true : undefined });
+      console.error(`predicted ${n} examples -> ${flags.output as string}`);
       return 0;
     }
     case 'demo':
@@ -101,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
+    const known = e instanceof UsageError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
     console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
     if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
     process.exit(e instanceof UsageError ? 2 : 1);

@@ -1,0 +1,163 @@
+/**
+ * Processors: files -> examples {guid, textA, textB?, label}. Every malformed
+ * input is one clear error naming the file and the line or key.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { Rng } from '../core/random.js';
+import { jsonErrorWhere } from './jsonpos.js';
+
+export class DataError extends Error {}
+
+export interface Example {
+  guid: string;
+  textA: string;
+  textB?: string;
+  label: string;
+}
+
+function readText(path: string): string {
+  if (!existsSync(path)) throw new DataError(`${path}: no such file`);
+  return readFileSync(path, 'utf8');
+}
+
+function parseJson(path: string): unknown {
+  const text = readText(path);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const line = jsonErrorWhere(text);
+    // V8 quotes the broken text, newlines included: keep the message on one line
+    throw new DataError(`${path}${line ? `:${line}` : ''}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
+  }
+}
+
+function labelString(v: unknown, where: string): string {
+  if (typeof v === 'number') {
+    if (!Number.isInteger(v)) throw new DataError(`${where}: label ${v} is not an integer class (regression is not supported)`);
+    return String(v);
+  }
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (typeof v === 'string' && v.trim() !== '') {
+    if (/^-?\d+\.\d+$/.test(v.trim())) throw new DataError(`${where}: label "${v}" is not an integer class (regression is not supported)`);
+    return v.trim();
+  }
+  throw new DataError(`${where}: missing or empty label`);
+}
+
+/**
+ * The seed's pair format: `texts` maps a title to its body (honbun_data.json);
+ * `pairs` lists [title_a, title_b, label] or {a, b, label} (negaposi.json).
+ */
+export function readPairExamples(textsPath: string, pairsPath: string): Example[] {
+  const texts = parseJson(textsPath);
+  if (!texts || typeof texts !== 'object' || Array.isArray(texts)) throw new DataError(`${textsPath}: expected a JSON object mapping titles to texts`);
+  const map = texts as Record<string, unknown>;
+  const pairs = parseJson(pairsPath);
+  if (!Array.isArray(pairs)) throw new DataError(`${pairsPath}: expected a JSON list of [title_a, title_b, label]`);
+  const body = (title: unknown, where: string): string => {
+    if (typeof title !== 'string') throw new DataError(`${where}: a title must be a string`);
+    if (!(title in map)) throw new DataError(`${where}: title "${title}" is not in ${textsPath}`);
+    const t = map[title];
+    if (typeof t !== 'string' || t.trim() === '') throw new DataError(`${textsPath}: the text of "${title}" is empty`);
+    return t;
+  };
+  return pairs.map((p, i) => {
+    const where = `${pairsPath}: entry ${i}`;
+    let a: unknown, b: unknown, label: unknown;
+    if (Array.isArray(p) && p.length === 3) [a, b, label] = p;
+    else if (p && typeof p === 'object' && !Array.isArray(p)) ({ a, b, label } = p as Record<string, unknown>);
+    else throw new DataError(`${where}: expected [title_a, title_b, label] or {"a", "b", "label"}`);
+    return { guid: `pair-${i}`, textA: body(a, where), textB: body(b, where), label: labelString(label, where) };
+  });
+}
+
+const TEXT_A = ['text', 'text_a', 'sentence1', 'sentence'];
+const TEXT_B = ['text_b', 'sentence2'];
+
+function splitCsvLine(line: string): string[] {
+  const out: string[] = [];
+  let cur = '', q = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (q) {
+      if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; }
+      else if (c === '"') q = false;
+      else cur += c;
+    } else if (c === '"') q = true;
+    else if (c === ',') { out.push(cur); cur = ''; }
+    else cur += c;
+  }
+  out.push(cur);
+  return out;
+}
+
+/**
+ * TSV, CSV or JSONL. With a header (or JSON keys): text / text_a / sentence1,
+ * text_b / sentence2, label. A TSV/CSV without a header is read as text, label
+ * or text_a, text_b, label (chABSA's rows end with an extra tab, which is ignored).
+ */
+export function readTableExamples(path: string): Example[] {
+  const ext = extname(path).toLowerCase();
+  const lines = readText(path).split('\n').map((l) => l.replace(/\r$/, ''));
+  const out: Example[] = [];
+  if (ext === '.jsonl' || ext === '.json') {
+    lines.forEach((line, i) => {
+      if (line.trim() === '') return;
+      const where = `${path}:${i + 1}`;
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(line) as Record<string, unknown>;
+      } catch (e) {
+        throw new DataError(`${where}: not valid JSON (${(e as Error).message})`);
+      }
+      const a = TEXT_A.map((k) => o[k]).find((v) => v !== undefined);
+      const b = TEXT_B.map((k) => o[k]).find((v) => v !== undefined);
+      if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${where}: missing or empty text (${TEXT_A.join(' / ')})`);
+      if (b !== undefined && (typeof b !== 'string' || b.trim() === '')) throw new DataError(`${where}: text_b must be a non-empty string`);
+      out.push({ guid: String(o.guid ?? o.id ?? `${i}`), textA: a, textB: b as string | undefined, label: labelString(o.label, where) });
+    });
+    return out;
+  }
+  if (ext !== '.tsv' && ext !== '.csv' && ext !== '.txt') throw new DataError(`${path}: unknown data format (use .tsv, .csv or .jsonl)`);
+  const split = ext === '.csv' ? splitCsvLine : (l: string) => l.split('\t');
+  const first = split(lines[0] ?? '').map((h) => h.trim().toLowerCase());
+  const header = first.includes('label') && first.some((h) => TEXT_A.includes(h));
+  const col = (names: string[]) => first.findIndex((h) => names.includes(h));
+  const ia = header ? col(TEXT_A) : 0, ib = header ? col(TEXT_B) : -1, il = header ? first.indexOf('label') : -1;
+  lines.forEach((line, i) => {
+    if ((header && i === 0) || line.trim() === '') return;
+    const where = `${path}:${i + 1}`;
+    let f = split(line);
+    if (!header) {
+      while (f.length > 2 && f[f.length - 1] === '') f = f.slice(0, -1); // trailing separators
+      if (f.length < 2 || f.length > 3) throw new DataError(`${where}: expected text<TAB>label or text_a<TAB>text_b<TAB>label, found ${f.length} fields`);
+    }
+    const a = f[ia], b = ib >= 0 ? f[ib] : !header && f.length === 3 ? f[1] : undefined;
+    const l = il >= 0 ? f[il] : f[f.length - 1];
+    if (!a || a.trim() === '') throw new DataError(`${where}: empty text`);
+    if (b !== undefined && b.trim() === '') throw new DataError(`${where}: empty text_b`);
+    out.push({ guid: `${i}`, textA: a, textB: b, label: labelString(l, where) });
+  });
+  return out;
+}
+
+/** the label list, sorted (numerically when every label is an integer) */
+export function labelList(examples: Example[], source: string): string[] {
+  const set = [...new Set(examples.map((e) => e.label))];
+  if (set.length < 2) throw new DataError(`${source}: the training data has ${set.length === 0 ? 'no examples' : `only one class ("${set[0]}")`}; classification needs at least two`);
+  const numeric = set.every((l) => /^-?\d+$/.test(l));
+  return numeric ? set.sort((a, b) => Number(a) - Number(b)) : set.sort();
+}
+
+/** seeded shuffle, then the first ceil(n * ratio) are held out (as sklearn's train_test_split counts) */
+export function splitExamples(examples: Example[], evalRatio: number, seed: number, source: string): { train: Example[]; eval: Example[] } {
+  if (!(evalRatio > 0 && evalRatio < 1)) throw new DataError(`--eval-ratio must be between 0 and 1, got ${evalRatio}`);
+  const idx = examples.map((_, i) => i);
+  const rng = new Rng(seed);
+  for (let i = idx.length - 1; i > 0; i--) { const j = rng.int(i + 1); [idx[i], idx[j]] = [idx[j]!, idx[i]!]; }
+  const nEval = Math.ceil(examples.length * evalRatio);
+  const evalSet = idx.slice(0, nEval).map((i) => examples[i]!), train = idx.slice(nEval).map((i) => examples[i]!);
+  if (evalSet.length === 0 || train.length === 0) throw new DataError(`${source}: ${examples.length} examples split at ${evalRatio} leave an empty ${evalSet.length === 0 ? 'eval' : 'train'} set`);
+  return { train, eval: evalSet };
+}

@@ -1,0 +1,160 @@
+/**
+ * finetune / predict: the run_classifier workflow on files. Data flows one
+ * way: files -> examples -> features -> batches -> model -> metrics -> report.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { DType, Kernels } from './core/kernels.js';
+import { DataError, type Example, labelList, readPairExamples, readTableExamples, splitExamples } from './data/processors.js';
+import { classificationReport, computeMetrics, confusionMatrixText, evalResultsText, type Metrics } from './eval/metrics.js';
+import { writeFileAtomic } from './io/atomic.js';
+import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
+import { loadTokenizer } from './tokenize/index.js';
+import { type Features, InputBuilder } from './tokenize/inputs.js';
+import { evaluate, train, type TrainResult } from './train/trainer.js';
+
+export interface DataOptions {
+  texts?: string;
+  pairs?: string;
+  evalRatio?: number;
+  trainFile?: string;
+  evalFile?: string;
+}
+
+export interface FinetuneOptions extends DataOptions {
+  model: string;
+  output: string;
+  kernels: Kernels;
+  overwrite?: boolean;
+  maxSeqLength?: number;
+  batchSize?: number;
+  learningRate?: number;
+  epochs?: number;
+  maxSteps?: number;
+  warmupProportion?: number;
+  seed?: number;
+  dtype?: DType;
+  lowercase?: boolean;
+  log?: (line: string) => void;
+}
+
+/** the train/eval examples named by the data flags */
+export function loadData(o: DataOptions, seed: number): { train: Example[]; eval: Example[]; source: string } {
+  if (o.texts || o.pairs) {
+    if (!o.texts || !o.pairs) throw new DataError('--texts and --pairs go together');
+    const all = readPairExamples(o.texts, o.pairs);
+    return { ...splitExamples(all, o.evalRatio ?? 1 / 3, seed, o.pairs), source: o.pairs };
+  }
+  if (o.trainFile) {
+    const trainSet = readTableExamples(o.trainFile);
+    if (o.evalFile) {
+      const evalSet = readTableExamples(o.evalFile);
+      if (evalSet.length === 0) throw new DataError(`${o.evalFile}: no examples`);
+      return { train: trainSet, eval: evalSet, source: o.trainFile };
+    }
+    return { ...splitExamples(trainSet, o.evalRatio ?? 0.1, seed, o.trainFile), source: o.trainFile };
+  }
+  throw new DataError('no data: give --texts F --pairs F, or --train F [--eval F]');
+}
+
+function checkOutputDir(dir: string, overwrite: boolean): void {
+  if (existsSync(dir) && readdirSync(dir).length > 0 && !overwrite) {
+    throw new DataError(`${dir}: the output folder already holds files (a different run?); use --overwrite or another folder`);
+  }
+  mkdirSync(dir, { recursive: true });
+}
+
+/** copy the tokenizer files of a model folder into another */
+function copyTokenizerFiles(from: string, to: string): void {
+  for (const f of readdirSync(from)) {
+    if (/^(tokenizer\.json|tokenizer_config\.json|vocab\.txt|special_tokens_map\.json)$/.test(f) || /\.(model|vocab)$/.test(f)) copyFileSync(join(from, f), join(to, f));
+  }
+}
+
+function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const y = new Int32Array(examples.length);
+  const features = examples.map((e, i) => {
+    const id = index.get(e.label);
+    if (id === undefined) throw new DataError(`${source}: example ${e.guid} has label "${e.label}", which the training data does not have (${labels.join(', ')})`);
+    y[i] = id;
+    return builder.features(e.textA, e.textB);
+  });
+  return { features, y };
+}
+
+export interface FinetuneResult { metrics: Metrics; train: TrainResult; evalLoss: number; loss: number; evalText: string }
+
+export function finetune(o: FinetuneOptions): FinetuneResult {
+  const seed = o.seed ?? 42;
+  const data = loadData(o, seed);
+  checkOutputDir(o.output, o.overwrite ?? false);
+  const labels = labelList(data.train, data.source);
+  const files = findModelFiles(o.model);
+  const { model } = loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed });
+  const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
+  const maxLen = Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings);
+  const builder = new InputBuilder(tokenizer, maxLen);
+  const tr = featurize(builder, data.train, labels, data.source);
+  const ev = featurize(builder, data.eval, labels, o.evalFile ?? data.source);
+  const hp = {
+    max_seq_length: maxLen, train_batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5,
+    num_train_epochs: o.epochs ?? 3, max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32',
+  };
+  o.log?.(`fine-tuning ${basename(o.model)} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
+  const result = train(model, o.kernels, tr.features, tr.y, {
+    batchSize: hp.train_batch_size, learningRate: hp.learning_rate, epochs: hp.num_train_epochs, maxSteps: o.maxSteps,
+    warmupProportion: hp.warmup_proportion, seed, padId: builder.pad, log: o.log,
+  });
+  const ev2 = evaluate(model, ev.features, ev.y, 64, builder.pad);
+  const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions);
+  const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
+
+  const out = o.output;
+  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
+  writeFileAtomic(join(out, 'classification_report.txt'), (w) => w(classificationReport(metrics)));
+  writeFileAtomic(join(out, 'confusion_matrix.txt'), (w) => w(confusionMatrixText(metrics.confusion)));
+  writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => data.eval.forEach((e, i) => w(JSON.stringify({
+    guid: e.guid, label: e.label, prediction: labels[ev2.predictions[i]!], probabilities: Array.from(ev2.probs[i]!, (p) => Math.round(p * 1e6) / 1e6),
+  }) + '\n')));
+  writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({
+    eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, global_step: result.globalStep,
+    labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
+    hyperparameters: hp, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
+    learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
+  }, null, 1) + '\n'));
+  saveBert(model, out);
+  copyTokenizerFiles(files.dir, out);
+  return { metrics, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };
+}
+
+export interface PredictOptions { model: string; input: string; output: string; kernels: Kernels; maxSeqLength?: number; lowercase?: boolean }
+
+/** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
+export function predict(o: PredictOptions): number {
+  const { model, files } = loadBert(o.model, { kernels: o.kernels });
+  if (model.numLabels === 0) throw new DataError(`${o.model}: the model has no classifier (fine-tune it first)`);
+  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
+  if (!existsSync(o.input)) throw new DataError(`${o.input}: no such file`);
+  const rows = readFileSync(o.input, 'utf8').split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim() !== '').map(([l, n]) => {
+    let v: Record<string, unknown>;
+    try {
+      v = JSON.parse(l) as Record<string, unknown>;
+    } catch (e) {
+      throw new DataError(`${o.input}:${n}: not valid JSON (${(e as Error).message})`);
+    }
+    const a = v.text ?? v.text_a, b = v.text_b;
+    if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${o.input}:${n}: needs a non-empty "text"`);
+    if (b !== undefined && typeof b !== 'string') throw new DataError(`${o.input}:${n}: "text_b" must be a string`);
+    return { guid: String(v.guid ?? v.id ?? n), a, b: b as string | undefined };
+  });
+  const feats = rows.map((r) => builder.features(r.a, r.b));
+  const res = evaluate(model, feats, null, 64, builder.pad);
+  const labels = model.cfg.labels;
+  writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
+    guid: r.guid, prediction: labels[res.predictions[i]!], probabilities: Object.fromEntries(labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
+  }) + '\n')));
+  // run_classifier's test_results.tsv: one line of class probabilities per example, beside the JSONL
+  writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
+  return rows.length;
+}

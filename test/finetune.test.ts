@@ -1,0 +1,127 @@
+// finetune / predict end to end on a tiny random BERT with the real wiki-ja
+// SentencePiece model, on slices of ../shared/data; and every bad input.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeKernels } from '../src/core/native.js';
+import { classificationReport, computeMetrics, confusionMatrixText } from '../src/eval/metrics.js';
+import { saveBert } from '../src/io/checkpoint.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
+import { SHARED_DIR } from './helpers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const TEXTS = join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json');
+let dir = '', model = '', pairs = '';
+const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'jabert-ft-'));
+  model = join(dir, 'model');
+  const cfg = makeConfig({ vocab_size: 32000, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128 });
+  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 1 }), model);
+  copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(model, 'spiece.model'));
+  pairs = join(dir, 'pairs.json');
+  writeFileSync(pairs, JSON.stringify(JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/negaposi.json'), 'utf8')).slice(0, 240)));
+});
+process.on('exit', () => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+const run = (out: string, ...extra: string[]) => cli('finetune', '--model', model, '--output', out, '--texts', TEXTS, '--pairs', pairs,
+  '--max-seq-length', '48', '--batch-size', '16', '--epochs', '1', '--learning-rate', '5e-4', '--seed', '7', ...extra);
+
+test('finetune on seed-format pairs writes every output, consistently, and the same seed gives the same results', () => {
+  const out = join(dir, 'run1');
+  const r = run(out);
+  assert.equal(r.status, 0, r.stderr);
+  for (const f of ['eval_results.txt', 'classification_report.txt', 'confusion_matrix.txt', 'report.json', 'eval_predictions.jsonl', 'config.json', 'model.safetensors', 'spiece.model']) {
+    assert.ok(existsSync(join(out, f)), f);
+  }
+  const evalText = readFileSync(join(out, 'eval_results.txt'), 'utf8');
+  assert.match(evalText, /^\*\*\*\*\* Eval results \*\*\*\*\*\neval_accuracy = [0-9.e-]+\neval_loss = [0-9.e-]+\nglobal_step = 10\nloss = [0-9.e-]+\n$/);
+  assert.ok(r.stdout.startsWith(evalText), 'the same block is printed at the end');
+  // 240 pairs, 1/3 held out -> 160 train -> int(160 / 16 * 1) = 10 steps
+  const preds = readFileSync(join(out, 'eval_predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; prediction: string; probabilities: number[] });
+  assert.equal(preds.length, 80);
+  for (const p of preds) assert.ok(Math.abs(p.probabilities.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+  const m = computeMetrics(['0', '1'], preds.map((p) => Number(p.label)), preds.map((p) => Number(p.prediction)));
+  assert.equal(readFileSync(join(out, 'classification_report.txt'), 'utf8'), classificationReport(m));
+  assert.equal(readFileSync(join(out, 'confusion_matrix.txt'), 'utf8'), confusionMatrixText(m.confusion));
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as Record<string, unknown>;
+  assert.equal(report.global_step, 10);
+  assert.equal((report.learning_curve as unknown[]).length, 10);
+  assert.deepEqual(report.labels, ['0', '1']);
+  const again = run(join(dir, 'run2'));
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(readFileSync(join(dir, 'run2', 'eval_results.txt'), 'utf8'), evalText);
+});
+
+test('the fine-tuned model loads in predict and encode; predict reproduces the eval probabilities', () => {
+  const out = join(dir, 'run1');
+  const pages = JSON.parse(readFileSync(TEXTS, 'utf8')) as Record<string, string>;
+  const list = JSON.parse(readFileSync(pairs, 'utf8')) as Array<[string, string, number]>;
+  const input = join(dir, 'predict-in.jsonl');
+  writeFileSync(input, list.slice(0, 5).map(([a, b]) => JSON.stringify({ text: pages[a], text_b: pages[b] })).join('\n') + '\n');
+  mkdirSync(join(dir, 'pred'), { recursive: true });
+  const r = cli('predict', '--model', out, '--input', input, '--output', join(dir, 'pred', 'p.jsonl'), '--max-seq-length', '48');
+  assert.equal(r.status, 0, r.stderr);
+  const got = readFileSync(join(dir, 'pred', 'p.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prediction: string; probabilities: Record<string, number> });
+  assert.equal(got.length, 5);
+  for (const g of got) assert.ok(Math.abs(g.probabilities['0']! + g.probabilities['1']! - 1) < 1e-5);
+  const tsv = readFileSync(join(dir, 'pred', 'test_results.tsv'), 'utf8').trim().split('\n');
+  assert.equal(tsv.length, 5);
+  assert.equal(tsv[0]!.split('\t').length, 2);
+  const e = cli('encode', '--model', out, '--input', input, '--output', join(dir, 'pred', 'e.jsonl'), '--max-seq-length', '48');
+  assert.equal(e.status, 0, e.stderr);
+  const enc = JSON.parse(readFileSync(join(dir, 'pred', 'e.jsonl'), 'utf8').split('\n')[0]!) as { logits: number[] };
+  const p1 = Math.exp(enc.logits[1]!) / (Math.exp(enc.logits[0]!) + Math.exp(enc.logits[1]!));
+  assert.ok(Math.abs(p1 - got[0]!.probabilities['1']!) < 1e-5, 'encode logits and predict probabilities agree');
+});
+
+test('TSV without a header (chABSA) trains with --train/--eval', () => {
+  const train = join(dir, 'chabsa-train.tsv'), evalF = join(dir, 'chabsa-eval.tsv');
+  // the files are sorted by label: take every 20th row to get both classes
+  const every = (f: string, n: number) => readFileSync(join(SHARED_DIR, 'data/chabsa', f), 'utf8').split('\n').filter((l, i) => l && i % 20 === 0).slice(0, n);
+  writeFileSync(train, every('train.tsv', 96).join('\n') + '\n');
+  writeFileSync(evalF, every('test.tsv', 40).join('\n') + '\n');
+  const r = cli('finetune', '--model', model, '--output', join(dir, 'chabsa'), '--train', train, '--eval', evalF, '--max-seq-length', '48', '--batch-size', '16', '--epochs', '1');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(readFileSync(join(dir, 'chabsa', 'eval_results.txt'), 'utf8'), /global_step = 6\n/);
+});
+
+test('bad input: one clear line, exit code 1, nothing written', () => {
+  const bad = (name: string, content: string) => { const p = join(dir, name); writeFileSync(p, content); return p; };
+  const expectFail = (args: string[], re: RegExp) => {
+    const out = join(dir, `bad-${Math.random().toString(36).slice(2)}`);
+    const r = cli('finetune', '--model', model, '--output', out, '--max-seq-length', '32', '--max-steps', '1', ...args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(out) || readdirSync(out).length === 0, 'nothing written');
+  };
+  expectFail(['--texts', join(dir, 'missing.json'), '--pairs', pairs], /missing\.json: no such file/);
+  expectFail(['--texts', bad('broken.json', '{\n"a(1)": "x",\n"b(1)": \n}'), '--pairs', pairs], /broken\.json:4: not valid JSON/);
+  expectFail(['--texts', TEXTS, '--pairs', bad('p1.json', '[["ls(1)", "no-such-page(9)", 1]]')], /p1\.json: entry 0: title "no-such-page\(9\)" is not in/);
+  expectFail(['--texts', bad('t-empty.json', '{"a(1)": "  ", "b(1)": "text"}'), '--pairs', bad('p2.json', '[["a(1)", "b(1)", 1], ["b(1)", "a(1)", 0]]')], /the text of "a\(1\)" is empty/);
+  expectFail(['--texts', TEXTS, '--pairs', bad('p3.json', '[["ls(1)", "cp(1)", 1], ["cp(1)", "mv(1)", 1], ["mv(1)", "ls(1)", 1]]')], /only one class \("1"\)/);
+  expectFail(['--texts', TEXTS, '--pairs', bad('p4.json', '[["ls(1)", "cp(1)", 0.5]]')], /label 0\.5 is not an integer class/);
+  expectFail(['--texts', TEXTS, '--pairs', pairs, '--eval-ratio', '1.5'], /--eval-ratio must be between 0 and 1/);
+  expectFail(['--texts', TEXTS, '--pairs', bad('p5.json', '[["ls(1)", "cp(1)", 0]]')], /leave an empty train set/);
+  expectFail(['--train', bad('t.tsv', 'text\tlabel\n良い\t1\n悪い\t\n')], /t\.tsv:3: missing or empty label/);
+  expectFail([], /no data/);
+  const notEmpty = join(dir, 'occupied');
+  mkdirSync(notEmpty, { recursive: true });
+  writeFileSync(join(notEmpty, 'eval_results.txt'), 'another run\n');
+  const r = cli('finetune', '--model', model, '--output', notEmpty, '--texts', TEXTS, '--pairs', pairs, '--max-steps', '1');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /already holds files .* --overwrite/);
+  assert.equal(readFileSync(join(notEmpty, 'eval_results.txt'), 'utf8'), 'another run\n');
+  const noWeights = join(dir, 'noweights');
+  mkdirSync(noWeights, { recursive: true });
+  copyFileSync(join(model, 'config.json'), join(noWeights, 'config.json'));
+  const r2 = cli('finetune', '--model', noWeights, '--output', join(dir, 'nw-out'), '--texts', TEXTS, '--pairs', pairs, '--max-steps', '1');
+  assert.equal(r2.status, 1);
+  assert.match(r2.stderr, /noweights: no weights/);
+});
