@@ -57,7 +57,7 @@ export function loadData(o: DataOptions, seed: number): { train: Example[]; eval
   throw new DataError('no data: give --texts F --pairs F, or --train F [--eval F]');
 }
 
-function checkOutputDir(dir: string, overwrite: boolean): void {
+export function checkOutputDir(dir: string, overwrite: boolean): void {
   if (existsSync(dir) && readdirSync(dir).length > 0 && !overwrite) {
     throw new DataError(`${dir}: the output folder already holds files (a different run?); use --overwrite or another folder`);
   }
@@ -69,6 +69,24 @@ function copyTokenizerFiles(from: string, to: string): void {
   for (const f of readdirSync(from)) {
     if (/^(tokenizer\.json|tokenizer_config\.json|vocab\.txt|special_tokens_map\.json)$/.test(f) || /\.(model|vocab)$/.test(f)) copyFileSync(join(from, f), join(to, f));
   }
+}
+
+/**
+ * The report files every classification run writes: eval_results.txt,
+ * classification_report.txt, confusion_matrix.txt, eval_predictions.jsonl and
+ * report.json (`extra` plus per-class metrics, averages and the matrix).
+ */
+export function writeReports(out: string, evalSet: Example[], labels: string[], predictions: number[], probs: ArrayLike<number>[],
+  metrics: Metrics, evalText: string, extra: Record<string, unknown>): void {
+  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
+  writeFileAtomic(join(out, 'classification_report.txt'), (w) => w(classificationReport(metrics)));
+  writeFileAtomic(join(out, 'confusion_matrix.txt'), (w) => w(confusionMatrixText(metrics.confusion)));
+  writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => evalSet.forEach((e, i) => w(JSON.stringify({
+    guid: e.guid, label: e.label, prediction: labels[predictions[i]!], probabilities: Array.from(probs[i]!, (p) => Math.round(p * 1e6) / 1e6),
+  }) + '\n')));
+  writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({
+    ...extra, labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
+  }, null, 1) + '\n'));
 }
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
@@ -111,18 +129,11 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
 
   const out = o.output;
-  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
-  writeFileAtomic(join(out, 'classification_report.txt'), (w) => w(classificationReport(metrics)));
-  writeFileAtomic(join(out, 'confusion_matrix.txt'), (w) => w(confusionMatrixText(metrics.confusion)));
-  writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => data.eval.forEach((e, i) => w(JSON.stringify({
-    guid: e.guid, label: e.label, prediction: labels[ev2.predictions[i]!], probabilities: Array.from(ev2.probs[i]!, (p) => Math.round(p * 1e6) / 1e6),
-  }) + '\n')));
-  writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({
+  writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
     eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, global_step: result.globalStep,
-    labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
     hyperparameters: hp, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
     learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
-  }, null, 1) + '\n'));
+  });
   saveBert(model, out);
   copyTokenizerFiles(files.dir, out);
   return { metrics, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };

@@ -125,3 +125,23 @@ test('bad input: one clear line, exit code 1, nothing written', () => {
   assert.equal(r2.status, 1);
   assert.match(r2.stderr, /noweights: no weights/);
 });
+
+test('baseline: frozen vectors + logistic regression learns a task its features can express, and writes the same reports', () => {
+  // "is B the same page as A?": with [u, v, |u-v|, u*v] the |u-v| block is zero exactly for label 1
+  const titles = Object.keys(JSON.parse(readFileSync(TEXTS, 'utf8')) as Record<string, string>).slice(0, 150);
+  const same = titles.map((t, i) => [t, i % 2 ? t : titles[(i + 7) % titles.length]!, i % 2]);
+  const p = join(dir, 'same.json');
+  writeFileSync(p, JSON.stringify(same));
+  const out = join(dir, 'base');
+  const r = cli('baseline', '--model', model, '--output', out, '--texts', TEXTS, '--pairs', p, '--max-seq-length', '48', '--pooling', 'mean', '--pair-features', 'full');
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { eval_accuracy: number; feature_dim: number; distinct_texts: number };
+  assert.ok(report.eval_accuracy >= 0.95, `accuracy ${report.eval_accuracy}`);
+  assert.equal(report.feature_dim, 4 * 32);
+  assert.ok(report.distinct_texts <= 150, 'each text encoded once');
+  for (const f of ['eval_results.txt', 'classification_report.txt', 'confusion_matrix.txt', 'eval_predictions.jsonl', 'logreg.safetensors']) assert.ok(existsSync(join(out, f)), f);
+  assert.match(readFileSync(join(out, 'eval_results.txt'), 'utf8'), /^\*\*\*\*\* Eval results \*\*\*\*\*\neval_accuracy = /);
+  const bad = cli('baseline', '--model', model, '--output', join(dir, 'base2'), '--texts', TEXTS, '--pairs', p, '--pooling', 'max');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--pooling must be pooled, cls or mean/);
+});

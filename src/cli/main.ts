@@ -6,6 +6,7 @@ import { encodeFile, InputError } from '../encode.js';
 import { runDemo } from '../demo.js';
 import { DataError } from '../data/processors.js';
 import { finetune, predict } from '../finetune.js';
+import { baseline, type PairFeatures, type Pooling } from '../baseline/baseline.js';
 import { tokenizeFile } from '../tokenize/file.js';
 import { TokenizerError } from '../tokenize/index.js';
 import { CheckpointError } from '../io/tensor.js';
@@ -27,6 +28,8 @@ Usage:
        --seed 42 --dtype f32|bf16 --overwrite --lowercase]
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
+  ja-bert baseline --model DIR --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0]
+      Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
   ja-bert predict --model OUT --input IN.jsonl --output P.jsonl
       IN lines {"text": ..., "text_b": ...?}; writes probabilities (JSONL) and test_results.tsv beside P.
   ja-bert tokenize --tokenizer PATH --input IN.txt|IN.jsonl --output OUT.jsonl [--lowercase] [--special]
@@ -82,6 +85,25 @@ async function main(argv: string[]): Promise<number> {
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
+      console.log(`${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\nfull reports in ${flags.output as string}`);
+      return 0;
+    }
+    case 'baseline': {
+      const { flags } = parseArgs(rest, {
+        model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string',
+        'max-seq-length': 'number', pooling: 'string', 'pair-features': 'string', C: 'number', seed: 'number', overwrite: 'boolean', lowercase: 'boolean',
+      });
+      const pooling = (flags.pooling ?? 'pooled') as string, pf = (flags['pair-features'] ?? 'concat') as string;
+      if (!['pooled', 'cls', 'mean'].includes(pooling)) throw new UsageError(`--pooling must be pooled, cls or mean, got "${pooling}"`);
+      if (!['concat', 'full'].includes(pf)) throw new UsageError(`--pair-features must be concat or full, got "${pf}"`);
+      const r = baseline({
+        model: need(flags, 'model'), output: need(flags, 'output'), kernels: nativeKernels(),
+        texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: flags['eval-ratio'] as number | undefined,
+        trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
+        maxSeqLength: flags['max-seq-length'] as number | undefined, pooling: pooling as Pooling, pairFeatures: pf as PairFeatures,
+        C: flags.C as number | undefined, seed: flags.seed as number | undefined, overwrite: flags.overwrite === true,
+        lowercase: flags.lowercase === true ? true : undefined, log: (l) => console.error(l),
+      });
       console.log(`${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\nfull reports in ${flags.output as string}`);
       return 0;
     }

@@ -1,0 +1,127 @@
+/**
+ * The frozen-vector baseline the seed started from: encode every text once
+ * with the frozen encoder (pooled output, [CLS] vector or mean of token
+ * vectors), build pair features (the seed's concatenation [u, v], or
+ * [u, v, |u-v|, u*v]), and fit an L2 logistic regression to convergence.
+ */
+import { join } from 'node:path';
+import type { Kernels } from '../core/kernels.js';
+import { DataError, type Example, labelList } from '../data/processors.js';
+import { computeMetrics, evalResultsText, type Metrics } from '../eval/metrics.js';
+import { checkOutputDir, type DataOptions, loadData, writeReports } from '../finetune.js';
+import { findModelFiles, loadBert } from '../io/checkpoint.js';
+import { writeSafetensors } from '../io/safetensors.js';
+import type { Bert } from '../model/bert.js';
+import { loadTokenizer } from '../tokenize/index.js';
+import { InputBuilder } from '../tokenize/inputs.js';
+import { fitLogReg, predictProba } from './logreg.js';
+
+export type Pooling = 'pooled' | 'cls' | 'mean';
+export type PairFeatures = 'concat' | 'full';
+
+export interface BaselineOptions extends DataOptions {
+  model: string;
+  output: string;
+  kernels: Kernels;
+  overwrite?: boolean;
+  maxSeqLength?: number;
+  pooling?: Pooling;
+  pairFeatures?: PairFeatures;
+  C?: number;
+  seed?: number;
+  lowercase?: boolean;
+  log?: (line: string) => void;
+}
+
+/** one vector per text, each text encoded once, alone: [CLS] text [SEP] */
+function encodeTexts(model: Bert, builder: InputBuilder, texts: string[], pooling: Pooling, log?: (l: string) => void): Float64Array[] {
+  const D = model.cfg.hidden_size;
+  const order = texts.map((_, i) => i);
+  const feats = texts.map((t) => builder.features(t));
+  order.sort((a, b) => feats[a]!.inputIds.length - feats[b]!.inputIds.length);
+  const out = new Array<Float64Array>(texts.length);
+  const t0 = Date.now();
+  for (let s = 0; s < order.length; s += 32) {
+    const idx = order.slice(s, s + 32);
+    const batch = builder.batch(idx.map((i) => feats[i]!));
+    const r = model.forward(batch);
+    idx.forEach((i, b) => {
+      const v = new Float64Array(D);
+      if (pooling === 'pooled') for (let d = 0; d < D; d++) v[d] = r.pooledOutput[b * D + d]!;
+      else {
+        const len = pooling === 'cls' ? 1 : feats[i]!.inputIds.length;
+        for (let t = 0; t < len; t++) for (let d = 0; d < D; d++) v[d] += r.sequenceOutput[(b * batch.S + t) * D + d]! / len;
+      }
+      out[i] = v;
+    });
+    if (log && (s / 32) % 20 === 19) log(`encoded ${Math.min(s + 32, order.length)}/${order.length} texts, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  return out;
+}
+
+function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFeatures): Float64Array {
+  if (!v) return u;
+  const D = u.length;
+  const f = new Float64Array(kind === 'concat' ? 2 * D : 4 * D);
+  f.set(u, 0);
+  f.set(v, D);
+  if (kind === 'full') for (let d = 0; d < D; d++) { f[2 * D + d] = Math.abs(u[d]! - v[d]!); f[3 * D + d] = u[d]! * v[d]!; }
+  return f;
+}
+
+export interface BaselineResult { metrics: Metrics; evalText: string; iterations: number }
+
+export function baseline(o: BaselineOptions): BaselineResult {
+  const seed = o.seed ?? 42;
+  const data = loadData(o, seed);
+  checkOutputDir(o.output, o.overwrite ?? false);
+  const labels = labelList(data.train, data.source);
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const files = findModelFiles(o.model);
+  const { model } = loadBert(o.model, { kernels: o.kernels });
+  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
+  const pooling = o.pooling ?? 'pooled', kind = o.pairFeatures ?? 'concat';
+  // every distinct text once
+  const all = [...data.train, ...data.eval];
+  const textIds = new Map<string, number>();
+  for (const e of all) for (const t of [e.textA, e.textB]) if (t !== undefined && !textIds.has(t)) textIds.set(t, textIds.size);
+  o.log?.(`encoding ${textIds.size} distinct texts (${pooling}) with the frozen encoder`);
+  const t0 = Date.now();
+  const vecs = encodeTexts(model, builder, [...textIds.keys()], pooling, o.log);
+  const encodeSeconds = (Date.now() - t0) / 1000;
+  const build = (set: Example[], source: string) => {
+    const rows = set.map((e) => pairFeatures(vecs[textIds.get(e.textA)!]!, e.textB === undefined ? undefined : vecs[textIds.get(e.textB)!]!, kind));
+    const D = rows[0]!.length;
+    const X = new Float64Array(rows.length * D);
+    rows.forEach((r, i) => X.set(r, i * D));
+    const y = Int32Array.from(set, (e) => {
+      const id = index.get(e.label);
+      if (id === undefined) throw new DataError(`${source}: example ${e.guid} has label "${e.label}", which the training data does not have`);
+      return id;
+    });
+    return { X, y, D };
+  };
+  const tr = build(data.train, data.source), ev = build(data.eval, o.evalFile ?? data.source);
+  o.log?.(`fitting logistic regression on ${data.train.length} x ${tr.D} features`);
+  const t1 = Date.now();
+  const lr = fitLogReg(tr.X, tr.y, data.train.length, tr.D, labels.length, { C: o.C ?? 1.0 });
+  const fitSeconds = (Date.now() - t1) / 1000;
+  const C = labels.length;
+  const logloss = (P: Float64Array, y: Int32Array) => y.reduce((a, t, n) => a - Math.log(Math.max(P[n * C + t]!, 1e-300)), 0) / y.length;
+  const Ptr = predictProba(lr, tr.X, data.train.length), Pev = predictProba(lr, ev.X, data.eval.length);
+  const preds = Array.from(ev.y, (_, n) => { let b = 0; for (let c = 1; c < C; c++) if (Pev[n * C + c]! > Pev[n * C + b]!) b = c; return b; });
+  const metrics = computeMetrics(labels, Array.from(ev.y), preds);
+  const evalLoss = logloss(Pev, ev.y);
+  const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: evalLoss, global_step: lr.iterations, loss: logloss(Ptr, tr.y) });
+  const probs = Array.from(ev.y, (_, n) => Pev.subarray(n * C, n * C + C));
+  writeReports(o.output, data.eval, labels, preds, probs, metrics, evalText, {
+    eval_accuracy: metrics.accuracy, eval_loss: evalLoss, loss: logloss(Ptr, tr.y), global_step: lr.iterations,
+    method: 'frozen-vector logistic regression', pooling, pair_features: kind, C: o.C ?? 1.0, feature_dim: tr.D,
+    encode_seconds: encodeSeconds, fit_seconds: fitSeconds, distinct_texts: textIds.size, model: o.model,
+    train_examples: data.train.length, eval_examples: data.eval.length,
+  });
+  writeSafetensors(join(o.output, 'logreg.safetensors'), [
+    { name: 'weight', shape: [lr.K, lr.D], data: Float64Array.from(lr.W) }, { name: 'bias', shape: [lr.K], data: Float64Array.from(lr.b) },
+  ], { pooling, pair_features: kind, labels: JSON.stringify(labels) });
+  return { metrics, evalText, iterations: lr.iterations };
+}
