@@ -2,7 +2,7 @@
  * finetune / predict: the run_classifier workflow on files. Data flows one
  * way: files -> examples -> features -> batches -> model -> metrics -> report.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
 import { DataError, type Example, labelList, readPairExamples, readTableExamples, splitExamples } from './data/processors.js';
@@ -11,7 +11,7 @@ import { writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
-import { evaluate, train, type TrainResult } from './train/trainer.js';
+import { evaluate, latestCheckpoint, train, type TrainResult } from './train/trainer.js';
 
 export interface DataOptions {
   texts?: string;
@@ -35,6 +35,8 @@ export interface FinetuneOptions extends DataOptions {
   seed?: number;
   dtype?: DType;
   lowercase?: boolean;
+  /** save a resumable checkpoint every N steps (0: never) */
+  saveSteps?: number;
   log?: (line: string) => void;
 }
 
@@ -56,6 +58,9 @@ export function loadData(o: DataOptions, seed: number): { train: Example[]; eval
   }
   throw new DataError('no data: give --texts F --pairs F, or --train F [--eval F]');
 }
+
+/** the files and folders finetune and baseline write into an output folder */
+const OUTPUT_FILES = /^(run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 export function checkOutputDir(dir: string, overwrite: boolean): void {
   if (existsSync(dir) && readdirSync(dir).length > 0 && !overwrite) {
@@ -106,10 +111,30 @@ export interface FinetuneResult { metrics: Metrics; train: TrainResult; evalLoss
 export function finetune(o: FinetuneOptions): FinetuneResult {
   const seed = o.seed ?? 42;
   const data = loadData(o, seed);
-  checkOutputDir(o.output, o.overwrite ?? false);
   const labels = labelList(data.train, data.source);
+  // what identifies a run: an output folder holding the same run resumes it, another one is refused
+  const run = {
+    model: o.model, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
+    max_seq_length: o.maxSeqLength ?? 128, batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5, epochs: o.epochs ?? 3,
+    max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32', lowercase: o.lowercase ?? null,
+    train_examples: data.train.length, labels,
+  };
+  const runPath = join(o.output, 'run.json');
+  let resumeFrom: string | null = null;
+  if (!o.overwrite && existsSync(runPath) && readFileSync(runPath, 'utf8') === JSON.stringify(run) + '\n') {
+    resumeFrom = latestCheckpoint(o.output);
+    if (!resumeFrom && existsSync(join(o.output, 'eval_results.txt'))) throw new DataError(`${o.output}: this run has already finished; use --overwrite to run it again`);
+  } else {
+    findModelFiles(o.model); // a bad model folder fails before anything is written
+    checkOutputDir(o.output, o.overwrite ?? false);
+    // --overwrite removes what an earlier run wrote, nothing else
+    for (const f of readdirSync(o.output)) if (OUTPUT_FILES.test(f)) rmSync(join(o.output, f), { recursive: true, force: true });
+    writeFileAtomic(runPath, (w) => w(JSON.stringify(run) + '\n'));
+  }
   const files = findModelFiles(o.model);
-  const { model } = loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed });
+  const { model } = resumeFrom
+    ? loadBert(resumeFrom, { kernels: o.kernels, dtype: o.dtype ?? 'f32' })
+    : loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed });
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
   const maxLen = Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings);
   const builder = new InputBuilder(tokenizer, maxLen);
@@ -123,6 +148,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const result = train(model, o.kernels, tr.features, tr.y, {
     batchSize: hp.train_batch_size, learningRate: hp.learning_rate, epochs: hp.num_train_epochs, maxSteps: o.maxSteps,
     warmupProportion: hp.warmup_proportion, seed, padId: builder.pad, log: o.log,
+    checkpoint: o.saveSteps ? { dir: o.output, every: o.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
   });
   const ev2 = evaluate(model, ev.features, ev.y, 64, builder.pad);
   const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions);

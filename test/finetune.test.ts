@@ -145,3 +145,28 @@ test('baseline: frozen vectors + logistic regression learns a task its features 
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--pooling must be pooled, cls or mean/);
 });
+
+test('resume after SIGKILL: rerunning the command continues from the last checkpoint and ends exactly like an uninterrupted run', () => {
+  const args = (out: string) => ['finetune', '--model', model, '--output', out, '--texts', TEXTS, '--pairs', pairs, '--max-seq-length', '48',
+    '--batch-size', '16', '--epochs', '2', '--learning-rate', '5e-4', '--seed', '11', '--save-steps', '4'];
+  const whole = cli(...args(join(dir, 'whole')));
+  assert.equal(whole.status, 0, whole.stderr);
+  const out = join(dir, 'killed');
+  // a real SIGKILL right after step 13: checkpoint-12 is the newest complete one
+  const killed = spawnSync(join(ROOT, 'bin/ja-bert'), args(out), { encoding: 'utf8', env: { ...process.env, JA_BERT_TEST_CRASH_AFTER_STEP: '13' } });
+  assert.equal(killed.signal, 'SIGKILL');
+  assert.ok(existsSync(join(out, 'checkpoint-12', 'trainer_state.json')));
+  assert.ok(!existsSync(join(out, 'eval_results.txt')), 'nothing final was written by the killed run');
+  const resumed = cli(...args(out));
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming from .*checkpoint-12 at step 12\/20/);
+  assert.equal(readFileSync(join(out, 'eval_results.txt'), 'utf8'), readFileSync(join(dir, 'whole', 'eval_results.txt'), 'utf8'));
+  assert.deepEqual(readFileSync(join(out, 'model.safetensors')), readFileSync(join(dir, 'whole', 'model.safetensors')));
+  assert.ok(!readdirSync(out).some((f) => f.startsWith('checkpoint-')), 'checkpoints are removed when the run completes');
+  const again = cli(...args(out));
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already finished; use --overwrite/);
+  const other = cli(...args(out).map((a) => (a === '11' ? '12' : a)));
+  assert.equal(other.status, 1);
+  assert.match(other.stderr, /already holds files/);
+});

@@ -4,8 +4,14 @@
  * BERT's AdamW with linear warmup and decay, global-norm clipping, seeded
  * dropout (same seed -> same run), a progress line with loss, rate and ETA.
  */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { saveBert } from '../io/checkpoint.js';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { toFloat32 } from '../io/tensor.js';
 import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
@@ -22,6 +28,38 @@ export interface TrainOptions {
   maxGradNorm?: number;
   padId?: number;
   log?: (line: string) => void;
+  /** save a resumable checkpoint into dir every `every` steps (the last complete one is kept) */
+  checkpoint?: { dir: string; every: number };
+  /** continue a run from a checkpoint folder written by an earlier, interrupted call */
+  resumeFrom?: string;
+}
+
+interface TrainerState { step: number; total: number; curve: CurvePoint[]; seconds: number; tokens: number }
+
+/** the newest complete checkpoint-N folder in dir, or null */
+export function latestCheckpoint(dir: string): string | null {
+  if (!existsSync(dir)) return null;
+  const steps = readdirSync(dir).map((f) => /^checkpoint-(\d+)$/.exec(f)).filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1])).filter((n) => existsSync(join(dir, `checkpoint-${n}`, 'trainer_state.json'))).sort((a, b) => b - a);
+  return steps.length ? join(dir, `checkpoint-${steps[0]}`) : null;
+}
+
+/** write checkpoint-<step> beside the others: into a .tmp folder first, renamed when complete */
+function saveCheckpoint(dir: string, model: Bert, opt: AdamW, state: TrainerState): void {
+  const final = join(dir, `checkpoint-${state.step}`), tmp = `${final}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  saveBert(model, tmp);
+  writeSafetensors(join(tmp, 'optimizer.safetensors'), [
+    { name: 'adam_m', shape: [opt.m.length], data: opt.m }, { name: 'adam_v', shape: [opt.v.length], data: opt.v },
+  ]);
+  writeFileAtomic(join(tmp, 'trainer_state.json'), (w) => w(JSON.stringify(state)));
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  for (const f of readdirSync(dir)) {
+    const m = /^checkpoint-(\d+)(\.tmp)?$/.exec(f);
+    if (m && Number(m[1]) !== state.step) rmSync(join(dir, f), { recursive: true, force: true });
+  }
 }
 
 export interface CurvePoint { step: number; loss: number; lr: number }
@@ -64,14 +102,30 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
   if (total < 1) throw new Error(`no training steps: ${features.length} examples, batch size ${o.batchSize}, ${o.epochs} epochs`);
   const warmup = Math.floor(total * o.warmupProportion);
   const opt = new AdamW(model, K, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1.0 });
-  const rng = new Rng(o.seed);
   const lengths = features.map((f) => f.inputIds.length);
-  const curve: CurvePoint[] = [];
-  const t0 = Date.now();
-  let step = 0, tokens = 0, lastLog = 0;
+  let curve: CurvePoint[] = [];
+  let step = 0, tokens = 0, lastLog = 0, before = 0;
+  if (o.resumeFrom) {
+    // the caller loaded the weights from the checkpoint; here: optimizer moments and progress
+    const st = JSON.parse(readFileSync(join(o.resumeFrom, 'trainer_state.json'), 'utf8')) as TrainerState;
+    if (st.total !== total) throw new Error(`${o.resumeFrom}: the checkpoint was made for ${st.total} steps, this run has ${total}`);
+    const mv = readSafetensors(join(o.resumeFrom, 'optimizer.safetensors')).tensors;
+    opt.m.set(toFloat32(mv.get('adam_m')!));
+    opt.v.set(toFloat32(mv.get('adam_v')!));
+    opt.step = st.step;
+    ({ step, curve, tokens } = st);
+    before = st.seconds;
+    o.log?.(`resuming from ${o.resumeFrom} at step ${step}/${total}`);
+  }
+  const t0 = Date.now(), startStep = step;
   const isTty = process.stderr.isTTY === true;
+  const crashAfter = Number(process.env.JA_BERT_TEST_CRASH_AFTER_STEP ?? NaN); // fault injection for the resume test
+  // each epoch's batch order depends only on (seed, epoch), so a resumed run sees the same batches
+  const perEpoch = Math.ceil(features.length / o.batchSize);
   while (step < total) {
-    for (const b of lengthGroupedBatches(lengths, o.batchSize, rng)) {
+    const epoch = Math.floor(step / perEpoch);
+    const batches = lengthGroupedBatches(lengths, o.batchSize, new Rng((o.seed * 7919 + epoch * 104729) >>> 0));
+    for (const b of batches.slice(step - epoch * perEpoch)) {
       if (step >= total) break;
       const batch = padBatch(b.map((i) => features[i]!), o.padId ?? 0);
       const y = Int32Array.from(b, (i) => labels[i]!);
@@ -84,10 +138,14 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
       step++;
       tokens += batch.B * batch.S;
       curve.push({ step, loss, lr });
+      if (o.checkpoint && step % o.checkpoint.every === 0 && step < total) {
+        saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens });
+      }
+      if (step === crashAfter) process.kill(process.pid, 'SIGKILL');
       const now = Date.now();
       if (o.log && (now - lastLog > (isTty ? 250 : 10000) || step === total)) {
         lastLog = now;
-        const el = (now - t0) / 1000, rate = step / el;
+        const el = (now - t0) / 1000, rate = (step - startStep) / el;
         const recent = curve.slice(-20).reduce((a, c) => a + c.loss, 0) / Math.min(20, curve.length);
         const pct = Math.floor((100 * step) / total);
         const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
@@ -95,7 +153,10 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
       }
     }
   }
-  const seconds = (Date.now() - t0) / 1000;
+  const seconds = before + (Date.now() - t0) / 1000;
+  if (o.checkpoint) for (const f of existsSync(o.checkpoint.dir) ? readdirSync(o.checkpoint.dir) : []) {
+    if (/^checkpoint-\d+(\.tmp)?$/.test(f)) rmSync(join(o.checkpoint.dir, f), { recursive: true, force: true });
+  }
   const tail = curve.slice(-Math.max(1, Math.ceil(curve.length / 10)));
   return { globalStep: step, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds };
 }
