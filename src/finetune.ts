@@ -11,9 +11,12 @@ import { writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
+import { readLivedoor, splitLivedoor } from './data/livedoor.js';
 import { evaluate, latestCheckpoint, train, type TrainResult } from './train/trainer.js';
 
 export interface DataOptions {
+  /** ldcc-20140209.tar.gz or its text/ folder: train on 3/5, evaluate on the test 1/5 */
+  livedoor?: string;
   texts?: string;
   pairs?: string;
   evalRatio?: number;
@@ -42,6 +45,10 @@ export interface FinetuneOptions extends DataOptions {
 
 /** the train/eval examples named by the data flags */
 export function loadData(o: DataOptions, seed: number): { train: Example[]; eval: Example[]; source: string } {
+  if (o.livedoor) {
+    const s = splitLivedoor(readLivedoor(o.livedoor), seed);
+    return { train: s.train, eval: s.test, source: o.livedoor };
+  }
   if (o.texts || o.pairs) {
     if (!o.texts || !o.pairs) throw new DataError('--texts and --pairs go together');
     const all = readPairExamples(o.texts, o.pairs);
@@ -56,7 +63,7 @@ export function loadData(o: DataOptions, seed: number): { train: Example[]; eval
     }
     return { ...splitExamples(trainSet, o.evalRatio ?? 0.1, seed, o.trainFile), source: o.trainFile };
   }
-  throw new DataError('no data: give --texts F --pairs F, or --train F [--eval F]');
+  throw new DataError('no data: give --texts F --pairs F, --train F [--eval F], or --livedoor PATH');
 }
 
 /** the files and folders finetune and baseline write into an output folder */
@@ -114,7 +121,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const labels = labelList(data.train, data.source);
   // what identifies a run: an output folder holding the same run resumes it, another one is refused
   const run = {
-    model: o.model, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
+    model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
     max_seq_length: o.maxSeqLength ?? 128, batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5, epochs: o.epochs ?? 3,
     max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32', lowercase: o.lowercase ?? null,
     train_examples: data.train.length, labels,

@@ -23,7 +23,8 @@ Usage:
       a TF1 checkpoint may be named by its prefix (DIR/model.ckpt-1400000).
       Each input line: {"text": "...", "text_b": "..."?} (tokenized with the model folder's tokenizer)
       or {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}
-  ja-bert finetune --model DIR --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F])
+  ja-bert finetune --model DIR --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F]
+      | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype f32|bf16 --save-steps 100 --overwrite --lowercase]
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
@@ -71,14 +72,14 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'finetune': {
       const { flags } = parseArgs(rest, {
-        model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string',
+        model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean', 'save-steps': 'number',
       });
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
         model: need(flags, 'model'), output: need(flags, 'output'), kernels: nativeKernels(),
-        texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: num('eval-ratio'),
+        livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: num('eval-ratio'),
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'),
         maxSteps: num('max-steps'), warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype),
@@ -91,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'baseline': {
       const { flags } = parseArgs(rest, {
-        model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string',
+        model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
         'max-seq-length': 'number', pooling: 'string', 'pair-features': 'string', C: 'number', seed: 'number', overwrite: 'boolean', lowercase: 'boolean',
       });
       const pooling = (flags.pooling ?? 'pooled') as string, pf = (flags['pair-features'] ?? 'concat') as string;
@@ -99,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
       if (!['concat', 'full'].includes(pf)) throw new UsageError(`--pair-features must be concat or full, got "${pf}"`);
       const r = baseline({
         model: need(flags, 'model'), output: need(flags, 'output'), kernels: nativeKernels(),
-        texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: flags['eval-ratio'] as number | undefined,
+        livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: flags['eval-ratio'] as number | undefined,
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
         maxSeqLength: flags['max-seq-length'] as number | undefined, pooling: pooling as Pooling, pairFeatures: pf as PairFeatures,
         C: flags.C as number | undefined, seed: flags.seed as number | undefined, overwrite: flags.overwrite === true,
