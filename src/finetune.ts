@@ -40,6 +40,11 @@ export interface FinetuneOptions extends DataOptions {
   lowercase?: boolean;
   /** save a resumable checkpoint every N steps (0: never) */
   saveSteps?: number;
+  gradientAccumulation?: number;
+  /** evaluate during training every N steps; 0 = at each epoch's end; undefined = only at the end */
+  evalSteps?: number;
+  /** stop after this many evaluations without a better eval loss; the best model is kept */
+  earlyStoppingPatience?: number;
   log?: (line: string) => void;
 }
 
@@ -67,7 +72,7 @@ export function loadData(o: DataOptions, seed: number): { train: Example[]; eval
 }
 
 /** the files and folders finetune and baseline write into an output folder */
-const OUTPUT_FILES = /^(run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 export function checkOutputDir(dir: string, overwrite: boolean): void {
   if (existsSync(dir) && readdirSync(dir).length > 0 && !overwrite) {
@@ -124,6 +129,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
     max_seq_length: o.maxSeqLength ?? 128, batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5, epochs: o.epochs ?? 3,
     max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32', lowercase: o.lowercase ?? null,
+    gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null,
     train_examples: data.train.length, labels,
   };
   const runPath = join(o.output, 'run.json');
@@ -156,6 +162,16 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     batchSize: hp.train_batch_size, learningRate: hp.learning_rate, epochs: hp.num_train_epochs, maxSteps: o.maxSteps,
     warmupProportion: hp.warmup_proportion, seed, padId: builder.pad, log: o.log,
     checkpoint: o.saveSteps ? { dir: o.output, every: o.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
+    gradientAccumulation: o.gradientAccumulation,
+    evaluation: o.evalSteps === undefined && o.earlyStoppingPatience === undefined ? undefined : {
+      every: o.evalSteps ?? 0,
+      patience: o.earlyStoppingPatience,
+      bestDir: join(o.output, 'best-model'),
+      run: () => {
+        const r = evaluate(model, ev.features, ev.y, 64, builder.pad);
+        return { accuracy: r.predictions.filter((p, i) => p === ev.y[i]).length / ev.y.length, loss: r.evalLoss };
+      },
+    },
   });
   const ev2 = evaluate(model, ev.features, ev.y, 64, builder.pad);
   const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions);
@@ -164,7 +180,8 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const out = o.output;
   writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
     eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, global_step: result.globalStep,
-    hyperparameters: hp, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
+    hyperparameters: { ...hp, gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null },
+    evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
     learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
   });
   saveBert(model, out);

@@ -170,3 +170,40 @@ test('resume after SIGKILL: rerunning the command continues from the last checkp
   assert.equal(other.status, 1);
   assert.match(other.stderr, /already holds files/);
 });
+
+test('gradient accumulation: k micro-batches of b equal one batch of k*b (same gradients, same step count)', async () => {
+  const { train } = await import('../src/train/trainer.js');
+  const cfg = makeConfig({ vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 32,
+    hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, labels: ['0', '1'] });
+  // 16 examples, one optimizer step: both runs put all of them into that step
+  const feats = Array.from({ length: 16 }, (_, i) => ({ inputIds: [2, 5 + (i % 40), 6 + ((i * 7) % 40), 3], tokenTypeIds: [0, 0, 0, 0] }));
+  const y = Int32Array.from(feats, (_, i) => i % 2);
+  const run = (batchSize: number, accum: number) => {
+    const m = new Bert(cfg, { kernels: nativeKernels(), seed: 5 });
+    const r = train(m, nativeKernels(), feats, y, { batchSize, learningRate: 1e-3, epochs: 1, warmupProportion: 0, seed: 3, gradientAccumulation: accum });
+    return { steps: r.globalStep, params: m.params };
+  };
+  const a = run(16, 1), b = run(8, 2);
+  assert.equal(a.steps, 1);
+  assert.equal(b.steps, 1);
+  let worst = 0;
+  a.params.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - b.params[i]!)); });
+  assert.ok(worst < 1e-6, `max parameter difference ${worst}`);
+  const c = run(16, 1);
+  assert.deepEqual(c.params, a.params, 'deterministic');
+});
+
+test('evaluation during training, best model kept, early stopping', () => {
+  const out = join(dir, 'evalrun');
+  const r = cli('finetune', '--model', model, '--output', out, '--texts', TEXTS, '--pairs', pairs, '--max-seq-length', '48', '--batch-size', '16',
+    '--epochs', '3', '--learning-rate', '3e-3', '--seed', '4', '--eval-steps', '2', '--early-stopping-patience', '2');
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { evaluations: Array<{ step: number; eval_loss: number }>; best_step: number; stopped_early: boolean; eval_loss: number; global_step: number };
+  assert.ok(rep.evaluations.length >= 2);
+  assert.deepEqual(rep.evaluations.map((e) => e.step).slice(0, 2), [2, 4]);
+  const best = rep.evaluations.reduce((a, e) => (e.eval_loss < a.eval_loss ? e : a));
+  assert.equal(rep.best_step, best.step);
+  assert.ok(Math.abs(rep.eval_loss - best.eval_loss) < 1e-6, 'the final evaluation is of the best model');
+  if (rep.stopped_early) assert.ok(rep.global_step < 30);
+  assert.ok(!existsSync(join(out, 'best-model')), 'the best-model folder is cleaned up');
+});

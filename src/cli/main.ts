@@ -26,7 +26,8 @@ Usage:
   ja-bert finetune --model DIR --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F]
       | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
-       --seed 42 --dtype f32|bf16 --save-steps 100 --overwrite --lowercase]
+       --seed 42 --dtype f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
+       --early-stopping-patience N --overwrite --lowercase]
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
@@ -75,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
         model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean', 'save-steps': 'number',
+        'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
       });
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
@@ -84,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'),
         maxSteps: num('max-steps'), warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype),
         overwrite: flags.overwrite === true, lowercase: flags.lowercase === true ? true : undefined, saveSteps: num('save-steps') ?? 100,
+        gradientAccumulation: num('gradient-accumulation-steps'), evalSteps: num('eval-steps'), earlyStoppingPatience: num('early-stopping-patience'),
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');

@@ -32,9 +32,25 @@ export interface TrainOptions {
   checkpoint?: { dir: string; every: number };
   /** continue a run from a checkpoint folder written by an earlier, interrupted call */
   resumeFrom?: string;
+  /** micro-batches per optimizer step (gradients summed, loss averaged) */
+  gradientAccumulation?: number;
+  /** evaluate during training: every N steps (0 = at each epoch's end) */
+  evaluation?: {
+    every: number;
+    run: () => { accuracy: number; loss: number };
+    /** stop after this many evaluations without a better eval loss (0 = never) */
+    patience?: number;
+    /** keep the best model (lowest eval loss) here and load it back at the end */
+    bestDir?: string;
+  };
 }
 
-interface TrainerState { step: number; total: number; curve: CurvePoint[]; seconds: number; tokens: number }
+export interface EvalPoint { step: number; eval_accuracy: number; eval_loss: number }
+
+interface TrainerState {
+  step: number; total: number; curve: CurvePoint[]; seconds: number; tokens: number;
+  evals: EvalPoint[]; bestLoss: number | null; bestStep: number | null; sinceBest: number;
+}
 
 /** the newest complete checkpoint-N folder in dir, or null */
 export function latestCheckpoint(dir: string): string | null {
@@ -66,6 +82,9 @@ export interface CurvePoint { step: number; loss: number; lr: number }
 
 export interface TrainResult {
   globalStep: number;
+  evals: EvalPoint[];
+  bestStep: number | null;
+  stoppedEarly: boolean;
   /** mean training loss over the last 10 % of steps */
   finalLoss: number;
   curve: CurvePoint[];
@@ -87,8 +106,8 @@ export function lengthGroupedBatches(lengths: number[], batchSize: number, rng: 
   return batches;
 }
 
-export function trainingSteps(nTrain: number, o: Pick<TrainOptions, 'batchSize' | 'epochs' | 'maxSteps'>): number {
-  return o.maxSteps ?? Math.floor((nTrain / o.batchSize) * o.epochs);
+export function trainingSteps(nTrain: number, o: Pick<TrainOptions, 'batchSize' | 'epochs' | 'maxSteps' | 'gradientAccumulation'>): number {
+  return o.maxSteps ?? Math.floor((nTrain / (o.batchSize * (o.gradientAccumulation ?? 1))) * o.epochs);
 }
 
 function fmtTime(s: number): string {
@@ -104,7 +123,11 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
   const opt = new AdamW(model, K, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1.0 });
   const lengths = features.map((f) => f.inputIds.length);
   let curve: CurvePoint[] = [];
+  let evals: EvalPoint[] = [];
   let step = 0, tokens = 0, lastLog = 0, before = 0;
+  let bestLoss: number | null = null, bestStep: number | null = null, sinceBest = 0, stoppedEarly = false;
+  const accum = o.gradientAccumulation ?? 1;
+  if (!Number.isInteger(accum) || accum < 1) throw new Error(`gradient accumulation must be a positive integer, got ${accum}`);
   if (o.resumeFrom) {
     // the caller loaded the weights from the checkpoint; here: optimizer moments and progress
     const st = JSON.parse(readFileSync(join(o.resumeFrom, 'trainer_state.json'), 'utf8')) as TrainerState;
@@ -114,6 +137,10 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
     opt.v.set(toFloat32(mv.get('adam_v')!));
     opt.step = st.step;
     ({ step, curve, tokens } = st);
+    evals = st.evals ?? [];
+    bestLoss = st.bestLoss ?? null;
+    bestStep = st.bestStep ?? null;
+    sinceBest = st.sinceBest ?? 0;
     before = st.seconds;
     o.log?.(`resuming from ${o.resumeFrom} at step ${step}/${total}`);
   }
@@ -121,25 +148,42 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
   const isTty = process.stderr.isTTY === true;
   const crashAfter = Number(process.env.JA_BERT_TEST_CRASH_AFTER_STEP ?? NaN); // fault injection for the resume test
   // each epoch's batch order depends only on (seed, epoch), so a resumed run sees the same batches
-  const perEpoch = Math.ceil(features.length / o.batchSize);
-  while (step < total) {
+  const microPerEpoch = Math.ceil(features.length / o.batchSize);
+  const perEpoch = Math.max(1, Math.floor(microPerEpoch / accum));
+  const ev = o.evaluation;
+  const evalNow = (): void => {
+    const r = ev!.run();
+    evals.push({ step, eval_accuracy: r.accuracy, eval_loss: r.loss });
+    if (bestLoss === null || r.loss < bestLoss) {
+      bestLoss = r.loss; bestStep = step; sinceBest = 0;
+      if (ev!.bestDir) saveBert(model, ev!.bestDir);
+    } else sinceBest++;
+    o.log?.(`eval at step ${step}: accuracy ${r.accuracy.toFixed(4)} loss ${r.loss.toFixed(4)}${bestStep === step ? ' (best)' : ''}`);
+    if (ev!.patience && sinceBest >= ev!.patience) stoppedEarly = true;
+  };
+  while (step < total && !stoppedEarly) {
     const epoch = Math.floor(step / perEpoch);
     const batches = lengthGroupedBatches(lengths, o.batchSize, new Rng((o.seed * 7919 + epoch * 104729) >>> 0));
-    for (const b of batches.slice(step - epoch * perEpoch)) {
-      if (step >= total) break;
-      const batch = padBatch(b.map((i) => features[i]!), o.padId ?? 0);
-      const y = Int32Array.from(b, (i) => labels[i]!);
-      model.forward(batch, { train: true, seed: (o.seed * 1000003 + step) >>> 0 });
-      const { loss } = model.loss(y);
+    for (let k = (step - epoch * perEpoch) * accum; k + accum <= batches.length; k += accum) {
+      if (step >= total || stoppedEarly) break;
       model.zeroGrads();
-      model.backward({ labels: y });
+      let loss = 0;
+      for (let m = 0; m < accum; m++) {
+        const b = batches[k + m]!;
+        const batch = padBatch(b.map((i) => features[i]!), o.padId ?? 0);
+        const y = Int32Array.from(b, (i) => labels[i]!);
+        model.forward(batch, { train: true, seed: (o.seed * 1000003 + step * accum + m) >>> 0 });
+        loss += model.loss(y).loss / accum;
+        model.backward({ labels: y, dLoss: 1 / accum });
+        tokens += batch.B * batch.S;
+      }
       const lr = bertLearningRate(o.learningRate, step, total, warmup);
       opt.apply(lr);
       step++;
-      tokens += batch.B * batch.S;
       curve.push({ step, loss, lr });
-      if (o.checkpoint && step % o.checkpoint.every === 0 && step < total) {
-        saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens });
+      if (ev && (ev.every > 0 ? step % ev.every === 0 : step % perEpoch === 0 || step === total)) evalNow();
+      if (o.checkpoint && step % o.checkpoint.every === 0 && step < total && !stoppedEarly) {
+        saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
       }
       if (step === crashAfter) process.kill(process.pid, 'SIGKILL');
       const now = Date.now();
@@ -157,8 +201,16 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
   if (o.checkpoint) for (const f of existsSync(o.checkpoint.dir) ? readdirSync(o.checkpoint.dir) : []) {
     if (/^checkpoint-\d+(\.tmp)?$/.test(f)) rmSync(join(o.checkpoint.dir, f), { recursive: true, force: true });
   }
+  if (ev?.bestDir && bestStep !== null && bestStep !== step) {
+    // the best evaluation's weights replace the last ones
+    const best = readSafetensors(join(ev.bestDir, 'model.safetensors')).tensors;
+    for (const spec of model.layout.specs) model.params.set(toFloat32(best.get(spec.name)!), spec.offset);
+    model.paramsChanged();
+    o.log?.(`loaded the best model (step ${bestStep}, eval loss ${bestLoss!.toFixed(4)})`);
+  }
+  if (ev?.bestDir) rmSync(ev.bestDir, { recursive: true, force: true });
   const tail = curve.slice(-Math.max(1, Math.ceil(curve.length / 10)));
-  return { globalStep: step, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds };
+  return { globalStep: step, evals, bestStep, stoppedEarly, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds };
 }
 
 export interface EvalResult {
