@@ -7,6 +7,8 @@ import { basename, dirname, join } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
 import { DataError, type Example, labelList, readPairExamples, readTableExamples, splitExamples } from './data/processors.js';
 import { classificationReport, computeMetrics, confusionMatrixText, evalResultsText, type Metrics } from './eval/metrics.js';
+import { reportHtml } from './eval/html.js';
+import { confusionPng, curvesPng } from './eval/png.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
 import { loadTokenizer } from './tokenize/index.js';
@@ -72,7 +74,7 @@ export function loadData(o: DataOptions, seed: number): { train: Example[]; eval
 }
 
 /** the files and folders finetune and baseline write into an output folder */
-const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 export function checkOutputDir(dir: string, overwrite: boolean): void {
   if (existsSync(dir) && readdirSync(dir).length > 0 && !overwrite) {
@@ -104,6 +106,14 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
   writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({
     ...extra, labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
   }, null, 1) + '\n'));
+  const curve = extra.learning_curve as Array<{ step: number; loss: number }> | undefined;
+  const evals = extra.evaluations as Array<{ step: number; eval_accuracy: number; eval_loss: number }> | undefined;
+  writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
+    title: `ja-bert: ${String(extra.method ?? 'fine-tuned cross-encoder')}`, evalText, reportText: classificationReport(metrics),
+    confusionText: confusionMatrixText(metrics.confusion), metrics, curve, evals, details: extra,
+  })));
+  writeFileAtomic(join(out, 'confusion_matrix.png'), (w) => w(confusionPng(metrics)));
+  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [])));
 }
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {

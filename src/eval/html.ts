@@ -1,0 +1,85 @@
+/**
+ * report.html: the eval block, the classification report, a confusion-matrix
+ * heat map and the training curves, as one self-contained page (inline SVG, no
+ * scripts, nothing fetched).
+ */
+import type { Metrics } from './metrics.js';
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** white -> blue by count / max */
+export function heatColor(v: number, max: number): [number, number, number] {
+  const t = max > 0 ? v / max : 0;
+  return [Math.round(255 - 225 * t), Math.round(255 - 155 * t), Math.round(255 - 75 * t)];
+}
+
+export function confusionSvg(m: Metrics): string {
+  const n = m.labels.length, cell = Math.max(28, Math.min(70, Math.floor(420 / n))), left = 140, top = 40;
+  const max = Math.max(1, ...m.confusion.flat());
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${left + n * cell + 20}" height="${top + n * cell + 60}" font-family="sans-serif" font-size="12">`;
+  s += `<text x="${left + (n * cell) / 2}" y="${top + n * cell + 45}" text-anchor="middle">predicted</text>`;
+  s += `<text x="14" y="${top + (n * cell) / 2}" transform="rotate(-90 14 ${top + (n * cell) / 2})" text-anchor="middle">true</text>`;
+  m.labels.forEach((l, i) => {
+    s += `<text x="${left - 6}" y="${top + i * cell + cell / 2 + 4}" text-anchor="end">${esc(l)}</text>`;
+    s += `<text x="${left + i * cell + cell / 2}" y="${top + n * cell + 16}" text-anchor="middle">${esc(l)}</text>`;
+  });
+  m.confusion.forEach((row, i) => row.forEach((v, j) => {
+    const [r, g, b] = heatColor(v, max);
+    s += `<rect x="${left + j * cell}" y="${top + i * cell}" width="${cell}" height="${cell}" fill="rgb(${r},${g},${b})" stroke="#fff"/>`;
+    s += `<text x="${left + j * cell + cell / 2}" y="${top + i * cell + cell / 2 + 4}" text-anchor="middle" fill="${v / max > 0.55 ? '#fff' : '#000'}">${v}</text>`;
+  }));
+  return s + '</svg>';
+}
+
+export interface Series { name: string; color: string; points: Array<[number, number]> }
+
+export function lineChartSvg(title: string, series: Series[], w = 560, h = 260): string {
+  const all = series.flatMap((s) => s.points);
+  if (all.length === 0) return '';
+  const x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]), x0 + 1);
+  const y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]), y0 + 1e-9);
+  const L = 50, R = 15, T = 25, B = 30;
+  const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (w - L - R), py = (y: number) => T + (1 - (y - y0) / (y1 - y0)) * (h - T - B);
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">`;
+  s += `<text x="${w / 2}" y="15" text-anchor="middle" font-size="13">${esc(title)}</text>`;
+  s += `<line x1="${L}" y1="${h - B}" x2="${w - R}" y2="${h - B}" stroke="#444"/><line x1="${L}" y1="${T}" x2="${L}" y2="${h - B}" stroke="#444"/>`;
+  for (const [v, y] of [[y0, h - B], [y1, T]] as const) s += `<text x="${L - 4}" y="${y + 4}" text-anchor="end">${v.toPrecision(3)}</text>`;
+  s += `<text x="${L}" y="${h - 10}">${x0}</text><text x="${w - R}" y="${h - 10}" text-anchor="end">${x1} steps</text>`;
+  series.forEach((se, k) => {
+    s += `<polyline fill="none" stroke="${se.color}" stroke-width="1.5" points="${se.points.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ')}"/>`;
+    if (se.points.length < 60) for (const p of se.points) s += `<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="2.5" fill="${se.color}"/>`;
+    s += `<text x="${w - R - 4}" y="${T + 14 * (k + 1)}" text-anchor="end" fill="${se.color}">${esc(se.name)}</text>`;
+  });
+  return s + '</svg>';
+}
+
+/** moving average so a noisy per-step loss reads as a curve */
+export function smooth(points: Array<[number, number]>, window: number): Array<[number, number]> {
+  return points.map((p, i) => {
+    const part = points.slice(Math.max(0, i - window + 1), i + 1);
+    return [p[0], part.reduce((a, q) => a + q[1], 0) / part.length];
+  });
+}
+
+export function reportHtml(o: {
+  title: string; evalText: string; reportText: string; confusionText: string; metrics: Metrics;
+  curve?: Array<{ step: number; loss: number }>; evals?: Array<{ step: number; eval_accuracy: number; eval_loss: number }>; details: Record<string, unknown>;
+}): string {
+  const loss: Series[] = [];
+  if (o.curve?.length) loss.push({ name: 'train loss (smoothed)', color: '#1f77b4', points: smooth(o.curve.map((c) => [c.step, c.loss]), Math.max(1, Math.round(o.curve.length / 30))) });
+  if (o.evals?.length) loss.push({ name: 'eval loss', color: '#d62728', points: o.evals.map((e) => [e.step, e.eval_loss]) });
+  const acc: Series[] = o.evals?.length ? [{ name: 'eval accuracy', color: '#2ca02c', points: o.evals.map((e) => [e.step, e.eval_accuracy]) }] : [];
+  const rows = Object.entries(o.details).filter(([, v]) => v !== null && typeof v !== 'object').map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
+  return `<!doctype html>
+<html lang="ja"><head><meta charset="utf-8"><title>${esc(o.title)}</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:70em}pre{background:#f6f6f6;padding:1em}table{border-collapse:collapse}th,td{text-align:left;padding:2px 10px;border-bottom:1px solid #ddd}section{margin-bottom:2em}</style>
+</head><body>
+<h1>${esc(o.title)}</h1>
+<section><h2>Eval results</h2><pre>${esc(o.evalText)}</pre></section>
+<section><h2>Classification report</h2><pre>${esc(o.reportText)}</pre></section>
+<section><h2>Confusion matrix</h2>${confusionSvg(o.metrics)}<pre>${esc(o.confusionText)}</pre></section>
+${loss.length ? `<section><h2>Training</h2>${lineChartSvg('loss', loss)}${acc.length ? lineChartSvg('eval accuracy', acc) : ''}</section>` : ''}
+<section><h2>Run</h2><table>${rows}</table></section>
+</body></html>
+`;
+}
