@@ -216,3 +216,20 @@ test('evaluation during training, best model kept, early stopping', () => {
     assert.equal(png.readUInt32BE(16), w, `${f} width`);
   }
 });
+
+test('an eval label the training data lacks is a clear error; bf16 fine-tuning runs and reports', () => {
+  const train = join(dir, 'lab-train.jsonl'), evalF = join(dir, 'lab-eval.jsonl');
+  const rows = (labels: string[]) => labels.map((l, i) => JSON.stringify({ text: `テキスト ${i} です`, label: l })).join('\n') + '\n';
+  writeFileSync(train, rows(['pos', 'neg', 'pos', 'neg', 'pos', 'neg', 'pos', 'neg']));
+  writeFileSync(evalF, rows(['pos', 'neu']));
+  const r = cli('finetune', '--model', model, '--output', join(dir, 'lab-out'), '--train', train, '--eval', evalF, '--max-steps', '1');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /lab-eval\.jsonl: example 1 has label "neu", which the training data does not have \(neg, pos\)/);
+  writeFileSync(evalF, rows(['pos', 'neg']));
+  const b = cli('finetune', '--model', model, '--output', join(dir, 'bf16-out'), '--train', train, '--eval', evalF, '--max-steps', '2', '--batch-size', '4', '--dtype', 'bf16');
+  assert.equal(b.status, 0, b.stderr);
+  const rep = JSON.parse(readFileSync(join(dir, 'bf16-out', 'report.json'), 'utf8')) as { hyperparameters: { dtype: string }; labels: string[]; global_step: number };
+  assert.equal(rep.hyperparameters.dtype, 'bf16');
+  assert.deepEqual(rep.labels, ['neg', 'pos']);
+  assert.equal(rep.global_step, 2);
+});

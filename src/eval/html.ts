@@ -36,8 +36,8 @@ export interface Series { name: string; color: string; points: Array<[number, nu
 export function lineChartSvg(title: string, series: Series[], w = 560, h = 260): string {
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return '';
-  const x0 = Math.min(...all.map((p) => p[0])), x1 = Math.max(...all.map((p) => p[0]), x0 + 1);
-  const y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]), y0 + 1e-9);
+  const [x0, xm] = extent(all.map((p) => p[0])), [y0, ym] = extent(all.map((p) => p[1]));
+  const x1 = Math.max(xm, x0 + 1), y1 = Math.max(ym, y0 + 1e-9);
   const L = 50, R = 15, T = 25, B = 30;
   const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (w - L - R), py = (y: number) => T + (1 - (y - y0) / (y1 - y0)) * (h - T - B);
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">`;
@@ -53,12 +53,24 @@ export function lineChartSvg(title: string, series: Series[], w = 560, h = 260):
   return s + '</svg>';
 }
 
-/** moving average so a noisy per-step loss reads as a curve */
-export function smooth(points: Array<[number, number]>, window: number): Array<[number, number]> {
-  return points.map((p, i) => {
-    const part = points.slice(Math.max(0, i - window + 1), i + 1);
-    return [p[0], part.reduce((a, q) => a + q[1], 0) / part.length];
+/** moving average so a noisy per-step loss reads as a curve, thinned to at most `keep` points */
+export function smooth(points: Array<[number, number]>, window: number, keep = 1000): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let sum = 0;
+  points.forEach((p, i) => {
+    sum += p[1];
+    if (i >= window) sum -= points[i - window]![1];
+    out.push([p[0], sum / Math.min(i + 1, window)]);
   });
+  const every = Math.ceil(out.length / keep);
+  return every <= 1 ? out : out.filter((_, i) => i % every === 0 || i === out.length - 1);
+}
+
+/** [min, max] without spreading (long runs have more points than a call may take arguments) */
+export function extent(values: Iterable<number>): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  return [lo, hi];
 }
 
 export function reportHtml(o: {

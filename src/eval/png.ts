@@ -5,7 +5,7 @@
  */
 import { deflateSync } from 'node:zlib';
 import type { Metrics } from './metrics.js';
-import { heatColor, smooth } from './html.js';
+import { extent, heatColor, smooth } from './html.js';
 
 const CRC = (() => {
   const t = new Uint32Array(256);
@@ -84,9 +84,8 @@ export function curvesPng(curve: Array<{ step: number; loss: number }>, evals: A
   const W = 640, H = 300, L = 50, R = 20, T = 15, B = 25;
   const c = new Canvas(W, H);
   const train = smooth(curve.map((p) => [p.step, p.loss] as [number, number]), Math.max(1, Math.round(curve.length / 30)));
-  const losses = [...train.map((p) => p[1]), ...evals.map((e) => e.eval_loss)];
-  const x1 = Math.max(1, ...curve.map((p) => p.step), ...evals.map((e) => e.step));
-  const y0 = Math.min(...losses, Infinity), y1 = Math.max(...losses, -Infinity);
+  const [y0, y1] = extent([...train.map((p) => p[1]), ...evals.map((e) => e.eval_loss)]);
+  const x1 = Math.max(1, extent([...curve.map((p) => p.step), ...evals.map((e) => e.step)])[1]);
   const lo = Number.isFinite(y0) ? y0 : 0, hi = Number.isFinite(y1) && y1 > lo ? y1 : lo + 1;
   const px = (x: number) => L + (x / x1) * (W - L - R), py = (y: number, a = lo, b = hi) => T + (1 - (y - a) / (b - a)) * (H - T - B);
   c.line(L, H - B, W - R, H - B, [68, 68, 68]); c.line(L, T, L, H - B, [68, 68, 68]);

@@ -224,7 +224,6 @@ export interface EvalResult {
 
 export function evaluate(model: Bert, features: Features[], labels: Int32Array | null, batchSize: number, padId = 0): EvalResult {
   const C = model.numLabels;
-  const probs: Float32Array[] = [], predictions: number[] = [];
   let sumLoss = 0, sumBatch = 0, batches = 0;
   // sorted by length for less padding; results go back in input order
   const order = features.map((_, i) => i).sort((a, b) => features[a]!.inputIds.length - features[b]!.inputIds.length);
@@ -243,7 +242,5 @@ export function evaluate(model: Bert, features: Features[], labels: Int32Array |
       outPred[i] = best;
     });
   }
-  probs.push(...outProbs);
-  predictions.push(...outPred);
-  return { probs, predictions, evalLoss: labels ? sumLoss / features.length : NaN, loss: labels ? sumBatch / batches : NaN };
+  return { probs: outProbs, predictions: outPred, evalLoss: labels ? sumLoss / features.length : NaN, loss: labels ? sumBatch / batches : NaN };
 }
