@@ -4,6 +4,8 @@ import { benchDefaults, runBench, runTorchBench } from '../bench.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
 import { encodeFile, InputError } from '../encode.js';
 import { runDemo } from '../demo.js';
+import { buildCorpus, CorpusError } from '../pretrain/corpus.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { DataError } from '../data/processors.js';
 import { finetune, predict } from '../finetune.js';
 import { baseline, type PairFeatures, type Pooling } from '../baseline/baseline.js';
@@ -41,6 +43,8 @@ Usage:
       Each output line: {"ids": [...], "tokens": [...]}; --special adds [CLS] ... [SEP].
   ja-bert bench train|infer [--layers 12 --hidden 768 --heads 12 --intermediate 3072 --vocab 32768
       --seq 128 --batch 8 --dtype f32|bf16 --steps 10 --warmup 2] [--vs-torch]
+  ja-bert corpus --output corpus.txt [--report corpus.json]
+      Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
   ja-bert demo          fine-tune a small BERT on a synthetic pair task (engine demo)
   ja-bert info          engine facts (oneDNN version, ISA, bf16, threads)
 
@@ -119,6 +123,15 @@ async function main(argv: string[]): Promise<number> {
       console.error(`predicted ${n} examples -> ${flags.output as string}`);
       return 0;
     }
+    case 'corpus': {
+      const { flags } = parseArgs(rest, { output: 'string', report: 'string' });
+      const output = need(flags, 'output');
+      const r = buildCorpus({ output, log: (l) => console.error(l) });
+      const report = JSON.stringify({ ...r, built: new Date().toISOString() }, null, 1) + '\n';
+      if (flags.report) writeFileAtomic(flags.report as string, (w) => w(report));
+      console.log(`corpus: ${r.total.documents} documents, ${r.total.sentences} sentences, ${r.total.japaneseChars} Japanese characters -> ${output}`);
+      return 0;
+    }
     case 'demo':
       runDemo();
       return 0;
@@ -165,7 +178,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
+    const known = e instanceof UsageError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
     console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
     if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
     process.exit(e instanceof UsageError ? 2 : 1);
