@@ -146,3 +146,10 @@ test('relabelling for a new task initialises a fresh classifier', () => {
   assert.deepEqual(initialised, ['classifier.weight', 'classifier.bias']);
   assert.equal(model.param('classifier.weight').length, 2 * 32);
 });
+
+test('TF1: the masked-LM head of a google-research checkpoint loads (nothing initialised)', () => {
+  const { model, initialised } = loadBert(join(SHARED, 'keras-bert-tiny/bert_model.ckpt'), { kernels: nativeKernels(), mlmHead: true });
+  assert.deepEqual(initialised, []);
+  const raw = readTf1Checkpoint(join(SHARED, 'keras-bert-tiny/bert_model.ckpt'));
+  assert.deepEqual(model.param('cls.predictions.bias'), toFloat32(raw.get('cls/predictions/output_bias')!));
+});

@@ -135,3 +135,40 @@ test('training-mode gradients (dropout on): native and reference kernels agree',
   for (const spec of b.layout.specs) gmax = Math.max(gmax, maxAbs(b.grad(spec.name)));
   for (const spec of a.layout.specs) if (!spec.name.endsWith('key.bias')) check(`train grad ${spec.name}`, a.grad(spec.name), b.grad(spec.name), 1e-3, 1e-3 * gmax);
 });
+
+test('masked-LM head (decoder tied to the word embeddings) matches PyTorch: logits, loss and every gradient', () => {
+  const dir = join(FIX, 'parity-mlm');
+  const f = readSafetensors(join(dir, 'reference.safetensors'));
+  const get = (k: string) => f.tensors.get(k)!;
+  const [B, S] = get('input_ids').shape as [number, number];
+  const batch: Batch = { B, S, inputIds: Int32Array.from(toFloat64(get('input_ids'))), tokenTypeIds: Int32Array.from(toFloat64(get('token_type_ids'))),
+    attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))) };
+  for (const K of [nativeKernels(), refKernels]) {
+    const { model } = loadBert(dir, { kernels: K, mlmHead: true });
+    assert.ok(model.layout.byName.has('cls.predictions.bias'));
+    model.forward(batch);
+    model.zeroGrads();
+    const { loss } = model.mlmLoss(Int32Array.from(toFloat64(get('positions'))), Int32Array.from(toFloat64(get('targets'))));
+    const want = toFloat64(get('loss'))[0]!;
+    assert.ok(Math.abs(loss - want) / want < 1e-5, `${K.name}: loss ${loss} vs ${want}`);
+    model.mlmBackward();
+    let gmax = 0;
+    for (const spec of model.layout.specs) gmax = Math.max(gmax, maxAbs(toFloat64(get('grad.' + spec.name))));
+    for (const spec of model.layout.specs) {
+      if (spec.name.endsWith('key.bias') || spec.name.startsWith('bert.pooler')) continue; // zero in theory / unused by MLM
+      check(`${K.name} grad ${spec.name}`, model.grad(spec.name), toFloat64(get('grad.' + spec.name)), 1e-3, 1e-3 * gmax);
+    }
+    assert.equal(maxAbs(model.grad('bert.pooler.dense.weight')), 0, 'the pooler takes no part in masked LM');
+  }
+});
+
+test('a classifier checkpoint without the MLM head gets a freshly initialised one; the TF names map', async () => {
+  const { model, initialised } = loadBert(join(FIX, 'parity-gelu'), { kernels: nativeKernels(), mlmHead: true });
+  assert.ok(initialised.includes('cls.predictions.bias'));
+  assert.equal(model.param('cls.predictions.transform.LayerNorm.weight')[0], 1);
+  const { tfNameToHf } = await import('../src/io/tf1.js');
+  assert.deepEqual(tfNameToHf('cls/predictions/output_bias'), { name: 'cls.predictions.bias', transpose: false });
+  assert.deepEqual(tfNameToHf('cls/predictions/transform/dense/kernel'), { name: 'cls.predictions.transform.dense.weight', transpose: true });
+  assert.deepEqual(tfNameToHf('cls/predictions/transform/LayerNorm/gamma'), { name: 'cls.predictions.transform.LayerNorm.weight', transpose: false });
+  assert.equal(tfNameToHf('cls/seq_relationship/output_weights'), null);
+});

@@ -158,8 +158,77 @@ def make(act, out_dir, seed):
     print(f"{out_dir}: loss {loss.item():.6f}, {len(p32)} parameters")
 
 
+def make_mlm(out_dir, seed):
+    """A BERT with the masked-LM head (cls.predictions, decoder tied to the word
+    embeddings) and the float64 MLM loss and gradients at masked positions."""
+    torch.manual_seed(seed)
+    cfg = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": 97, "hidden_size": 32, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "intermediate_size": 37, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+           "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
+           "layer_norm_eps": 1e-12}
+    D, I, V = 32, 37, 97
+    shapes = {"bert.embeddings.word_embeddings.weight": (V, D), "bert.embeddings.position_embeddings.weight": (64, D),
+              "bert.embeddings.token_type_embeddings.weight": (2, D), "bert.embeddings.LayerNorm.weight": (D,), "bert.embeddings.LayerNorm.bias": (D,)}
+    for l in range(2):
+        pre = f"bert.encoder.layer.{l}."
+        for n in ("query", "key", "value"):
+            shapes[pre + f"attention.self.{n}.weight"] = (D, D)
+            shapes[pre + f"attention.self.{n}.bias"] = (D,)
+        shapes.update({pre + "attention.output.dense.weight": (D, D), pre + "attention.output.dense.bias": (D,),
+                       pre + "attention.output.LayerNorm.weight": (D,), pre + "attention.output.LayerNorm.bias": (D,),
+                       pre + "intermediate.dense.weight": (I, D), pre + "intermediate.dense.bias": (I,),
+                       pre + "output.dense.weight": (D, I), pre + "output.dense.bias": (D,),
+                       pre + "output.LayerNorm.weight": (D,), pre + "output.LayerNorm.bias": (D,)})
+    shapes.update({"bert.pooler.dense.weight": (D, D), "bert.pooler.dense.bias": (D,),
+                   "cls.predictions.transform.dense.weight": (D, D), "cls.predictions.transform.dense.bias": (D,),
+                   "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
+                   "cls.predictions.bias": (V,)})
+    p32 = {}
+    for n, s in shapes.items():
+        if "LayerNorm.weight" in n:
+            p32[n] = (1 + 0.2 * torch.randn(s)).float()
+        elif n.endswith("bias"):
+            p32[n] = (0.1 * torch.randn(s)).float()
+        else:
+            p32[n] = (0.2 * torch.randn(s)).float()
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    sd = dict(p32)
+    sd["cls.predictions.decoder.weight"] = p32["bert.embeddings.word_embeddings.weight"]  # tied, as HF saves it
+    sd["cls.predictions.decoder.bias"] = p32["cls.predictions.bias"]
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), sd, {"format": "pt"})
+    B, S, lens = 2, 10, [10, 6]
+    g = torch.Generator().manual_seed(seed + 1)
+    ids = torch.zeros(B, S, dtype=torch.int64)
+    mask = torch.zeros(B, S, dtype=torch.int64)
+    for b, n in enumerate(lens):
+        ids[b, :n] = torch.tensor([2] + torch.randint(5, V, (n - 2,), generator=g).tolist() + [3])
+        mask[b, :n] = 1
+    tt = torch.zeros(B, S, dtype=torch.int64)
+    positions = torch.tensor([1, 4, 7, 8, S + 2, S + 3])  # flat b * S + s, all real tokens
+    targets = torch.randint(5, V, (len(positions),), generator=g)
+    p64 = {n: t.double().requires_grad_(True) for n, t in p32.items()}
+    cfg2 = dict(cfg)
+    seq, _, _ = bert_forward({**p64, "classifier.weight": torch.zeros(1, D, dtype=torch.float64), "classifier.bias": torch.zeros(1, dtype=torch.float64)}, cfg2, ids, tt, mask)
+    x = seq.reshape(B * S, D)[positions]
+    h = act_fn("gelu")(x @ p64["cls.predictions.transform.dense.weight"].T + p64["cls.predictions.transform.dense.bias"])
+    h = layer_norm(h, p64["cls.predictions.transform.LayerNorm.weight"], p64["cls.predictions.transform.LayerNorm.bias"], 1e-12)
+    logits = h @ p64["bert.embeddings.word_embeddings.weight"].T + p64["cls.predictions.bias"]
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    loss.backward()
+    ref = {"input_ids": ids, "token_type_ids": tt, "attention_mask": mask, "positions": positions, "targets": targets,
+           "mlm_logits": logits.detach(), "loss": loss.detach().reshape(1)}
+    for n, t in p64.items():
+        ref["grad." + n] = t.grad if t.grad is not None else torch.zeros_like(t)
+    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
+                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_parity_fixture.py", "torch": torch.__version__})
+    print(f"{out_dir}: MLM loss {loss.item():.6f}")
+
+
 if __name__ == "__main__":
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
     make("gelu", os.path.join(root, "parity-gelu"), 7)
     make("gelu_new", os.path.join(root, "parity-tanh"), 8)
+    make_mlm(os.path.join(root, "parity-mlm"), 9)
     sys.exit(0)

@@ -98,6 +98,7 @@ function transpose2d(t: RawTensor): RawTensor {
 
 /** names a BERT checkpoint may carry that a classifier does not use */
 const IGNORED = [/^cls\./, /position_ids$/, /^bert\.embeddings\.position_ids$/];
+// (cls.predictions.* is loaded when the model has the masked-LM head; its decoder.weight is the tied word embedding)
 
 export interface LoadOptions {
   kernels: Kernels;
@@ -105,6 +106,8 @@ export interface LoadOptions {
   /** override the label set (fine-tuning a new task); the classifier is then freshly initialised */
   labels?: string[];
   seed?: number;
+  /** include the masked-LM head (loaded when the checkpoint has it, else initialised) */
+  mlmHead?: boolean;
 }
 
 export interface LoadedModel {
@@ -119,12 +122,13 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   const cfg = readConfig(files);
   const relabel = opts.labels !== undefined;
   if (relabel) cfg.labels = opts.labels!;
-  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0 });
+  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead });
   const tensors = readWeights(files);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
   for (const spec of model.layout.specs) {
-    const isHead = spec.name.startsWith('classifier.');
-    const t = relabel && isHead ? undefined : tensors.get(spec.name);
+    const isClassifier = spec.name.startsWith('classifier.');
+    const isHead = isClassifier || spec.name.startsWith('cls.predictions.');
+    const t = relabel && isClassifier ? undefined : tensors.get(spec.name);
     if (!t) {
       if (isHead) { initialised.push(spec.name); continue; }
       missing.push(spec.name);

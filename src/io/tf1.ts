@@ -223,7 +223,13 @@ export function readTf1Checkpoint(prefix: string, opts: { keep?: (name: string) 
  * names a BERT classifier never loads (optimizer slots, global_step, MLM/NSP heads).
  */
 export function tfNameToHf(name: string): { name: string; transpose: boolean } | null {
-  if (/(^|\/)(adam_m|adam_v)$/.test(name) || name === 'global_step' || name.startsWith('cls/')) return null;
+  if (/(^|\/)(adam_m|adam_v)$/.test(name) || name === 'global_step' || name.startsWith('cls/seq_relationship')) return null;
+  if (name === 'cls/predictions/output_bias') return { name: 'cls.predictions.bias', transpose: false };
+  if (name.startsWith('cls/predictions/')) {
+    const n = name.replace(/\//g, '.');
+    if (n.endsWith('.kernel')) return { name: n.slice(0, -7) + '.weight', transpose: true };
+    return { name: n.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias'), transpose: false };
+  }
   if (name === 'output_weights') return { name: 'classifier.weight', transpose: false };
   if (name === 'output_bias') return { name: 'classifier.bias', transpose: false };
   if (!name.startsWith('bert/')) return { name, transpose: false };

@@ -62,6 +62,8 @@ export interface BertOptions {
   dtype?: DType;
   /** seed for parameter initialisation */
   seed?: number;
+  /** include the masked-LM head (cls.predictions) */
+  mlmHead?: boolean;
 }
 
 export class Bert {
@@ -69,6 +71,8 @@ export class Bert {
   readonly layout: Layout;
   readonly K: Kernels;
   readonly numLabels: number;
+  /** whether the masked-LM head is present */
+  readonly mlm: boolean;
   dtype: DType;
   readonly params: Float32Array;
   grads: Float32Array | null = null;
@@ -77,11 +81,13 @@ export class Bert {
   private bf16Stale = true;
   private ws = new Workspace();
   private last: { batch: Batch; train: boolean; seeds: number[] } | null = null;
+  private lastMlm: { positions: Int32Array; targets: Int32Array } | null = null;
 
   constructor(cfg: BertConfig, opts: BertOptions) {
     this.cfg = cfg;
     this.numLabels = cfg.labels.length;
-    this.layout = makeLayout(cfg, this.numLabels);
+    this.mlm = opts.mlmHead ?? false;
+    this.layout = makeLayout(cfg, this.numLabels, this.mlm);
     this.K = opts.kernels;
     this.dtype = opts.dtype ?? 'f32';
     this.params = new Float32Array(this.layout.total);
@@ -401,5 +407,77 @@ export class Bert {
     K.embeddingBackward(this.grad('bert.embeddings.word_embeddings.weight'), dEmb, batch.inputIds, N, D, cfg.vocab_size);
     K.embeddingBackward(this.grad('bert.embeddings.position_embeddings.weight'), dEmb, ws.i32('posIds', N), N, D, cfg.max_position_embeddings);
     K.embeddingBackward(this.grad('bert.embeddings.token_type_embeddings.weight'), dEmb, batch.tokenTypeIds, N, D, cfg.type_vocab_size);
+  }
+
+  /**
+   * Masked-LM loss of the last forward over the given flat positions
+   * (b * S + s) with their target ids: h = LayerNorm(act(dense(x))),
+   * logits = h . word_embeddings^T + bias (the decoder is tied to the
+   * embeddings, as in BERT). Keeps what mlmBackward needs.
+   */
+  mlmLoss(positions: Int32Array, targets: Int32Array): { loss: number; accuracy: number } {
+    if (!this.mlm) throw new Error('this model has no masked-LM head (construct it with mlmHead: true)');
+    if (!this.last) throw new Error('mlmLoss() needs a forward() first');
+    if (positions.length !== targets.length) throw new Error(`${positions.length} positions for ${targets.length} targets`);
+    const K = this.K, ws = this.ws, cfg = this.cfg;
+    const M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
+    const L = cfg.num_hidden_layers;
+    const seq = ws.f32(`l${L - 1}.out`, N * D);
+    const x = ws.f32('mlm.x', M * D);
+    positions.forEach((p, i) => {
+      if (p < 0 || p >= N) throw new Error(`masked position ${p} is outside the batch (${N} tokens)`);
+      x.set(seq.subarray(p * D, p * D + D), i * D);
+    });
+    const pre = ws.f32('mlm.pre', M * D);
+    K.matmul(pre, x, this.param('cls.predictions.transform.dense.weight'), this.param('cls.predictions.transform.dense.bias'), 1, M, D, D, false, true, false, DTYPE_F32);
+    const act = ws.f32('mlm.act', M * D);
+    K.geluForward(act, pre, M * D, geluIsTanh(cfg.hidden_act));
+    const h = ws.f32('mlm.h', M * D);
+    K.layernormForward(h, ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), act,
+      this.param('cls.predictions.transform.LayerNorm.weight'), this.param('cls.predictions.transform.LayerNorm.bias'), M, D, cfg.layer_norm_eps);
+    const logits = ws.f32('mlm.logits', M * V);
+    K.matmul(logits, h, this.w('bert.embeddings.word_embeddings.weight'), this.param('cls.predictions.bias'), 1, M, V, D, false, true, false, dtypeCode(this.dtype));
+    const probs = ws.f32('mlm.probs', M * V);
+    const loss = K.crossEntropyForward(ws.f32('mlm.losses', M), probs, logits, targets, M, V);
+    let correct = 0, counted = 0;
+    for (let i = 0; i < M; i++) {
+      if (targets[i]! < 0) continue;
+      counted++;
+      let best = 0;
+      for (let v = 1; v < V; v++) if (logits[i * V + v]! > logits[i * V + best]!) best = v;
+      if (best === targets[i]) correct++;
+    }
+    this.lastMlm = { positions, targets };
+    return { loss, accuracy: counted ? correct / counted : 0 };
+  }
+
+  /** backward of mlmLoss through the head into the encoder (then the usual backward) */
+  mlmBackward(dLoss = 1): void {
+    if (!this.lastMlm || !this.last) throw new Error('mlmBackward() needs mlmLoss() first');
+    this.ensureGrads();
+    const K = this.K, ws = this.ws, cfg = this.cfg;
+    const { positions, targets } = this.lastMlm;
+    const M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
+    const dLogits = ws.f32('mlm.dlogits', M * V);
+    K.crossEntropyBackward(dLogits, ws.f32('mlm.probs', M * V), targets, M, V, dLoss);
+    const h = ws.f32('mlm.h', M * D);
+    // the tied decoder: its gradient joins the word-embedding gradient
+    K.matmul(this.grad('bert.embeddings.word_embeddings.weight'), dLogits, h, null, 1, V, D, M, true, false, true, dtypeCode(this.dtype));
+    K.colSumAccumulate(this.grad('cls.predictions.bias'), dLogits, M, V);
+    const dH = ws.f32('mlm.dh', M * D);
+    K.matmul(dH, dLogits, this.w('bert.embeddings.word_embeddings.weight'), null, 1, M, D, V, false, false, false, dtypeCode(this.dtype));
+    const dAct = ws.f32('mlm.dact', M * D);
+    K.layernormBackward(dAct, this.grad('cls.predictions.transform.LayerNorm.weight'), this.grad('cls.predictions.transform.LayerNorm.bias'), dH,
+      ws.f32('mlm.act', M * D), this.param('cls.predictions.transform.LayerNorm.weight'), ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), M, D);
+    const dPre = ws.f32('mlm.dpre', M * D);
+    K.geluBackward(dPre, ws.f32('mlm.pre', M * D), dAct, M * D, geluIsTanh(cfg.hidden_act));
+    K.matmul(this.grad('cls.predictions.transform.dense.weight'), dPre, ws.f32('mlm.x', M * D), null, 1, D, D, M, true, false, true, DTYPE_F32);
+    K.colSumAccumulate(this.grad('cls.predictions.transform.dense.bias'), dPre, M, D);
+    const dX = ws.f32('mlm.dx', M * D);
+    K.matmul(dX, dPre, this.param('cls.predictions.transform.dense.weight'), null, 1, M, D, D, false, false, false, DTYPE_F32);
+    const dSeq = ws.f32('mlm.dseq', N * D);
+    dSeq.fill(0);
+    positions.forEach((p, i) => K.accumulate(dSeq.subarray(p * D, p * D + D), dX.subarray(i * D, i * D + D), D));
+    this.backward({ dSequence: dSeq });
   }
 }

@@ -24,7 +24,8 @@ export interface Layout {
   decayEnd: number;
 }
 
-export function makeLayout(cfg: BertConfig, numLabels: number): Layout {
+/** mlm: add the masked-LM head (cls.predictions; its decoder is tied to the word embeddings) */
+export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false): Layout {
   const D = cfg.hidden_size, I = cfg.intermediate_size;
   const decay: Array<[string, number[], ParamSpec['init']]> = [];
   const noDecay: Array<[string, number[], ParamSpec['init']]> = [];
@@ -50,6 +51,13 @@ export function makeLayout(cfg: BertConfig, numLabels: number): Layout {
   }
   decay.push(['bert.pooler.dense.weight', [D, D], 'normal']);
   noDecay.push(['bert.pooler.dense.bias', [D], 'zeros']);
+  if (mlm) {
+    decay.push(['cls.predictions.transform.dense.weight', [D, D], 'normal']);
+    noDecay.push(['cls.predictions.transform.dense.bias', [D], 'zeros']);
+    noDecay.push(['cls.predictions.transform.LayerNorm.weight', [D], 'ones']);
+    noDecay.push(['cls.predictions.transform.LayerNorm.bias', [D], 'zeros']);
+    noDecay.push(['cls.predictions.bias', [cfg.vocab_size], 'zeros']);
+  }
   if (numLabels > 0) {
     decay.push(['classifier.weight', [numLabels, D], 'normal']);
     noDecay.push(['classifier.bias', [numLabels], 'zeros']);
