@@ -81,24 +81,15 @@ def bert_forward(p, cfg, ids, tt, mask):
     return h, pooled, logits
 
 
-def make(act, out_dir, seed):
-    torch.manual_seed(seed)
-    cfg = {
-        "architectures": ["BertForSequenceClassification"], "model_type": "bert",
-        "vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
-        "intermediate_size": 37, "hidden_act": act, "hidden_dropout_prob": 0.1,
-        "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2,
-        "initializer_range": 0.02, "layer_norm_eps": 1e-12,
-        "num_labels": 3, "id2label": {"0": "neg", "1": "neu", "2": "pos"}, "label2id": {"neg": 0, "neu": 1, "pos": 2},
-    }
-    D, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+def bert_shapes(V, D, I, L, P):
+    """HF parameter shapes of the encoder and pooler, in a fixed order (the random draws follow it)."""
     shapes = {
         "bert.embeddings.word_embeddings.weight": (V, D),
-        "bert.embeddings.position_embeddings.weight": (cfg["max_position_embeddings"], D),
-        "bert.embeddings.token_type_embeddings.weight": (cfg["type_vocab_size"], D),
+        "bert.embeddings.position_embeddings.weight": (P, D),
+        "bert.embeddings.token_type_embeddings.weight": (2, D),
         "bert.embeddings.LayerNorm.weight": (D,), "bert.embeddings.LayerNorm.bias": (D,),
     }
-    for l in range(cfg["num_hidden_layers"]):
+    for l in range(L):
         pre = f"bert.encoder.layer.{l}."
         for n in ("query", "key", "value"):
             shapes[pre + f"attention.self.{n}.weight"] = (D, D)
@@ -110,17 +101,37 @@ def make(act, out_dir, seed):
             pre + "output.dense.weight": (D, I), pre + "output.dense.bias": (D,),
             pre + "output.LayerNorm.weight": (D,), pre + "output.LayerNorm.bias": (D,),
         })
-    shapes.update({"bert.pooler.dense.weight": (D, D), "bert.pooler.dense.bias": (D,),
-                   "classifier.weight": (3, D), "classifier.bias": (3,)})
-    # weights well away from init so that every path carries signal
+    shapes.update({"bert.pooler.dense.weight": (D, D), "bert.pooler.dense.bias": (D,)})
+    return shapes
+
+
+def random_weights(shapes):
+    """float32 weights well away from init, so that every path carries signal"""
     p32 = {}
     for n, s in shapes.items():
         if "LayerNorm.weight" in n:
             p32[n] = (1 + 0.2 * torch.randn(s)).float()
-        elif n.endswith("bias") or "LayerNorm" in n:
+        elif n.endswith("bias"):
             p32[n] = (0.1 * torch.randn(s)).float()
         else:
             p32[n] = (0.2 * torch.randn(s)).float()
+    return p32
+
+
+def make(act, out_dir, seed):
+    torch.manual_seed(seed)
+    cfg = {
+        "architectures": ["BertForSequenceClassification"], "model_type": "bert",
+        "vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "intermediate_size": 37, "hidden_act": act, "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2,
+        "initializer_range": 0.02, "layer_norm_eps": 1e-12,
+        "num_labels": 3, "id2label": {"0": "neg", "1": "neu", "2": "pos"}, "label2id": {"neg": 0, "neu": 1, "pos": 2},
+    }
+    D, I, V = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    shapes = bert_shapes(V, D, I, cfg["num_hidden_layers"], cfg["max_position_embeddings"])
+    shapes.update({"classifier.weight": (3, D), "classifier.bias": (3,)})
+    p32 = random_weights(shapes)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
@@ -167,30 +178,11 @@ def make_mlm(out_dir, seed):
            "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
            "layer_norm_eps": 1e-12}
     D, I, V = 32, 37, 97
-    shapes = {"bert.embeddings.word_embeddings.weight": (V, D), "bert.embeddings.position_embeddings.weight": (64, D),
-              "bert.embeddings.token_type_embeddings.weight": (2, D), "bert.embeddings.LayerNorm.weight": (D,), "bert.embeddings.LayerNorm.bias": (D,)}
-    for l in range(2):
-        pre = f"bert.encoder.layer.{l}."
-        for n in ("query", "key", "value"):
-            shapes[pre + f"attention.self.{n}.weight"] = (D, D)
-            shapes[pre + f"attention.self.{n}.bias"] = (D,)
-        shapes.update({pre + "attention.output.dense.weight": (D, D), pre + "attention.output.dense.bias": (D,),
-                       pre + "attention.output.LayerNorm.weight": (D,), pre + "attention.output.LayerNorm.bias": (D,),
-                       pre + "intermediate.dense.weight": (I, D), pre + "intermediate.dense.bias": (I,),
-                       pre + "output.dense.weight": (D, I), pre + "output.dense.bias": (D,),
-                       pre + "output.LayerNorm.weight": (D,), pre + "output.LayerNorm.bias": (D,)})
-    shapes.update({"bert.pooler.dense.weight": (D, D), "bert.pooler.dense.bias": (D,),
-                   "cls.predictions.transform.dense.weight": (D, D), "cls.predictions.transform.dense.bias": (D,),
+    shapes = bert_shapes(V, D, I, 2, 64)
+    shapes.update({"cls.predictions.transform.dense.weight": (D, D), "cls.predictions.transform.dense.bias": (D,),
                    "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
                    "cls.predictions.bias": (V,)})
-    p32 = {}
-    for n, s in shapes.items():
-        if "LayerNorm.weight" in n:
-            p32[n] = (1 + 0.2 * torch.randn(s)).float()
-        elif n.endswith("bias"):
-            p32[n] = (0.1 * torch.randn(s)).float()
-        else:
-            p32[n] = (0.2 * torch.randn(s)).float()
+    p32 = random_weights(shapes)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
