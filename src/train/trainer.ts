@@ -116,12 +116,43 @@ function fmtTime(s: number): string {
   return m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }
 
+/**
+ * What a training step does with one micro-batch of examples: forward, loss,
+ * backward (gradients scaled by dLoss). Classification and masked LM are tasks.
+ */
+export interface TrainTask {
+  /** number of examples, and each one's length (for length grouping) */
+  lengths: number[];
+  /** returns the micro-batch's mean loss and its token count (padded) */
+  step(indices: number[], seed: number, dLoss: number): { loss: number; tokens: number };
+}
+
+/** fine-tuning a classifier: the cross-encoder's task */
+export function classificationTask(model: Bert, features: Features[], labels: Int32Array, padId = 0): TrainTask {
+  return {
+    lengths: features.map((f) => f.inputIds.length),
+    step(b, seed, dLoss) {
+      const batch = padBatch(b.map((i) => features[i]!), padId);
+      const y = Int32Array.from(b, (i) => labels[i]!);
+      model.forward(batch, { train: true, seed });
+      const { loss } = model.loss(y);
+      model.backward({ labels: y, dLoss });
+      return { loss, tokens: batch.B * batch.S };
+    },
+  };
+}
+
 export function train(model: Bert, K: Kernels, features: Features[], labels: Int32Array, o: TrainOptions): TrainResult {
-  const total = trainingSteps(features.length, o);
-  if (total < 1) throw new Error(`no training steps: ${features.length} examples, batch size ${o.batchSize}, ${o.epochs} epochs`);
+  return trainTask(model, K, classificationTask(model, features, labels, o.padId ?? 0), o);
+}
+
+export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOptions): TrainResult {
+  const n = task.lengths.length;
+  const total = trainingSteps(n, o);
+  if (total < 1) throw new Error(`no training steps: ${n} examples, batch size ${o.batchSize}, ${o.epochs} epochs`);
   const warmup = Math.floor(total * o.warmupProportion);
   const opt = new AdamW(model, K, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1.0 });
-  const lengths = features.map((f) => f.inputIds.length);
+  const lengths = task.lengths;
   let curve: CurvePoint[] = [];
   let evals: EvalPoint[] = [];
   let step = 0, tokens = 0, lastLog = 0, before = 0;
@@ -148,7 +179,7 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
   const isTty = process.stderr.isTTY === true;
   const crashAfter = Number(process.env.JA_BERT_TEST_CRASH_AFTER_STEP ?? NaN); // fault injection for the resume test
   // each epoch's batch order depends only on (seed, epoch), so a resumed run sees the same batches
-  const microPerEpoch = Math.ceil(features.length / o.batchSize);
+  const microPerEpoch = Math.ceil(n / o.batchSize);
   const perEpoch = Math.max(1, Math.floor(microPerEpoch / accum));
   const ev = o.evaluation;
   const evalNow = (): void => {
@@ -169,13 +200,9 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
       model.zeroGrads();
       let loss = 0;
       for (let m = 0; m < accum; m++) {
-        const b = batches[k + m]!;
-        const batch = padBatch(b.map((i) => features[i]!), o.padId ?? 0);
-        const y = Int32Array.from(b, (i) => labels[i]!);
-        model.forward(batch, { train: true, seed: (o.seed * 1000003 + step * accum + m) >>> 0 });
-        loss += model.loss(y).loss / accum;
-        model.backward({ labels: y, dLoss: 1 / accum });
-        tokens += batch.B * batch.S;
+        const r = task.step(batches[k + m]!, (o.seed * 1000003 + step * accum + m) >>> 0, 1 / accum);
+        loss += r.loss / accum;
+        tokens += r.tokens;
       }
       const lr = bertLearningRate(o.learningRate, step, total, warmup);
       opt.apply(lr);
