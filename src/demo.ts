@@ -1,9 +1,17 @@
 /**
- * The engine demo: fine-tunes a small random-weight BERT on a synthetic pair
- * task with the real optimizer and schedule, printing loss and accuracy as it
- * learns. The Japanese man-page demo replaces it once the default pretrained
- * model ships (see docs and the issue tracker).
+ * Two demos. `runManpageDemo` (ja-bert demo): the seed's job on a shipped
+ * sample of Japanese man-page link pairs with the embedded default model: the
+ * frozen-vector baseline and fine-tuning, both reports side by side.
+ * `runEngineDemo` (ja-bert demo --engine): a small random-weight BERT learning
+ * a synthetic pair task with the real optimizer and schedule, in seconds.
  */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { baseline } from './baseline/baseline.js';
+import { finetune } from './finetune.js';
+import { DEFAULT_MODEL } from './model/default.js';
+import type { Metrics } from './eval/metrics.js';
+import { classificationReport } from './eval/metrics.js';
 import { nativeKernels, engineInfo } from './core/native.js';
 import { Rng } from './core/random.js';
 import { Bert, type Batch } from './model/bert.js';
@@ -44,7 +52,7 @@ function makeBatch(rng: Rng, B: number, S: number, vocab: number): { batch: Batc
   return { batch, labels };
 }
 
-export function runDemo(log: (s: string) => void = console.log, steps = 300): DemoResult {
+export function runEngineDemo(log: (s: string) => void = console.log, steps = 300): DemoResult {
   const K = nativeKernels();
   const info = engineInfo();
   log(`ja-bert engine demo — oneDNN ${info.onednn}, ${info.isa}, ${info.threads} threads`);
@@ -76,4 +84,39 @@ export function runDemo(log: (s: string) => void = console.log, steps = 300): De
   const res = { firstLoss: first, lastLoss: recent.reduce((a, b) => a + b, 0) / recent.length, accuracy: correct / total, seconds: (Date.now() - t0) / 1000 };
   log(`held-out accuracy ${(res.accuracy * 100).toFixed(1)} % (chance 50 %), loss ${res.firstLoss.toFixed(3)} -> ${res.lastLoss.toFixed(3)}, ${res.seconds.toFixed(1)} s`);
   return res;
+}
+
+/** the shipped sample: <repo>/data/demo/manpages-ja-links-sample (made by scripts/make-demo-data.sh) */
+export const DEMO_DATA = fileURLToPath(new URL('../../data/demo/manpages-ja-links-sample', import.meta.url));
+
+export interface ManpageDemoOptions { model?: string; data?: string; output?: string; epochs?: number; log?: (l: string) => void; print?: (l: string) => void }
+export interface ManpageDemoResult { baseline: Metrics; finetuned: Metrics; baselineSeconds: number; finetuneSeconds: number; output: string }
+
+/** lay two text blocks out in two columns under their headings */
+export function sideBySide(leftTitle: string, left: string, rightTitle: string, right: string): string {
+  const l = [leftTitle, '-'.repeat(leftTitle.length), ...left.replace(/\n+$/, '').split('\n')];
+  const r = [rightTitle, '-'.repeat(rightTitle.length), ...right.replace(/\n+$/, '').split('\n')];
+  const w = Math.max(...l.map((x) => x.length)) + 4;
+  return Array.from({ length: Math.max(l.length, r.length) }, (_, i) => ((l[i] ?? '').padEnd(w) + (r[i] ?? '')).trimEnd()).join('\n');
+}
+
+export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
+  const K = nativeKernels();
+  const model = o.model ?? DEFAULT_MODEL, data = o.data ?? DEMO_DATA, out = o.output ?? 'ja-bert-demo';
+  const print = o.print ?? console.log, log = o.log ?? ((l: string) => console.error(l));
+  const texts = join(data, 'honbun_data.json'), pairs = join(data, 'negaposi.json');
+  print(`ja-bert demo: Japanese man-page link pairs (${data})\nmodel: ${model}\n`);
+  let t0 = Date.now();
+  log('1/2 frozen-vector baseline: encode every text once, logistic regression on [u, v]');
+  const b = baseline({ model, output: join(out, 'baseline'), kernels: K, texts, pairs, overwrite: true, log });
+  const baselineSeconds = (Date.now() - t0) / 1000;
+  t0 = Date.now();
+  log('2/2 fine-tuning with text_a / text_b in one input');
+  const f = finetune({ model, output: join(out, 'finetune'), kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, dtype: 'bf16', saveSteps: 0, log });
+  const finetuneSeconds = (Date.now() - t0) / 1000;
+  print(sideBySide(`baseline (${baselineSeconds.toFixed(0)} s)`, b.evalText, `fine-tuned (${finetuneSeconds.toFixed(0)} s)`, f.evalText));
+  print('');
+  print(sideBySide('baseline', classificationReport(b.metrics), 'fine-tuned', classificationReport(f.metrics)));
+  print(`\nfull reports: ${join(out, 'baseline')}/ and ${join(out, 'finetune')}/ (report.html, classification_report.txt, confusion_matrix.txt, eval_results.txt)`);
+  return { baseline: b.metrics, finetuned: f.metrics, baselineSeconds, finetuneSeconds, output: out };
 }

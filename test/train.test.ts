@@ -7,7 +7,7 @@ import { Rng } from '../src/core/random.js';
 import { Bert, type Batch } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
 import { AdamW, bertLearningRate } from '../src/train/optimizer.js';
-import { runDemo } from '../src/demo.js';
+import { runEngineDemo } from '../src/demo.js';
 
 const tiny = () => makeConfig({ vocab_size: 30, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 16, labels: ['a', 'b'] });
 
@@ -73,7 +73,7 @@ test('native and reference AdamW steps agree over a few training steps', () => {
 });
 
 test('the engine learns: demo task reaches well above chance', () => {
-  const r = runDemo(() => {}, 150);
+  const r = runEngineDemo(() => {}, 150);
   assert.ok(r.lastLoss < r.firstLoss * 0.7, `loss ${r.firstLoss} -> ${r.lastLoss}`);
   assert.ok(r.accuracy > 0.8, `accuracy ${r.accuracy}`);
 });

@@ -3,7 +3,7 @@
 import { benchDefaults, runBench, runTorchBench } from '../bench.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
 import { encodeFile, InputError } from '../encode.js';
-import { runDemo } from '../demo.js';
+import { runEngineDemo, runManpageDemo } from '../demo.js';
 import { buildCorpus, CorpusError } from '../pretrain/corpus.js';
 import { pretrain } from '../pretrain/pretrain.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -15,18 +15,21 @@ import { TokenizerError } from '../tokenize/index.js';
 import { CheckpointError } from '../io/tensor.js';
 import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { ConfigError } from '../model/config.js';
+import { modelOrDefault } from '../model/default.js';
+import { linkPairs, readManPages } from '../data/manpages.js';
 import { parseArgs, UsageError } from './args.js';
+import { mkdirSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
 
 Usage:
-  ja-bert encode --model DIR --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype f32|bf16]
+  ja-bert encode [--model DIR] --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype f32|bf16]
       [--tokenizer PATH] [--max-seq-length N] [--lowercase]
       DIR: config.json (or bert_config.json) + model.safetensors | pytorch_model.bin | TF1 checkpoint;
       a TF1 checkpoint may be named by its prefix (DIR/model.ckpt-1400000).
       Each input line: {"text": "...", "text_b": "..."?} (tokenized with the model folder's tokenizer)
       or {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}
-  ja-bert finetune --model DIR --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F]
+  ja-bert finetune [--model DIR] --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F]
       | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
@@ -34,7 +37,7 @@ Usage:
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
-  ja-bert baseline --model DIR --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0]
+  ja-bert baseline [--model DIR] --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0]
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
   ja-bert predict --model OUT --input IN.jsonl --output P.jsonl
       IN lines {"text": ..., "text_b": ...?}; writes probabilities (JSONL) and test_results.tsv beside P.
@@ -49,9 +52,15 @@ Usage:
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume.
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
-  ja-bert demo          fine-tune a small BERT on a synthetic pair task (engine demo)
+  ja-bert demo [--output ja-bert-demo --model DIR --data DIR --epochs 3]
+      the seed's job on a shipped sample of Japanese man-page link pairs with the default model:
+      frozen-vector baseline and fine-tuning, reports side by side (full reports under --output)
+  ja-bert demo --engine  a small random-weight BERT learning a synthetic pair task in seconds
   ja-bert info          engine facts (oneDNN version, ISA, bf16, threads)
 
+  ja-bert manpage-pairs --output DIR [--man-dir /usr/share/man/ja --max-pairs N --max-chars 500 --seed 42]
+      Link pairs from Debian's manpages-ja in the seed's honbun_data.json / negaposi.json format.
+Without --model, encode, finetune and baseline use the embedded default model (models/ja-bert-mini-debian).
 Environment: JA_BERT_THREADS sets the thread count (default: all cores).`;
 
 function need(flags: Record<string, unknown>, name: string): string {
@@ -88,7 +97,7 @@ async function main(argv: string[]): Promise<number> {
       });
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
-        model: need(flags, 'model'), output: need(flags, 'output'), kernels: nativeKernels(),
+        model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(),
         livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: num('eval-ratio'),
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'),
@@ -110,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
       if (!['pooled', 'cls', 'mean'].includes(pooling)) throw new UsageError(`--pooling must be pooled, cls or mean, got "${pooling}"`);
       if (!['concat', 'full'].includes(pf)) throw new UsageError(`--pair-features must be concat or full, got "${pf}"`);
       const r = baseline({
-        model: need(flags, 'model'), output: need(flags, 'output'), kernels: nativeKernels(),
+        model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(),
         livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: flags['eval-ratio'] as number | undefined,
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
         maxSeqLength: flags['max-seq-length'] as number | undefined, pooling: pooling as Pooling, pairFeatures: pf as PairFeatures,
@@ -155,9 +164,23 @@ async function main(argv: string[]): Promise<number> {
       console.log(`corpus: ${r.total.documents} documents, ${r.total.sentences} sentences, ${r.total.japaneseChars} Japanese characters -> ${output}`);
       return 0;
     }
-    case 'demo':
-      runDemo();
+    case 'manpage-pairs': {
+      const { flags } = parseArgs(rest, { 'man-dir': 'string', output: 'string', 'max-pairs': 'number', 'max-chars': 'number', seed: 'number' });
+      const out = need(flags, 'output');
+      mkdirSync(out, { recursive: true });
+      const pages = readManPages((flags['man-dir'] as string | undefined) ?? '/usr/share/man/ja', (flags['max-chars'] as number | undefined) ?? 500);
+      const set = linkPairs(pages, (flags.seed as number | undefined) ?? 42, flags['max-pairs'] as number | undefined);
+      writeFileAtomic(`${out}/honbun_data.json`, (w) => w(JSON.stringify(set.texts, null, 1) + '\n'));
+      writeFileAtomic(`${out}/negaposi.json`, (w) => w('[\n' + set.pairs.map((p) => JSON.stringify(p)).join(',\n') + '\n]\n'));
+      console.log(`${pages.length} pages read; ${Object.keys(set.texts).length} texts, ${set.pairs.length} pairs (${set.pairs.filter((p) => p[2] === 1).length} linked) -> ${out}`);
       return 0;
+    }
+    case 'demo': {
+      const { flags } = parseArgs(rest, { engine: 'boolean', model: 'string', data: 'string', output: 'string', epochs: 'number' });
+      if (flags.engine) { runEngineDemo(); return 0; }
+      runManpageDemo({ model: flags.model as string | undefined, data: flags.data as string | undefined, output: flags.output as string | undefined, epochs: flags.epochs as number | undefined });
+      return 0;
+    }
     case 'info':
       console.log(JSON.stringify(engineInfo()));
       return 0;
@@ -166,7 +189,7 @@ async function main(argv: string[]): Promise<number> {
         tokenizer: 'string', 'max-seq-length': 'number', lowercase: 'boolean' });
       const output = need(flags, 'output');
       const r = encodeFile({
-        model: need(flags, 'model'), input: need(flags, 'input'), output, kernels: nativeKernels(),
+        model: modelOrDefault(flags.model as string | undefined), input: need(flags, 'input'), output, kernels: nativeKernels(),
         allTokens: flags['all-tokens'] === true, batchSize: (flags['batch-size'] as number | undefined) ?? 16, dtype: dtypeOf(flags.dtype),
         tokenizer: flags.tokenizer as string | undefined, maxSeqLength: flags['max-seq-length'] as number | undefined,
         lowercase: flags.lowercase === true ? true : undefined,
