@@ -6,6 +6,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import type { PairHeadConfig } from '../model/heads.js';
 import type { DType, Kernels } from '../core/kernels.js';
 import { Bert } from '../model/bert.js';
 import { type BertConfig, configToJson, makeConfig } from '../model/config.js';
@@ -108,6 +109,8 @@ export interface LoadOptions {
   seed?: number;
   /** include the masked-LM head (loaded when the checkpoint has it, else initialised) */
   mlmHead?: boolean;
+  /** put a fresh cacheable pair head (with `labels`) in place of the classifier */
+  pairHead?: PairHeadConfig;
 }
 
 export interface LoadedModel {
@@ -122,11 +125,12 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   const cfg = readConfig(files);
   const relabel = opts.labels !== undefined;
   if (relabel) cfg.labels = opts.labels!;
+  if (opts.pairHead) cfg.pair_head = opts.pairHead;
   const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead });
   const tensors = readWeights(files);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
   for (const spec of model.layout.specs) {
-    const isClassifier = spec.name.startsWith('classifier.');
+    const isClassifier = spec.name.startsWith('classifier.') || spec.name.startsWith('head.');
     const isHead = isClassifier || spec.name.startsWith('cls.predictions.');
     const t = relabel && isClassifier ? undefined : tensors.get(spec.name);
     if (!t) {
@@ -142,7 +146,8 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   }
   for (const name of tensors.keys()) {
     if (model.layout.byName.has(name) || IGNORED.some((r) => r.test(name))) continue;
-    if (name.startsWith('classifier.') && (relabel || cfg.labels.length === 0)) continue;
+    if (name.startsWith('classifier.') && (relabel || cfg.labels.length === 0 || cfg.pair_head)) continue;
+    if (name.startsWith('head.') && relabel) continue;
     unexpected.push(name);
   }
   if (missing.length || misShaped.length || unexpected.length) {

@@ -85,7 +85,7 @@ export class Bert {
 
   constructor(cfg: BertConfig, opts: BertOptions) {
     this.cfg = cfg;
-    this.numLabels = cfg.labels.length;
+    this.numLabels = cfg.pair_head ? 0 : cfg.labels.length;
     this.mlm = opts.mlmHead ?? false;
     this.layout = makeLayout(cfg, this.numLabels, this.mlm);
     this.K = opts.kernels;

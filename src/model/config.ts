@@ -19,9 +19,13 @@ export interface BertConfig {
   layer_norm_eps: number;
   /** label names in class-id order; empty when the checkpoint has no classifier */
   labels: string[];
+  /** a cacheable pair head (src/model/heads.ts) in place of the classifier; absent for the cross-encoder */
+  pair_head?: PairHeadConfig;
 }
 
 export class ConfigError extends Error {}
+
+import { headConfig, type PairHeadConfig } from './heads.js';
 
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
   hidden_act: 'gelu',
@@ -84,6 +88,16 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
     layer_norm_eps: opt('layer_norm_eps', DEFAULTS.layer_norm_eps),
     labels,
   };
+  if (raw.pair_head !== undefined && raw.pair_head !== null) {
+    const h = raw.pair_head as Record<string, unknown>;
+    try {
+      cfg.pair_head = headConfig(String(h.type), typeof h.dim === 'number' ? h.dim : undefined, typeof h.codes === 'number' ? h.codes : undefined,
+        typeof h.side_length === 'number' ? h.side_length : undefined);
+    } catch (e) {
+      throw new ConfigError(`${source}: pair_head: ${(e as Error).message}`);
+    }
+    if (!cfg.labels.length) throw new ConfigError(`${source}: a pair_head needs labels`);
+  }
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
     throw new ConfigError(`${source}: hidden_size ${cfg.hidden_size} is not divisible by num_attention_heads ${cfg.num_attention_heads}`);
   }
@@ -96,7 +110,7 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
 /** config.json as Hugging Face writes it, with our labels folded into id2label/label2id */
 export function configToJson(cfg: BertConfig): Record<string, unknown> {
   const { labels, ...rest } = cfg;
-  const out: Record<string, unknown> = { model_type: 'bert', architectures: [labels.length ? 'BertForSequenceClassification' : 'BertModel'], ...rest };
+  const out: Record<string, unknown> = { model_type: 'bert', architectures: [rest.pair_head ? 'JaBertPairHead' : labels.length ? 'BertForSequenceClassification' : 'BertModel'], ...rest };
   if (labels.length) {
     out.num_labels = labels.length;
     out.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));

@@ -6,6 +6,7 @@
  * projections run as one fused [3D, D] matmul.
  */
 import type { BertConfig } from './config.js';
+import { headParamSpecs } from './heads.js';
 
 export interface ParamSpec {
   name: string;
@@ -58,7 +59,9 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false): Lay
     noDecay.push(['cls.predictions.transform.LayerNorm.bias', [D], 'zeros']);
     noDecay.push(['cls.predictions.bias', [cfg.vocab_size], 'zeros']);
   }
-  if (numLabels > 0) {
+  if (cfg.pair_head) {
+    for (const [name, shape, init, d] of headParamSpecs(cfg, cfg.pair_head, cfg.labels.length)) (d ? decay : noDecay).push([name, shape, init]);
+  } else if (numLabels > 0) {
     decay.push(['classifier.weight', [numLabels, D], 'normal']);
     noDecay.push(['classifier.bias', [numLabels], 'zeros']);
   }

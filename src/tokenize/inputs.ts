@@ -58,8 +58,8 @@ export class InputBuilder {
   }
 }
 
-export function padBatch(rows: Features[], padId = 0): Batch {
-  const B = rows.length, S = Math.max(1, ...rows.map((r) => r.inputIds.length));
+export function padBatch(rows: Features[], padId = 0, padTo?: number): Batch {
+  const B = rows.length, S = Math.max(padTo ?? 1, ...rows.map((r) => r.inputIds.length));
   const batch: Batch = { B, S, inputIds: new Int32Array(B * S).fill(padId), tokenTypeIds: new Int32Array(B * S), attentionMask: new Uint8Array(B * S) };
   rows.forEach((r, b) => {
     batch.inputIds.set(r.inputIds, b * S);

@@ -1,0 +1,69 @@
+/**
+ * A BERT with a cacheable pair head: A and B are encoded separately by the
+ * same encoder (one forward over 2P rows: A's P rows, then B's), the head
+ * scores them, and backward sends the head's gradients into the encoder.
+ */
+import type { F32 } from '../core/kernels.js';
+import type { Features } from '../tokenize/inputs.js';
+import { padBatch } from '../tokenize/inputs.js';
+import type { Bert } from './bert.js';
+import { PairHead, type BRep, type Side } from './heads.js';
+
+export class PairModel {
+  readonly head: PairHead;
+  private lastP = 0;
+  private lastS = 0;
+  private probs: F32 | null = null;
+  private losses: F32 | null = null;
+
+  constructor(readonly bert: Bert) {
+    const h = bert.cfg.pair_head;
+    if (!h) throw new Error('PairModel needs a model whose config has a pair_head');
+    this.head = new PairHead(h, bert.cfg.hidden_size, bert.cfg.labels.length, bert.K, bert);
+  }
+
+  get C(): number { return this.bert.cfg.labels.length; }
+  get sideLength(): number { return this.bert.cfg.pair_head!.side_length; }
+
+  /** encode texts (features of single texts) padded to S (default: their longest) -> a Side */
+  encode(rows: Features[], padId: number, opts: { train?: boolean; seed?: number; S?: number } = {}): Side {
+    const batch = padBatch(rows, padId, opts.S);
+    const r = this.bert.forward(batch, { train: opts.train, seed: opts.seed });
+    return { P: batch.B, S: batch.S, x: r.sequenceOutput, mask: batch.attentionMask, pooled: r.pooledOutput };
+  }
+
+  /** forward over P pairs; returns logits [P, C] */
+  forward(a: Features[], b: Features[], padId: number, opts: { train?: boolean; seed?: number } = {}): F32 {
+    const P = a.length;
+    if (b.length !== P) throw new Error(`pair batch: ${P} A rows, ${b.length} B rows`);
+    const both = this.encode([...a, ...b], padId, opts);
+    const S = both.S, D = this.bert.cfg.hidden_size;
+    const side = (k: number): Side => ({ P, S, x: both.x.subarray(k * P * S * D, (k + 1) * P * S * D), mask: both.mask.subarray(k * P * S, (k + 1) * P * S), pooled: both.pooled.subarray(k * P * D, (k + 1) * P * D) });
+    this.lastP = P; this.lastS = S;
+    return this.head.forward(side(0), side(1));
+  }
+
+  /** mean cross-entropy of the last forward's logits (labels -1 are ignored by the caller's choice of labels) */
+  loss(logits: F32, labels: Int32Array): { loss: number; probs: F32 } {
+    const P = labels.length, C = this.C;
+    this.probs = new Float32Array(P * C); this.losses = new Float32Array(P);
+    const loss = this.bert.K.crossEntropyForward(this.losses, this.probs, logits, labels, P, C);
+    return { loss, probs: this.probs };
+  }
+
+  backward(labels: Int32Array, dLoss: number): void {
+    const P = this.lastP, S = this.lastS, C = this.C, D = this.bert.cfg.hidden_size, K = this.bert.K;
+    const dlogits = new Float32Array(P * C);
+    K.crossEntropyBackward(dlogits, this.probs!, labels, P, C, dLoss);
+    const g = this.head.backward(dlogits);
+    const dSequence = new Float32Array(2 * P * S * D), dPooled = new Float32Array(2 * P * D);
+    dSequence.set(g.dxa, 0); dSequence.set(g.dxb, P * S * D);
+    dPooled.set(g.dua, 0); dPooled.set(g.dvb, P * D);
+    this.bert.backward({ dSequence, dPooled });
+  }
+
+  /** cacheable B representations of texts, each padded to the side length */
+  bReps(rows: Features[], padId: number): BRep {
+    return this.head.bRep(this.encode(rows, padId, { S: this.sideLength }));
+  }
+}
