@@ -35,6 +35,8 @@ void geluForward(float* out, const float* inp, int64_t n, bool tanhForm);
 void geluBackward(float* dinp, const float* inp, const float* dout, int64_t n, bool tanhForm);
 void tanhForward(float* out, const float* inp, int64_t n);
 void tanhBackward(float* dinp, const float* out, const float* dout, int64_t n);
+// additive attention scores e[p, i, j] = sum_c v[c] tanh(wa[pa, i, c] + ub[p, j, c]), pa = (Pa == 1 ? 0 : p)
+void additiveScores(float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k);
 // dropout: mask[i] = keep ? 1 : 0 from a counter-based RNG on (seed, i), so the
 // result is the same for any thread count. out = inp * mask / (1 - p).
 void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed);

@@ -14,7 +14,10 @@ import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
 import { readLivedoor, splitLivedoor } from './data/livedoor.js';
-import { evaluate, latestCheckpoint, train, type TrainResult } from './train/trainer.js';
+import { evaluate, latestCheckpoint, train, trainTask, type EvalResult, type TrainResult } from './train/trainer.js';
+import { headConfig } from './model/heads.js';
+import { PairModel } from './model/pairmodel.js';
+import { evaluatePairs, pairFeatures, pairTask, type PairFeatures } from './train/pairtask.js';
 
 export interface DataOptions {
   /** ldcc-20140209.tar.gz or its text/ folder: train on 3/5, evaluate on the test 1/5 */
@@ -47,6 +50,11 @@ export interface FinetuneOptions extends DataOptions {
   evalSteps?: number;
   /** stop after this many evaluations without a better eval loss; the best model is kept */
   earlyStoppingPatience?: number;
+  /** cross (default: text_a and text_b in one input) or a cacheable pair head: bi, additive, dot, lowrank, poly, late */
+  head?: string;
+  /** the head's projection size (additive, lowrank, late) and poly's code count */
+  headDim?: number;
+  polyCodes?: number;
   log?: (line: string) => void;
 }
 
@@ -140,7 +148,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     max_seq_length: o.maxSeqLength ?? 128, batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5, epochs: o.epochs ?? 3,
     max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32', lowercase: o.lowercase ?? null,
     gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null,
-    train_examples: data.train.length, labels,
+    train_examples: data.train.length, labels, head: o.head ?? 'cross', head_dim: o.headDim ?? null, poly_codes: o.polyCodes ?? null,
   };
   const runPath = join(o.output, 'run.json');
   let resumeFrom: string | null = null;
@@ -155,20 +163,33 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     writeFileAtomic(runPath, (w) => w(JSON.stringify(run) + '\n'));
   }
   const files = findModelFiles(o.model);
+  const headName = o.head ?? 'cross';
+  const requestedLen = o.maxSeqLength ?? 128;
+  const pairHead = headName === 'cross' ? undefined : headConfig(headName, o.headDim, o.polyCodes, Math.floor(requestedLen / 2));
   const { model } = resumeFrom
     ? loadBert(resumeFrom, { kernels: o.kernels, dtype: o.dtype ?? 'f32' })
-    : loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed });
+    : loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed, pairHead });
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
-  const maxLen = Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings);
-  const builder = new InputBuilder(tokenizer, maxLen);
-  const tr = featurize(builder, data.train, labels, data.source);
-  const ev = featurize(builder, data.eval, labels, o.evalFile ?? data.source);
+  const maxLen = Math.min(requestedLen, model.cfg.max_position_embeddings);
+  const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, model.cfg.max_position_embeddings) : maxLen);
+  // the cross-encoder reads one [CLS] a [SEP] b [SEP] input; a pair head encodes a and b separately
+  let tr: { features: Features[]; y: Int32Array } | { features: PairFeatures; y: Int32Array };
+  let ev: typeof tr;
+  const pm = pairHead ? new PairModel(model) : null;
+  if (pm) {
+    tr = pairFeatures(builder, data.train, labels, data.source);
+    ev = pairFeatures(builder, data.eval, labels, o.evalFile ?? data.source);
+  } else {
+    tr = featurize(builder, data.train, labels, data.source);
+    ev = featurize(builder, data.eval, labels, o.evalFile ?? data.source);
+  }
+  const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
   const hp = {
     max_seq_length: maxLen, train_batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5,
     num_train_epochs: o.epochs ?? 3, max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32',
   };
-  o.log?.(`fine-tuning ${basename(o.model)} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
-  const result = train(model, o.kernels, tr.features, tr.y, {
+  o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
+  const trainOpts: Parameters<typeof train>[4] = {
     batchSize: hp.train_batch_size, learningRate: hp.learning_rate, epochs: hp.num_train_epochs, maxSteps: o.maxSteps,
     warmupProportion: hp.warmup_proportion, seed, padId: builder.pad, log: o.log,
     checkpoint: o.saveSteps ? { dir: o.output, every: o.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
@@ -178,12 +199,15 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       patience: o.earlyStoppingPatience,
       bestDir: join(o.output, 'best-model'),
       run: () => {
-        const r = evaluate(model, ev.features, ev.y, 64, builder.pad);
+        const r = runEval();
         return { accuracy: r.predictions.filter((p, i) => p === ev.y[i]).length / ev.y.length, loss: r.evalLoss };
       },
     },
-  });
-  const ev2 = evaluate(model, ev.features, ev.y, 64, builder.pad);
+  };
+  const result = pm
+    ? trainTask(model, o.kernels, pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad), trainOpts)
+    : train(model, o.kernels, tr.features as Features[], tr.y, trainOpts);
+  const ev2 = runEval();
   const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions);
   const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
 
@@ -193,6 +217,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     hyperparameters: { ...hp, gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null },
     evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
     learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
+    head: headName, method: pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder',
   });
   saveBert(model, out);
   copyTokenizerFiles(files.dir, out);
@@ -204,8 +229,10 @@ export interface PredictOptions { model: string; input: string; output: string; 
 /** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
 export function predict(o: PredictOptions): number {
   const { model, files } = loadBert(o.model, { kernels: o.kernels });
-  if (model.numLabels === 0) throw new DataError(`${o.model}: the model has no classifier (fine-tune it first)`);
-  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
+  if (model.numLabels === 0 && !model.cfg.pair_head) throw new DataError(`${o.model}: the model has no classifier (fine-tune it first)`);
+  const pm = model.cfg.pair_head ? new PairModel(model) : null;
+  const maxLen = pm ? pm.sideLength : Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings);
+  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen);
   if (!existsSync(o.input)) throw new DataError(`${o.input}: no such file`);
   const rows = readFileSync(o.input, 'utf8').split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim() !== '').map(([l, n]) => {
     let v: Record<string, unknown>;
@@ -219,8 +246,14 @@ export function predict(o: PredictOptions): number {
     if (b !== undefined && typeof b !== 'string') throw new DataError(`${o.input}:${n}: "text_b" must be a string`);
     return { guid: String(v.guid ?? v.id ?? n), a, b: b as string | undefined };
   });
-  const feats = rows.map((r) => builder.features(r.a, r.b));
-  const res = evaluate(model, feats, null, 64, builder.pad);
+  let res: EvalResult;
+  if (pm) {
+    const missing = rows.find((r) => r.b === undefined);
+    if (missing) throw new DataError(`${o.input}: example ${missing.guid} has no "text_b"; the ${model.cfg.pair_head!.type} head scores text pairs`);
+    res = evaluatePairs(pm, { a: rows.map((r) => builder.features(r.a)), b: rows.map((r) => builder.features(r.b!)) }, null, 64, builder.pad);
+  } else {
+    res = evaluate(model, rows.map((r) => builder.features(r.a, r.b)), null, 64, builder.pad);
+  }
   const labels = model.cfg.labels;
   writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
     guid: r.guid, prediction: labels[res.predictions[i]!], probabilities: Object.fromEntries(labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),

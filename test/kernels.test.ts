@@ -214,3 +214,15 @@ test('bad arguments throw errors that name the op instead of crashing', () => {
   assert.throws(() => N.layernormForward(new Float32Array(4), new Float32Array(1), new Float32Array(1), new Float64Array(4) as unknown as Float32Array, new Float32Array(4), new Float32Array(4), 1, 4, 1e-5), /layernormForward: inp has the wrong element type/);
   assert.throws(() => N.dropoutForward(new Float32Array(2), new Uint8Array(2), new Float32Array(2), 2, 1, 0), /p must be in/);
 });
+
+test('additive pair-head scores, A broadcast and per pair (multi-threaded sizes)', () => {
+  const P = 9, S = 17, Sb = 13, k = 40;
+  const ub = randn(P * Sb * k, rng, 1.5), v = randn(k, rng);
+  for (const Pa of [1, P]) {
+    const wa = randn(Pa * S * k, rng, 1.5);
+    const a = new Float32Array(P * S * Sb), b = new Float32Array(P * S * Sb);
+    N.additiveScores(a, wa, ub, v, P, Pa, S, Sb, k); R.additiveScores(b, wa, ub, v, P, Pa, S, Sb, k);
+    assertClose(`additive scores Pa=${Pa}`, a, b, 1e-4); // fast tanh: ~1e-7 absolute per term, 40 terms
+  }
+  assert.throws(() => N.additiveScores(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(1), 2, 3, 1, 1, 1), /Pa must be 1 or P/);
+});

@@ -16,6 +16,8 @@ import { CheckpointError } from '../io/tensor.js';
 import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { ConfigError } from '../model/config.js';
 import { modelOrDefault } from '../model/default.js';
+import { buildCache, CacheError, rank } from '../cache.js';
+import { compare, compareMarkdown } from '../compare.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
 import { parseArgs, UsageError } from './args.js';
 import { mkdirSync } from 'node:fs';
@@ -33,7 +35,8 @@ Usage:
       | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
-       --early-stopping-patience N --overwrite --lowercase]
+       --early-stopping-patience N --overwrite --lowercase --head cross|bi|additive|dot|lowrank|poly|late --head-dim K --poly-codes M]
+      --head other than cross: A and B are encoded separately (max-seq-length/2 tokens each) so B can be cached (cache build, rank).
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
@@ -52,6 +55,15 @@ Usage:
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume.
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
+  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C
+      encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
+      rerunning re-encodes only new or changed texts.
+  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10]
+      score A against every cached B; prints the top K with P(label 1) and the latency.
+  ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads cross,bi,additive,dot,lowrank,poly,late]
+      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype f32|bf16 --timing-pairs 100]
+      trains every head on the same split; DIR/compare.md, compare.json (accuracy, macro_f1, train_seconds, pair_ms,
+      rank10k_ms, cache_bytes_per_text per head) and compare.svg (accuracy vs ranking time).
   ja-bert demo [--output ja-bert-demo --model DIR --data DIR --epochs 3]
       the seed's job on a shipped sample of Japanese man-page link pairs with the default model:
       frozen-vector baseline and fine-tuning, reports side by side (full reports under --output)
@@ -62,6 +74,9 @@ Usage:
       Link pairs from Debian's manpages-ja in the seed's honbun_data.json / negaposi.json format.
 Without --model, encode, finetune and baseline use the embedded default model (models/ja-bert-mini-debian).
 Environment: JA_BERT_THREADS sets the thread count (default: all cores).`;
+
+/** progress lines: rewritten in place on a terminal, one per line otherwise */
+const progress = (l: string) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n'));
 
 function need(flags: Record<string, unknown>, name: string): string {
   const v = flags[name];
@@ -94,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean', 'save-steps': 'number',
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
+        head: 'string', 'head-dim': 'number', 'poly-codes': 'number',
       });
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
@@ -104,6 +120,7 @@ async function main(argv: string[]): Promise<number> {
         maxSteps: num('max-steps'), warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype),
         overwrite: flags.overwrite === true, lowercase: flags.lowercase === true ? true : undefined, saveSteps: num('save-steps') ?? 100,
         gradientAccumulation: num('gradient-accumulation-steps'), evalSteps: num('eval-steps'), earlyStoppingPatience: num('early-stopping-patience'),
+        head: flags.head as string | undefined, headDim: num('head-dim'), polyCodes: num('poly-codes'),
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
@@ -175,6 +192,38 @@ async function main(argv: string[]): Promise<number> {
       console.log(`${pages.length} pages read; ${Object.keys(set.texts).length} texts, ${set.pairs.length} pairs (${set.pairs.filter((p) => p[2] === 1).length} linked) -> ${out}`);
       return 0;
     }
+    case 'cache': {
+      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', cache: 'string', 'batch-size': 'number' });
+      if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M --texts F --cache C');
+      const r = buildCache({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(),
+        batchSize: flags['batch-size'] as number | undefined, log: progress });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
+      return 0;
+    }
+    case 'rank': {
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number' });
+      const r = rank({ model: need(flags, 'model'), cache: need(flags, 'cache'), id: flags.id as string | undefined, text: flags.text as string | undefined,
+        top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels() });
+      r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
+      console.error(`ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms`);
+      return 0;
+    }
+    case 'compare': {
+      const { flags } = parseArgs(rest, { model: 'string', texts: 'string', pairs: 'string', output: 'string', heads: 'string', 'max-steps': 'number', epochs: 'number',
+        'eval-ratio': 'number', 'batch-size': 'number', 'learning-rate': 'number', 'max-seq-length': 'number', seed: 'number', dtype: 'string', 'timing-pairs': 'number' });
+      const output = need(flags, 'output');
+      mkdirSync(output, { recursive: true });
+      const num = (k: string) => flags[k] as number | undefined;
+      const rows = compare({ model: modelOrDefault(flags.model as string | undefined), texts: need(flags, 'texts'), pairs: need(flags, 'pairs'), output, kernels: nativeKernels(),
+        heads: flags.heads ? (flags.heads as string).split(',').map((h) => h.trim()).filter(Boolean) : undefined,
+        maxSteps: num('max-steps'), epochs: num('epochs'), evalRatio: num('eval-ratio'), batchSize: num('batch-size'), learningRate: num('learning-rate'),
+        maxSeqLength: num('max-seq-length'), seed: num('seed'), dtype: dtypeOf(flags.dtype), timingPairs: num('timing-pairs'), log: progress });
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: flags.pairs as string, maxSteps: num('max-steps'), epochs: num('epochs') }));
+      console.log(`-> ${output}/compare.md, compare.json, compare.svg`);
+      return 0;
+    }
     case 'demo': {
       const { flags } = parseArgs(rest, { engine: 'boolean', model: 'string', data: 'string', output: 'string', epochs: 'number' });
       if (flags.engine) { runEngineDemo(); return 0; }
@@ -224,7 +273,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
+    const known = e instanceof UsageError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
     console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
     if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
     process.exit(e instanceof UsageError ? 2 : 1);

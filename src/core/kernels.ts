@@ -28,6 +28,8 @@ export interface Kernels {
   geluBackward(dinp: F32, inp: F32, dout: F32, n: number, tanh: boolean): void;
   tanhForward(out: F32, inp: F32, n: number): void;
   tanhBackward(dinp: F32, out: F32, dout: F32, n: number): void;
+  /** e[p, i, j] = Σ_c v[c] tanh(wa[pa, i, c] + ub[p, j, c]), pa = Pa === 1 ? 0 : p (the additive pair head's scores) */
+  additiveScores(e: F32, wa: F32, ub: F32, v: F32, P: number, Pa: number, S: number, Sb: number, k: number): void;
   dropoutForward(out: F32, mask: Uint8Array, inp: F32, n: number, p: number, seed: number): void;
   dropoutBackward(dinp: F32, dout: F32, mask: Uint8Array, n: number, p: number): void;
   colSumAccumulate(dbias: F32, dout: F32, rows: number, N: number): void;

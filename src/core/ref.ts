@@ -106,6 +106,17 @@ export const refKernels: Kernels = {
     }
   },
   tanhForward(out, inp, n) { for (let i = 0; i < n; i++) out[i] = Math.tanh(inp[i]!); },
+  additiveScores(e, wa, ub, v, P, Pa, S, Sb, k) {
+    for (let p = 0; p < P; p++) for (let i = 0; i < S; i++) {
+      const w = ((Pa === 1 ? 0 : p) * S + i) * k;
+      for (let j = 0; j < Sb; j++) {
+        const u = (p * Sb + j) * k;
+        let s = 0;
+        for (let c = 0; c < k; c++) s += v[c]! * Math.tanh(wa[w + c]! + ub[u + c]!);
+        e[(p * S + i) * Sb + j] = s;
+      }
+    }
+  },
   tanhBackward(dinp, out, dout, n) { for (let i = 0; i < n; i++) dinp[i] = dout[i]! * (1 - out[i]! * out[i]!); },
   dropoutForward(out, mask, inp, n, p, seed) {
     const s = 1 / (1 - p);

@@ -226,22 +226,26 @@ export class PairHead {
       for (let r = 0; r < P * Sb; r++) { V.set(rep.data.subarray(r * W, r * W + D), r * D); ub.set(rep.data.subarray(r * W + D, r * W + W), r * k); }
       const wa = this.linear(a.x, this.params.param('head.additive.query.weight'), a.P * S, k, D);
       const vv = this.params.param('head.additive.v');
-      // T[p, i, j, :] = tanh(W a_i + U b_j), e_ij = T[p, i, j, :] · v
-      const T = new Float32Array(P * S * Sb * k);
-      for (let p = 0; p < P; p++) {
-        const pa = a.P === 1 ? 0 : p;
-        for (let i = 0; i < S; i++) {
-          const wo = (pa * S + i) * k;
-          for (let j = 0; j < Sb; j++) {
-            const uo = (p * Sb + j) * k, to = ((p * S + i) * Sb + j) * k;
-            for (let c = 0; c < k; c++) T[to + c] = wa[wo + c]! + ub[uo + c]!;
+      if (keep) {
+        // T[p, i, j, :] = tanh(W a_i + U b_j) is kept for backward; e_ij = T[p, i, j, :] · v
+        const T = new Float32Array(P * S * Sb * k);
+        for (let p = 0; p < P; p++) {
+          const pa = a.P === 1 ? 0 : p;
+          for (let i = 0; i < S; i++) {
+            const wo = (pa * S + i) * k;
+            for (let j = 0; j < Sb; j++) {
+              const uo = (p * Sb + j) * k, to = ((p * S + i) * Sb + j) * k;
+              for (let c = 0; c < k; c++) T[to + c] = wa[wo + c]! + ub[uo + c]!;
+            }
           }
         }
+        this.K.tanhForward(T, T, T.length);
+        this.K.matmul(scores, T, vv, null, 1, P * S * Sb, 1, k, false, false, false, DTYPE_F32);
+        saveExtra = { T, wa, ub };
+      } else {
+        this.K.additiveScores(scores, wa, ub, vv, P, a.P, S, Sb, k); // scoring only: fused, nothing kept
       }
-      this.K.tanhForward(T, T, T.length);
-      this.K.matmul(scores, T, vv, null, 1, P * S * Sb, 1, k, false, false, false, DTYPE_F32);
       Acmp = expand(a.x, a.P, P, S * D);
-      if (keep) saveExtra = { T, wa, ub };
     } else if (type === 'dot') {
       V = rep.data;
       Acmp = expand(a.x, a.P, P, S * D);

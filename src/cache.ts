@@ -1,0 +1,233 @@
+/**
+ * The B-side cache of a pair-head model: every text of a corpus encoded once,
+ * its cacheable representation stored in one versioned file, keyed by id and
+ * by a hash of the text and of the model, so a changed text or model is
+ * re-encoded and nothing stale is used. `rank` scores one A against all of it.
+ *
+ * File layout (little-endian):
+ *   "JABCACHE" | u32 version | u32 header bytes | header JSON | f32 data | 32-byte SHA-256 of all before
+ * The header names the model hash, the head config, the row width and, per
+ * entry, id, text, text hash, row count and offset (in floats).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Kernels } from './core/kernels.js';
+import { DataError } from './data/processors.js';
+import { writeFileAtomic } from './io/atomic.js';
+import { findModelFiles, loadBert } from './io/checkpoint.js';
+import type { BRep, PairHeadConfig, Side } from './model/heads.js';
+import { PairModel } from './model/pairmodel.js';
+import { loadTokenizer } from './tokenize/index.js';
+import { InputBuilder } from './tokenize/inputs.js';
+
+const MAGIC = 'JABCACHE';
+export const CACHE_VERSION = 1;
+
+export class CacheError extends Error {}
+
+export interface CacheEntry { id: string; text: string; hash: string; rows: number; offset: number }
+export interface CacheHeader { version: number; model_hash: string; head: PairHeadConfig; hidden_size: number; width: number; per_token: boolean; entries: CacheEntry[]; floats: number }
+export interface Cache { header: CacheHeader; data: Float32Array; byId: Map<string, CacheEntry>; path: string }
+
+export const textHash = (t: string): string => createHash('sha256').update(t, 'utf8').digest('hex').slice(0, 32);
+
+/** SHA-256 over the model's config and weights: a cache is valid only for the exact model that wrote it */
+export function modelHash(dir: string): string {
+  const f = findModelFiles(dir);
+  const h = createHash('sha256');
+  h.update(readFileSync(f.configPath));
+  h.update(readFileSync(f.weightsPath));
+  return h.digest('hex');
+}
+
+/** a loaded pair-head model with what scoring needs */
+export interface ScoringModel { pm: PairModel; builder: InputBuilder; hash: string; dir: string; positive: number }
+
+export function loadScoringModel(dir: string, kernels: Kernels): ScoringModel {
+  const { model, files } = loadBert(dir, { kernels });
+  if (!model.cfg.pair_head) throw new DataError(`${dir}: not a pair-head model (fine-tune one with --head bi|additive|dot|lowrank|poly|late)`);
+  const pm = new PairModel(model);
+  const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(pm.sideLength, model.cfg.max_position_embeddings));
+  const labels = model.cfg.labels;
+  const positive = labels.indexOf('1') >= 0 ? labels.indexOf('1') : labels.length - 1;
+  return { pm, builder, hash: modelHash(dir), dir, positive };
+}
+
+/** texts to cache: honbun_data.json ({id: text}) or JSONL lines {"id": ..., "text": ...} */
+export function readCorpusTexts(path: string): Array<{ id: string; text: string }> {
+  if (!existsSync(path)) throw new DataError(`${path}: no such file`);
+  const raw = readFileSync(path, 'utf8');
+  if (path.endsWith('.jsonl')) {
+    return raw.split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim()).map(([l, n]) => {
+      let v: Record<string, unknown>;
+      try { v = JSON.parse(l) as Record<string, unknown>; } catch (e) { throw new DataError(`${path}:${n}: not valid JSON (${(e as Error).message})`); }
+      if (typeof v.id !== 'string' || typeof v.text !== 'string') throw new DataError(`${path}:${n}: needs string "id" and "text"`);
+      return { id: v.id, text: v.text };
+    });
+  }
+  let v: unknown;
+  try { v = JSON.parse(raw); } catch (e) { throw new DataError(`${path}: not valid JSON (${(e as Error).message})`); }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new DataError(`${path}: expected a JSON object mapping ids to texts`);
+  return Object.entries(v as Record<string, unknown>).map(([id, text]) => {
+    if (typeof text !== 'string') throw new DataError(`${path}: the text of "${id}" is not a string`);
+    return { id, text };
+  });
+}
+
+export function readCache(path: string): Cache {
+  if (!existsSync(path)) throw new CacheError(`${path}: no such cache file`);
+  const buf = readFileSync(path);
+  const bad = (why: string) => new CacheError(`${path}: not a usable ja-bert cache (${why}); rebuild it with cache build`);
+  if (buf.length < 16 + 32 || buf.toString('latin1', 0, 8) !== MAGIC) throw bad('no JABCACHE header');
+  const version = buf.readUInt32LE(8);
+  if (version !== CACHE_VERSION) throw bad(`version ${version}, this ja-bert reads version ${CACHE_VERSION}`);
+  const body = buf.subarray(0, buf.length - 32);
+  if (!createHash('sha256').update(body).digest().equals(buf.subarray(buf.length - 32))) throw bad('checksum mismatch: truncated or damaged');
+  const hlen = buf.readUInt32LE(12);
+  const header = JSON.parse(buf.toString('utf8', 16, 16 + hlen)) as CacheHeader;
+  const start = 16 + hlen, bytes = header.floats * 4;
+  if (start + bytes !== body.length) throw bad('data size does not match its header');
+  const data = new Float32Array(header.floats);
+  new Uint8Array(data.buffer).set(buf.subarray(start, start + bytes));
+  return { header, data, byId: new Map(header.entries.map((e) => [e.id, e])), path };
+}
+
+function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'>, entries: Array<{ id: string; text: string; hash: string; rows: number; data: Float32Array }>): number {
+  const out: CacheEntry[] = [];
+  let offset = 0;
+  for (const e of entries) { out.push({ id: e.id, text: e.text, hash: e.hash, rows: e.rows, offset }); offset += e.data.length; }
+  const full: CacheHeader = { ...header, entries: out, floats: offset };
+  const hjson = Buffer.from(JSON.stringify(full), 'utf8');
+  const pre = Buffer.alloc(16);
+  pre.write(MAGIC, 0, 'latin1'); pre.writeUInt32LE(CACHE_VERSION, 8); pre.writeUInt32LE(hjson.length, 12);
+  const sha = createHash('sha256');
+  let size = 0;
+  writeFileAtomic(path, (w) => {
+    const put = (b: Uint8Array) => { sha.update(b); w(b); size += b.length; };
+    put(pre); put(hjson);
+    for (const e of entries) put(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+    const d = sha.digest();
+    w(d); size += d.length;
+  });
+  return size;
+}
+
+/** check that a cache belongs to this model and head */
+export function checkCacheFor(cache: Cache, m: ScoringModel): void {
+  if (cache.header.model_hash !== m.hash) throw new CacheError(`${cache.path}: the cache was built by another model (or an older version of ${m.dir}); rebuild it with cache build`);
+  const h = m.pm.bert.cfg.pair_head!;
+  if (JSON.stringify(cache.header.head) !== JSON.stringify(h)) throw new CacheError(`${cache.path}: the cache was built for the ${cache.header.head.type} head, the model has the ${h.type} head`);
+}
+
+export interface BuildResult { entries: number; encoded: number; reused: number; bytes: number; seconds: number }
+
+/**
+ * Build or update the cache: texts whose id and text hash are already cached
+ * for this model are kept, the rest encoded in batches; ids no longer in the
+ * corpus are dropped. Written atomically.
+ */
+export function buildCache(o: { model: string; texts: string; cache: string; kernels: Kernels; batchSize?: number; log?: (l: string) => void }): BuildResult {
+  const t0 = Date.now();
+  const m = loadScoringModel(o.model, o.kernels);
+  const texts = readCorpusTexts(o.texts);
+  const h = m.pm.bert.cfg.pair_head!, W = m.pm.head.repWidth(), perToken = m.pm.head.perToken();
+  let old: Cache | null = null;
+  if (existsSync(o.cache)) {
+    try { old = readCache(o.cache); checkCacheFor(old, m); } catch (e) { o.log?.(`${(e as Error).message.split(';')[0]}: encoding everything again`); old = null; }
+  }
+  const entries: Array<{ id: string; text: string; hash: string; rows: number; data: Float32Array }> = [];
+  const todo: number[] = [];
+  for (const { id, text } of texts) {
+    const hash = textHash(text);
+    const prev = old?.byId.get(id);
+    if (prev && prev.hash === hash) entries.push({ id, text, hash, rows: prev.rows, data: old!.data.slice(prev.offset, prev.offset + prev.rows * W) });
+    else { todo.push(entries.length); entries.push({ id, text, hash, rows: 0, data: new Float32Array(0) }); }
+  }
+  const bs = o.batchSize ?? 32;
+  const tStart = Date.now();
+  for (let s = 0; s < todo.length; s += bs) {
+    const idx = todo.slice(s, s + bs);
+    const feats = idx.map((i) => m.builder.features(entries[i]!.text));
+    const rep = m.pm.bReps(feats, m.builder.pad);
+    idx.forEach((i, k) => {
+      const rows = perToken ? feats[k]!.inputIds.length : 1;
+      const base = perToken ? k * rep.S * W : k * W;
+      entries[i]!.rows = rows;
+      entries[i]!.data = rep.data.slice(base, base + rows * W);
+    });
+    const done = Math.min(s + bs, todo.length), el = (Date.now() - tStart) / 1000;
+    o.log?.(`cache [${'#'.repeat(Math.round((done / todo.length) * 20)).padEnd(20, '.')}] ${done}/${todo.length} encoded, ${(done / el).toFixed(1)} texts/s, ETA ${Math.round((el / done) * (todo.length - done))}s`);
+  }
+  const bytes = writeCache(o.cache, { version: CACHE_VERSION, model_hash: m.hash, head: h, hidden_size: m.pm.bert.cfg.hidden_size, width: W, per_token: perToken }, entries);
+  return { entries: entries.length, encoded: todo.length, reused: entries.length - todo.length, bytes, seconds: (Date.now() - t0) / 1000 };
+}
+
+/** cached representations of the given entries as one BRep (per-token rows padded to S) */
+export function cachedReps(cache: Cache, entries: CacheEntry[], S: number): BRep {
+  const { width: W, per_token: perToken } = cache.header;
+  const P = entries.length;
+  if (!perToken) {
+    const data = new Float32Array(P * W);
+    entries.forEach((e, p) => data.set(cache.data.subarray(e.offset, e.offset + W), p * W));
+    return { P, S: 1, W, perToken: false, data, mask: new Uint8Array(P).fill(1) };
+  }
+  const data = new Float32Array(P * S * W), mask = new Uint8Array(P * S);
+  entries.forEach((e, p) => {
+    const rows = Math.min(e.rows, S);
+    data.set(cache.data.subarray(e.offset, e.offset + rows * W), p * S * W);
+    mask.fill(1, p * S, p * S + rows);
+  });
+  return { P, S, W, perToken: true, data, mask };
+}
+
+/** A's side, encoded alone and padded to the side length */
+export function encodeQuery(m: ScoringModel, text: string): Side {
+  return m.pm.encode([m.builder.features(text)], m.builder.pad, { S: m.pm.sideLength });
+}
+
+/** P(positive) of A against each entry, in chunks */
+export function scoreAgainst(m: ScoringModel, a: Side, cache: Cache, entries: CacheEntry[], chunk = 256): Float32Array {
+  const out = new Float32Array(entries.length), C = m.pm.C;
+  const D = m.pm.bert.cfg.hidden_size;
+  const aCopy: Side = { P: 1, S: a.S, x: a.x.slice(0, a.S * D), mask: a.mask.slice(0, a.S), pooled: a.pooled.slice(0, D) };
+  for (let s = 0; s < entries.length; s += chunk) {
+    const part = entries.slice(s, s + chunk);
+    const logits = m.pm.head.scoreCached(aCopy, cachedReps(cache, part, m.pm.sideLength));
+    for (let p = 0; p < part.length; p++) {
+      let mx = -Infinity;
+      for (let c = 0; c < C; c++) mx = Math.max(mx, logits[p * C + c]!);
+      let sum = 0;
+      for (let c = 0; c < C; c++) sum += Math.exp(logits[p * C + c]! - mx);
+      out[s + p] = Math.exp(logits[p * C + m.positive]! - mx) / sum;
+    }
+  }
+  return out;
+}
+
+export interface RankResult { results: Array<{ id: string; score: number }>; candidates: number; encodeMs: number; scoreMs: number }
+
+/** score one A (a cached id's text, or a new text) against every other cached text; the top K */
+export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels }): RankResult {
+  const m = loadScoringModel(o.model, o.kernels);
+  const cache = readCache(o.cache);
+  checkCacheFor(cache, m);
+  if ((o.id === undefined) === (o.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
+  let text = o.text;
+  if (o.id !== undefined) {
+    const e = cache.byId.get(o.id);
+    if (!e) throw new DataError(`${o.cache}: no text with id "${o.id}" in the cache (${cache.header.entries.length} ids)`);
+    text = e.text;
+  }
+  const entries = cache.header.entries.filter((e) => e.id !== o.id);
+  const t0 = performance.now();
+  const a = encodeQuery(m, text!);
+  const t1 = performance.now();
+  const scores = scoreAgainst(m, a, cache, entries);
+  const t2 = performance.now();
+  const order = entries.map((_, i) => i).sort((x, y) => scores[y]! - scores[x]!).slice(0, o.top ?? 10);
+  return { results: order.map((i) => ({ id: entries[i]!.id, score: scores[i]! })), candidates: entries.length, encodeMs: t1 - t0, scoreMs: t2 - t1 };
+}
+
+export const cacheFileSize = (p: string): number => statSync(p).size;
+export const defaultCachePath = (dir: string): string => join(dir, 'cache.jabc');

@@ -1,0 +1,128 @@
+/**
+ * compare: every head trained on the same split with the same settings, then
+ * measured side by side: accuracy, macro-F1, training time, per-pair scoring
+ * time with a warm cache, time to rank 10,000 cached candidates for one A, and
+ * cache bytes per text. Writes compare.md, compare.json and compare.svg.
+ */
+import { join } from 'node:path';
+import type { DType, Kernels } from './core/kernels.js';
+import { buildCache, cacheFileSize, encodeQuery, loadScoringModel, readCache, scoreAgainst } from './cache.js';
+import { DataError } from './data/processors.js';
+import { writeFileAtomic } from './io/atomic.js';
+import { loadBert } from './io/checkpoint.js';
+import { loadTokenizer } from './tokenize/index.js';
+import { InputBuilder, padBatch } from './tokenize/inputs.js';
+import { finetune, loadData } from './finetune.js';
+import { HEAD_TYPES } from './model/heads.js';
+
+export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
+
+export interface CompareRow {
+  head: string; accuracy: number; macro_f1: number; train_seconds: number; pair_ms: number; rank10k_ms: number;
+  cache_bytes_per_text: number; cache_file_bytes: number | null; rank10k_measured_pairs: number; eval_examples: number; global_step: number;
+}
+
+export interface CompareOptions {
+  model: string; texts: string; pairs: string; output: string; kernels: Kernels; heads?: string[];
+  maxSteps?: number; epochs?: number; evalRatio?: number; batchSize?: number; learningRate?: number; maxSeqLength?: number; seed?: number; dtype?: DType;
+  /** pairs timed for pair_ms (default 100) and the cross-encoder's rank sample (default 320) */
+  timingPairs?: number; crossRankSample?: number;
+  log?: (l: string) => void;
+}
+
+const ms = (t0: number) => performance.now() - t0;
+
+export function compare(o: CompareOptions): CompareRow[] {
+  const heads = o.heads ?? [...ALL_HEADS];
+  for (const h of heads) if (!(ALL_HEADS as readonly string[]).includes(h)) throw new DataError(`--heads: unknown head "${h}" (${ALL_HEADS.join(', ')})`);
+  const seed = o.seed ?? 42;
+  const data = loadData({ texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio }, seed);
+  const evalPairs = data.eval.slice(0, o.timingPairs ?? 100);
+  const rows: CompareRow[] = [];
+  for (const head of heads) {
+    const dir = join(o.output, head);
+    o.log?.(`== ${head}`);
+    const r = finetune({
+      model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, overwrite: true, head,
+      maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype: o.dtype,
+      saveSteps: 0, log: o.log,
+    });
+    const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep };
+    if (head === 'cross') {
+      const { model, files } = loadBert(dir, { kernels: o.kernels });
+      const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
+      const feats = evalPairs.map((e) => builder.features(e.textA, e.textB));
+      model.forward(padBatch(feats.slice(0, 2), builder.pad)); // warm-up
+      let t0 = performance.now();
+      for (const f of feats) model.forward(padBatch([f], builder.pad));
+      const pairMs = ms(t0) / feats.length;
+      // ranking without a cache: one full pass per candidate, batched; timed on a sample and scaled to 10,000
+      const n = o.crossRankSample ?? 320, q = data.eval[0]!;
+      const cands = Array.from({ length: n }, (_, i) => data.eval[i % data.eval.length]!.textB ?? data.eval[i % data.eval.length]!.textA);
+      t0 = performance.now();
+      for (let s = 0; s < n; s += 32) model.forward(padBatch(cands.slice(s, s + 32).map((b) => builder.features(q.textA, b)), builder.pad));
+      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: (ms(t0) / n) * 10000, cache_bytes_per_text: 0, cache_file_bytes: null, rank10k_measured_pairs: n });
+    } else {
+      const cachePath = join(dir, 'cache.jabc');
+      buildCache({ model: dir, texts: o.texts, cache: cachePath, kernels: o.kernels, log: o.log });
+      const m = loadScoringModel(dir, o.kernels);
+      const cache = readCache(cachePath);
+      const nTexts = cache.header.entries.length;
+      // per pair, warm cache: encode A alone, score it against B's cached representation
+      encodeQuery(m, evalPairs[0]!.textA);
+      let t0 = performance.now();
+      for (const e of evalPairs) scoreAgainst(m, encodeQuery(m, e.textA), cache, [cache.byId.get(titleOf(e.guid, e.textB, cache))!]);
+      const pairMs = ms(t0) / evalPairs.length;
+      // rank 10,000 cached candidates (the corpus's entries repeated to 10,000) for one A
+      const entries = Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!);
+      scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), cache, entries.slice(0, 512)); // warm-up
+      t0 = performance.now();
+      scoreAgainst(m, encodeQuery(m, evalPairs[1 % evalPairs.length]!.textA), cache, entries);
+      const rankMs = ms(t0);
+      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: rankMs, cache_bytes_per_text: (cache.header.floats * 4) / nTexts, cache_file_bytes: cacheFileSize(cachePath), rank10k_measured_pairs: 10000 });
+    }
+    o.log?.(`${head}: accuracy ${rows.at(-1)!.accuracy.toFixed(4)}, pair ${rows.at(-1)!.pair_ms.toFixed(2)} ms, rank 10k ${rows.at(-1)!.rank10k_ms.toFixed(0)} ms`);
+  }
+  writeFileAtomic(join(o.output, 'compare.json'), (w) => w(JSON.stringify(rows, null, 1) + '\n'));
+  writeFileAtomic(join(o.output, 'compare.md'), (w) => w(compareMarkdown(rows, o)));
+  writeFileAtomic(join(o.output, 'compare.svg'), (w) => w(compareSvg(rows)));
+  return rows;
+}
+
+/** the B title of an eval pair: the cache is keyed by title; examples carry the pair's texts */
+function titleOf(guid: string, textB: string | undefined, cache: { header: { entries: Array<{ id: string; text: string }> } }): string {
+  const e = cache.header.entries.find((x) => x.text === textB);
+  if (!e) throw new DataError(`compare: example ${guid}'s second text is not in the cache`);
+  return e.id;
+}
+
+export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'model' | 'pairs' | 'maxSteps' | 'epochs'>): string {
+  const cross = rows.find((r) => r.head === 'cross');
+  const f = (x: number, d: number) => x.toFixed(d);
+  const lines = [
+    `| head | accuracy | macro-F1 | train s | pair ms | rank 10k ms | vs cross | Δ acc (pts) | cache bytes/text |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? f((r.accuracy - cross.accuracy) * 100, 1) : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
+  ];
+  return `# ja-bert compare\n\nmodel ${o.model}, pairs ${o.pairs}, ${o.maxSteps ? `${o.maxSteps} steps` : `${o.epochs ?? 3} epochs`} per head, ${rows[0]?.eval_examples ?? 0} eval pairs.\n\n${lines.join('\n')}\n\n` +
+    `pair ms: one pair, batch 1, warm cache (encode A alone + score against B's cached representation; the cross-encoder runs the joined pair).\n` +
+    `rank 10k ms: one A against 10,000 cached candidates (the corpus's texts repeated), including encoding A.\n` +
+    `* the cross-encoder has no cache: ${rows.find((r) => r.head === 'cross')?.rank10k_measured_pairs ?? 0} pairs timed in batches of 32, scaled to 10,000.\n` +
+    `cache bytes/text: the stored representation (float32), without the text kept beside it.\n`;
+}
+
+export function compareSvg(rows: CompareRow[]): string {
+  const W = 640, H = 360, L = 60, R = 20, T = 30, B = 50;
+  const xs = rows.map((r) => Math.log10(Math.max(r.rank10k_ms, 0.01))), ys = rows.map((r) => r.accuracy);
+  const x0 = Math.floor(Math.min(...xs)), x1 = Math.ceil(Math.max(...xs)) + (Math.ceil(Math.max(...xs)) === Math.floor(Math.min(...xs)) ? 1 : 0);
+  const y0 = Math.max(0, Math.floor(Math.min(...ys) * 20) / 20 - 0.05), y1 = Math.min(1, Math.ceil(Math.max(...ys) * 20) / 20 + 0.05);
+  const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R), py = (y: number) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`, `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">accuracy vs time to rank 10,000 candidates</text>`];
+  for (let e = x0; e <= x1; e++) parts.push(`<line x1="${px(e)}" y1="${T}" x2="${px(e)}" y2="${H - B}" stroke="#ddd"/><text x="${px(e)}" y="${H - B + 16}" text-anchor="middle">${10 ** e >= 1000 ? `${10 ** (e - 3)} s` : `${10 ** e} ms`}</text>`);
+  for (let y = Math.ceil(y0 * 20) / 20; y <= y1 + 1e-9; y += 0.05) parts.push(`<line x1="${L}" y1="${py(y)}" x2="${W - R}" y2="${py(y)}" stroke="#eee"/><text x="${L - 6}" y="${py(y) + 4}" text-anchor="end">${y.toFixed(2)}</text>`);
+  parts.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle">rank 10k (log scale)</text>`, `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">accuracy</text>`);
+  rows.forEach((r, i) => parts.push(`<circle cx="${px(xs[i]!)}" cy="${py(ys[i]!)}" r="5" fill="${r.head === 'cross' ? '#c0392b' : '#2c7fb8'}"/><text x="${px(xs[i]!) + 8}" y="${py(ys[i]!) - 6}">${r.head}</text>`));
+  parts.push('</svg>\n');
+  return parts.join('\n');
+}
