@@ -115,9 +115,9 @@ function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'
 
 /** check that a cache belongs to this model and head */
 export function checkCacheFor(cache: Cache, m: ScoringModel): void {
-  if (cache.header.model_hash !== m.hash) throw new CacheError(`${cache.path}: the cache was built by another model (or an older version of ${m.dir}); rebuild it with cache build`);
   const h = m.pm.bert.cfg.pair_head!;
   if (JSON.stringify(cache.header.head) !== JSON.stringify(h)) throw new CacheError(`${cache.path}: the cache was built for the ${cache.header.head.type} head, the model has the ${h.type} head`);
+  if (cache.header.model_hash !== m.hash) throw new CacheError(`${cache.path}: the cache was built by another model (or an older version of ${m.dir}); rebuild it with cache build`);
 }
 
 export interface BuildResult { entries: number; encoded: number; reused: number; bytes: number; seconds: number }

@@ -15,7 +15,7 @@ import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
 import { readLivedoor, splitLivedoor } from './data/livedoor.js';
 import { evaluate, latestCheckpoint, train, trainTask, type EvalResult, type TrainResult } from './train/trainer.js';
-import { headConfig } from './model/heads.js';
+import { HEAD_TYPES, headConfig } from './model/heads.js';
 import { PairModel } from './model/pairmodel.js';
 import { evaluatePairs, pairFeatures, pairTask, type PairFeatures } from './train/pairtask.js';
 
@@ -139,6 +139,7 @@ function featurize(builder: InputBuilder, examples: Example[], labels: string[],
 export interface FinetuneResult { metrics: Metrics; train: TrainResult; evalLoss: number; loss: number; evalText: string }
 
 export function finetune(o: FinetuneOptions): FinetuneResult {
+  if (o.head !== undefined && o.head !== 'cross' && !(HEAD_TYPES as readonly string[]).includes(o.head)) throw new DataError(`unknown head "${o.head}" (cross, ${HEAD_TYPES.join(', ')})`);
   const seed = o.seed ?? 42;
   const data = loadData(o, seed);
   const labels = labelList(data.train, data.source);

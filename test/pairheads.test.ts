@@ -1,0 +1,145 @@
+// Cacheable pair heads end to end through the CLI on a tiny random BERT:
+// compare (every head), cache build (incremental, hashed), rank (equal to
+// predict's probabilities), and the bad inputs that must never give a wrong answer.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeKernels } from '../src/core/native.js';
+import { saveBert } from '../src/io/checkpoint.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
+import { SHARED_DIR } from './helpers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const HEADS = ['cross', 'bi', 'additive', 'dot', 'lowrank', 'poly', 'late'];
+let dir = '', model = '', pairs = '', texts = '', cmp = '';
+const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
+let titles: string[] = [];
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'jabert-heads-'));
+  model = join(dir, 'model');
+  const cfg = makeConfig({ vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 64 });
+  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 1 }), model);
+  copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(model, 'spiece.model'));
+  const all = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/negaposi.json'), 'utf8')) as [string, string, number][];
+  const slice = all.slice(0, 90);
+  pairs = join(dir, 'pairs.json');
+  writeFileSync(pairs, JSON.stringify(slice));
+  const body = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
+  titles = [...new Set(slice.flatMap(([a, b]) => [a, b]))];
+  texts = join(dir, 'texts.json');
+  writeFileSync(texts, JSON.stringify(Object.fromEntries(titles.map((t) => [t, body[t]!]))));
+  cmp = join(dir, 'cmp');
+  const r = cli('compare', '--model', model, '--texts', texts, '--pairs', pairs, '--output', cmp, '--max-steps', '3', '--batch-size', '8',
+    '--max-seq-length', '32', '--learning-rate', '1e-3', '--timing-pairs', '5');
+  assert.equal(r.status, 0, r.stderr);
+});
+process.on('exit', () => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+test('compare trains every head on one split and writes the table, JSON and plot', () => {
+  const rows = JSON.parse(readFileSync(join(cmp, 'compare.json'), 'utf8')) as Array<Record<string, number | string>>;
+  assert.deepEqual(rows.map((r) => r.head), HEADS);
+  for (const r of rows) {
+    for (const k of ['accuracy', 'macro_f1', 'train_seconds', 'pair_ms', 'rank10k_ms', 'cache_bytes_per_text']) assert.equal(typeof r[k], 'number', `${String(r.head)}.${k}`);
+    assert.ok((r.accuracy as number) >= 0 && (r.accuracy as number) <= 1);
+    assert.ok((r.pair_ms as number) > 0 && (r.rank10k_ms as number) > 0);
+    assert.equal(r.global_step, 3);
+    assert.equal(r.eval_examples, 30);
+    // the table's accuracy is the head's own eval_results.txt
+    const ev = readFileSync(join(cmp, String(r.head), 'eval_results.txt'), 'utf8');
+    assert.match(ev, new RegExp(`eval_accuracy = ${String(r.accuracy).slice(0, 6)}`));
+  }
+  // representation sizes follow from the heads: D = 32, side length 16 tokens at most
+  const by = Object.fromEntries(rows.map((r) => [r.head, r]));
+  assert.equal(by.cross!.cache_bytes_per_text, 0);
+  assert.equal(by.bi!.cache_bytes_per_text, 32 * 4);
+  assert.equal(by.poly!.cache_bytes_per_text, 32 * 4);
+  const tokens = (by.dot!.cache_bytes_per_text as number) / (32 * 4);
+  assert.ok(tokens > 2 && tokens <= 16, `dot stores ${tokens} rows per text`);
+  assert.equal(by.lowrank!.cache_bytes_per_text, tokens * 64 * 4);
+  assert.equal(by.late!.cache_bytes_per_text, tokens * 128 * 4);
+  assert.equal(by.additive!.cache_bytes_per_text, tokens * (32 + 32) * 4);
+  const md = readFileSync(join(cmp, 'compare.md'), 'utf8');
+  for (const h of HEADS) assert.match(md, new RegExp(`^\\| ${h} \\|`, 'm'));
+  assert.match(readFileSync(join(cmp, 'compare.svg'), 'utf8'), /^<svg[^]*<\/svg>\n$/);
+});
+
+for (const head of ['dot', 'poly', 'late']) {
+  test(`${head}: rank scores equal predict's probabilities for the same pairs; a changed text is re-encoded`, () => {
+    const m = join(cmp, head), cache = join(dir, `${head}.jabc`);
+    let r = cli('cache', 'build', '--model', m, '--texts', texts, '--cache', cache);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`${titles.length} texts \\(${titles.length} encoded, 0 reused\\)`));
+    const query = titles[0]!;
+    r = cli('rank', '--model', m, '--cache', cache, '--id', query, '--top', '5');
+    assert.equal(r.status, 0, r.stderr);
+    const top = r.stdout.trim().split('\n').map((l) => { const [, score, id] = /^\s*\d+\s+(\S+)\s+(.+)$/.exec(l)!; return { id: id!, score: Number(score) }; });
+    assert.equal(top.length, 5);
+    assert.ok(!top.some((t) => t.id === query), 'the query is not its own candidate');
+    for (let i = 1; i < top.length; i++) assert.ok(top[i - 1]!.score >= top[i]!.score);
+    assert.match(r.stderr, new RegExp(`ranked ${titles.length - 1} cached candidates`));
+    // the same pairs through predict (A and B encoded from text, no cache)
+    const body = JSON.parse(readFileSync(texts, 'utf8')) as Record<string, string>;
+    const inp = join(dir, `${head}-pairs.jsonl`), out = join(dir, `${head}-pred.jsonl`);
+    writeFileSync(inp, top.map((t) => JSON.stringify({ text: body[query], text_b: body[t.id] })).join('\n') + '\n');
+    r = cli('predict', '--model', m, '--input', inp, '--output', out);
+    assert.equal(r.status, 0, r.stderr);
+    const probs = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { probabilities: Record<string, number> }).probabilities['1']!);
+    top.forEach((t, i) => assert.ok(Math.abs(t.score - probs[i]!) < 2e-5, `${t.id}: rank ${t.score} vs predict ${probs[i]}`));
+    // change the top candidate's text: only it is re-encoded, and rank uses the new text
+    const changed = { ...body, [top[0]!.id]: 'まったく別の文章です。' + body[top[0]!.id]!.slice(0, 40) };
+    const texts2 = join(dir, `${head}-texts2.json`);
+    writeFileSync(texts2, JSON.stringify(changed));
+    r = cli('cache', 'build', '--model', m, '--texts', texts2, '--cache', cache);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`\\(1 encoded, ${titles.length - 1} reused\\)`));
+    r = cli('rank', '--model', m, '--cache', cache, '--id', query, '--top', String(titles.length));
+    const after = new Map(r.stdout.trim().split('\n').map((l) => { const [, score, id] = /^\s*\d+\s+(\S+)\s+(.+)$/.exec(l)!; return [id!, Number(score)] as const; }));
+    writeFileSync(inp, JSON.stringify({ text: body[query], text_b: changed[top[0]!.id] }) + '\n');
+    r = cli('predict', '--model', m, '--input', inp, '--output', out);
+    const p2 = (JSON.parse(readFileSync(out, 'utf8').trim()) as { probabilities: Record<string, number> }).probabilities['1']!;
+    assert.ok(Math.abs(after.get(top[0]!.id)! - p2) < 2e-5, `changed text: rank ${after.get(top[0]!.id)} vs predict ${p2}`);
+    // --text: a new A text
+    r = cli('rank', '--model', m, '--cache', cache, '--text', 'ファイルを開く', '--top', '3');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`ranked ${titles.length} cached candidates`));
+  });
+}
+
+test('rank and cache refuse what would give a wrong answer: unknown id, another model, another head, a damaged file', () => {
+  const dot = join(cmp, 'dot'), late = join(cmp, 'late'), cache = join(cmp, 'dot', 'cache.jabc');
+  let r = cli('rank', '--model', dot, '--cache', cache, '--id', 'no-such-page(9)');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /no text with id "no-such-page\(9\)" in the cache/);
+  r = cli('rank', '--model', late, '--cache', cache, '--id', titles[0]!);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /built for the dot head, the model has the late head/);
+  // same head, other weights: a retrained dot model
+  const other = join(dir, 'dot-other');
+  r = cli('finetune', '--model', model, '--output', other, '--texts', texts, '--pairs', pairs, '--head', 'dot', '--max-steps', '1', '--batch-size', '8', '--max-seq-length', '32', '--seed', '9');
+  assert.equal(r.status, 0, r.stderr);
+  r = cli('rank', '--model', other, '--cache', cache, '--id', titles[0]!);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /built by another model/);
+  r = cli('rank', '--model', join(cmp, 'cross'), '--cache', cache, '--id', titles[0]!);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /not a pair-head model/);
+  const damaged = join(dir, 'damaged.jabc');
+  copyFileSync(cache, damaged);
+  truncateSync(damaged, statSync(damaged).size - 1000);
+  r = cli('rank', '--model', dot, '--cache', damaged, '--id', titles[0]!);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /truncated or damaged/);
+  writeFileSync(damaged, 'not a cache');
+  r = cli('rank', '--model', dot, '--cache', damaged, '--id', titles[0]!);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /not a usable ja-bert cache/);
+  r = cli('finetune', '--model', model, '--output', join(dir, 'badhead'), '--texts', texts, '--pairs', pairs, '--head', 'nope');
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /unknown head "nope"/);
+  assert.throws(() => statSync(join(dir, 'badhead')), /ENOENT/, 'nothing written for a bad head');
+});
