@@ -117,6 +117,10 @@ OP(TanhForward) { Reader s(info, "tanhForward"); s.i = 2; int64_t n = s.int_("n"
   float* o = r.f32("out", n); float* x = r.f32("inp", n); jb::tanhForward(o, x, n); return info.Env().Undefined(); }
 OP(TanhBackward) { Reader s(info, "tanhBackward"); s.i = 3; int64_t n = s.int_("n"); Reader r(info, "tanhBackward");
   float* d = r.f32("dinp", n); float* o = r.f32("out", n); float* g = r.f32("dout", n); jb::tanhBackward(d, o, g, n); return info.Env().Undefined(); }
+OP(AttnPoolFeatures) { Reader s(info, "attnPoolFeatures"); s.i = 4; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), dv = s.int_("dv");
+  if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
+  Reader r(info, "attnPoolFeatures"); float* f = r.f32("f", P * 2 * dv); float* a = r.f32("a", Pa * S * dv); float* c = r.f32("c", P * S * dv); uint8_t* m = r.u8("maskA", Pa * S);
+  jb::attnPoolFeatures(f, a, c, m, P, Pa, S, dv); return info.Env().Undefined(); }
 OP(AdditiveScores) { Reader s(info, "additiveScores"); s.i = 4; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), Sb = s.int_("Sb"), k = s.int_("k");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
   Reader r(info, "additiveScores"); float* e = r.f32("e", P * S * Sb); float* wa = r.f32("wa", Pa * S * k); float* ub = r.f32("ub", P * Sb * k); float* v = r.f32("v", k);
@@ -217,7 +221,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("f32ToBf16", F32ToBf16); EXPORT("bf16ToF32", Bf16ToF32);
   EXPORT("addForward", AddForward); EXPORT("accumulate", Accumulate); EXPORT("scale", Scale); EXPORT("sumSquares", SumSquares);
   EXPORT("geluForward", GeluForward); EXPORT("geluBackward", GeluBackward);
-  EXPORT("tanhForward", TanhForward); EXPORT("additiveScores", AdditiveScores); EXPORT("tanhBackward", TanhBackward);
+  EXPORT("tanhForward", TanhForward); EXPORT("additiveScores", AdditiveScores); EXPORT("attnPoolFeatures", AttnPoolFeatures); EXPORT("tanhBackward", TanhBackward);
   EXPORT("dropoutForward", DropoutForward); EXPORT("dropoutBackward", DropoutBackward);
   EXPORT("colSumAccumulate", ColSumAccumulate);
   EXPORT("layernormForward", LayernormForward); EXPORT("layernormBackward", LayernormBackward);

@@ -132,6 +132,27 @@ void tanhForward(float* out, const float* inp, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = std::tanh(inp[i]);
 }
 
+JB_SIMD void attnPoolFeatures(float* f, const float* a, const float* c, const uint8_t* maskA, int64_t P, int64_t Pa, int64_t S, int64_t dv) {
+#pragma omp parallel for schedule(static) if (P * S * dv > 65536)
+  for (int64_t p = 0; p < P; p++) {
+    const int64_t pa = Pa == 1 ? 0 : p;
+    float* f1 = f + p * 2 * dv;
+    float* f2 = f1 + dv;
+    for (int64_t d = 0; d < 2 * dv; d++) f1[d] = 0.0f;
+    int64_t n = 0;
+    for (int64_t i = 0; i < S; i++) {
+      if (!maskA[pa * S + i]) continue;
+      n++;
+      const float* x = a + (pa * S + i) * dv;
+      const float* y = c + (p * S + i) * dv;
+#pragma omp simd
+      for (int64_t d = 0; d < dv; d++) { f1[d] += x[d] * y[d]; f2[d] += std::fabs(x[d] - y[d]); }
+    }
+    const float inv = 1.0f / (float)(n > 0 ? n : 1);
+    for (int64_t d = 0; d < 2 * dv; d++) f1[d] *= inv;
+  }
+}
+
 // tanh(x) = 2 sigmoid(2x) - 1 through fexp, so the inner loop vectorises;
 // absolute error ~1e-7, which is what attention scores need
 JB_SIMD void additiveScores(float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k) {

@@ -152,9 +152,16 @@ export function buildCache(o: { model: string; texts: string; cache: string; ker
     const rep = m.pm.bReps(feats, m.builder.pad);
     idx.forEach((i, k) => {
       const rows = perToken ? feats[k]!.inputIds.length : 1;
-      const base = perToken ? k * rep.S * W : k * W;
+      const w = rep.W, base = perToken ? k * rep.S * w : k * w;
       entries[i]!.rows = rows;
-      entries[i]!.data = rep.data.slice(base, base + rows * W);
+      if (!rep.aux) entries[i]!.data = rep.data.slice(base, base + rows * w);
+      else {
+        // additive: the entry's b_j rows, then its U b_j rows
+        const aw = W - w, d = new Float32Array(rows * W);
+        d.set(rep.data.subarray(base, base + rows * w), 0);
+        d.set(rep.aux.subarray(k * rep.S * aw, k * rep.S * aw + rows * aw), rows * w);
+        entries[i]!.data = d;
+      }
     });
     const done = Math.min(s + bs, todo.length), el = (Date.now() - tStart) / 1000;
     o.log?.(`cache [${'#'.repeat(Math.round((done / todo.length) * 20)).padEnd(20, '.')}] ${done}/${todo.length} encoded, ${(done / el).toFixed(1)} texts/s, ETA ${Math.round((el / done) * (todo.length - done))}s`);
@@ -172,7 +179,19 @@ export function cachedReps(cache: Cache, entries: CacheEntry[], S: number): BRep
     entries.forEach((e, p) => data.set(cache.data.subarray(e.offset, e.offset + W), p * W));
     return { P, S: 1, W, perToken: false, data, mask: new Uint8Array(P).fill(1) };
   }
-  const data = new Float32Array(P * S * W), mask = new Uint8Array(P * S);
+  const mask = new Uint8Array(P * S);
+  if (cache.header.head.type === 'additive') {
+    const D = cache.header.hidden_size, k = W - D;
+    const data = new Float32Array(P * S * D), aux = new Float32Array(P * S * k);
+    entries.forEach((e, p) => {
+      const rows = Math.min(e.rows, S);
+      data.set(cache.data.subarray(e.offset, e.offset + rows * D), p * S * D);
+      aux.set(cache.data.subarray(e.offset + e.rows * D, e.offset + e.rows * D + rows * k), p * S * k);
+      mask.fill(1, p * S, p * S + rows);
+    });
+    return { P, S, W: D, perToken: true, data, mask, aux };
+  }
+  const data = new Float32Array(P * S * W);
   entries.forEach((e, p) => {
     const rows = Math.min(e.rows, S);
     data.set(cache.data.subarray(e.offset, e.offset + rows * W), p * S * W);

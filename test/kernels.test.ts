@@ -226,3 +226,21 @@ test('additive pair-head scores, A broadcast and per pair (multi-threaded sizes)
   }
   assert.throws(() => N.additiveScores(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Float32Array(1), 2, 3, 1, 1, 1), /Pa must be 1 or P/);
 });
+
+test('attention-pool features with A broadcast and per pair, masked positions skipped', () => {
+  const P = 70, S = 19, dv = 33;
+  const c = randn(P * S * dv, rng);
+  for (const Pa of [1, P]) {
+    const a = randn(Pa * S * dv, rng), mask = new Uint8Array(Pa * S);
+    for (let p = 0; p < Pa; p++) mask.fill(1, p * S, p * S + 1 + (p * 7) % S);
+    const x = new Float32Array(P * 2 * dv), y = new Float32Array(P * 2 * dv);
+    N.attnPoolFeatures(x, a, c, mask, P, Pa, S, dv); R.attnPoolFeatures(y, a, c, mask, P, Pa, S, dv);
+    assertClose(`attnPoolFeatures Pa=${Pa}`, x, y, 1e-5);
+    // a masked position's values do not matter
+    const a2 = a.slice();
+    for (let i = 0; i < mask.length; i++) if (!mask[i]) a2.fill(99, i * dv, (i + 1) * dv);
+    const z = new Float32Array(P * 2 * dv);
+    N.attnPoolFeatures(z, a2, c, mask, P, Pa, S, dv);
+    assertClose(`attnPoolFeatures masked Pa=${Pa}`, z, x, 0);
+  }
+});

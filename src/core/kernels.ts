@@ -29,6 +29,8 @@ export interface Kernels {
   tanhForward(out: F32, inp: F32, n: number): void;
   tanhBackward(dinp: F32, out: F32, dout: F32, n: number): void;
   /** e[p, i, j] = Σ_c v[c] tanh(wa[pa, i, c] + ub[p, j, c]), pa = Pa === 1 ? 0 : p (the additive pair head's scores) */
+  /** f[p] = [mean_i a[pa,i] ⊙ c[p,i], mean_i |a[pa,i] − c[p,i]|] over A's unmasked i, pa = Pa === 1 ? 0 : p (attention pair heads) */
+  attnPoolFeatures(f: F32, a: F32, c: F32, maskA: Uint8Array, P: number, Pa: number, S: number, dv: number): void;
   additiveScores(e: F32, wa: F32, ub: F32, v: F32, P: number, Pa: number, S: number, Sb: number, k: number): void;
   dropoutForward(out: F32, mask: Uint8Array, inp: F32, n: number, p: number, seed: number): void;
   dropoutBackward(dinp: F32, dout: F32, mask: Uint8Array, n: number, p: number): void;

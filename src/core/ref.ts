@@ -106,6 +106,22 @@ export const refKernels: Kernels = {
     }
   },
   tanhForward(out, inp, n) { for (let i = 0; i < n; i++) out[i] = Math.tanh(inp[i]!); },
+  attnPoolFeatures(f, a, c, maskA, P, Pa, S, dv) {
+    for (let p = 0; p < P; p++) {
+      const pa = Pa === 1 ? 0 : p, o = p * 2 * dv;
+      let n = 0;
+      f.fill(0, o, o + 2 * dv);
+      for (let i = 0; i < S; i++) {
+        if (!maskA[pa * S + i]) continue;
+        n++;
+        for (let d = 0; d < dv; d++) {
+          const x = a[(pa * S + i) * dv + d]!, y = c[(p * S + i) * dv + d]!;
+          f[o + d] = f[o + d]! + x * y; f[o + dv + d] = f[o + dv + d]! + Math.abs(x - y);
+        }
+      }
+      for (let d = 0; d < 2 * dv; d++) f[o + d] = f[o + d]! / Math.max(1, n);
+    }
+  },
   additiveScores(e, wa, ub, v, P, Pa, S, Sb, k) {
     for (let p = 0; p < P; p++) for (let i = 0; i < S; i++) {
       const w = ((Pa === 1 ? 0 : p) * S + i) * k;

@@ -62,7 +62,7 @@ export interface Side { P: number; S: number; x: F32; mask: Uint8Array; pooled: 
  * B's cacheable representation for P texts: `rows` per token ([P, S, W]) with
  * its mask, or one vector per text ([P, W]) when `perToken` is false.
  */
-export interface BRep { P: number; S: number; W: number; perToken: boolean; data: F32; mask: Uint8Array }
+export interface BRep { P: number; S: number; W: number; perToken: boolean; data: F32; mask: Uint8Array; /** additive: U b_j [P, S, dim] beside b_j in data */ aux?: F32 }
 
 export interface HeadGrads { dxa: F32; dxb: F32; dua: F32; dvb: F32 }
 
@@ -113,9 +113,7 @@ export class PairHead {
       case 'dot': return { P, S, W: D, perToken: true, data: x.slice(0, P * S * D), mask };
       case 'additive': {
         const ub = this.linear(x, this.params.param('head.additive.key.weight'), P * S, k, D);
-        const data = new Float32Array(P * S * (D + k));
-        for (let r = 0; r < P * S; r++) { data.set(x.subarray(r * D, r * D + D), r * (D + k)); data.set(ub.subarray(r * k, r * k + k), r * (D + k) + D); }
-        return { P, S, W: D + k, perToken: true, data, mask };
+        return { P, S, W: D, perToken: true, data: x.slice(0, P * S * D), mask, aux: ub };
       }
       case 'lowrank': return { P, S, W: k, perToken: true, data: this.linear(x, this.params.param('head.lowrank.key.weight'), P * S, k, D), mask };
       case 'late': {
@@ -214,16 +212,14 @@ export class PairHead {
   private attentionScore(a: Side, rep: BRep, keep: boolean, classify: (f: F32, F: number) => F32): F32 {
     const P = rep.P, S = a.S, Sb = rep.S, D = this.D, k = this.cfg.dim, type = this.cfg.type;
     if (S !== Sb) throw new Error(`pair head: A has ${S} positions, B ${Sb}; both sides must be padded alike`);
-    const W = rep.W;
-    // values V [P, Sb, dv] and the A-side vectors a' compared with the contexts
+    // values V [P, Sb, dv]; aCmp [a.P, S, dv]: A's vectors compared with the contexts
     const dv = type === 'lowrank' ? k : D;
-    let V: F32, Acmp: F32;
+    const V = rep.data;
+    let aCmp: F32, Acmp: F32;
     const scores = new Float32Array(P * S * Sb);
     let saveExtra: Record<string, F32> = {};
     if (type === 'additive') {
-      V = new Float32Array(P * Sb * D);
-      const ub = new Float32Array(P * Sb * k);
-      for (let r = 0; r < P * Sb; r++) { V.set(rep.data.subarray(r * W, r * W + D), r * D); ub.set(rep.data.subarray(r * W + D, r * W + W), r * k); }
+      const ub = rep.aux!;
       const wa = this.linear(a.x, this.params.param('head.additive.query.weight'), a.P * S, k, D);
       const vv = this.params.param('head.additive.v');
       if (keep) {
@@ -245,16 +241,12 @@ export class PairHead {
       } else {
         this.K.additiveScores(scores, wa, ub, vv, P, a.P, S, Sb, k); // scoring only: fused, nothing kept
       }
-      Acmp = expand(a.x, a.P, P, S * D);
-    } else if (type === 'dot') {
-      V = rep.data;
-      Acmp = expand(a.x, a.P, P, S * D);
-      this.K.matmul(scores, Acmp, V, null, P, S, Sb, D, false, true, false, DTYPE_F32);
+      aCmp = a.x;
+      Acmp = keep ? expand(a.x, a.P, P, S * D) : a.x;
     } else {
-      V = rep.data;
-      const qa = this.linear(a.x, this.params.param('head.lowrank.query.weight'), a.P * S, k, D);
-      Acmp = expand(qa, a.P, P, S * k);
-      this.K.matmul(scores, Acmp, V, null, P, S, Sb, k, false, true, false, DTYPE_F32);
+      aCmp = type === 'dot' ? a.x : this.linear(a.x, this.params.param('head.lowrank.query.weight'), a.P * S, k, D);
+      Acmp = expand(aCmp, a.P, P, S * dv);
+      this.K.matmul(scores, Acmp, V, null, P, S, Sb, dv, false, true, false, DTYPE_F32);
     }
     const scale = type === 'additive' ? 1 : 1 / Math.sqrt(type === 'dot' ? D : k);
     const maskAdd = new Float32Array(P * Sb);
@@ -264,18 +256,12 @@ export class PairHead {
     const ctx = new Float32Array(P * S * dv);
     this.K.matmul(ctx, alpha, V, null, P, S, dv, Sb, false, false, false, DTYPE_F32);
     const f = new Float32Array(P * 2 * dv), na = new Float32Array(P);
+    this.K.attnPoolFeatures(f, aCmp, ctx, a.mask, P, a.P, S, dv);
     for (let p = 0; p < P; p++) {
       const pa = a.P === 1 ? 0 : p;
       let n = 0;
       for (let i = 0; i < S; i++) n += a.mask[pa * S + i]!;
       na[p] = Math.max(1, n);
-      const o = p * 2 * dv;
-      for (let i = 0; i < S; i++) {
-        if (!a.mask[pa * S + i]) continue;
-        const r = (p * S + i) * dv;
-        for (let d = 0; d < dv; d++) { const x = Acmp[r + d]!, c = ctx[r + d]!; f[o + d] = f[o + d]! + x * c; f[o + dv + d] = f[o + dv + d]! + Math.abs(x - c); }
-      }
-      for (let d = 0; d < 2 * dv; d++) f[o + d] = f[o + d]! / na[p]!;
     }
     if (keep) Object.assign(this.saved, { V, Acmp, alpha, ctx, f, na, scale, dv, ...saveExtra });
     return classify(f, 2 * dv);
