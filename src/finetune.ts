@@ -52,6 +52,8 @@ export interface FinetuneOptions extends DataOptions {
   earlyStoppingPatience?: number;
   /** cross (default: text_a and text_b in one input) or a cacheable pair head: bi, additive, dot, lowrank, poly, late */
   head?: string;
+  /** train from scratch: the model folder's config and tokenizer with freshly initialised weights */
+  randomInit?: boolean;
   /** the head's projection size (additive, lowrank, late) and poly's code count */
   headDim?: number;
   polyCodes?: number;
@@ -149,7 +151,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     max_seq_length: o.maxSeqLength ?? 128, batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5, epochs: o.epochs ?? 3,
     max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32', lowercase: o.lowercase ?? null,
     gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null,
-    train_examples: data.train.length, labels, head: o.head ?? 'cross', head_dim: o.headDim ?? null, poly_codes: o.polyCodes ?? null,
+    train_examples: data.train.length, labels, head: o.head ?? 'cross', random_init: o.randomInit ?? false, head_dim: o.headDim ?? null, poly_codes: o.polyCodes ?? null,
   };
   const runPath = join(o.output, 'run.json');
   let resumeFrom: string | null = null;
@@ -169,7 +171,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const pairHead = headName === 'cross' ? undefined : headConfig(headName, o.headDim, o.polyCodes, Math.floor(requestedLen / 2));
   const { model } = resumeFrom
     ? loadBert(resumeFrom, { kernels: o.kernels, dtype: o.dtype ?? 'f32' })
-    : loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed, pairHead });
+    : loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed, pairHead, randomInit: o.randomInit });
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
   const maxLen = Math.min(requestedLen, model.cfg.max_position_embeddings);
   const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, model.cfg.max_position_embeddings) : maxLen);
@@ -218,7 +220,8 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     hyperparameters: { ...hp, gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null },
     evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
     learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
-    head: headName, method: pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder',
+    head: headName, random_init: o.randomInit ?? false,
+    method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}${o.randomInit ? ', trained from random weights' : ''}`,
   });
   saveBert(model, out);
   copyTokenizerFiles(files.dir, out);

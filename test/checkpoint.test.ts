@@ -153,3 +153,25 @@ test('TF1: the masked-LM head of a google-research checkpoint loads (nothing ini
   const raw = readTf1Checkpoint(join(SHARED, 'keras-bert-tiny/bert_model.ckpt'));
   assert.deepEqual(model.param('cls.predictions.bias'), toFloat32(raw.get('cls/predictions/output_bias')!));
 });
+
+test('randomInit: the folder config with fresh seeded weights; a pair head replaces the classifier', async (t) => {
+  const { Bert } = await import('../src/model/bert.js');
+  const { makeConfig } = await import('../src/model/config.js');
+  const { saveBert } = await import('../src/io/checkpoint.js');
+  const { headConfig } = await import('../src/model/heads.js');
+  const dir = tempDir(t);
+  const cfg = makeConfig({ vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32 });
+  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 3 }), dir);
+  const K = nativeKernels();
+  const trained = loadBert(dir, { kernels: K }).model;
+  const fresh = loadBert(dir, { kernels: K, randomInit: true, seed: 11, labels: ['0', '1'] });
+  const ref = new Bert({ ...cfg, labels: ['0', '1'] }, { kernels: K, seed: 11 });
+  assert.deepEqual(fresh.model.params, ref.params);
+  assert.notDeepEqual(fresh.model.param('bert.embeddings.word_embeddings.weight'), trained.param('bert.embeddings.word_embeddings.weight'));
+  assert.equal(fresh.initialised.length, fresh.model.layout.specs.length);
+  // a pair head: encoder weights loaded, head.* initialised, no classifier
+  const withHead = loadBert(dir, { kernels: K, labels: ['0', '1'], pairHead: headConfig('lowrank'), seed: 1 });
+  assert.deepEqual(withHead.model.param('bert.pooler.dense.weight'), trained.param('bert.pooler.dense.weight'));
+  assert.deepEqual(withHead.initialised.sort(), ['head.classifier.bias', 'head.classifier.weight', 'head.lowrank.key.weight', 'head.lowrank.query.weight']);
+  assert.ok(!withHead.model.layout.byName.has('classifier.weight'));
+});

@@ -35,7 +35,8 @@ Usage:
       | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
-       --early-stopping-patience N --overwrite --lowercase --head cross|bi|additive|dot|lowrank|poly|late --head-dim K --poly-codes M]
+       --early-stopping-patience N --overwrite --lowercase --random-init --head cross|bi|additive|dot|lowrank|poly|late --head-dim K --poly-codes M]
+      --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       --head other than cross: A and B are encoded separately (max-seq-length/2 tokens each) so B can be cached (cache build, rank).
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
@@ -109,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean', 'save-steps': 'number',
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
-        head: 'string', 'head-dim': 'number', 'poly-codes': 'number',
+        head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
       });
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
@@ -120,7 +121,7 @@ async function main(argv: string[]): Promise<number> {
         maxSteps: num('max-steps'), warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype),
         overwrite: flags.overwrite === true, lowercase: flags.lowercase === true ? true : undefined, saveSteps: num('save-steps') ?? 100,
         gradientAccumulation: num('gradient-accumulation-steps'), evalSteps: num('eval-steps'), earlyStoppingPatience: num('early-stopping-patience'),
-        head: flags.head as string | undefined, headDim: num('head-dim'), polyCodes: num('poly-codes'),
+        head: flags.head as string | undefined, headDim: num('head-dim'), polyCodes: num('poly-codes'), randomInit: flags['random-init'] === true,
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');

@@ -111,6 +111,8 @@ export interface LoadOptions {
   mlmHead?: boolean;
   /** put a fresh cacheable pair head (with `labels`) in place of the classifier */
   pairHead?: PairHeadConfig;
+  /** the folder's config and tokenizer, but freshly initialised weights (training from scratch) */
+  randomInit?: boolean;
 }
 
 export interface LoadedModel {
@@ -127,6 +129,7 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   if (relabel) cfg.labels = opts.labels!;
   if (opts.pairHead) cfg.pair_head = opts.pairHead;
   const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead });
+  if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
   const tensors = readWeights(files);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
   for (const spec of model.layout.specs) {
