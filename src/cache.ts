@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kernels } from './core/kernels.js';
+import type { DType, Kernels } from './core/kernels.js';
 import { DataError } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert } from './io/checkpoint.js';
@@ -44,8 +44,8 @@ export function modelHash(dir: string): string {
 /** a loaded pair-head model with what scoring needs */
 export interface ScoringModel { pm: PairModel; builder: InputBuilder; hash: string; dir: string; positive: number }
 
-export function loadScoringModel(dir: string, kernels: Kernels): ScoringModel {
-  const { model, files } = loadBert(dir, { kernels });
+export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = 'f32'): ScoringModel {
+  const { model, files } = loadBert(dir, { kernels, dtype });
   if (!model.cfg.pair_head) throw new DataError(`${dir}: not a pair-head model (fine-tune one with --head bi|additive|dot|lowrank|poly|late)`);
   const pm = new PairModel(model);
   const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(pm.sideLength, model.cfg.max_position_embeddings));
@@ -227,8 +227,8 @@ export function scoreAgainst(m: ScoringModel, a: Side, cache: Cache, entries: Ca
 export interface RankResult { results: Array<{ id: string; score: number }>; candidates: number; encodeMs: number; scoreMs: number }
 
 /** score one A (a cached id's text, or a new text) against every other cached text; the top K */
-export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels }): RankResult {
-  const m = loadScoringModel(o.model, o.kernels);
+export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DType }): RankResult {
+  const m = loadScoringModel(o.model, o.kernels, o.dtype);
   const cache = readCache(o.cache);
   checkCacheFor(cache, m);
   if ((o.id === undefined) === (o.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');

@@ -49,7 +49,7 @@ export function compare(o: CompareOptions): CompareRow[] {
     });
     const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep };
     if (head === 'cross') {
-      const { model, files } = loadBert(dir, { kernels: o.kernels });
+      const { model, files } = loadBert(dir, { kernels: o.kernels, dtype: o.dtype });
       const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
       const feats = evalPairs.map((e) => builder.features(e.textA, e.textB));
       model.forward(padBatch(feats.slice(0, 2), builder.pad)); // warm-up
@@ -65,7 +65,7 @@ export function compare(o: CompareOptions): CompareRow[] {
     } else {
       const cachePath = join(dir, 'cache.jabc');
       buildCache({ model: dir, texts: o.texts, cache: cachePath, kernels: o.kernels, log: o.log });
-      const m = loadScoringModel(dir, o.kernels);
+      const m = loadScoringModel(dir, o.kernels, o.dtype);
       const cache = readCache(cachePath);
       const nTexts = cache.header.entries.length;
       // per pair, warm cache: encode A alone, score it against B's cached representation
@@ -96,7 +96,7 @@ function titleOf(guid: string, textB: string | undefined, cache: { header: { ent
   return e.id;
 }
 
-export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'model' | 'pairs' | 'maxSteps' | 'epochs'>): string {
+export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'model' | 'pairs' | 'maxSteps' | 'epochs' | 'dtype'>): string {
   const cross = rows.find((r) => r.head === 'cross');
   const f = (x: number, d: number) => x.toFixed(d);
   const lines = [
@@ -105,6 +105,7 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
     ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? f((r.accuracy - cross.accuracy) * 100, 1) : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
   ];
   return `# ja-bert compare\n\nmodel ${o.model}, pairs ${o.pairs}, ${o.maxSteps ? `${o.maxSteps} steps` : `${o.epochs ?? 3} epochs`} per head, ${rows[0]?.eval_examples ?? 0} eval pairs.\n\n${lines.join('\n')}\n\n` +
+    `Timings use the same dtype as training (${o.dtype ?? 'f32'}) for the BERT passes; the heads' own arithmetic is f32.\n` +
     `pair ms: one pair, batch 1, warm cache (encode A alone + score against B's cached representation; the cross-encoder runs the joined pair).\n` +
     `rank 10k ms: one A against 10,000 cached candidates (the corpus's texts repeated), including encoding A.\n` +
     `* the cross-encoder has no cache: ${rows.find((r) => r.head === 'cross')?.rank10k_measured_pairs ?? 0} pairs timed in batches of 32, scaled to 10,000.\n` +

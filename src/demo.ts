@@ -112,7 +112,7 @@ export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
   const baselineSeconds = (Date.now() - t0) / 1000;
   t0 = Date.now();
   log('2/2 fine-tuning with text_a / text_b in one input');
-  const f = finetune({ model, output: join(out, 'finetune'), kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, dtype: 'bf16', saveSteps: 0, log });
+  const f = finetune({ model, output: join(out, 'finetune'), kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype: 'bf16', saveSteps: 0, log });
   const finetuneSeconds = (Date.now() - t0) / 1000;
   print(sideBySide(`baseline (${baselineSeconds.toFixed(0)} s)`, b.evalText, `fine-tuned (${finetuneSeconds.toFixed(0)} s)`, f.evalText));
   print('');

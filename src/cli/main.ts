@@ -59,7 +59,7 @@ Usage:
   ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C
       encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
       rerunning re-encodes only new or changed texts.
-  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10]
+  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype f32|bf16]
       score A against every cached B; prints the top K with P(label 1) and the latency.
   ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads cross,bi,additive,dot,lowrank,poly,late]
       [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype f32|bf16 --timing-pairs 100]
@@ -203,9 +203,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rank': {
-      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number' });
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string' });
       const r = rank({ model: need(flags, 'model'), cache: need(flags, 'cache'), id: flags.id as string | undefined, text: flags.text as string | undefined,
-        top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels() });
+        top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels(), dtype: dtypeOf(flags.dtype) });
       r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
       console.error(`ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms`);
       return 0;
@@ -221,7 +221,7 @@ async function main(argv: string[]): Promise<number> {
         maxSteps: num('max-steps'), epochs: num('epochs'), evalRatio: num('eval-ratio'), batchSize: num('batch-size'), learningRate: num('learning-rate'),
         maxSeqLength: num('max-seq-length'), seed: num('seed'), dtype: dtypeOf(flags.dtype), timingPairs: num('timing-pairs'), log: progress });
       if (process.stderr.isTTY) process.stderr.write('\n');
-      console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: flags.pairs as string, maxSteps: num('max-steps'), epochs: num('epochs') }));
+      console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: flags.pairs as string, maxSteps: num('max-steps'), epochs: num('epochs'), dtype: dtypeOf(flags.dtype) }));
       console.log(`-> ${output}/compare.md, compare.json, compare.svg`);
       return 0;
     }
