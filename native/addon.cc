@@ -121,6 +121,11 @@ OP(AttnPoolFeatures) { Reader s(info, "attnPoolFeatures"); s.i = 4; int64_t P = 
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
   Reader r(info, "attnPoolFeatures"); float* f = r.f32("f", P * 2 * dv); float* a = r.f32("a", Pa * S * dv); float* c = r.f32("c", P * S * dv); uint8_t* m = r.u8("maskA", Pa * S);
   jb::attnPoolFeatures(f, a, c, m, P, Pa, S, dv); return info.Env().Undefined(); }
+OP(MaxSim) { Reader s(info, "maxSim"); s.i = 5; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), Sb = s.int_("Sb");
+  if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
+  Reader r(info, "maxSim"); float* f = r.f32("f", P); int32_t* arg = r.i32("arg", P * S); float* sim = r.f32("sim", P * S * Sb);
+  uint8_t* ma = r.u8("maskA", Pa * S); uint8_t* mb = r.u8("maskB", P * Sb);
+  jb::maxSim(f, arg, sim, ma, mb, P, Pa, S, Sb); return info.Env().Undefined(); }
 OP(AdditiveScores) { Reader s(info, "additiveScores"); s.i = 4; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), Sb = s.int_("Sb"), k = s.int_("k");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
   Reader r(info, "additiveScores"); float* e = r.f32("e", P * S * Sb); float* wa = r.f32("wa", Pa * S * k); float* ub = r.f32("ub", P * Sb * k); float* v = r.f32("v", k);
@@ -221,7 +226,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("f32ToBf16", F32ToBf16); EXPORT("bf16ToF32", Bf16ToF32);
   EXPORT("addForward", AddForward); EXPORT("accumulate", Accumulate); EXPORT("scale", Scale); EXPORT("sumSquares", SumSquares);
   EXPORT("geluForward", GeluForward); EXPORT("geluBackward", GeluBackward);
-  EXPORT("tanhForward", TanhForward); EXPORT("additiveScores", AdditiveScores); EXPORT("attnPoolFeatures", AttnPoolFeatures); EXPORT("tanhBackward", TanhBackward);
+  EXPORT("tanhForward", TanhForward); EXPORT("additiveScores", AdditiveScores); EXPORT("maxSim", MaxSim); EXPORT("attnPoolFeatures", AttnPoolFeatures); EXPORT("tanhBackward", TanhBackward);
   EXPORT("dropoutForward", DropoutForward); EXPORT("dropoutBackward", DropoutBackward);
   EXPORT("colSumAccumulate", ColSumAccumulate);
   EXPORT("layernormForward", LayernormForward); EXPORT("layernormBackward", LayernormBackward);

@@ -153,20 +153,45 @@ JB_SIMD void attnPoolFeatures(float* f, const float* a, const float* c, const ui
   }
 }
 
+void maxSim(float* f, int32_t* arg, const float* sim, const uint8_t* maskA, const uint8_t* maskB, int64_t P, int64_t Pa, int64_t S, int64_t Sb) {
+#pragma omp parallel for schedule(static) if (P * S * Sb > 65536)
+  for (int64_t p = 0; p < P; p++) {
+    const int64_t pa = Pa == 1 ? 0 : p;
+    double total = 0.0;
+    for (int64_t i = 0; i < S; i++) {
+      arg[p * S + i] = -1;
+      if (!maskA[pa * S + i]) continue;
+      const float* row = sim + (p * S + i) * Sb;
+      float best = -INFINITY;
+      int32_t bj = -1;
+      for (int64_t j = 0; j < Sb; j++) if (maskB[p * Sb + j] && row[j] > best) { best = row[j]; bj = (int32_t)j; }
+      if (bj >= 0) { total += best; arg[p * S + i] = bj; }
+    }
+    f[p] = (float)total;
+  }
+}
+
 // tanh(x) = 2 sigmoid(2x) - 1 through fexp, so the inner loop vectorises;
 // absolute error ~1e-7, which is what attention scores need
 JB_SIMD void additiveScores(float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k) {
-#pragma omp parallel for schedule(static) collapse(2) if (P * S * Sb * k > 65536)
-  for (int64_t p = 0; p < P; p++) {
-    for (int64_t i = 0; i < S; i++) {
-      const float* w = wa + ((Pa == 1 ? 0 : p) * S + i) * k;
-      float* out = e + (p * S + i) * Sb;
-      for (int64_t j = 0; j < Sb; j++) {
-        const float* u = ub + (p * Sb + j) * k;
-        float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-        for (int64_t c = 0; c < k; c++) s += v[c] * (2.0f / (1.0f + fexp(-2.0f * (w[c] + u[c]))) - 1.0f);
-        out[j] = s;
+  // per pair: U b transposed to [k][Sb] so the innermost loop runs over B's positions (no horizontal sums)
+#pragma omp parallel if (P * S * Sb * k > 65536)
+  {
+    std::vector<float> uT((size_t)(k * Sb));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < P; p++) {
+      for (int64_t j = 0; j < Sb; j++)
+        for (int64_t c = 0; c < k; c++) uT[(size_t)(c * Sb + j)] = ub[(p * Sb + j) * k + c];
+      for (int64_t i = 0; i < S; i++) {
+        const float* w = wa + ((Pa == 1 ? 0 : p) * S + i) * k;
+        float* out = e + (p * S + i) * Sb;
+        for (int64_t j = 0; j < Sb; j++) out[j] = 0.0f;
+        for (int64_t c = 0; c < k; c++) {
+          const float wc = w[c], vc = v[c];
+          const float* u = uT.data() + c * Sb;
+#pragma omp simd
+          for (int64_t j = 0; j < Sb; j++) out[j] += vc * (2.0f / (1.0f + fexp(-2.0f * (wc + u[j]))) - 1.0f);
+        }
       }
     }
   }

@@ -39,6 +39,8 @@ void tanhBackward(float* dinp, const float* out, const float* dout, int64_t n);
 // attention-pool features: f[p, d] = mean_i a[pa, i, d] c[p, i, d], f[p, dv + d] = mean_i |a[pa, i, d] - c[p, i, d]|
 // over A's unmasked positions i (maskA[pa, i] = 1), pa = (Pa == 1 ? 0 : p)
 void attnPoolFeatures(float* f, const float* a, const float* c, const uint8_t* maskA, int64_t P, int64_t Pa, int64_t S, int64_t dv);
+// late interaction: f[p] = sum over A's unmasked i of max over B's unmasked j of sim[p, i, j]; arg[p, i] = that j (-1 if none)
+void maxSim(float* f, int32_t* arg, const float* sim, const uint8_t* maskA, const uint8_t* maskB, int64_t P, int64_t Pa, int64_t S, int64_t Sb);
 void additiveScores(float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k);
 // dropout: mask[i] = keep ? 1 : 0 from a counter-based RNG on (seed, i), so the
 // result is the same for any thread count. out = inp * mask / (1 - p).

@@ -69,7 +69,14 @@ for (const type of HEAD_TYPES) {
       const aP: Side = { P, S, x: new Float32Array(P * S * D), mask: new Uint8Array(P * S), pooled: new Float32Array(P * D) };
       for (let p = 0; p < P; p++) { aP.x.set(a1.x, p * S * D); aP.mask.set(a1.mask, p * S); aP.pooled.set(a1.pooled, p * D); }
       const two = head.forward(aP, b);
-      const cached = head.scoreCached(a1, head.bRep(b));
+      const rep = head.bRep(b);
+      const cached = head.scoreCached(a1, rep);
+      // one query over two chunks (A-side work memoised, buffers reused) gives the same logits
+      const q = {};
+      const cut = (s: number, e: number) => ({ ...rep, P: e - s, data: rep.data.subarray(s * rep.data.length / P, e * rep.data.length / P),
+        mask: rep.mask.subarray(s * rep.mask.length / P, e * rep.mask.length / P), aux: rep.aux?.subarray(s * rep.aux.length / P, e * rep.aux.length / P) });
+      const chunked = Float32Array.from([...head.scoreCached(a1, cut(0, 2), q), ...head.scoreCached(a1, cut(2, 3), q)]);
+      assert.ok(maxRelErr(chunked, cached) < 1e-6, `${type}: chunked ${chunked} vs ${cached}`);
       return { two, cached };
     };
     const ref = rep(refKernels), nat = rep(nativeKernels());

@@ -244,3 +244,20 @@ test('attention-pool features with A broadcast and per pair, masked positions sk
     assertClose(`attnPoolFeatures masked Pa=${Pa}`, z, x, 0);
   }
 });
+
+test('late-interaction MaxSim with masks, A broadcast and per pair', () => {
+  const P = 40, S = 11, Sb = 9;
+  const sim = randn(P * S * Sb, rng);
+  const maskB = new Uint8Array(P * Sb);
+  for (let p = 0; p < P; p++) maskB.fill(1, p * Sb, p * Sb + (p % Sb)); // row 0 (and every 9th) has no B tokens
+  for (const Pa of [1, P]) {
+    const maskA = new Uint8Array(Pa * S);
+    for (let p = 0; p < Pa; p++) maskA.fill(1, p * S, p * S + 1 + (p % S));
+    const f1 = new Float32Array(P), f2 = new Float32Array(P), a1 = new Int32Array(P * S), a2 = new Int32Array(P * S);
+    N.maxSim(f1, a1, sim, maskA, maskB, P, Pa, S, Sb); R.maxSim(f2, a2, sim, maskA, maskB, P, Pa, S, Sb);
+    assertClose(`maxSim Pa=${Pa}`, f1, f2, 1e-6);
+    assert.deepEqual(a1, a2);
+    assert.equal(f1[0], 0);
+    assert.ok(a1.subarray(0, S).every((j) => j === -1));
+  }
+});

@@ -207,7 +207,7 @@ async function main(argv: string[]): Promise<number> {
       const r = rank({ model: need(flags, 'model'), cache: need(flags, 'cache'), id: flags.id as string | undefined, text: flags.text as string | undefined,
         top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels(), dtype: dtypeOf(flags.dtype) });
       r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
-      console.error(`ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms`);
+      console.error(`ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms (cache laid out for scoring in ${r.loadMs.toFixed(0)} ms)`);
       return 0;
     }
     case 'compare': {

@@ -31,6 +31,8 @@ export interface Kernels {
   /** e[p, i, j] = Σ_c v[c] tanh(wa[pa, i, c] + ub[p, j, c]), pa = Pa === 1 ? 0 : p (the additive pair head's scores) */
   /** f[p] = [mean_i a[pa,i] ⊙ c[p,i], mean_i |a[pa,i] − c[p,i]|] over A's unmasked i, pa = Pa === 1 ? 0 : p (attention pair heads) */
   attnPoolFeatures(f: F32, a: F32, c: F32, maskA: Uint8Array, P: number, Pa: number, S: number, dv: number): void;
+  /** late interaction: f[p] = Σ_i∈A max_j∈B sim[p, i, j] over unmasked positions; arg[p, i] = the j (−1 for masked i) */
+  maxSim(f: F32, arg: Int32Array, sim: F32, maskA: Uint8Array, maskB: Uint8Array, P: number, Pa: number, S: number, Sb: number): void;
   additiveScores(e: F32, wa: F32, ub: F32, v: F32, P: number, Pa: number, S: number, Sb: number, k: number): void;
   dropoutForward(out: F32, mask: Uint8Array, inp: F32, n: number, p: number, seed: number): void;
   dropoutBackward(dinp: F32, dout: F32, mask: Uint8Array, n: number, p: number): void;

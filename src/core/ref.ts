@@ -122,6 +122,20 @@ export const refKernels: Kernels = {
       for (let d = 0; d < 2 * dv; d++) f[o + d] = f[o + d]! / Math.max(1, n);
     }
   },
+  maxSim(f, arg, sim, maskA, maskB, P, Pa, S, Sb) {
+    for (let p = 0; p < P; p++) {
+      const pa = Pa === 1 ? 0 : p;
+      let total = 0;
+      for (let i = 0; i < S; i++) {
+        arg[p * S + i] = -1;
+        if (!maskA[pa * S + i]) continue;
+        let best = -Infinity, bj = -1;
+        for (let j = 0; j < Sb; j++) if (maskB[p * Sb + j] && sim[(p * S + i) * Sb + j]! > best) { best = sim[(p * S + i) * Sb + j]!; bj = j; }
+        if (bj >= 0) { total += best; arg[p * S + i] = bj; }
+      }
+      f[p] = total;
+    }
+  },
   additiveScores(e, wa, ub, v, P, Pa, S, Sb, k) {
     for (let p = 0; p < P; p++) for (let i = 0; i < S; i++) {
       const w = ((Pa === 1 ? 0 : p) * S + i) * k;

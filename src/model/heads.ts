@@ -35,7 +35,7 @@ export interface PairHeadConfig {
 export function headConfig(type: string, dim?: number, codes?: number, sideLength?: number): PairHeadConfig {
   if (!(HEAD_TYPES as readonly string[]).includes(type)) throw new Error(`unknown head "${type}" (cross, ${HEAD_TYPES.join(', ')})`);
   const t = type as HeadType;
-  return { type: t, dim: dim ?? (t === 'late' ? 128 : t === 'lowrank' ? 64 : t === 'additive' ? 32 : 0), codes: codes ?? (t === 'poly' ? 16 : 0), side_length: sideLength ?? 64 };
+  return { type: t, dim: dim ?? (t === 'late' ? 128 : t === 'lowrank' ? 64 : t === 'additive' ? 16 : 0), codes: codes ?? (t === 'poly' ? 16 : 0), side_length: sideLength ?? 64 };
 }
 
 type Spec = [name: string, shape: number[], init: 'normal' | 'zeros', decay: boolean];
@@ -124,10 +124,40 @@ export class PairHead {
     }
   }
 
-  /** logits [P, C] for A (P rows, or 1 row broadcast) against P cached B representations */
-  scoreCached(a: Side, rep: BRep): F32 {
+  /**
+   * logits [P, C] for A (P rows, or 1 row broadcast) against P cached B
+   * representations. `query`: an object standing for one A across several
+   * calls (chunks of candidates); A-side work is then done once and reused.
+   * A's arrays must not change while the same `query` object is passed.
+   */
+  scoreCached(a: Side, rep: BRep, query?: object): F32 {
     this.a = null; this.b = null;
+    if (query !== this.query) { this.query = query ?? null; this.memoVals.clear(); }
     return this.score(a, rep, false);
+  }
+
+  // ---- scoring-only state: A-side results for the current query, reusable work buffers ----
+  private query: object | null = null;
+  private memoVals = new Map<string, F32>();
+  private bufs = new Map<string, F32>();
+  /** A-side value for the current query (computed once per query; always fresh when training or without a query) */
+  private memo(key: string, keep: boolean, make: () => F32): F32 {
+    if (keep || !this.query) return make();
+    let v = this.memoVals.get(key);
+    if (!v) { v = make(); this.memoVals.set(key, v); }
+    return v;
+  }
+  private argBuf = new Int32Array(0);
+  private i32buf(n: number): Int32Array {
+    if (this.argBuf.length < n) this.argBuf = new Int32Array(n);
+    return this.argBuf.subarray(0, n);
+  }
+  /** a work buffer of n floats: fresh when training (backward keeps it), reused when only scoring */
+  private buf(name: string, n: number, keep: boolean): F32 {
+    if (keep) return new Float32Array(n);
+    let b = this.bufs.get(name);
+    if (!b || b.length < n) { b = new Float32Array(n); this.bufs.set(name, b); }
+    return b.subarray(0, n);
   }
 
   /** training / evaluation forward from both sides; keeps what backward needs */
@@ -161,46 +191,39 @@ export class PairHead {
       case 'poly': {
         // A side: m codes attend over A's tokens -> y [Pa, m, D]
         const m = this.cfg.codes, S = a.S, Pa = a.P, codes = this.params.param('head.poly.codes');
-        const att = new Float32Array(Pa * m * S), y = new Float32Array(Pa * m * D);
-        const logitsA = new Float32Array(Pa * m * S);
-        for (let p = 0; p < Pa; p++) this.K.matmul(logitsA.subarray(p * m * S, (p + 1) * m * S), codes, a.x.subarray(p * S * D, (p + 1) * S * D), null, 1, m, S, D, false, true, false, DTYPE_F32);
-        maskedSoftmaxRows(att, logitsA, Pa, m, S, a.mask);
-        this.K.matmul(y, att, a.x, null, Pa, m, D, S, false, false, false, DTYPE_F32);
-        // B's pooled v attends over the m vectors -> ctx
-        const w = new Float32Array(P * m), ctx = new Float32Array(P * D), f = new Float32Array(P * 4 * D);
+        const att = new Float32Array(Pa * m * S);
+        const y = this.memo('poly.y', keep, () => {
+          const yy = new Float32Array(Pa * m * D), logitsA = new Float32Array(Pa * m * S);
+          for (let p = 0; p < Pa; p++) this.K.matmul(logitsA.subarray(p * m * S, (p + 1) * m * S), codes, a.x.subarray(p * S * D, (p + 1) * S * D), null, 1, m, S, D, false, true, false, DTYPE_F32);
+          maskedSoftmaxRows(att, logitsA, Pa, m, S, a.mask);
+          this.K.matmul(yy, att, a.x, null, Pa, m, D, S, false, false, false, DTYPE_F32);
+          return yy;
+        });
+        // B's pooled v attends over the m vectors -> ctx (one matmul per step when A is shared)
+        const logitsW = this.buf('poly.lw', P * m, keep), w = this.buf('poly.w', P * m, keep), ctx = this.buf('poly.ctx', P * D, keep);
+        const f = this.buf('poly.f', P * 4 * D, keep);
+        if (Pa === 1) this.K.matmul(logitsW, rep.data, y, null, 1, P, m, D, false, true, false, DTYPE_F32);
+        else this.K.matmul(logitsW, y, rep.data, null, P, m, 1, D, false, false, false, DTYPE_F32);
+        this.K.softmaxForward(w, logitsW, P, m);
+        if (Pa === 1) this.K.matmul(ctx, w, y, null, 1, P, D, m, false, false, false, DTYPE_F32);
+        else this.K.matmul(ctx, w, y, null, P, 1, D, m, false, false, false, DTYPE_F32);
         for (let p = 0; p < P; p++) {
-          const yb = ai(p) * m * D, v = rep.data.subarray(p * D, p * D + D);
-          let mx = -Infinity;
-          for (let c = 0; c < m; c++) { let s = 0; for (let d = 0; d < D; d++) s += y[yb + c * D + d]! * v[d]!; w[p * m + c] = s; if (s > mx) mx = s; }
-          let sum = 0;
-          for (let c = 0; c < m; c++) { const e = Math.exp(w[p * m + c]! - mx); w[p * m + c] = e; sum += e; }
-          for (let c = 0; c < m; c++) w[p * m + c] = w[p * m + c]! / sum;
-          for (let c = 0; c < m; c++) { const wc = w[p * m + c]!; for (let d = 0; d < D; d++) ctx[p * D + d] = ctx[p * D + d]! + wc * y[yb + c * D + d]!; }
           const o = p * 4 * D;
-          for (let d = 0; d < D; d++) { const c = ctx[p * D + d]!, vv = v[d]!; f[o + d] = c; f[o + D + d] = vv; f[o + 2 * D + d] = c * vv; f[o + 3 * D + d] = Math.abs(c - vv); }
+          for (let d = 0; d < D; d++) { const c = ctx[p * D + d]!, vv = rep.data[p * D + d]!; f[o + d] = c; f[o + D + d] = vv; f[o + 2 * D + d] = c * vv; f[o + 3 * D + d] = Math.abs(c - vv); }
         }
         save({ att, y, w, ctx, f });
         return classify(f, 4 * D);
       }
       case 'late': {
         const S = a.S, Sb = rep.S;
-        const qa = this.linear(a.x, this.params.param('head.late.proj.weight'), a.P * S, k, D);
-        const qn = qa.slice();
-        const norms = normalizeRows(qn, a.P * S, k);
-        const A = expand(qn, a.P, P, S * k);
-        const sim = new Float32Array(P * S * Sb);
+        const qa = this.memo('late.qa', keep, () => this.linear(a.x, this.params.param('head.late.proj.weight'), a.P * S, k, D));
+        const qn = this.memo('late.qn', keep, () => qa.slice());
+        const norms = this.memo('late.norms', keep, () => normalizeRows(qn, a.P * S, k));
+        const A = this.memo(`late.A.${P}`, keep, () => expand(qn, a.P, P, S * k));
+        const sim = this.buf('sim', P * S * Sb, keep);
         this.K.matmul(sim, A, rep.data, null, P, S, Sb, k, false, true, false, DTYPE_F32);
-        const f = new Float32Array(P), arg = new Int32Array(P * S).fill(-1);
-        for (let p = 0; p < P; p++) {
-          let s = 0;
-          for (let i = 0; i < S; i++) {
-            if (!a.mask[ai(p) * S + i]) continue;
-            let best = -Infinity, bj = -1;
-            for (let j = 0; j < Sb; j++) if (rep.mask[p * Sb + j] && sim[(p * S + i) * Sb + j]! > best) { best = sim[(p * S + i) * Sb + j]!; bj = j; }
-            if (bj >= 0) { s += best; arg[p * S + i] = bj; }
-          }
-          f[p] = s;
-        }
+        const f = new Float32Array(P), arg = keep ? new Int32Array(P * S) : this.i32buf(P * S);
+        this.K.maxSim(f, arg, sim, a.mask, rep.mask, P, a.P, S, Sb);
         save({ qa, qn, norms, arg, f });
         return classify(f, 1);
       }
@@ -216,11 +239,11 @@ export class PairHead {
     const dv = type === 'lowrank' ? k : D;
     const V = rep.data;
     let aCmp: F32, Acmp: F32;
-    const scores = new Float32Array(P * S * Sb);
+    const scores = this.buf('scores', P * S * Sb, keep);
     let saveExtra: Record<string, F32> = {};
     if (type === 'additive') {
       const ub = rep.aux!;
-      const wa = this.linear(a.x, this.params.param('head.additive.query.weight'), a.P * S, k, D);
+      const wa = this.memo('additive.wa', keep, () => this.linear(a.x, this.params.param('head.additive.query.weight'), a.P * S, k, D));
       const vv = this.params.param('head.additive.v');
       if (keep) {
         // T[p, i, j, :] = tanh(W a_i + U b_j) is kept for backward; e_ij = T[p, i, j, :] · v
@@ -244,16 +267,17 @@ export class PairHead {
       aCmp = a.x;
       Acmp = keep ? expand(a.x, a.P, P, S * D) : a.x;
     } else {
-      aCmp = type === 'dot' ? a.x : this.linear(a.x, this.params.param('head.lowrank.query.weight'), a.P * S, k, D);
-      Acmp = expand(aCmp, a.P, P, S * dv);
+      const ac = type === 'dot' ? a.x : this.memo('lowrank.qa', keep, () => this.linear(a.x, this.params.param('head.lowrank.query.weight'), a.P * S, k, D));
+      aCmp = ac;
+      Acmp = this.memo(`${type}.A.${P}`, keep, () => expand(ac, a.P, P, S * dv));
       this.K.matmul(scores, Acmp, V, null, P, S, Sb, dv, false, true, false, DTYPE_F32);
     }
     const scale = type === 'additive' ? 1 : 1 / Math.sqrt(type === 'dot' ? D : k);
-    const maskAdd = new Float32Array(P * Sb);
+    const maskAdd = this.buf('maskAdd', P * Sb, keep);
     for (let r = 0; r < P * Sb; r++) maskAdd[r] = rep.mask[r] ? 0 : MASK_NEG;
-    const alpha = new Float32Array(P * S * Sb);
+    const alpha = this.buf('alpha', P * S * Sb, keep);
     this.K.attnSoftmaxForward(alpha, scores, maskAdd, P, 1, S, scale);
-    const ctx = new Float32Array(P * S * dv);
+    const ctx = this.buf('ctx', P * S * dv, keep);
     this.K.matmul(ctx, alpha, V, null, P, S, dv, Sb, false, false, false, DTYPE_F32);
     const f = new Float32Array(P * 2 * dv), na = new Float32Array(P);
     this.K.attnPoolFeatures(f, aCmp, ctx, a.mask, P, a.P, S, dv);
