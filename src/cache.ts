@@ -20,6 +20,7 @@ import type { BRep, PairHeadConfig, Side } from './model/heads.js';
 import { PairModel } from './model/pairmodel.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder } from './tokenize/inputs.js';
+import { nativeKernels } from './core/native.js';
 
 const MAGIC = 'JABCACHE';
 export const CACHE_VERSION = 1;
@@ -42,7 +43,7 @@ export function modelHash(dir: string): string {
 }
 
 /** a loaded pair-head model with what scoring needs */
-export interface ScoringModel { pm: PairModel; builder: InputBuilder; hash: string; dir: string; positive: number }
+export interface ScoringModel { pm: PairModel; builder: InputBuilder; hash: string; dir: string; positive: number; dtype: DType }
 
 export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = 'f32'): ScoringModel {
   const { model, files } = loadBert(dir, { kernels, dtype });
@@ -51,7 +52,7 @@ export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = '
   const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(pm.sideLength, model.cfg.max_position_embeddings));
   const labels = model.cfg.labels;
   const positive = labels.indexOf('1') >= 0 ? labels.indexOf('1') : labels.length - 1;
-  return { pm, builder, hash: modelHash(dir), dir, positive };
+  return { pm, builder, hash: modelHash(dir), dir, positive, dtype };
 }
 
 /** texts to cache: honbun_data.json ({id: text}) or JSONL lines {"id": ..., "text": ...} */
@@ -170,8 +171,21 @@ export function buildCache(o: { model: string; texts: string; cache: string; ker
   return { entries: entries.length, encoded: todo.length, reused: entries.length - todo.length, bytes, seconds: (Date.now() - t0) / 1000 };
 }
 
-/** cached representations of the given entries as one BRep (per-token rows padded to S) */
-export function cachedReps(cache: Cache, entries: CacheEntry[], S: number): BRep {
+/**
+ * cached representations of the given entries as one BRep (per-token rows
+ * padded to S): the warm, scoring-ready layout. `bf16`: also a bf16 copy, so
+ * the attention heads score with bf16 matmuls.
+ */
+export function cachedReps(cache: Cache, entries: CacheEntry[], S: number, bf16 = false): BRep {
+  const rep = cachedRepsF32(cache, entries, S);
+  if (bf16 && rep.perToken && ['dot', 'lowrank', 'additive'].includes(cache.header.head.type)) {
+    rep.dataBf16 = new Uint16Array(rep.data.length);
+    nativeKernels().f32ToBf16(rep.dataBf16, rep.data, rep.data.length);
+  }
+  return rep;
+}
+
+function cachedRepsF32(cache: Cache, entries: CacheEntry[], S: number): BRep {
   const { width: W, per_token: perToken } = cache.header;
   const P = entries.length;
   if (!perToken) {
@@ -211,6 +225,7 @@ export function repSlice(rep: BRep, s: number, e: number): BRep {
   return {
     P: e - s, S: rep.S, W: rep.W, perToken: rep.perToken, data: rep.data.subarray(s * rows * rep.W, e * rows * rep.W), mask: rep.mask.subarray(s * rows, e * rows),
     aux: rep.aux ? rep.aux.subarray(s * rows * auxW, e * rows * auxW) : undefined,
+    dataBf16: rep.dataBf16 ? rep.dataBf16.subarray(s * rows * rep.W, e * rows * rep.W) : undefined,
   };
 }
 
@@ -252,7 +267,7 @@ export function rank(o: { model: string; cache: string; id?: string; text?: stri
   }
   const entries = cache.header.entries.filter((e) => e.id !== o.id);
   const tl = performance.now();
-  const warm = cachedReps(cache, entries, m.pm.sideLength);
+  const warm = cachedReps(cache, entries, m.pm.sideLength, m.dtype === 'bf16');
   const t0 = performance.now();
   const a = encodeQuery(m, text!);
   const t1 = performance.now();

@@ -70,13 +70,13 @@ export function compare(o: CompareOptions): CompareRow[] {
       const nTexts = cache.header.entries.length;
       // per pair, warm cache: encode A alone, score it against B's cached representation
       const S = m.pm.sideLength;
-      const pairReps = evalPairs.map((e) => cachedReps(cache, [cache.byId.get(titleOf(e.guid, e.textB, cache))!], S));
+      const pairReps = evalPairs.map((e) => cachedReps(cache, [cache.byId.get(titleOf(e.guid, e.textB, cache))!], S, o.dtype === 'bf16'));
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), pairReps[0]!);
       let t0 = performance.now();
       evalPairs.forEach((e, i) => scoreAgainst(m, encodeQuery(m, e.textA), pairReps[i]!));
       const pairMs = ms(t0) / evalPairs.length;
       // rank 10,000 cached candidates (the corpus's entries repeated to 10,000), warm: laid out for scoring once
-      const warm = cachedReps(cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!), S);
+      const warm = cachedReps(cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!), S, o.dtype === 'bf16');
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), repSlice(warm, 0, 512)); // warm-up
       t0 = performance.now();
       scoreAgainst(m, encodeQuery(m, evalPairs[1 % evalPairs.length]!.textA), warm);
@@ -107,7 +107,7 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
     ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? f((r.accuracy - cross.accuracy) * 100, 1) : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
   ];
   return `# ja-bert compare\n\nmodel ${o.model}, pairs ${o.pairs}, ${o.maxSteps ? `${o.maxSteps} steps` : `${o.epochs ?? 3} epochs`} per head, ${rows[0]?.eval_examples ?? 0} eval pairs.\n\n${lines.join('\n')}\n\n` +
-    `Timings use the same dtype as training (${o.dtype ?? 'f32'}) for the BERT passes; the heads' own arithmetic is f32.\n` +
+    `Timings use the training dtype (${o.dtype ?? 'f32'}) for the BERT passes${o.dtype === 'bf16' ? ' and for the attention heads\' two matmuls (scores and contexts); the rest of the heads\' arithmetic is f32' : ''}.\n` +
     `pair ms: one pair, batch 1, warm cache (encode A alone + score against B's cached representation; the cross-encoder runs the joined pair).\n` +
     `rank 10k ms: one A against 10,000 cached candidates (the corpus's texts repeated), including encoding A.\n` +
     `* the cross-encoder has no cache: ${rows.find((r) => r.head === 'cross')?.rank10k_measured_pairs ?? 0} pairs timed in batches of 32, scaled to 10,000.\n` +

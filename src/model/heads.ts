@@ -17,7 +17,7 @@
  * Parameters live in the model's arena under `head.*` names.
  */
 import type { F32, Kernels } from '../core/kernels.js';
-import { DTYPE_F32 } from '../core/kernels.js';
+import { DTYPE_BF16, DTYPE_F32 } from '../core/kernels.js';
 import type { BertConfig } from './config.js';
 
 export const HEAD_TYPES = ['bi', 'additive', 'dot', 'lowrank', 'poly', 'late'] as const;
@@ -62,7 +62,13 @@ export interface Side { P: number; S: number; x: F32; mask: Uint8Array; pooled: 
  * B's cacheable representation for P texts: `rows` per token ([P, S, W]) with
  * its mask, or one vector per text ([P, W]) when `perToken` is false.
  */
-export interface BRep { P: number; S: number; W: number; perToken: boolean; data: F32; mask: Uint8Array; /** additive: U b_j [P, S, dim] beside b_j in data */ aux?: F32 }
+export interface BRep {
+  P: number; S: number; W: number; perToken: boolean; data: F32; mask: Uint8Array;
+  /** additive: U b_j [P, S, dim] beside b_j in data */
+  aux?: F32;
+  /** a bf16 copy of data: when present, scoring runs the attention heads' matmuls in bf16 */
+  dataBf16?: Uint16Array;
+}
 
 export interface HeadGrads { dxa: F32; dxb: F32; dua: F32; dvb: F32 }
 
@@ -145,6 +151,18 @@ export class PairHead {
     if (keep || !this.query) return make();
     let v = this.memoVals.get(key);
     if (!v) { v = make(); this.memoVals.set(key, v); }
+    return v;
+  }
+  private bf16Buf = new Uint16Array(0);
+  private bf16buf(n: number): Uint16Array {
+    if (this.bf16Buf.length < n) this.bf16Buf = new Uint16Array(n);
+    return this.bf16Buf.subarray(0, n);
+  }
+  private bf16Memo = new Map<string, Uint16Array>();
+  /** bf16 copy of an A-side array for the current query */
+  private memoBf16(key: string, x: F32): Uint16Array {
+    let v = this.memoVals.has(key) ? this.bf16Memo.get(key) : undefined;
+    if (!v) { v = new Uint16Array(x.length); this.K.f32ToBf16(v, x, x.length); this.bf16Memo.set(key, v); this.memoVals.set(key, x); }
     return v;
   }
   private argBuf = new Int32Array(0);
@@ -270,7 +288,10 @@ export class PairHead {
       const ac = type === 'dot' ? a.x : this.memo('lowrank.qa', keep, () => this.linear(a.x, this.params.param('head.lowrank.query.weight'), a.P * S, k, D));
       aCmp = ac;
       Acmp = this.memo(`${type}.A.${P}`, keep, () => expand(ac, a.P, P, S * dv));
-      this.K.matmul(scores, Acmp, V, null, P, S, Sb, dv, false, true, false, DTYPE_F32);
+      if (rep.dataBf16 && !keep) {
+        const Ab = this.memoBf16(`${type}.Ab.${P}`, Acmp);
+        this.K.matmul(scores, Ab, rep.dataBf16, null, P, S, Sb, dv, false, true, false, DTYPE_BF16);
+      } else this.K.matmul(scores, Acmp, V, null, P, S, Sb, dv, false, true, false, DTYPE_F32);
     }
     const scale = type === 'additive' ? 1 : 1 / Math.sqrt(type === 'dot' ? D : k);
     const maskAdd = this.buf('maskAdd', P * Sb, keep);
@@ -278,7 +299,11 @@ export class PairHead {
     const alpha = this.buf('alpha', P * S * Sb, keep);
     this.K.attnSoftmaxForward(alpha, scores, maskAdd, P, 1, S, scale);
     const ctx = this.buf('ctx', P * S * dv, keep);
-    this.K.matmul(ctx, alpha, V, null, P, S, dv, Sb, false, false, false, DTYPE_F32);
+    if (rep.dataBf16 && !keep) {
+      const ab = this.bf16buf(P * S * Sb);
+      this.K.f32ToBf16(ab, alpha, P * S * Sb);
+      this.K.matmul(ctx, ab, rep.dataBf16, null, P, S, dv, Sb, false, false, false, DTYPE_BF16);
+    } else this.K.matmul(ctx, alpha, V, null, P, S, dv, Sb, false, false, false, DTYPE_F32);
     const f = new Float32Array(P * 2 * dv), na = new Float32Array(P);
     this.K.attnPoolFeatures(f, aCmp, ctx, a.mask, P, a.P, S, dv);
     for (let p = 0; p < P; p++) {
