@@ -102,9 +102,9 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
   const cross = rows.find((r) => r.head === 'cross');
   const f = (x: number, d: number) => x.toFixed(d);
   const lines = [
-    `| head | accuracy | macro-F1 | train s | pair ms | rank 10k ms | vs cross | Δ acc (pts) | cache bytes/text |`,
+    `| head | accuracy | macro-F1 | train s | pair ms | rank 10k ms | rank speed vs cross | accuracy vs cross (pts) | cache bytes/text |`,
     `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
-    ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? f((r.accuracy - cross.accuracy) * 100, 1) : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
+    ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? `${r.accuracy >= cross.accuracy ? '+' : '−'}${f(Math.abs(r.accuracy - cross.accuracy) * 100, 1)}` : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
   ];
   return `# ja-bert compare\n\nmodel ${o.model}, pairs ${o.pairs}, ${o.maxSteps ? `${o.maxSteps} steps` : `${o.epochs ?? 3} epochs`} per head, ${rows[0]?.eval_examples ?? 0} eval pairs.\n\n${lines.join('\n')}\n\n` +
     `Timings use the training dtype (${o.dtype ?? 'f32'}) for the BERT passes${o.dtype === 'bf16' ? ' and for the attention heads\' two matmuls (scores and contexts); the rest of the heads\' arithmetic is f32' : ''}.\n` +

@@ -89,34 +89,52 @@ export function runEngineDemo(log: (s: string) => void = console.log, steps = 30
 /** the shipped sample: <repo>/data/demo/manpages-ja-links-sample (made by scripts/make-demo-data.sh) */
 export const DEMO_DATA = fileURLToPath(new URL('../../data/demo/manpages-ja-links-sample', import.meta.url));
 
-export interface ManpageDemoOptions { model?: string; data?: string; output?: string; epochs?: number; log?: (l: string) => void; print?: (l: string) => void }
-export interface ManpageDemoResult { baseline: Metrics; finetuned: Metrics; baselineSeconds: number; finetuneSeconds: number; output: string }
 
-/** lay two text blocks out in two columns under their headings */
-export function sideBySide(leftTitle: string, left: string, rightTitle: string, right: string): string {
-  const l = [leftTitle, '-'.repeat(leftTitle.length), ...left.replace(/\n+$/, '').split('\n')];
-  const r = [rightTitle, '-'.repeat(rightTitle.length), ...right.replace(/\n+$/, '').split('\n')];
-  const w = Math.max(...l.map((x) => x.length)) + 4;
-  return Array.from({ length: Math.max(l.length, r.length) }, (_, i) => ((l[i] ?? '').padEnd(w) + (r[i] ?? '')).trimEnd()).join('\n');
+/** lay text blocks out in columns under their headings */
+export function columns(blocks: Array<{ title: string; text: string }>): string {
+  const cols = blocks.map((b) => [b.title, '-'.repeat(b.title.length), ...b.text.replace(/\n+$/, '').split('\n')]);
+  const widths = cols.map((c) => Math.max(...c.map((x) => x.length)) + 4);
+  const n = Math.max(...cols.map((c) => c.length));
+  return Array.from({ length: n }, (_, i) => cols.map((c, k) => (k === cols.length - 1 ? (c[i] ?? '') : (c[i] ?? '').padEnd(widths[k]!))).join('').trimEnd()).join('\n');
 }
 
+/** two blocks side by side */
+export function sideBySide(leftTitle: string, left: string, rightTitle: string, right: string): string {
+  return columns([{ title: leftTitle, text: left }, { title: rightTitle, text: right }]);
+}
+
+export interface ManpageDemoOptions { model?: string; data?: string; output?: string; epochs?: number; log?: (l: string) => void; print?: (l: string) => void }
+export interface ManpageDemoResult { baseline: Metrics; finetuned: Metrics; cached: Metrics; seconds: { baseline: number; finetune: number; cached: number }; output: string }
+
+/**
+ * The seed's job on the shipped sample: the frozen-vector baseline, the
+ * cross-encoder fine-tuned with text_a/text_b in one input, and (issue 6) the
+ * cacheable dot-attention head, with the default model; reports side by side.
+ */
 export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
   const K = nativeKernels();
   const model = o.model ?? DEFAULT_MODEL, data = o.data ?? DEMO_DATA, out = o.output ?? 'ja-bert-demo';
   const print = o.print ?? console.log, log = o.log ?? ((l: string) => console.error(l));
   const texts = join(data, 'honbun_data.json'), pairs = join(data, 'negaposi.json');
   print(`ja-bert demo: Japanese man-page link pairs (${data})\nmodel: ${model}\n`);
+  const ft = { kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype: 'bf16' as const, saveSteps: 0, log };
   let t0 = Date.now();
-  log('1/2 frozen-vector baseline: encode every text once, logistic regression on [u, v]');
+  log('1/3 frozen-vector baseline: encode every text once, logistic regression on [u, v]');
   const b = baseline({ model, output: join(out, 'baseline'), kernels: K, texts, pairs, overwrite: true, log });
-  const baselineSeconds = (Date.now() - t0) / 1000;
+  const tb = (Date.now() - t0) / 1000;
   t0 = Date.now();
-  log('2/2 fine-tuning with text_a / text_b in one input');
-  const f = finetune({ model, output: join(out, 'finetune'), kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype: 'bf16', saveSteps: 0, log });
-  const finetuneSeconds = (Date.now() - t0) / 1000;
-  print(sideBySide(`baseline (${baselineSeconds.toFixed(0)} s)`, b.evalText, `fine-tuned (${finetuneSeconds.toFixed(0)} s)`, f.evalText));
+  log('2/3 fine-tuning the cross-encoder: text_a / text_b in one input');
+  const f = finetune({ ...ft, model, output: join(out, 'finetune') });
+  const tf = (Date.now() - t0) / 1000;
+  t0 = Date.now();
+  log('3/3 fine-tuning the cacheable dot-attention head: A and B encoded separately, B cacheable');
+  const d = finetune({ ...ft, model, output: join(out, 'finetune-dot'), head: 'dot' });
+  const td = (Date.now() - t0) / 1000;
+  const titles = [`baseline (${tb.toFixed(0)} s)`, `fine-tuned cross-encoder (${tf.toFixed(0)} s)`, `fine-tuned dot head (${td.toFixed(0)} s)`];
+  print(columns([{ title: titles[0]!, text: b.evalText }, { title: titles[1]!, text: f.evalText }, { title: titles[2]!, text: d.evalText }]));
   print('');
-  print(sideBySide('baseline', classificationReport(b.metrics), 'fine-tuned', classificationReport(f.metrics)));
-  print(`\nfull reports: ${join(out, 'baseline')}/ and ${join(out, 'finetune')}/ (report.html, classification_report.txt, confusion_matrix.txt, eval_results.txt)`);
-  return { baseline: b.metrics, finetuned: f.metrics, baselineSeconds, finetuneSeconds, output: out };
+  print(columns([{ title: 'baseline', text: classificationReport(b.metrics) }, { title: 'cross-encoder', text: classificationReport(f.metrics) }, { title: 'dot head', text: classificationReport(d.metrics) }]));
+  print(`\nfull reports: ${join(out, 'baseline')}/, ${join(out, 'finetune')}/ and ${join(out, 'finetune-dot')}/ (report.html, classification_report.txt, confusion_matrix.txt, eval_results.txt)`);
+  print(`rank against a cache: bin/ja-bert cache build --model ${join(out, 'finetune-dot')} --texts ${texts} --cache ${join(out, 'dot.jabc')} && bin/ja-bert rank --model ${join(out, 'finetune-dot')} --cache ${join(out, 'dot.jabc')} --id 'close(2)'`);
+  return { baseline: b.metrics, finetuned: f.metrics, cached: d.metrics, seconds: { baseline: tb, finetune: tf, cached: td }, output: out };
 }

@@ -59,11 +59,12 @@ test('the man-page demo: baseline and fine-tuning reports side by side, full rep
   const printed: string[] = [];
   const r = runManpageDemo({ data, output: join(dir, 'out'), epochs: 1, print: (l) => printed.push(l), log: () => {} });
   const text = printed.join('\n');
-  assert.match(text, /baseline \(\d+ s\)\s+fine-tuned \(\d+ s\)/);
-  assert.match(text, /eval_accuracy = [0-9.]+\s+eval_accuracy = [0-9.]+/);
-  assert.match(text, /macro avg .* macro avg/);
-  for (const d of ['baseline', 'finetune']) for (const f of ['eval_results.txt', 'classification_report.txt', 'report.html']) assert.ok(existsSync(join(dir, 'out', d, f)), `${d}/${f}`);
+  assert.match(text, /baseline \(\d+ s\)\s+fine-tuned cross-encoder \(\d+ s\)\s+fine-tuned dot head \(\d+ s\)/);
+  assert.match(text, /eval_accuracy = [0-9.]+\s+eval_accuracy = [0-9.]+\s+eval_accuracy = [0-9.]+/);
+  assert.match(text, /macro avg .* macro avg .* macro avg/);
+  for (const d of ['baseline', 'finetune', 'finetune-dot']) for (const f of ['eval_results.txt', 'classification_report.txt', 'report.html']) assert.ok(existsSync(join(dir, 'out', d, f)), `${d}/${f}`);
   assert.equal(r.baseline.total, 50);
   assert.equal(r.finetuned.total, 50);
+  assert.equal(r.cached.total, 50);
   assert.equal(sideBySide('a', 'x\ny', 'b', 'z'), 'a    b\n-    -\nx    z\ny');
 });
