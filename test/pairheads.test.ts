@@ -62,7 +62,7 @@ test('compare trains every head on one split and writes the table, JSON and plot
   assert.ok(tokens > 2 && tokens <= 16, `dot stores ${tokens} rows per text`);
   assert.equal(by.lowrank!.cache_bytes_per_text, tokens * 64 * 4);
   assert.equal(by.late!.cache_bytes_per_text, tokens * 128 * 4);
-  assert.equal(by.additive!.cache_bytes_per_text, tokens * (32 + 32) * 4);
+  assert.equal(by.additive!.cache_bytes_per_text, tokens * (32 + 16) * 4); // b_j and U b_j (default dim 16)
   const md = readFileSync(join(cmp, 'compare.md'), 'utf8');
   for (const h of HEADS) assert.match(md, new RegExp(`^\\| ${h} \\|`, 'm'));
   assert.match(readFileSync(join(cmp, 'compare.svg'), 'utf8'), /^<svg[^]*<\/svg>\n$/);
