@@ -70,7 +70,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       const nTexts = cache.header.entries.length;
       // per pair, warm cache: encode A alone, score it against B's cached representation
       const S = m.pm.sideLength;
-      const pairReps = evalPairs.map((e) => cachedReps(cache, [cache.byId.get(titleOf(e.guid, e.textB, cache))!], S, o.dtype === 'bf16'));
+      const pairReps = bIds(evalPairs, cache).map((id) => cachedReps(cache, [cache.byId.get(id)!], S, o.dtype === 'bf16'));
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), pairReps[0]!);
       let t0 = performance.now();
       evalPairs.forEach((e, i) => scoreAgainst(m, encodeQuery(m, e.textA), pairReps[i]!));
@@ -91,11 +91,14 @@ export function compare(o: CompareOptions): CompareRow[] {
   return rows;
 }
 
-/** the B title of an eval pair: the cache is keyed by title; examples carry the pair's texts */
-function titleOf(guid: string, textB: string | undefined, cache: { header: { entries: Array<{ id: string; text: string }> } }): string {
-  const e = cache.header.entries.find((x) => x.text === textB);
-  if (!e) throw new DataError(`compare: example ${guid}'s second text is not in the cache`);
-  return e.id;
+/** the cache id of each eval pair's B text (the cache is keyed by title; examples carry the texts) */
+function bIds(pairs: Array<{ guid: string; textB?: string }>, cache: { header: { entries: Array<{ id: string; text: string }> } }): string[] {
+  const byText = new Map(cache.header.entries.map((e) => [e.text, e.id]));
+  return pairs.map((p) => {
+    const id = p.textB === undefined ? undefined : byText.get(p.textB);
+    if (id === undefined) throw new DataError(`compare: example ${p.guid}'s second text is not in the cache`);
+    return id;
+  });
 }
 
 export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'model' | 'pairs' | 'maxSteps' | 'epochs' | 'dtype'>): string {

@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
-import { DataError, type Example, labelList, readPairExamples, readTableExamples, splitExamples } from './data/processors.js';
+import { DataError, type Example, labelIds, labelList, readPairExamples, readTableExamples, splitExamples } from './data/processors.js';
 import { classificationReport, computeMetrics, confusionMatrixText, evalResultsText, type Metrics } from './eval/metrics.js';
 import { reportHtml } from './eval/html.js';
 import { confusionPng, curvesPng } from './eval/png.js';
@@ -127,15 +127,7 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
 }
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
-  const index = new Map(labels.map((l, i) => [l, i]));
-  const y = new Int32Array(examples.length);
-  const features = examples.map((e, i) => {
-    const id = index.get(e.label);
-    if (id === undefined) throw new DataError(`${source}: example ${e.guid} has label "${e.label}", which the training data does not have (${labels.join(', ')})`);
-    y[i] = id;
-    return builder.features(e.textA, e.textB);
-  });
-  return { features, y };
+  return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };
 }
 
 export interface FinetuneResult { metrics: Metrics; train: TrainResult; evalLoss: number; loss: number; evalText: string }

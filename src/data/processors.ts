@@ -143,6 +143,16 @@ export function readTableExamples(path: string): Example[] {
 }
 
 /** the label list, sorted (numerically when every label is an integer) */
+/** each example's class id in `labels`; an unseen label is a DataError naming the example */
+export function labelIds(examples: Example[], labels: string[], source: string): Int32Array {
+  const index = new Map(labels.map((l, i) => [l, i]));
+  return Int32Array.from(examples, (e) => {
+    const id = index.get(e.label);
+    if (id === undefined) throw new DataError(`${source}: example ${e.guid} has label "${e.label}", which the training data does not have (${labels.join(', ')})`);
+    return id;
+  });
+}
+
 export function labelList(examples: Example[], source: string): string[] {
   const set = [...new Set(examples.map((e) => e.label))];
   if (set.length < 2) throw new DataError(`${source}: the training data has ${set.length === 0 ? 'no examples' : `only one class ("${set[0]}")`}; classification needs at least two`);

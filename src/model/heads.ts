@@ -138,7 +138,7 @@ export class PairHead {
    */
   scoreCached(a: Side, rep: BRep, query?: object): F32 {
     this.a = null; this.b = null;
-    if (query !== this.query) { this.query = query ?? null; this.memoVals.clear(); }
+    if (query !== this.query || !query) { this.query = query ?? null; this.memoVals.clear(); this.bf16Memo.clear(); }
     return this.score(a, rep, false);
   }
 
@@ -161,8 +161,8 @@ export class PairHead {
   private bf16Memo = new Map<string, Uint16Array>();
   /** bf16 copy of an A-side array for the current query */
   private memoBf16(key: string, x: F32): Uint16Array {
-    let v = this.memoVals.has(key) ? this.bf16Memo.get(key) : undefined;
-    if (!v) { v = new Uint16Array(x.length); this.K.f32ToBf16(v, x, x.length); this.bf16Memo.set(key, v); this.memoVals.set(key, x); }
+    let v = this.bf16Memo.get(key);
+    if (!v) { v = new Uint16Array(x.length); this.K.f32ToBf16(v, x, x.length); this.bf16Memo.set(key, v); }
     return v;
   }
   private argBuf = new Int32Array(0);

@@ -14,6 +14,8 @@ export class PairModel {
   private lastP = 0;
   private lastS = 0;
   private probs: F32 | null = null;
+  private dSeq = new Float32Array(0);
+  private dPool = new Float32Array(0);
   private losses: F32 | null = null;
 
   constructor(readonly bert: Bert) {
@@ -23,6 +25,8 @@ export class PairModel {
   }
 
   get C(): number { return this.bert.cfg.labels.length; }
+  /** tokens in the last forward's batch (both sides, padded) */
+  get lastTokens(): number { return 2 * this.lastP * this.lastS; }
   get sideLength(): number { return this.bert.cfg.pair_head!.side_length; }
 
   /** encode texts (features of single texts) padded to S (default: their longest) -> a Side */
@@ -56,7 +60,10 @@ export class PairModel {
     const dlogits = new Float32Array(P * C);
     K.crossEntropyBackward(dlogits, this.probs!, labels, P, C, dLoss);
     const g = this.head.backward(dlogits);
-    const dSequence = new Float32Array(2 * P * S * D), dPooled = new Float32Array(2 * P * D);
+    // A's rows then B's, as the forward batched them; buffers reused across steps
+    if (this.dSeq.length < 2 * P * S * D) this.dSeq = new Float32Array(2 * P * S * D);
+    if (this.dPool.length < 2 * P * D) this.dPool = new Float32Array(2 * P * D);
+    const dSequence = this.dSeq.subarray(0, 2 * P * S * D), dPooled = this.dPool.subarray(0, 2 * P * D);
     dSequence.set(g.dxa, 0); dSequence.set(g.dxb, P * S * D);
     dPooled.set(g.dua, 0); dPooled.set(g.dvb, P * D);
     this.bert.backward({ dSequence, dPooled });

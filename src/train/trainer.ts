@@ -249,17 +249,21 @@ export interface EvalResult {
   loss: number;
 }
 
-export function evaluate(model: Bert, features: Features[], labels: Int32Array | null, batchSize: number, padId = 0): EvalResult {
-  const C = model.numLabels;
+/**
+ * The evaluation loop shared by every model kind: examples sorted by length
+ * (less padding) and scored in batches by `scoreBatch` (mean loss and
+ * probabilities [b, C] for the given indices and labels, -1 = none); results
+ * go back in input order.
+ */
+export function evaluateBatches(n: number, lengthOf: (i: number) => number, C: number, labels: Int32Array | null, batchSize: number,
+  scoreBatch: (idx: number[], y: Int32Array) => { loss: number; probs: Float32Array }): EvalResult {
   let sumLoss = 0, sumBatch = 0, batches = 0;
-  // sorted by length for less padding; results go back in input order
-  const order = features.map((_, i) => i).sort((a, b) => features[a]!.inputIds.length - features[b]!.inputIds.length);
-  const outProbs = new Array<Float32Array>(features.length), outPred = new Array<number>(features.length);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengthOf(a) - lengthOf(b));
+  const outProbs = new Array<Float32Array>(n), outPred = new Array<number>(n);
   for (let s = 0; s < order.length; s += batchSize) {
     const b = order.slice(s, s + batchSize);
-    model.forward(padBatch(b.map((i) => features[i]!), padId));
     const y = labels ? Int32Array.from(b, (i) => labels[i]!) : new Int32Array(b.length).fill(-1);
-    const { loss, probs: p } = model.loss(y);
+    const { loss, probs: p } = scoreBatch(b, y);
     if (labels) { sumLoss += loss * b.length; sumBatch += loss; batches++; }
     b.forEach((i, k) => {
       const row = p.slice(k * C, k * C + C);
@@ -269,5 +273,12 @@ export function evaluate(model: Bert, features: Features[], labels: Int32Array |
       outPred[i] = best;
     });
   }
-  return { probs: outProbs, predictions: outPred, evalLoss: labels ? sumLoss / features.length : NaN, loss: labels ? sumBatch / batches : NaN };
+  return { probs: outProbs, predictions: outPred, evalLoss: labels ? sumLoss / n : NaN, loss: labels ? sumBatch / batches : NaN };
+}
+
+export function evaluate(model: Bert, features: Features[], labels: Int32Array | null, batchSize: number, padId = 0): EvalResult {
+  return evaluateBatches(features.length, (i) => features[i]!.inputIds.length, model.numLabels, labels, batchSize, (b, y) => {
+    model.forward(padBatch(b.map((i) => features[i]!), padId));
+    return model.loss(y);
+  });
 }
