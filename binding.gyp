@@ -1,13 +1,28 @@
 {
+  "target_defaults": {
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+    "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-fexceptions"]
+  },
   "targets": [
     {
+      "target_name": "jabert_kernels_v3",
+      "type": "static_library",
+      "sources": ["native/kernels_v3.cc"],
+      "cflags_cc": ["-march=x86-64-v3"]
+    },
+    {
+      "target_name": "jabert_kernels_v4",
+      "type": "static_library",
+      "sources": ["native/kernels_v4.cc"],
+      "cflags_cc": ["-march=x86-64-v4", "-mprefer-vector-width=512"]
+    },
+    {
       "target_name": "jabert",
-      "sources": ["native/addon.cc", "native/kernels.cc", "native/matmul.cc", "native/mecab.cc"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-march=x86-64-v3", "-mprefer-vector-width=512", "-fno-math-errno", "-fno-trapping-math", "-fexceptions"],
+      "dependencies": ["jabert_kernels_v3", "jabert_kernels_v4"],
+      "sources": ["native/addon.cc", "native/isa.cc", "native/kernels_base.cc", "native/matmul.cc", "native/mecab.cc"],
       "libraries": ["-ldnnl", "-lmecab", "-fopenmp"]
     }
   ]

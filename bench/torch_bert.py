@@ -4,10 +4,18 @@
 A plain Hugging Face-style BertForSequenceClassification written with torch.nn
 (transformers is not installed here), Adam-style optimizer, dropout on in
 training. --dtype bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16),
-PyTorch's fastest CPU mode. Prints one JSON line.
+PyTorch's fastest CPU mode where the CPU has native bf16. Prints one JSON line.
+
+Debian's torch calls whatever libblas.so.3 the alternatives system points to.
+Without libopenblas0-pthread that is the reference BLAS (a few GFLOP/s), and
+every f32 number would be void: the script finds the BLAS library actually
+mapped into the process and refuses (exit 3) to run on the reference one.
 """
 import argparse
+import ctypes
 import json
+import os
+import sys
 import math
 import resource
 import time
@@ -55,6 +63,23 @@ class Bert(nn.Module):
         return s.cls(s.drop(torch.tanh(s.pool(x[:, 0]))))
 
 
+def blas_in_use():
+    """(path, OpenBLAS core name or None) of the BLAS library torch's f32 matmul runs on"""
+    a, b = torch.randn(64, 64), torch.randn(64, 64)
+    a @ b  # make sure the BLAS is loaded
+    libs = sorted({os.path.realpath(l.split()[-1]) for l in open("/proc/self/maps") if "blas" in l.rsplit("/", 1)[-1]})
+    core = None
+    for lib in libs:
+        if "openblas" in lib:
+            try:
+                f = ctypes.CDLL(lib).openblas_get_corename
+                f.restype = ctypes.c_char_p
+                core = f().decode()
+            except (OSError, AttributeError):
+                pass
+    return libs, core
+
+
 def main():
     a = argparse.ArgumentParser()
     for k, d in [("layers", 12), ("hidden", 768), ("heads", 12), ("intermediate", 3072), ("vocab", 32768), ("seq", 128),
@@ -64,6 +89,11 @@ def main():
     a.add_argument("--dtype", default="f32")
     o = a.parse_args()
     torch.set_num_threads(o.threads)
+    libs, core = blas_in_use()
+    if not any("openblas" in l or "mkl" in l or "blis" in l for l in libs):
+        sys.stderr.write("PyTorch runs on the reference BLAS (%s): install libopenblas0-pthread (JA_BERT_DEV=1 bash scripts/setup.sh); "
+                         "comparing against it would be void\n" % ", ".join(libs or ["none found"]))
+        sys.exit(3)
     torch.manual_seed(0)
     m = Bert(o.vocab, o.hidden, o.layers, o.heads, o.intermediate, max(512, o.seq))
     ids = torch.randint(0, o.vocab, (o.batch, o.seq))
@@ -96,7 +126,9 @@ def main():
     print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "mode": o.mode, "dtype": o.dtype, "layers": o.layers,
                       "hidden": o.hidden, "seq": o.seq, "batch": o.batch, "steps": o.steps, "seconds": sec,
                       "steps_per_s": o.steps / sec, "tokens_per_s": o.steps * o.batch * o.seq / sec,
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads()}))
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(),
+                      "blas": libs, "openblas_core": core, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+                      "autocast_bf16": o.dtype == "bf16"}))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
 #include <napi.h>
 #include <dnnl.hpp>
 #include <omp.h>
+#include <cstdlib>
 #include <sstream>
 #include "kernels.h"
 
@@ -88,6 +89,7 @@ OP(Matmul) {
   a.bias = r.f32("bias", N, true);
   a.batch = batch; a.M = M; a.N = N; a.K = K; a.transA = tA; a.transB = tB; a.accumulate = acc; a.dtype = (int)dtype;
   if (dtype == 0 && (a.aBf16 || a.bBf16)) r.fail("bf16 operand given with dtype f32");
+  if (dtype == 1 && !jb::bf16Native()) r.fail(jb::bf16Unsupported());
   try { jb::matmul(a); } catch (const dnnl::error& e) {
     std::ostringstream m; m << "oneDNN failed for batch=" << batch << " M=" << M << " N=" << N << " K=" << K << ": " << e.what();
     r.fail(m.str());
@@ -96,98 +98,98 @@ OP(Matmul) {
 }
 
 OP(F32ToBf16) { Reader r(info, "f32ToBf16"); Reader s(info, "f32ToBf16"); s.i = 2; int64_t n = s.int_("n");
-  auto* d = r.arr<uint16_t>(napi_uint16_array, "dst", n); auto* x = r.f32("src", n); jb::f32ToBf16(d, x, n); return info.Env().Undefined(); }
+  auto* d = r.arr<uint16_t>(napi_uint16_array, "dst", n); auto* x = r.f32("src", n); jb::K().f32ToBf16(d, x, n); return info.Env().Undefined(); }
 OP(Bf16ToF32) { Reader r(info, "bf16ToF32"); Reader s(info, "bf16ToF32"); s.i = 2; int64_t n = s.int_("n");
-  auto* d = r.f32("dst", n); auto* x = r.arr<uint16_t>(napi_uint16_array, "src", n); jb::bf16ToF32(d, x, n); return info.Env().Undefined(); }
+  auto* d = r.f32("dst", n); auto* x = r.arr<uint16_t>(napi_uint16_array, "src", n); jb::K().bf16ToF32(d, x, n); return info.Env().Undefined(); }
 
 // Kernels whose sizes are trailing arguments: read sizes first via a second reader.
 OP(AddForward) { Reader s(info, "addForward"); s.i = 3; int64_t n = s.int_("n"); Reader r(info, "addForward");
-  float* o = r.f32("out", n); float* a = r.f32("a", n); float* b = r.f32("b", n); jb::addForward(o, a, b, n); return info.Env().Undefined(); }
+  float* o = r.f32("out", n); float* a = r.f32("a", n); float* b = r.f32("b", n); jb::K().addForward(o, a, b, n); return info.Env().Undefined(); }
 OP(Accumulate) { Reader s(info, "accumulate"); s.i = 2; int64_t n = s.int_("n"); Reader r(info, "accumulate");
-  float* d = r.f32("dst", n); float* x = r.f32("src", n); jb::accumulate(d, x, n); return info.Env().Undefined(); }
+  float* d = r.f32("dst", n); float* x = r.f32("src", n); jb::K().accumulate(d, x, n); return info.Env().Undefined(); }
 OP(Scale) { Reader s(info, "scale"); s.i = 1; double f = s.num("s"); int64_t n = s.int_("n"); Reader r(info, "scale");
-  jb::scale(r.f32("x", n), (float)f, n); return info.Env().Undefined(); }
+  jb::K().scale(r.f32("x", n), (float)f, n); return info.Env().Undefined(); }
 OP(SumSquares) { Reader s(info, "sumSquares"); s.i = 1; int64_t n = s.int_("n"); Reader r(info, "sumSquares");
-  return Napi::Number::New(info.Env(), jb::sumSquares(r.f32("x", n), n)); }
+  return Napi::Number::New(info.Env(), jb::K().sumSquares(r.f32("x", n), n)); }
 OP(GeluForward) { Reader s(info, "geluForward"); s.i = 2; int64_t n = s.int_("n"); bool t = s.flag("tanh"); Reader r(info, "geluForward");
-  float* o = r.f32("out", n); float* x = r.f32("inp", n); jb::geluForward(o, x, n, t); return info.Env().Undefined(); }
+  float* o = r.f32("out", n); float* x = r.f32("inp", n); jb::K().geluForward(o, x, n, t); return info.Env().Undefined(); }
 OP(GeluBackward) { Reader s(info, "geluBackward"); s.i = 3; int64_t n = s.int_("n"); bool t = s.flag("tanh"); Reader r(info, "geluBackward");
-  float* d = r.f32("dinp", n); float* x = r.f32("inp", n); float* g = r.f32("dout", n); jb::geluBackward(d, x, g, n, t); return info.Env().Undefined(); }
+  float* d = r.f32("dinp", n); float* x = r.f32("inp", n); float* g = r.f32("dout", n); jb::K().geluBackward(d, x, g, n, t); return info.Env().Undefined(); }
 OP(TanhForward) { Reader s(info, "tanhForward"); s.i = 2; int64_t n = s.int_("n"); Reader r(info, "tanhForward");
-  float* o = r.f32("out", n); float* x = r.f32("inp", n); jb::tanhForward(o, x, n); return info.Env().Undefined(); }
+  float* o = r.f32("out", n); float* x = r.f32("inp", n); jb::K().tanhForward(o, x, n); return info.Env().Undefined(); }
 OP(TanhBackward) { Reader s(info, "tanhBackward"); s.i = 3; int64_t n = s.int_("n"); Reader r(info, "tanhBackward");
-  float* d = r.f32("dinp", n); float* o = r.f32("out", n); float* g = r.f32("dout", n); jb::tanhBackward(d, o, g, n); return info.Env().Undefined(); }
+  float* d = r.f32("dinp", n); float* o = r.f32("out", n); float* g = r.f32("dout", n); jb::K().tanhBackward(d, o, g, n); return info.Env().Undefined(); }
 OP(AttnPoolFeatures) { Reader s(info, "attnPoolFeatures"); s.i = 4; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), dv = s.int_("dv");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
   Reader r(info, "attnPoolFeatures"); float* f = r.f32("f", P * 2 * dv); float* a = r.f32("a", Pa * S * dv); float* c = r.f32("c", P * S * dv); uint8_t* m = r.u8("maskA", Pa * S);
-  jb::attnPoolFeatures(f, a, c, m, P, Pa, S, dv); return info.Env().Undefined(); }
+  jb::K().attnPoolFeatures(f, a, c, m, P, Pa, S, dv); return info.Env().Undefined(); }
 OP(MaxSim) { Reader s(info, "maxSim"); s.i = 5; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), Sb = s.int_("Sb");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
   Reader r(info, "maxSim"); float* f = r.f32("f", P); int32_t* arg = r.i32("arg", P * S); float* sim = r.f32("sim", P * S * Sb);
   uint8_t* ma = r.u8("maskA", Pa * S); uint8_t* mb = r.u8("maskB", P * Sb);
-  jb::maxSim(f, arg, sim, ma, mb, P, Pa, S, Sb); return info.Env().Undefined(); }
+  jb::K().maxSim(f, arg, sim, ma, mb, P, Pa, S, Sb); return info.Env().Undefined(); }
 OP(AdditiveScores) { Reader s(info, "additiveScores"); s.i = 4; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), Sb = s.int_("Sb"), k = s.int_("k");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
   Reader r(info, "additiveScores"); float* e = r.f32("e", P * S * Sb); float* wa = r.f32("wa", Pa * S * k); float* ub = r.f32("ub", P * Sb * k); float* v = r.f32("v", k);
-  jb::additiveScores(e, wa, ub, v, P, Pa, S, Sb, k); return info.Env().Undefined(); }
+  jb::K().additiveScores(e, wa, ub, v, P, Pa, S, Sb, k); return info.Env().Undefined(); }
 OP(DropoutForward) { Reader s(info, "dropoutForward"); s.i = 3; int64_t n = s.int_("n"); double p = s.num("p"); double seed = s.num("seed");
   if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
   Reader r(info, "dropoutForward"); float* o = r.f32("out", n); uint8_t* m = r.u8("mask", n); float* x = r.f32("inp", n);
-  jb::dropoutForward(o, m, x, n, (float)p, (uint64_t)seed); return info.Env().Undefined(); }
+  jb::K().dropoutForward(o, m, x, n, (float)p, (uint64_t)seed); return info.Env().Undefined(); }
 OP(DropoutBackward) { Reader s(info, "dropoutBackward"); s.i = 3; int64_t n = s.int_("n"); double p = s.num("p");
   if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
   Reader r(info, "dropoutBackward"); float* d = r.f32("dinp", n); float* g = r.f32("dout", n); uint8_t* m = r.u8("mask", n);
-  jb::dropoutBackward(d, g, m, n, (float)p); return info.Env().Undefined(); }
+  jb::K().dropoutBackward(d, g, m, n, (float)p); return info.Env().Undefined(); }
 OP(ColSumAccumulate) { Reader s(info, "colSumAccumulate"); s.i = 2; int64_t rows = s.int_("rows"), N = s.int_("N"); Reader r(info, "colSumAccumulate");
-  float* d = r.f32("dbias", N); float* g = r.f32("dout", rows * N); jb::colSumAccumulate(d, g, rows, N); return info.Env().Undefined(); }
+  float* d = r.f32("dbias", N); float* g = r.f32("dout", rows * N); jb::K().colSumAccumulate(d, g, rows, N); return info.Env().Undefined(); }
 OP(LayernormForward) { Reader s(info, "layernormForward"); s.i = 6; int64_t N = s.int_("N"), C = s.int_("C"); double eps = s.num("eps");
   Reader r(info, "layernormForward"); float* o = r.f32("out", N * C); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
   float* x = r.f32("inp", N * C); float* g = r.f32("gamma", C); float* b = r.f32("beta", C);
-  jb::layernormForward(o, m, rs, x, g, b, N, C, (float)eps); return info.Env().Undefined(); }
+  jb::K().layernormForward(o, m, rs, x, g, b, N, C, (float)eps); return info.Env().Undefined(); }
 OP(LayernormBackward) { Reader s(info, "layernormBackward"); s.i = 8; int64_t N = s.int_("N"), C = s.int_("C");
   Reader r(info, "layernormBackward"); float* dx = r.f32("dinp", N * C); float* dg = r.f32("dgamma", C); float* db = r.f32("dbeta", C);
   float* dy = r.f32("dout", N * C); float* x = r.f32("inp", N * C); float* g = r.f32("gamma", C); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
-  jb::layernormBackward(dx, dg, db, dy, x, g, m, rs, N, C); return info.Env().Undefined(); }
+  jb::K().layernormBackward(dx, dg, db, dy, x, g, m, rs, N, C); return info.Env().Undefined(); }
 OP(EmbeddingForward) { Reader s(info, "embeddingForward"); s.i = 3; int64_t N = s.int_("N"), D = s.int_("D"), V = s.int_("vocab"); bool acc = s.flag("accumulate");
   Reader r(info, "embeddingForward"); float* o = r.f32("out", N * D); int32_t* ids = r.i32("ids", N); float* t = r.f32("table", V * D);
   for (int64_t n = 0; n < N; n++) if (ids[n] < 0 || ids[n] >= V) { std::ostringstream m; m << "id " << ids[n] << " at position " << n << " is outside [0, " << V << ")"; r.fail(m.str()); }
-  jb::embeddingForward(o, ids, t, N, D, V, acc); return info.Env().Undefined(); }
+  jb::K().embeddingForward(o, ids, t, N, D, V, acc); return info.Env().Undefined(); }
 OP(EmbeddingBackward) { Reader s(info, "embeddingBackward"); s.i = 3; int64_t N = s.int_("N"), D = s.int_("D"), V = s.int_("vocab");
   Reader r(info, "embeddingBackward"); float* dt = r.f32("dtable", V * D); float* g = r.f32("dout", N * D); int32_t* ids = r.i32("ids", N);
   for (int64_t n = 0; n < N; n++) if (ids[n] < 0 || ids[n] >= V) { std::ostringstream m; m << "id " << ids[n] << " at position " << n << " is outside [0, " << V << ")"; r.fail(m.str()); }
-  jb::embeddingBackward(dt, g, ids, N, D); return info.Env().Undefined(); }
+  jb::K().embeddingBackward(dt, g, ids, N, D); return info.Env().Undefined(); }
 OP(SplitHeads) { Reader s(info, "splitHeads"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
   Reader r(info, "splitHeads"); float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n); float* x = r.f32("qkv", 3 * n);
-  jb::splitHeads(q, k, v, x, B, S, H, dh); return info.Env().Undefined(); }
+  jb::K().splitHeads(q, k, v, x, B, S, H, dh); return info.Env().Undefined(); }
 OP(MergeHeads3) { Reader s(info, "mergeHeads3"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
   Reader r(info, "mergeHeads3"); float* x = r.f32("dqkv", 3 * n); float* q = r.f32("dq", n); float* k = r.f32("dk", n); float* v = r.f32("dv", n);
-  jb::mergeHeads3(x, q, k, v, B, S, H, dh); return info.Env().Undefined(); }
+  jb::K().mergeHeads3(x, q, k, v, B, S, H, dh); return info.Env().Undefined(); }
 OP(HeadsToRows) { Reader s(info, "headsToRows"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
-  Reader r(info, "headsToRows"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::headsToRows(o, x, B, S, H, dh); return info.Env().Undefined(); }
+  Reader r(info, "headsToRows"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::K().headsToRows(o, x, B, S, H, dh); return info.Env().Undefined(); }
 OP(RowsToHeads) { Reader s(info, "rowsToHeads"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
-  Reader r(info, "rowsToHeads"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::rowsToHeads(o, x, B, S, H, dh); return info.Env().Undefined(); }
+  Reader r(info, "rowsToHeads"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::K().rowsToHeads(o, x, B, S, H, dh); return info.Env().Undefined(); }
 OP(AttnSoftmaxForward) { Reader s(info, "attnSoftmaxForward"); s.i = 3; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"); double sc = s.num("scale");
   Reader r(info, "attnSoftmaxForward"); int64_t n = B * H * S * S; float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", B * S);
-  jb::attnSoftmaxForward(P, x, m, B, H, S, (float)sc); return info.Env().Undefined(); }
+  jb::K().attnSoftmaxForward(P, x, m, B, H, S, (float)sc); return info.Env().Undefined(); }
 OP(AttnSoftmaxBackward) { Reader s(info, "attnSoftmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"); double sc = s.num("scale");
   Reader r(info, "attnSoftmaxBackward"); int64_t n = rows * S; float* d = r.f32("dscores", n); float* dp = r.f32("dP", n); float* p = r.f32("P", n);
-  jb::attnSoftmaxBackward(d, dp, p, rows, S, (float)sc); return info.Env().Undefined(); }
+  jb::K().attnSoftmaxBackward(d, dp, p, rows, S, (float)sc); return info.Env().Undefined(); }
 OP(SoftmaxForward) { Reader s(info, "softmaxForward"); s.i = 2; int64_t rows = s.int_("rows"), C = s.int_("C");
-  Reader r(info, "softmaxForward"); float* o = r.f32("out", rows * C); float* x = r.f32("inp", rows * C); jb::softmaxForward(o, x, rows, C); return info.Env().Undefined(); }
+  Reader r(info, "softmaxForward"); float* o = r.f32("out", rows * C); float* x = r.f32("inp", rows * C); jb::K().softmaxForward(o, x, rows, C); return info.Env().Undefined(); }
 OP(SoftmaxBackward) { Reader s(info, "softmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), C = s.int_("C");
   Reader r(info, "softmaxBackward"); float* d = r.f32("dinp", rows * C); float* g = r.f32("dout", rows * C); float* o = r.f32("out", rows * C);
-  jb::softmaxBackward(d, g, o, rows, C); return info.Env().Undefined(); }
+  jb::K().softmaxBackward(d, g, o, rows, C); return info.Env().Undefined(); }
 OP(CrossEntropyForward) { Reader s(info, "crossEntropyForward"); s.i = 4; int64_t N = s.int_("N"), C = s.int_("C");
   Reader r(info, "crossEntropyForward"); float* l = r.f32("losses", N); float* p = r.f32("probs", N * C); float* x = r.f32("logits", N * C); int32_t* y = r.i32("labels", N);
   for (int64_t n = 0; n < N; n++) if (y[n] >= C) { std::ostringstream m; m << "label " << y[n] << " at row " << n << " is not below " << C; r.fail(m.str()); }
-  return Napi::Number::New(info.Env(), jb::crossEntropyForward(l, p, x, y, N, C)); }
+  return Napi::Number::New(info.Env(), jb::K().crossEntropyForward(l, p, x, y, N, C)); }
 OP(CrossEntropyBackward) { Reader s(info, "crossEntropyBackward"); s.i = 3; int64_t N = s.int_("N"), C = s.int_("C"); double dl = s.num("dloss");
   Reader r(info, "crossEntropyBackward"); float* d = r.f32("dlogits", N * C); float* p = r.f32("probs", N * C); int32_t* y = r.i32("labels", N);
   for (int64_t n = 0; n < N; n++) if (y[n] >= C) r.fail("label out of range");
-  jb::crossEntropyBackward(d, p, y, N, C, (float)dl); return info.Env().Undefined(); }
+  jb::K().crossEntropyBackward(d, p, y, N, C, (float)dl); return info.Env().Undefined(); }
 OP(AdamwStep) { Reader s(info, "adamwStep"); s.i = 4; int64_t n = s.int_("n"); double lr = s.num("lr"), b1 = s.num("beta1"), b2 = s.num("beta2"), eps = s.num("eps"), wd = s.num("wd");
   Reader r(info, "adamwStep"); float* p = r.f32("params", n); float* g = r.f32("grads", n); float* m = r.f32("m", n); float* v = r.f32("v", n);
-  jb::adamwStep(p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd); return info.Env().Undefined(); }
+  jb::K().adamwStep(p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd); return info.Env().Undefined(); }
 
 OP(SetNumThreads) { Reader s(info, "setNumThreads"); int64_t n = s.int_("n"); if (n < 1) s.fail("n must be >= 1"); omp_set_num_threads((int)n); return info.Env().Undefined(); }
 
@@ -199,28 +201,18 @@ OP(Info) {
   o.Set("onednn", ver.str());
   o.Set("threads", omp_get_max_threads());
   dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
-  const char* name = "unknown";
-  switch (isa) {
-    case dnnl_cpu_isa_sse41: name = "sse41"; break;
-    case dnnl_cpu_isa_avx: name = "avx"; break;
-    case dnnl_cpu_isa_avx2: name = "avx2"; break;
-    case dnnl_cpu_isa_avx512_mic: name = "avx512_mic"; break;
-    case dnnl_cpu_isa_avx512_mic_4ops: name = "avx512_mic_4ops"; break;
-    case dnnl_cpu_isa_avx512_core: name = "avx512_core"; break;
-    case dnnl_cpu_isa_avx512_core_vnni: name = "avx512_core_vnni"; break;
-    case dnnl_cpu_isa_avx512_core_bf16: name = "avx512_core_bf16"; break;
-    case dnnl_cpu_isa_avx512_core_amx: name = "avx512_core_amx"; break;
-    case dnnl_cpu_isa_avx2_vnni: name = "avx2_vnni"; break;
-    default: break;
-  }
-  o.Set("isa", name);
-  bool bf16 = isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
-  o.Set("bf16Native", bf16);
+  o.Set("isa", jb::isaName(isa));
+  o.Set("bf16Native", jb::bf16Native());
+  o.Set("kernels", jb::K().isa);
+  o.Set("cap", jb::isaCap());
   o.Set("matmulPrimitives", (double)jb::matmulCacheSize());
   return o;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  const char* capEnv = std::getenv("JA_BERT_MAX_ISA");
+  const char* err = jb::selectIsa(capEnv ? capEnv : "");
+  if (*err) throw Napi::Error::New(env, err);
 #define EXPORT(name, fn) exports.Set(name, Napi::Function::New(env, fn, name))
   EXPORT("matmul", Matmul);
   EXPORT("f32ToBf16", F32ToBf16); EXPORT("bf16ToF32", Bf16ToF32);

@@ -8,11 +8,14 @@
 #include <vector>
 #include <omp.h>
 
-// Hot loops get an AVX-512 clone next to the x86-64-v3 default; the loader
-// picks one at run time, so the addon still runs on CPUs without AVX-512.
-#define JB_SIMD __attribute__((target_clones("arch=x86-64-v4", "default")))
+// This file is compiled once per ISA level (see kernels.h): the including
+// file defines JB_VARIANT (the namespace) and the build gives it its -march.
+#ifndef JB_VARIANT
+#error "compile kernels.cc through kernels_base.cc, kernels_v3.cc or kernels_v4.cc"
+#endif
 
 namespace jb {
+namespace JB_VARIANT {
 
 // exp and erf written so that the compiler can vectorise loops that call them
 // (libm's expf/erff are scalar calls). fexp: Cephes expf polynomial after
@@ -54,7 +57,7 @@ static inline uint16_t toBf16(float f) {
   return (uint16_t)(u >> 16);
 }
 
-JB_SIMD void f32ToBf16(uint16_t* dst, const float* src, int64_t n) {
+void f32ToBf16(uint16_t* dst, const float* src, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) dst[i] = toBf16(src[i]);
 }
@@ -64,22 +67,22 @@ void bf16ToF32(float* dst, const uint16_t* src, int64_t n) {
   for (int64_t i = 0; i < n; i++) { uint32_t u = (uint32_t)src[i] << 16; std::memcpy(&dst[i], &u, 4); }
 }
 
-JB_SIMD void addForward(float* out, const float* a, const float* b, int64_t n) {
+void addForward(float* out, const float* a, const float* b, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
-JB_SIMD void accumulate(float* dst, const float* src, int64_t n) {
+void accumulate(float* dst, const float* src, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
 
-JB_SIMD void scale(float* x, float s, int64_t n) {
+void scale(float* x, float s, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) x[i] *= s;
 }
 
-JB_SIMD double sumSquares(const float* x, int64_t n) {
+double sumSquares(const float* x, int64_t n) {
   double total = 0;
 #pragma omp parallel for simd schedule(static) reduction(+ : total) if (n > 65536)
   for (int64_t i = 0; i < n; i++) total += (double)x[i] * x[i];
@@ -90,7 +93,7 @@ static const float kSqrt2OverPi = 0.7978845608028654f;
 static const float kInvSqrt2 = 0.7071067811865476f;
 static const float kInvSqrt2Pi = 0.3989422804014327f;
 
-JB_SIMD void geluForward(float* out, const float* inp, int64_t n, bool tanhForm) {
+void geluForward(float* out, const float* inp, int64_t n, bool tanhForm) {
   if (tanhForm) {
 #pragma omp parallel for schedule(static) if (n > 16384)
     for (int64_t i = 0; i < n; i++) {
@@ -106,7 +109,7 @@ JB_SIMD void geluForward(float* out, const float* inp, int64_t n, bool tanhForm)
   }
 }
 
-JB_SIMD void geluBackward(float* dinp, const float* inp, const float* dout, int64_t n, bool tanhForm) {
+void geluBackward(float* dinp, const float* inp, const float* dout, int64_t n, bool tanhForm) {
   if (tanhForm) {
 #pragma omp parallel for schedule(static) if (n > 16384)
     for (int64_t i = 0; i < n; i++) {
@@ -132,7 +135,7 @@ void tanhForward(float* out, const float* inp, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = std::tanh(inp[i]);
 }
 
-JB_SIMD void attnPoolFeatures(float* f, const float* a, const float* c, const uint8_t* maskA, int64_t P, int64_t Pa, int64_t S, int64_t dv) {
+void attnPoolFeatures(float* f, const float* a, const float* c, const uint8_t* maskA, int64_t P, int64_t Pa, int64_t S, int64_t dv) {
 #pragma omp parallel for schedule(static) if (P * S * dv > 65536)
   for (int64_t p = 0; p < P; p++) {
     const int64_t pa = Pa == 1 ? 0 : p;
@@ -173,7 +176,7 @@ void maxSim(float* f, int32_t* arg, const float* sim, const uint8_t* maskA, cons
 
 // tanh(x) = 2 sigmoid(2x) - 1 through fexp, so the inner loop vectorises;
 // absolute error ~1e-7, which is what attention scores need
-JB_SIMD void additiveScores(float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k) {
+void additiveScores(float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k) {
   // per pair: U b transposed to [k][Sb] so the innermost loop runs over B's positions (no horizontal sums)
 #pragma omp parallel if (P * S * Sb * k > 65536)
   {
@@ -218,7 +221,7 @@ static inline float uniform01(uint32_t seedMix, uint32_t i) {
   return (float)(hash32(i * 0x9E3779B9u + seedMix) >> 8) * (1.0f / 16777216.0f);  // 24 bits in [0, 1)
 }
 
-JB_SIMD void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed) {
+void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed) {
   const float s = 1.0f / (1.0f - p);
   const uint32_t seedMix = hash32((uint32_t)seed ^ (uint32_t)(seed >> 32) ^ 0x9E3779B9u);
 #pragma omp parallel for schedule(static) if (n > 16384)
@@ -229,13 +232,13 @@ JB_SIMD void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t
   }
 }
 
-JB_SIMD void dropoutBackward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p) {
+void dropoutBackward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p) {
   const float s = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static) if (n > 16384)
   for (int64_t i = 0; i < n; i++) dinp[i] = mask[i] ? dout[i] * s : 0.0f;
 }
 
-JB_SIMD void colSumAccumulate(float* dbias, const float* dout, int64_t rows, int64_t N) {
+void colSumAccumulate(float* dbias, const float* dout, int64_t rows, int64_t N) {
   // parallel over column blocks: no two threads write the same dbias element
   const int64_t blk = 64;
 #pragma omp parallel for schedule(static)
@@ -250,7 +253,7 @@ JB_SIMD void colSumAccumulate(float* dbias, const float* dout, int64_t rows, int
   }
 }
 
-JB_SIMD void layernormForward(float* out, float* mean, float* rstd, const float* inp,
+void layernormForward(float* out, float* mean, float* rstd, const float* inp,
                       const float* gamma, const float* beta, int64_t N, int64_t C, float eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < N; n++) {
@@ -269,7 +272,7 @@ JB_SIMD void layernormForward(float* out, float* mean, float* rstd, const float*
   }
 }
 
-JB_SIMD void layernormBackward(float* dinp, float* dgamma, float* dbeta, const float* dout,
+void layernormBackward(float* dinp, float* dgamma, float* dbeta, const float* dout,
                        const float* inp, const float* gamma, const float* mean,
                        const float* rstd, int64_t N, int64_t C) {
   // per-thread dgamma | dbeta partial sums in one buffer shared by the OpenMP team
@@ -380,7 +383,7 @@ void rowsToHeads(float* out, const float* x, int64_t B, int64_t S, int64_t H, in
         std::memcpy(out + ((b * H + h) * S + s) * dh, x + ((b * S + s) * H + h) * dh, sizeof(float) * dh);
 }
 
-JB_SIMD void attnSoftmaxForward(float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale) {
+void attnSoftmaxForward(float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < H; h++) {
@@ -400,7 +403,7 @@ JB_SIMD void attnSoftmaxForward(float* P, const float* scores, const float* mask
     }
 }
 
-JB_SIMD void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale) {
+void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {
     const float* p = P + r * S;
@@ -463,7 +466,7 @@ void crossEntropyBackward(float* dlogits, const float* probs, const int32_t* lab
   }
 }
 
-JB_SIMD void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, float lr,
+void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, float lr,
                float beta1, float beta2, float eps, float wd) {
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; i++) {
@@ -476,4 +479,8 @@ JB_SIMD void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, 
   }
 }
 
+#define JB_X_ENTRY(ret, name, params) name,
+extern const KernelTable table = {JB_ISA_NAME, JB_KERNEL_LIST(JB_X_ENTRY)};
+
+}  // namespace JB_VARIANT
 }  // namespace jb

@@ -22,74 +22,98 @@ struct MatmulArgs {
 void matmul(const MatmulArgs& a);
 size_t matmulCacheSize();
 
-// ---- conversion -----------------------------------------------------------
-void f32ToBf16(uint16_t* dst, const float* src, int64_t n);  // round to nearest even
-void bf16ToF32(float* dst, const uint16_t* src, int64_t n);
+// ---- the kernels compiled per ISA level ------------------------------------
+// kernels.cc is compiled three times (kernels_base.cc, kernels_v3.cc,
+// kernels_v4.cc: -march=x86-64, x86-64-v3 = AVX2+FMA, x86-64-v4 = AVX-512),
+// each into its own namespace with a table of the functions below. At load
+// the addon picks the highest level that the CPU has and that the cap allows
+// (JA_BERT_MAX_ISA, or oneDNN's own ONEDNN_MAX_CPU_ISA), so one cap limits
+// both oneDNN and these loops. Call them through K().name(...).
+#define JB_KERNEL_LIST(X) \
+  /* ---- conversion ----------------------------------------------------------- */ \
+  /* round to nearest even */ \
+  X(void, f32ToBf16, (uint16_t* dst, const float* src, int64_t n)) \
+  X(void, bf16ToF32, (float* dst, const uint16_t* src, int64_t n)) \
+  /* ---- elementwise ---------------------------------------------------------- */ \
+  X(void, addForward, (float* out, const float* a, const float* b, int64_t n)) \
+  /* dst += src */ \
+  X(void, accumulate, (float* dst, const float* src, int64_t n)) \
+  X(void, scale, (float* x, float s, int64_t n)) \
+  X(double, sumSquares, (const float* x, int64_t n)) \
+  X(void, geluForward, (float* out, const float* inp, int64_t n, bool tanhForm)) \
+  X(void, geluBackward, (float* dinp, const float* inp, const float* dout, int64_t n, bool tanhForm)) \
+  X(void, tanhForward, (float* out, const float* inp, int64_t n)) \
+  X(void, tanhBackward, (float* dinp, const float* out, const float* dout, int64_t n)) \
+  /* additive attention scores e[p, i, j] = sum_c v[c] tanh(wa[pa, i, c] + ub[p, j, c]), pa = (Pa == 1 ? 0 : p) */ \
+  /* attention-pool features: f[p, d] = mean_i a[pa, i, d] c[p, i, d], f[p, dv + d] = mean_i |a[pa, i, d] - c[p, i, d]| */ \
+  /* over A's unmasked positions i (maskA[pa, i] = 1), pa = (Pa == 1 ? 0 : p) */ \
+  X(void, attnPoolFeatures, (float* f, const float* a, const float* c, const uint8_t* maskA, int64_t P, int64_t Pa, int64_t S, int64_t dv)) \
+  /* late interaction: f[p] = sum over A's unmasked i of max over B's unmasked j of sim[p, i, j]; arg[p, i] = that j (-1 if none) */ \
+  X(void, maxSim, (float* f, int32_t* arg, const float* sim, const uint8_t* maskA, const uint8_t* maskB, int64_t P, int64_t Pa, int64_t S, int64_t Sb)) \
+  X(void, additiveScores, (float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k)) \
+  /* dropout: mask[i] = keep ? 1 : 0 from a counter-based RNG on (seed, i), so the */ \
+  /* result is the same for any thread count. out = inp * mask / (1 - p). */ \
+  X(void, dropoutForward, (float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed)) \
+  X(void, dropoutBackward, (float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p)) \
+  /* bias gradient: dbias[N] += sum over rows of dout[rows, N] */ \
+  X(void, colSumAccumulate, (float* dbias, const float* dout, int64_t rows, int64_t N)) \
+  /* ---- layer norm over the last dim C of inp[N, C] ----------------------------- */ \
+  X(void, layernormForward, (float* out, float* mean, float* rstd, const float* inp, const float* gamma, const float* beta, int64_t N, int64_t C, float eps)) \
+  /* dinp = (overwrite), dgamma/dbeta accumulate */ \
+  X(void, layernormBackward, (float* dinp, float* dgamma, float* dbeta, const float* dout, const float* inp, const float* gamma, const float* mean, const float* rstd, int64_t N, int64_t C)) \
+  /* ---- embeddings ----------------------------------------------------------- */ \
+  /* out[n, D] (+)= table[ids[n], D] */ \
+  X(void, embeddingForward, (float* out, const int32_t* ids, const float* table, int64_t N, int64_t D, int64_t vocab, bool accumulate)) \
+  /* dtable[ids[n], D] += dout[n, D] */ \
+  X(void, embeddingBackward, (float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t D)) \
+  /* ---- attention helpers ---------------------------------------------------- */ \
+  /* qkv is [B, S, 3, H, dh] (rows of the fused q|k|v projection); q,k,v are [B, H, S, dh] */ \
+  X(void, splitHeads, (float* q, float* k, float* v, const float* qkv, int64_t B, int64_t S, int64_t H, int64_t dh)) \
+  /* inverse of splitHeads for gradients: dqkv[B,S,3D] = merge(dq, dk, dv) */ \
+  X(void, mergeHeads3, (float* dqkv, const float* dq, const float* dk, const float* dv, int64_t B, int64_t S, int64_t H, int64_t dh)) \
+  /* x[B,H,S,dh] -> out[B,S,H*dh] and back */ \
+  X(void, headsToRows, (float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh)) \
+  X(void, rowsToHeads, (float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh)) \
+  /* P[b,h,i,:] = softmax(scores[b,h,i,:] * scale + maskAdd[b,:]); maskAdd is [B,S] additive */ \
+  X(void, attnSoftmaxForward, (float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale)) \
+  /* dscores = P * (dP - rowsum(dP*P)) * scale */ \
+  X(void, attnSoftmaxBackward, (float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale)) \
+  /* ---- softmax over rows + cross-entropy -------------------------------------- */ \
+  X(void, softmaxForward, (float* out, const float* inp, int64_t rows, int64_t C)) \
+  X(void, softmaxBackward, (float* dinp, const float* dout, const float* out, int64_t rows, int64_t C)) \
+  /* probs = softmax(logits); losses[n] = -log probs[n, labels[n]] (label < 0 = ignored, loss 0) */ \
+  /* returns the mean loss over non-ignored rows */ \
+  X(double, crossEntropyForward, (float* losses, float* probs, const float* logits, const int32_t* labels, int64_t N, int64_t C)) \
+  /* dlogits = (probs - onehot) * dloss / count(non-ignored) */ \
+  X(void, crossEntropyBackward, (float* dlogits, const float* probs, const int32_t* labels, int64_t N, int64_t C, float dloss)) \
+  /* ---- optimizer ------------------------------------------------------------ */ \
+  /* BERT's AdamW (google-research/bert optimization.py): no bias correction, */ \
+  /* update = m / (sqrt(v) + eps) + wd * p; p -= lr * update. */ \
+  X(void, adamwStep, (float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2, float eps, float wd)) \
 
-// ---- elementwise ----------------------------------------------------------
-void addForward(float* out, const float* a, const float* b, int64_t n);
-void accumulate(float* dst, const float* src, int64_t n);                 // dst += src
-void scale(float* x, float s, int64_t n);
-double sumSquares(const float* x, int64_t n);
-void geluForward(float* out, const float* inp, int64_t n, bool tanhForm);
-void geluBackward(float* dinp, const float* inp, const float* dout, int64_t n, bool tanhForm);
-void tanhForward(float* out, const float* inp, int64_t n);
-void tanhBackward(float* dinp, const float* out, const float* dout, int64_t n);
-// additive attention scores e[p, i, j] = sum_c v[c] tanh(wa[pa, i, c] + ub[p, j, c]), pa = (Pa == 1 ? 0 : p)
-// attention-pool features: f[p, d] = mean_i a[pa, i, d] c[p, i, d], f[p, dv + d] = mean_i |a[pa, i, d] - c[p, i, d]|
-// over A's unmasked positions i (maskA[pa, i] = 1), pa = (Pa == 1 ? 0 : p)
-void attnPoolFeatures(float* f, const float* a, const float* c, const uint8_t* maskA, int64_t P, int64_t Pa, int64_t S, int64_t dv);
-// late interaction: f[p] = sum over A's unmasked i of max over B's unmasked j of sim[p, i, j]; arg[p, i] = that j (-1 if none)
-void maxSim(float* f, int32_t* arg, const float* sim, const uint8_t* maskA, const uint8_t* maskB, int64_t P, int64_t Pa, int64_t S, int64_t Sb);
-void additiveScores(float* e, const float* wa, const float* ub, const float* v, int64_t P, int64_t Pa, int64_t S, int64_t Sb, int64_t k);
-// dropout: mask[i] = keep ? 1 : 0 from a counter-based RNG on (seed, i), so the
-// result is the same for any thread count. out = inp * mask / (1 - p).
-void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed);
-void dropoutBackward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p);
-// bias gradient: dbias[N] += sum over rows of dout[rows, N]
-void colSumAccumulate(float* dbias, const float* dout, int64_t rows, int64_t N);
+#define JB_X_MEMBER(ret, name, params) ret (*name) params;
+struct KernelTable {
+  const char* isa;  // "x86-64", "x86-64-v3" or "x86-64-v4"
+  JB_KERNEL_LIST(JB_X_MEMBER)
+};
+#undef JB_X_MEMBER
 
-// ---- layer norm over the last dim C of inp[N, C] -----------------------------
-void layernormForward(float* out, float* mean, float* rstd, const float* inp,
-                      const float* gamma, const float* beta, int64_t N, int64_t C, float eps);
-// dinp = (overwrite), dgamma/dbeta accumulate
-void layernormBackward(float* dinp, float* dgamma, float* dbeta, const float* dout,
-                       const float* inp, const float* gamma, const float* mean,
-                       const float* rstd, int64_t N, int64_t C);
+namespace base { extern const KernelTable table; }
+namespace v3 { extern const KernelTable table; }
+namespace v4 { extern const KernelTable table; }
 
-// ---- embeddings -----------------------------------------------------------
-// out[n, D] (+)= table[ids[n], D]
-void embeddingForward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t D,
-                      int64_t vocab, bool accumulate);
-// dtable[ids[n], D] += dout[n, D]
-void embeddingBackward(float* dtable, const float* dout, const int32_t* ids, int64_t N, int64_t D);
+// the table chosen at load (see isa.cc); base::table until then
+const KernelTable& K();
 
-// ---- attention helpers ----------------------------------------------------
-// qkv is [B, S, 3, H, dh] (rows of the fused q|k|v projection); q,k,v are [B, H, S, dh]
-void splitHeads(float* q, float* k, float* v, const float* qkv, int64_t B, int64_t S, int64_t H, int64_t dh);
-// inverse of splitHeads for gradients: dqkv[B,S,3D] = merge(dq, dk, dv)
-void mergeHeads3(float* dqkv, const float* dq, const float* dk, const float* dv, int64_t B, int64_t S, int64_t H, int64_t dh);
-// x[B,H,S,dh] -> out[B,S,H*dh] and back
-void headsToRows(float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh);
-void rowsToHeads(float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh);
-// P[b,h,i,:] = softmax(scores[b,h,i,:] * scale + maskAdd[b,:]); maskAdd is [B,S] additive
-void attnSoftmaxForward(float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale);
-// dscores = P * (dP - rowsum(dP*P)) * scale
-void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale);
-
-// ---- softmax over rows + cross-entropy --------------------------------------
-void softmaxForward(float* out, const float* inp, int64_t rows, int64_t C);
-void softmaxBackward(float* dinp, const float* dout, const float* out, int64_t rows, int64_t C);
-// probs = softmax(logits); losses[n] = -log probs[n, labels[n]] (label < 0 = ignored, loss 0)
-// returns the mean loss over non-ignored rows
-double crossEntropyForward(float* losses, float* probs, const float* logits, const int32_t* labels, int64_t N, int64_t C);
-// dlogits = (probs - onehot) * dloss / count(non-ignored)
-void crossEntropyBackward(float* dlogits, const float* probs, const int32_t* labels, int64_t N, int64_t C, float dloss);
-
-// ---- optimizer ------------------------------------------------------------
-// BERT's AdamW (google-research/bert optimization.py): no bias correction,
-// update = m / (sqrt(v) + eps) + wd * p; p -= lr * update.
-void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, float lr,
-               float beta1, float beta2, float eps, float wd);
+// Applies the ISA cap and picks the kernel table. Call once, before any
+// oneDNN primitive exists. cap: JA_BERT_MAX_ISA's value or "" for none.
+// Returns an error message, or "" on success.
+const char* selectIsa(const char* cap);
+// the cap in force ("" when none) and whether oneDNN can run bf16 matmuls natively
+const char* isaCap();
+bool bf16Native();
+// oneDNN's name for an ISA ("avx2", "avx512_core_bf16", ...) and the one-line refusal of bf16
+const char* isaName(int isa);
+const char* bf16Unsupported();
 
 }  // namespace jb

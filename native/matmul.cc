@@ -79,14 +79,14 @@ void matmul(const MatmulArgs& x) {
       int64_t n = x.batch * x.M * x.K;
       auto& s = scratchA();
       if ((int64_t)s.size() < n) s.resize(n);
-      f32ToBf16(s.data(), (const float*)x.A, n);
+      K().f32ToBf16(s.data(), (const float*)x.A, n);
       A = s.data();
     }
     if (!x.bBf16) {
       int64_t n = x.batch * x.K * x.N;
       auto& s = scratchB();
       if ((int64_t)s.size() < n) s.resize(n);
-      f32ToBf16(s.data(), (const float*)x.B, n);
+      K().f32ToBf16(s.data(), (const float*)x.B, n);
       B = s.data();
     }
   } else if (x.aBf16 || x.bBf16) {

@@ -11,9 +11,10 @@ say() { echo "[setup] $*" >&2; }
 #    UniDic dictionaries for MeCab word splitting; sentencepiece (spm_train,
 #    spm_encode: the reference the tokenizer tests compare against);
 #    python3-torch only for dev-time fixtures and the PyTorch side of
-#    benchmarks (installed when JA_BERT_DEV=1).
+#    benchmarks (installed when JA_BERT_DEV=1), with libopenblas0-pthread:
+#    without it Debian's torch runs the reference BLAS (~4 GFLOP/s).
 pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece)
-if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy); fi
+if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from './core/kernels.js';
+import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { engineInfo, nativeKernels, packageRoot } from './core/native.js';
 import { Rng } from './core/random.js';
 import { Bert, type Batch } from './model/bert.js';
@@ -21,7 +22,8 @@ export interface BenchOptions {
   vocab: number;
   seq: number;
   batch: number;
-  dtype: DType;
+  /** auto: bf16 where the CPU runs it natively, else f32 */
+  dtype: DTypeOption;
   steps: number;
   warmup: number;
 }
@@ -54,7 +56,7 @@ export function benchDefaults(partial: Partial<BenchOptions>): BenchOptions {
     vocab: partial.vocab ?? 32768,
     seq: partial.seq ?? 128,
     batch: partial.batch ?? 8,
-    dtype: partial.dtype ?? 'f32',
+    dtype: partial.dtype ?? 'auto',
     steps: partial.steps ?? 10,
     warmup: partial.warmup ?? 2,
   };
@@ -62,11 +64,12 @@ export function benchDefaults(partial: Partial<BenchOptions>): BenchOptions {
 
 export function runBench(o: BenchOptions): BenchResult {
   const K = nativeKernels();
+  const dtype = resolveDtype(o.dtype, K);
   const cfg = makeConfig({
     vocab_size: o.vocab, hidden_size: o.hidden, num_hidden_layers: o.layers, num_attention_heads: o.heads,
     intermediate_size: o.intermediate, max_position_embeddings: Math.max(512, o.seq), labels: ['0', '1'],
   }, 'bench');
-  const model = new Bert(cfg, { kernels: K, dtype: o.dtype, seed: 1 });
+  const model = new Bert(cfg, { kernels: K, dtype, seed: 1 });
   const rng = new Rng(2);
   const n = o.batch * o.seq;
   const batch: Batch = {
@@ -91,20 +94,40 @@ export function runBench(o: BenchOptions): BenchResult {
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const info = engineInfo();
   return {
-    engine: 'ja-bert', mode: o.mode, dtype: o.dtype, layers: o.layers, hidden: o.hidden, seq: o.seq, batch: o.batch,
+    engine: 'ja-bert', mode: o.mode, dtype, layers: o.layers, hidden: o.hidden, seq: o.seq, batch: o.batch,
     steps: o.steps, seconds, steps_per_s: o.steps / seconds, tokens_per_s: (o.steps * n) / seconds,
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: info.threads, isa: info.isa, onednn: info.onednn,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: info.threads, isa: info.isa, kernels: info.kernels, onednn: info.onednn,
   };
 }
 
-/** the same model in PyTorch (Debian python3-torch), run by bench/torch_bert.py */
-export function runTorchBench(o: BenchOptions, threads: number): BenchResult {
+/**
+ * The same model in PyTorch (Debian python3-torch), run by bench/torch_bert.py,
+ * in its best mode on this CPU unless told otherwise: bf16 autocast where bf16
+ * is native, f32 (OpenBLAS) elsewhere. Under an ISA cap (JA_BERT_MAX_ISA or
+ * ONEDNN_MAX_CPU_ISA) PyTorch is capped the same way: its oneDNN by
+ * ONEDNN_MAX_CPU_ISA, OpenBLAS by OPENBLAS_CORETYPE (Haswell for AVX2)
+ * below AVX-512. Without a cap the machine's OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE are
+ * unset for PyTorch alone, so OpenBLAS picks its kernel for this CPU (the
+ * result names the kernel it ran).
+ */
+export function runTorchBench(o: BenchOptions, threads: number, dtype: DType = nativeKernels().autoDtype): BenchResult {
   const script = join(packageRoot(), 'bench', 'torch_bert.py');
   const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const args = [script, '--mode', o.mode, '--dtype', o.dtype, '--layers', String(o.layers), '--hidden', String(o.hidden),
+  const info = engineInfo();
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (info.cap) {
+    env.ONEDNN_MAX_CPU_ISA = info.isa.toUpperCase();
+    const core = info.isa.startsWith('avx512') ? undefined : info.isa.startsWith('avx2') ? 'Haswell' : info.isa === 'avx' ? 'Sandybridge' : 'Nehalem';
+    if (core) { env.OPENBLAS_CORETYPE = core; delete env.OPENBLAS_L2_SIZE; }
+  } else {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  }
+  const args = [script, '--mode', o.mode, '--dtype', dtype, '--layers', String(o.layers), '--hidden', String(o.hidden),
     '--heads', String(o.heads), '--intermediate', String(o.intermediate), '--vocab', String(o.vocab), '--seq', String(o.seq),
     '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(threads)];
-  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
+  if (r.status === 3) throw new Error(r.stderr.trim());
   if (r.status !== 0) {
     throw new Error(`PyTorch benchmark failed (${py} ${script}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')}. It needs Debian's python3-torch.`);
   }

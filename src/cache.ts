@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
+import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { DataError } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert } from './io/checkpoint.js';
@@ -128,9 +129,9 @@ export interface BuildResult { entries: number; encoded: number; reused: number;
  * for this model are kept, the rest encoded in batches; ids no longer in the
  * corpus are dropped. Written atomically.
  */
-export function buildCache(o: { model: string; texts: string; cache: string; kernels: Kernels; batchSize?: number; log?: (l: string) => void }): BuildResult {
+export function buildCache(o: { model: string; texts: string; cache: string; kernels: Kernels; batchSize?: number; dtype?: DTypeOption; log?: (l: string) => void }): BuildResult {
   const t0 = Date.now();
-  const m = loadScoringModel(o.model, o.kernels);
+  const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
   const texts = readCorpusTexts(o.texts);
   const h = m.pm.bert.cfg.pair_head!, W = m.pm.head.repWidth(), perToken = m.pm.head.perToken();
   let old: Cache | null = null;
@@ -254,8 +255,8 @@ export function scoreAgainst(m: ScoringModel, a: Side, rep: BRep, chunk = 256): 
 export interface RankResult { results: Array<{ id: string; score: number }>; candidates: number; loadMs: number; encodeMs: number; scoreMs: number }
 
 /** score one A (a cached id's text, or a new text) against every other cached text; the top K */
-export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DType }): RankResult {
-  const m = loadScoringModel(o.model, o.kernels, o.dtype);
+export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DTypeOption }): RankResult {
+  const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
   const cache = readCache(o.cache);
   checkCacheFor(cache, m);
   if ((o.id === undefined) === (o.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
+import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { buildCache, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst } from './cache.js';
 import { DataError } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
@@ -24,7 +25,7 @@ export interface CompareRow {
 
 export interface CompareOptions {
   model: string; texts: string; pairs: string; output: string; kernels: Kernels; heads?: string[];
-  maxSteps?: number; epochs?: number; evalRatio?: number; batchSize?: number; learningRate?: number; maxSeqLength?: number; seed?: number; dtype?: DType;
+  maxSteps?: number; epochs?: number; evalRatio?: number; batchSize?: number; learningRate?: number; maxSeqLength?: number; seed?: number; dtype?: DTypeOption;
   /** pairs timed for pair_ms (default 100) and the cross-encoder's rank sample (default 320) */
   timingPairs?: number; crossRankSample?: number;
   log?: (l: string) => void;
@@ -33,6 +34,7 @@ export interface CompareOptions {
 const ms = (t0: number) => performance.now() - t0;
 
 export function compare(o: CompareOptions): CompareRow[] {
+  const dtype = resolveDtype(o.dtype, o.kernels);
   const heads = o.heads ?? [...ALL_HEADS];
   for (const h of heads) if (!(ALL_HEADS as readonly string[]).includes(h)) throw new DataError(`--heads: unknown head "${h}" (${ALL_HEADS.join(', ')})`);
   const seed = o.seed ?? 42;
@@ -44,12 +46,12 @@ export function compare(o: CompareOptions): CompareRow[] {
     o.log?.(`== ${head}`);
     const r = finetune({
       model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, overwrite: true, head,
-      maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype: o.dtype,
+      maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype,
       saveSteps: 0, log: o.log,
     });
     const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep };
     if (head === 'cross') {
-      const { model, files } = loadBert(dir, { kernels: o.kernels, dtype: o.dtype });
+      const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });
       const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
       const feats = evalPairs.map((e) => builder.features(e.textA, e.textB));
       model.forward(padBatch(feats.slice(0, 2), builder.pad)); // warm-up
@@ -64,19 +66,19 @@ export function compare(o: CompareOptions): CompareRow[] {
       rows.push({ ...base, pair_ms: pairMs, rank10k_ms: (ms(t0) / n) * 10000, cache_bytes_per_text: 0, cache_file_bytes: null, rank10k_measured_pairs: n });
     } else {
       const cachePath = join(dir, 'cache.jabc');
-      buildCache({ model: dir, texts: o.texts, cache: cachePath, kernels: o.kernels, log: o.log });
-      const m = loadScoringModel(dir, o.kernels, o.dtype);
+      buildCache({ model: dir, texts: o.texts, cache: cachePath, kernels: o.kernels, dtype, log: o.log });
+      const m = loadScoringModel(dir, o.kernels, dtype);
       const cache = readCache(cachePath);
       const nTexts = cache.header.entries.length;
       // per pair, warm cache: encode A alone, score it against B's cached representation
       const S = m.pm.sideLength;
-      const pairReps = bIds(evalPairs, cache).map((id) => cachedReps(cache, [cache.byId.get(id)!], S, o.dtype === 'bf16'));
+      const pairReps = bIds(evalPairs, cache).map((id) => cachedReps(cache, [cache.byId.get(id)!], S, dtype === 'bf16'));
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), pairReps[0]!);
       let t0 = performance.now();
       evalPairs.forEach((e, i) => scoreAgainst(m, encodeQuery(m, e.textA), pairReps[i]!));
       const pairMs = ms(t0) / evalPairs.length;
       // rank 10,000 cached candidates (the corpus's entries repeated to 10,000), warm: laid out for scoring once
-      const warm = cachedReps(cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!), S, o.dtype === 'bf16');
+      const warm = cachedReps(cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!), S, dtype === 'bf16');
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), repSlice(warm, 0, 512)); // warm-up
       t0 = performance.now();
       scoreAgainst(m, encodeQuery(m, evalPairs[1 % evalPairs.length]!.textA), warm);
@@ -86,7 +88,7 @@ export function compare(o: CompareOptions): CompareRow[] {
     o.log?.(`${head}: accuracy ${rows.at(-1)!.accuracy.toFixed(4)}, pair ${rows.at(-1)!.pair_ms.toFixed(2)} ms, rank 10k ${rows.at(-1)!.rank10k_ms.toFixed(0)} ms`);
   }
   writeFileAtomic(join(o.output, 'compare.json'), (w) => w(JSON.stringify(rows, null, 1) + '\n'));
-  writeFileAtomic(join(o.output, 'compare.md'), (w) => w(compareMarkdown(rows, o)));
+  writeFileAtomic(join(o.output, 'compare.md'), (w) => w(compareMarkdown(rows, { ...o, dtype })));
   writeFileAtomic(join(o.output, 'compare.svg'), (w) => w(compareSvg(rows)));
   return rows;
 }

@@ -11,6 +11,7 @@ import { baseline } from './baseline/baseline.js';
 import { finetune } from './finetune.js';
 import { DEFAULT_MODEL } from './model/default.js';
 import type { Metrics } from './eval/metrics.js';
+import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { classificationReport } from './eval/metrics.js';
 import { nativeKernels, engineInfo } from './core/native.js';
 import { Rng } from './core/random.js';
@@ -103,7 +104,7 @@ export function sideBySide(leftTitle: string, left: string, rightTitle: string, 
   return columns([{ title: leftTitle, text: left }, { title: rightTitle, text: right }]);
 }
 
-export interface ManpageDemoOptions { model?: string; data?: string; output?: string; epochs?: number; log?: (l: string) => void; print?: (l: string) => void }
+export interface ManpageDemoOptions { model?: string; data?: string; output?: string; epochs?: number; dtype?: DTypeOption; log?: (l: string) => void; print?: (l: string) => void }
 export interface ManpageDemoResult { baseline: Metrics; finetuned: Metrics; cached: Metrics; seconds: { baseline: number; finetune: number; cached: number }; output: string }
 
 /**
@@ -113,14 +114,15 @@ export interface ManpageDemoResult { baseline: Metrics; finetuned: Metrics; cach
  */
 export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
   const K = nativeKernels();
+  resolveDtype(o.dtype, K); // an unusable --dtype fails before anything runs
   const model = o.model ?? DEFAULT_MODEL, data = o.data ?? DEMO_DATA, out = o.output ?? 'ja-bert-demo';
   const print = o.print ?? console.log, log = o.log ?? ((l: string) => console.error(l));
   const texts = join(data, 'honbun_data.json'), pairs = join(data, 'negaposi.json');
   print(`ja-bert demo: Japanese man-page link pairs (${data})\nmodel: ${model}\n`);
-  const ft = { kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype: 'bf16' as const, saveSteps: 0, log };
+  const ft = { kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype: o.dtype ?? 'auto', saveSteps: 0, log };
   let t0 = Date.now();
   log('1/3 frozen-vector baseline: encode every text once, logistic regression on [u, v]');
-  const b = baseline({ model, output: join(out, 'baseline'), kernels: K, texts, pairs, overwrite: true, log });
+  const b = baseline({ model, output: join(out, 'baseline'), kernels: K, texts, pairs, overwrite: true, dtype: ft.dtype, log });
   const tb = (Date.now() - t0) / 1000;
   t0 = Date.now();
   log('2/3 fine-tuning the cross-encoder: text_a / text_b in one input');

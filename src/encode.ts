@@ -7,7 +7,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from './io/atomic.js';
-import type { DType, Kernels } from './core/kernels.js';
+import type { Kernels } from './core/kernels.js';
+import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { loadBert } from './io/checkpoint.js';
 import type { Batch } from './model/bert.js';
 import { loadTokenizer } from './tokenize/index.js';
@@ -22,7 +23,8 @@ export interface EncodeOptions {
   kernels: Kernels;
   allTokens?: boolean;
   batchSize?: number;
-  dtype?: DType;
+  /** auto (default): bf16 where the CPU runs it natively, else f32 */
+  dtype?: DTypeOption;
   /** tokenizer path for text lines (default: the model folder) */
   tokenizer?: string;
   maxSeqLength?: number;
@@ -63,8 +65,9 @@ function parseLine(line: string, file: string, lineNo: number, maxLen: number): 
 const round = (x: number) => Math.round(x * 1e7) / 1e7;
 
 export function encodeFile(o: EncodeOptions): { lines: number } {
+  const dtype = resolveDtype(o.dtype, o.kernels);
   if (!existsSync(o.input)) throw new InputError(`${o.input}: no such file`);
-  const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32' });
+  const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
   const lines: Line[] = [];
   readFileSync(o.input, 'utf8').split('\n').forEach((line, i) => {
     if (line.trim() === '') return;

@@ -4,7 +4,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { DType, Kernels } from './core/kernels.js';
+import type { Kernels } from './core/kernels.js';
+import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { DataError, type Example, labelIds, labelList, readPairExamples, readTableExamples, splitExamples } from './data/processors.js';
 import { classificationReport, computeMetrics, confusionMatrixText, evalResultsText, type Metrics } from './eval/metrics.js';
 import { reportHtml } from './eval/html.js';
@@ -41,7 +42,8 @@ export interface FinetuneOptions extends DataOptions {
   maxSteps?: number;
   warmupProportion?: number;
   seed?: number;
-  dtype?: DType;
+  /** auto (default): bf16 where the CPU runs it natively, else f32 */
+  dtype?: DTypeOption;
   lowercase?: boolean;
   /** save a resumable checkpoint every N steps (0: never) */
   saveSteps?: number;
@@ -134,6 +136,7 @@ export interface FinetuneResult { metrics: Metrics; train: TrainResult; evalLoss
 
 export function finetune(o: FinetuneOptions): FinetuneResult {
   if (o.head !== undefined && o.head !== 'cross' && !(HEAD_TYPES as readonly string[]).includes(o.head)) throw new DataError(`unknown head "${o.head}" (cross, ${HEAD_TYPES.join(', ')})`);
+  const dtype = resolveDtype(o.dtype, o.kernels);
   const seed = o.seed ?? 42;
   const data = loadData(o, seed);
   const labels = labelList(data.train, data.source);
@@ -141,7 +144,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const run = {
     model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
     max_seq_length: o.maxSeqLength ?? 128, batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5, epochs: o.epochs ?? 3,
-    max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32', lowercase: o.lowercase ?? null,
+    max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype, lowercase: o.lowercase ?? null,
     gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null,
     train_examples: data.train.length, labels, head: o.head ?? 'cross', random_init: o.randomInit ?? false, head_dim: o.headDim ?? null, poly_codes: o.polyCodes ?? null,
   };
@@ -162,8 +165,8 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const requestedLen = o.maxSeqLength ?? 128;
   const pairHead = headName === 'cross' ? undefined : headConfig(headName, o.headDim, o.polyCodes, Math.floor(requestedLen / 2));
   const { model } = resumeFrom
-    ? loadBert(resumeFrom, { kernels: o.kernels, dtype: o.dtype ?? 'f32' })
-    : loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', labels, seed, pairHead, randomInit: o.randomInit });
+    ? loadBert(resumeFrom, { kernels: o.kernels, dtype })
+    : loadBert(o.model, { kernels: o.kernels, dtype, labels, seed, pairHead, randomInit: o.randomInit });
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
   const maxLen = Math.min(requestedLen, model.cfg.max_position_embeddings);
   const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, model.cfg.max_position_embeddings) : maxLen);
@@ -181,7 +184,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
   const hp = {
     max_seq_length: maxLen, train_batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5,
-    num_train_epochs: o.epochs ?? 3, max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype: o.dtype ?? 'f32',
+    num_train_epochs: o.epochs ?? 3, max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype,
   };
   o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
   const trainOpts: Parameters<typeof train>[4] = {
@@ -220,11 +223,12 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   return { metrics, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };
 }
 
-export interface PredictOptions { model: string; input: string; output: string; kernels: Kernels; maxSeqLength?: number; lowercase?: boolean }
+export interface PredictOptions { model: string; input: string; output: string; kernels: Kernels; maxSeqLength?: number; lowercase?: boolean; dtype?: DTypeOption }
 
 /** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
 export function predict(o: PredictOptions): number {
-  const { model, files } = loadBert(o.model, { kernels: o.kernels });
+  const dtype = resolveDtype(o.dtype, o.kernels);
+  const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
   if (model.numLabels === 0 && !model.cfg.pair_head) throw new DataError(`${o.model}: the model has no classifier (fine-tune it first)`);
   const pm = model.cfg.pair_head ? new PairModel(model) : null;
   const maxLen = pm ? pm.sideLength : Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings);

@@ -27,7 +27,7 @@ test('encode reproduces PyTorch pooled output and logits from safetensors and .b
   writeFileSync(join(d, 'in.jsonl'), lines.join('\n') + '\n');
   const pooled = toFloat64(ref.get('pooled_output')!), logits = toFloat64(ref.get('logits')!);
   for (const model of [join(FIX, 'parity-gelu'), join(FIX, 'parity-gelu/pytorch_model.bin')]) {
-    const r = cli('encode', '--model', model, '--input', join(d, 'in.jsonl'), '--output', join(d, 'out.jsonl'), '--all-tokens');
+    const r = cli('encode', '--model', model, '--input', join(d, 'in.jsonl'), '--output', join(d, 'out.jsonl'), '--all-tokens', '--dtype', 'f32');
     assert.equal(r.status, 0, r.stderr);
     const out = readFileSync(join(d, 'out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { pooled_output: number[]; logits: number[]; sequence_output: number[][] });
     assert.equal(out.length, B);

@@ -217,7 +217,7 @@ test('evaluation during training, best model kept, early stopping', () => {
   }
 });
 
-test('an eval label the training data lacks is a clear error; bf16 fine-tuning runs and reports', () => {
+test('an eval label the training data lacks is a clear error; bf16 fine-tuning runs where the CPU has bf16 and is refused before anything is written where not; auto follows the CPU', () => {
   const train = join(dir, 'lab-train.jsonl'), evalF = join(dir, 'lab-eval.jsonl');
   const rows = (labels: string[]) => labels.map((l, i) => JSON.stringify({ text: `テキスト ${i} です`, label: l })).join('\n') + '\n';
   writeFileSync(train, rows(['pos', 'neg', 'pos', 'neg', 'pos', 'neg', 'pos', 'neg']));
@@ -226,10 +226,31 @@ test('an eval label the training data lacks is a clear error; bf16 fine-tuning r
   assert.equal(r.status, 1);
   assert.match(r.stderr, /lab-eval\.jsonl: example 1 has label "neu", which the training data does not have \(neg, pos\)/);
   writeFileSync(evalF, rows(['pos', 'neg']));
+  const K = nativeKernels();
   const b = cli('finetune', '--model', model, '--output', join(dir, 'bf16-out'), '--train', train, '--eval', evalF, '--max-steps', '2', '--batch-size', '4', '--dtype', 'bf16');
-  assert.equal(b.status, 0, b.stderr);
-  const rep = JSON.parse(readFileSync(join(dir, 'bf16-out', 'report.json'), 'utf8')) as { hyperparameters: { dtype: string }; labels: string[]; global_step: number };
-  assert.equal(rep.hyperparameters.dtype, 'bf16');
-  assert.deepEqual(rep.labels, ['neg', 'pos']);
-  assert.equal(rep.global_step, 2);
+  if (!K.bf16Supported) {
+    assert.equal(b.status, 2, b.stderr);
+    assert.equal(b.stderr.trim().split('\n').length, 1, b.stderr);
+    assert.match(b.stderr, /^ja-bert: --dtype bf16: this CPU does not run bf16 natively \(oneDNN ISA \w+; .*use --dtype auto or f32$/m);
+    assert.ok(!existsSync(join(dir, 'bf16-out')), 'nothing written');
+  } else {
+    assert.equal(b.status, 0, b.stderr);
+    const rep = JSON.parse(readFileSync(join(dir, 'bf16-out', 'report.json'), 'utf8')) as { hyperparameters: { dtype: string }; labels: string[]; global_step: number };
+    assert.equal(rep.hyperparameters.dtype, 'bf16');
+    assert.deepEqual(rep.labels, ['neg', 'pos']);
+    assert.equal(rep.global_step, 2);
+  }
+  // no --dtype: auto, bf16 where native and f32 elsewhere; the model then predicts in either dtype
+  const a = cli('finetune', '--model', model, '--output', join(dir, 'auto-out'), '--train', train, '--eval', evalF, '--max-steps', '2', '--batch-size', '4');
+  assert.equal(a.status, 0, a.stderr);
+  const rep = JSON.parse(readFileSync(join(dir, 'auto-out', 'report.json'), 'utf8')) as { hyperparameters: { dtype: string } };
+  assert.equal(rep.hyperparameters.dtype, K.bf16Supported ? 'bf16' : 'f32');
+  const input = join(dir, 'auto-in.jsonl');
+  writeFileSync(input, JSON.stringify({ text: 'テキスト 1 です' }) + '\n');
+  const probs = (['f32', ...(K.bf16Supported ? ['bf16'] : [])]).map((dt) => {
+    const p = cli('predict', '--model', join(dir, 'auto-out'), '--input', input, '--output', join(dir, `auto-${dt}.jsonl`), '--dtype', dt);
+    assert.equal(p.status, 0, p.stderr);
+    return (JSON.parse(readFileSync(join(dir, `auto-${dt}.jsonl`), 'utf8')) as { probabilities: Record<string, number> }).probabilities.pos!;
+  });
+  for (const p of probs) assert.ok(Math.abs(p - probs[0]!) < 0.02, `predict f32 vs bf16: ${probs.join(' vs ')}`);
 });

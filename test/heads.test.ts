@@ -71,12 +71,13 @@ for (const type of HEAD_TYPES) {
       const two = head.forward(aP, b);
       const rep = head.bRep(b);
       const cached = head.scoreCached(a1, rep);
-      // one query over two chunks (A-side work memoised, buffers reused) gives the same logits
+      // one query over two chunks (A-side work memoised, buffers reused) gives the same logits, up to
+      // f32 rounding: oneDNN's AVX2 kernels block a reduction differently by batch size (1.5e-6 seen)
       const q = {};
       const cut = (s: number, e: number) => ({ ...rep, P: e - s, data: rep.data.subarray(s * rep.data.length / P, e * rep.data.length / P),
         mask: rep.mask.subarray(s * rep.mask.length / P, e * rep.mask.length / P), aux: rep.aux?.subarray(s * rep.aux.length / P, e * rep.aux.length / P) });
       const chunked = Float32Array.from([...head.scoreCached(a1, cut(0, 2), q), ...head.scoreCached(a1, cut(2, 3), q)]);
-      assert.ok(maxRelErr(chunked, cached) < 1e-6, `${type}: chunked ${chunked} vs ${cached}`);
+      assert.ok(maxRelErr(chunked, cached) < 1e-5, `${type}: chunked ${chunked} vs ${cached}`);
       return { two, cached };
     };
     const ref = rep(refKernels), nat = rep(nativeKernels());

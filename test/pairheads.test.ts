@@ -69,24 +69,32 @@ test('compare trains every head on one split and writes the table, JSON and plot
 });
 
 for (const head of ['dot', 'poly', 'late']) {
-  test(`${head}: rank scores equal predict's probabilities for the same pairs; a changed text is re-encoded`, () => {
+  test(`${head}: rank scores equal predict's probabilities for the same pairs (f32); a changed text is re-encoded`, () => {
+    const F32 = ['--dtype', 'f32'];
     const m = join(cmp, head), cache = join(dir, `${head}.jabc`);
-    let r = cli('cache', 'build', '--model', m, '--texts', texts, '--cache', cache);
+    let r = cli('cache', 'build', '--model', m, '--texts', texts, '--cache', cache, ...F32);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`${titles.length} texts \\(${titles.length} encoded, 0 reused\\)`));
     const query = titles[0]!;
-    r = cli('rank', '--model', m, '--cache', cache, '--id', query, '--top', '5');
+    r = cli('rank', '--model', m, '--cache', cache, '--id', query, '--top', '5', ...F32);
     assert.equal(r.status, 0, r.stderr);
     const top = r.stdout.trim().split('\n').map((l) => { const [, score, id] = /^\s*\d+\s+(\S+)\s+(.+)$/.exec(l)!; return { id: id!, score: Number(score) }; });
     assert.equal(top.length, 5);
     assert.ok(!top.some((t) => t.id === query), 'the query is not its own candidate');
     for (let i = 1; i < top.length; i++) assert.ok(top[i - 1]!.score >= top[i]!.score);
     assert.match(r.stderr, new RegExp(`ranked ${titles.length - 1} cached candidates`));
+    if (nativeKernels().bf16Supported) {
+      // bf16 ranks the same candidates with probabilities within bf16's rounding
+      const rb = cli('rank', '--model', m, '--cache', cache, '--id', query, '--top', '5', '--dtype', 'bf16');
+      assert.equal(rb.status, 0, rb.stderr);
+      const s0 = Number(/^\s*1\s+(\S+)/.exec(rb.stdout)![1]);
+      assert.ok(Math.abs(s0 - top[0]!.score) < 5e-3, `bf16 top score ${s0} vs f32 ${top[0]!.score}`);
+    }
     // the same pairs through predict (A and B encoded from text, no cache)
     const body = JSON.parse(readFileSync(texts, 'utf8')) as Record<string, string>;
     const inp = join(dir, `${head}-pairs.jsonl`), out = join(dir, `${head}-pred.jsonl`);
     writeFileSync(inp, top.map((t) => JSON.stringify({ text: body[query], text_b: body[t.id] })).join('\n') + '\n');
-    r = cli('predict', '--model', m, '--input', inp, '--output', out);
+    r = cli('predict', '--model', m, '--input', inp, '--output', out, ...F32);
     assert.equal(r.status, 0, r.stderr);
     const probs = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { probabilities: Record<string, number> }).probabilities['1']!);
     top.forEach((t, i) => assert.ok(Math.abs(t.score - probs[i]!) < 2e-5, `${t.id}: rank ${t.score} vs predict ${probs[i]}`));
@@ -94,13 +102,13 @@ for (const head of ['dot', 'poly', 'late']) {
     const changed = { ...body, [top[0]!.id]: 'まったく別の文章です。' + body[top[0]!.id]!.slice(0, 40) };
     const texts2 = join(dir, `${head}-texts2.json`);
     writeFileSync(texts2, JSON.stringify(changed));
-    r = cli('cache', 'build', '--model', m, '--texts', texts2, '--cache', cache);
+    r = cli('cache', 'build', '--model', m, '--texts', texts2, '--cache', cache, ...F32);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(`\\(1 encoded, ${titles.length - 1} reused\\)`));
-    r = cli('rank', '--model', m, '--cache', cache, '--id', query, '--top', String(titles.length));
+    r = cli('rank', '--model', m, '--cache', cache, '--id', query, '--top', String(titles.length), ...F32);
     const after = new Map(r.stdout.trim().split('\n').map((l) => { const [, score, id] = /^\s*\d+\s+(\S+)\s+(.+)$/.exec(l)!; return [id!, Number(score)] as const; }));
     writeFileSync(inp, JSON.stringify({ text: body[query], text_b: changed[top[0]!.id] }) + '\n');
-    r = cli('predict', '--model', m, '--input', inp, '--output', out);
+    r = cli('predict', '--model', m, '--input', inp, '--output', out, ...F32);
     const p2 = (JSON.parse(readFileSync(out, 'utf8').trim()) as { probabilities: Record<string, number> }).probabilities['1']!;
     assert.ok(Math.abs(after.get(top[0]!.id)! - p2) < 2e-5, `changed text: rank ${after.get(top[0]!.id)} vs predict ${p2}`);
     // --text: a new A text

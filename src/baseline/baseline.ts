@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
+import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { DataError, type Example, labelList } from '../data/processors.js';
 import { computeMetrics, evalResultsText, type Metrics } from '../eval/metrics.js';
 import { checkOutputDir, type DataOptions, loadData, writeReports } from '../finetune.js';
@@ -30,6 +31,8 @@ export interface BaselineOptions extends DataOptions {
   C?: number;
   seed?: number;
   lowercase?: boolean;
+  /** the frozen encoder's dtype; auto (default): bf16 where the CPU runs it natively, else f32 */
+  dtype?: DTypeOption;
   log?: (line: string) => void;
 }
 
@@ -72,13 +75,14 @@ function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFe
 export interface BaselineResult { metrics: Metrics; evalText: string; iterations: number }
 
 export function baseline(o: BaselineOptions): BaselineResult {
+  const dtype = resolveDtype(o.dtype, o.kernels);
   const seed = o.seed ?? 42;
   const data = loadData(o, seed);
   checkOutputDir(o.output, o.overwrite ?? false);
   const labels = labelList(data.train, data.source);
   const index = new Map(labels.map((l, i) => [l, i]));
   const files = findModelFiles(o.model);
-  const { model } = loadBert(o.model, { kernels: o.kernels });
+  const { model } = loadBert(o.model, { kernels: o.kernels, dtype });
   const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
   const pooling = o.pooling ?? 'pooled', kind = o.pairFeatures ?? 'concat';
   // every distinct text once
@@ -116,7 +120,7 @@ export function baseline(o: BaselineOptions): BaselineResult {
   const probs = Array.from(ev.y, (_, n) => Pev.subarray(n * C, n * C + C));
   writeReports(o.output, data.eval, labels, preds, probs, metrics, evalText, {
     eval_accuracy: metrics.accuracy, eval_loss: evalLoss, loss: logloss(Ptr, tr.y), global_step: lr.iterations,
-    method: 'frozen-vector logistic regression', pooling, pair_features: kind, C: o.C ?? 1.0, feature_dim: tr.D,
+    method: 'frozen-vector logistic regression', pooling, pair_features: kind, C: o.C ?? 1.0, feature_dim: tr.D, dtype,
     encode_seconds: encodeSeconds, fit_seconds: fitSeconds, distinct_texts: textIds.size, model: o.model,
     train_examples: data.train.length, eval_examples: data.eval.length,
   });

@@ -20,12 +20,13 @@ import { buildCache, CacheError, rank } from '../cache.js';
 import { compare, compareMarkdown } from '../compare.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
 import { parseArgs, UsageError } from './args.js';
+import { DTypeError, parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { mkdirSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
 
 Usage:
-  ja-bert encode [--model DIR] --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype f32|bf16]
+  ja-bert encode [--model DIR] --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype auto|f32|bf16]
       [--tokenizer PATH] [--max-seq-length N] [--lowercase]
       DIR: config.json (or bert_config.json) + model.safetensors | pytorch_model.bin | TF1 checkpoint;
       a TF1 checkpoint may be named by its prefix (DIR/model.ckpt-1400000).
@@ -34,47 +35,50 @@ Usage:
   ja-bert finetune [--model DIR] --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F]
       | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
-       --seed 42 --dtype f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
+       --seed 42 --dtype auto|f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
        --early-stopping-patience N --overwrite --lowercase --random-init --head cross|bi|additive|dot|lowrank|poly|late --head-dim K --poly-codes M]
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       --head other than cross: A and B are encoded separately (max-seq-length/2 tokens each) so B can be cached (cache build, rank).
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
-  ja-bert baseline [--model DIR] --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0]
+  ja-bert baseline [--model DIR] --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16]
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
-  ja-bert predict --model OUT --input IN.jsonl --output P.jsonl
+  ja-bert predict --model OUT --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16]
       IN lines {"text": ..., "text_b": ...?}; writes probabilities (JSONL) and test_results.tsv beside P.
   ja-bert tokenize --tokenizer PATH --input IN.txt|IN.jsonl --output OUT.jsonl [--lowercase] [--special]
       PATH: a SentencePiece .model, a WordPiece vocab.txt, or a model folder holding one;
       IN: one text per line (.txt) or one JSON string per line (.jsonl). --mecab-dic DIR overrides MeCab's dictionary.
       Each output line: {"ids": [...], "tokens": [...]}; --special adds [CLS] ... [SEP].
   ja-bert bench train|infer [--layers 12 --hidden 768 --heads 12 --intermediate 3072 --vocab 32768
-      --seq 128 --batch 8 --dtype f32|bf16 --steps 10 --warmup 2] [--vs-torch]
+      --seq 128 --batch 8 --dtype auto|f32|bf16 --steps 10 --warmup 2] [--vs-torch]
   ja-bert pretrain --corpus corpus.txt --output OUT (--tokenizer spm.model [--layers 4 --hidden 256 --heads 4 --intermediate 1024] | --model DIR)
-      [--max-seq-length 128 --batch-size 32 --learning-rate 1e-4 --epochs 1 --max-steps N --save-steps 200 --eval-steps N --dtype f32|bf16]
+      [--max-seq-length 128 --batch-size 32 --learning-rate 1e-4 --epochs 1 --max-steps N --save-steps 200 --eval-steps N --dtype auto|f32|bf16]
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume.
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
-  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C
+  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16]
       encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
       rerunning re-encodes only new or changed texts.
-  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype f32|bf16]
+  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16]
       score A against every cached B; prints the top K with P(label 1) and the latency.
   ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads cross,bi,additive,dot,lowrank,poly,late]
-      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype f32|bf16 --timing-pairs 100]
+      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100]
       trains every head on the same split; DIR/compare.md, compare.json (accuracy, macro_f1, train_seconds, pair_ms,
       rank10k_ms, cache_bytes_per_text per head) and compare.svg (accuracy vs ranking time).
-  ja-bert demo [--output ja-bert-demo --model DIR --data DIR --epochs 3]
+  ja-bert demo [--output ja-bert-demo --model DIR --data DIR --epochs 3 --dtype auto|f32|bf16]
       the seed's job on a shipped sample of Japanese man-page link pairs with the default model:
       frozen-vector baseline and fine-tuning, reports side by side (full reports under --output)
   ja-bert demo --engine  a small random-weight BERT learning a synthetic pair task in seconds
-  ja-bert info          engine facts (oneDNN version, ISA, bf16, threads)
+  ja-bert info          engine facts (oneDNN version, ISA, native bf16, what --dtype auto picks, kernel build, ISA cap, threads)
 
   ja-bert manpage-pairs --output DIR [--man-dir /usr/share/man/ja --max-pairs N --max-chars 500 --seed 42]
       Link pairs from Debian's manpages-ja in the seed's honbun_data.json / negaposi.json format.
 Without --model, encode, finetune and baseline use the embedded default model (models/ja-bert-mini-debian).
-Environment: JA_BERT_THREADS sets the thread count (default: all cores).`;
+--dtype auto (every command's default): bf16 where the CPU runs it natively (oneDNN avx512_core_bf16 or avx512_core_amx),
+f32 elsewhere; an explicit bf16 on a CPU without it is refused (exit 2). Models are stored in f32 and load on any CPU.
+Environment: JA_BERT_THREADS sets the thread count (default: all cores). JA_BERT_MAX_ISA=avx2 (or sse41, avx512_core, ...)
+caps both oneDNN and ja-bert's own kernels, so any machine runs as a CPU with only that ISA would.`;
 
 /** progress lines: rewritten in place on a terminal, one per line otherwise */
 const progress = (l: string) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n'));
@@ -85,10 +89,11 @@ function need(flags: Record<string, unknown>, name: string): string {
   return v;
 }
 
-function dtypeOf(v: unknown): 'f32' | 'bf16' {
-  if (v === undefined) return 'f32';
-  if (v !== 'f32' && v !== 'bf16') throw new UsageError(`--dtype must be f32 or bf16, got "${String(v)}"`);
-  return v;
+/** --dtype auto|f32|bf16, checked against this CPU before anything runs */
+function dtypeOf(v: unknown): DTypeOption {
+  const d = parseDtype(v);
+  resolveDtype(d, nativeKernels());
+  return d;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -132,6 +137,7 @@ async function main(argv: string[]): Promise<number> {
       const { flags } = parseArgs(rest, {
         model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
         'max-seq-length': 'number', pooling: 'string', 'pair-features': 'string', C: 'number', seed: 'number', overwrite: 'boolean', lowercase: 'boolean',
+        dtype: 'string',
       });
       const pooling = (flags.pooling ?? 'pooled') as string, pf = (flags['pair-features'] ?? 'concat') as string;
       if (!['pooled', 'cls', 'mean'].includes(pooling)) throw new UsageError(`--pooling must be pooled, cls or mean, got "${pooling}"`);
@@ -142,14 +148,14 @@ async function main(argv: string[]): Promise<number> {
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
         maxSeqLength: flags['max-seq-length'] as number | undefined, pooling: pooling as Pooling, pairFeatures: pf as PairFeatures,
         C: flags.C as number | undefined, seed: flags.seed as number | undefined, overwrite: flags.overwrite === true,
-        lowercase: flags.lowercase === true ? true : undefined, log: (l) => console.error(l),
+        lowercase: flags.lowercase === true ? true : undefined, dtype: dtypeOf(flags.dtype), log: (l) => console.error(l),
       });
       console.log(`${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\nfull reports in ${flags.output as string}`);
       return 0;
     }
     case 'predict': {
-      const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'max-seq-length': 'number', lowercase: 'boolean' });
-      const n = predict({ model: need(flags, 'model'), input: need(flags, 'input'), output: need(flags, 'output'), kernels: nativeKernels(),
+      const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'max-seq-length': 'number', lowercase: 'boolean', dtype: 'string' });
+      const n = predict({ model: need(flags, 'model'), input: need(flags, 'input'), output: need(flags, 'output'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype),
         maxSeqLength: flags['max-seq-length'] as number | undefined, lowercase: flags.lowercase === true ? true : undefined });
       console.error(`predicted ${n} examples -> ${flags.output as string}`);
       return 0;
@@ -194,10 +200,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'cache': {
-      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', cache: 'string', 'batch-size': 'number' });
+      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', cache: 'string', 'batch-size': 'number', dtype: 'string' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M --texts F --cache C');
       const r = buildCache({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(),
-        batchSize: flags['batch-size'] as number | undefined, log: progress });
+        batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
       return 0;
@@ -221,18 +227,18 @@ async function main(argv: string[]): Promise<number> {
         maxSteps: num('max-steps'), epochs: num('epochs'), evalRatio: num('eval-ratio'), batchSize: num('batch-size'), learningRate: num('learning-rate'),
         maxSeqLength: num('max-seq-length'), seed: num('seed'), dtype: dtypeOf(flags.dtype), timingPairs: num('timing-pairs'), log: progress });
       if (process.stderr.isTTY) process.stderr.write('\n');
-      console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: flags.pairs as string, maxSteps: num('max-steps'), epochs: num('epochs'), dtype: dtypeOf(flags.dtype) }));
+      console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: flags.pairs as string, maxSteps: num('max-steps'), epochs: num('epochs'), dtype: resolveDtype(dtypeOf(flags.dtype), nativeKernels()) }));
       console.log(`-> ${output}/compare.md, compare.json, compare.svg`);
       return 0;
     }
     case 'demo': {
-      const { flags } = parseArgs(rest, { engine: 'boolean', model: 'string', data: 'string', output: 'string', epochs: 'number' });
+      const { flags } = parseArgs(rest, { engine: 'boolean', model: 'string', data: 'string', output: 'string', epochs: 'number', dtype: 'string' });
       if (flags.engine) { runEngineDemo(); return 0; }
-      runManpageDemo({ model: flags.model as string | undefined, data: flags.data as string | undefined, output: flags.output as string | undefined, epochs: flags.epochs as number | undefined });
+      runManpageDemo({ model: flags.model as string | undefined, data: flags.data as string | undefined, output: flags.output as string | undefined, epochs: flags.epochs as number | undefined, dtype: dtypeOf(flags.dtype) });
       return 0;
     }
     case 'info':
-      console.log(JSON.stringify(engineInfo()));
+      console.log(JSON.stringify({ ...engineInfo(), autoDtype: nativeKernels().autoDtype }));
       return 0;
     case 'encode': {
       const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'all-tokens': 'boolean', 'batch-size': 'number', dtype: 'string',
@@ -259,6 +265,7 @@ async function main(argv: string[]): Promise<number> {
       const line: Record<string, unknown> = { ...ours };
       if (flags['vs-torch']) {
         const torch = runTorchBench(o, ours.threads);
+        line.torch_dtype = torch.dtype;
         line.torch_tokens_per_s = torch.tokens_per_s;
         line.torch_peak_rss_mb = torch.peak_rss_mb;
         line.speedup_vs_torch = ours.tokens_per_s / torch.tokens_per_s;
@@ -274,9 +281,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
+    const known = e instanceof UsageError || e instanceof DTypeError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
     console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
     if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
-    process.exit(e instanceof UsageError ? 2 : 1);
+    process.exit(e instanceof UsageError || e instanceof DTypeError ? 2 : 1);
   },
 );

@@ -15,6 +15,12 @@ export const dtypeCode = (d: DType): number => (d === 'bf16' ? DTYPE_BF16 : DTYP
 
 export interface Kernels {
   readonly name: string;
+  /** the instruction set the kernels run on (oneDNN's name for the native engine) */
+  readonly isa: string;
+  /** what dtype `auto` means here: bf16 where bf16 matmuls run natively, else f32 */
+  readonly autoDtype: DType;
+  /** whether dtype bf16 can run at all (natively, or exactly emulated by the reference) */
+  readonly bf16Supported: boolean;
   /** C[b] (+)= op(A[b]) op(B[b]) + bias; A,B may be bf16 when dtype = 1 */
   matmul(C: F32, A: F32 | BF16, B: F32 | BF16, bias: F32 | null, batch: number, M: number, N: number, K: number,
     transA: boolean, transB: boolean, accumulate: boolean, dtype: number): void;

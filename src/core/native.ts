@@ -13,10 +13,14 @@ export interface EngineInfo {
   threads: number;
   isa: string;
   bf16Native: boolean;
+  /** the build of the addon's own loops in use: x86-64, x86-64-v3 (AVX2) or x86-64-v4 (AVX-512) */
+  kernels: string;
+  /** the ISA cap in force (JA_BERT_MAX_ISA or ONEDNN_MAX_CPU_ISA), '' for none */
+  cap: string;
   matmulPrimitives: number;
 }
 
-interface NativeModule extends Omit<Kernels, 'name'> {
+interface NativeModule extends Omit<Kernels, 'name' | 'isa' | 'autoDtype' | 'bf16Supported'> {
   setNumThreads(n: number): void;
   mecabOpen(args: string): number;
   /** surface forms joined by NUL characters */
@@ -44,7 +48,12 @@ function load(): NativeModule {
     throw new Error(`ja-bert: the native engine is not built (${path} is missing). Run: bash scripts/setup.sh`);
   }
   const require = createRequire(import.meta.url);
-  mod = require(path) as NativeModule;
+  try {
+    mod = require(path) as NativeModule;
+  } catch (e) {
+    // a bad JA_BERT_MAX_ISA is reported by the addon's init: one line, no stack
+    throw new Error((e as Error).message);
+  }
   const env = process.env.JA_BERT_THREADS;
   if (env !== undefined) {
     const n = Number(env);
@@ -67,7 +76,8 @@ let kernels: Kernels | null = null;
 export function nativeKernels(): Kernels {
   if (kernels) return kernels;
   const m = load();
-  kernels = Object.freeze({ ...m, name: 'native' }) as unknown as Kernels;
+  const info = m.info();
+  kernels = Object.freeze({ ...m, name: 'native', isa: info.isa, autoDtype: info.bf16Native ? 'bf16' : 'f32', bf16Supported: info.bf16Native }) as unknown as Kernels;
   return kernels;
 }
 

@@ -60,6 +60,10 @@ export function erf(x: number): number {
 
 export const refKernels: Kernels = {
   name: 'reference',
+  isa: 'typescript',
+  // the reference emulates bf16 exactly (inputs rounded, f32 accumulation) but slowly, so auto stays f32
+  autoDtype: 'f32',
+  bf16Supported: true,
 
   matmul(C, A, B, bias, batch, M, N, K, transA, transB, accumulate, dtype) {
     const a = operand(A, batch * M * K, dtype);

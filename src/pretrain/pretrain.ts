@@ -8,7 +8,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DType, Kernels } from '../core/kernels.js';
+import type { Kernels } from '../core/kernels.js';
+import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { Rng } from '../core/random.js';
 import { DataError } from '../data/processors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -103,11 +104,12 @@ export interface PretrainOptions {
   tokenizer?: string;
   layers?: number; hidden?: number; heads?: number; intermediate?: number;
   maxSeqLength?: number; batchSize?: number; learningRate?: number; epochs?: number; maxSteps?: number;
-  warmupProportion?: number; seed?: number; dtype?: DType; saveSteps?: number; evalSteps?: number; overwrite?: boolean;
+  warmupProportion?: number; seed?: number; dtype?: DTypeOption; saveSteps?: number; evalSteps?: number; overwrite?: boolean;
   log?: (l: string) => void;
 }
 
 export function pretrain(o: PretrainOptions): { steps: number; evalLoss: number; evalAccuracy: number; seconds: number } {
+  const dtype = resolveDtype(o.dtype, o.kernels);
   if (!existsSync(o.corpus)) throw new DataError(`${o.corpus}: no such file`);
   const tokPath = o.tokenizer ?? o.model;
   if (!tokPath) throw new DataError('pretrain needs --tokenizer (a SentencePiece model) or --model (continued pretraining)');
@@ -122,12 +124,12 @@ export function pretrain(o: PretrainOptions): { steps: number; evalLoss: number;
   const train = all.filter((_, i) => i % 50 !== 49), held = all.filter((_, i) => i % 50 === 49).slice(0, 500);
   if (train.length === 0) throw new DataError(`${o.corpus}: no text to pretrain on`);
   let model: Bert;
-  if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype: o.dtype ?? 'f32', mlmHead: true }).model;
-  else if (o.model) model = loadBert(o.model, { kernels: o.kernels, dtype: o.dtype ?? 'f32', mlmHead: true, seed }).model;
+  if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, mlmHead: true }).model;
+  else if (o.model) model = loadBert(o.model, { kernels: o.kernels, dtype, mlmHead: true, seed }).model;
   else {
     const cfg = makeConfig({ vocab_size: tok.vocabSize, hidden_size: o.hidden ?? 256, num_hidden_layers: o.layers ?? 4, num_attention_heads: o.heads ?? 4,
       intermediate_size: o.intermediate ?? 4 * (o.hidden ?? 256), max_position_embeddings: Math.max(512, maxLen) }, 'pretrain');
-    model = new Bert(cfg, { kernels: o.kernels, dtype: o.dtype ?? 'f32', seed, mlmHead: true });
+    model = new Bert(cfg, { kernels: o.kernels, dtype, seed, mlmHead: true });
   }
   if (!resumeFrom) writeFileAtomic(join(o.output, 'run.json'), (w) => w(JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, maxLen, seed, sequences: all.length }) + '\n'));
   o.log?.(`pretraining on ${train.length} sequences (${held.length} held out), vocabulary ${tok.vocabSize}`);
