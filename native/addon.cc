@@ -171,6 +171,9 @@ OP(RowsToHeads) { Reader s(info, "rowsToHeads"); s.i = 2; int64_t B = s.int_("B"
 OP(AttnSoftmaxForward) { Reader s(info, "attnSoftmaxForward"); s.i = 3; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"); double sc = s.num("scale");
   Reader r(info, "attnSoftmaxForward"); int64_t n = B * H * S * S; float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", B * S);
   jb::K().attnSoftmaxForward(P, x, m, B, H, S, (float)sc); return info.Env().Undefined(); }
+OP(AttnSoftmaxShared) { Reader s(info, "attnSoftmaxShared"); s.i = 3; int64_t P = s.int_("P"), S = s.int_("S"), Sb = s.int_("Sb"); double sc = s.num("scale");
+  Reader r(info, "attnSoftmaxShared"); int64_t n = P * S * Sb; float* o = r.f32("out", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", P * Sb);
+  jb::K().attnSoftmaxShared(o, x, m, P, S, Sb, (float)sc); return info.Env().Undefined(); }
 OP(AttnSoftmaxBackward) { Reader s(info, "attnSoftmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"); double sc = s.num("scale");
   Reader r(info, "attnSoftmaxBackward"); int64_t n = rows * S; float* d = r.f32("dscores", n); float* dp = r.f32("dP", n); float* p = r.f32("P", n);
   jb::K().attnSoftmaxBackward(d, dp, p, rows, S, (float)sc); return info.Env().Undefined(); }
@@ -225,7 +228,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("embeddingForward", EmbeddingForward); EXPORT("embeddingBackward", EmbeddingBackward);
   EXPORT("splitHeads", SplitHeads); EXPORT("mergeHeads3", MergeHeads3);
   EXPORT("headsToRows", HeadsToRows); EXPORT("rowsToHeads", RowsToHeads);
-  EXPORT("attnSoftmaxForward", AttnSoftmaxForward); EXPORT("attnSoftmaxBackward", AttnSoftmaxBackward);
+  EXPORT("attnSoftmaxForward", AttnSoftmaxForward); EXPORT("attnSoftmaxBackward", AttnSoftmaxBackward); EXPORT("attnSoftmaxShared", AttnSoftmaxShared);
   EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);

@@ -403,6 +403,24 @@ void attnSoftmaxForward(float* P, const float* scores, const float* maskAdd, int
     }
 }
 
+void attnSoftmaxShared(float* out, const float* scores, const float* maskAdd, int64_t P, int64_t S, int64_t Sb, float scale) {
+#pragma omp parallel for schedule(static) if (P * S * Sb > 65536)
+  for (int64_t p = 0; p < P; p++) {
+    const float* madd = maskAdd + p * Sb;
+    const float* xp = scores + p * Sb * S;  // this candidate's [Sb, S] block: read column i with stride S
+    for (int64_t i = 0; i < S; i++) {
+      float* y = out + (p * S + i) * Sb;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < Sb; j++) { float t = xp[j * S + i] * scale + madd[j]; y[j] = t; mx = t > mx ? t : mx; }
+      float sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t j = 0; j < Sb; j++) { float e = fexp(y[j] - mx); y[j] = e; sum += e; }
+      float inv = 1.0f / sum;
+      for (int64_t j = 0; j < Sb; j++) y[j] *= inv;
+    }
+  }
+}
+
 void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; r++) {

@@ -76,6 +76,9 @@ size_t matmulCacheSize();
   X(void, rowsToHeads, (float* out, const float* x, int64_t B, int64_t S, int64_t H, int64_t dh)) \
   /* P[b,h,i,:] = softmax(scores[b,h,i,:] * scale + maskAdd[b,:]); maskAdd is [B,S] additive */ \
   X(void, attnSoftmaxForward, (float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale)) \
+  /* pair-head scoring with one A for all P candidates: scores is [P, Sb, S] (one GEMM of every candidate's */ \
+  /* rows against A transposed); out[p, i, j] = softmax over j of scores[p, j, i] * scale + maskAdd[p, j] */ \
+  X(void, attnSoftmaxShared, (float* out, const float* scores, const float* maskAdd, int64_t P, int64_t S, int64_t Sb, float scale)) \
   /* dscores = P * (dP - rowsum(dP*P)) * scale */ \
   X(void, attnSoftmaxBackward, (float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale)) \
   /* ---- softmax over rows + cross-entropy -------------------------------------- */ \

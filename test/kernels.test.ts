@@ -179,6 +179,22 @@ test('attention helpers: head split/merge round trip, masked softmax fwd/bwd inc
   assertClose('attn softmax backward', d1.subarray(0, real), d2.subarray(0, real), 1e-4);
 });
 
+test('attnSoftmaxShared: scores laid out [P, Sb, S] (one GEMM for every candidate) give attnSoftmaxForward\'s [P, S, Sb] result', () => {
+  const P = 5, S = 7, Sb = 7;
+  const sc = randn(S * P * Sb, rng, 4), mask = new Float32Array(P * Sb);
+  for (let j = 2; j < Sb; j++) mask[3 * Sb + j] = -10000; // candidate 3: padding after 2
+  const o1 = new Float32Array(P * S * Sb), o2 = new Float32Array(P * S * Sb), o3 = new Float32Array(P * S * Sb), t = new Float32Array(P * S * Sb);
+  N.attnSoftmaxShared(o1, sc, mask, P, S, Sb, 0.25);
+  R.attnSoftmaxShared(o2, sc, mask, P, S, Sb, 0.25);
+  assertClose('shared softmax native vs reference', o1, o2, 1e-5);
+  // the same numbers through the per-candidate layout
+  for (let p = 0; p < P; p++) for (let i = 0; i < S; i++) for (let j = 0; j < Sb; j++) t[(p * S + i) * Sb + j] = sc[(p * Sb + j) * S + i]!;
+  N.attnSoftmaxForward(o3, t, mask, P, 1, S, 0.25);
+  assert.deepEqual(o1, o3);
+  assert.ok(o1[(3 * S) * Sb + 4]! < 1e-30, 'padded key gets no weight');
+  assert.throws(() => N.attnSoftmaxShared(o1, sc, mask, P, S, Sb + 1, 0.25), /attnSoftmaxShared: out has \d+ elements, needs/);
+});
+
 test('softmax, cross-entropy (with ignored rows) and its gradient', () => {
   const n = 9, C = 4;
   const logits = randn(n * C, rng, 3);

@@ -53,6 +53,8 @@ export interface Kernels {
   headsToRows(out: F32, x: F32, B: number, S: number, H: number, dh: number): void;
   rowsToHeads(out: F32, x: F32, B: number, S: number, H: number, dh: number): void;
   attnSoftmaxForward(P: F32, scores: F32, maskAdd: F32, B: number, H: number, S: number, scale: number): void;
+  /** one A for all P candidates: scores [P, Sb, S] (one GEMM of every candidate's rows against Aᵀ); out[p, i, j] = softmax_j(scores[p, j, i] · scale + maskAdd[p, j]) */
+  attnSoftmaxShared(out: F32, scores: F32, maskAdd: F32, P: number, S: number, Sb: number, scale: number): void;
   attnSoftmaxBackward(dscores: F32, dP: F32, P: F32, rows: number, S: number, scale: number): void;
   softmaxForward(out: F32, inp: F32, rows: number, C: number): void;
   softmaxBackward(dinp: F32, dout: F32, out: F32, rows: number, C: number): void;

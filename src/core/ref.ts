@@ -249,6 +249,16 @@ export const refKernels: Kernels = {
       for (let j = 0; j < S; j++) P[o + j] = Math.exp(scores[o + j]! * scale + maskAdd[b * S + j]! - mx) / sum;
     }
   },
+  attnSoftmaxShared(out, scores, maskAdd, P, S, Sb, scale) {
+    for (let p = 0; p < P; p++) for (let i = 0; i < S; i++) {
+      const x = (j: number) => scores[(p * Sb + j) * S + i]! * scale + maskAdd[p * Sb + j]!, o = (p * S + i) * Sb;
+      let mx = -Infinity;
+      for (let j = 0; j < Sb; j++) mx = Math.max(mx, x(j));
+      let sum = 0;
+      for (let j = 0; j < Sb; j++) sum += Math.exp(x(j) - mx);
+      for (let j = 0; j < Sb; j++) out[o + j] = Math.exp(x(j) - mx) / sum;
+    }
+  },
   attnSoftmaxBackward(dscores, dP, P, rows, S, scale) {
     for (let r = 0; r < rows; r++) {
       let dot = 0;

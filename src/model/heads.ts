@@ -259,6 +259,7 @@ export class PairHead {
     let aCmp: F32, Acmp: F32;
     const scores = this.buf('scores', P * S * Sb, keep);
     let saveExtra: Record<string, F32> = {};
+    let sharedScores = false;
     if (type === 'additive') {
       const ub = rep.aux!;
       const wa = this.memo('additive.wa', keep, () => this.linear(a.x, this.params.param('head.additive.query.weight'), a.P * S, k, D));
@@ -287,17 +288,28 @@ export class PairHead {
     } else {
       const ac = type === 'dot' ? a.x : this.memo('lowrank.qa', keep, () => this.linear(a.x, this.params.param('head.lowrank.query.weight'), a.P * S, k, D));
       aCmp = ac;
-      Acmp = this.memo(`${type}.A.${P}`, keep, () => expand(ac, a.P, P, S * dv));
-      if (rep.dataBf16 && !keep) {
-        const Ab = this.memoBf16(`${type}.Ab.${P}`, Acmp);
-        this.K.matmul(scores, Ab, rep.dataBf16, null, P, S, Sb, dv, false, true, false, DTYPE_BF16);
-      } else this.K.matmul(scores, Acmp, V, null, P, S, Sb, dv, false, true, false, DTYPE_F32);
+      if (!keep && a.P === 1) {
+        // scoring one A: one GEMM of every candidate's rows against Aᵀ, scores laid out [P, Sb, S]
+        // (no per-candidate copy of A; one tall GEMM instead of P small ones)
+        Acmp = ac;
+        const aT = this.memo(`${type}.AT`, keep, () => transpose(ac, S, dv));
+        if (rep.dataBf16) this.K.matmul(scores, rep.dataBf16, this.memoBf16(`${type}.ATb`, aT), null, 1, P * Sb, S, dv, false, false, false, DTYPE_BF16);
+        else this.K.matmul(scores, V, aT, null, 1, P * Sb, S, dv, false, false, false, DTYPE_F32);
+        sharedScores = true;
+      } else {
+        Acmp = this.memo(`${type}.A.${P}`, keep, () => expand(ac, a.P, P, S * dv));
+        if (rep.dataBf16 && !keep) {
+          const Ab = this.memoBf16(`${type}.Ab.${P}`, Acmp);
+          this.K.matmul(scores, Ab, rep.dataBf16, null, P, S, Sb, dv, false, true, false, DTYPE_BF16);
+        } else this.K.matmul(scores, Acmp, V, null, P, S, Sb, dv, false, true, false, DTYPE_F32);
+      }
     }
     const scale = type === 'additive' ? 1 : 1 / Math.sqrt(type === 'dot' ? D : k);
     const maskAdd = this.buf('maskAdd', P * Sb, keep);
     for (let r = 0; r < P * Sb; r++) maskAdd[r] = rep.mask[r] ? 0 : MASK_NEG;
     const alpha = this.buf('alpha', P * S * Sb, keep);
-    this.K.attnSoftmaxForward(alpha, scores, maskAdd, P, 1, S, scale);
+    if (sharedScores) this.K.attnSoftmaxShared(alpha, scores, maskAdd, P, S, Sb, scale);
+    else this.K.attnSoftmaxForward(alpha, scores, maskAdd, P, 1, S, scale);
     const ctx = this.buf('ctx', P * S * dv, keep);
     if (rep.dataBf16 && !keep) {
       const ab = this.bf16buf(P * S * Sb);
@@ -463,6 +475,13 @@ function expand(x: F32, Pa: number, P: number, n: number): F32 {
   if (Pa !== 1) throw new Error(`pair head: A has ${Pa} rows for ${P} B rows`);
   const out = new Float32Array(P * n);
   for (let p = 0; p < P; p++) out.set(x.subarray(0, n), p * n);
+  return out;
+}
+
+/** x [R, C] -> [C, R] */
+function transpose(x: F32, R: number, C: number): F32 {
+  const out = new Float32Array(R * C);
+  for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) out[c * R + r] = x[r * C + c]!;
   return out;
 }
 
