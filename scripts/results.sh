@@ -7,13 +7,13 @@
 # 2. compare (every pair head) with the default model on both link variants.
 # Each run's reports stay in OUT_DIR/<name>/; OUT_DIR/summary.json gathers the numbers.
 # Env: MODEL (default models/ja-bert-mini-debian), EPOCHS (3), COMPARE_EPOCHS (3), LR (1e-4),
-#      DTYPE (bf16), ONLY (a regex of run names to run).
+#      DTYPE (auto: bf16 where the CPU runs it natively, else f32), ONLY (a regex of run names to run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-results}"
 M="${MODEL:-models/ja-bert-mini-debian}"
 D=../shared/data
-EPOCHS="${EPOCHS:-3}"; LR="${LR:-1e-4}"; DTYPE="${DTYPE:-bf16}"; CE="${COMPARE_EPOCHS:-3}"
+EPOCHS="${EPOCHS:-3}"; LR="${LR:-1e-4}"; DTYPE="${DTYPE:-auto}"; CE="${COMPARE_EPOCHS:-3}"
 mkdir -p "$out"
 ft=(--max-seq-length 128 --batch-size 32 --epochs "$EPOCHS" --learning-rate "$LR" --dtype "$DTYPE" --save-steps 0 --overwrite)
 run() {

@@ -105,3 +105,32 @@ test('tokenize: SentencePiece ids equal spm_encode, WordPiece via a model folder
   assert.match(r.stderr, /nothing\.model: no such file/);
   assert.ok(!existsSync(join(d, 'x.jsonl')));
 });
+
+test('info shows the ISA and what --dtype auto picks; JA_BERT_MAX_ISA caps oneDNN and the addon\'s loops together; a bad cap is one line', () => {
+  // each case sets its own cap (the suite itself may run under one)
+  const { JA_BERT_MAX_ISA: _a, ONEDNN_MAX_CPU_ISA: _b, ...clean } = process.env;
+  const run = (env: Record<string, string>) => spawnSync(join(ROOT, 'bin/ja-bert'), ['info'], { encoding: 'utf8', env: { ...clean, ...env } });
+  const plain = spawnSync(join(ROOT, 'bin/ja-bert'), ['info'], { encoding: 'utf8' });
+  assert.equal(plain.status, 0, plain.stderr);
+  const i = JSON.parse(plain.stdout) as { isa: string; bf16Native: boolean; autoDtype: string; kernels: string; cap: string };
+  assert.equal(i.autoDtype, i.bf16Native ? 'bf16' : 'f32');
+  assert.equal(i.bf16Native, /^avx512_core_(bf16|amx)$/.test(i.isa));
+  assert.match(i.kernels, /^x86-64(-v[34])?$/);
+  const capped = run({ JA_BERT_MAX_ISA: 'avx2' });
+  assert.equal(capped.status, 0, capped.stderr);
+  const c = JSON.parse(capped.stdout) as typeof i;
+  assert.equal(c.cap, 'avx2');
+  assert.ok(['avx2', 'avx', 'sse41'].includes(c.isa), c.isa);
+  assert.equal(c.bf16Native, false);
+  assert.equal(c.autoDtype, 'f32');
+  assert.notEqual(c.kernels, 'x86-64-v4');
+  const base = JSON.parse(run({ JA_BERT_MAX_ISA: 'sse41' }).stdout) as typeof i;
+  assert.deepEqual([base.isa, base.kernels, base.autoDtype], ['sse41', 'x86-64', 'f32']);
+  // oneDNN's own variable caps the loops too
+  const onednn = JSON.parse(run({ ONEDNN_MAX_CPU_ISA: 'SSE41' }).stdout) as typeof i;
+  assert.deepEqual([onednn.isa, onednn.kernels], ['sse41', 'x86-64']);
+  const bad = run({ JA_BERT_MAX_ISA: 'avx9000' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.match(bad.stderr, /^ja-bert: JA_BERT_MAX_ISA must be one of .*got "avx9000"$/m);
+});
