@@ -168,6 +168,36 @@ test('masked-LM head (decoder tied to the word embeddings) matches PyTorch: logi
   }
 });
 
+test('pretraining heads (masked LM + the sentence-pair head on the pooled output) match PyTorch on [CLS] A [SEP] B [SEP] inputs: losses, pair logits, every gradient', () => {
+  const dir = join(FIX, 'parity-pretrain');
+  const f = readSafetensors(join(dir, 'reference.safetensors'));
+  const get = (k: string) => f.tensors.get(k)!;
+  const [B, S] = get('input_ids').shape as [number, number];
+  const batch: Batch = { B, S, inputIds: Int32Array.from(toFloat64(get('input_ids'))), tokenTypeIds: Int32Array.from(toFloat64(get('token_type_ids'))),
+    attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))) };
+  for (const K of [nativeKernels(), refKernels]) {
+    const { model, initialised } = loadBert(dir, { kernels: K, mlmHead: true, nspHead: true });
+    assert.deepEqual(initialised, [], 'every head tensor comes from the checkpoint');
+    model.forward(batch);
+    model.zeroGrads();
+    const mlm = model.mlmLoss(Int32Array.from(toFloat64(get('positions'))), Int32Array.from(toFloat64(get('targets'))));
+    const pair = model.nspLoss(Int32Array.from(toFloat64(get('pair_labels'))));
+    for (const [name, got] of [['mlm_loss', mlm.loss], ['pair_loss', pair.loss]] as const) {
+      const want = toFloat64(get(name))[0]!;
+      assert.ok(Math.abs(got - want) / want < 1e-5, `${K.name}: ${name} ${got} vs ${want}`);
+    }
+    model.pretrainBackward();
+    let gmax = 0;
+    for (const spec of model.layout.specs) gmax = Math.max(gmax, maxAbs(toFloat64(get('grad.' + spec.name))));
+    for (const spec of model.layout.specs) {
+      if (spec.name.endsWith('key.bias')) continue; // zero in theory
+      check(`${K.name} grad ${spec.name}`, model.grad(spec.name), toFloat64(get('grad.' + spec.name)), 1e-3, 1e-3 * gmax);
+    }
+    assert.ok(maxAbs(model.grad('bert.pooler.dense.weight')) > 0, 'the pair objective trains the pooler');
+    assert.ok(maxAbs(model.grad('bert.embeddings.token_type_embeddings.weight').subarray(model.cfg.hidden_size)) > 0, 'and segment B\'s token-type embedding');
+  }
+});
+
 test('a classifier checkpoint without the MLM head gets a freshly initialised one; the TF names map', async () => {
   const { model, initialised } = loadBert(join(FIX, 'parity-gelu'), { kernels: nativeKernels(), mlmHead: true });
   assert.ok(initialised.includes('cls.predictions.bias'));

@@ -218,9 +218,64 @@ def make_mlm(out_dir, seed):
     print(f"{out_dir}: MLM loss {loss.item():.6f}")
 
 
+def make_pretrain(out_dir, seed):
+    """BertForPreTraining: the masked-LM head plus the sentence-pair head
+    (cls.seq_relationship on the pooled output, no dropout), on [CLS] A [SEP] B [SEP]
+    inputs with token types; float64 loss = MLM + pair cross-entropy and its gradients."""
+    torch.manual_seed(seed)
+    cfg = {"architectures": ["BertForPreTraining"], "model_type": "bert", "vocab_size": 89, "hidden_size": 32, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "intermediate_size": 41, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+           "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
+           "layer_norm_eps": 1e-12}
+    D, I, V = 32, 41, 89
+    shapes = bert_shapes(V, D, I, 2, 64)
+    shapes.update({"cls.predictions.transform.dense.weight": (D, D), "cls.predictions.transform.dense.bias": (D,),
+                   "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
+                   "cls.predictions.bias": (V,), "cls.seq_relationship.weight": (2, D), "cls.seq_relationship.bias": (2,)})
+    p32 = random_weights(shapes)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    sd = dict(p32)
+    sd["cls.predictions.decoder.weight"] = p32["bert.embeddings.word_embeddings.weight"]
+    sd["cls.predictions.decoder.bias"] = p32["cls.predictions.bias"]
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), sd, {"format": "pt"})
+    B, S, lens, seps = 3, 12, [12, 9, 7], [5, 4, 2]
+    g = torch.Generator().manual_seed(seed + 1)
+    ids = torch.zeros(B, S, dtype=torch.int64)
+    tt = torch.zeros(B, S, dtype=torch.int64)
+    mask = torch.zeros(B, S, dtype=torch.int64)
+    for b, (n, a) in enumerate(zip(lens, seps)):
+        body = torch.randint(5, V, (n - 3,), generator=g).tolist()
+        ids[b, :n] = torch.tensor([2] + body[:a] + [3] + body[a:] + [3])
+        tt[b, a + 2:n] = 1
+        mask[b, :n] = 1
+    positions = torch.tensor([1, 3, 7, 10, S + 2, S + 6, 2 * S + 1, 2 * S + 4])
+    targets = torch.randint(5, V, (len(positions),), generator=g)
+    pair_labels = torch.tensor([0, 1, 1])
+    p64 = {n: t.double().requires_grad_(True) for n, t in p32.items()}
+    seq, pooled, _ = bert_forward({**p64, "classifier.weight": torch.zeros(1, D, dtype=torch.float64), "classifier.bias": torch.zeros(1, dtype=torch.float64)}, cfg, ids, tt, mask)
+    x = seq.reshape(B * S, D)[positions]
+    h = act_fn("gelu")(x @ p64["cls.predictions.transform.dense.weight"].T + p64["cls.predictions.transform.dense.bias"])
+    h = layer_norm(h, p64["cls.predictions.transform.LayerNorm.weight"], p64["cls.predictions.transform.LayerNorm.bias"], 1e-12)
+    logits = h @ p64["bert.embeddings.word_embeddings.weight"].T + p64["cls.predictions.bias"]
+    mlm = torch.nn.functional.cross_entropy(logits, targets)
+    pair_logits = pooled @ p64["cls.seq_relationship.weight"].T + p64["cls.seq_relationship.bias"]
+    pair = torch.nn.functional.cross_entropy(pair_logits, pair_labels)
+    (mlm + pair).backward()
+    ref = {"input_ids": ids, "token_type_ids": tt, "attention_mask": mask, "positions": positions, "targets": targets,
+           "pair_labels": pair_labels, "pair_logits": pair_logits.detach(), "mlm_loss": mlm.detach().reshape(1), "pair_loss": pair.detach().reshape(1)}
+    for n, t in p64.items():
+        ref["grad." + n] = t.grad if t.grad is not None else torch.zeros_like(t)
+    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
+                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_parity_fixture.py", "torch": torch.__version__})
+    print(f"{out_dir}: MLM loss {mlm.item():.6f}, pair loss {pair.item():.6f}")
+
+
 if __name__ == "__main__":
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
     make("gelu", os.path.join(root, "parity-gelu"), 7)
     make("gelu_new", os.path.join(root, "parity-tanh"), 8)
     make_mlm(os.path.join(root, "parity-mlm"), 9)
+    make_pretrain(os.path.join(root, "parity-pretrain"), 10)
     sys.exit(0)

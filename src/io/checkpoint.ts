@@ -109,6 +109,8 @@ export interface LoadOptions {
   seed?: number;
   /** include the masked-LM head (loaded when the checkpoint has it, else initialised) */
   mlmHead?: boolean;
+  /** include the sentence-pair head cls.seq_relationship (loaded when the checkpoint has it, else initialised) */
+  nspHead?: boolean;
   /** put a fresh cacheable pair head (with `labels`) in place of the classifier */
   pairHead?: PairHeadConfig;
   /** the folder's config and tokenizer, but freshly initialised weights (training from scratch) */
@@ -128,13 +130,13 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   const relabel = opts.labels !== undefined;
   if (relabel) cfg.labels = opts.labels!;
   if (opts.pairHead) cfg.pair_head = opts.pairHead;
-  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead });
+  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead: opts.nspHead });
   if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
   const tensors = readWeights(files);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
   for (const spec of model.layout.specs) {
     const isClassifier = spec.name.startsWith('classifier.') || spec.name.startsWith('head.');
-    const isHead = isClassifier || spec.name.startsWith('cls.predictions.');
+    const isHead = isClassifier || spec.name.startsWith('cls.');
     const t = relabel && isClassifier ? undefined : tensors.get(spec.name);
     if (!t) {
       if (isHead) { initialised.push(spec.name); continue; }

@@ -64,6 +64,8 @@ export interface BertOptions {
   seed?: number;
   /** include the masked-LM head (cls.predictions) */
   mlmHead?: boolean;
+  /** include the sentence-pair head (cls.seq_relationship: NSP or SOP on the pooled output) */
+  nspHead?: boolean;
 }
 
 export class Bert {
@@ -73,6 +75,8 @@ export class Bert {
   readonly numLabels: number;
   /** whether the masked-LM head is present */
   readonly mlm: boolean;
+  /** whether the sentence-pair head is present */
+  readonly nsp: boolean;
   dtype: DType;
   readonly params: Float32Array;
   grads: Float32Array | null = null;
@@ -82,12 +86,14 @@ export class Bert {
   private ws = new Workspace();
   private last: { batch: Batch; train: boolean; seeds: number[] } | null = null;
   private lastMlm: { positions: Int32Array; targets: Int32Array } | null = null;
+  private lastNsp: Int32Array | null = null;
 
   constructor(cfg: BertConfig, opts: BertOptions) {
     this.cfg = cfg;
     this.numLabels = cfg.pair_head ? 0 : cfg.labels.length;
     this.mlm = opts.mlmHead ?? false;
-    this.layout = makeLayout(cfg, this.numLabels, this.mlm);
+    this.nsp = opts.nspHead ?? false;
+    this.layout = makeLayout(cfg, this.numLabels, this.mlm, this.nsp);
     this.K = opts.kernels;
     this.dtype = opts.dtype ?? 'f32';
     this.params = new Float32Array(this.layout.total);
@@ -273,6 +279,8 @@ export class Bert {
       K.matmul(logits, pd, this.param('classifier.weight'), this.param('classifier.bias'), 1, B, this.numLabels, D, false, true, false, DTYPE_F32);
     }
     this.last = { batch, train, seeds };
+    this.lastMlm = null;
+    this.lastNsp = null;
     return { sequenceOutput: x, pooledOutput: pooled, logits };
   }
 
@@ -451,8 +459,49 @@ export class Bert {
     return { loss, accuracy: counted ? correct / counted : 0 };
   }
 
+  /**
+   * Sentence-pair loss of the last forward (NSP or SOP): logits = pooled ·
+   * cls.seq_relationshipᵀ + bias, no dropout on the pooled output (as
+   * google-research/bert's get_next_sentence_output); mean cross-entropy.
+   */
+  nspLoss(labels: Int32Array): { loss: number; accuracy: number } {
+    if (!this.nsp) throw new Error('this model has no sentence-pair head (construct it with nspHead: true)');
+    if (!this.last) throw new Error('nspLoss() needs a forward() first');
+    const B = this.last.batch.B, D = this.cfg.hidden_size, ws = this.ws;
+    if (labels.length !== B) throw new Error(`labels has ${labels.length} entries for a batch of ${B}`);
+    const logits = ws.f32('nsp.logits', B * 2);
+    this.K.matmul(logits, ws.f32('pooled', B * D), this.param('cls.seq_relationship.weight'), this.param('cls.seq_relationship.bias'), 1, B, 2, D, false, true, false, DTYPE_F32);
+    const loss = this.K.crossEntropyForward(ws.f32('nsp.losses', B), ws.f32('nsp.probs', B * 2), logits, labels, B, 2);
+    let correct = 0;
+    for (let b = 0; b < B; b++) if ((logits[2 * b + 1]! > logits[2 * b]! ? 1 : 0) === labels[b]) correct++;
+    this.lastNsp = labels;
+    return { loss, accuracy: correct / B };
+  }
+
+  /** backward of mlmLoss (+ nspLoss when it ran after the same forward) through the heads into the encoder */
+  pretrainBackward(dLoss = 1): void {
+    const dSeq = this.mlmSequenceGrad(dLoss);
+    let dPooled: F32 | undefined;
+    if (this.lastNsp) {
+      const B = this.last!.batch.B, D = this.cfg.hidden_size, ws = this.ws, K = this.K;
+      const dLogits = ws.f32('nsp.dlogits', B * 2);
+      K.crossEntropyBackward(dLogits, ws.f32('nsp.probs', B * 2), this.lastNsp, B, 2, dLoss);
+      K.matmul(this.grad('cls.seq_relationship.weight'), dLogits, ws.f32('pooled', B * D), null, 1, 2, D, B, true, false, true, DTYPE_F32);
+      K.colSumAccumulate(this.grad('cls.seq_relationship.bias'), dLogits, B, 2);
+      dPooled = ws.f32('nsp.dpooled', B * D);
+      K.matmul(dPooled, dLogits, this.param('cls.seq_relationship.weight'), null, 1, B, D, 2, false, false, false, DTYPE_F32);
+      this.lastNsp = null;
+    }
+    this.backward({ dSequence: dSeq, dPooled });
+  }
+
   /** backward of mlmLoss through the head into the encoder (then the usual backward) */
   mlmBackward(dLoss = 1): void {
+    this.backward({ dSequence: this.mlmSequenceGrad(dLoss) });
+  }
+
+  /** the MLM head's backward: parameter gradients accumulate; returns d(sequence output) [B·S, D] */
+  private mlmSequenceGrad(dLoss: number): F32 {
     if (!this.lastMlm || !this.last) throw new Error('mlmBackward() needs mlmLoss() first');
     this.ensureGrads();
     const K = this.K, ws = this.ws, cfg = this.cfg;
@@ -478,6 +527,6 @@ export class Bert {
     const dSeq = ws.f32('mlm.dseq', N * D);
     dSeq.fill(0);
     positions.forEach((p, i) => K.accumulate(dSeq.subarray(p * D, p * D + D), dX.subarray(i * D, i * D + D), D));
-    this.backward({ dSequence: dSeq });
+    return dSeq;
   }
 }

@@ -25,8 +25,12 @@ export interface Layout {
   decayEnd: number;
 }
 
-/** mlm: add the masked-LM head (cls.predictions; its decoder is tied to the word embeddings) */
-export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false): Layout {
+/**
+ * mlm: add the masked-LM head (cls.predictions; its decoder is tied to the word embeddings);
+ * nsp: add the sentence-pair head on the pooled output (cls.seq_relationship, 2 classes, as
+ * BertForPreTraining names it; next-sentence or sentence-order prediction)
+ */
+export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp = false): Layout {
   const D = cfg.hidden_size, I = cfg.intermediate_size;
   const decay: Array<[string, number[], ParamSpec['init']]> = [];
   const noDecay: Array<[string, number[], ParamSpec['init']]> = [];
@@ -58,6 +62,10 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false): Lay
     noDecay.push(['cls.predictions.transform.LayerNorm.weight', [D], 'ones']);
     noDecay.push(['cls.predictions.transform.LayerNorm.bias', [D], 'zeros']);
     noDecay.push(['cls.predictions.bias', [cfg.vocab_size], 'zeros']);
+  }
+  if (nsp) {
+    decay.push(['cls.seq_relationship.weight', [2, D], 'normal']);
+    noDecay.push(['cls.seq_relationship.bias', [2], 'zeros']);
   }
   if (cfg.pair_head) {
     for (const [name, shape, init, d] of headParamSpecs(cfg, cfg.pair_head, cfg.labels.length)) (d ? decay : noDecay).push([name, shape, init]);

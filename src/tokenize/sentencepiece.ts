@@ -465,23 +465,34 @@ export class SentencePieceTokenizer {
 
   /** ids and pieces of a text, without special tokens */
   encode(text: string): Encoding {
+    const { ids, tokens } = this.encodeSpans(text);
+    return { ids, tokens };
+  }
+
+  /**
+   * encode(), plus the normalised text (UTF-8) and each piece's [start, end)
+   * byte range in it: what whole-word masking aligns word boundaries with.
+   */
+  encodeSpans(text: string): Encoding & { normalized: Uint8Array; spans: Array<[number, number]> } {
     const s = this.normalize(text);
-    const ids: number[] = [], tokens: string[] = [];
+    const ids: number[] = [], tokens: string[] = [], spans: Array<[number, number]> = [];
     for (const [st, end, id] of this.segment(s)) {
       if (id === this.model.unkId && this.model.byteFallback) {
         for (let i = st; i < end; i++) {
           ids.push(this.byteIds[s[i]!]!);
           tokens.push(this.model.pieces[this.byteIds[s[i]!]!]!);
+          spans.push([i, i + 1]);
         }
       } else {
         ids.push(id);
         tokens.push(this.model.pieces[id]!);
+        spans.push([st, end]);
       }
     }
     if (this.vocabIds) {
       const unk = this.vocabIds.get(this.model.pieces[this.model.unkId]!)!;
-      return { ids: tokens.map((t) => this.vocabIds!.get(t) ?? unk), tokens };
+      return { ids: tokens.map((t) => this.vocabIds!.get(t) ?? unk), tokens, normalized: s, spans };
     }
-    return { ids, tokens };
+    return { ids, tokens, normalized: s, spans };
   }
 }
