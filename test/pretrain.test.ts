@@ -10,6 +10,8 @@ import { nativeKernels } from '../src/core/native.js';
 import { loadBert } from '../src/io/checkpoint.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
 import { maskSequence, packSequences, type Special } from '../src/pretrain/pretrain.js';
+import { makeChunks, maskWords, pairInstance, WordStarts } from '../src/pretrain/pairs.js';
+import type { SentencePieceTokenizer } from '../src/tokenize/sentencepiece.js';
 import { SHARED_DIR } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -85,4 +87,97 @@ test('pretrain learns (held-out MLM loss falls), writes a model the fine-tuner l
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, /resuming from .*checkpoint-20 at step 20\/40/);
   assert.deepEqual(readFileSync(join(out, 'model.safetensors')), readFileSync(join(dir, 'whole', 'model.safetensors')));
+});
+
+test('whole-word masking: SentencePiece pieces start a word exactly where MeCab (UniDic) starts one; masking takes whole words', () => {
+  const tok = loadTokenizer(WIKI) as SentencePieceTokenizer;
+  const ws = new WordStarts(tok);
+  const texts = ['自然言語処理の研究者は大規模なコーパスを使って事前学習を行います。', 'ファイルシステムをマウントするには mount コマンドを実行してください。', '東京都渋谷区で開催された国際会議に参加しました。'];
+  let multi = 0;
+  for (const t of texts) {
+    const e = tok.encodeSpans(t), s = ws.encode(t);
+    assert.deepEqual(s.ids, e.ids);
+    // the normalised text without spaces, and MeCab's own word boundaries in it (the mecab command, independent of the binding)
+    const norm = new TextDecoder().decode(e.normalized).replace(/\u2581/g, ' ');
+    const wak = spawnSync('mecab', ['-d', '/var/lib/mecab/dic/unidic', '-Owakati'], { input: norm + '\n', encoding: 'utf8' }).stdout.trim().split(/\s+/);
+    const bounds = new Set<number>();
+    let at = 0;
+    for (const w of wak) { bounds.add(at); at += [...w].length; }
+    // each piece's first non-space character, counted in the text without spaces
+    let pos = 0;
+    e.tokens.forEach((p, i) => {
+      const body = [...p.replace(/\u2581/g, '')];
+      if (body.length === 0) { assert.equal(s.starts[i], 1, 'a lone ▁ piece is its own word'); return; }
+      assert.equal(s.starts[i], bounds.has(pos) ? 1 : 0, `${t}: piece ${i} "${p}" at ${pos}`);
+      pos += body.length;
+    });
+    multi += s.starts.filter((x) => x === 0).length;
+  }
+  assert.ok(multi > 0, 'some words span several pieces');
+  // masking: a chosen word is masked whole
+  const sp: Special = { cls: 2, sep: 3, mask: 4, pad: 0, vocab: 1000, special: new Set([0, 1, 2, 3, 4]) };
+  const input = [2, ...Array.from({ length: 39 }, (_, i) => 10 + i), 3];
+  const starts = Uint8Array.from(input, (_, i) => (i % 3 === 1 || i === 0 || i === input.length - 1 ? 1 : 0)); // words of 3 pieces
+  const rng = new Rng(5);
+  for (let n = 0; n < 200; n++) {
+    const m = maskWords(input, starts, sp, rng);
+    const chosen = new Set(m.positions);
+    for (const p of chosen) for (let q = p - ((p - 1) % 3); q < p - ((p - 1) % 3) + 3; q++) assert.ok(chosen.has(q), `position ${q} of ${p}'s word`);
+    assert.ok(chosen.size === 6, `${chosen.size} masked of 39 (15 % = 6: two whole words)`);
+  }
+});
+
+test('sentence pairs: [CLS] A [SEP] B [SEP] with token types; NSP takes B from another document half the time, SOP swaps half the time', () => {
+  const sp: Special = { cls: 2, sep: 3, mask: 4, pad: 0, vocab: 1000, special: new Set([0, 1, 2, 3, 4]) };
+  // documents of numbered one-token sentences: doc d's sentence k is token 100 * d + k + 10
+  const docs = Array.from({ length: 6 }, (_, d) => Array.from({ length: 8 }, (_, k) => ({ ids: [100 * d + k + 10, 100 * d + k + 10], starts: Uint8Array.from([1, 0]) })));
+  const chunks = makeChunks(docs, 14, 1, 0);
+  assert.ok(chunks.every((c) => docs[c.doc]!.slice(c.first, c.end).reduce((a, s) => a + s.ids.length, 0) <= 12));
+  for (const objective of ['nsp', 'sop'] as const) {
+    const rng = new Rng(9);
+    let ones = 0;
+    for (let n = 0; n < 400; n++) {
+      const c = chunks[n % chunks.length]!;
+      const x = pairInstance(docs, c, objective, 14, rng, sp);
+      assert.ok(x.input.length <= 14);
+      const s1 = x.input.indexOf(3);
+      assert.equal(x.input[0], 2); assert.equal(x.input.at(-1), 3);
+      assert.deepEqual(x.tokenTypes, x.input.map((_, i) => (i <= s1 ? 0 : 1)));
+      const a = x.input.slice(1, s1), b = x.input.slice(s1 + 1, -1);
+      assert.ok(a.length > 0 && b.length > 0);
+      const docOf = (t: number) => Math.floor((t - 10) / 100);
+      if (objective === 'nsp') {
+        assert.equal(docOf(b[0]!) !== docOf(a[0]!), x.label === 1, 'NSP label 1 = B from another document');
+        if (x.label === 0) assert.ok(b[0]! >= a.at(-1)!, 'B continues A');
+      } else {
+        assert.ok(b.every((t) => docOf(t) === docOf(a[0]!)));
+        assert.equal(b[0]! < a.at(-1)!, x.label === 1, 'SOP label 1 = B comes before A');
+      }
+      ones += x.label;
+    }
+    assert.ok(ones > 150 && ones < 250, `${objective}: ${ones} of 400 labelled 1`);
+  }
+});
+
+test('pretrain --objective sop --wwm trains the pair head and reports held-out pair accuracy; a folder of another run is refused; bad --objective', () => {
+  const args = (out: string, obj = 'sop') => ['pretrain', '--corpus', corpus, '--tokenizer', WIKI, '--output', out, '--layers', '1', '--hidden', '32', '--heads', '2',
+    '--intermediate', '64', '--max-seq-length', '32', '--batch-size', '16', '--max-steps', '12', '--learning-rate', '2e-3', '--eval-steps', '6', '--save-steps', '6', '--seed', '3', '--objective', obj, '--wwm'];
+  const out = join(dir, 'sop');
+  const r = cli(args(out));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /pair accuracy \d\.\d{4}/);
+  const rep = JSON.parse(readFileSync(join(out, 'pretrain_report.json'), 'utf8')) as { objective: string; whole_word_masking: boolean; eval_pair_accuracy: number; evaluations: Array<Record<string, number>> };
+  assert.equal(rep.objective, 'sop');
+  assert.equal(rep.whole_word_masking, true);
+  assert.ok(rep.eval_pair_accuracy >= 0 && rep.eval_pair_accuracy <= 1);
+  assert.ok(rep.evaluations.every((e) => typeof e.eval_pair_accuracy === 'number'));
+  const m = loadBert(out, { kernels: nativeKernels(), mlmHead: true, nspHead: true });
+  assert.deepEqual(m.initialised, [], 'cls.seq_relationship is saved with the model');
+  const other = cli(args(out, 'nsp'));
+  assert.equal(other.status, 1);
+  assert.match(other.stderr, /holds another pretraining run/);
+  const bad = cli(args(join(dir, 'bad'), 'xyz'));
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--objective must be mlm, nsp or sop, got "xyz"/);
+  assert.ok(!existsSync(join(dir, 'bad')));
 });

@@ -54,7 +54,10 @@ Usage:
       --seq 128 --batch 8 --dtype auto|f32|bf16 --steps 10 --warmup 2] [--vs-torch]
   ja-bert pretrain --corpus corpus.txt --output OUT (--tokenizer spm.model [--layers 4 --hidden 256 --heads 4 --intermediate 1024] | --model DIR)
       [--max-seq-length 128 --batch-size 32 --learning-rate 1e-4 --epochs 1 --max-steps N --save-steps 200 --eval-steps N --dtype auto|f32|bf16]
+      [--objective mlm|nsp|sop --wwm]
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume.
+      --objective nsp|sop: [CLS] A [SEP] B [SEP] pairs from consecutive sentences with next-sentence (B random half the time)
+      or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
   ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16]
@@ -165,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
         corpus: 'string', output: 'string', model: 'string', tokenizer: 'string', layers: 'number', hidden: 'number', heads: 'number', intermediate: 'number',
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', 'save-steps': 'number', 'eval-steps': 'number', overwrite: 'boolean',
+        objective: 'string', wwm: 'boolean',
       });
       const num = (k: string) => flags[k] as number | undefined;
       const r = pretrain({
@@ -172,11 +176,11 @@ async function main(argv: string[]): Promise<number> {
         tokenizer: flags.tokenizer as string | undefined, layers: num('layers'), hidden: num('hidden'), heads: num('heads'), intermediate: num('intermediate'),
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'), maxSteps: num('max-steps'),
         warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype), saveSteps: num('save-steps') ?? 200,
-        evalSteps: num('eval-steps'), overwrite: flags.overwrite === true,
+        evalSteps: num('eval-steps'), overwrite: flags.overwrite === true, objective: flags.objective as 'mlm' | 'nsp' | 'sop' | undefined, wwm: flags.wwm === true,
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
-      console.log(`pretrained ${r.steps} steps in ${r.seconds.toFixed(0)} s: held-out MLM loss ${r.evalLoss.toFixed(4)}, accuracy ${r.evalAccuracy.toFixed(4)} -> ${flags.output as string}`);
+      console.log(`pretrained ${r.steps} steps in ${r.seconds.toFixed(0)} s: held-out MLM loss ${r.evalLoss.toFixed(4)}, accuracy ${r.evalAccuracy.toFixed(4)}${r.evalPairAccuracy === null ? '' : `, pair accuracy ${r.evalPairAccuracy.toFixed(4)}`} -> ${flags.output as string}`);
       return 0;
     }
     case 'corpus': {

@@ -20,23 +20,13 @@ import { checkOutputDir } from '../finetune.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padBatch } from '../tokenize/inputs.js';
 import { latestCheckpoint, trainTask, type TrainTask } from '../train/trainer.js';
+import { type Doc, makeChunks, maskWords, pairInstance, type PairObjective, readDocuments, type Sentence, type Special, WordStarts } from './pairs.js';
 
-export interface Special { cls: number; sep: number; mask: number; pad: number; vocab: number; special: Set<number> }
+export type { Special } from './pairs.js';
 
 /** documents (blank-line separated) -> token-id sequences of at most maxLen - 2 tokens, consecutive sentences packed */
 export function packSequences(tok: Tokenizer, corpus: string, maxLen: number): number[][] {
-  const out: number[][] = [];
-  for (const doc of corpus.split(/\n\s*\n/)) {
-    let cur: number[] = [];
-    for (const line of doc.split('\n')) {
-      if (!line.trim()) continue;
-      const ids = tok.encode(line).ids.slice(0, maxLen - 2);
-      if (cur.length + ids.length > maxLen - 2 && cur.length) { out.push(cur); cur = []; }
-      cur = cur.concat(ids);
-    }
-    if (cur.length) out.push(cur);
-  }
-  return out;
+  return packDocs(readDocuments(new WordStarts(tok, null), corpus, maxLen), maxLen).map((q) => q.ids);
 }
 
 /**
@@ -46,53 +36,71 @@ export function packSequences(tok: Tokenizer, corpus: string, maxLen: number): n
  */
 export function maskSequence(ids: number[], sp: Special, rng: Rng, prob = 0.15): { input: number[]; positions: number[]; targets: number[] } {
   const input = [sp.cls, ...ids, sp.sep];
-  const cand = ids.map((_, i) => i + 1);
-  for (let i = cand.length - 1; i > 0; i--) { const j = rng.int(i + 1); [cand[i], cand[j]] = [cand[j]!, cand[i]!]; }
-  const k = Math.max(1, Math.round(ids.length * prob));
-  const chosen = cand.slice(0, k).sort((a, b) => a - b);
-  const targets = chosen.map((p) => input[p]!);
-  for (const p of chosen) {
-    const r = rng.next();
-    if (r < 0.8) input[p] = sp.mask;
-    else if (r < 0.9) { let t: number; do { t = rng.int(sp.vocab); } while (sp.special.has(t)); input[p] = t; }
-  }
-  return { input, positions: chosen, targets };
+  return maskWords(input, new Uint8Array(input.length).fill(1), sp, rng, prob);
 }
 
-export function mlmTask(model: Bert, seqs: number[][], sp: Special): TrainTask & { lastAccuracy: number } {
-  const task = {
-    lengths: seqs.map((s) => s.length + 2),
-    lastAccuracy: 0,
+/** one pretraining example: the model input, its word starts and, for the pair objectives, the pair label */
+interface Instance { input: number[]; tokenTypes: number[]; starts: ArrayLike<number>; label?: number }
+
+/**
+ * Masked LM (+ the sentence-pair objective when instances carry a label): each
+ * step builds its instances and masks from the step's seed, so a resumed run
+ * repeats them exactly.
+ */
+function pretrainTask(model: Bert, lengths: number[], make: (i: number, rng: Rng) => Instance, sp: Special): TrainTask {
+  return {
+    lengths,
     step(b: number[], seed: number, dLoss: number) {
       const rng = new Rng(seed);
-      const masked = b.map((i) => maskSequence(seqs[i]!, sp, rng));
-      const batch = padBatch(masked.map((m) => ({ inputIds: m.input, tokenTypeIds: m.input.map(() => 0) })), sp.pad);
-      const positions: number[] = [], targets: number[] = [];
-      masked.forEach((m, r) => m.positions.forEach((p, j) => { positions.push(r * batch.S + p); targets.push(m.targets[j]!); }));
-      model.forward(batch, { train: true, seed });
-      const { loss, accuracy } = model.mlmLoss(Int32Array.from(positions), Int32Array.from(targets));
-      model.mlmBackward(dLoss);
-      task.lastAccuracy = accuracy;
-      return { loss, tokens: batch.B * batch.S };
+      const inst = b.map((i) => make(i, rng));
+      const r = runBatch(model, inst, sp, rng, true, seed);
+      model.pretrainBackward(dLoss);
+      return { loss: r.mlm.loss + (r.pair?.loss ?? 0), tokens: r.tokens };
     },
   };
-  return task;
 }
 
-/** MLM loss and accuracy on held-out sequences, with fixed masks */
-export function evaluateMlm(model: Bert, seqs: number[][], sp: Special, batchSize = 32): { loss: number; accuracy: number } {
+function runBatch(model: Bert, inst: Instance[], sp: Special, rng: Rng, train: boolean, seed = 0) {
+  const masked = inst.map((x) => maskWords(x.input, x.starts, sp, rng));
+  const batch = padBatch(masked.map((m, j) => ({ inputIds: m.input, tokenTypeIds: inst[j]!.tokenTypes })), sp.pad);
+  const positions: number[] = [], targets: number[] = [];
+  masked.forEach((m, r) => m.positions.forEach((p, j) => { positions.push(r * batch.S + p); targets.push(m.targets[j]!); }));
+  model.forward(batch, { train, seed });
+  const mlm = model.mlmLoss(Int32Array.from(positions), Int32Array.from(targets));
+  const pair = inst[0]!.label === undefined ? null : model.nspLoss(Int32Array.from(inst, (x) => x.label!));
+  return { mlm, pair, masked: positions.length, tokens: batch.B * batch.S };
+}
+
+/** held-out MLM loss and accuracy (and the pair objective's), with fixed pairs and masks */
+function evaluatePretrain(model: Bert, n: number, make: (i: number, rng: Rng) => Instance, sp: Special, batchSize = 32) {
   const rng = new Rng(12345);
-  let loss = 0, acc = 0, n = 0;
-  for (let s = 0; s < seqs.length; s += batchSize) {
-    const masked = seqs.slice(s, s + batchSize).map((q) => maskSequence(q, sp, rng));
-    const batch = padBatch(masked.map((m) => ({ inputIds: m.input, tokenTypeIds: m.input.map(() => 0) })), sp.pad);
-    const positions: number[] = [], targets: number[] = [];
-    masked.forEach((m, r) => m.positions.forEach((p, j) => { positions.push(r * batch.S + p); targets.push(m.targets[j]!); }));
-    model.forward(batch);
-    const r = model.mlmLoss(Int32Array.from(positions), Int32Array.from(targets));
-    loss += r.loss * positions.length; acc += r.accuracy * positions.length; n += positions.length;
+  let loss = 0, acc = 0, m = 0, pl = 0, pa = 0, pn = 0;
+  for (let s = 0; s < n; s += batchSize) {
+    const inst = Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => make(s + i, rng));
+    const r = runBatch(model, inst, sp, rng, false);
+    loss += r.mlm.loss * r.masked; acc += r.mlm.accuracy * r.masked; m += r.masked;
+    if (r.pair) { pl += r.pair.loss * inst.length; pa += r.pair.accuracy * inst.length; pn += inst.length; }
   }
-  return { loss: loss / Math.max(1, n), accuracy: acc / Math.max(1, n) };
+  return { loss: loss / Math.max(1, m), accuracy: acc / Math.max(1, m), extra: pn ? { pair_loss: pl / pn, pair_accuracy: pa / pn } : undefined };
+}
+
+/** sentences of each document packed into sequences of at most maxLen - 2 tokens (the single-sequence MLM objective) */
+export function packDocs(docs: Doc[], maxLen: number): Sentence[] {
+  const out: Sentence[] = [];
+  for (const d of docs) {
+    let cur: Sentence[] = [], n = 0;
+    for (const s of d) {
+      const ids = s.ids.slice(0, maxLen - 2);
+      if (n + ids.length > maxLen - 2 && cur.length) { out.push(catSentences(cur)); cur = []; n = 0; }
+      cur.push({ ids, starts: s.starts.slice(0, ids.length) }); n += ids.length;
+    }
+    if (cur.length) out.push(catSentences(cur));
+  }
+  return out;
+}
+
+function catSentences(ss: Sentence[]): Sentence {
+  return { ids: ss.flatMap((s) => s.ids), starts: Uint8Array.from(ss.flatMap((s) => Array.from(s.starts))) };
 }
 
 export interface PretrainOptions {
@@ -105,11 +113,19 @@ export interface PretrainOptions {
   layers?: number; hidden?: number; heads?: number; intermediate?: number;
   maxSeqLength?: number; batchSize?: number; learningRate?: number; epochs?: number; maxSteps?: number;
   warmupProportion?: number; seed?: number; dtype?: DTypeOption; saveSteps?: number; evalSteps?: number; overwrite?: boolean;
+  /** mlm: packed single sequences (default); nsp / sop: [CLS] A [SEP] B [SEP] with the pair objective on the pooled output */
+  objective?: 'mlm' | PairObjective;
+  /** whole-word masking: the pieces of a MeCab (UniDic) word are masked together */
+  wwm?: boolean;
   log?: (l: string) => void;
 }
 
-export function pretrain(o: PretrainOptions): { steps: number; evalLoss: number; evalAccuracy: number; seconds: number } {
+export interface PretrainResult { steps: number; evalLoss: number; evalAccuracy: number; evalPairAccuracy: number | null; seconds: number }
+
+export function pretrain(o: PretrainOptions): PretrainResult {
   const dtype = resolveDtype(o.dtype, o.kernels);
+  const objective = o.objective ?? 'mlm', wwm = o.wwm ?? false;
+  if (!['mlm', 'nsp', 'sop'].includes(objective)) throw new DataError(`--objective must be mlm, nsp or sop, got "${String(objective)}"`);
   if (!existsSync(o.corpus)) throw new DataError(`${o.corpus}: no such file`);
   const tokPath = o.tokenizer ?? o.model;
   if (!tokPath) throw new DataError('pretrain needs --tokenizer (a SentencePiece model) or --model (continued pretraining)');
@@ -118,37 +134,69 @@ export function pretrain(o: PretrainOptions): { steps: number; evalLoss: number;
   const sp: Special = { cls: id('[CLS]'), sep: id('[SEP]'), mask: id('[MASK]'), pad: tok.tokenId('[PAD]') ?? tok.tokenId('<pad>') ?? 0, vocab: tok.vocabSize, special: new Set<number>() };
   for (const t of ['[CLS]', '[SEP]', '[MASK]', '[PAD]', '<pad>', '<unk>', '<s>', '</s>', '[UNK]']) { const v = tok.tokenId(t); if (v !== undefined) sp.special.add(v); }
   const maxLen = o.maxSeqLength ?? 128, seed = o.seed ?? 42;
-  const resumeFrom = existsSync(join(o.output, 'run.json')) && !o.overwrite ? latestCheckpoint(o.output) : null;
+  // what identifies a run: the same folder resumes only the same run
+  const runPath = join(o.output, 'run.json');
+  const runId = JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, model: o.model ?? null, maxLen, seed, objective, wwm });
+  let resumeFrom: string | null = null;
+  if (existsSync(runPath) && !o.overwrite) {
+    const prev = JSON.parse(readFileSync(runPath, 'utf8')) as Record<string, unknown>;
+    const { sequences: _n, ...prevId } = prev;
+    if (JSON.stringify({ ...prevId, model: prevId.model ?? null, objective: prevId.objective ?? 'mlm', wwm: prevId.wwm ?? false }) !== runId) {
+      throw new DataError(`${o.output}: holds another pretraining run (${runPath} differs from this command); use --overwrite or another --output`);
+    }
+    resumeFrom = latestCheckpoint(o.output);
+  }
   if (!resumeFrom) checkOutputDir(o.output, o.overwrite ?? false);
-  const all = packSequences(tok, readFileSync(o.corpus, 'utf8'), maxLen);
-  const train = all.filter((_, i) => i % 50 !== 49), held = all.filter((_, i) => i % 50 === 49).slice(0, 500);
-  if (train.length === 0) throw new DataError(`${o.corpus}: no text to pretrain on`);
+  const words = new WordStarts(tok, wwm ? undefined : null);
+  const docs = readDocuments(words, readFileSync(o.corpus, 'utf8'), maxLen);
+  if (wwm && words.unaligned) o.log?.(`whole-word masking: ${words.unaligned} sentences could not be aligned with MeCab's words (masked per piece)`);
+  // every 50th document is held out (never a pair partner either)
+  const trainDocs = docs.filter((_, i) => i % 50 !== 49), heldDocs = docs.filter((_, i) => i % 50 === 49);
+  let lengths: number[], make: (i: number, rng: Rng) => Instance, heldN: number, heldMake: (i: number, rng: Rng) => Instance;
+  const single = (seqs: Sentence[]) => (i: number): Instance => {
+    const q = seqs[i]!;
+    const input = [sp.cls, ...q.ids, sp.sep];
+    return { input, tokenTypes: input.map(() => 0), starts: Uint8Array.from([1, ...q.starts, 1]) };
+  };
+  if (objective === 'mlm') {
+    const tr = packDocs(trainDocs, maxLen), he = packDocs(heldDocs, maxLen).slice(0, 500);
+    lengths = tr.map((q) => q.ids.length + 2); make = single(tr); heldN = he.length; heldMake = single(he);
+  } else {
+    const tr = makeChunks(trainDocs, maxLen, seed), he = makeChunks(heldDocs, maxLen, seed + 1).slice(0, 500);
+    lengths = tr.map((c) => Math.min(maxLen, 3 + trainDocs[c.doc]!.slice(c.first, c.end).reduce((a, q) => a + q.ids.length, 0)));
+    make = (i, rng) => pairInstance(trainDocs, tr[i]!, objective, maxLen, rng, sp);
+    heldN = he.length; heldMake = (i, rng) => pairInstance(heldDocs, he[i]!, objective, maxLen, rng, sp);
+  }
+  if (lengths.length === 0) throw new DataError(`${o.corpus}: no text to pretrain on`);
+  const nsp = objective !== 'mlm';
   let model: Bert;
-  if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, mlmHead: true }).model;
-  else if (o.model) model = loadBert(o.model, { kernels: o.kernels, dtype, mlmHead: true, seed }).model;
+  if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, mlmHead: true, nspHead: nsp }).model;
+  else if (o.model) model = loadBert(o.model, { kernels: o.kernels, dtype, mlmHead: true, nspHead: nsp, seed }).model;
   else {
     const cfg = makeConfig({ vocab_size: tok.vocabSize, hidden_size: o.hidden ?? 256, num_hidden_layers: o.layers ?? 4, num_attention_heads: o.heads ?? 4,
       intermediate_size: o.intermediate ?? 4 * (o.hidden ?? 256), max_position_embeddings: Math.max(512, maxLen) }, 'pretrain');
-    model = new Bert(cfg, { kernels: o.kernels, dtype, seed, mlmHead: true });
+    model = new Bert(cfg, { kernels: o.kernels, dtype, seed, mlmHead: true, nspHead: nsp });
   }
-  if (!resumeFrom) writeFileAtomic(join(o.output, 'run.json'), (w) => w(JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, maxLen, seed, sequences: all.length }) + '\n'));
-  o.log?.(`pretraining on ${train.length} sequences (${held.length} held out), vocabulary ${tok.vocabSize}`);
-  const task = mlmTask(model, train, sp);
+  if (!resumeFrom) writeFileAtomic(runPath, (w) => w(JSON.stringify({ ...(JSON.parse(runId) as object), sequences: lengths.length }) + '\n'));
+  o.log?.(`pretraining (${objective}${wwm ? ', whole-word masking' : ''}) on ${lengths.length} ${nsp ? 'chunks' : 'sequences'} (${heldN} held out), vocabulary ${tok.vocabSize}`);
+  const task = pretrainTask(model, lengths, make, sp);
+  const evalHeld = () => evaluatePretrain(model, heldN, heldMake, sp);
   const t0 = Date.now();
   const r = trainTask(model, o.kernels, task, {
     batchSize: o.batchSize ?? 32, learningRate: o.learningRate ?? 1e-4, epochs: o.epochs ?? 1, maxSteps: o.maxSteps,
     warmupProportion: o.warmupProportion ?? 0.1, seed, log: o.log,
     checkpoint: o.saveSteps ? { dir: o.output, every: o.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
-    evaluation: held.length ? { every: o.evalSteps ?? 0, run: () => evaluateMlm(model, held, sp) } : undefined,
+    evaluation: heldN ? { every: o.evalSteps ?? 0, run: evalHeld } : undefined,
   });
-  const ev = held.length ? evaluateMlm(model, held, sp) : { loss: NaN, accuracy: NaN };
+  const ev = heldN ? evalHeld() : { loss: NaN, accuracy: NaN, extra: undefined };
   saveBert(model, o.output);
   const tokFile = tokPath.endsWith('.model') ? tokPath : null;
   if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileSync(tokFile)));
   const seconds = (Date.now() - t0) / 1000;
   writeFileAtomic(join(o.output, 'pretrain_report.json'), (w) => w(JSON.stringify({
-    steps: r.globalStep, eval_mlm_loss: ev.loss, eval_mlm_accuracy: ev.accuracy, seconds: r.seconds, tokens_per_second: r.tokensPerSecond,
-    train_sequences: train.length, heldout_sequences: held.length, evaluations: r.evals, learning_curve: r.curve, config: model.cfg,
+    objective, whole_word_masking: wwm, steps: r.globalStep, eval_mlm_loss: ev.loss, eval_mlm_accuracy: ev.accuracy,
+    eval_pair_loss: ev.extra?.pair_loss ?? null, eval_pair_accuracy: ev.extra?.pair_accuracy ?? null, seconds: r.seconds, tokens_per_second: r.tokensPerSecond,
+    train_sequences: lengths.length, heldout_sequences: heldN, evaluations: r.evals, learning_curve: r.curve, config: model.cfg,
   }, null, 1) + '\n'));
-  return { steps: r.globalStep, evalLoss: ev.loss, evalAccuracy: ev.accuracy, seconds };
+  return { steps: r.globalStep, evalLoss: ev.loss, evalAccuracy: ev.accuracy, evalPairAccuracy: ev.extra?.pair_accuracy ?? null, seconds };
 }

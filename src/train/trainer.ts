@@ -37,7 +37,8 @@ export interface TrainOptions {
   /** evaluate during training: every N steps (0 = at each epoch's end) */
   evaluation?: {
     every: number;
-    run: () => { accuracy: number; loss: number };
+    /** extra: more held-out metrics to record beside accuracy and loss (e.g. pretraining's pair accuracy) */
+    run: () => { accuracy: number; loss: number; extra?: Record<string, number> };
     /** stop after this many evaluations without a better eval loss (0 = never) */
     patience?: number;
     /** keep the best model (lowest eval loss) here and load it back at the end */
@@ -45,7 +46,7 @@ export interface TrainOptions {
   };
 }
 
-export interface EvalPoint { step: number; eval_accuracy: number; eval_loss: number }
+export interface EvalPoint { step: number; eval_accuracy: number; eval_loss: number; [metric: string]: number }
 
 interface TrainerState {
   step: number; total: number; curve: CurvePoint[]; seconds: number; tokens: number;
@@ -184,12 +185,12 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   const ev = o.evaluation;
   const evalNow = (): void => {
     const r = ev!.run();
-    evals.push({ step, eval_accuracy: r.accuracy, eval_loss: r.loss });
+    evals.push({ step, eval_accuracy: r.accuracy, eval_loss: r.loss, ...Object.fromEntries(Object.entries(r.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) });
     if (bestLoss === null || r.loss < bestLoss) {
       bestLoss = r.loss; bestStep = step; sinceBest = 0;
       if (ev!.bestDir) saveBert(model, ev!.bestDir);
     } else sinceBest++;
-    o.log?.(`eval at step ${step}: accuracy ${r.accuracy.toFixed(4)} loss ${r.loss.toFixed(4)}${bestStep === step ? ' (best)' : ''}`);
+    o.log?.(`eval at step ${step}: accuracy ${r.accuracy.toFixed(4)} loss ${r.loss.toFixed(4)}${Object.entries(r.extra ?? {}).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('')}${bestStep === step ? ' (best)' : ''}`);
     if (ev!.patience && sinceBest >= ev!.patience) stoppedEarly = true;
   };
   while (step < total && !stoppedEarly) {
