@@ -142,13 +142,18 @@ test('training-mode gradients (dropout on): native and reference kernels agree',
   for (const spec of a.layout.specs) if (!spec.name.endsWith('key.bias')) check(`train grad ${spec.name}`, a.grad(spec.name), b.grad(spec.name), 1e-3, 1e-3 * gmax);
 });
 
-test('masked-LM head (decoder tied to the word embeddings) matches PyTorch: logits, loss and every gradient', () => {
-  const dir = join(FIX, 'parity-mlm');
+/** a fixture's reference tensors and its input batch */
+function referenceBatch(dir: string): { get: (k: string) => RawTensor; batch: Batch } {
   const f = readSafetensors(join(dir, 'reference.safetensors'));
   const get = (k: string) => f.tensors.get(k)!;
   const [B, S] = get('input_ids').shape as [number, number];
-  const batch: Batch = { B, S, inputIds: Int32Array.from(toFloat64(get('input_ids'))), tokenTypeIds: Int32Array.from(toFloat64(get('token_type_ids'))),
-    attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))) };
+  return { get, batch: { B, S, inputIds: Int32Array.from(toFloat64(get('input_ids'))), tokenTypeIds: Int32Array.from(toFloat64(get('token_type_ids'))),
+    attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))) } };
+}
+
+test('masked-LM head (decoder tied to the word embeddings) matches PyTorch: logits, loss and every gradient', () => {
+  const dir = join(FIX, 'parity-mlm');
+  const { get, batch } = referenceBatch(dir);
   for (const K of [nativeKernels(), refKernels]) {
     const { model } = loadBert(dir, { kernels: K, mlmHead: true });
     assert.ok(model.layout.byName.has('cls.predictions.bias'));
@@ -170,11 +175,7 @@ test('masked-LM head (decoder tied to the word embeddings) matches PyTorch: logi
 
 test('pretraining heads (masked LM + the sentence-pair head on the pooled output) match PyTorch on [CLS] A [SEP] B [SEP] inputs: losses, pair logits, every gradient', () => {
   const dir = join(FIX, 'parity-pretrain');
-  const f = readSafetensors(join(dir, 'reference.safetensors'));
-  const get = (k: string) => f.tensors.get(k)!;
-  const [B, S] = get('input_ids').shape as [number, number];
-  const batch: Batch = { B, S, inputIds: Int32Array.from(toFloat64(get('input_ids'))), tokenTypeIds: Int32Array.from(toFloat64(get('token_type_ids'))),
-    attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))) };
+  const { get, batch } = referenceBatch(dir);
   for (const K of [nativeKernels(), refKernels]) {
     const { model, initialised } = loadBert(dir, { kernels: K, mlmHead: true, nspHead: true });
     assert.deepEqual(initialised, [], 'every head tensor comes from the checkpoint');

@@ -169,6 +169,17 @@ def make(act, out_dir, seed):
     print(f"{out_dir}: loss {loss.item():.6f}, {len(p32)} parameters")
 
 
+def write_pretraining_model(out_dir, cfg, p32):
+    """config.json and model.safetensors with the decoder tied to the word embeddings, as HF saves it"""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    sd = dict(p32)
+    sd["cls.predictions.decoder.weight"] = p32["bert.embeddings.word_embeddings.weight"]
+    sd["cls.predictions.decoder.bias"] = p32["cls.predictions.bias"]
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), sd, {"format": "pt"})
+
+
 def make_mlm(out_dir, seed):
     """A BERT with the masked-LM head (cls.predictions, decoder tied to the word
     embeddings) and the float64 MLM loss and gradients at masked positions."""
@@ -183,13 +194,7 @@ def make_mlm(out_dir, seed):
                    "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
                    "cls.predictions.bias": (V,)})
     p32 = random_weights(shapes)
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    sd = dict(p32)
-    sd["cls.predictions.decoder.weight"] = p32["bert.embeddings.word_embeddings.weight"]  # tied, as HF saves it
-    sd["cls.predictions.decoder.bias"] = p32["cls.predictions.bias"]
-    write_safetensors(os.path.join(out_dir, "model.safetensors"), sd, {"format": "pt"})
+    write_pretraining_model(out_dir, cfg, p32)
     B, S, lens = 2, 10, [10, 6]
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.zeros(B, S, dtype=torch.int64)
@@ -233,13 +238,7 @@ def make_pretrain(out_dir, seed):
                    "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
                    "cls.predictions.bias": (V,), "cls.seq_relationship.weight": (2, D), "cls.seq_relationship.bias": (2,)})
     p32 = random_weights(shapes)
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
-    sd = dict(p32)
-    sd["cls.predictions.decoder.weight"] = p32["bert.embeddings.word_embeddings.weight"]
-    sd["cls.predictions.decoder.bias"] = p32["cls.predictions.bias"]
-    write_safetensors(os.path.join(out_dir, "model.safetensors"), sd, {"format": "pt"})
+    write_pretraining_model(out_dir, cfg, p32)
     B, S, lens, seps = 3, 12, [12, 9, 7], [5, 4, 2]
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.zeros(B, S, dtype=torch.int64)

@@ -137,7 +137,9 @@ export interface PairInstance {
   label: number;
 }
 
-const cat = (ss: Sentence[]): Sentence => ({ ids: ss.flatMap((s) => s.ids), starts: Uint8Array.from(ss.flatMap((s) => Array.from(s.starts))) });
+/** sentences joined into one token run */
+export const concatSentences = (ss: Sentence[]): Sentence => ({ ids: ss.flatMap((s) => s.ids), starts: Uint8Array.from(ss.flatMap((s) => Array.from(s.starts))) });
+const cat = concatSentences;
 
 /** one pair instance from a chunk (see the file comment); rng decides the split, the pair label and the trimming */
 export function pairInstance(docs: Doc[], c: Chunk, objective: PairObjective, maxLen: number, rng: Rng, sp: Special): PairInstance {

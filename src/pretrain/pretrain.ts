@@ -20,7 +20,7 @@ import { checkOutputDir } from '../finetune.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padBatch } from '../tokenize/inputs.js';
 import { latestCheckpoint, trainTask, type TrainTask } from '../train/trainer.js';
-import { type Doc, makeChunks, maskWords, pairInstance, type PairObjective, readDocuments, type Sentence, type Special, WordStarts } from './pairs.js';
+import { concatSentences, type Doc, makeChunks, maskWords, pairInstance, type PairObjective, readDocuments, type Sentence, type Special, WordStarts } from './pairs.js';
 
 export type { Special } from './pairs.js';
 
@@ -91,16 +91,12 @@ export function packDocs(docs: Doc[], maxLen: number): Sentence[] {
     let cur: Sentence[] = [], n = 0;
     for (const s of d) {
       const ids = s.ids.slice(0, maxLen - 2);
-      if (n + ids.length > maxLen - 2 && cur.length) { out.push(catSentences(cur)); cur = []; n = 0; }
+      if (n + ids.length > maxLen - 2 && cur.length) { out.push(concatSentences(cur)); cur = []; n = 0; }
       cur.push({ ids, starts: s.starts.slice(0, ids.length) }); n += ids.length;
     }
-    if (cur.length) out.push(catSentences(cur));
+    if (cur.length) out.push(concatSentences(cur));
   }
   return out;
-}
-
-function catSentences(ss: Sentence[]): Sentence {
-  return { ids: ss.flatMap((s) => s.ids), starts: Uint8Array.from(ss.flatMap((s) => Array.from(s.starts))) };
 }
 
 export interface PretrainOptions {
