@@ -383,42 +383,32 @@ void rowsToHeads(float* out, const float* x, int64_t B, int64_t S, int64_t H, in
         std::memcpy(out + ((b * H + h) * S + s) * dh, x + ((b * S + s) * H + h) * dh, sizeof(float) * dh);
 }
 
+// y[j] = softmax_j(x[j * stride] * scale + madd[j]) over n keys: the row both attention softmaxes share
+static inline void maskedSoftmaxRow(float* y, const float* x, int64_t stride, const float* madd, int64_t n, float scale) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j < n; j++) { float t = x[j * stride] * scale + madd[j]; y[j] = t; mx = t > mx ? t : mx; }
+  float sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < n; j++) { float e = fexp(y[j] - mx); y[j] = e; sum += e; }
+  float inv = 1.0f / sum;
+  for (int64_t j = 0; j < n; j++) y[j] *= inv;
+}
+
 void attnSoftmaxForward(float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t b = 0; b < B; b++)
-    for (int64_t h = 0; h < H; h++) {
-      const float* madd = maskAdd + b * S;
+    for (int64_t h = 0; h < H; h++)
       for (int64_t i = 0; i < S; i++) {
         int64_t o = ((b * H + h) * S + i) * S;
-        const float* x = scores + o;
-        float* y = P + o;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < S; j++) { float t = x[j] * scale + madd[j]; y[j] = t; mx = t > mx ? t : mx; }
-        float sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < S; j++) { float e = fexp(y[j] - mx); y[j] = e; sum += e; }
-        float inv = 1.0f / sum;
-        for (int64_t j = 0; j < S; j++) y[j] *= inv;
+        maskedSoftmaxRow(P + o, scores + o, 1, maskAdd + b * S, S, scale);
       }
-    }
 }
 
 void attnSoftmaxShared(float* out, const float* scores, const float* maskAdd, int64_t P, int64_t S, int64_t Sb, float scale) {
 #pragma omp parallel for schedule(static) if (P * S * Sb > 65536)
-  for (int64_t p = 0; p < P; p++) {
-    const float* madd = maskAdd + p * Sb;
-    const float* xp = scores + p * Sb * S;  // this candidate's [Sb, S] block: read column i with stride S
-    for (int64_t i = 0; i < S; i++) {
-      float* y = out + (p * S + i) * Sb;
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < Sb; j++) { float t = xp[j * S + i] * scale + madd[j]; y[j] = t; mx = t > mx ? t : mx; }
-      float sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t j = 0; j < Sb; j++) { float e = fexp(y[j] - mx); y[j] = e; sum += e; }
-      float inv = 1.0f / sum;
-      for (int64_t j = 0; j < Sb; j++) y[j] *= inv;
-    }
-  }
+  for (int64_t p = 0; p < P; p++)
+    // this candidate's [Sb, S] block: query i's scores are column i, stride S
+    for (int64_t i = 0; i < S; i++) maskedSoftmaxRow(out + (p * S + i) * Sb, scores + p * Sb * S + i, S, maskAdd + p * Sb, Sb, scale);
 }
 
 void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale) {

@@ -139,7 +139,6 @@ export interface PairInstance {
 
 /** sentences joined into one token run */
 export const concatSentences = (ss: Sentence[]): Sentence => ({ ids: ss.flatMap((s) => s.ids), starts: Uint8Array.from(ss.flatMap((s) => Array.from(s.starts))) });
-const cat = concatSentences;
 
 /** one pair instance from a chunk (see the file comment); rng decides the split, the pair label and the trimming */
 export function pairInstance(docs: Doc[], c: Chunk, objective: PairObjective, maxLen: number, rng: Rng, sp: Special): PairInstance {
@@ -147,7 +146,7 @@ export function pairInstance(docs: Doc[], c: Chunk, objective: PairObjective, ma
   let a: Sentence, b: Sentence;
   if (sents.length >= 2) {
     const aEnd = 1 + rng.int(sents.length - 1);
-    a = cat(sents.slice(0, aEnd)); b = cat(sents.slice(aEnd));
+    a = concatSentences(sents.slice(0, aEnd)); b = concatSentences(sents.slice(aEnd));
   } else {
     // one sentence: split it between two tokens so that both sides exist
     const s = sents[0]!, cut = s.ids.length >= 2 ? 1 + rng.int(s.ids.length - 1) : s.ids.length;
@@ -166,7 +165,7 @@ export function pairInstance(docs: Doc[], c: Chunk, objective: PairObjective, ma
       const picked: Sentence[] = [];
       let n = 0;
       for (let i = rng.int(od.length); i < od.length && n < Math.max(1, room); i++) { picked.push(od[i]!); n += od[i]!.ids.length; }
-      b = cat(picked);
+      b = concatSentences(picked);
     } else label = 0;
   }
   // google-research/bert's truncate_seq_pair: drop from the longer side, at the front or the back at random
