@@ -4,7 +4,9 @@
 #include <napi.h>
 #include <dnnl.hpp>
 #include <omp.h>
+#include <cmath>
 #include <cstdlib>
+#include <initializer_list>
 #include <sstream>
 #include "kernels.h"
 
@@ -54,11 +56,19 @@ struct Reader {
     isBf16 = false;
     return arr<float>(napi_float32_array, name, need);
   }
+  // a size: a non-negative integer no larger than 2^53 - 1 (no NaN, no infinity)
   int64_t int_(const char* name) {
     if (i >= info.Length() || !info[i].IsNumber()) fail(std::string(name) + " must be a number");
     double d = info[i++].As<Napi::Number>().DoubleValue();
-    if (d < 0 || d != (double)(int64_t)d) fail(std::string(name) + " must be a non-negative integer");
+    if (!(d >= 0 && d <= 9007199254740991.0 && d == std::floor(d))) fail(std::string(name) + " must be a non-negative safe integer");
     return (int64_t)d;
+  }
+  // the product of sizes, or a clean error when it would not fit in 2^53 - 1 elements
+  int64_t prod(std::initializer_list<int64_t> xs) {
+    int64_t p = 1;
+    for (int64_t x : xs)
+      if (__builtin_mul_overflow(p, x, &p) || p > 9007199254740991LL) fail("the sizes given overflow (their product is more elements than any array can hold)");
+    return p;
   }
   double num(const char* name) {
     if (i >= info.Length() || !info[i].IsNumber()) fail(std::string(name) + " must be a number");
@@ -83,9 +93,9 @@ OP(Matmul) {
   int64_t dtype = s.int_("dtype");
   if (dtype > 1) r.fail("dtype must be 0 (f32) or 1 (bf16)");
   jb::MatmulArgs a{};
-  a.C = r.f32("C", batch * M * N);
-  a.A = r.any("A", batch * M * K, a.aBf16);
-  a.B = r.any("B", batch * K * N, a.bBf16);
+  a.C = r.f32("C", s.prod({batch, M, N}));
+  a.A = r.any("A", s.prod({batch, M, K}), a.aBf16);
+  a.B = r.any("B", s.prod({batch, K, N}), a.bBf16);
   a.bias = r.f32("bias", N, true);
   a.batch = batch; a.M = M; a.N = N; a.K = K; a.transA = tA; a.transB = tB; a.accumulate = acc; a.dtype = (int)dtype;
   if (dtype == 0 && (a.aBf16 || a.bBf16)) r.fail("bf16 operand given with dtype f32");
@@ -121,16 +131,16 @@ OP(TanhBackward) { Reader s(info, "tanhBackward"); s.i = 3; int64_t n = s.int_("
   float* d = r.f32("dinp", n); float* o = r.f32("out", n); float* g = r.f32("dout", n); jb::K().tanhBackward(d, o, g, n); return info.Env().Undefined(); }
 OP(AttnPoolFeatures) { Reader s(info, "attnPoolFeatures"); s.i = 4; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), dv = s.int_("dv");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
-  Reader r(info, "attnPoolFeatures"); float* f = r.f32("f", P * 2 * dv); float* a = r.f32("a", Pa * S * dv); float* c = r.f32("c", P * S * dv); uint8_t* m = r.u8("maskA", Pa * S);
+  Reader r(info, "attnPoolFeatures"); float* f = r.f32("f", s.prod({P, 2, dv})); float* a = r.f32("a", s.prod({Pa, S, dv})); float* c = r.f32("c", s.prod({P, S, dv})); uint8_t* m = r.u8("maskA", s.prod({Pa, S}));
   jb::K().attnPoolFeatures(f, a, c, m, P, Pa, S, dv); return info.Env().Undefined(); }
 OP(MaxSim) { Reader s(info, "maxSim"); s.i = 5; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), Sb = s.int_("Sb");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
-  Reader r(info, "maxSim"); float* f = r.f32("f", P); int32_t* arg = r.i32("arg", P * S); float* sim = r.f32("sim", P * S * Sb);
-  uint8_t* ma = r.u8("maskA", Pa * S); uint8_t* mb = r.u8("maskB", P * Sb);
+  Reader r(info, "maxSim"); float* f = r.f32("f", P); int32_t* arg = r.i32("arg", s.prod({P, S})); float* sim = r.f32("sim", s.prod({P, S, Sb}));
+  uint8_t* ma = r.u8("maskA", s.prod({Pa, S})); uint8_t* mb = r.u8("maskB", s.prod({P, Sb}));
   jb::K().maxSim(f, arg, sim, ma, mb, P, Pa, S, Sb); return info.Env().Undefined(); }
 OP(AdditiveScores) { Reader s(info, "additiveScores"); s.i = 4; int64_t P = s.int_("P"), Pa = s.int_("Pa"), S = s.int_("S"), Sb = s.int_("Sb"), k = s.int_("k");
   if (Pa != 1 && Pa != P) s.fail("Pa must be 1 or P");
-  Reader r(info, "additiveScores"); float* e = r.f32("e", P * S * Sb); float* wa = r.f32("wa", Pa * S * k); float* ub = r.f32("ub", P * Sb * k); float* v = r.f32("v", k);
+  Reader r(info, "additiveScores"); float* e = r.f32("e", s.prod({P, S, Sb})); float* wa = r.f32("wa", s.prod({Pa, S, k})); float* ub = r.f32("ub", s.prod({P, Sb, k})); float* v = r.f32("v", k);
   jb::K().additiveScores(e, wa, ub, v, P, Pa, S, Sb, k); return info.Env().Undefined(); }
 OP(DropoutForward) { Reader s(info, "dropoutForward"); s.i = 3; int64_t n = s.int_("n"); double p = s.num("p"); double seed = s.num("seed");
   if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
@@ -141,53 +151,53 @@ OP(DropoutBackward) { Reader s(info, "dropoutBackward"); s.i = 3; int64_t n = s.
   Reader r(info, "dropoutBackward"); float* d = r.f32("dinp", n); float* g = r.f32("dout", n); uint8_t* m = r.u8("mask", n);
   jb::K().dropoutBackward(d, g, m, n, (float)p); return info.Env().Undefined(); }
 OP(ColSumAccumulate) { Reader s(info, "colSumAccumulate"); s.i = 2; int64_t rows = s.int_("rows"), N = s.int_("N"); Reader r(info, "colSumAccumulate");
-  float* d = r.f32("dbias", N); float* g = r.f32("dout", rows * N); jb::K().colSumAccumulate(d, g, rows, N); return info.Env().Undefined(); }
+  float* d = r.f32("dbias", N); float* g = r.f32("dout", s.prod({rows, N})); jb::K().colSumAccumulate(d, g, rows, N); return info.Env().Undefined(); }
 OP(LayernormForward) { Reader s(info, "layernormForward"); s.i = 6; int64_t N = s.int_("N"), C = s.int_("C"); double eps = s.num("eps");
-  Reader r(info, "layernormForward"); float* o = r.f32("out", N * C); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
-  float* x = r.f32("inp", N * C); float* g = r.f32("gamma", C); float* b = r.f32("beta", C);
+  Reader r(info, "layernormForward"); float* o = r.f32("out", s.prod({N, C})); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
+  float* x = r.f32("inp", s.prod({N, C})); float* g = r.f32("gamma", C); float* b = r.f32("beta", C);
   jb::K().layernormForward(o, m, rs, x, g, b, N, C, (float)eps); return info.Env().Undefined(); }
 OP(LayernormBackward) { Reader s(info, "layernormBackward"); s.i = 8; int64_t N = s.int_("N"), C = s.int_("C");
-  Reader r(info, "layernormBackward"); float* dx = r.f32("dinp", N * C); float* dg = r.f32("dgamma", C); float* db = r.f32("dbeta", C);
-  float* dy = r.f32("dout", N * C); float* x = r.f32("inp", N * C); float* g = r.f32("gamma", C); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
+  Reader r(info, "layernormBackward"); float* dx = r.f32("dinp", s.prod({N, C})); float* dg = r.f32("dgamma", C); float* db = r.f32("dbeta", C);
+  float* dy = r.f32("dout", s.prod({N, C})); float* x = r.f32("inp", s.prod({N, C})); float* g = r.f32("gamma", C); float* m = r.f32("mean", N); float* rs = r.f32("rstd", N);
   jb::K().layernormBackward(dx, dg, db, dy, x, g, m, rs, N, C); return info.Env().Undefined(); }
 OP(EmbeddingForward) { Reader s(info, "embeddingForward"); s.i = 3; int64_t N = s.int_("N"), D = s.int_("D"), V = s.int_("vocab"); bool acc = s.flag("accumulate");
-  Reader r(info, "embeddingForward"); float* o = r.f32("out", N * D); int32_t* ids = r.i32("ids", N); float* t = r.f32("table", V * D);
+  Reader r(info, "embeddingForward"); float* o = r.f32("out", s.prod({N, D})); int32_t* ids = r.i32("ids", N); float* t = r.f32("table", s.prod({V, D}));
   for (int64_t n = 0; n < N; n++) if (ids[n] < 0 || ids[n] >= V) { std::ostringstream m; m << "id " << ids[n] << " at position " << n << " is outside [0, " << V << ")"; r.fail(m.str()); }
   jb::K().embeddingForward(o, ids, t, N, D, V, acc); return info.Env().Undefined(); }
 OP(EmbeddingBackward) { Reader s(info, "embeddingBackward"); s.i = 3; int64_t N = s.int_("N"), D = s.int_("D"), V = s.int_("vocab");
-  Reader r(info, "embeddingBackward"); float* dt = r.f32("dtable", V * D); float* g = r.f32("dout", N * D); int32_t* ids = r.i32("ids", N);
+  Reader r(info, "embeddingBackward"); float* dt = r.f32("dtable", s.prod({V, D})); float* g = r.f32("dout", s.prod({N, D})); int32_t* ids = r.i32("ids", N);
   for (int64_t n = 0; n < N; n++) if (ids[n] < 0 || ids[n] >= V) { std::ostringstream m; m << "id " << ids[n] << " at position " << n << " is outside [0, " << V << ")"; r.fail(m.str()); }
   jb::K().embeddingBackward(dt, g, ids, N, D); return info.Env().Undefined(); }
-OP(SplitHeads) { Reader s(info, "splitHeads"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
-  Reader r(info, "splitHeads"); float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n); float* x = r.f32("qkv", 3 * n);
+OP(SplitHeads) { Reader s(info, "splitHeads"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = s.prod({B, S, H, dh});
+  Reader r(info, "splitHeads"); float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n); float* x = r.f32("qkv", s.prod({3, n}));
   jb::K().splitHeads(q, k, v, x, B, S, H, dh); return info.Env().Undefined(); }
-OP(MergeHeads3) { Reader s(info, "mergeHeads3"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
-  Reader r(info, "mergeHeads3"); float* x = r.f32("dqkv", 3 * n); float* q = r.f32("dq", n); float* k = r.f32("dk", n); float* v = r.f32("dv", n);
+OP(MergeHeads3) { Reader s(info, "mergeHeads3"); s.i = 4; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = s.prod({B, S, H, dh});
+  Reader r(info, "mergeHeads3"); float* x = r.f32("dqkv", s.prod({3, n})); float* q = r.f32("dq", n); float* k = r.f32("dk", n); float* v = r.f32("dv", n);
   jb::K().mergeHeads3(x, q, k, v, B, S, H, dh); return info.Env().Undefined(); }
-OP(HeadsToRows) { Reader s(info, "headsToRows"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
+OP(HeadsToRows) { Reader s(info, "headsToRows"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = s.prod({B, S, H, dh});
   Reader r(info, "headsToRows"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::K().headsToRows(o, x, B, S, H, dh); return info.Env().Undefined(); }
-OP(RowsToHeads) { Reader s(info, "rowsToHeads"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = B * S * H * dh;
+OP(RowsToHeads) { Reader s(info, "rowsToHeads"); s.i = 2; int64_t B = s.int_("B"), S = s.int_("S"), H = s.int_("H"), dh = s.int_("dh"); int64_t n = s.prod({B, S, H, dh});
   Reader r(info, "rowsToHeads"); float* o = r.f32("out", n); float* x = r.f32("x", n); jb::K().rowsToHeads(o, x, B, S, H, dh); return info.Env().Undefined(); }
 OP(AttnSoftmaxForward) { Reader s(info, "attnSoftmaxForward"); s.i = 3; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"); double sc = s.num("scale");
-  Reader r(info, "attnSoftmaxForward"); int64_t n = B * H * S * S; float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", B * S);
+  Reader r(info, "attnSoftmaxForward"); int64_t n = s.prod({B, H, S, S}); float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", s.prod({B, S}));
   jb::K().attnSoftmaxForward(P, x, m, B, H, S, (float)sc); return info.Env().Undefined(); }
 OP(AttnSoftmaxShared) { Reader s(info, "attnSoftmaxShared"); s.i = 3; int64_t P = s.int_("P"), S = s.int_("S"), Sb = s.int_("Sb"); double sc = s.num("scale");
-  Reader r(info, "attnSoftmaxShared"); int64_t n = P * S * Sb; float* o = r.f32("out", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", P * Sb);
+  Reader r(info, "attnSoftmaxShared"); int64_t n = s.prod({P, S, Sb}); float* o = r.f32("out", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", s.prod({P, Sb}));
   jb::K().attnSoftmaxShared(o, x, m, P, S, Sb, (float)sc); return info.Env().Undefined(); }
 OP(AttnSoftmaxBackward) { Reader s(info, "attnSoftmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"); double sc = s.num("scale");
-  Reader r(info, "attnSoftmaxBackward"); int64_t n = rows * S; float* d = r.f32("dscores", n); float* dp = r.f32("dP", n); float* p = r.f32("P", n);
+  Reader r(info, "attnSoftmaxBackward"); int64_t n = s.prod({rows, S}); float* d = r.f32("dscores", n); float* dp = r.f32("dP", n); float* p = r.f32("P", n);
   jb::K().attnSoftmaxBackward(d, dp, p, rows, S, (float)sc); return info.Env().Undefined(); }
 OP(SoftmaxForward) { Reader s(info, "softmaxForward"); s.i = 2; int64_t rows = s.int_("rows"), C = s.int_("C");
-  Reader r(info, "softmaxForward"); float* o = r.f32("out", rows * C); float* x = r.f32("inp", rows * C); jb::K().softmaxForward(o, x, rows, C); return info.Env().Undefined(); }
+  Reader r(info, "softmaxForward"); float* o = r.f32("out", s.prod({rows, C})); float* x = r.f32("inp", s.prod({rows, C})); jb::K().softmaxForward(o, x, rows, C); return info.Env().Undefined(); }
 OP(SoftmaxBackward) { Reader s(info, "softmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), C = s.int_("C");
-  Reader r(info, "softmaxBackward"); float* d = r.f32("dinp", rows * C); float* g = r.f32("dout", rows * C); float* o = r.f32("out", rows * C);
+  Reader r(info, "softmaxBackward"); float* d = r.f32("dinp", s.prod({rows, C})); float* g = r.f32("dout", s.prod({rows, C})); float* o = r.f32("out", s.prod({rows, C}));
   jb::K().softmaxBackward(d, g, o, rows, C); return info.Env().Undefined(); }
 OP(CrossEntropyForward) { Reader s(info, "crossEntropyForward"); s.i = 4; int64_t N = s.int_("N"), C = s.int_("C");
-  Reader r(info, "crossEntropyForward"); float* l = r.f32("losses", N); float* p = r.f32("probs", N * C); float* x = r.f32("logits", N * C); int32_t* y = r.i32("labels", N);
+  Reader r(info, "crossEntropyForward"); float* l = r.f32("losses", N); float* p = r.f32("probs", s.prod({N, C})); float* x = r.f32("logits", s.prod({N, C})); int32_t* y = r.i32("labels", N);
   for (int64_t n = 0; n < N; n++) if (y[n] >= C) { std::ostringstream m; m << "label " << y[n] << " at row " << n << " is not below " << C; r.fail(m.str()); }
   return Napi::Number::New(info.Env(), jb::K().crossEntropyForward(l, p, x, y, N, C)); }
 OP(CrossEntropyBackward) { Reader s(info, "crossEntropyBackward"); s.i = 3; int64_t N = s.int_("N"), C = s.int_("C"); double dl = s.num("dloss");
-  Reader r(info, "crossEntropyBackward"); float* d = r.f32("dlogits", N * C); float* p = r.f32("probs", N * C); int32_t* y = r.i32("labels", N);
+  Reader r(info, "crossEntropyBackward"); float* d = r.f32("dlogits", s.prod({N, C})); float* p = r.f32("probs", s.prod({N, C})); int32_t* y = r.i32("labels", N);
   for (int64_t n = 0; n < N; n++) if (y[n] >= C) r.fail("label out of range");
   jb::K().crossEntropyBackward(d, p, y, N, C, (float)dl); return info.Env().Undefined(); }
 OP(AdamwStep) { Reader s(info, "adamwStep"); s.i = 4; int64_t n = s.int_("n"); double lr = s.num("lr"), b1 = s.num("beta1"), b2 = s.num("beta2"), eps = s.num("eps"), wd = s.num("wd");

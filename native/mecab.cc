@@ -18,12 +18,28 @@ mecab_t* get(const Napi::CallbackInfo& info, size_t i, const char* op) {
 }
 }  // namespace
 
-// mecabOpen(args) -> handle; args as for the mecab command ("-d DIR -r /dev/null")
+// mecabOpen(argv) -> handle; argv as for the mecab command (["mecab", "-d", DIR, "-r", "/dev/null"]),
+// one element per argument so that paths may hold spaces
 Napi::Value MecabOpen(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "mecabOpen: args must be a string");
-  std::string args = info[0].As<Napi::String>().Utf8Value();
-  mecab_t* m = mecab_new2(args.c_str());
-  if (!m) throw Napi::Error::New(info.Env(), std::string("MeCab could not start with \"") + args + "\": " + mecab_strerror(nullptr));
+  if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "mecabOpen: argv must be an array of strings");
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<std::string> args;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsString()) throw Napi::TypeError::New(info.Env(), "mecabOpen: argv must be an array of strings");
+    args.push_back(v.As<Napi::String>().Utf8Value());
+    if (args.back().find('\0') != std::string::npos) throw Napi::TypeError::New(info.Env(), "mecabOpen: an argument contains a NUL character");
+  }
+  std::vector<char*> argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  mecab_t* m = mecab_new((int)args.size(), argv.data());
+  if (!m) {
+    std::string why = mecab_strerror(nullptr) ? mecab_strerror(nullptr) : "";
+    std::string shown;
+    for (size_t i = 1; i < args.size(); i++) shown += (i > 1 ? " " : "") + args[i];
+    throw Napi::Error::New(info.Env(), "MeCab could not open a tagger with \"" + shown + "\": " + (why.empty() ? "no reason given (is the dictionary folder complete and readable?)" : why));
+  }
   taggers().push_back(m);
   return Napi::Number::New(info.Env(), (double)(taggers().size() - 1));
 }
@@ -36,7 +52,8 @@ Napi::Value MecabSurfaces(const Napi::CallbackInfo& info) {
   std::string text = info[1].As<Napi::String>().Utf8Value();
   std::string out;
   if (text.empty()) return Napi::String::New(info.Env(), out);
-  const mecab_node_t* node = mecab_sparse_tonode(m, text.c_str());
+  if (text.find('\0') != std::string::npos) throw Napi::Error::New(info.Env(), "mecabSurfaces: the text contains a NUL character");
+  const mecab_node_t* node = mecab_sparse_tonode2(m, text.data(), text.size());
   if (!node) throw Napi::Error::New(info.Env(), std::string("MeCab failed: ") + mecab_strerror(m));
   out.reserve(text.size() * 2);
   for (; node; node = node->next) {

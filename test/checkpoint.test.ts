@@ -3,14 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deflateRawSync } from 'node:zlib';
 import { nativeKernels } from '../src/core/native.js';
 import { loadBert } from '../src/io/checkpoint.js';
 import { parseSafetensors, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat32, toFloat64 } from '../src/io/tensor.js';
 import { crc32c, readTf1Checkpoint, snappyDecompress, tfNameToHf } from '../src/io/tf1.js';
 import { readTorchBin } from '../src/io/torchbin.js';
-import { tempDir } from './helpers.js';
+import { tempDir, zipFiles } from './helpers.js';
 
 const SHARED = new URL('../../../shared/models/tf1-checkpoints/', import.meta.url).pathname;
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
@@ -96,18 +95,8 @@ test('safetensors: F16/BF16 read, round trip, truncation and bad headers', (t) =
   assert.throws(() => parseSafetensors(bad, 'bad'), /not valid JSON/);
 });
 
-/** a zip holding one stored or deflated entry */
 function zipOf(name: string, content: Uint8Array, deflate = false): Buffer {
-  const body = deflate ? deflateRawSync(content) : Buffer.from(content);
-  const n = Buffer.from(name);
-  const local = Buffer.alloc(30); local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(deflate ? 8 : 0, 8);
-  local.writeUInt32LE(body.length, 18); local.writeUInt32LE(content.length, 22); local.writeUInt16LE(n.length, 26);
-  const cd = Buffer.alloc(46); cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(deflate ? 8 : 0, 10);
-  cd.writeUInt32LE(body.length, 20); cd.writeUInt32LE(content.length, 24); cd.writeUInt16LE(n.length, 28); cd.writeUInt32LE(0, 42);
-  const cdOff = 30 + n.length + body.length;
-  const eocd = Buffer.alloc(22); eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(1, 8); eocd.writeUInt16LE(1, 10);
-  eocd.writeUInt32LE(46 + n.length, 12); eocd.writeUInt32LE(cdOff, 16);
-  return Buffer.concat([local, n, body, cd, n, eocd]);
+  return zipFiles([[name, content]], deflate);
 }
 
 test('pytorch_model.bin: a pickle that names any other global is refused, never run', (t) => {

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildCorpus, decodeEntities, isJapanese, markupParagraphs, moStrings, splitSentences } from '../src/pretrain/corpus.js';
-import { tempDir } from './helpers.js';
+import { buildCorpus, CorpusError, decodeEntities, ftlStrings, isJapanese, markupParagraphs, moStrings, propertiesStrings, splitSentences } from '../src/pretrain/corpus.js';
+import { tempDir, zipFiles } from './helpers.js';
 
 test('markup: tags stripped (inline code kept), scripts and styles dropped, entities decoded, blocks become paragraphs', () => {
   const html = '<html><head><title>題名のページ</title><style>p{}</style></head><body><script>var x = "日本語";</script>' +
@@ -50,4 +50,29 @@ test('buildCorpus: one sentence per line, blank line between documents, duplicat
   assert.equal(r.total.documents, 2);
   assert.equal(r.total.sentences, 4);
   assert.throws(() => buildCorpus({ output: out, sources: [{ name: 'man', package: 'manpages-ja', roots: ['/usr/share/man/ja'], include: /./ }] }), /evaluation data/);
+});
+
+test('Fluent and .properties catalogs: values only, placeables and printf directives dropped', () => {
+  const ftl = '# comment\nsave-button =\n    .label = 保存する\n    .accesskey = S\nwelcome = ようこそ { -brand-short-name } へ。\n    次の行も同じ値です。\n' +
+    'items = { $n ->\n    [one] 一つの項目\n   *[other] { $n } 個の項目\n}\n';
+  assert.deepEqual(ftlStrings(ftl), ['保存する', 'S', 'ようこそ へ。 次の行も同じ値です。', '一つの項目 個の項目']);
+  const props = '! comment\n# comment\nkey1 = \\u30d5\\u30a1\\u30a4\\u30eb %S \\u3092\\u958b\\u304f\nkey2:続きの\\\n    行です\nempty=\n';
+  assert.deepEqual(propertiesStrings(props), ['ファイル を開く', '続きの行です']);
+});
+
+test('buildCorpus: members of zip archives (jar, xpi) as documents; declared Shift_JIS decoded', (t) => {
+  const d = tempDir(t);
+  mkdirSync(join(d, 'src'), { recursive: true });
+  const sjis = Buffer.from([0x3c, 0x6d, 0x65, 0x74, 0x61, 0x20, 0x63, 0x68, 0x61, 0x72, 0x73, 0x65, 0x74, 0x3d, 0x53, 0x68, 0x69, 0x66, 0x74, 0x5f, 0x4a, 0x49, 0x53, 0x3e]); // <meta charset=Shift_JIS>
+  // 「日本語の文章です。」 in Shift_JIS, repeated to pass the length filter
+  const body = Buffer.from([0x93, 0xfa, 0x96, 0x7b, 0x8c, 0xea, 0x82, 0xcc, 0x95, 0xb6, 0x8f, 0xcd, 0x82, 0xc5, 0x82, 0xb7, 0x81, 0x42]);
+  writeFileSync(join(d, 'src', 'help.jar'), zipFiles([['a/one.html', '<p>アーカイブの中の一つ目の文書です。</p>'], ['a/two.html', '<p>アーカイブの中の二つ目の文書です。</p>'],
+    ['a/skip.css', 'p { 日本語でもこれは読まない設定ファイルです。 }'], ['a/sjis.html', Buffer.concat([sjis, Buffer.from('<p>'), body, body, Buffer.from('</p>')])]], true));
+  const out = join(d, 'out', 'corpus.txt');
+  const r = buildCorpus({ output: out, sources: [{ name: 'jar', package: 'none', roots: [join(d, 'src')], include: /\.jar$/, members: /\.html$/ }] });
+  assert.equal(readFileSync(out, 'utf8'), 'アーカイブの中の一つ目の文書です。\n\n日本語の文章です。\n日本語の文章です。\n\nアーカイブの中の二つ目の文書です。\n');
+  assert.equal(r.total.files, 1);
+  assert.equal(r.total.documents, 3);
+  writeFileSync(join(d, 'src', 'help.jar'), Buffer.from('not a zip'));
+  assert.throws(() => buildCorpus({ output: out, sources: [{ name: 'jar', package: 'none', roots: [join(d, 'src')], include: /\.jar$/, members: /\.html$/ }] }), CorpusError);
 });

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crc32, deflateRawSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { Rng } from '../src/core/random.js';
 
@@ -80,4 +81,25 @@ export function japaneseTexts(chabsa: 'train' | 'test', from: number, to: number
   const pages = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
   for (const body of Object.values(pages).slice(from, to)) for (const l of body.split('\n').slice(0, 3)) if (l.trim()) texts.push(l.slice(0, 400));
   return texts;
+}
+
+/** a zip archive of stored or deflated entries (with their CRC-32), as zip(1) writes one */
+export function zipFiles(entries: Array<[string, Uint8Array | string]>, deflate = false): Buffer {
+  const locals: Buffer[] = [], cds: Buffer[] = [];
+  let off = 0;
+  for (const [name, c] of entries) {
+    const content = typeof c === 'string' ? Buffer.from(c) : Buffer.from(c);
+    const body = deflate ? deflateRawSync(content) : content;
+    const n = Buffer.from(name), crc = crc32(content);
+    const local = Buffer.alloc(30); local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(deflate ? 8 : 0, 8); local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(body.length, 18); local.writeUInt32LE(content.length, 22); local.writeUInt16LE(n.length, 26);
+    const cd = Buffer.alloc(46); cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(deflate ? 8 : 0, 10); cd.writeUInt32LE(crc, 16);
+    cd.writeUInt32LE(body.length, 20); cd.writeUInt32LE(content.length, 24); cd.writeUInt16LE(n.length, 28); cd.writeUInt32LE(off, 42);
+    locals.push(local, n, body); cds.push(cd, n);
+    off += 30 + n.length + body.length;
+  }
+  const cdBuf = Buffer.concat(cds);
+  const eocd = Buffer.alloc(22); eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(entries.length, 8); eocd.writeUInt16LE(entries.length, 10);
+  eocd.writeUInt32LE(cdBuf.length, 12); eocd.writeUInt32LE(off, 16);
+  return Buffer.concat([...locals, cdBuf, eocd]);
 }

@@ -21,6 +21,7 @@ import { compare, compareMarkdown } from '../compare.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
 import { parseArgs, UsageError } from './args.js';
 import { DTypeError, parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { OutputPathError } from '../io/atomic.js';
 import { mkdirSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
@@ -285,7 +286,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof DTypeError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError;
+    const known = e instanceof UsageError || e instanceof DTypeError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError || e instanceof OutputPathError;
     console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
     if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
     process.exit(e instanceof UsageError || e instanceof DTypeError ? 2 : 1);

@@ -22,7 +22,7 @@ export interface EngineInfo {
 
 interface NativeModule extends Omit<Kernels, 'name' | 'isa' | 'autoDtype' | 'bf16Supported'> {
   setNumThreads(n: number): void;
-  mecabOpen(args: string): number;
+  mecabOpen(argv: string[]): number;
   /** surface forms joined by NUL characters */
   mecabSurfaces(handle: number, text: string): string;
   mecabClose(handle: number): void;

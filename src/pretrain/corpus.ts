@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { ZipReader } from '../io/zip.js';
 
 export interface CorpusSource {
   name: string;
@@ -16,6 +17,8 @@ export interface CorpusSource {
   roots: string[];
   /** keep files whose path matches */
   include: RegExp;
+  /** for zip archives (.jar, .xpi): read the members whose name matches, each as one document */
+  members?: RegExp;
 }
 
 /** Debian's Japanese documentation (paths as the Debian 12 packages install them) */
@@ -30,6 +33,15 @@ export const DEFAULT_SOURCES: CorpusSource[] = [
   { name: 'maint-guide', package: 'maint-guide-ja', roots: ['/usr/share/doc/maint-guide-ja/html'], include: /\.html$/ },
   { name: 'developers-reference', package: 'developers-reference-ja', roots: ['/usr/share/developers-reference/ja'], include: /\.html$/ },
   { name: 'kicad-doc', package: 'kicad-doc-ja', roots: ['/usr/share/doc/kicad/help/ja'], include: /\.html$/ },
+  { name: 'debian-faq', package: 'debian-faq-ja', roots: ['/usr/share/doc/debian/FAQ/ja'], include: /\.html$/ },
+  { name: 'debian-policy', package: 'debian-policy-ja', roots: ['/usr/share/doc/debian-policy/ja'], include: /\.html$/ },
+  { name: 'installation-guide', package: 'installation-guide-amd64', roots: ['/usr/share/doc/installation-guide-amd64/ja'], include: /\.html$/ },
+  { name: 'aptitude-doc', package: 'aptitude-doc-ja', roots: ['/usr/share/doc/aptitude/html/ja'], include: /\.html$/ },
+  { name: 'debian-edu-doc-legacy', package: 'debian-edu-doc-legacy-ja', roots: ['/usr/share/doc/debian-edu-doc-legacy-ja'], include: /\.html$/ },
+  { name: 'scilab-help', package: 'scilab-doc-ja', roots: ['/usr/share/scilab/modules/helptools/jar'], include: /_ja_JP_help\.jar$/, members: /\.html$/ },
+  { name: 'libreoffice-ui', package: 'libreoffice-l10n-ja', roots: ['/usr/lib/libreoffice/program/resource/ja/LC_MESSAGES'], include: /\.mo$/ },
+  { name: 'firefox-ui', package: 'firefox-esr-l10n-ja', roots: ['/usr/lib/firefox-esr/browser/extensions'], include: /langpack-ja@.*\.xpi$/, members: /\.(ftl|properties)$/ },
+  { name: 'thunderbird-ui', package: 'thunderbird-l10n-ja', roots: ['/usr/lib/thunderbird/extensions'], include: /langpack-ja@.*\.xpi$/, members: /\.(ftl|properties)$/ },
   { name: 'message-catalogs', package: '(installed packages)', roots: ['/usr/share/locale/ja/LC_MESSAGES'], include: /\.mo$/ },
 ];
 
@@ -80,6 +92,58 @@ export function moStrings(buf: Uint8Array, path: string): string[] {
   return out;
 }
 
+/** message values of a Fluent (.ftl) file: placeables dropped, select variants kept as text */
+export function ftlStrings(text: string): string[] {
+  const out: string[] = [];
+  let cur: string[] = [];
+  const flush = (): void => { if (cur.length) out.push(cur.join(' ')); cur = []; };
+  for (const raw of text.split(/\r?\n/)) {
+    if (/^\s*#/.test(raw) || !raw.trim()) { flush(); continue; }
+    const head = /^-?[A-Za-z][\w-]*\s*=(.*)$/.exec(raw);            // a message or term
+    const attr = /^\s+\.[\w-]+\s*=(.*)$/.exec(raw);                  // an attribute
+    if (head || attr) { flush(); cur.push((head ?? attr)![1]!); continue; }
+    cur.push(raw.replace(/^\s*\*?\[[^\]]*\]/, ''));                 // a continuation or a select variant
+  }
+  flush();
+  return out.map((v) => v.replace(/\{[^{}]*->/g, ' ').replace(/\{[^{}]*\}/g, ' ').replace(/[{}]/g, ' ').replace(/\s+/g, ' ').trim()).filter(Boolean);
+}
+
+/** values of a Java .properties file (\\uXXXX escapes decoded, printf-style placeholders dropped) */
+export function propertiesStrings(text: string): string[] {
+  const out: string[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    let l = lines[i]!;
+    if (/^\s*[#!]/.test(l) || !l.trim()) continue;
+    while (/(^|[^\\])(\\\\)*\\$/.test(l) && i + 1 < lines.length) l = l.slice(0, -1) + lines[++i]!.trimStart();
+    const m = /^\s*(?:\\.|[^=:\s\\])+\s*[=:\s]\s*(.*)$/.exec(l);
+    if (!m) continue;
+    const v = m[1]!.replace(/\\u([0-9a-fA-F]{4})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))).replace(/\\n/g, ' ').replace(/\\(.)/g, '$1')
+      .replace(/%(\d+\$)?[-+ #0]*\d*(?:\.\d+)?[sSdDuxXfgl]|#\d+/g, ' ').replace(/\s+/g, ' ').trim();
+    if (v) out.push(v);
+  }
+  return out;
+}
+
+/** the charset a markup file declares (HTML meta or XML declaration), when the decoder knows it */
+export function declaredCharset(raw: Uint8Array): string | undefined {
+  const head = new TextDecoder('latin1').decode(raw.subarray(0, 2048));
+  const m = /<meta[^>]*charset=["']?([\w-]+)|<\?xml[^>]*encoding=["']([\w-]+)/i.exec(head);
+  const cs = (m?.[1] ?? m?.[2])?.toLowerCase();
+  if (!cs) return undefined;
+  try { new TextDecoder(cs); return cs; } catch { return undefined; }
+}
+
+/** the paragraphs of one file (or archive member), by its extension */
+export function fileParagraphs(name: string, raw: Uint8Array): string[] {
+  const ext = extname(name).toLowerCase();
+  if (ext === '.mo') return moStrings(raw, name);
+  const text = new TextDecoder(declaredCharset(raw) ?? 'utf-8').decode(raw);
+  if (ext === '.ftl') return ftlStrings(text);
+  if (ext === '.properties') return propertiesStrings(text);
+  return markupParagraphs(text);
+}
+
 const JA = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]/gu;
 
 /** Japanese enough: at least `min` Japanese characters making up at least `ratio` of the non-space ones */
@@ -115,10 +179,18 @@ export function buildCorpus(o: { output: string; sources?: CorpusSource[]; log?:
     const files: string[] = [];
     for (const r of src.roots) walk(r, src.include, files);
     const rep: SourceReport = { name: src.name, package: src.package, files: files.length, documents: 0, paragraphs: 0, sentences: 0, japaneseChars: 0, chars: 0 };
+    // one document per file, or per matching member of an archive
+    const docs: Array<() => string[]> = [];
     for (const f of files) {
       if (FORBIDDEN.some((re) => re.test(f))) continue;
-      const raw = readFileSync(f);
-      const paras = extname(f) === '.mo' ? moStrings(raw, f) : markupParagraphs(raw.toString('utf8'));
+      if (src.members) {
+        let zip: ZipReader;
+        try { zip = new ZipReader(readFileSync(f), f); } catch (e) { throw new CorpusError(`${f}: ${(e as Error).message.replace(`${f}: `, '')}`); }
+        for (const m of [...zip.entries.keys()].filter((n) => src.members!.test(n)).sort()) docs.push(() => fileParagraphs(m, zip.read(m)));
+      } else docs.push(() => fileParagraphs(f, readFileSync(f)));
+    }
+    for (const doc of docs) {
+      const paras = doc();
       const kept: string[] = [];
       for (const p of paras) {
         if (!isJapanese(p) || seen.has(p)) continue;

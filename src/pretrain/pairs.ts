@@ -13,7 +13,7 @@
  * so every epoch sees new pairs and masks and a resumed run sees the same.
  */
 import { Rng } from '../core/random.js';
-import { mecabNative } from '../core/native.js';
+import { MecabTagger } from '../tokenize/mecab.js';
 import type { Tokenizer } from '../tokenize/index.js';
 import { SentencePieceTokenizer } from '../tokenize/sentencepiece.js';
 import { mecabDicDir } from '../tokenize/wordpiece.js';
@@ -33,14 +33,14 @@ export interface Special { cls: number; sep: number; mask: number; pad: number; 
  * (plain per-token masking).
  */
 export class WordStarts {
-  private handle = -1;
+  private tagger: MecabTagger | null = null;
   private dic: string | null;
   /** sentences whose pieces could not be aligned with MeCab's words (each piece is then its own word) */
   unaligned = 0;
   /** dic: MeCab's dictionary for SentencePiece alignment (default UniDic); null: no word splitting, every token its own word */
   constructor(private tok: Tokenizer, dic?: string | null) {
     this.dic = dic === undefined ? mecabDicDir('unidic') : dic;
-    if (this.dic !== null && tok instanceof SentencePieceTokenizer) this.handle = mecabNative().mecabOpen(`-d ${this.dic} -r /dev/null`);
+    if (this.dic !== null && tok instanceof SentencePieceTokenizer) this.tagger = new MecabTagger(this.dic);
   }
 
   encode(text: string): Sentence {
@@ -69,8 +69,7 @@ export class WordStarts {
   /** 1 at each byte offset of the normalised text where a MeCab word begins; null when the words do not line up */
   private wordStartBytes(s: Uint8Array): Uint8Array | null {
     const text = new TextDecoder().decode(s).replace(/\u2581/g, ' ');
-    const joined = mecabNative().mecabSurfaces(this.handle, text);
-    const words = joined === '' ? [] : joined.split('\0');
+    const words = this.tagger!.words(text);
     const out = new Uint8Array(s.length + 1);
     const enc = new TextEncoder();
     let pos = 0;

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mecabNative } from '../core/native.js';
+import { MecabTagger } from './mecab.js';
 import { type Encoding, TokenizerError } from './sentencepiece.js';
 
 export type WordSplitter = 'mecab' | 'basic' | 'none';
@@ -83,7 +83,7 @@ export class WordPieceTokenizer {
   readonly vocab: Map<string, number>;
   readonly tokens: string[];
   readonly opts: Required<Omit<WordPieceOptions, 'mecabDicDir'>> & { mecabDicDir?: string };
-  private mecab = -1;
+  private mecab: MecabTagger | null = null;
   /** longest vocabulary entry in code points (a "##" prefix not counted): no match can be longer */
   private maxPieceChars = 1;
   private specialRe: RegExp;
@@ -98,7 +98,7 @@ export class WordPieceTokenizer {
     if (opts.wordTokenizer === 'mecab') {
       const dir = opts.mecabDicDir;
       if (!dir || !existsSync(dir)) throw new TokenizerError(`MeCab dictionary folder ${dir ?? '(none)'} does not exist`);
-      this.mecab = mecabNative().mecabOpen(`-d ${dir} -r /dev/null`);
+      try { this.mecab = new MecabTagger(dir); } catch (e) { throw new TokenizerError((e as Error).message); }
     }
     const specials = SPECIAL_TOKENS.filter((t) => this.vocab.has(t)).map((t) => t.replace(/[[\]]/g, '\\$&'));
     this.specialRe = new RegExp(`(${specials.join('|')})`);
@@ -118,8 +118,7 @@ export class WordPieceTokenizer {
     const t = text.normalize('NFKC');
     let words: string[];
     if (this.opts.wordTokenizer === 'mecab') {
-      const joined = mecabNative().mecabSurfaces(this.mecab, t);
-      words = joined === '' ? [] : joined.split('\0');
+      words = this.mecab!.words(t);
     }
     else words = t.split(/\s+/).filter(Boolean);
     return this.opts.doLowerCase ? words.map((w) => w.toLowerCase()) : words;
