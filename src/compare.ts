@@ -13,7 +13,8 @@ import { writeFileAtomic } from './io/atomic.js';
 import { loadBert } from './io/checkpoint.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder, padBatch } from './tokenize/inputs.js';
-import { finetune, loadData } from './finetune.js';
+import { finetune } from './finetune.js';
+import { loadData } from './data/load.js';
 import { HEAD_TYPES } from './model/heads.js';
 
 export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
@@ -28,6 +29,8 @@ export interface CompareOptions {
   maxSteps?: number; epochs?: number; evalRatio?: number; batchSize?: number; learningRate?: number; maxSeqLength?: number; seed?: number; dtype?: DTypeOption;
   /** pairs timed for pair_ms (default 100) and the cross-encoder's rank sample (default 320) */
   timingPairs?: number; crossRankSample?: number;
+  /** retrain every head even where a finished run of the same settings is in the folder */
+  overwrite?: boolean;
   log?: (l: string) => void;
 }
 
@@ -45,9 +48,10 @@ export function compare(o: CompareOptions): CompareRow[] {
     const dir = join(o.output, head);
     o.log?.(`== ${head}`);
     const r = finetune({
-      model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, overwrite: true, head,
+      model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, head,
       maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype,
-      saveSteps: 0, log: o.log,
+      // a rerun after a kill keeps the heads already trained and resumes the one in progress
+      saveSteps: 100, reuseFinished: true, overwrite: o.overwrite, log: o.log,
     });
     const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep };
     if (head === 'cross') {

@@ -2,33 +2,26 @@
  * finetune / predict: the run_classifier workflow on files. Data flows one
  * way: files -> examples -> features -> batches -> model -> metrics -> report.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { DataError, type Example, labelIds, labelList, readPairExamples, readTableExamples, splitExamples } from './data/processors.js';
-import { classificationReport, computeMetrics, confusionMatrixText, evalResultsText, type Metrics } from './eval/metrics.js';
-import { reportHtml } from './eval/html.js';
-import { confusionPng, curvesPng } from './eval/png.js';
+import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
+import { type DataOptions, loadData } from './data/load.js';
+import { DataError, type Example, labelIds, labelList } from './data/processors.js';
+import { computeMetrics, evalResultsText, type Metrics } from './eval/metrics.js';
+import { writeReports } from './eval/reports.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
+import { beginRun, finishRun, inspectRun } from './run/rundir.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
-import { readLivedoor, splitLivedoor } from './data/livedoor.js';
-import { evaluate, latestCheckpoint, train, trainTask, type EvalResult, type TrainResult } from './train/trainer.js';
+import { evaluate, train, trainingSteps, trainTask, type EvalResult, type TrainResult } from './train/trainer.js';
 import { HEAD_TYPES, headConfig } from './model/heads.js';
 import { PairModel } from './model/pairmodel.js';
 import { evaluatePairs, pairFeatures, pairTask, type PairFeatures } from './train/pairtask.js';
 
-export interface DataOptions {
-  /** ldcc-20140209.tar.gz or its text/ folder: train on 3/5, evaluate on the test 1/5 */
-  livedoor?: string;
-  texts?: string;
-  pairs?: string;
-  evalRatio?: number;
-  trainFile?: string;
-  evalFile?: string;
-}
+export type { DataOptions } from './data/load.js';
 
 export interface FinetuneOptions extends DataOptions {
   model: string;
@@ -59,73 +52,19 @@ export interface FinetuneOptions extends DataOptions {
   /** the head's projection size (additive, lowrank, late) and poly's code count */
   headDim?: number;
   polyCodes?: number;
+  /** when the output folder holds this very run, finished: return its results from report.json instead of refusing (compare's resume) */
+  reuseFinished?: boolean;
   log?: (line: string) => void;
 }
 
-/** the train/eval examples named by the data flags */
-export function loadData(o: DataOptions, seed: number): { train: Example[]; eval: Example[]; source: string } {
-  if (o.livedoor) {
-    const s = splitLivedoor(readLivedoor(o.livedoor), seed);
-    return { train: s.train, eval: s.test, source: o.livedoor };
-  }
-  if (o.texts || o.pairs) {
-    if (!o.texts || !o.pairs) throw new DataError('--texts and --pairs go together');
-    const all = readPairExamples(o.texts, o.pairs);
-    return { ...splitExamples(all, o.evalRatio ?? 1 / 3, seed, o.pairs), source: o.pairs };
-  }
-  if (o.trainFile) {
-    const trainSet = readTableExamples(o.trainFile);
-    if (o.evalFile) {
-      const evalSet = readTableExamples(o.evalFile);
-      if (evalSet.length === 0) throw new DataError(`${o.evalFile}: no examples`);
-      return { train: trainSet, eval: evalSet, source: o.trainFile };
-    }
-    return { ...splitExamples(trainSet, o.evalRatio ?? 0.1, seed, o.trainFile), source: o.trainFile };
-  }
-  throw new DataError('no data: give --texts F --pairs F, --train F [--eval F], or --livedoor PATH');
-}
-
 /** the files and folders finetune and baseline write into an output folder */
-const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
-
-export function checkOutputDir(dir: string, overwrite: boolean): void {
-  if (existsSync(dir) && readdirSync(dir).length > 0 && !overwrite) {
-    throw new DataError(`${dir}: the output folder already holds files (a different run?); use --overwrite or another folder`);
-  }
-  mkdirSync(dir, { recursive: true });
-}
+export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 /** copy the tokenizer files of a model folder into another */
 function copyTokenizerFiles(from: string, to: string): void {
   for (const f of readdirSync(from)) {
-    if (/^(tokenizer\.json|tokenizer_config\.json|vocab\.txt|special_tokens_map\.json)$/.test(f) || /\.(model|vocab)$/.test(f)) copyFileSync(join(from, f), join(to, f));
+    if (/^(tokenizer\.json|tokenizer_config\.json|vocab\.txt|special_tokens_map\.json)$/.test(f) || /\.(model|vocab)$/.test(f)) writeFileAtomic(join(to, f), (w) => w(readFileSync(join(from, f))));
   }
-}
-
-/**
- * The report files every classification run writes: eval_results.txt,
- * classification_report.txt, confusion_matrix.txt, eval_predictions.jsonl and
- * report.json (`extra` plus per-class metrics, averages and the matrix).
- */
-export function writeReports(out: string, evalSet: Example[], labels: string[], predictions: number[], probs: ArrayLike<number>[],
-  metrics: Metrics, evalText: string, extra: Record<string, unknown>): void {
-  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
-  writeFileAtomic(join(out, 'classification_report.txt'), (w) => w(classificationReport(metrics)));
-  writeFileAtomic(join(out, 'confusion_matrix.txt'), (w) => w(confusionMatrixText(metrics.confusion)));
-  writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => evalSet.forEach((e, i) => w(JSON.stringify({
-    guid: e.guid, label: e.label, prediction: labels[predictions[i]!], probabilities: Array.from(probs[i]!, (p) => Math.round(p * 1e6) / 1e6),
-  }) + '\n')));
-  writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({
-    ...extra, labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
-  }, null, 1) + '\n'));
-  const curve = extra.learning_curve as Array<{ step: number; loss: number }> | undefined;
-  const evals = extra.evaluations as Array<{ step: number; eval_accuracy: number; eval_loss: number }> | undefined;
-  writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
-    title: `ja-bert: ${String(extra.method ?? 'fine-tuned cross-encoder')}`, evalText, reportText: classificationReport(metrics),
-    confusionText: confusionMatrixText(metrics.confusion), metrics, curve, evals, details: extra,
-  })));
-  writeFileAtomic(join(out, 'confusion_matrix.png'), (w) => w(confusionPng(metrics)));
-  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [])));
 }
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
@@ -134,36 +73,59 @@ function featurize(builder: InputBuilder, examples: Example[], labels: string[],
 
 export interface FinetuneResult { metrics: Metrics; train: TrainResult; evalLoss: number; loss: number; evalText: string }
 
+/** the results of a finished run, read back from its report.json and eval_results.txt */
+function finishedResult(dir: string, labels: string[]): FinetuneResult {
+  const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const metrics: Metrics = { labels, accuracy: r.eval_accuracy, perClass: r.per_class, macro: r.macro_avg, weighted: r.weighted_avg, confusion: r.confusion_matrix,
+    total: (r.confusion_matrix as number[][]).flat().reduce((a, b) => a + b, 0) };
+  const train: TrainResult = { globalStep: r.global_step, evals: r.evaluations ?? [], bestStep: r.best_step ?? null, stoppedEarly: r.stopped_early ?? false,
+    finalLoss: r.final_train_loss, curve: r.learning_curve ?? [], seconds: r.train_seconds, tokensPerSecond: r.train_tokens_per_second };
+  return { metrics, train, evalLoss: r.eval_loss, loss: r.loss, evalText: readFileSync(join(dir, 'eval_results.txt'), 'utf8') };
+}
+
+/** finetune's options with defaults applied, every number range-checked (nothing read or written yet) */
+function finetuneSettings(o: FinetuneOptions) {
+  const head = choiceOption('head', o.head, ['cross', ...HEAD_TYPES] as const, 'cross');
+  return {
+    head,
+    maxSeqLength: intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096),
+    batchSize: intOption('batch-size', o.batchSize, 32),
+    learningRate: positiveOption('learning-rate', o.learningRate, 5e-5),
+    epochs: positiveOption('epochs', o.epochs, 3),
+    maxSteps: o.maxSteps === undefined ? undefined : intOption('max-steps', o.maxSteps, 0),
+    warmupProportion: ratioOption('warmup-proportion', o.warmupProportion, 0.1, true),
+    seed: intOption('seed', o.seed, 42, 0, 2 ** 32 - 1),
+    saveSteps: intOption('save-steps', o.saveSteps, 0, 0),
+    gradientAccumulation: intOption('gradient-accumulation-steps', o.gradientAccumulation, 1),
+    evalSteps: o.evalSteps === undefined ? undefined : intOption('eval-steps', o.evalSteps, 0, 0),
+    patience: o.earlyStoppingPatience === undefined ? undefined : intOption('early-stopping-patience', o.earlyStoppingPatience, 0),
+    headDim: o.headDim === undefined ? undefined : intOption('head-dim', o.headDim, 0),
+    polyCodes: o.polyCodes === undefined ? undefined : intOption('poly-codes', o.polyCodes, 0),
+  };
+}
+
 export function finetune(o: FinetuneOptions): FinetuneResult {
-  if (o.head !== undefined && o.head !== 'cross' && !(HEAD_TYPES as readonly string[]).includes(o.head)) throw new DataError(`unknown head "${o.head}" (cross, ${HEAD_TYPES.join(', ')})`);
+  // 1. check everything and read everything; nothing is written until the run begins
+  const st = finetuneSettings(o);
   const dtype = resolveDtype(o.dtype, o.kernels);
-  const seed = o.seed ?? 42;
+  const seed = st.seed;
   const data = loadData(o, seed);
   const labels = labelList(data.train, data.source);
   // what identifies a run: an output folder holding the same run resumes it, another one is refused
-  const run = {
+  const identity = JSON.stringify({
     model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
-    max_seq_length: o.maxSeqLength ?? 128, batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5, epochs: o.epochs ?? 3,
-    max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype, lowercase: o.lowercase ?? null,
-    gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null,
-    train_examples: data.train.length, labels, head: o.head ?? 'cross', random_init: o.randomInit ?? false, head_dim: o.headDim ?? null, poly_codes: o.polyCodes ?? null,
-  };
-  const runPath = join(o.output, 'run.json');
-  let resumeFrom: string | null = null;
-  if (!o.overwrite && existsSync(runPath) && readFileSync(runPath, 'utf8') === JSON.stringify(run) + '\n') {
-    resumeFrom = latestCheckpoint(o.output);
-    if (!resumeFrom && existsSync(join(o.output, 'eval_results.txt'))) throw new DataError(`${o.output}: this run has already finished; use --overwrite to run it again`);
-  } else {
-    findModelFiles(o.model); // a bad model folder fails before anything is written
-    checkOutputDir(o.output, o.overwrite ?? false);
-    // --overwrite removes what an earlier run wrote, nothing else
-    for (const f of readdirSync(o.output)) if (OUTPUT_FILES.test(f)) rmSync(join(o.output, f), { recursive: true, force: true });
-    writeFileAtomic(runPath, (w) => w(JSON.stringify(run) + '\n'));
-  }
+    max_seq_length: st.maxSeqLength, batch_size: st.batchSize, learning_rate: st.learningRate, epochs: st.epochs,
+    max_steps: st.maxSteps ?? null, warmup_proportion: st.warmupProportion, seed, dtype, lowercase: o.lowercase ?? null,
+    gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,
+    train_examples: data.train.length, labels, head: st.head, random_init: o.randomInit ?? false, head_dim: st.headDim ?? null, poly_codes: st.polyCodes ?? null,
+  });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished });
+  if (plan.finished) return finishedResult(o.output, labels);
+  const resumeFrom = plan.resumeFrom;
   const files = findModelFiles(o.model);
-  const headName = o.head ?? 'cross';
-  const requestedLen = o.maxSeqLength ?? 128;
-  const pairHead = headName === 'cross' ? undefined : headConfig(headName, o.headDim, o.polyCodes, Math.floor(requestedLen / 2));
+  const headName = st.head;
+  const requestedLen = st.maxSeqLength;
+  const pairHead = headName === 'cross' ? undefined : headConfig(headName, st.headDim, st.polyCodes, Math.floor(requestedLen / 2));
   const { model } = resumeFrom
     ? loadBert(resumeFrom, { kernels: o.kernels, dtype })
     : loadBert(o.model, { kernels: o.kernels, dtype, labels, seed, pairHead, randomInit: o.randomInit });
@@ -181,46 +143,57 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     tr = featurize(builder, data.train, labels, data.source);
     ev = featurize(builder, data.eval, labels, o.evalFile ?? data.source);
   }
-  const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
-  const hp = {
-    max_seq_length: maxLen, train_batch_size: o.batchSize ?? 32, learning_rate: o.learningRate ?? 5e-5,
-    num_train_epochs: o.epochs ?? 3, max_steps: o.maxSteps ?? null, warmup_proportion: o.warmupProportion ?? 0.1, seed, dtype,
-  };
-  o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
-  const trainOpts: Parameters<typeof train>[4] = {
-    batchSize: hp.train_batch_size, learningRate: hp.learning_rate, epochs: hp.num_train_epochs, maxSteps: o.maxSteps,
-    warmupProportion: hp.warmup_proportion, seed, padId: builder.pad, log: o.log,
-    checkpoint: o.saveSteps ? { dir: o.output, every: o.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
-    gradientAccumulation: o.gradientAccumulation,
-    evaluation: o.evalSteps === undefined && o.earlyStoppingPatience === undefined ? undefined : {
-      every: o.evalSteps ?? 0,
-      patience: o.earlyStoppingPatience,
-      bestDir: join(o.output, 'best-model'),
-      run: () => {
-        const r = runEval();
-        return { accuracy: r.predictions.filter((p, i) => p === ev.y[i]).length / ev.y.length, loss: r.evalLoss };
-      },
-    },
-  };
-  const result = pm
-    ? trainTask(model, o.kernels, pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad), trainOpts)
-    : train(model, o.kernels, tr.features as Features[], tr.y, trainOpts);
-  const ev2 = runEval();
-  const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions);
-  const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
+  const total = trainingSteps(data.train.length, { batchSize: st.batchSize, epochs: st.epochs, maxSteps: st.maxSteps, gradientAccumulation: st.gradientAccumulation });
+  if (total < 1) throw new OptionError(`no training steps: ${data.train.length} examples with --batch-size ${st.batchSize} × --gradient-accumulation-steps ${st.gradientAccumulation} and --epochs ${st.epochs} make less than one step`);
 
-  const out = o.output;
-  writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
-    eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, global_step: result.globalStep,
-    hyperparameters: { ...hp, gradient_accumulation_steps: o.gradientAccumulation ?? 1, eval_steps: o.evalSteps ?? null, early_stopping_patience: o.earlyStoppingPatience ?? null },
-    evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
-    learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
-    head: headName, random_init: o.randomInit ?? false,
-    method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}${o.randomInit ? ', trained from random weights' : ''}`,
-  });
-  saveBert(model, out);
-  copyTokenizerFiles(files.dir, out);
-  return { metrics, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };
+  // 2. the run begins: lock, run.json; from here a kill leaves a folder the same command resumes
+  const release = beginRun(plan, identity, OUTPUT_FILES);
+  try {
+    const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
+    const hp = {
+      max_seq_length: maxLen, train_batch_size: st.batchSize, learning_rate: st.learningRate,
+      num_train_epochs: st.epochs, max_steps: st.maxSteps ?? null, warmup_proportion: st.warmupProportion, seed, dtype,
+    };
+    o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
+    const trainOpts: Parameters<typeof train>[4] = {
+      batchSize: st.batchSize, learningRate: st.learningRate, epochs: st.epochs, maxSteps: st.maxSteps,
+      warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log,
+      checkpoint: st.saveSteps ? { dir: o.output, every: st.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
+      gradientAccumulation: st.gradientAccumulation,
+      evaluation: st.evalSteps === undefined && st.patience === undefined ? undefined : {
+        every: st.evalSteps ?? 0,
+        patience: st.patience,
+        bestDir: join(o.output, 'best-model'),
+        run: () => {
+          const r = runEval();
+          return { accuracy: r.predictions.filter((p, i) => p === ev.y[i]).length / ev.y.length, loss: r.evalLoss };
+        },
+      },
+    };
+    const result = pm
+      ? trainTask(model, o.kernels, pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad), trainOpts)
+      : train(model, o.kernels, tr.features as Features[], tr.y, trainOpts);
+    const ev2 = runEval();
+    const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions);
+    const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
+
+    // 3. the model first, then the reports with eval_results.txt (the finished marker) last, then the checkpoints go
+    const out = o.output;
+    saveBert(model, out);
+    copyTokenizerFiles(files.dir, out);
+    writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
+      eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, global_step: result.globalStep,
+      hyperparameters: { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null },
+      evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
+      learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
+      head: headName, random_init: o.randomInit ?? false,
+      method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}${o.randomInit ? ', trained from random weights' : ''}`,
+    });
+    finishRun(out);
+    return { metrics, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };
+  } finally {
+    release();
+  }
 }
 
 export interface PredictOptions { model: string; input: string; output: string; kernels: Kernels; maxSeqLength?: number; lowercase?: boolean; dtype?: DTypeOption }

@@ -15,17 +15,24 @@ import { SHARED_DIR } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const TEXTS = join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json');
-let dir = '', model = '', pairs = '';
+let dir = '', model = '', pairs = '', small = '';
+let processors: typeof import('../src/data/processors.js') | null = null;
 const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
 
-before(() => {
+before(async () => {
+  processors = await import('../src/data/processors.js');
   dir = mkdtempSync(join(tmpdir(), 'jabert-ft-'));
   model = join(dir, 'model');
   const cfg = makeConfig({ vocab_size: 32000, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 128 });
   saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 1 }), model);
   copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(model, 'spiece.model'));
   pairs = join(dir, 'pairs.json');
-  writeFileSync(pairs, JSON.stringify(JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/negaposi.json'), 'utf8')).slice(0, 240)));
+  const pairList = (JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/negaposi.json'), 'utf8')) as Array<[string, string, number]>).slice(0, 240);
+  writeFileSync(pairs, JSON.stringify(pairList));
+  // the same pairs over bodies cut to 200 characters: quick runs for the many-run fault tests
+  const bodies = JSON.parse(readFileSync(TEXTS, 'utf8')) as Record<string, string>;
+  small = join(dir, 'small.json');
+  writeFileSync(small, JSON.stringify(Object.fromEntries(pairList.flatMap((p) => [p[0], p[1]]).filter((t) => bodies[t] !== undefined).map((t) => [t, bodies[t]!.slice(0, 200)]))));
 });
 process.on('exit', () => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
@@ -107,7 +114,6 @@ test('bad input: one clear line, exit code 1, nothing written', () => {
   expectFail(['--texts', bad('t-empty.json', '{"a(1)": "  ", "b(1)": "text"}'), '--pairs', bad('p2.json', '[["a(1)", "b(1)", 1], ["b(1)", "a(1)", 0]]')], /the text of "a\(1\)" is empty/);
   expectFail(['--texts', TEXTS, '--pairs', bad('p3.json', '[["ls(1)", "cp(1)", 1], ["cp(1)", "mv(1)", 1], ["mv(1)", "ls(1)", 1]]')], /only one class \("1"\)/);
   expectFail(['--texts', TEXTS, '--pairs', bad('p4.json', '[["ls(1)", "cp(1)", 0.5]]')], /label 0\.5 is not an integer class/);
-  expectFail(['--texts', TEXTS, '--pairs', pairs, '--eval-ratio', '1.5'], /--eval-ratio must be between 0 and 1/);
   expectFail(['--texts', TEXTS, '--pairs', bad('p5.json', '[["ls(1)", "cp(1)", 0]]')], /leave an empty train set/);
   expectFail(['--train', bad('t.tsv', 'text\tlabel\n良い\t1\n悪い\t\n')], /t\.tsv:3: missing or empty label/);
   expectFail([], /no data/);
@@ -146,29 +152,154 @@ test('baseline: frozen vectors + logistic regression learns a task its features 
   assert.match(bad.stderr, /--pooling must be pooled, cls or mean/);
 });
 
-test('resume after SIGKILL: rerunning the command continues from the last checkpoint and ends exactly like an uninterrupted run', () => {
-  const args = (out: string) => ['finetune', '--model', model, '--output', out, '--texts', TEXTS, '--pairs', pairs, '--max-seq-length', '48',
-    '--batch-size', '16', '--epochs', '2', '--learning-rate', '5e-4', '--seed', '11', '--save-steps', '4'];
-  const whole = cli(...args(join(dir, 'whole')));
+const PRELOAD = join(ROOT, 'dist/test/fault-preload.js');
+/** the CLI with the fault-injection preload: JA_BERT_FAULT_AT = event number, JA_BERT_FAULT = kill | enospc */
+const faulty = (args: string[], env: Record<string, string>) => spawnSync(join(ROOT, 'bin/ja-bert'), args,
+  { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: `--import=${PRELOAD}`, ...env } });
+/** every point when JA_BERT_FAULT_CASES=all, else `n` spread evenly plus the last few (where a run finishes) */
+const faultPoints = (events: number, n: number): number[] => {
+  if (process.env.JA_BERT_FAULT_CASES === 'all') return Array.from({ length: events }, (_, i) => i + 1);
+  const pts = new Set<number>();
+  for (let i = 1; i <= n; i++) pts.add(Math.max(1, Math.round((i * events) / (n + 1))));
+  for (let k = Math.max(1, events - 4); k <= events; k++) pts.add(k);
+  return [...pts].sort((a, b) => a - b);
+};
+
+test('a kill at any phase (SIGKILL at sampled file-system steps): rerunning the same command completes it, exactly as an uninterrupted run', () => {
+  const args = (out: string) => ['finetune', '--model', model, '--output', out, '--texts', small, '--pairs', pairs, '--max-seq-length', '48',
+    '--batch-size', '16', '--epochs', '1', '--learning-rate', '5e-4', '--seed', '11', '--save-steps', '3'];
+  const countFile = join(dir, 'events');
+  const whole = faulty(args(join(dir, 'whole')), { JA_BERT_FAULT_COUNT: countFile });
   assert.equal(whole.status, 0, whole.stderr);
-  const out = join(dir, 'killed');
-  // a real SIGKILL right after step 13: checkpoint-12 is the newest complete one
-  const killed = spawnSync(join(ROOT, 'bin/ja-bert'), args(out), { encoding: 'utf8', env: { ...process.env, JA_BERT_TEST_CRASH_AFTER_STEP: '13' } });
-  assert.equal(killed.signal, 'SIGKILL');
-  assert.ok(existsSync(join(out, 'checkpoint-12', 'trainer_state.json')));
-  assert.ok(!existsSync(join(out, 'eval_results.txt')), 'nothing final was written by the killed run');
-  const resumed = cli(...args(out));
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assert.match(resumed.stderr, /resuming from .*checkpoint-12 at step 12\/20/);
-  assert.equal(readFileSync(join(out, 'eval_results.txt'), 'utf8'), readFileSync(join(dir, 'whole', 'eval_results.txt'), 'utf8'));
-  assert.deepEqual(readFileSync(join(out, 'model.safetensors')), readFileSync(join(dir, 'whole', 'model.safetensors')));
-  assert.ok(!readdirSync(out).some((f) => f.startsWith('checkpoint-')), 'checkpoints are removed when the run completes');
-  const again = cli(...args(out));
+  const events = Number(readFileSync(countFile, 'utf8'));
+  assert.ok(events > 20, `${events} file-system steps`);
+  const refEval = readFileSync(join(dir, 'whole', 'eval_results.txt'), 'utf8'), refModel = readFileSync(join(dir, 'whole', 'model.safetensors'));
+  assert.ok(!readdirSync(join(dir, 'whole')).some((f) => /^checkpoint-|best-model|\.tmp$|\.lock$/.test(f)), 'a finished folder holds no checkpoints, temp files or lock');
+  let resumedMidway = 0;
+  for (const k of faultPoints(events, Number(process.env.JA_BERT_FAULT_CASES ?? 6))) {
+    const out = join(dir, `kill-${k}`);
+    const killed = faulty(args(out), { JA_BERT_FAULT_AT: String(k) });
+    assert.equal(killed.signal, 'SIGKILL', `event ${k}: ${killed.stderr}`);
+    const again = cli(...args(out));
+    if (again.status !== 0) {
+      // killed after the finished marker, while removing checkpoints: the run is complete
+      assert.equal(again.status, 1, `event ${k}: ${again.stderr}`);
+      assert.match(again.stderr, /already finished/, `event ${k}`);
+    }
+    if (/resuming from .*checkpoint-\d+ at step \d+\/10/.test(again.stderr)) resumedMidway++;
+    assert.equal(readFileSync(join(out, 'eval_results.txt'), 'utf8'), refEval, `event ${k}: eval results`);
+    assert.deepEqual(readFileSync(join(out, 'model.safetensors')), refModel, `event ${k}: model`);
+    assert.ok(!readdirSync(out).some((f) => /^checkpoint-|\.tmp$|\.lock$/.test(f)), `event ${k}: leftovers ${readdirSync(out).join(' ')}`);
+    rmSync(out, { recursive: true, force: true });
+  }
+  assert.ok(resumedMidway > 0, 'some kills resumed from a checkpoint');
+  const again = cli(...args(join(dir, 'whole')));
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already finished; use --overwrite/);
-  const other = cli(...args(out).map((a) => (a === '11' ? '12' : a)));
+  const other = cli(...args(join(dir, 'whole')).map((a) => (a === '11' ? '12' : a)));
   assert.equal(other.status, 1);
-  assert.match(other.stderr, /already holds files/);
+  assert.match(other.stderr, /holds another run/);
+});
+
+test('a full disk at any write: one line naming the file, exit 1, and the same command completes once there is space', () => {
+  const args = (out: string) => ['finetune', '--model', model, '--output', out, '--texts', small, '--pairs', pairs, '--max-seq-length', '48',
+    '--batch-size', '16', '--epochs', '1', '--learning-rate', '5e-4', '--seed', '3', '--save-steps', '4'];
+  const countFile = join(dir, 'writes');
+  const whole = faulty(args(join(dir, 'full-ref')), { JA_BERT_FAULT: 'enospc', JA_BERT_FAULT_COUNT: countFile });
+  assert.equal(whole.status, 0, whole.stderr);
+  const events = Number(readFileSync(countFile, 'utf8'));
+  const ref = readFileSync(join(dir, 'full-ref', 'eval_results.txt'), 'utf8');
+  for (const k of faultPoints(events, Number(process.env.JA_BERT_FAULT_CASES ?? 3))) {
+    const out = join(dir, `full-${k}`);
+    const r = faulty(args(out), { JA_BERT_FAULT: 'enospc', JA_BERT_FAULT_AT: String(k) });
+    assert.equal(r.status, 1, `write ${k}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('ja-bert:'));
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^ja-bert: \/.*: (cannot write \(ENOSPC: the disk is full\)|cannot create the output folder \(ENOSPC\))$/, `write ${k}`);
+    const again = cli(...args(out));
+    assert.equal(again.status, 0, `write ${k}: ${again.stderr}`);
+    assert.equal(readFileSync(join(out, 'eval_results.txt'), 'utf8'), ref, `write ${k}`);
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('one writer per output folder: a second run is refused naming the pid; a dead owner\'s lock is taken over', () => {
+  const out = join(dir, 'locked');
+  mkdirSync(out, { recursive: true });
+  // a live process holds the lock (this test's own pid)
+  writeFileSync(join(out, '.ja-bert.lock'), `${process.pid}\n`);
+  const r = run(out);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`^ja-bert: ${out}: another ja-bert run \\(pid ${process.pid}\\) is writing to this folder\n$`));
+  assert.ok(!existsSync(join(out, 'run.json')));
+  // a dead one's lock (and temp files) are taken over and cleaned
+  const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+  writeFileSync(join(out, '.ja-bert.lock'), dead.stdout);
+  writeFileSync(join(out, 'report.json.99999.tmp'), 'half');
+  const ok = run(out);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.deepEqual(readdirSync(out).filter((f) => /lock|\.tmp$/.test(f)), []);
+});
+
+test('inputs are decoded strictly: Shift_JIS, NUL and duplicate keys are errors with their line; a BOM and RFC 4180 quotes are read', () => {
+  const w = (name: string, content: string | Buffer) => { const p = join(dir, name); writeFileSync(p, content); return p; };
+  const fail = (args: string[], re: RegExp) => {
+    const r = cli('finetune', '--model', model, '--output', join(dir, 'strict-out'), '--max-seq-length', '32', '--max-steps', '1', ...args);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(join(dir, 'strict-out')));
+  };
+  // 「良い」 in Shift_JIS on line 3
+  fail(['--train', w('sjis.tsv', Buffer.concat([Buffer.from('text\tlabel\nok text\t1\n'), Buffer.from([0x97, 0xc7, 0x82, 0xa2]), Buffer.from('\t0\n')]))],
+    /sjis\.tsv:3: not valid UTF-8 \(byte offset 21, 0x97\); the file looks like Shift_JIS/);
+  fail(['--train', w('nul.jsonl', '{"text": "良い", "label": 1}\n{"text": "悪\u0000い", "label": 0}\n')], /nul\.jsonl:2: contains a NUL character/);
+  fail(['--texts', w('dup.json', '{\n"ls(1)": "a",\n"ls(1)": "b"\n}'), '--pairs', pairs], /dup\.json:3: duplicate key "ls\(1\)" in one object/);
+  fail(['--train', w('cols.tsv', 'text\tlabel\n良い文\t1\n悪い\t文\t0\n')], /cols\.tsv:3: 3 fields where the header has 2 \(a tab inside a text must be in "quotes"\)/);
+  // a BOM, a quoted field holding a tab, a newline and a doubled quote: read as one text
+  const rows = ['良い「文」です', '悪い\tタブ入り', '改行\nを含む', '引用符""入り'];
+  const tsv = w('quoted.tsv', '\ufefftext\tlabel\n' + rows.map((t, i) => `"${t}"\t${i % 2}`).join('\n') + '\n' + rows.map((t, i) => `"${t}"\t${(i + 1) % 2}`).join('\n') + '\n');
+  const { readTableExamples } = processors!;
+  const ex = readTableExamples(tsv);
+  assert.equal(ex.length, 8);
+  assert.deepEqual(ex.slice(0, 4).map((e) => e.textA), ['良い「文」です', '悪い\tタブ入り', '改行\nを含む', '引用符"入り']);
+  assert.deepEqual(ex.slice(0, 4).map((e) => e.label), ['0', '1', '0', '1']);
+  assert.deepEqual(ex.map((e) => e.guid).slice(0, 4), ['1', '2', '3', '5'], 'guids follow the line each row starts on');
+});
+
+test('bad options and data are refused before anything is written; the corrected command then runs without --overwrite', () => {
+  const out = join(dir, 'validate');
+  const cases: Array<[string[], RegExp, number]> = [
+    [['--epochs', '0'], /--epochs must be a number > 0, got 0/, 2],
+    [['--batch-size', '0'], /--batch-size must be an integer ≥ 1, got 0/, 2],
+    [['--batch-size=-1'], /--batch-size must be an integer ≥ 1, got -1/, 2],
+    [['--batch-size', '1.5'], /--batch-size must be an integer ≥ 1, got 1\.5/, 2],
+    [['--learning-rate=-1'], /--learning-rate must be a number > 0/, 2],
+    [['--max-seq-length', '2'], /--max-seq-length must be an integer from 8 to 4096, got 2/, 2],
+    [['--gradient-accumulation-steps', '0'], /--gradient-accumulation-steps must be an integer ≥ 1/, 2],
+    [['--warmup-proportion', '1.5'], /--warmup-proportion must be a number in \[0, 1\)/, 2],
+    [['--eval-ratio', '0'], /--eval-ratio must be a number in \(0, 1\)/, 2],
+    [['--head', 'bogus'], /--head must be cross, bi, .* or late, got "bogus"/, 2],
+    [['--epochs', 'x'], /--epochs must be a number, got "x"/, 2],
+    [['--batch-size', '1000'], /no training steps/, 2],
+  ];
+  for (const [extra, re, code] of cases) {
+    const r = run(out, ...extra);
+    assert.equal(r.status, code, `${extra.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re, extra.join(' '));
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(out), `${extra.join(' ')}: nothing written`);
+  }
+  // an eval label the training data does not have
+  const tr = join(dir, 'tr.tsv'), ev = join(dir, 'ev.tsv');
+  writeFileSync(tr, 'label\ttext\n0\t一つ目の文です\n1\t二つ目の文です\n0\t三つ目の文です\n1\t四つ目の文です\n');
+  writeFileSync(ev, 'label\ttext\n2\t知らないラベルの文です\n');
+  const bad = cli('finetune', '--model', model, '--output', out, '--train', tr, '--eval', ev, '--batch-size', '2', '--epochs', '1');
+  assert.equal(bad.status, 1, bad.stderr);
+  assert.match(bad.stderr, /ev\.tsv: .*label "2"/);
+  assert.ok(!existsSync(out), 'nothing written');
+  const good = run(out);
+  assert.equal(good.status, 0, good.stderr);
 });
 
 test('gradient accumulation: k micro-batches of b equal one batch of k*b (same gradients, same step count)', async () => {

@@ -103,3 +103,8 @@ export function zipFiles(entries: Array<[string, Uint8Array | string]>, deflate 
   eocd.writeUInt32LE(cdBuf.length, 12); eocd.writeUInt32LE(off, 16);
   return Buffer.concat([...locals, cdBuf, eocd]);
 }
+
+/** environment that loads the fault-injection preload (test/fault-preload.ts) into a child node process */
+export function faultEnv(extra: Record<string, string>): Record<string, string> {
+  return { NODE_OPTIONS: `--import=${new URL('./fault-preload.js', import.meta.url).pathname}`, ...extra };
+}

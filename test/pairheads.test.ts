@@ -147,7 +147,7 @@ test('rank and cache refuse what would give a wrong answer: unknown id, another 
   assert.equal(r.status, 1);
   assert.match(r.stderr, /not a usable ja-bert cache/);
   r = cli('finetune', '--model', model, '--output', join(dir, 'badhead'), '--texts', texts, '--pairs', pairs, '--head', 'nope');
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /unknown head "nope"/);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--head must be cross, .* got "nope"/);
   assert.throws(() => statSync(join(dir, 'badhead')), /ENOENT/, 'nothing written for a bad head');
 });

@@ -12,7 +12,7 @@ import { loadTokenizer } from '../src/tokenize/index.js';
 import { maskSequence, packSequences, type Special } from '../src/pretrain/pretrain.js';
 import { makeChunks, maskWords, pairInstance, WordStarts } from '../src/pretrain/pairs.js';
 import type { SentencePieceTokenizer } from '../src/tokenize/sentencepiece.js';
-import { SHARED_DIR } from './helpers.js';
+import { faultEnv, SHARED_DIR } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const WIKI = join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model');
@@ -80,13 +80,20 @@ test('pretrain learns (held-out MLM loss falls), writes a model the fine-tuner l
   const withHead = loadBert(join(dir, 'whole'), { kernels: nativeKernels(), mlmHead: true });
   assert.deepEqual(withHead.initialised, []);
   assert.ok(existsSync(join(dir, 'whole', 'spiece.model')));
-  const out = join(dir, 'killed');
-  const k = cli(args(out), { JA_BERT_TEST_CRASH_AFTER_STEP: '25' });
-  assert.equal(k.signal, 'SIGKILL');
-  const resumed = cli(args(out));
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assert.match(resumed.stderr, /resuming from .*checkpoint-20 at step 20\/40/);
-  assert.deepEqual(readFileSync(join(out, 'model.safetensors')), readFileSync(join(dir, 'whole', 'model.safetensors')));
+  // SIGKILL part-way (fault injection at a file-system step, test/fault-preload.ts), then the same command again
+  const countFile = join(dir, 'events');
+  assert.equal(cli(args(join(dir, 'counted')), faultEnv({ JA_BERT_FAULT_COUNT: countFile })).status, 0);
+  const events = Number(readFileSync(countFile, 'utf8'));
+  for (const at of [Math.round(events * 0.6), events - 1]) {
+    const out = join(dir, `killed-${at}`);
+    const k = cli(args(out), faultEnv({ JA_BERT_FAULT_AT: String(at) }));
+    assert.equal(k.signal, 'SIGKILL');
+    const resumed = cli(args(out));
+    if (at < events - 3) assert.match(resumed.stderr, /resuming from .*checkpoint-\d+ at step \d+\/40/);
+    assert.ok(resumed.status === 0 || /already finished/.test(resumed.stderr), resumed.stderr);
+    assert.deepEqual(readFileSync(join(out, 'model.safetensors')), readFileSync(join(dir, 'whole', 'model.safetensors')));
+    assert.ok(existsSync(join(out, 'pretrain_report.json')));
+  }
 });
 
 test('whole-word masking: SentencePiece pieces start a word exactly where MeCab (UniDic) starts one; masking takes whole words', () => {
@@ -175,9 +182,9 @@ test('pretrain --objective sop --wwm trains the pair head and reports held-out p
   assert.deepEqual(m.initialised, [], 'cls.seq_relationship is saved with the model');
   const other = cli(args(out, 'nsp'));
   assert.equal(other.status, 1);
-  assert.match(other.stderr, /holds another pretraining run/);
+  assert.match(other.stderr, /holds another run/);
   const bad = cli(args(join(dir, 'bad'), 'xyz'));
-  assert.equal(bad.status, 1);
+  assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--objective must be mlm, nsp or sop, got "xyz"/);
   assert.ok(!existsSync(join(dir, 'bad')));
 });

@@ -9,7 +9,11 @@ import type { Kernels } from '../core/kernels.js';
 import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { DataError, type Example, labelList } from '../data/processors.js';
 import { computeMetrics, evalResultsText, type Metrics } from '../eval/metrics.js';
-import { checkOutputDir, type DataOptions, loadData, writeReports } from '../finetune.js';
+import { choiceOption, intOption, MIN_SEQ_LENGTH, positiveOption } from '../core/options.js';
+import { type DataOptions, loadData } from '../data/load.js';
+import { writeReports } from '../eval/reports.js';
+import { OUTPUT_FILES } from '../finetune.js';
+import { beginRun, inspectRun } from '../run/rundir.js';
 import { findModelFiles, loadBert } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import type { Bert } from '../model/bert.js';
@@ -75,16 +79,21 @@ function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFe
 export interface BaselineResult { metrics: Metrics; evalText: string; iterations: number }
 
 export function baseline(o: BaselineOptions): BaselineResult {
+  const pooling = choiceOption('pooling', o.pooling, ['pooled', 'cls', 'mean'] as const, 'pooled');
+  const kind = choiceOption('pair-features', o.pairFeatures, ['concat', 'full'] as const, 'concat');
+  const Creg = positiveOption('C', o.C, 1.0);
+  const maxSeqLength = intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096);
   const dtype = resolveDtype(o.dtype, o.kernels);
-  const seed = o.seed ?? 42;
+  const seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
   const data = loadData(o, seed);
-  checkOutputDir(o.output, o.overwrite ?? false);
   const labels = labelList(data.train, data.source);
+  const identity = JSON.stringify({ method: 'baseline', model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null,
+    eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null, max_seq_length: maxSeqLength, pooling, pair_features: kind, C: Creg, seed, dtype, lowercase: o.lowercase ?? null });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt' });
   const index = new Map(labels.map((l, i) => [l, i]));
   const files = findModelFiles(o.model);
   const { model } = loadBert(o.model, { kernels: o.kernels, dtype });
-  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
-  const pooling = o.pooling ?? 'pooled', kind = o.pairFeatures ?? 'concat';
+  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(maxSeqLength, model.cfg.max_position_embeddings));
   // every distinct text once
   const all = [...data.train, ...data.eval];
   const textIds = new Map<string, number>();
@@ -106,26 +115,31 @@ export function baseline(o: BaselineOptions): BaselineResult {
     return { X, y, D };
   };
   const tr = build(data.train, data.source), ev = build(data.eval, o.evalFile ?? data.source);
-  o.log?.(`fitting logistic regression on ${data.train.length} x ${tr.D} features`);
-  const t1 = Date.now();
-  const lr = fitLogReg(tr.X, tr.y, data.train.length, tr.D, labels.length, { C: o.C ?? 1.0 });
-  const fitSeconds = (Date.now() - t1) / 1000;
-  const C = labels.length;
-  const logloss = (P: Float64Array, y: Int32Array) => y.reduce((a, t, n) => a - Math.log(Math.max(P[n * C + t]!, 1e-300)), 0) / y.length;
-  const Ptr = predictProba(lr, tr.X, data.train.length), Pev = predictProba(lr, ev.X, data.eval.length);
-  const preds = Array.from(ev.y, (_, n) => { let b = 0; for (let c = 1; c < C; c++) if (Pev[n * C + c]! > Pev[n * C + b]!) b = c; return b; });
-  const metrics = computeMetrics(labels, Array.from(ev.y), preds);
-  const evalLoss = logloss(Pev, ev.y);
-  const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: evalLoss, global_step: lr.iterations, loss: logloss(Ptr, tr.y) });
-  const probs = Array.from(ev.y, (_, n) => Pev.subarray(n * C, n * C + C));
-  writeReports(o.output, data.eval, labels, preds, probs, metrics, evalText, {
-    eval_accuracy: metrics.accuracy, eval_loss: evalLoss, loss: logloss(Ptr, tr.y), global_step: lr.iterations,
-    method: 'frozen-vector logistic regression', pooling, pair_features: kind, C: o.C ?? 1.0, feature_dim: tr.D, dtype,
-    encode_seconds: encodeSeconds, fit_seconds: fitSeconds, distinct_texts: textIds.size, model: o.model,
-    train_examples: data.train.length, eval_examples: data.eval.length,
-  });
-  writeSafetensors(join(o.output, 'logreg.safetensors'), [
-    { name: 'weight', shape: [lr.K, lr.D], data: Float64Array.from(lr.W) }, { name: 'bias', shape: [lr.K], data: Float64Array.from(lr.b) },
-  ], { pooling, pair_features: kind, labels: JSON.stringify(labels) });
-  return { metrics, evalText, iterations: lr.iterations };
+  const release = beginRun(plan, identity, OUTPUT_FILES);
+  try {
+    o.log?.(`fitting logistic regression on ${data.train.length} x ${tr.D} features`);
+    const t1 = Date.now();
+    const lr = fitLogReg(tr.X, tr.y, data.train.length, tr.D, labels.length, { C: Creg });
+    const fitSeconds = (Date.now() - t1) / 1000;
+    const C = labels.length;
+    const logloss = (P: Float64Array, y: Int32Array) => y.reduce((a, t, n) => a - Math.log(Math.max(P[n * C + t]!, 1e-300)), 0) / y.length;
+    const Ptr = predictProba(lr, tr.X, data.train.length), Pev = predictProba(lr, ev.X, data.eval.length);
+    const preds = Array.from(ev.y, (_, n) => { let b = 0; for (let c = 1; c < C; c++) if (Pev[n * C + c]! > Pev[n * C + b]!) b = c; return b; });
+    const metrics = computeMetrics(labels, Array.from(ev.y), preds);
+    const evalLoss = logloss(Pev, ev.y);
+    const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: evalLoss, global_step: lr.iterations, loss: logloss(Ptr, tr.y) });
+    const probs = Array.from(ev.y, (_, n) => Pev.subarray(n * C, n * C + C));
+    writeSafetensors(join(o.output, 'logreg.safetensors'), [
+      { name: 'weight', shape: [lr.K, lr.D], data: Float64Array.from(lr.W) }, { name: 'bias', shape: [lr.K], data: Float64Array.from(lr.b) },
+    ], { pooling, pair_features: kind, labels: JSON.stringify(labels) });
+    writeReports(o.output, data.eval, labels, preds, probs, metrics, evalText, {
+      eval_accuracy: metrics.accuracy, eval_loss: evalLoss, loss: logloss(Ptr, tr.y), global_step: lr.iterations,
+      method: 'frozen-vector logistic regression', pooling, pair_features: kind, C: Creg, feature_dim: tr.D, dtype,
+      encode_seconds: encodeSeconds, fit_seconds: fitSeconds, distinct_texts: textIds.size, model: o.model,
+      train_examples: data.train.length, eval_examples: data.eval.length,
+    });
+    return { metrics, evalText, iterations: lr.iterations };
+  } finally {
+    release();
+  }
 }

@@ -19,14 +19,17 @@ import { modelOrDefault } from '../model/default.js';
 import { buildCache, CacheError, rank } from '../cache.js';
 import { compare, compareMarkdown } from '../compare.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
-import { parseArgs, UsageError } from './args.js';
+import { commandHelp, parseArgs, UsageError, wantsHelp } from './args.js';
 import { DTypeError, parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { OutputPathError } from '../io/atomic.js';
-import { mkdirSync } from 'node:fs';
+import { OptionError } from '../core/options.js';
+import { RunDirError } from '../run/rundir.js';
+import { MecabError } from '../tokenize/mecab.js';
+import { mkdirSync, readFileSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
 
-Usage:
+Usage (ja-bert <command> --help shows one command; ja-bert --version):
   ja-bert encode [--model DIR] --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype auto|f32|bf16]
       [--tokenizer PATH] [--max-seq-length N] [--lowercase]
       DIR: config.json (or bert_config.json) + model.safetensors | pytorch_model.bin | TF1 checkpoint;
@@ -84,6 +87,11 @@ f32 elsewhere; an explicit bf16 on a CPU without it is refused (exit 2). Models 
 Environment: JA_BERT_THREADS sets the thread count (default: all cores). JA_BERT_MAX_ISA=avx2 (or sse41, avx512_core, ...)
 caps both oneDNN and ja-bert's own kernels, so any machine runs as a CPU with only that ISA would.`;
 
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+  return `${pkg.name} ${pkg.version}`;
+}
+
 /** progress lines: rewritten in place on a terminal, one per line otherwise */
 const progress = (l: string) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n'));
 
@@ -102,6 +110,13 @@ function dtypeOf(v: unknown): DTypeOption {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd === '--version' || cmd === '-v') { console.log(packageVersion()); return 0; }
+  if (cmd !== undefined && wantsHelp(rest)) {
+    const h = commandHelp(HELP, cmd);
+    if (!h) throw new UsageError(`unknown command "${cmd}" (try: ja-bert --help)`);
+    console.log(h);
+    return 0;
+  }
   switch (cmd) {
     case undefined: case 'help': case '--help': case '-h':
       console.log(HELP);
@@ -286,9 +301,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof DTypeError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError || e instanceof OutputPathError;
+    const known = e instanceof UsageError || e instanceof DTypeError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError || e instanceof OutputPathError || e instanceof OptionError || e instanceof RunDirError || e instanceof MecabError;
     console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
     if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
-    process.exit(e instanceof UsageError || e instanceof DTypeError ? 2 : 1);
+    process.exit(e instanceof UsageError || e instanceof DTypeError || e instanceof OptionError ? 2 : 1);
   },
 );

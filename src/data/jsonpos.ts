@@ -4,6 +4,18 @@
  * scanner that only finds the offset of the first error (or -1).
  */
 export function jsonErrorOffset(s: string): number {
+  const r = scan(s, false);
+  return typeof r === 'number' ? r : -1;
+}
+
+/** the first key that appears twice in one object of a valid JSON text (JSON.parse silently keeps the last), or null */
+export function jsonDuplicateKey(s: string): { key: string; line: number } | null {
+  const r = scan(s, true);
+  return typeof r === 'object' ? { key: r.key, line: s.slice(0, r.at).split('\n').length } : null;
+}
+
+/** the offset of the first error (-1: none), or with `keys` the first duplicate key */
+function scan(s: string, keys: boolean): number | { key: string; at: number } {
   let i = 0;
   const ws = () => { while (i < s.length && ' \t\n\r'.includes(s[i]!)) i++; };
   const fail = (): never => { throw i; };
@@ -34,10 +46,18 @@ export function jsonErrorOffset(s: string): number {
     if (c === '{') {
       i++; ws();
       if (s[i] === '}') { i++; return; }
+      const seen = keys ? new Set<string>() : null;
       for (;;) {
         ws();
         if (s[i] !== '"') fail();
-        str(); ws();
+        const at = i;
+        str();
+        if (seen) {
+          const k = JSON.parse(s.slice(at, i)) as string;
+          if (seen.has(k)) throw { key: k, at };
+          seen.add(k);
+        }
+        ws();
         if (s[i] !== ':') fail();
         i++; value(); ws();
         if (s[i] === ',') { i++; continue; }
@@ -63,7 +83,9 @@ export function jsonErrorOffset(s: string): number {
     value(); ws();
     return i < s.length ? i : -1;
   } catch (pos) {
-    return typeof pos === 'number' ? pos : 0;
+    if (typeof pos === 'number') return pos;
+    if (pos && typeof pos === 'object' && 'key' in pos) return pos as { key: string; at: number };
+    return keys ? -1 : 0; // nesting too deep for this scanner
   }
 }
 

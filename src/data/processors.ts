@@ -2,12 +2,16 @@
  * Processors: files -> examples {guid, textA, textB?, label}. Every malformed
  * input is one clear error naming the file and the line or key.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Rng } from '../core/random.js';
-import { jsonErrorWhere } from './jsonpos.js';
+import { InputFileError, readDelimited, readJsonFile, readJsonLines } from '../io/text.js';
 
 export class DataError extends Error {}
+
+/** strict file readers (io/text.ts) with their errors as DataError */
+function data<T>(f: () => T): T {
+  try { return f(); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
+}
 
 export interface Example {
   guid: string;
@@ -16,20 +20,8 @@ export interface Example {
   label: string;
 }
 
-function readText(path: string): string {
-  if (!existsSync(path)) throw new DataError(`${path}: no such file`);
-  return readFileSync(path, 'utf8');
-}
-
 function parseJson(path: string): unknown {
-  const text = readText(path);
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const line = jsonErrorWhere(text);
-    // V8 quotes the broken text, newlines included: keep the message on one line
-    throw new DataError(`${path}${line ? `:${line}` : ''}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
-  }
+  return data(() => readJsonFile(path));
 }
 
 function labelString(v: unknown, where: string): string {
@@ -75,23 +67,6 @@ export function readPairExamples(textsPath: string, pairsPath: string): Example[
 const TEXT_A = ['text', 'text_a', 'sentence1', 'sentence'];
 const TEXT_B = ['text_b', 'sentence2'];
 
-function splitCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '', q = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (q) {
-      if (c === '"' && line[i + 1] === '"') { cur += '"'; i++; }
-      else if (c === '"') q = false;
-      else cur += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { out.push(cur); cur = ''; }
-    else cur += c;
-  }
-  out.push(cur);
-  return out;
-}
-
 /**
  * TSV, CSV or JSONL. With a header (or JSON keys): text / text_a / sentence1,
  * text_b / sentence2, label. A TSV/CSV without a header is read as text, label
@@ -99,45 +74,40 @@ function splitCsvLine(line: string): string[] {
  */
 export function readTableExamples(path: string): Example[] {
   const ext = extname(path).toLowerCase();
-  const lines = readText(path).split('\n').map((l) => l.replace(/\r$/, ''));
   const out: Example[] = [];
   if (ext === '.jsonl' || ext === '.json') {
-    lines.forEach((line, i) => {
-      if (line.trim() === '') return;
-      const where = `${path}:${i + 1}`;
-      let o: Record<string, unknown>;
-      try {
-        o = JSON.parse(line) as Record<string, unknown>;
-      } catch (e) {
-        throw new DataError(`${where}: not valid JSON (${(e as Error).message})`);
-      }
+    for (const { value, line } of data(() => readJsonLines(path))) {
+      const where = `${path}:${line}`;
+      if (!value || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`${where}: expected a JSON object {"text": ..., "label": ...}`);
+      const o = value as Record<string, unknown>;
       const a = TEXT_A.map((k) => o[k]).find((v) => v !== undefined);
       const b = TEXT_B.map((k) => o[k]).find((v) => v !== undefined);
       if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${where}: missing or empty text (${TEXT_A.join(' / ')})`);
       if (b !== undefined && (typeof b !== 'string' || b.trim() === '')) throw new DataError(`${where}: text_b must be a non-empty string`);
-      out.push({ guid: String(o.guid ?? o.id ?? `${i}`), textA: a, textB: b as string | undefined, label: labelString(o.label, where) });
-    });
+      out.push({ guid: String(o.guid ?? o.id ?? `${line - 1}`), textA: a, textB: b as string | undefined, label: labelString(o.label, where) });
+    }
     return out;
   }
   if (ext !== '.tsv' && ext !== '.csv' && ext !== '.txt') throw new DataError(`${path}: unknown data format (use .tsv, .csv or .jsonl)`);
-  const split = ext === '.csv' ? splitCsvLine : (l: string) => l.split('\t');
-  const first = split(lines[0] ?? '').map((h) => h.trim().toLowerCase());
+  const rows = data(() => readDelimited(path, ext === '.csv' ? ',' : '\t'));
+  const first = (rows[0]?.fields ?? []).map((h) => h.trim().toLowerCase());
   const header = first.includes('label') && first.some((h) => TEXT_A.includes(h));
   const col = (names: string[]) => first.findIndex((h) => names.includes(h));
   const ia = header ? col(TEXT_A) : 0, ib = header ? col(TEXT_B) : -1, il = header ? first.indexOf('label') : -1;
-  lines.forEach((line, i) => {
-    if ((header && i === 0) || line.trim() === '') return;
-    const where = `${path}:${i + 1}`;
-    let f = split(line);
-    if (!header) {
-      while (f.length > 2 && f[f.length - 1] === '') f = f.slice(0, -1); // trailing separators
-      if (f.length < 2 || f.length > 3) throw new DataError(`${where}: expected text<TAB>label or text_a<TAB>text_b<TAB>label, found ${f.length} fields`);
-    }
+  const sep = ext === '.csv' ? 'comma' : 'tab';
+  rows.forEach(({ fields, line }, r) => {
+    if (header && r === 0) return;
+    if (fields.every((f) => f.trim() === '')) return;
+    const where = `${path}:${line}`;
+    let f = fields;
+    while (f.length > (header ? first.length : 2) && f[f.length - 1] === '') f = f.slice(0, -1); // trailing separators (chABSA's rows end with one)
+    if (header && f.length !== first.length) throw new DataError(`${where}: ${f.length} fields where the header has ${first.length} (a ${sep} inside a text must be in "quotes")`);
+    if (!header && (f.length < 2 || f.length > 3)) throw new DataError(`${where}: expected text${sep === 'tab' ? '<TAB>' : ','}label or text_a${sep === 'tab' ? '<TAB>' : ','}text_b${sep === 'tab' ? '<TAB>' : ','}label, found ${f.length} fields`);
     const a = f[ia], b = ib >= 0 ? f[ib] : !header && f.length === 3 ? f[1] : undefined;
     const l = il >= 0 ? f[il] : f[f.length - 1];
     if (!a || a.trim() === '') throw new DataError(`${where}: empty text`);
     if (b !== undefined && b.trim() === '') throw new DataError(`${where}: empty text_b`);
-    out.push({ guid: `${i}`, textA: a, textB: b, label: labelString(l, where) });
+    out.push({ guid: `${line - 1}`, textA: a, textB: b, label: labelString(l, where) });
   });
   return out;
 }

@@ -22,15 +22,21 @@ export function checkOutputFile(path: string): void {
 export function writeFileAtomic(path: string, fill: (write: (chunk: string | Uint8Array) => void) => void): void {
   checkOutputFile(path);
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
+  // an error of the file system names the file it happened to (ENOSPC, EFBIG, EACCES, EROFS ...)
+  const named = (e: unknown): Error => {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code ? new OutputPathError(`${path}: cannot write (${code}${code === 'ENOSPC' ? ': the disk is full' : code === 'EFBIG' ? ': file too large' : code === 'EACCES' || code === 'EPERM' ? ': permission denied' : code === 'EROFS' ? ': read-only file system' : ''})`) : e as Error;
+  };
+  let fd: number;
+  try { fd = openSync(tmp, 'w'); } catch (e) { throw named(e); }
   try {
     fill((chunk) => { if (typeof chunk === 'string') writeSync(fd, chunk); else writeSync(fd, chunk); });
     fsyncSync(fd);
     closeSync(fd);
   } catch (e) {
-    closeSync(fd);
+    try { closeSync(fd); } catch { /* already closed */ }
     rmSync(tmp, { force: true });
-    throw e;
+    throw named(e);
   }
-  renameSync(tmp, path);
+  try { renameSync(tmp, path); } catch (e) { rmSync(tmp, { force: true }); throw named(e); }
 }

@@ -16,10 +16,11 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { loadBert, saveBert } from '../io/checkpoint.js';
 import { Bert } from '../model/bert.js';
 import { makeConfig } from '../model/config.js';
-import { checkOutputDir } from '../finetune.js';
+import { choiceOption, intOption, OptionError, positiveOption, ratioOption } from '../core/options.js';
+import { beginRun, finishRun, inspectRun } from '../run/rundir.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padBatch } from '../tokenize/inputs.js';
-import { latestCheckpoint, trainTask, type TrainTask } from '../train/trainer.js';
+import { trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
 import { concatSentences, type Doc, makeChunks, maskWords, pairInstance, type PairObjective, readDocuments, type Sentence, type Special, WordStarts } from './pairs.js';
 
 export type { Special } from './pairs.js';
@@ -118,10 +119,22 @@ export interface PretrainOptions {
 
 export interface PretrainResult { steps: number; evalLoss: number; evalAccuracy: number; evalPairAccuracy: number | null; seconds: number }
 
+/** files a pretraining run writes into its folder */
+const PRETRAIN_FILES = /^(config\.json|model\.safetensors|spiece\.model|pretrain_report\.json|checkpoint-\d+(\.tmp)?)$/;
+
 export function pretrain(o: PretrainOptions): PretrainResult {
+  // 1. check and read everything; nothing is written until the run begins
+  const objective = choiceOption('objective', o.objective, ['mlm', 'nsp', 'sop'] as const, 'mlm');
+  const wwm = o.wwm ?? false;
+  const maxLen = intOption('max-seq-length', o.maxSeqLength, 128, 8, 4096), seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
+  const batchSize = intOption('batch-size', o.batchSize, 32), learningRate = positiveOption('learning-rate', o.learningRate, 1e-4);
+  const epochs = positiveOption('epochs', o.epochs, 1), maxSteps = o.maxSteps === undefined ? undefined : intOption('max-steps', o.maxSteps, 0);
+  const warmupProportion = ratioOption('warmup-proportion', o.warmupProportion, 0.1, true);
+  const saveSteps = intOption('save-steps', o.saveSteps, 0, 0), evalSteps = intOption('eval-steps', o.evalSteps, 0, 0);
+  const hidden = intOption('hidden', o.hidden, 256, 1, 8192), layers = intOption('layers', o.layers, 4, 1, 128), heads = intOption('heads', o.heads, 4, 1, 512);
+  const intermediate = intOption('intermediate', o.intermediate, 4 * hidden, 1, 65536);
+  if (hidden % heads !== 0) throw new OptionError(`--hidden ${hidden} must be a multiple of --heads ${heads}`);
   const dtype = resolveDtype(o.dtype, o.kernels);
-  const objective = o.objective ?? 'mlm', wwm = o.wwm ?? false;
-  if (!['mlm', 'nsp', 'sop'].includes(objective)) throw new DataError(`--objective must be mlm, nsp or sop, got "${String(objective)}"`);
   if (!existsSync(o.corpus)) throw new DataError(`${o.corpus}: no such file`);
   const tokPath = o.tokenizer ?? o.model;
   if (!tokPath) throw new DataError('pretrain needs --tokenizer (a SentencePiece model) or --model (continued pretraining)');
@@ -129,20 +142,11 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   const id = (t: string) => { const v = tok.tokenId(t); if (v === undefined) throw new DataError(`${tokPath}: the vocabulary has no ${t} piece`); return v; };
   const sp: Special = { cls: id('[CLS]'), sep: id('[SEP]'), mask: id('[MASK]'), pad: tok.tokenId('[PAD]') ?? tok.tokenId('<pad>') ?? 0, vocab: tok.vocabSize, special: new Set<number>() };
   for (const t of ['[CLS]', '[SEP]', '[MASK]', '[PAD]', '<pad>', '<unk>', '<s>', '</s>', '[UNK]']) { const v = tok.tokenId(t); if (v !== undefined) sp.special.add(v); }
-  const maxLen = o.maxSeqLength ?? 128, seed = o.seed ?? 42;
   // what identifies a run: the same folder resumes only the same run
-  const runPath = join(o.output, 'run.json');
-  const runId = JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, model: o.model ?? null, maxLen, seed, objective, wwm });
-  let resumeFrom: string | null = null;
-  if (existsSync(runPath) && !o.overwrite) {
-    const prev = JSON.parse(readFileSync(runPath, 'utf8')) as Record<string, unknown>;
-    const { sequences: _n, ...prevId } = prev;
-    if (JSON.stringify({ ...prevId, model: prevId.model ?? null, objective: prevId.objective ?? 'mlm', wwm: prevId.wwm ?? false }) !== runId) {
-      throw new DataError(`${o.output}: holds another pretraining run (${runPath} differs from this command); use --overwrite or another --output`);
-    }
-    resumeFrom = latestCheckpoint(o.output);
-  }
-  if (!resumeFrom) checkOutputDir(o.output, o.overwrite ?? false);
+  const identity = JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, model: o.model ?? null, maxLen, seed, objective, wwm,
+    shape: o.model ? null : { hidden, layers, heads, intermediate }, batch_size: batchSize, learning_rate: learningRate, epochs, max_steps: maxSteps ?? null, warmup_proportion: warmupProportion, dtype });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'pretrain_report.json' });
+  const resumeFrom = plan.resumeFrom;
   const words = new WordStarts(tok, wwm ? undefined : null);
   const docs = readDocuments(words, readFileSync(o.corpus, 'utf8'), maxLen);
   if (wwm && words.unaligned) o.log?.(`whole-word masking: ${words.unaligned} sentences could not be aligned with MeCab's words (masked per piece)`);
@@ -164,35 +168,42 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     heldN = he.length; heldMake = (i, rng) => pairInstance(heldDocs, he[i]!, objective, maxLen, rng, sp);
   }
   if (lengths.length === 0) throw new DataError(`${o.corpus}: no text to pretrain on`);
+  if (trainingSteps(lengths.length, { batchSize, epochs, maxSteps }) < 1) throw new OptionError(`no training steps: ${lengths.length} sequences with --batch-size ${batchSize} and --epochs ${epochs} make less than one step`);
   const nsp = objective !== 'mlm';
   let model: Bert;
   if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, mlmHead: true, nspHead: nsp }).model;
   else if (o.model) model = loadBert(o.model, { kernels: o.kernels, dtype, mlmHead: true, nspHead: nsp, seed }).model;
   else {
-    const cfg = makeConfig({ vocab_size: tok.vocabSize, hidden_size: o.hidden ?? 256, num_hidden_layers: o.layers ?? 4, num_attention_heads: o.heads ?? 4,
-      intermediate_size: o.intermediate ?? 4 * (o.hidden ?? 256), max_position_embeddings: Math.max(512, maxLen) }, 'pretrain');
+    const cfg = makeConfig({ vocab_size: tok.vocabSize, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
+      intermediate_size: intermediate, max_position_embeddings: Math.max(512, maxLen) }, 'pretrain');
     model = new Bert(cfg, { kernels: o.kernels, dtype, seed, mlmHead: true, nspHead: nsp });
   }
-  if (!resumeFrom) writeFileAtomic(runPath, (w) => w(JSON.stringify({ ...(JSON.parse(runId) as object), sequences: lengths.length }) + '\n'));
-  o.log?.(`pretraining (${objective}${wwm ? ', whole-word masking' : ''}) on ${lengths.length} ${nsp ? 'chunks' : 'sequences'} (${heldN} held out), vocabulary ${tok.vocabSize}`);
-  const task = pretrainTask(model, lengths, make, sp);
-  const evalHeld = () => evaluatePretrain(model, heldN, heldMake, sp);
-  const t0 = Date.now();
-  const r = trainTask(model, o.kernels, task, {
-    batchSize: o.batchSize ?? 32, learningRate: o.learningRate ?? 1e-4, epochs: o.epochs ?? 1, maxSteps: o.maxSteps,
-    warmupProportion: o.warmupProportion ?? 0.1, seed, log: o.log,
-    checkpoint: o.saveSteps ? { dir: o.output, every: o.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
-    evaluation: heldN ? { every: o.evalSteps ?? 0, run: evalHeld } : undefined,
-  });
-  const ev = heldN ? evalHeld() : { loss: NaN, accuracy: NaN, extra: undefined };
-  saveBert(model, o.output);
-  const tokFile = tokPath.endsWith('.model') ? tokPath : null;
-  if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileSync(tokFile)));
-  const seconds = (Date.now() - t0) / 1000;
-  writeFileAtomic(join(o.output, 'pretrain_report.json'), (w) => w(JSON.stringify({
-    objective, whole_word_masking: wwm, steps: r.globalStep, eval_mlm_loss: ev.loss, eval_mlm_accuracy: ev.accuracy,
-    eval_pair_loss: ev.extra?.pair_loss ?? null, eval_pair_accuracy: ev.extra?.pair_accuracy ?? null, seconds: r.seconds, tokens_per_second: r.tokensPerSecond,
-    train_sequences: lengths.length, heldout_sequences: heldN, evaluations: r.evals, learning_curve: r.curve, config: model.cfg,
-  }, null, 1) + '\n'));
-  return { steps: r.globalStep, evalLoss: ev.loss, evalAccuracy: ev.accuracy, evalPairAccuracy: ev.extra?.pair_accuracy ?? null, seconds };
+  // 2. the run begins: lock, run.json; a kill from here on leaves a folder the same command resumes
+  const release = beginRun(plan, identity, PRETRAIN_FILES);
+  try {
+    o.log?.(`pretraining (${objective}${wwm ? ', whole-word masking' : ''}) on ${lengths.length} ${nsp ? 'chunks' : 'sequences'} (${heldN} held out), vocabulary ${tok.vocabSize}`);
+    const task = pretrainTask(model, lengths, make, sp);
+    const evalHeld = () => evaluatePretrain(model, heldN, heldMake, sp);
+    const t0 = Date.now();
+    const r = trainTask(model, o.kernels, task, {
+      batchSize, learningRate, epochs, maxSteps, warmupProportion, seed, log: o.log,
+      checkpoint: saveSteps ? { dir: o.output, every: saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
+      evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined,
+    });
+    const ev = heldN ? evalHeld() : { loss: NaN, accuracy: NaN, extra: undefined };
+    saveBert(model, o.output);
+    const tokFile = tokPath.endsWith('.model') ? tokPath : null;
+    if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileSync(tokFile)));
+    const seconds = (Date.now() - t0) / 1000;
+    // the report last: its presence means the run finished
+    writeFileAtomic(join(o.output, 'pretrain_report.json'), (w) => w(JSON.stringify({
+      objective, whole_word_masking: wwm, steps: r.globalStep, eval_mlm_loss: ev.loss, eval_mlm_accuracy: ev.accuracy,
+      eval_pair_loss: ev.extra?.pair_loss ?? null, eval_pair_accuracy: ev.extra?.pair_accuracy ?? null, seconds: r.seconds, tokens_per_second: r.tokensPerSecond,
+      train_sequences: lengths.length, heldout_sequences: heldN, evaluations: r.evals, learning_curve: r.curve, config: model.cfg,
+    }, null, 1) + '\n'));
+    finishRun(o.output);
+    return { steps: r.globalStep, evalLoss: ev.loss, evalAccuracy: ev.accuracy, evalPairAccuracy: ev.extra?.pair_accuracy ?? null, seconds };
+  } finally {
+    release();
+  }
 }

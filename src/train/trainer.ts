@@ -28,7 +28,8 @@ export interface TrainOptions {
   maxGradNorm?: number;
   padId?: number;
   log?: (line: string) => void;
-  /** save a resumable checkpoint into dir every `every` steps (the last complete one is kept) */
+  /** save a resumable checkpoint into dir every `every` steps and at the end (the newest complete one is kept;
+   *  the caller removes it once its final outputs are written: see run/rundir.ts finishRun) */
   checkpoint?: { dir: string; every: number };
   /** continue a run from a checkpoint folder written by an earlier, interrupted call */
   resumeFrom?: string;
@@ -41,7 +42,7 @@ export interface TrainOptions {
     run: () => { accuracy: number; loss: number; extra?: Record<string, number> };
     /** stop after this many evaluations without a better eval loss (0 = never) */
     patience?: number;
-    /** keep the best model (lowest eval loss) here and load it back at the end */
+    /** keep the best model (lowest eval loss) here and load it back at the end (the caller removes the folder when done) */
     bestDir?: string;
   };
 }
@@ -50,7 +51,7 @@ export interface EvalPoint { step: number; eval_accuracy: number; eval_loss: num
 
 interface TrainerState {
   step: number; total: number; curve: CurvePoint[]; seconds: number; tokens: number;
-  evals: EvalPoint[]; bestLoss: number | null; bestStep: number | null; sinceBest: number;
+  evals: EvalPoint[]; bestLoss: number | null; bestStep: number | null; sinceBest: number; stoppedEarly?: boolean;
 }
 
 /** the newest complete checkpoint-N folder in dir, or null */
@@ -149,6 +150,8 @@ export function train(model: Bert, K: Kernels, features: Features[], labels: Int
 
 export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOptions): TrainResult {
   const n = task.lengths.length;
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${o.batchSize}`);
+  if (!(o.learningRate > 0) || !Number.isFinite(o.learningRate)) throw new RangeError(`learning rate must be a positive number, got ${o.learningRate}`);
   const total = trainingSteps(n, o);
   if (total < 1) throw new Error(`no training steps: ${n} examples, batch size ${o.batchSize}, ${o.epochs} epochs`);
   const warmup = Math.floor(total * o.warmupProportion);
@@ -173,12 +176,12 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     bestLoss = st.bestLoss ?? null;
     bestStep = st.bestStep ?? null;
     sinceBest = st.sinceBest ?? 0;
+    stoppedEarly = st.stoppedEarly ?? false;
     before = st.seconds;
     o.log?.(`resuming from ${o.resumeFrom} at step ${step}/${total}`);
   }
   const t0 = Date.now(), startStep = step;
   const isTty = process.stderr.isTTY === true;
-  const crashAfter = Number(process.env.JA_BERT_TEST_CRASH_AFTER_STEP ?? NaN); // fault injection for the resume test
   // each epoch's batch order depends only on (seed, epoch), so a resumed run sees the same batches
   const microPerEpoch = Math.ceil(n / o.batchSize);
   const perEpoch = Math.max(1, Math.floor(microPerEpoch / accum));
@@ -213,7 +216,6 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
       if (o.checkpoint && step % o.checkpoint.every === 0 && step < total && !stoppedEarly) {
         saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
       }
-      if (step === crashAfter) process.kill(process.pid, 'SIGKILL');
       const now = Date.now();
       if (o.log && (now - lastLog > (isTty ? 250 : 10000) || step === total)) {
         lastLog = now;
@@ -226,17 +228,15 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     }
   }
   const seconds = before + (Date.now() - t0) / 1000;
-  if (o.checkpoint) for (const f of existsSync(o.checkpoint.dir) ? readdirSync(o.checkpoint.dir) : []) {
-    if (/^checkpoint-\d+(\.tmp)?$/.test(f)) rmSync(join(o.checkpoint.dir, f), { recursive: true, force: true });
-  }
-  if (ev?.bestDir && bestStep !== null && bestStep !== step) {
+  // the end of training is a checkpoint too: a kill while the caller evaluates and writes resumes here, not mid-run
+  if (o.checkpoint && step > startStep) saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds, tokens, evals, bestLoss, bestStep, sinceBest, stoppedEarly });
+  if (ev?.bestDir && bestStep !== null && bestStep !== step && existsSync(join(ev.bestDir, 'model.safetensors'))) {
     // the best evaluation's weights replace the last ones
     const best = readSafetensors(join(ev.bestDir, 'model.safetensors')).tensors;
     for (const spec of model.layout.specs) model.params.set(toFloat32(best.get(spec.name)!), spec.offset);
     model.paramsChanged();
     o.log?.(`loaded the best model (step ${bestStep}, eval loss ${bestLoss!.toFixed(4)})`);
   }
-  if (ev?.bestDir) rmSync(ev.bestDir, { recursive: true, force: true });
   const tail = curve.slice(-Math.max(1, Math.ceil(curve.length / 10)));
   return { globalStep: step, evals, bestStep, stoppedEarly, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds };
 }

@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+import type { Example } from '../data/processors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { classificationReport, confusionMatrixText, type Metrics } from './metrics.js';
+import { reportHtml } from './html.js';
+import { confusionPng, curvesPng } from './png.js';
+
+/**
+ * The report files every classification run writes: classification_report.txt, confusion_matrix.txt, eval_predictions.jsonl and
+ * report.json (`extra` plus per-class metrics, averages and the matrix), report.html,
+ * the PNGs, and eval_results.txt last (the run's finished marker).
+ */
+export function writeReports(out: string, evalSet: Example[], labels: string[], predictions: number[], probs: ArrayLike<number>[],
+  metrics: Metrics, evalText: string, extra: Record<string, unknown>): void {
+  writeFileAtomic(join(out, 'classification_report.txt'), (w) => w(classificationReport(metrics)));
+  writeFileAtomic(join(out, 'confusion_matrix.txt'), (w) => w(confusionMatrixText(metrics.confusion)));
+  writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => evalSet.forEach((e, i) => w(JSON.stringify({
+    guid: e.guid, label: e.label, prediction: labels[predictions[i]!], probabilities: Array.from(probs[i]!, (p) => Math.round(p * 1e6) / 1e6),
+  }) + '\n')));
+  writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({
+    ...extra, labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
+  }, null, 1) + '\n'));
+  const curve = extra.learning_curve as Array<{ step: number; loss: number }> | undefined;
+  const evals = extra.evaluations as Array<{ step: number; eval_accuracy: number; eval_loss: number }> | undefined;
+  writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
+    title: `ja-bert: ${String(extra.method ?? 'fine-tuned cross-encoder')}`, evalText, reportText: classificationReport(metrics),
+    confusionText: confusionMatrixText(metrics.confusion), metrics, curve, evals, details: extra,
+  })));
+  writeFileAtomic(join(out, 'confusion_matrix.png'), (w) => w(confusionPng(metrics)));
+  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [])));
+  // last: its presence means the run finished (run/rundir.ts)
+  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
+}
+

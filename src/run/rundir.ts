@@ -1,0 +1,119 @@
+/**
+ * An output folder that a long command (finetune, pretrain, baseline) owns.
+ *
+ * - Identity: run.json holds what identifies the run. The same command on the
+ *   same folder resumes it (from the newest checkpoint) or, when it has
+ *   finished, says so; another run's folder is refused unless --overwrite.
+ * - Nothing before validation: `inspectRun` only reads. The caller validates
+ *   its options and data, then `begin` takes the lock and writes run.json.
+ * - One writer: `.ja-bert.lock` holds the owner's pid, created exclusively; a
+ *   second run gets one line naming the folder and the pid; the lock of a dead
+ *   process is taken over, and that process's temp files are removed.
+ * - Never lost: the caller writes its final model and reports (each temp file
+ *   + rename), then `finish` writes the finished marker last, and only then are
+ *   the checkpoints removed. A kill at any moment leaves either a resumable
+ *   folder or a finished one.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic.js';
+import { latestCheckpoint } from '../train/trainer.js';
+
+export class RunDirError extends Error {}
+
+const LOCK = '.ja-bert.lock';
+
+export interface RunPlan {
+  dir: string;
+  /** the checkpoint to resume from, or null for a fresh start */
+  resumeFrom: string | null;
+  /** true when run.json already names this run (resume or restart of the same run) */
+  sameRun: boolean;
+  /** the same run has already finished (only with `reuseFinished`) */
+  finished?: boolean;
+}
+
+/** what a command may do with `dir`; reads only. `finished`: the file whose presence means the run completed */
+export function inspectRun(dir: string, identity: string, o: { overwrite?: boolean; finished: string; reuseFinished?: boolean }): RunPlan {
+  const runPath = join(dir, 'run.json');
+  if (!existsSync(dir)) return { dir, resumeFrom: null, sameRun: false };
+  let entries: string[];
+  try { entries = readdirSync(dir); } catch (e) { throw new RunDirError(`${dir}: cannot read the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  if (o.overwrite) return { dir, resumeFrom: null, sameRun: false };
+  if (existsSync(runPath)) {
+    let prev = '';
+    try { prev = readFileSync(runPath, 'utf8'); } catch { /* unreadable: treated as another run */ }
+    if (prev !== identity + '\n') throw new RunDirError(`${dir}: holds another run (its run.json differs from this command's); use --overwrite or another folder`);
+    if (existsSync(join(dir, o.finished))) {
+      // a run killed after its finished marker, before its checkpoints were removed: finish the cleanup (unless it is still running)
+      if (entries.some((f) => /^checkpoint-\d+|^best-model$|^\.ja-bert\.lock$|\.\d+\.tmp$/.test(f)) && !lockedByLiveProcess(dir)) {
+        rmSync(join(dir, LOCK), { force: true });
+        for (const f of entries) if (/\.\d+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true });
+        finishRun(dir);
+      }
+      if (o.reuseFinished) return { dir, resumeFrom: null, sameRun: true, finished: true };
+    }
+    if (existsSync(join(dir, o.finished))) throw new RunDirError(`${dir}: this run has already finished; use --overwrite to run it again`);
+    return { dir, resumeFrom: latestCheckpoint(dir), sameRun: true };
+  }
+  if (entries.some((f) => f !== LOCK && !/\.\d+\.tmp$/.test(f))) throw new RunDirError(`${dir}: the output folder already holds files (a different run?); use --overwrite or another folder`);
+  return { dir, resumeFrom: null, sameRun: false };
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+function lockOwner(dir: string): number | null {
+  try { const pid = Number(readFileSync(join(dir, LOCK), 'utf8').trim()); return Number.isInteger(pid) && pid > 0 ? pid : null; } catch { return null; }
+}
+
+function lockedByLiveProcess(dir: string): boolean {
+  const pid = lockOwner(dir);
+  return pid !== null && pid !== process.pid && alive(pid);
+}
+
+/** take the folder's lock (creating the folder); returns the release function */
+export function lockRun(dir: string): () => void {
+  const created = !existsSync(dir);
+  try { mkdirSync(dir, { recursive: true }); } catch (e) { throw new RunDirError(`${dir}: cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  const lock = join(dir, LOCK);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RunDirError(`${dir}: cannot write a lock file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      const pid = lockOwner(dir);
+      if (pid !== null && pid !== process.pid && alive(pid)) throw new RunDirError(`${dir}: another ja-bert run (pid ${pid}) is writing to this folder`);
+      if (attempt > 3) throw new RunDirError(`${dir}: cannot take the lock ${lock}`);
+      rmSync(lock, { force: true }); // a dead owner's lock
+    }
+  }
+  // what a dead writer left half-done: temp files and unfinished checkpoint folders
+  for (const f of readdirSync(dir)) if (/\.\d+\.tmp$|^checkpoint-\d+\.tmp$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
+  return () => {
+    rmSync(lock, { force: true });
+    if (created) { try { rmdirSync(dir); } catch { /* not empty: keep */ } }
+  };
+}
+
+/**
+ * Lock the folder and record the run: with --overwrite (or a fresh folder) the
+ * files an earlier run wrote (`ownFiles`) are removed first. Returns the release function.
+ */
+export function beginRun(plan: RunPlan, identity: string, ownFiles: RegExp): () => void {
+  const release = lockRun(plan.dir);
+  try {
+    if (!plan.sameRun) for (const f of readdirSync(plan.dir)) if (ownFiles.test(f) || f === 'run.json') rmSync(join(plan.dir, f), { recursive: true, force: true });
+    if (!plan.sameRun || !existsSync(join(plan.dir, 'run.json'))) writeFileAtomic(join(plan.dir, 'run.json'), (w) => w(identity + '\n'));
+  } catch (e) { release(); throw e; }
+  return release;
+}
+
+/** the last step of a run, after its finished marker is written: checkpoints and the best-model folder go */
+export function finishRun(dir: string): void {
+  for (const f of readdirSync(dir)) if (/^checkpoint-\d+(\.tmp)?$|^best-model$/.test(f)) rmSync(join(dir, f), { recursive: true, force: true });
+}
