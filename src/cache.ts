@@ -10,12 +10,14 @@
  * entry, id, text, text hash, row count and offset (in floats).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { DataError } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
+import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
+import { intOption, OptionError } from './core/options.js';
 import { findModelFiles, loadBert } from './io/checkpoint.js';
 import type { BRep, PairHeadConfig, Side } from './model/heads.js';
 import { PairModel } from './model/pairmodel.js';
@@ -58,23 +60,25 @@ export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = '
 
 /** texts to cache: honbun_data.json ({id: text}) or JSONL lines {"id": ..., "text": ...} */
 export function readCorpusTexts(path: string): Array<{ id: string; text: string }> {
-  if (!existsSync(path)) throw new DataError(`${path}: no such file`);
-  const raw = readFileSync(path, 'utf8');
+  const strict = <T>(f: () => T): T => { try { return f(); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; } };
+  let out: Array<{ id: string; text: string }>;
   if (path.endsWith('.jsonl')) {
-    return raw.split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim()).map(([l, n]) => {
-      let v: Record<string, unknown>;
-      try { v = JSON.parse(l) as Record<string, unknown>; } catch (e) { throw new DataError(`${path}:${n}: not valid JSON (${(e as Error).message})`); }
-      if (typeof v.id !== 'string' || typeof v.text !== 'string') throw new DataError(`${path}:${n}: needs string "id" and "text"`);
+    out = strict(() => readJsonLines(path)).map(({ value, line }) => {
+      const v = value as Record<string, unknown> | null;
+      if (!v || typeof v !== 'object' || typeof v.id !== 'string' || typeof v.text !== 'string') throw new DataError(`${path}:${line}: needs string "id" and "text"`);
       return { id: v.id, text: v.text };
     });
+  } else {
+    const v = strict(() => readJsonFile(path));
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new DataError(`${path}: expected a JSON object mapping ids to texts`);
+    out = Object.entries(v as Record<string, unknown>).map(([id, text]) => {
+      if (typeof text !== 'string') throw new DataError(`${path}: the text of "${id}" is not a string`);
+      return { id, text };
+    });
   }
-  let v: unknown;
-  try { v = JSON.parse(raw); } catch (e) { throw new DataError(`${path}: not valid JSON (${(e as Error).message})`); }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new DataError(`${path}: expected a JSON object mapping ids to texts`);
-  return Object.entries(v as Record<string, unknown>).map(([id, text]) => {
-    if (typeof text !== 'string') throw new DataError(`${path}: the text of "${id}" is not a string`);
-    return { id, text };
-  });
+  const seen = new Set<string>();
+  for (const t of out) { if (seen.has(t.id)) throw new DataError(`${path}: id "${t.id}" appears twice`); seen.add(t.id); }
+  return out;
 }
 
 export function readCache(path: string): Cache {
@@ -87,12 +91,30 @@ export function readCache(path: string): Cache {
   const body = buf.subarray(0, buf.length - 32);
   if (!createHash('sha256').update(body).digest().equals(buf.subarray(buf.length - 32))) throw bad('checksum mismatch: truncated or damaged');
   const hlen = buf.readUInt32LE(12);
-  const header = JSON.parse(buf.toString('utf8', 16, 16 + hlen)) as CacheHeader;
+  if (16 + hlen > body.length) throw bad('header length past the end');
+  let header: CacheHeader;
+  try { header = JSON.parse(buf.toString('utf8', 16, 16 + hlen)) as CacheHeader; } catch { throw bad('header is not JSON'); }
+  // every field checked, not only the checksum: a header edited and re-hashed must still describe its data exactly
+  const int = (v: unknown, min = 0) => Number.isSafeInteger(v) && (v as number) >= min;
+  if (!header || typeof header !== 'object' || header.version !== version || typeof header.model_hash !== 'string' || !header.head || typeof header.head !== 'object'
+    || !int(header.hidden_size, 1) || !int(header.width, 1) || typeof header.per_token !== 'boolean' || !Array.isArray(header.entries) || !int(header.floats)) throw bad('header fields missing or of the wrong type');
+  let offset = 0;
+  const byId = new Map<string, CacheEntry>();
+  for (const e of header.entries) {
+    if (!e || typeof e.id !== 'string' || typeof e.text !== 'string' || typeof e.hash !== 'string' || !int(e.rows, 1) || !int(e.offset)) throw bad('an entry is missing fields');
+    if (e.offset !== offset) throw bad(`entry "${e.id}" starts at ${e.offset}, expected ${offset}`);
+    if (!header.per_token && e.rows !== 1) throw bad(`entry "${e.id}" has ${e.rows} rows in a one-vector cache`);
+    if (byId.has(e.id)) throw bad(`id "${e.id}" appears twice`);
+    byId.set(e.id, e);
+    offset += e.rows * header.width;
+  }
+  if (offset !== header.floats) throw bad(`the entries hold ${offset} floats, the header says ${header.floats}`);
   const start = 16 + hlen, bytes = header.floats * 4;
   if (start + bytes !== body.length) throw bad('data size does not match its header');
   const data = new Float32Array(header.floats);
   new Uint8Array(data.buffer).set(buf.subarray(start, start + bytes));
-  return { header, data, byId: new Map(header.entries.map((e) => [e.id, e])), path };
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw bad(`a non-finite value at float ${i}`);
+  return { header, data, byId, path };
 }
 
 function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'>, entries: Array<{ id: string; text: string; hash: string; rows: number; data: Float32Array }>): number {
@@ -118,8 +140,15 @@ function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'
 /** check that a cache belongs to this model and head */
 export function checkCacheFor(cache: Cache, m: ScoringModel): void {
   const h = m.pm.bert.cfg.pair_head!;
-  if (JSON.stringify(cache.header.head) !== JSON.stringify(h)) throw new CacheError(`${cache.path}: the cache was built for the ${cache.header.head.type} head, the model has the ${h.type} head`);
+  if (JSON.stringify(cache.header.head) !== JSON.stringify(h)) throw new CacheError(`${cache.path}: the cache was built for the ${String(cache.header.head.type)} head, the model has the ${h.type} head`);
   if (cache.header.model_hash !== m.hash) throw new CacheError(`${cache.path}: the cache was built by another model (or an older version of ${m.dir}); rebuild it with cache build`);
+  // the shape of what is stored must be what this head reads
+  const W = m.pm.head.repWidth(), perToken = m.pm.head.perToken(), D = m.pm.bert.cfg.hidden_size;
+  if (cache.header.width !== W || cache.header.per_token !== perToken || cache.header.hidden_size !== D) {
+    throw new CacheError(`${cache.path}: the cache stores rows of width ${cache.header.width}${cache.header.per_token ? ' per token' : ''} (hidden ${cache.header.hidden_size}), this head reads ${W}${perToken ? ' per token' : ''} (hidden ${D}); rebuild it with cache build`);
+  }
+  const tooLong = perToken ? cache.header.entries.find((e) => e.rows > m.pm.sideLength) : undefined;
+  if (tooLong) throw new CacheError(`${cache.path}: entry "${tooLong.id}" has ${tooLong.rows} token rows, more than the model's side length ${m.pm.sideLength}; rebuild it with cache build`);
 }
 
 export interface BuildResult { entries: number; encoded: number; reused: number; bytes: number; seconds: number }
@@ -129,25 +158,36 @@ export interface BuildResult { entries: number; encoded: number; reused: number;
  * for this model are kept, the rest encoded in batches; ids no longer in the
  * corpus are dropped. Written atomically.
  */
-export function buildCache(o: { model: string; texts: string; cache: string; kernels: Kernels; batchSize?: number; dtype?: DTypeOption; log?: (l: string) => void }): BuildResult {
+export function buildCache(o: { model: string; texts: string; cache: string; kernels: Kernels; batchSize?: number; dtype?: DTypeOption; log?: (l: string) => void;
+  /** write progress to CACHE.partial every this many seconds (default 30) */ partialEverySeconds?: number }): BuildResult {
   const t0 = Date.now();
+  const bs = intOption('batch-size', o.batchSize, 32);
+  if (o.partialEverySeconds !== undefined && !(o.partialEverySeconds >= 0)) throw new OptionError(`--save-seconds must be a number ≥ 0, got ${o.partialEverySeconds}`);
   const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
   const texts = readCorpusTexts(o.texts);
+  // a cache that cannot be written fails now, not after encoding everything
+  const probe = `${o.cache}.${process.pid}.probe`;
+  try { closeSync(openSync(probe, 'w')); rmSync(probe, { force: true }); } catch (e) { throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   const h = m.pm.bert.cfg.pair_head!, W = m.pm.head.repWidth(), perToken = m.pm.head.perToken();
-  let old: Cache | null = null;
-  if (existsSync(o.cache)) {
-    try { old = readCache(o.cache); checkCacheFor(old, m); } catch (e) { o.log?.(`${(e as Error).message.split(';')[0]}: encoding everything again`); old = null; }
+  const header = { version: CACHE_VERSION, model_hash: m.hash, head: h, hidden_size: m.pm.bert.cfg.hidden_size, width: W, per_token: perToken };
+  // reusable rows: the existing cache, and the progress an interrupted build left in CACHE.partial
+  const partialPath = `${o.cache}.partial`;
+  const sources: Cache[] = [];
+  for (const p of [o.cache, partialPath]) {
+    if (!existsSync(p)) continue;
+    try { const c = readCache(p); checkCacheFor(c, m); sources.push(c); } catch (e) { o.log?.(`${(e as Error).message.split(';')[0]}: not reused`); }
   }
+  if (sources.some((c) => c.path === partialPath)) o.log?.(`resuming from ${partialPath} (${sources.find((c) => c.path === partialPath)!.header.entries.length} texts encoded before)`);
   const entries: Array<{ id: string; text: string; hash: string; rows: number; data: Float32Array }> = [];
   const todo: number[] = [];
   for (const { id, text } of texts) {
     const hash = textHash(text);
-    const prev = old?.byId.get(id);
-    if (prev && prev.hash === hash) entries.push({ id, text, hash, rows: prev.rows, data: old!.data.slice(prev.offset, prev.offset + prev.rows * W) });
+    const src = sources.map((c) => ({ c, e: c.byId.get(id) })).find((x) => x.e && x.e.hash === hash);
+    if (src) entries.push({ id, text, hash, rows: src.e!.rows, data: src.c.data.slice(src.e!.offset, src.e!.offset + src.e!.rows * W) });
     else { todo.push(entries.length); entries.push({ id, text, hash, rows: 0, data: new Float32Array(0) }); }
   }
-  const bs = o.batchSize ?? 32;
   const tStart = Date.now();
+  let lastPartial = Date.now();
   for (let s = 0; s < todo.length; s += bs) {
     const idx = todo.slice(s, s + bs);
     const feats = idx.map((i) => m.builder.features(entries[i]!.text));
@@ -167,8 +207,14 @@ export function buildCache(o: { model: string; texts: string; cache: string; ker
     });
     const done = Math.min(s + bs, todo.length), el = (Date.now() - tStart) / 1000;
     o.log?.(`cache [${'#'.repeat(Math.round((done / todo.length) * 20)).padEnd(20, '.')}] ${done}/${todo.length} encoded, ${(done / el).toFixed(1)} texts/s, ETA ${Math.round((el / done) * (todo.length - done))}s`);
+    // progress on disk: everything encoded so far, as a cache of its own (a killed build resumes from it)
+    if (done < todo.length && Date.now() - lastPartial >= (o.partialEverySeconds ?? 30) * 1000) {
+      writeCache(partialPath, header, entries.filter((e) => e.rows > 0));
+      lastPartial = Date.now();
+    }
   }
-  const bytes = writeCache(o.cache, { version: CACHE_VERSION, model_hash: m.hash, head: h, hidden_size: m.pm.bert.cfg.hidden_size, width: W, per_token: perToken }, entries);
+  const bytes = writeCache(o.cache, header, entries);
+  rmSync(partialPath, { force: true });
   return { entries: entries.length, encoded: todo.length, reused: entries.length - todo.length, bytes, seconds: (Date.now() - t0) / 1000 };
 }
 
@@ -256,10 +302,13 @@ export interface RankResult { results: Array<{ id: string; score: number }>; can
 
 /** score one A (a cached id's text, or a new text) against every other cached text; the top K */
 export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DTypeOption }): RankResult {
+  const top = intOption('top', o.top, 10);
+  if ((o.id === undefined) === (o.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
+  if (o.text !== undefined && o.text.trim() === '') throw new DataError('--text is empty: give the text to rank against the cache');
+  if (o.text?.includes('\0')) throw new DataError('--text contains a NUL character');
   const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
   const cache = readCache(o.cache);
   checkCacheFor(cache, m);
-  if ((o.id === undefined) === (o.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
   let text = o.text;
   if (o.id !== undefined) {
     const e = cache.byId.get(o.id);
@@ -274,9 +323,8 @@ export function rank(o: { model: string; cache: string; id?: string; text?: stri
   const t1 = performance.now();
   const scores = scoreAgainst(m, a, warm);
   const t2 = performance.now();
-  const order = entries.map((_, i) => i).sort((x, y) => scores[y]! - scores[x]!).slice(0, o.top ?? 10);
+  const order = entries.map((_, i) => i).sort((x, y) => scores[y]! - scores[x]!).slice(0, top);
   return { results: order.map((i) => ({ id: entries[i]!.id, score: scores[i]! })), candidates: entries.length, loadMs: t0 - tl, encodeMs: t1 - t0, scoreMs: t2 - t1 };
 }
 
 export const cacheFileSize = (p: string): number => statSync(p).size;
-export const defaultCachePath = (dir: string): string => join(dir, 'cache.jabc');

@@ -6,7 +6,7 @@
  * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from './io/atomic.js';
+import { checkOutputFile, writeFileAtomic } from './io/atomic.js';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { loadBert } from './io/checkpoint.js';
@@ -66,6 +66,7 @@ const round = (x: number) => Math.round(x * 1e7) / 1e7;
 
 export function encodeFile(o: EncodeOptions): { lines: number } {
   const dtype = resolveDtype(o.dtype, o.kernels);
+  checkOutputFile(o.output);
   if (!existsSync(o.input)) throw new InputError(`${o.input}: no such file`);
   const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
   const lines: Line[] = [];

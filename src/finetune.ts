@@ -11,7 +11,7 @@ import { type DataOptions, loadData } from './data/load.js';
 import { DataError, type Example, labelIds, labelList } from './data/processors.js';
 import { computeMetrics, evalResultsText, type Metrics } from './eval/metrics.js';
 import { writeReports } from './eval/reports.js';
-import { writeFileAtomic } from './io/atomic.js';
+import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
 import { loadTokenizer } from './tokenize/index.js';
@@ -201,6 +201,7 @@ export interface PredictOptions { model: string; input: string; output: string; 
 /** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
 export function predict(o: PredictOptions): number {
   const dtype = resolveDtype(o.dtype, o.kernels);
+  checkOutputFile(o.output);
   const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
   if (model.numLabels === 0 && !model.cfg.pair_head) throw new DataError(`${o.model}: the model has no classifier (fine-tune it first)`);
   const pm = model.cfg.pair_head ? new PairModel(model) : null;
@@ -231,7 +232,7 @@ export function predict(o: PredictOptions): number {
   writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
     guid: r.guid, prediction: labels[res.predictions[i]!], probabilities: Object.fromEntries(labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
   }) + '\n')));
-  // run_classifier's test_results.tsv: one line of class probabilities per example, beside the JSONL
-  writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
+  // run_classifier's test_results.tsv: one line of class probabilities per example, beside the JSONL (not when that goes to standard output)
+  if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
   return rows.length;
 }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { toFloat64 } from '../src/io/tensor.js';
@@ -133,4 +133,48 @@ test('info shows the ISA and what --dtype auto picks; JA_BERT_MAX_ISA caps oneDN
   assert.equal(bad.status, 1);
   assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
   assert.match(bad.stderr, /^ja-bert: JA_BERT_MAX_ISA must be one of .*got "avx9000"$/m);
+});
+
+test('output targets: - is standard output; a FIFO or /dev/stdout is written directly; a link to a file keeps the link; a folder is refused first', (t) => {
+  const d = tempDir(t);
+  const spm = join(ROOT, '../shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
+  writeFileSync(join(d, 'in.txt'), '日本語の文\nもう一つ\n');
+  const tok = (out: string) => cli('tokenize', '--tokenizer', spm, '--input', join(d, 'in.txt'), '--output', out);
+  const ref = tok(join(d, 'ref.jsonl'));
+  assert.equal(ref.status, 0, ref.stderr);
+  const want = readFileSync(join(d, 'ref.jsonl'), 'utf8');
+  for (const target of ['-', '/dev/stdout']) {
+    const r = tok(target);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, want, target);
+  }
+  assert.ok(lstatSync('/dev/stdout').isSymbolicLink(), '/dev/stdout is still a link');
+  writeFileSync(join(d, 'real.jsonl'), 'old\n');
+  symlinkSync(join(d, 'real.jsonl'), join(d, 'link.jsonl'));
+  assert.equal(tok(join(d, 'link.jsonl')).status, 0);
+  assert.ok(lstatSync(join(d, 'link.jsonl')).isSymbolicLink());
+  assert.equal(readFileSync(join(d, 'real.jsonl'), 'utf8'), want);
+  spawnSync('mkfifo', [join(d, 'fifo')]);
+  const reader = spawnSync('bash', ['-c', `cat '${join(d, 'fifo')}' > '${join(d, 'from-fifo')}' & ${join(ROOT, 'bin/ja-bert')} tokenize --tokenizer '${spm}' --input '${join(d, 'in.txt')}' --output '${join(d, 'fifo')}'; wait`], { encoding: 'utf8' });
+  assert.equal(reader.status, 0, reader.stderr);
+  assert.equal(readFileSync(join(d, 'from-fifo'), 'utf8'), want);
+  const r = tok(d);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /is a folder; give a file path to write/);
+});
+
+test('--help on every command prints its usage and exits 0; --version', () => {
+  for (const cmd of ['encode', 'finetune', 'baseline', 'predict', 'tokenize', 'bench', 'pretrain', 'corpus', 'cache', 'rank', 'compare', 'demo', 'info', 'manpage-pairs']) {
+    for (const flag of ['--help', '-h']) {
+      const r = cli(cmd, flag);
+      assert.equal(r.status, 0, `${cmd} ${flag}: ${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`^Usage:\\n  ja-bert ${cmd}`), cmd);
+    }
+  }
+  const v = cli('--version');
+  assert.equal(v.status, 0);
+  assert.match(v.stdout, /^ja-bert \d+\.\d+\.\d+\n$/);
+  const u = cli('finetune', '--no-such-flag');
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /^ja-bert: unknown option --no-such-flag\n$/);
 });

@@ -4,14 +4,15 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { saveBert } from '../src/io/checkpoint.js';
 import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
-import { SHARED_DIR } from './helpers.js';
+import { faultEnv, SHARED_DIR } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const HEADS = ['cross', 'bi', 'additive', 'dot', 'lowrank', 'poly', 'late'];
@@ -150,4 +151,74 @@ test('rank and cache refuse what would give a wrong answer: unknown id, another 
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--head must be cross, .* got "nope"/);
   assert.throws(() => statSync(join(dir, 'badhead')), /ENOENT/, 'nothing written for a bad head');
+});
+
+test('a cache whose header was edited and re-hashed is refused field by field; bad rank options are one line', () => {
+  const dot = join(cmp, 'dot'), cache = join(cmp, 'dot', 'cache.jabc');
+  const buf = readFileSync(cache);
+  const hlen = buf.readUInt32LE(12);
+  const header = JSON.parse(buf.toString('utf8', 16, 16 + hlen)) as Record<string, unknown> & { entries: Array<Record<string, unknown>> };
+  /** the cache with its header changed by `edit`, data kept, checksum recomputed */
+  const forge = (edit: (h: typeof header) => void): string => {
+    const h = JSON.parse(JSON.stringify(header)) as typeof header;
+    edit(h);
+    const hj = Buffer.from(JSON.stringify(h));
+    const pre = Buffer.from(buf.subarray(0, 16)); pre.writeUInt32LE(hj.length, 12);
+    const body = Buffer.concat([pre, hj, buf.subarray(16 + hlen, buf.length - 32)]);
+    const p = join(dir, `forged-${Math.random().toString(36).slice(2)}.jabc`);
+    writeFileSync(p, Buffer.concat([body, createHash('sha256').update(body).digest()]));
+    return p;
+  };
+  const cases: Array<[(h: typeof header) => void, RegExp]> = [
+    [(h) => { h.width = (h.width as number) * 2; }, /entries hold|starts at/],
+    [(h) => { h.width = (h.width as number) / 2; h.floats = (h.floats as number) / 2; for (const e of h.entries) e.offset = (e.offset as number) / 2; }, /stores rows of width|starts at|data size/],
+    [(h) => { h.entries[1]!.offset = 0; }, /starts at 0, expected/],
+    [(h) => { h.entries[0]!.rows = -1; }, /missing fields/],
+    [(h) => { h.entries[1]!.id = h.entries[0]!.id; }, /appears twice/],
+    [(h) => { h.per_token = 'yes'; }, /wrong type/],
+    [(h) => { h.hidden_size = 64; }, /hidden 64/],
+  ];
+  for (const [edit, re] of cases) {
+    const r = cli('rank', '--model', dot, '--cache', forge(edit), '--id', titles[0]!);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  for (const [args, re, code] of [[['--top=-1'], /--top must be an integer ≥ 1/, 2], [['--top', '1.5'], /--top must be an integer/, 2], [['--text', ' '], /--text is empty/, 1]] as Array<[string[], RegExp, number]>) {
+    const r = cli('rank', '--model', dot, '--cache', cache, ...(args[0]!.startsWith('--text') ? [] : ['--id', titles[0]!]), ...args);
+    assert.equal(r.status, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
+
+test('cache build: a killed build resumes from its progress file; an unwritable cache folder fails before encoding', () => {
+  const dot = join(cmp, 'dot'), out = join(dir, 'resume.jabc');
+  const args = ['cache', 'build', '--model', dot, '--texts', texts, '--cache', out, '--batch-size', '4', '--dtype', 'f32', '--save-seconds', '0'];
+  // progress written after every batch (--save-seconds 0), killed at a file-system step part-way
+  const countFile = join(dir, 'cache-events');
+  const whole = spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8', env: { ...process.env, ...faultEnv({ JA_BERT_FAULT_COUNT: countFile }) } });
+  assert.equal(whole.status, 0, whole.stderr);
+  const ref = readFileSync(out);
+  rmSync(out);
+  const events = Number(readFileSync(countFile, 'utf8'));
+  const k = spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8', env: { ...process.env, ...faultEnv({ JA_BERT_FAULT_AT: String(Math.round(events * 0.7)) }) } });
+  assert.equal(k.signal, 'SIGKILL');
+  assert.ok(existsSync(`${out}.partial`), 'progress on disk');
+  const again = cli(...args);
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /resuming from .*\.partial \(\d+ texts encoded before\)/);
+  assert.match(again.stdout + again.stderr, /reused/);
+  assert.deepEqual(readFileSync(out), ref, 'the resumed cache equals an uninterrupted build');
+  assert.ok(!existsSync(`${out}.partial`));
+  const ro = join(dir, 'readonly');
+  mkdirSync(ro);
+  chmodSync(ro, 0o500);
+  const r = spawnSync(join(ROOT, 'bin/ja-bert'), ['cache', 'build', '--model', dot, '--texts', texts, '--cache', join(ro, 'c.jabc')], { encoding: 'utf8' });
+  chmodSync(ro, 0o700);
+  // root may write anywhere: then the build simply succeeds
+  if (process.getuid?.() !== 0) {
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /cannot write in .*readonly \(EACCES\)/);
+    assert.doesNotMatch(r.stderr, /encoded/);
+  }
 });

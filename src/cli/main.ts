@@ -64,9 +64,10 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
-  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16]
+  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30]
       encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
-      rerunning re-encodes only new or changed texts.
+      rerunning re-encodes only new or changed texts. Progress is saved to C.partial every --save-seconds;
+      a killed build, rerun, resumes from it.
   ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16]
       score A against every cached B; prints the top K with P(label 1) and the latency.
   ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads cross,bi,additive,dot,lowrank,poly,late]
@@ -205,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
       const r = buildCorpus({ output, log: (l) => console.error(l) });
       const report = JSON.stringify({ ...r, built: new Date().toISOString() }, null, 1) + '\n';
       if (flags.report) writeFileAtomic(flags.report as string, (w) => w(report));
-      console.log(`corpus: ${r.total.documents} documents, ${r.total.sentences} sentences, ${r.total.japaneseChars} Japanese characters -> ${output}`);
+      console.error(`corpus: ${r.total.documents} documents, ${r.total.sentences} sentences, ${r.total.japaneseChars} Japanese characters -> ${output}`);
       return 0;
     }
     case 'manpage-pairs': {
@@ -220,10 +221,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'cache': {
-      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', cache: 'string', 'batch-size': 'number', dtype: 'string' });
+      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M --texts F --cache C');
       const r = buildCache({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(),
-        batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress });
+        batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
       return 0;

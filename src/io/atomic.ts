@@ -1,26 +1,66 @@
 /**
  * Nothing written half-way: output goes to a temp file beside the target and is
  * renamed over it only when complete; on any error the temp file is removed.
- * The target's folder is created when missing; a target that exists and is not
- * a regular file (a device, a folder, a link to one) is refused, so that an
- * atomic rename never replaces `/dev/stdout` or a symlink with a plain file.
+ * The target's folder is created when missing. `-` is standard output; a
+ * target that is a device or a FIFO (or a symlink to one, such as /dev/stdout)
+ * is written to directly, and a symlink to a file is followed, so a rename
+ * never replaces either with a plain file. A folder is refused.
  */
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export class OutputPathError extends Error {}
 
-/** throws OutputPathError unless `path` is absent or a regular file; creates its folder */
-export function checkOutputFile(path: string): void {
+/** how `path` is to be written: 'stdout' (-), 'direct' (a device or FIFO), or 'atomic' at the returned (symlink-resolved) path */
+export function outputTarget(path: string): { kind: 'stdout' | 'direct' | 'atomic'; path: string } {
+  if (path === '-') return { kind: 'stdout', path };
   let st;
   try { st = lstatSync(path); } catch { st = undefined; }
-  if (st && !st.isFile()) throw new OutputPathError(`${path}: exists and is not a regular file (${st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : 'a device or special file'}); give a file path to write`);
+  if (st?.isSymbolicLink()) {
+    let target;
+    try { target = statSync(path); } catch { throw new OutputPathError(`${path}: a symbolic link to nothing; give a file path to write`); }
+    if (target.isFile()) return outputTarget(realpathSync(path)); // replace the file it names, keep the link
+    if (target.isDirectory()) throw new OutputPathError(`${path}: is a folder; give a file path to write`);
+    return { kind: 'direct', path }; // /dev/stdout, a link to a FIFO or a device
+  }
+  if (st?.isDirectory()) throw new OutputPathError(`${path}: is a folder; give a file path to write`);
+  if (st && !st.isFile()) return { kind: 'direct', path };
   try { mkdirSync(dirname(path), { recursive: true }); } catch (e) { throw new OutputPathError(`${dirname(path)}: cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  return { kind: 'atomic', path };
+}
+
+/** 1 or 2 when `path` is this process's standard output or error (/dev/stdout, /proc/self/fd/1: a socket cannot be reopened), else -1 */
+function ownStream(path: string): number {
+  try {
+    const st = statSync(path);
+    for (const fd of [1, 2]) { const s = fstatSync(fd); if (s.dev === st.dev && s.ino === st.ino) return fd; }
+  } catch { /* not ours */ }
+  return -1;
+}
+
+/** throws OutputPathError when `path` cannot be an output file (a folder, a dangling link); creates its folder */
+export function checkOutputFile(path: string): void {
+  outputTarget(path);
 }
 
 /** `fill` writes the content through `write` (strings or bytes, in order) */
-export function writeFileAtomic(path: string, fill: (write: (chunk: string | Uint8Array) => void) => void): void {
-  checkOutputFile(path);
+export function writeFileAtomic(target: string, fill: (write: (chunk: string | Uint8Array) => void) => void): void {
+  const t = outputTarget(target);
+  if (t.kind !== 'atomic') {
+    // standard output, a terminal, a pipe: written as it comes
+    let fd = t.kind === 'direct' ? ownStream(t.path) : 1;
+    try { if (fd < 0) fd = openSync(t.path, 'w'); } catch (e) { throw new OutputPathError(`${target}: cannot open for writing (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+    try {
+      fill((chunk) => { if (typeof chunk === 'string') writeSync(fd, chunk); else writeSync(fd, chunk); });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw code ? new OutputPathError(`${target}: cannot write (${code})`) : e;
+    } finally {
+      if (fd > 2) closeSync(fd);
+    }
+    return;
+  }
+  const path = t.path;
   const tmp = `${path}.${process.pid}.tmp`;
   // an error of the file system names the file it happened to (ENOSPC, EFBIG, EACCES, EROFS ...)
   const named = (e: unknown): Error => {

@@ -147,7 +147,9 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
       misShaped.push(`${spec.name} is [${t.shape}], expected [${spec.shape}]`);
       continue;
     }
-    model.params.set(toFloat32(t), spec.offset);
+    const v = toFloat32(t);
+    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) throw new CheckpointError(`${files.weightsPath}: tensor ${spec.name} holds a non-finite value (${v[i]}) at index ${i}; the checkpoint is damaged or diverged`);
+    model.params.set(v, spec.offset);
   }
   for (const name of tensors.keys()) {
     if (model.layout.byName.has(name) || IGNORED.some((r) => r.test(name))) continue;

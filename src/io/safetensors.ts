@@ -22,21 +22,39 @@ export function parseSafetensors(buf: Uint8Array, path = 'safetensors'): Safeten
   } catch (e) {
     throw new CheckpointError(`${path}: the header is not valid JSON (${(e as Error).message})`);
   }
+  if (!header || typeof header !== 'object' || Array.isArray(header)) throw new CheckpointError(`${path}: the header is not a JSON object`);
   const dataStart = 8 + hlen;
   const tensors = new Map<string, RawTensor>();
   let metadata: Record<string, string> = {};
+  // offsets must be non-negative integers, in order, non-overlapping, and cover the data section exactly
+  const spans: Array<[number, number, string]> = [];
   for (const [name, v] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = (v ?? {}) as Record<string, string>; continue; }
-    const e = v as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
+    if (name === '__metadata__') {
+      if (v !== null && (typeof v !== 'object' || Array.isArray(v) || Object.values(v as object).some((x) => typeof x !== 'string'))) throw new CheckpointError(`${path}: __metadata__ must map names to strings`);
+      metadata = (v ?? {}) as Record<string, string>;
+      continue;
+    }
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new CheckpointError(`${path}: tensor ${name}'s entry is not an object`);
+    const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     const dtype = e.dtype as DTypeName;
-    if (!(dtype in DTYPE_BYTES)) throw new CheckpointError(`${path}: tensor ${name} has unsupported dtype ${e.dtype}`);
-    if (!Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) throw new CheckpointError(`${path}: tensor ${name} lacks shape or data_offsets`);
-    const [s, t] = e.data_offsets;
-    const want = numel(e.shape) * DTYPE_BYTES[dtype];
-    if (t - s !== want) throw new CheckpointError(`${path}: tensor ${name} has ${t - s} bytes for shape [${e.shape}] ${dtype} (needs ${want})`);
+    if (typeof e.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) throw new CheckpointError(`${path}: tensor ${name} has unsupported dtype ${String(e.dtype)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new CheckpointError(`${path}: tensor ${name}'s shape must be a list of non-negative integers`);
+    if (!Array.isArray(e.data_offsets) || e.data_offsets.length !== 2 || !e.data_offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new CheckpointError(`${path}: tensor ${name}'s data_offsets must be two non-negative integers`);
+    const [s, t] = e.data_offsets as [number, number];
+    const want = numel(e.shape as number[]) * DTYPE_BYTES[dtype];
+    if (t - s !== want) throw new CheckpointError(`${path}: tensor ${name} has ${t - s} bytes for shape [${String(e.shape)}] ${dtype} (needs ${want})`);
     if (dataStart + t > buf.byteLength) throw new CheckpointError(`${path}: tensor ${name} runs past the end of the file; the file is truncated`);
-    tensors.set(name, { dtype, shape: e.shape, data: buf.subarray(dataStart + s, dataStart + t) });
+    spans.push([s, t, name]);
+    tensors.set(name, { dtype, shape: e.shape as number[], data: buf.subarray(dataStart + s, dataStart + t) });
   }
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let end = 0;
+  for (const [s, t, name] of spans) {
+    if (s < end) throw new CheckpointError(`${path}: tensor ${name}'s data overlaps another tensor's`);
+    if (s > end) throw new CheckpointError(`${path}: ${s - end} bytes before tensor ${name} belong to no tensor; the file is damaged`);
+    end = t;
+  }
+  if (dataStart + end !== buf.byteLength) throw new CheckpointError(`${path}: ${buf.byteLength - dataStart - end} bytes after the last tensor belong to no tensor; the file is damaged`);
   return { tensors, metadata };
 }
 

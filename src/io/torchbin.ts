@@ -153,7 +153,7 @@ export function readTorchBin(path: string): Map<string, RawTensor> {
     if (!(v instanceof TensorRef)) continue;
     const st = v.storage;
     let bytes = storages.get(st.key);
-    if (!bytes) { bytes = zip.read(`${root}data/${st.key}`); storages.set(st.key, bytes); }
+    if (!bytes) { bytes = zip.read(`${root}data/${st.key}`, st.numel * DTYPE_BYTES[st.dtype]); storages.set(st.key, bytes); }
     const es = DTYPE_BYTES[st.dtype];
     const n = numel(v.shape);
     let contiguous = true;

@@ -1,10 +1,11 @@
 /** A minimal zip reader (stored and deflated entries, zip64) for pytorch_model.bin. */
-import { inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
 import { CheckpointError } from './tensor.js';
 
 export interface ZipEntry {
   name: string;
   method: number;
+  crc32: number;
   compressedSize: number;
   size: number;
   localOffset: number;
@@ -34,6 +35,7 @@ export class ZipReader {
     for (let i = 0; i < count; i++) {
       if (p + 46 > buf.byteLength || dv.getUint32(p, true) !== 0x02014b50) throw new CheckpointError(`${path}: corrupt central directory at entry ${i}`);
       const method = dv.getUint16(p + 10, true);
+      const crc32 = dv.getUint32(p + 16, true);
       let compressedSize = dv.getUint32(p + 20, true);
       let size = dv.getUint32(p + 24, true);
       const nlen = dv.getUint16(p + 28, true), xlen = dv.getUint16(p + 30, true), clen = dv.getUint16(p + 32, true);
@@ -52,22 +54,29 @@ export class ZipReader {
         }
         x += 4 + len;
       }
-      this.entries.set(name, { name, method, compressedSize, size, localOffset });
+      this.entries.set(name, { name, method, crc32, compressedSize, size, localOffset });
       p = xend + clen;
     }
   }
 
-  read(name: string): Uint8Array {
+  /** an entry's bytes, checked against its declared size and CRC-32; `maxBytes` bounds what may be inflated (a zip bomb stops there) */
+  read(name: string, maxBytes = Infinity): Uint8Array {
     const e = this.entries.get(name);
     if (!e) throw new CheckpointError(`${this.path}: no entry ${name} in the archive`);
+    if (e.size > maxBytes) throw new CheckpointError(`${this.path}: entry ${name} declares ${e.size} bytes, more than the ${maxBytes} it may hold`);
     const dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
     const h = e.localOffset;
     if (dv.getUint32(h, true) !== 0x04034b50) throw new CheckpointError(`${this.path}: corrupt local header for ${name}`);
     const start = h + 30 + dv.getUint16(h + 26, true) + dv.getUint16(h + 28, true);
     if (start + e.compressedSize > this.buf.byteLength) throw new CheckpointError(`${this.path}: entry ${name} runs past the end of the file; the file is truncated`);
     const raw = this.buf.subarray(start, start + e.compressedSize);
-    if (e.method === 0) return raw;
-    if (e.method === 8) return new Uint8Array(inflateRawSync(raw));
-    throw new CheckpointError(`${this.path}: entry ${name} uses unsupported compression method ${e.method}`);
+    let out: Uint8Array;
+    if (e.method === 0) out = raw;
+    else if (e.method === 8) {
+      try { out = new Uint8Array(inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) })); } catch (err) { throw new CheckpointError(`${this.path}: entry ${name} does not inflate to its declared ${e.size} bytes (${(err as Error).message}); the file is damaged`); }
+    } else throw new CheckpointError(`${this.path}: entry ${name} uses unsupported compression method ${e.method}`);
+    if (out.byteLength !== e.size) throw new CheckpointError(`${this.path}: entry ${name} holds ${out.byteLength} bytes, its header says ${e.size}; the file is damaged`);
+    if (crc32(out) !== e.crc32) throw new CheckpointError(`${this.path}: entry ${name} fails its CRC-32 check; the file is damaged`);
+    return out;
   }
 }

@@ -45,11 +45,14 @@ export function geluIsTanh(act: HiddenAct): boolean {
 
 /** Build and validate a config from a parsed config.json / bert_config.json object. */
 export function makeConfig(raw: Record<string, unknown>, source = 'config'): BertConfig {
+  // upper bounds far beyond any BERT, so that a damaged config fails here, not in an allocation
+  const MAX: Record<string, number> = { vocab_size: 2_000_000, hidden_size: 16_384, num_hidden_layers: 256, num_attention_heads: 1024, intermediate_size: 65_536 };
   const need = (k: string): number => {
     const v = raw[k];
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       throw new ConfigError(`${source}: "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
     }
+    if (MAX[k] !== undefined && v > MAX[k]!) throw new ConfigError(`${source}: "${k}" is ${v}, more than ${MAX[k]} (a damaged config?)`);
     return v;
   };
   const opt = (k: string, d: number, integer = false): number => {
@@ -104,6 +107,13 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
   if (cfg.hidden_dropout_prob >= 1 || cfg.attention_probs_dropout_prob >= 1) {
     throw new ConfigError(`${source}: dropout probabilities must be below 1`);
   }
+  if (cfg.max_position_embeddings > 65_536 || cfg.type_vocab_size > 1024 || cfg.labels.length > 100_000) {
+    throw new ConfigError(`${source}: max_position_embeddings (${cfg.max_position_embeddings}), type_vocab_size (${cfg.type_vocab_size}) or the label count (${cfg.labels.length}) is implausibly large (a damaged config?)`);
+  }
+  // the parameter count, before anything of that size is allocated (typed arrays hold at most 2^32 - 1 elements; gradients and Adam triple it)
+  const D = cfg.hidden_size, I = cfg.intermediate_size, L = cfg.num_hidden_layers;
+  const params = (cfg.vocab_size + cfg.max_position_embeddings + cfg.type_vocab_size) * D + L * (4 * D * D + 2 * D * I + 9 * D + I) + D * D;
+  if (params > 1.5e9) throw new ConfigError(`${source}: a model of ${(params / 1e9).toFixed(1)} billion parameters is beyond what ja-bert trains on a CPU (limit 1.5 billion)`);
   return cfg;
 }
 

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { ZipReader } from '../io/zip.js';
 
 export interface CorpusSource {
@@ -170,6 +170,7 @@ function walk(root: string, include: RegExp, out: string[]): void {
 export interface SourceReport { name: string; package: string; files: number; documents: number; paragraphs: number; sentences: number; japaneseChars: number; chars: number }
 
 export function buildCorpus(o: { output: string; sources?: CorpusSource[]; log?: (l: string) => void }): { sources: SourceReport[]; total: SourceReport } {
+  checkOutputFile(o.output);
   const sources = o.sources ?? DEFAULT_SOURCES;
   const seen = new Set<string>();
   const reports: SourceReport[] = [];

@@ -1,6 +1,6 @@
 /** tokenize: texts from a .txt (one per line) or .jsonl (one JSON string per line) file to JSONL ids/tokens. */
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../io/atomic.js';
+import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { InputError } from '../encode.js';
 import { loadTokenizer, TokenizerError } from './index.js';
 
@@ -33,6 +33,7 @@ export function readTexts(path: string): string[] {
 }
 
 export function tokenizeFile(o: TokenizeFileOptions): number {
+  checkOutputFile(o.output);
   const tok = loadTokenizer(o.tokenizer, { lowercase: o.lowercase, mecabDic: o.mecabDic });
   const texts = readTexts(o.input);
   let cls = -1, sep = -1;
