@@ -5,7 +5,7 @@
  * cache bytes per text. Writes compare.md, compare.json and compare.svg.
  */
 import { join } from 'node:path';
-import type { DType, Kernels } from './core/kernels.js';
+import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { buildCache, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst } from './cache.js';
 import { DataError } from './data/processors.js';

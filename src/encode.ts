@@ -5,8 +5,9 @@
  * folder's tokenizer, or --tokenizer, as run_classifier builds inputs) or
  * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { checkOutputFile, writeFileAtomic } from './io/atomic.js';
+import { InputFileError, readTextFile } from './io/text.js';
+import { intOption } from './core/options.js';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { loadBert } from './io/checkpoint.js';
@@ -67,10 +68,13 @@ const round = (x: number) => Math.round(x * 1e7) / 1e7;
 export function encodeFile(o: EncodeOptions): { lines: number } {
   const dtype = resolveDtype(o.dtype, o.kernels);
   checkOutputFile(o.output);
-  if (!existsSync(o.input)) throw new InputError(`${o.input}: no such file`);
+  const bs = intOption('batch-size', o.batchSize, 16);
+  const maxSeqLength = intOption('max-seq-length', o.maxSeqLength, 512, 2, 65536);
+  let raw: string;
+  try { raw = readTextFile(o.input); } catch (e) { if (e instanceof InputFileError) throw new InputError(e.message); throw e; }
   const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
   const lines: Line[] = [];
-  readFileSync(o.input, 'utf8').split('\n').forEach((line, i) => {
+  raw.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     lines.push(parseLine(line, o.input, i + 1, model.cfg.max_position_embeddings));
   });
@@ -78,11 +82,10 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
   const rows: Row[] = lines.map((l) => {
     if (!('text' in l)) return l;
     builder ??= new InputBuilder(loadTokenizer(o.tokenizer ?? files.dir, { lowercase: o.lowercase }),
-      Math.min(o.maxSeqLength ?? 512, model.cfg.max_position_embeddings));
+      Math.min(maxSeqLength, model.cfg.max_position_embeddings));
     const f = builder.features(l.text, l.textB);
     return { ids: f.inputIds, tt: f.tokenTypeIds, mask: f.inputIds.map(() => 1) };
   });
-  const bs = o.batchSize ?? 16;
   const D = model.cfg.hidden_size, C = model.numLabels;
   writeFileAtomic(o.output, (write) => {
     for (let start = 0; start < rows.length; start += bs) {

@@ -2,7 +2,7 @@
  * finetune / predict: the run_classifier workflow on files. Data flows one
  * way: files -> examples -> features -> batches -> model -> metrics -> report.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
@@ -11,6 +11,7 @@ import { type DataOptions, loadData } from './data/load.js';
 import { DataError, type Example, labelIds, labelList } from './data/processors.js';
 import { computeMetrics, evalResultsText, type Metrics } from './eval/metrics.js';
 import { writeReports } from './eval/reports.js';
+import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
@@ -207,14 +208,11 @@ export function predict(o: PredictOptions): number {
   const pm = model.cfg.pair_head ? new PairModel(model) : null;
   const maxLen = pm ? pm.sideLength : Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings);
   const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen);
-  if (!existsSync(o.input)) throw new DataError(`${o.input}: no such file`);
-  const rows = readFileSync(o.input, 'utf8').split('\n').map((l, i) => [l, i + 1] as const).filter(([l]) => l.trim() !== '').map(([l, n]) => {
-    let v: Record<string, unknown>;
-    try {
-      v = JSON.parse(l) as Record<string, unknown>;
-    } catch (e) {
-      throw new DataError(`${o.input}:${n}: not valid JSON (${(e as Error).message})`);
-    }
+  let lines: Array<{ value: unknown; line: number }>;
+  try { lines = readJsonLines(o.input); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
+  const rows = lines.map(({ value, line: n }) => {
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`${o.input}:${n}: expected a JSON object {"text": ...}`);
+    const v = value as Record<string, unknown>;
     const a = v.text ?? v.text_a, b = v.text_b;
     if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${o.input}:${n}: needs a non-empty "text"`);
     if (b !== undefined && typeof b !== 'string') throw new DataError(`${o.input}:${n}: "text_b" must be a string`);

@@ -222,3 +222,21 @@ test('cache build: a killed build resumes from its progress file; an unwritable 
     assert.doesNotMatch(r.stderr, /encoded/);
   }
 });
+
+test('compare, killed part-way and run again, keeps the heads it finished, resumes the one in progress, and ends as an uninterrupted run', () => {
+  const args = (out: string) => ['compare', '--model', model, '--texts', texts, '--pairs', pairs, '--output', out, '--heads', 'cross,dot', '--max-steps', '4', '--batch-size', '8',
+    '--max-seq-length', '32', '--learning-rate', '1e-3', '--timing-pairs', '3'];
+  const countFile = join(dir, 'cmp-events');
+  const whole = spawnSync(join(ROOT, 'bin/ja-bert'), args(join(dir, 'cmp-whole')), { encoding: 'utf8', env: { ...process.env, ...faultEnv({ JA_BERT_FAULT_COUNT: countFile }) } });
+  assert.equal(whole.status, 0, whole.stderr);
+  const events = Number(readFileSync(countFile, 'utf8'));
+  const out = join(dir, 'cmp-killed');
+  const k = spawnSync(join(ROOT, 'bin/ja-bert'), args(out), { encoding: 'utf8', env: { ...process.env, ...faultEnv({ JA_BERT_FAULT_AT: String(Math.round(events * 0.6)) }) } });
+  assert.equal(k.signal, 'SIGKILL');
+  assert.ok(existsSync(join(out, 'cross', 'eval_results.txt')), 'the first head finished before the kill');
+  const again = cli(...args(out));
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok((again.stderr.match(/^fine-tuning /gm) ?? []).length <= 1, 'the finished cross head is not trained again');
+  const acc = (d: string) => (JSON.parse(readFileSync(join(d, 'compare.json'), 'utf8')) as Array<{ head: string; accuracy: number; global_step: number }>).map((r) => [r.head, r.accuracy, r.global_step]);
+  assert.deepEqual(acc(out), acc(join(dir, 'cmp-whole')));
+});

@@ -6,8 +6,8 @@
  * is written to directly, and a symlink to a file is followed, so a rename
  * never replaces either with a plain file. A folder is refused.
  */
-import { closeSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 export class OutputPathError extends Error {}
 
@@ -38,6 +38,20 @@ function ownStream(path: string): number {
   return -1;
 }
 
+/** temp files `<path>.<pid>.tmp` that a killed writer left (its pid no longer running) */
+export function removeStaleTemps(path: string): void {
+  const dir = dirname(path), base = basename(path);
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  for (const f of names) {
+    if (!f.startsWith(base + '.') || !f.endsWith('.tmp')) continue;
+    const pid = Number(f.slice(base.length + 1, -4));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try { process.kill(pid, 0); continue; } catch (e) { if ((e as NodeJS.ErrnoException).code === 'EPERM') continue; }
+    rmSync(join(dir, f), { force: true });
+  }
+}
+
 /** throws OutputPathError when `path` cannot be an output file (a folder, a dangling link); creates its folder */
 export function checkOutputFile(path: string): void {
   outputTarget(path);
@@ -61,6 +75,7 @@ export function writeFileAtomic(target: string, fill: (write: (chunk: string | U
     return;
   }
   const path = t.path;
+  removeStaleTemps(path);
   const tmp = `${path}.${process.pid}.tmp`;
   // an error of the file system names the file it happened to (ENOSPC, EFBIG, EACCES, EROFS ...)
   const named = (e: unknown): Error => {

@@ -4,7 +4,7 @@
  * mapped by name onto the Hugging Face names of params.ts; problems (missing,
  * unexpected, mis-shaped tensors) are gathered and reported in one error.
  */
-import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { PairHeadConfig } from '../model/heads.js';
 import type { DType, Kernels } from '../core/kernels.js';
@@ -13,6 +13,7 @@ import { type BertConfig, configToJson, makeConfig } from '../model/config.js';
 import { writeFileAtomic } from './atomic.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { CheckpointError, toFloat32, type RawTensor } from './tensor.js';
+import { InputFileError, readJsonFile } from './text.js';
 import { readTorchBin } from './torchbin.js';
 import { readTf1Checkpoint, tfNameToHf } from './tf1.js';
 
@@ -55,20 +56,29 @@ function ckptStep(f: string): number {
 }
 
 export function readConfig(files: ModelFiles): BertConfig {
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(files.configPath, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new CheckpointError(`${files.configPath}: not valid JSON (${(e as Error).message})`);
+  let raw: unknown;
+  try { raw = readJsonFile(files.configPath); } catch (e) { if (e instanceof InputFileError) throw new CheckpointError(e.message); throw e; }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(`${files.configPath}: expected a JSON object`);
+  return makeConfig(raw as Record<string, unknown>, files.configPath);
+}
+
+/**
+ * A binary reader's out-of-range access (a DataView past its buffer, an array
+ * length from a damaged size field) means a damaged file: one CheckpointError
+ * naming it, whatever check the reader itself missed.
+ */
+function damagedAsError<T>(path: string, read: () => T): T {
+  try { return read(); } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) throw new CheckpointError(`${path}: the file is damaged (${e.message.replace(/\s+/g, ' ')})`);
+    throw e;
   }
-  return makeConfig(raw, files.configPath);
 }
 
 /** HF-named tensors from any format; TF kernels are transposed to [out, in] */
 export function readWeights(files: ModelFiles): Map<string, RawTensor> {
-  if (files.format === 'safetensors') return normaliseHfNames(readSafetensors(files.weightsPath).tensors);
-  if (files.format === 'bin') return normaliseHfNames(readTorchBin(files.weightsPath));
-  const tf = readTf1Checkpoint(files.weightsPath);
+  if (files.format === 'safetensors') return normaliseHfNames(damagedAsError(files.weightsPath, () => readSafetensors(files.weightsPath).tensors));
+  if (files.format === 'bin') return normaliseHfNames(damagedAsError(files.weightsPath, () => readTorchBin(files.weightsPath)));
+  const tf = damagedAsError(files.weightsPath, () => readTf1Checkpoint(files.weightsPath));
   const out = new Map<string, RawTensor>();
   for (const [name, t] of tf) {
     const hf = tfNameToHf(name);

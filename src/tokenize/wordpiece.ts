@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MecabTagger } from './mecab.js';
+import { InputFileError, readTextFile } from '../io/text.js';
 import { type Encoding, TokenizerError } from './sentencepiece.js';
 
 export type WordSplitter = 'mecab' | 'basic' | 'none';
@@ -72,8 +73,9 @@ export function mecabDicDir(name: string): string {
 }
 
 export function readVocab(path: string): string[] {
-  if (!existsSync(path)) throw new TokenizerError(`${path}: no such file`);
-  const lines = readFileSync(path, 'utf8').split('\n');
+  let text: string;
+  try { text = readTextFile(path); } catch (e) { if (e instanceof InputFileError) throw new TokenizerError(e.message); throw e; }
+  const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length === 0) throw new TokenizerError(`${path}: the vocabulary is empty`);
   return lines.map((l) => l.replace(/\r$/, ''));
