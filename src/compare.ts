@@ -15,6 +15,7 @@ import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder, padBatch } from './tokenize/inputs.js';
 import { finetune } from './finetune.js';
 import { loadData } from './data/load.js';
+import { intOption } from './core/options.js';
 import { HEAD_TYPES } from './model/heads.js';
 
 export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
@@ -40,7 +41,9 @@ export function compare(o: CompareOptions): CompareRow[] {
   const dtype = resolveDtype(o.dtype, o.kernels);
   const heads = o.heads ?? [...ALL_HEADS];
   for (const h of heads) if (!(ALL_HEADS as readonly string[]).includes(h)) throw new DataError(`--heads: unknown head "${h}" (${ALL_HEADS.join(', ')})`);
-  const seed = o.seed ?? 42;
+  const seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
+  intOption('timing-pairs', o.timingPairs, 100);
+  if (o.crossRankSample !== undefined) intOption('cross-rank-sample', o.crossRankSample, 1);
   const data = loadData({ texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio }, seed);
   const evalPairs = data.eval.slice(0, o.timingPairs ?? 100);
   const rows: CompareRow[] = [];

@@ -11,6 +11,7 @@ import { baseline } from './baseline/baseline.js';
 import { finetune } from './finetune.js';
 import { DEFAULT_MODEL } from './model/default.js';
 import type { Metrics } from './eval/metrics.js';
+import { positiveOption } from './core/options.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { classificationReport } from './eval/metrics.js';
 import { nativeKernels, engineInfo } from './core/native.js';
@@ -115,6 +116,7 @@ export interface ManpageDemoResult { baseline: Metrics; finetuned: Metrics; cach
 export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
   const K = nativeKernels();
   resolveDtype(o.dtype, K); // an unusable --dtype fails before anything runs
+  if (o.epochs !== undefined) positiveOption('epochs', o.epochs, 3);
   const model = o.model ?? DEFAULT_MODEL, data = o.data ?? DEMO_DATA, out = o.output ?? 'ja-bert-demo';
   const print = o.print ?? console.log, log = o.log ?? ((l: string) => console.error(l));
   const texts = join(data, 'honbun_data.json'), pairs = join(data, 'negaposi.json');

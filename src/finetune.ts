@@ -206,7 +206,7 @@ export function predict(o: PredictOptions): number {
   const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
   if (model.numLabels === 0 && !model.cfg.pair_head) throw new DataError(`${o.model}: the model has no classifier (fine-tune it first)`);
   const pm = model.cfg.pair_head ? new PairModel(model) : null;
-  const maxLen = pm ? pm.sideLength : Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings);
+  const maxLen = pm ? pm.sideLength : Math.min(intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096), model.cfg.max_position_embeddings);
   const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen);
   let lines: Array<{ value: unknown; line: number }>;
   try { lines = readJsonLines(o.input); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }

@@ -22,6 +22,8 @@ import { buildCache, checkCacheFor, loadScoringModel, readCache } from '../src/c
 import { headConfig } from '../src/model/heads.js';
 
 const [format, seedArg, casesArg, work] = process.argv.slice(2) as [string, string, string, string];
+// node --test runs every .js under test/: without arguments this file is not a test and does nothing
+if (format === undefined) process.exit(0);
 const rng = new Rng(Number(seedArg));
 const CASES = Number(casesArg);
 const SHARED = new URL('../../../shared/', import.meta.url).pathname;

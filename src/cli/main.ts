@@ -22,7 +22,7 @@ import { linkPairs, readManPages } from '../data/manpages.js';
 import { commandHelp, parseArgs, UsageError, wantsHelp } from './args.js';
 import { DTypeError, parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { OutputPathError } from '../io/atomic.js';
-import { OptionError } from '../core/options.js';
+import { intOption, OptionError } from '../core/options.js';
 import { RunDirError } from '../run/rundir.js';
 import { MecabError } from '../tokenize/mecab.js';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -212,9 +212,11 @@ async function main(argv: string[]): Promise<number> {
     case 'manpage-pairs': {
       const { flags } = parseArgs(rest, { 'man-dir': 'string', output: 'string', 'max-pairs': 'number', 'max-chars': 'number', seed: 'number' });
       const out = need(flags, 'output');
+      const maxChars = intOption('max-chars', flags['max-chars'] as number | undefined, 500), seed = intOption('seed', flags.seed as number | undefined, 42, 0, 2 ** 32 - 1);
+      const maxPairs = flags['max-pairs'] === undefined ? undefined : intOption('max-pairs', flags['max-pairs'] as number, 1);
+      const pages = readManPages((flags['man-dir'] as string | undefined) ?? '/usr/share/man/ja', maxChars);
+      const set = linkPairs(pages, seed, maxPairs);
       mkdirSync(out, { recursive: true });
-      const pages = readManPages((flags['man-dir'] as string | undefined) ?? '/usr/share/man/ja', (flags['max-chars'] as number | undefined) ?? 500);
-      const set = linkPairs(pages, (flags.seed as number | undefined) ?? 42, flags['max-pairs'] as number | undefined);
       writeFileAtomic(`${out}/honbun_data.json`, (w) => w(JSON.stringify(set.texts, null, 1) + '\n'));
       writeFileAtomic(`${out}/negaposi.json`, (w) => w('[\n' + set.pairs.map((p) => JSON.stringify(p)).join(',\n') + '\n]\n'));
       console.log(`${pages.length} pages read; ${Object.keys(set.texts).length} texts, ${set.pairs.length} pairs (${set.pairs.filter((p) => p[2] === 1).length} linked) -> ${out}`);
@@ -281,6 +283,8 @@ async function main(argv: string[]): Promise<number> {
       });
       const mode = positional[0] ?? 'train';
       if (mode !== 'train' && mode !== 'infer') throw new UsageError(`bench mode must be train or infer, got "${mode}"`);
+      for (const k of ['layers', 'hidden', 'heads', 'intermediate', 'vocab', 'seq', 'batch', 'steps']) if (flags[k] !== undefined) intOption(k, flags[k] as number, 1);
+      if (flags.warmup !== undefined) intOption('warmup', flags.warmup as number, 0, 0);
       const o = benchDefaults({ ...(flags as Record<string, number>), mode, dtype: dtypeOf(flags.dtype) });
       const ours = runBench(o);
       const line: Record<string, unknown> = { ...ours };
