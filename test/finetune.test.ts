@@ -2,7 +2,7 @@
 // SentencePiece model, on slices of ../shared/data; and every bad input.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -265,6 +265,25 @@ test('inputs are decoded strictly: Shift_JIS, NUL and duplicate keys are errors 
   assert.deepEqual(ex.slice(0, 4).map((e) => e.textA), ['良い「文」です', '悪い\tタブ入り', '改行\nを含む', '引用符"入り']);
   assert.deepEqual(ex.slice(0, 4).map((e) => e.label), ['0', '1', '0', '1']);
   assert.deepEqual(ex.map((e) => e.guid).slice(0, 4), ['1', '2', '3', '5'], 'guids follow the line each row starts on');
+});
+
+test('two runs started into one folder at once: one completes, the other is refused in one line; never both, never a raw error', async () => {
+  const out = join(dir, 'race');
+  const args = ['finetune', '--model', model, '--output', out, '--texts', small, '--pairs', pairs, '--max-seq-length', '48', '--batch-size', '16', '--epochs', '1', '--seed', '5'];
+  const start = () => new Promise<{ status: number | null; stderr: string }>((resolve) => {
+    const p = spawn(join(ROOT, 'bin/ja-bert'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    p.on('close', (status) => resolve({ status, stderr: err }));
+  });
+  const [a, b] = await Promise.all([start(), start()]);
+  const ok = [a, b].filter((r) => r.status === 0), refused = [a, b].filter((r) => r.status !== 0);
+  assert.equal(ok.length, 1, `${a.stderr}\n---\n${b.stderr}`);
+  assert.equal(refused[0]!.status, 1);
+  const line = refused[0]!.stderr.split('\n').filter((l) => l.startsWith('ja-bert:'));
+  assert.equal(line.length, 1, refused[0]!.stderr);
+  assert.match(line[0]!, /another ja-bert run \(pid \d+\) is writing|changed while this run was starting|already finished/);
+  assert.ok(existsSync(join(out, 'eval_results.txt')) && !existsSync(join(out, '.ja-bert.lock')));
 });
 
 test('bad options and data are refused before anything is written; the corrected command then runs without --overwrite', () => {

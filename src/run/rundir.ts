@@ -31,15 +31,19 @@ export interface RunPlan {
   sameRun: boolean;
   /** the same run has already finished (only with `reuseFinished`) */
   finished?: boolean;
+  /** how the plan was made, to check it again under the lock */
+  identity: string;
+  options: { overwrite?: boolean; finished: string; reuseFinished?: boolean };
 }
 
 /** what a command may do with `dir`; reads only. `finished`: the file whose presence means the run completed */
 export function inspectRun(dir: string, identity: string, o: { overwrite?: boolean; finished: string; reuseFinished?: boolean }): RunPlan {
+  const plan = (resumeFrom: string | null, sameRun: boolean, finished?: boolean): RunPlan => ({ dir, resumeFrom, sameRun, ...(finished ? { finished } : {}), identity, options: o });
   const runPath = join(dir, 'run.json');
-  if (!existsSync(dir)) return { dir, resumeFrom: null, sameRun: false };
+  if (!existsSync(dir)) return plan(null, false);
   let entries: string[];
   try { entries = readdirSync(dir); } catch (e) { throw new RunDirError(`${dir}: cannot read the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
-  if (o.overwrite) return { dir, resumeFrom: null, sameRun: false };
+  if (o.overwrite) return plan(null, false);
   if (existsSync(runPath)) {
     let prev = '';
     try { prev = readFileSync(runPath, 'utf8'); } catch { /* unreadable: treated as another run */ }
@@ -51,13 +55,13 @@ export function inspectRun(dir: string, identity: string, o: { overwrite?: boole
         for (const f of entries) if (/\.\d+\.tmp$/.test(f)) rmSync(join(dir, f), { force: true });
         finishRun(dir);
       }
-      if (o.reuseFinished) return { dir, resumeFrom: null, sameRun: true, finished: true };
+      if (o.reuseFinished) return plan(null, true, true);
     }
     if (existsSync(join(dir, o.finished))) throw new RunDirError(`${dir}: this run has already finished; use --overwrite to run it again`);
-    return { dir, resumeFrom: latestCheckpoint(dir), sameRun: true };
+    return plan(latestCheckpoint(dir), true);
   }
   if (entries.some((f) => f !== LOCK && !/\.\d+\.tmp$/.test(f))) throw new RunDirError(`${dir}: the output folder already holds files (a different run?); use --overwrite or another folder`);
-  return { dir, resumeFrom: null, sameRun: false };
+  return plan(null, false);
 }
 
 function alive(pid: number): boolean {
@@ -107,6 +111,12 @@ export function lockRun(dir: string): () => void {
 export function beginRun(plan: RunPlan, identity: string, ownFiles: RegExp): () => void {
   const release = lockRun(plan.dir);
   try {
+    // the folder may have changed between the plan and the lock (another run started, or finished, meanwhile)
+    let now: RunPlan | null = null;
+    try { now = inspectRun(plan.dir, plan.identity, plan.options); } catch { now = null; }
+    if (!now || now.resumeFrom !== plan.resumeFrom || now.sameRun !== plan.sameRun || now.finished !== plan.finished) {
+      throw new RunDirError(`${plan.dir}: the folder changed while this run was starting (another run wrote to it); run the command again`);
+    }
     if (!plan.sameRun) for (const f of readdirSync(plan.dir)) if (ownFiles.test(f) || f === 'run.json') rmSync(join(plan.dir, f), { recursive: true, force: true });
     if (!plan.sameRun || !existsSync(join(plan.dir, 'run.json'))) writeFileAtomic(join(plan.dir, 'run.json'), (w) => w(identity + '\n'));
   } catch (e) { release(); throw e; }
