@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // Copy a finished pretraining run into models/ja-bert-mini-debian with its model card.
-//   node scripts/ship-default-model.mjs PRETRAIN_OUT [CORPUS_DIR] [COMMAND_LINE]
+//   node scripts/ship-default-model.mjs PRETRAIN_OUT [CORPUS_DIR] [COMMAND_LINE] [NOTES.md]
 // Reads PRETRAIN_OUT/pretrain_report.json and CORPUS_DIR/corpus.json; writes config.json,
 // model.safetensors, spiece.model, tokenizer_config.json and README.md (the card).
+// NOTES.md (optional): markdown put into the card under "How the recipe was chosen"
+// (the short comparison runs behind the objective, the masking and the shape).
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const [pt, corpusDir = 'corpus', command = ''] = process.argv.slice(2);
+const [pt, corpusDir = 'corpus', command = '', notesFile = ''] = process.argv.slice(2);
 if (!pt || !existsSync(join(pt, 'pretrain_report.json'))) { console.error('usage: ship-default-model.mjs PRETRAIN_OUT [CORPUS_DIR] [COMMAND]'); process.exit(2); }
 const dest = 'models/ja-bert-mini-debian', tmp = `${dest}.tmp`;
 const rep = JSON.parse(readFileSync(join(pt, 'pretrain_report.json'), 'utf8'));
@@ -28,7 +30,17 @@ const encoderParams = L * (4 * D * D + 4 * D + 2 * D * I + I + D + 4 * D) + D * 
 const embParams = (V + c.max_position_embeddings + c.type_vocab_size) * D + 2 * D;
 const mb = (f) => (statSync(join(tmp, f)).size / 1e6).toFixed(1);
 const h = Math.floor(rep.seconds / 3600), m = Math.round((rep.seconds % 3600) / 60);
-const evals = rep.evaluations.map((e) => `| ${n(e.step)} | ${e.eval_loss.toFixed(3)} | ${e.eval_accuracy.toFixed(3)} |`).join('\n');
+const pairObj = rep.objective === 'nsp' || rep.objective === 'sop';
+const evals = rep.evaluations.map((e) => `| ${n(e.step)} | ${e.eval_loss.toFixed(3)} | ${e.eval_accuracy.toFixed(3)} |${pairObj ? ` ${e.eval_pair_accuracy?.toFixed(3) ?? '—'} |` : ''}`).join('\n');
+const notes = notesFile ? readFileSync(notesFile, 'utf8').trim() : '';
+const objectiveText = {
+  mlm: 'Masked LM only (no sentence-pair objective): sequences packed from consecutive sentences of a document up to 128 tokens',
+  nsp: 'Masked LM + next-sentence prediction (BERT): `[CLS] A [SEP] B [SEP]` built from consecutive sentence spans of one document as google-research/bert\'s create_pretraining_data.py does (target lengths mostly 128, 10 % shorter); half the time B is the span that follows A, half the time a span of another document; the pair objective is a 2-way classifier (`cls.seq_relationship`) on the pooled output, so the pooler is pretrained too',
+  sop: 'Masked LM + sentence-order prediction (ALBERT): `[CLS] A [SEP] B [SEP]` from consecutive sentence spans of one document; half the time A and B are swapped; the pair objective is a 2-way classifier on the pooled output',
+}[rep.objective ?? 'mlm'];
+const maskingText = rep.whole_word_masking
+  ? 'whole-word masking: the pieces of a word (MeCab with UniDic, aligned to the SentencePiece pieces) are masked together, 15 % of the tokens by whole words, as tohoku BERT v2/v3 do'
+  : 'masking 15 % of the tokens, each piece on its own';
 const sources = corpus.sources.map((s) => `| ${s.name} | ${s.package || '—'} | ${n(s.documents)} | ${n(s.sentences)} | ${n(s.japaneseChars)} |`).join('\n');
 const card = `# ja-bert-mini-debian — the default model of ja-bert
 
@@ -43,9 +55,9 @@ large pretrained Japanese BERT (cl-tohoku, yoheikikuta) instead — ja-bert load
 | | |
 |---|---|
 | architecture | BERT (post-LN), ${L} layers, hidden ${D}, ${c.num_attention_heads} heads, intermediate ${I}, GELU (${c.hidden_act}), max positions ${c.max_position_embeddings} |
-| parameters | ${n(encoderParams + embParams)} (${n(embParams)} in embeddings) + the masked-LM head (tied decoder) |
+| parameters | ${n(encoderParams + embParams)} (${n(embParams)} in embeddings) + the masked-LM head (tied decoder)${pairObj ? ' + the 2-way pair head' : ''} |
 | vocabulary | ${n(V)} SentencePiece unigram pieces (\`spiece.model\`) |
-| files | \`model.safetensors\` ${mb('model.safetensors')} MB (f32, Hugging Face names, MLM head \`cls.predictions.*\` included), \`config.json\`, \`spiece.model\`, \`tokenizer_config.json\` |
+| files | \`model.safetensors\` ${mb('model.safetensors')} MB (f32, Hugging Face names, MLM head \`cls.predictions.*\`${pairObj ? ' and the pair head \`cls.seq_relationship.*\`' : ''} included), \`config.json\`, \`spiece.model\`, \`tokenizer_config.json\` |
 
 ## Corpus
 
@@ -69,8 +81,7 @@ docs/CORPUS.md), \`--character_coverage=0.9995\`, \`[PAD] [CLS] [SEP] [MASK]\` a
 
 ## Pretraining
 
-${command ? `\`${command}\`\n\n` : ''}Masked LM only (no next-sentence prediction): sequences packed from consecutive sentences of a document up to
-128 tokens; dynamic masking of 15 % of the tokens each step (80 % [MASK], 10 % random, 10 % kept); the MLM head's
+${command ? `\`${command}\`\n\n` : ''}${objectiveText}; ${maskingText}, drawn anew each step (80 % [MASK], 10 % random, 10 % kept); the MLM head's
 decoder tied to the word embeddings; BERT's AdamW (weight decay 0.01, no bias correction) with linear warmup
 over 10 % of the steps and linear decay; global-norm clip 1.0; dropout 0.1; bf16 matmuls with f32 master weights.
 
@@ -79,17 +90,12 @@ over 10 % of the steps and linear decay; global-norm clip 1.0; dropout 0.1; bf16
 | steps | ${n(rep.steps)} × batch 32 × 128 tokens (${n(rep.train_sequences)} training sequences, ≈ ${(rep.steps * 32 / rep.train_sequences).toFixed(0)} epochs) |
 | wall time | ${h} h ${m} min (${n(Math.round(rep.tokens_per_second))} tokens/s), one run |
 | hardware | ${cpu}, ${info.threads} threads, oneDNN ${info.onednn} (${info.isa}), Node ${process.versions.node} |
-| held-out MLM loss | ${rep.eval_mlm_loss.toFixed(4)} (${n(rep.heldout_sequences)} held-out sequences, every 50th, fixed masks) |
+| objective | ${rep.objective ?? 'mlm'}${rep.whole_word_masking ? ', whole-word masking' : ''} |
+| held-out MLM loss | ${rep.eval_mlm_loss.toFixed(4)} (${n(rep.heldout_sequences)} held-out ${pairObj ? 'pairs from every 50th document' : 'sequences, every 50th document'}, fixed masks${pairObj ? ' and pairs' : ''}) |
 | **held-out MLM accuracy** | **${rep.eval_mlm_accuracy.toFixed(4)}** |
-
-Why this size: the corpus is about 1 M tokens (2.5 M Japanese characters at 0.41 tokens per character with
-this vocabulary), so a model of a few million parameters is what it can train; 4 layers × 256 trains at
-2.5–3.7 steps/s here (bf16), so ${n(rep.steps)} steps fit in the time one working session could give the run
-beside the rest of the work (about 1¼ h of the 2 h the issue allows). Held-out accuracy was still rising
-slowly at the end (table below): a longer run would help a little, a larger shape would overfit this corpus.
-
-| step | held-out MLM loss | held-out MLM accuracy |
-|---:|---:|---:|
+${pairObj ? `| held-out ${rep.objective.toUpperCase()} loss | ${rep.eval_pair_loss.toFixed(4)} |\n| **held-out ${rep.objective.toUpperCase()} accuracy** | **${rep.eval_pair_accuracy.toFixed(4)}** |\n` : ''}
+${notes ? `## How the recipe was chosen\n\n${notes}\n\n` : ''}| step | held-out MLM loss | held-out MLM accuracy |${pairObj ? ` held-out ${rep.objective.toUpperCase()} accuracy |` : ''}
+|---:|---:|---:|${pairObj ? '---:|' : ''}
 ${evals}
 
 ## Re-running

@@ -22,7 +22,7 @@ import { InputBuilder } from '../tokenize/inputs.js';
 import { fitLogReg, predictProba } from './logreg.js';
 
 export type Pooling = 'pooled' | 'cls' | 'mean';
-export type PairFeatures = 'concat' | 'full';
+export type PairFeatureKind = 'concat' | 'full';
 
 export interface BaselineOptions extends DataOptions {
   model: string;
@@ -31,7 +31,7 @@ export interface BaselineOptions extends DataOptions {
   overwrite?: boolean;
   maxSeqLength?: number;
   pooling?: Pooling;
-  pairFeatures?: PairFeatures;
+  pairFeatures?: PairFeatureKind;
   C?: number;
   seed?: number;
   lowercase?: boolean;
@@ -66,7 +66,7 @@ function encodeTexts(model: Bert, builder: InputBuilder, texts: string[], poolin
   return out;
 }
 
-function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFeatures): Float64Array {
+function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFeatureKind): Float64Array {
   if (!v) return u;
   const D = u.length;
   const f = new Float64Array(kind === 'concat' ? 2 * D : 4 * D);

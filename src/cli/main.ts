@@ -9,7 +9,7 @@ import { pretrain } from '../pretrain/pretrain.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { DataError } from '../data/processors.js';
 import { finetune, predict } from '../finetune.js';
-import { baseline, type PairFeatures, type Pooling } from '../baseline/baseline.js';
+import { baseline, type PairFeatureKind, type Pooling } from '../baseline/baseline.js';
 import { tokenizeFile } from '../tokenize/file.js';
 import { TokenizerError } from '../tokenize/index.js';
 import { CheckpointError } from '../io/tensor.js';
@@ -159,14 +159,11 @@ async function main(argv: string[]): Promise<number> {
         'max-seq-length': 'number', pooling: 'string', 'pair-features': 'string', C: 'number', seed: 'number', overwrite: 'boolean', lowercase: 'boolean',
         dtype: 'string',
       });
-      const pooling = (flags.pooling ?? 'pooled') as string, pf = (flags['pair-features'] ?? 'concat') as string;
-      if (!['pooled', 'cls', 'mean'].includes(pooling)) throw new UsageError(`--pooling must be pooled, cls or mean, got "${pooling}"`);
-      if (!['concat', 'full'].includes(pf)) throw new UsageError(`--pair-features must be concat or full, got "${pf}"`);
       const r = baseline({
         model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(),
         livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: flags['eval-ratio'] as number | undefined,
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
-        maxSeqLength: flags['max-seq-length'] as number | undefined, pooling: pooling as Pooling, pairFeatures: pf as PairFeatures,
+        maxSeqLength: flags['max-seq-length'] as number | undefined, pooling: flags.pooling as Pooling | undefined, pairFeatures: flags['pair-features'] as PairFeatureKind | undefined,
         C: flags.C as number | undefined, seed: flags.seed as number | undefined, overwrite: flags.overwrite === true,
         lowercase: flags.lowercase === true ? true : undefined, dtype: dtypeOf(flags.dtype), log: (l) => console.error(l),
       });

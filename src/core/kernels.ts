@@ -8,6 +8,8 @@ export type F32 = Float32Array;
 /** bf16 values stored as their upper 16 bits */
 export type BF16 = Uint16Array;
 
+/** the additive mask value for padded positions before a softmax (HF BERT's extended attention mask uses the dtype's minimum; -10000 as google-research/bert) */
+export const MASK_NEG = -10000;
 export const DTYPE_F32 = 0;
 export const DTYPE_BF16 = 1;
 export type DType = 'f32' | 'bf16';

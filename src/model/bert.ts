@@ -9,7 +9,7 @@
  * allocates nothing. Backward is explicit, layer by layer, in reverse order of
  * forward; every parameter gradient accumulates (+=).
  */
-import { DTYPE_F32, dtypeCode, type DType, type F32, type Kernels } from '../core/kernels.js';
+import { DTYPE_F32, dtypeCode, MASK_NEG, type DType, type F32, type Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { type BertConfig, geluIsTanh } from './config.js';
 import { type Layout, makeLayout } from './params.js';
@@ -34,7 +34,6 @@ export interface ForwardResult {
 }
 
 /** additive mask value for padded keys (google-research/bert uses -10000) */
-export const MASK_NEG = -10000;
 
 class Workspace {
   private f = new Map<string, Float32Array>();

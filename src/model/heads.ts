@@ -17,7 +17,7 @@
  * Parameters live in the model's arena under `head.*` names.
  */
 import type { F32, Kernels } from '../core/kernels.js';
-import { DTYPE_BF16, DTYPE_F32 } from '../core/kernels.js';
+import { DTYPE_BF16, DTYPE_F32, MASK_NEG } from '../core/kernels.js';
 import type { BertConfig } from './config.js';
 
 export const HEAD_TYPES = ['bi', 'additive', 'dot', 'lowrank', 'poly', 'late'] as const;
@@ -74,7 +74,6 @@ export interface HeadGrads { dxa: F32; dxb: F32; dua: F32; dvb: F32 }
 
 type ParamAccess = { param(name: string): F32; grad(name: string): F32 };
 
-const MASK_NEG = -10000;
 
 /** the head of a pair model: forward from two sides or from A + a cached BRep; backward after a forward from two sides */
 export class PairHead {
@@ -386,7 +385,7 @@ export class PairHead {
         break;
       }
       case 'late': {
-        const qa = s.qa as F32, qn = s.qn as F32, norms = s.norms as F32, arg = s.arg as Int32Array, rep = s.rep as F32, Sb = b.S;
+        const qn = s.qn as F32, norms = s.norms as F32, arg = s.arg as Int32Array, rep = s.rep as F32, Sb = b.S;
         const dqn = new Float32Array(P * S * k), drep = new Float32Array(P * Sb * k);
         for (let p = 0; p < P; p++) {
           const g = df[p]!;
@@ -406,7 +405,6 @@ export class PairHead {
         const nb = normalizeRows(ybn, P * Sb, k);
         const dyb = normalizeBackward(drep, ybn, nb, P * Sb, k);
         this.linearBack(dyb, b.x, proj, dproj, P * Sb, k, D, dxb);
-        void qa;
         break;
       }
       default: this.attentionBackward(df, dxa, dxb);

@@ -1,8 +1,12 @@
 /**
- * Cross-encoder fine-tuning as run_classifier does it, with Trainer-style
- * conveniences: batches padded to their longest row and grouped by length,
+ * The training loop every task shares (a cross-encoder or a pair head
+ * fine-tuned as run_classifier does it, masked-LM and sentence-pair
+ * pretraining), with Trainer-style conveniences: batches padded to their
+ * longest row and grouped by length,
  * BERT's AdamW with linear warmup and decay, global-norm clipping, seeded
- * dropout (same seed -> same run), a progress line with loss, rate and ETA.
+ * dropout (same seed -> same run), a progress line with loss, rate and ETA,
+ * evaluation with early stopping and best-model reload, and checkpoints that a
+ * rerun resumes exactly (including one at the end of training).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
