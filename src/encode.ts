@@ -6,7 +6,7 @@
  * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
 import { checkOutputFile, writeFileAtomic } from './io/atomic.js';
-import { InputFileError, readTextFile } from './io/text.js';
+import { readTextFile } from './io/text.js';
 import { intOption } from './core/options.js';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
@@ -15,7 +15,9 @@ import type { Batch } from './model/bert.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder } from './tokenize/inputs.js';
 
-export class InputError extends Error {}
+/** an input file that cannot be used (the same class as the strict readers' error) */
+export { InputFileError as InputError } from './io/text.js';
+import { InputFileError as InputError } from './io/text.js';
 
 export interface EncodeOptions {
   model: string;
@@ -70,8 +72,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
   checkOutputFile(o.output);
   const bs = intOption('batch-size', o.batchSize, 16);
   const maxSeqLength = intOption('max-seq-length', o.maxSeqLength, 512, 2, 65536);
-  let raw: string;
-  try { raw = readTextFile(o.input); } catch (e) { if (e instanceof InputFileError) throw new InputError(e.message); throw e; }
+  const raw = readTextFile(o.input);
   const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
   const lines: Line[] = [];
   raw.split('\n').forEach((line, i) => {

@@ -1,7 +1,6 @@
 /** tokenize: texts from a .txt (one per line) or .jsonl (one JSON string per line) file to JSONL ids/tokens. */
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
-import { InputFileError, parseJsonText, readTextFile } from '../io/text.js';
-import { InputError } from '../encode.js';
+import { InputFileError as InputError, parseJsonText, readTextFile } from '../io/text.js';
 import { loadTokenizer, TokenizerError } from './index.js';
 
 export interface TokenizeFileOptions {
@@ -15,14 +14,12 @@ export interface TokenizeFileOptions {
 }
 
 export function readTexts(path: string): string[] {
-  let raw: string;
-  try { raw = readTextFile(path); } catch (e) { if (e instanceof InputFileError) throw new InputError(e.message); throw e; }
+  const raw = readTextFile(path);
   const lines = raw.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (!path.endsWith('.jsonl')) return lines.map((l) => l.replace(/\r$/, ''));
   return lines.map((l, i) => {
-    let v: unknown;
-    try { v = parseJsonText(l, `${path}:${i + 1}`); } catch (e) { if (e instanceof InputFileError) throw new InputError(e.message); throw e; }
+    const v = parseJsonText(l, `${path}:${i + 1}`);
     if (typeof v === 'string') return v;
     if (v && typeof v === 'object' && typeof (v as { text?: unknown }).text === 'string') return (v as { text: string }).text;
     throw new InputError(`${path}:${i + 1}: expected a JSON string or {"text": ...}`);
