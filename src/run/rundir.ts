@@ -4,7 +4,8 @@
  * - Identity: run.json holds what identifies the run. The same command on the
  *   same folder resumes it (from the newest checkpoint) or, when it has
  *   finished, says so; another run's folder is refused unless --overwrite.
- * - Nothing before validation: `inspectRun` only reads. The caller validates
+ * - Nothing before validation: `inspectRun` only reads (beyond finishing a killed
+ *   run's cleanup). The caller validates
  *   its options and data, then `begin` takes the lock and writes run.json.
  * - One writer: `.ja-bert.lock` holds the owner's pid, created exclusively; a
  *   second run gets one line naming the folder and the pid; the lock of a dead
@@ -36,7 +37,12 @@ export interface RunPlan {
   options: { overwrite?: boolean; finished: string; reuseFinished?: boolean };
 }
 
-/** what a command may do with `dir`; reads only. `finished`: the file whose presence means the run completed */
+/**
+ * What a command may do with `dir`, decided by reading it: fresh start, resume, or
+ * refusal. `finished`: the file whose presence means the run completed. The one write:
+ * a finished run's leftovers (checkpoints, a dead writer's lock and temp files) are
+ * removed, completing the cleanup a kill interrupted.
+ */
 export function inspectRun(dir: string, identity: string, o: { overwrite?: boolean; finished: string; reuseFinished?: boolean }): RunPlan {
   const plan = (resumeFrom: string | null, sameRun: boolean, finished?: boolean): RunPlan => ({ dir, resumeFrom, sameRun, ...(finished ? { finished } : {}), identity, options: o });
   const runPath = join(dir, 'run.json');
