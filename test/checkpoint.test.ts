@@ -164,3 +164,27 @@ test('randomInit: the folder config with fresh seeded weights; a pair head repla
   assert.deepEqual(withHead.initialised.sort(), ['head.classifier.bias', 'head.classifier.weight', 'head.lowrank.key.weight', 'head.lowrank.query.weight']);
   assert.ok(!withHead.model.layout.byName.has('classifier.weight'));
 });
+
+test('pytorch_model.bin: a zip bomb is refused before it is inflated; a flipped byte in tensor data fails the CRC-32 check', async (t) => {
+  const { ZipReader } = await import('../src/io/zip.js');
+  const d = tempDir(t);
+  const src = join(new URL('../../test/fixtures/parity-gelu/', import.meta.url).pathname, 'pytorch_model.bin');
+  const zip = new ZipReader(readFileSync(src), src);
+  const names = [...zip.entries.keys()];
+  const data = names.filter((n) => /\/data\/\d+$/.test(n));
+  assert.ok(data.length > 0);
+  // one storage replaced by 64 MB of zeros (64 KB deflated): more than its tensor needs
+  const bomb = names.map((n): [string, Uint8Array] => [n, n === data[0] ? new Uint8Array(64 << 20) : zip.read(n)]);
+  writeFileSync(join(d, 'bomb.bin'), zipFiles(bomb, true));
+  const before = process.memoryUsage().rss;
+  assert.throws(() => readTorchBin(join(d, 'bomb.bin')), /declares 67108864 bytes, more than the \d+ it may hold/);
+  assert.ok(process.memoryUsage().rss - before < 32 << 20, 'nothing of the bomb was inflated');
+  // the real file with one byte of a storage flipped in place (torch.save stores entries uncompressed)
+  const bytes = Buffer.from(readFileSync(src));
+  const e = zip.entries.get(data[0]!)!;
+  assert.equal(e.method, 0);
+  const start = e.localOffset + 30 + bytes.readUInt16LE(e.localOffset + 26) + bytes.readUInt16LE(e.localOffset + 28);
+  bytes[start] = bytes[start]! ^ 0x10;
+  writeFileSync(join(d, 'flipped.bin'), bytes);
+  assert.throws(() => readTorchBin(join(d, 'flipped.bin')), /fails its CRC-32 check; the file is damaged/);
+});
