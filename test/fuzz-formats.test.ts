@@ -1,13 +1,13 @@
 // Seeded random damage (truncate, flip, splice, enlarge) to every file format ja-bert
 // reads: each case ends in a correct read or in one clean error line naming the file —
 // never a signal, a hang or a stack trace. JA_BERT_FUZZ_CASES sets the cases per format
-// (default 150 here; more for a longer local run).
+// (default 300; more for a longer local run).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { tempDir } from './helpers.js';
 
-const CASES = Number(process.env.JA_BERT_FUZZ_CASES ?? 150);
+const CASES = Number(process.env.JA_BERT_FUZZ_CASES ?? 300);
 const CHILD = new URL('./fuzz-child.js', import.meta.url).pathname;
 const FORMATS = ['safetensors', 'config', 'torchbin', 'tf1-index', 'tf1-data', 'spiece', 'vocab', 'cache', 'seed-json', 'tsv', 'csv', 'jsonl', 'targz'];
 
