@@ -7,6 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "== test pass 1: $(node dist/src/cli/main.js info)"
-node --test --test-reporter=spec dist/test/
+node --test --test-reporter=spec dist/test/*.test.js
 echo "== test pass 2 (JA_BERT_MAX_ISA=avx2): $(JA_BERT_MAX_ISA=avx2 node dist/src/cli/main.js info)"
-JA_BERT_MAX_ISA=avx2 node --test --test-reporter=spec dist/test/
+JA_BERT_MAX_ISA=avx2 node --test --test-reporter=spec dist/test/*.test.js
