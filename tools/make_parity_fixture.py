@@ -180,21 +180,28 @@ def write_pretraining_model(out_dir, cfg, p32):
     write_safetensors(os.path.join(out_dir, "model.safetensors"), sd, {"format": "pt"})
 
 
+def pretraining_model(out_dir, arch, V, D, I, extra_shapes):
+    """A 2-layer BERT config with the masked-LM head (plus `extra_shapes`), random
+    float32 weights written as model.safetensors + config.json; returns (cfg, weights)."""
+    cfg = {"architectures": [arch], "model_type": "bert", "vocab_size": V, "hidden_size": D, "num_hidden_layers": 2,
+           "num_attention_heads": 4, "intermediate_size": I, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+           "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
+           "layer_norm_eps": 1e-12}
+    shapes = bert_shapes(V, D, I, 2, 64)
+    shapes.update({"cls.predictions.transform.dense.weight": (D, D), "cls.predictions.transform.dense.bias": (D,),
+                   "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
+                   "cls.predictions.bias": (V,), **extra_shapes})
+    p32 = random_weights(shapes)
+    write_pretraining_model(out_dir, cfg, p32)
+    return cfg, p32
+
+
 def make_mlm(out_dir, seed):
     """A BERT with the masked-LM head (cls.predictions, decoder tied to the word
     embeddings) and the float64 MLM loss and gradients at masked positions."""
     torch.manual_seed(seed)
-    cfg = {"architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": 97, "hidden_size": 32, "num_hidden_layers": 2,
-           "num_attention_heads": 4, "intermediate_size": 37, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-           "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
-           "layer_norm_eps": 1e-12}
     D, I, V = 32, 37, 97
-    shapes = bert_shapes(V, D, I, 2, 64)
-    shapes.update({"cls.predictions.transform.dense.weight": (D, D), "cls.predictions.transform.dense.bias": (D,),
-                   "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
-                   "cls.predictions.bias": (V,)})
-    p32 = random_weights(shapes)
-    write_pretraining_model(out_dir, cfg, p32)
+    cfg, p32 = pretraining_model(out_dir, "BertForMaskedLM", V, D, I, {})
     B, S, lens = 2, 10, [10, 6]
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.zeros(B, S, dtype=torch.int64)
@@ -228,17 +235,8 @@ def make_pretrain(out_dir, seed):
     (cls.seq_relationship on the pooled output, no dropout), on [CLS] A [SEP] B [SEP]
     inputs with token types; float64 loss = MLM + pair cross-entropy and its gradients."""
     torch.manual_seed(seed)
-    cfg = {"architectures": ["BertForPreTraining"], "model_type": "bert", "vocab_size": 89, "hidden_size": 32, "num_hidden_layers": 2,
-           "num_attention_heads": 4, "intermediate_size": 41, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
-           "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2, "initializer_range": 0.02,
-           "layer_norm_eps": 1e-12}
     D, I, V = 32, 41, 89
-    shapes = bert_shapes(V, D, I, 2, 64)
-    shapes.update({"cls.predictions.transform.dense.weight": (D, D), "cls.predictions.transform.dense.bias": (D,),
-                   "cls.predictions.transform.LayerNorm.weight": (D,), "cls.predictions.transform.LayerNorm.bias": (D,),
-                   "cls.predictions.bias": (V,), "cls.seq_relationship.weight": (2, D), "cls.seq_relationship.bias": (2,)})
-    p32 = random_weights(shapes)
-    write_pretraining_model(out_dir, cfg, p32)
+    cfg, p32 = pretraining_model(out_dir, "BertForPreTraining", V, D, I, {"cls.seq_relationship.weight": (2, D), "cls.seq_relationship.bias": (2,)})
     B, S, lens, seps = 3, 12, [12, 9, 7], [5, 4, 2]
     g = torch.Generator().manual_seed(seed + 1)
     ids = torch.zeros(B, S, dtype=torch.int64)
