@@ -196,6 +196,18 @@ def pretraining_model(out_dir, arch, V, D, I, extra_shapes):
     return cfg, p32
 
 
+def mlm_forward(p64, cfg, ids, tt, mask, positions):
+    """The encoder and the masked-LM head (decoder tied to the word embeddings) at flat
+    positions b * S + s: (MLM logits, pooled output)."""
+    B, S = ids.shape
+    D = cfg["hidden_size"]
+    seq, pooled, _ = bert_forward({**p64, "classifier.weight": torch.zeros(1, D, dtype=torch.float64), "classifier.bias": torch.zeros(1, dtype=torch.float64)}, cfg, ids, tt, mask)
+    x = seq.reshape(B * S, D)[positions]
+    h = act_fn("gelu")(x @ p64["cls.predictions.transform.dense.weight"].T + p64["cls.predictions.transform.dense.bias"])
+    h = layer_norm(h, p64["cls.predictions.transform.LayerNorm.weight"], p64["cls.predictions.transform.LayerNorm.bias"], cfg["layer_norm_eps"])
+    return h @ p64["bert.embeddings.word_embeddings.weight"].T + p64["cls.predictions.bias"], pooled
+
+
 def make_mlm(out_dir, seed):
     """A BERT with the masked-LM head (cls.predictions, decoder tied to the word
     embeddings) and the float64 MLM loss and gradients at masked positions."""
@@ -213,12 +225,7 @@ def make_mlm(out_dir, seed):
     positions = torch.tensor([1, 4, 7, 8, S + 2, S + 3])  # flat b * S + s, all real tokens
     targets = torch.randint(5, V, (len(positions),), generator=g)
     p64 = {n: t.double().requires_grad_(True) for n, t in p32.items()}
-    cfg2 = dict(cfg)
-    seq, _, _ = bert_forward({**p64, "classifier.weight": torch.zeros(1, D, dtype=torch.float64), "classifier.bias": torch.zeros(1, dtype=torch.float64)}, cfg2, ids, tt, mask)
-    x = seq.reshape(B * S, D)[positions]
-    h = act_fn("gelu")(x @ p64["cls.predictions.transform.dense.weight"].T + p64["cls.predictions.transform.dense.bias"])
-    h = layer_norm(h, p64["cls.predictions.transform.LayerNorm.weight"], p64["cls.predictions.transform.LayerNorm.bias"], 1e-12)
-    logits = h @ p64["bert.embeddings.word_embeddings.weight"].T + p64["cls.predictions.bias"]
+    logits, _ = mlm_forward(p64, cfg, ids, tt, mask, positions)
     loss = torch.nn.functional.cross_entropy(logits, targets)
     loss.backward()
     ref = {"input_ids": ids, "token_type_ids": tt, "attention_mask": mask, "positions": positions, "targets": targets,
@@ -251,11 +258,7 @@ def make_pretrain(out_dir, seed):
     targets = torch.randint(5, V, (len(positions),), generator=g)
     pair_labels = torch.tensor([0, 1, 1])
     p64 = {n: t.double().requires_grad_(True) for n, t in p32.items()}
-    seq, pooled, _ = bert_forward({**p64, "classifier.weight": torch.zeros(1, D, dtype=torch.float64), "classifier.bias": torch.zeros(1, dtype=torch.float64)}, cfg, ids, tt, mask)
-    x = seq.reshape(B * S, D)[positions]
-    h = act_fn("gelu")(x @ p64["cls.predictions.transform.dense.weight"].T + p64["cls.predictions.transform.dense.bias"])
-    h = layer_norm(h, p64["cls.predictions.transform.LayerNorm.weight"], p64["cls.predictions.transform.LayerNorm.bias"], 1e-12)
-    logits = h @ p64["bert.embeddings.word_embeddings.weight"].T + p64["cls.predictions.bias"]
+    logits, pooled = mlm_forward(p64, cfg, ids, tt, mask, positions)
     mlm = torch.nn.functional.cross_entropy(logits, targets)
     pair_logits = pooled @ p64["cls.seq_relationship.weight"].T + p64["cls.seq_relationship.bias"]
     pair = torch.nn.functional.cross_entropy(pair_logits, pair_labels)
