@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { engineInfo, nativeKernels, packageRoot } from './core/native.js';
+import { EngineError, engineInfo, nativeKernels, packageRoot } from './core/native.js';
 import { Rng } from './core/random.js';
 import { Bert, type Batch } from './model/bert.js';
 import { makeConfig } from './model/config.js';
@@ -127,9 +127,9 @@ export function runTorchBench(o: BenchOptions, threads: number, dtype: DType = n
     '--heads', String(o.heads), '--intermediate', String(o.intermediate), '--vocab', String(o.vocab), '--seq', String(o.seq),
     '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(threads)];
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
-  if (r.status === 3) throw new Error(r.stderr.trim());
+  if (r.status === 3) throw new EngineError(r.stderr.trim());
   if (r.status !== 0) {
-    throw new Error(`PyTorch benchmark failed (${py} ${script}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')}. It needs Debian's python3-torch.`);
+    throw new EngineError(`PyTorch benchmark failed (${py} ${script}): ${(r.stderr || r.stdout || '').trim().split('\n').slice(-3).join(' | ')}. It needs Debian's python3-torch.`);
   }
   const line = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(line) as BenchResult;

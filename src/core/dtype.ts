@@ -4,12 +4,14 @@
  * avx512_core_amx) and f32 elsewhere; an explicit bf16 on a CPU that cannot
  * run it is refused before anything is read or written.
  */
+import { JaBertError, registerError } from './errors.js';
 import type { DType, Kernels } from './kernels.js';
 
 export type DTypeOption = DType | 'auto';
 export const DTYPE_OPTIONS: readonly DTypeOption[] = ['auto', 'f32', 'bf16'];
 
-export class DTypeError extends Error {}
+export class DTypeError extends JaBertError { override readonly code = 'ERR_JA_BERT_DTYPE'; override readonly exitCode = 2; }
+registerError(DTypeError);
 
 /** a --dtype value: auto, f32 or bf16 (undefined = auto) */
 export function parseDtype(v: unknown): DTypeOption {

@@ -7,6 +7,11 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernels } from './kernels.js';
+import { JaBertError, registerError } from './errors.js';
+
+/** the native engine cannot be loaded or set up (not built, a bad ISA cap, a bad JA_BERT_THREADS) */
+export class EngineError extends JaBertError { override readonly code = 'ERR_JA_BERT_ENGINE'; }
+registerError(EngineError);
 
 export interface EngineInfo {
   onednn: string;
@@ -36,7 +41,7 @@ export function packageRoot(): string {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'binding.gyp'))) return dir;
     dir = resolve(dir, '..');
   }
-  throw new Error('ja-bert: cannot find the package root (package.json + binding.gyp) above ' + fileURLToPath(import.meta.url));
+  throw new EngineError('ja-bert: cannot find the package root (package.json + binding.gyp) above ' + fileURLToPath(import.meta.url));
 }
 
 let mod: NativeModule | null = null;
@@ -45,19 +50,19 @@ function load(): NativeModule {
   if (mod) return mod;
   const path = join(packageRoot(), 'build', 'Release', 'jabert.node');
   if (!existsSync(path)) {
-    throw new Error(`ja-bert: the native engine is not built (${path} is missing). Run: bash scripts/setup.sh`);
+    throw new EngineError(`ja-bert: the native engine is not built (${path} is missing). Run: bash scripts/setup.sh`);
   }
   const require = createRequire(import.meta.url);
   try {
     mod = require(path) as NativeModule;
   } catch (e) {
     // a bad JA_BERT_MAX_ISA is reported by the addon's init: one line, no stack
-    throw new Error((e as Error).message);
+    throw new EngineError((e as Error).message);
   }
   const env = process.env.JA_BERT_THREADS;
   if (env !== undefined) {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`ja-bert: JA_BERT_THREADS must be a positive integer, got "${env}"`);
+    if (!Number.isInteger(n) || n < 1) throw new EngineError(`ja-bert: JA_BERT_THREADS must be a positive integer, got "${env}"`);
     mod.setNumThreads(n);
   }
   return mod;

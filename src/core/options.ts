@@ -3,7 +3,9 @@
  * library entry points before anything is read or written, so that a library
  * caller and the CLI get the same one-line error. Names are the CLI's flags.
  */
-export class OptionError extends Error {}
+import { JaBertError, registerError } from './errors.js';
+export class OptionError extends JaBertError { override readonly code = 'ERR_JA_BERT_OPTION'; override readonly exitCode = 2; }
+registerError(OptionError);
 
 const show = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v));
 

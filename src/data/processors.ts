@@ -2,11 +2,13 @@
  * Processors: files -> examples {guid, textA, textB?, label}. Every malformed
  * input is one clear error naming the file and the line or key.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { extname } from 'node:path';
 import { Rng } from '../core/random.js';
 import { InputFileError, readDelimited, readJsonFile, readJsonLines } from '../io/text.js';
 
-export class DataError extends Error {}
+export class DataError extends JaBertError { override readonly code = 'ERR_JA_BERT_DATA'; }
+registerError(DataError);
 
 /** strict file readers (io/text.ts) with their errors as DataError */
 function data<T>(f: () => T): T {

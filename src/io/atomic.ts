@@ -6,10 +6,12 @@
  * is written to directly, and a symlink to a file is followed, so a rename
  * never replaces either with a plain file. A folder is refused.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { closeSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
-export class OutputPathError extends Error {}
+export class OutputPathError extends JaBertError { override readonly code = 'ERR_JA_BERT_OUTPUT'; }
+registerError(OutputPathError);
 
 /** how `path` is to be written: 'stdout' (-), 'direct' (a device or FIFO), or 'atomic' at the returned (symlink-resolved) path */
 export function outputTarget(path: string): { kind: 'stdout' | 'direct' | 'atomic'; path: string } {

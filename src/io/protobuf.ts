@@ -1,5 +1,7 @@
 /** A minimal protobuf wire-format reader (TF bundle entries, SentencePiece models). */
-export class ProtoError extends Error {}
+import { JaBertError, registerError } from '../core/errors.js';
+export class ProtoError extends JaBertError { override readonly code = 'ERR_JA_BERT_PROTOBUF'; }
+registerError(ProtoError);
 
 export class Proto {
   p = 0;

@@ -1,4 +1,5 @@
 /** A tensor as read from a checkpoint: little-endian contiguous bytes, C order. */
+import { JaBertError, registerError } from '../core/errors.js';
 export type DTypeName = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
 export interface RawTensor {
@@ -7,7 +8,8 @@ export interface RawTensor {
   data: Uint8Array;
 }
 
-export class CheckpointError extends Error {}
+export class CheckpointError extends JaBertError { override readonly code = 'ERR_JA_BERT_CHECKPOINT'; }
+registerError(CheckpointError);
 
 export const DTYPE_BYTES: Record<DTypeName, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 

@@ -23,8 +23,10 @@ export interface BertConfig {
   pair_head?: PairHeadConfig;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends JaBertError { override readonly code = 'ERR_JA_BERT_CONFIG'; }
+registerError(ConfigError);
 
+import { JaBertError, registerError } from '../core/errors.js';
 import { headConfig, type PairHeadConfig } from './heads.js';
 
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {

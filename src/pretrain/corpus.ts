@@ -5,6 +5,7 @@
  * line, a blank line between documents). Man pages (/usr/share/man) and
  * chABSA are evaluation data and are refused outright.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
@@ -47,7 +48,8 @@ export const DEFAULT_SOURCES: CorpusSource[] = [
 
 const FORBIDDEN = [/^\/usr\/share\/man(\/|$)/, /chabsa/i, /manpages-ja/];
 
-export class CorpusError extends Error {}
+export class CorpusError extends JaBertError { override readonly code = 'ERR_JA_BERT_CORPUS'; }
+registerError(CorpusError);
 
 const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ', copy: '©', reg: '®', hellip: '…', mdash: '—', ndash: '–', laquo: '«', raquo: '»', rarr: '→', larr: '←' };
 

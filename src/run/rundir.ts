@@ -15,12 +15,14 @@
  *   the checkpoints removed. A kill at any moment leaves either a resumable
  *   folder or a finished one.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { latestCheckpoint } from '../train/trainer.js';
 
-export class RunDirError extends Error {}
+export class RunDirError extends JaBertError { override readonly code = 'ERR_JA_BERT_RUN_DIR'; }
+registerError(RunDirError);
 
 const LOCK = '.ja-bert.lock';
 

@@ -11,13 +11,15 @@
  * binary format; it follows mecab-0.996's dictionary.cpp, darts.h,
  * connector.cpp and char_property.cpp.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mecabNative } from '../core/native.js';
 
-export class MecabError extends Error {}
+export class MecabError extends JaBertError { override readonly code = 'ERR_JA_BERT_MECAB'; }
+registerError(MecabError);
 
 const DIC_MAGIC = 0xef718f77;
 const DIC_VERSION = 102;

@@ -15,10 +15,12 @@
  *
  * Everything works on UTF-8 bytes, as the C++ library does.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { readFileSync, existsSync } from 'node:fs';
 import { Proto } from '../io/protobuf.js';
 
-export class TokenizerError extends Error {}
+export class TokenizerError extends JaBertError { override readonly code = 'ERR_JA_BERT_TOKENIZER'; }
+registerError(TokenizerError);
 
 export const enum PieceType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 export type ModelType = 'unigram' | 'bpe' | 'word' | 'char';
