@@ -7,6 +7,7 @@
 #include <dnnl.h>
 #include <cctype>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 
 namespace jb {
@@ -57,7 +58,22 @@ bool bf16Native() {
   return includes(e, dnnl_cpu_isa_avx512_core_bf16);
 }
 
+namespace {
+std::once_flag selectedOnce;
+std::string selectError;
+const char* selectOnce(const char* capName);
+}  // namespace
+
+// The addon is loaded once per thread that uses it (the main thread, the
+// engine thread of the async API); the cap is chosen once per process, the
+// first time, and every later load gets the same answer.
 const char* selectIsa(const char* capName) {
+  std::call_once(selectedOnce, [&] { selectError = selectOnce(capName); });
+  return selectError.c_str();
+}
+
+namespace {
+const char* selectOnce(const char* capName) {
   static std::string err;
   std::string c;
   for (const char* p = capName; p && *p; p++) c += (char)std::tolower((unsigned char)*p);
@@ -83,5 +99,6 @@ const char* selectIsa(const char* capName) {
   else active = &base::table;
   return "";
 }
+}  // namespace
 
 }  // namespace jb

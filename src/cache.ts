@@ -9,6 +9,7 @@
  * The header names the model hash, the head config, the row width and, per
  * entry, id, text, text hash, row count and offset (in floats).
  */
+import { JaBertError, registerError } from './core/errors.js';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -28,7 +29,8 @@ import { nativeKernels } from './core/native.js';
 const MAGIC = 'JABCACHE';
 export const CACHE_VERSION = 1;
 
-export class CacheError extends Error {}
+export class CacheError extends JaBertError { override readonly code = 'ERR_JA_BERT_CACHE'; }
+registerError(CacheError);
 
 export interface CacheEntry { id: string; text: string; hash: string; rows: number; offset: number }
 export interface CacheHeader { version: number; model_hash: string; head: PairHeadConfig; hidden_size: number; width: number; per_token: boolean; entries: CacheEntry[]; floats: number }
@@ -301,30 +303,55 @@ export function scoreAgainst(m: ScoringModel, a: Side, rep: BRep, chunk = 256): 
 export interface RankResult { results: Array<{ id: string; score: number }>; candidates: number; loadMs: number; encodeMs: number; scoreMs: number }
 
 /** score one A (a cached id's text, or a new text) against every other cached text; the top K */
+/**
+ * A pair-head model and its cache, loaded once and laid out for scoring once:
+ * `rank` and the server's /v1/rank keep one and score many queries against it.
+ */
+export class Ranker {
+  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly warm: BRep, readonly loadMs: number) {}
+
+  static load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption }): Ranker {
+    const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
+    const cache = readCache(o.cache);
+    checkCacheFor(cache, m);
+    const tl = performance.now();
+    const warm = cachedReps(cache, cache.header.entries, m.pm.sideLength, m.dtype === 'bf16');
+    return new Ranker(m, cache, warm, performance.now() - tl);
+  }
+
+  get size(): number { return this.cache.header.entries.length; }
+
+  /** the top K cached texts for a text, or for a cached text by id (itself left out) */
+  rank(q: { id?: string; text?: string; top?: number }): RankResult {
+    const top = intOption('top', q.top, 10);
+    if ((q.id === undefined) === (q.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
+    if (q.text !== undefined && (typeof q.text !== 'string' || q.text.trim() === '')) throw new DataError('--text is empty: give the text to rank against the cache');
+    if (q.text?.includes('\0')) throw new DataError('--text contains a NUL character');
+    let text = q.text, self = -1;
+    if (q.id !== undefined) {
+      const e = this.cache.byId.get(q.id);
+      if (!e) throw new DataError(`${this.cache.path}: no text with id "${q.id}" in the cache (${this.size} ids)`);
+      text = e.text;
+      self = this.cache.header.entries.indexOf(e);
+    }
+    const t0 = performance.now();
+    const a = encodeQuery(this.model, text!);
+    const t1 = performance.now();
+    const scores = scoreAgainst(this.model, a, this.warm);
+    const t2 = performance.now();
+    const entries = this.cache.header.entries;
+    const order = entries.map((_, i) => i).filter((i) => i !== self).sort((x, y) => scores[y]! - scores[x]! || x - y).slice(0, top);
+    return { results: order.map((i) => ({ id: entries[i]!.id, score: scores[i]! })), candidates: entries.length - (self >= 0 ? 1 : 0), loadMs: this.loadMs, encodeMs: t1 - t0, scoreMs: t2 - t1 };
+  }
+}
+
+/** rank one A against every cached B (loads the model and the cache for this one query) */
 export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DTypeOption }): RankResult {
-  const top = intOption('top', o.top, 10);
+  intOption('top', o.top, 10);
   if ((o.id === undefined) === (o.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
   if (o.text !== undefined && o.text.trim() === '') throw new DataError('--text is empty: give the text to rank against the cache');
   if (o.text?.includes('\0')) throw new DataError('--text contains a NUL character');
-  const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
-  const cache = readCache(o.cache);
-  checkCacheFor(cache, m);
-  let text = o.text;
-  if (o.id !== undefined) {
-    const e = cache.byId.get(o.id);
-    if (!e) throw new DataError(`${o.cache}: no text with id "${o.id}" in the cache (${cache.header.entries.length} ids)`);
-    text = e.text;
-  }
-  const entries = cache.header.entries.filter((e) => e.id !== o.id);
-  const tl = performance.now();
-  const warm = cachedReps(cache, entries, m.pm.sideLength, m.dtype === 'bf16');
-  const t0 = performance.now();
-  const a = encodeQuery(m, text!);
-  const t1 = performance.now();
-  const scores = scoreAgainst(m, a, warm);
-  const t2 = performance.now();
-  const order = entries.map((_, i) => i).sort((x, y) => scores[y]! - scores[x]!).slice(0, top);
-  return { results: order.map((i) => ({ id: entries[i]!.id, score: scores[i]! })), candidates: entries.length, loadMs: t0 - tl, encodeMs: t1 - t0, scoreMs: t2 - t1 };
+  return Ranker.load(o).rank(o);
 }
 
 export const cacheFileSize = (p: string): number => statSync(p).size;

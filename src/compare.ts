@@ -33,6 +33,8 @@ export interface CompareOptions {
   /** retrain every head even where a finished run of the same settings is in the folder */
   overwrite?: boolean;
   log?: (l: string) => void;
+  /** cancels the head in training between steps; rerunning keeps the finished heads and resumes that one */
+  signal?: { readonly aborted: boolean };
 }
 
 const ms = (t0: number) => performance.now() - t0;
@@ -54,7 +56,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, head,
       maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype,
       // a rerun after a kill keeps the heads already trained and resumes the one in progress
-      saveSteps: 100, reuseFinished: true, overwrite: o.overwrite, log: o.log,
+      saveSteps: 100, reuseFinished: true, overwrite: o.overwrite, log: o.log, signal: o.signal,
     });
     const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep };
     if (head === 'cross') {

@@ -77,7 +77,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
   const lines: Line[] = [];
   raw.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    lines.push(parseLine(line, o.input, i + 1, model.cfg.max_position_embeddings));
+    lines.push(parseLine(line, o.input === '-' ? '<stdin>' : o.input, i + 1, model.cfg.max_position_embeddings));
   });
   let builder: InputBuilder | null = null;
   const rows: Row[] = lines.map((l) => {

@@ -21,6 +21,7 @@ import { evaluate, train, trainingSteps, trainTask, type EvalResult, type TrainR
 import { HEAD_TYPES, headConfig } from './model/heads.js';
 import { PairModel } from './model/pairmodel.js';
 import { evaluatePairs, pairFeatures, pairTask, type PairFeatures } from './train/pairtask.js';
+import { TextClassifier } from './infer/models.js';
 
 export type { DataOptions } from './data/load.js';
 
@@ -39,7 +40,7 @@ export interface FinetuneOptions extends DataOptions {
   /** auto (default): bf16 where the CPU runs it natively, else f32 */
   dtype?: DTypeOption;
   lowercase?: boolean;
-  /** save a resumable checkpoint every N steps (0: never) */
+  /** save a resumable checkpoint every N steps (default 100; 0: never) */
   saveSteps?: number;
   gradientAccumulation?: number;
   /** evaluate during training every N steps; 0 = at each epoch's end; undefined = only at the end */
@@ -56,6 +57,8 @@ export interface FinetuneOptions extends DataOptions {
   /** when the output folder holds this very run, finished: return its results from report.json instead of refusing (compare's resume) */
   reuseFinished?: boolean;
   log?: (line: string) => void;
+  /** cancels training between steps (AbortedError; rerunning resumes from the checkpoint) */
+  signal?: { readonly aborted: boolean };
 }
 
 /** the files and folders finetune and baseline write into an output folder */
@@ -96,7 +99,7 @@ function finetuneSettings(o: FinetuneOptions) {
     maxSteps: o.maxSteps === undefined ? undefined : intOption('max-steps', o.maxSteps, 0),
     warmupProportion: ratioOption('warmup-proportion', o.warmupProportion, 0.1, true),
     seed: intOption('seed', o.seed, 42, 0, 2 ** 32 - 1),
-    saveSteps: intOption('save-steps', o.saveSteps, 0, 0),
+    saveSteps: intOption('save-steps', o.saveSteps, 100, 0),
     gradientAccumulation: intOption('gradient-accumulation-steps', o.gradientAccumulation, 1),
     evalSteps: o.evalSteps === undefined ? undefined : intOption('eval-steps', o.evalSteps, 0, 0),
     patience: o.earlyStoppingPatience === undefined ? undefined : intOption('early-stopping-patience', o.earlyStoppingPatience, 0),
@@ -160,7 +163,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       batchSize: st.batchSize, learningRate: st.learningRate, epochs: st.epochs, maxSteps: st.maxSteps,
       warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log,
       checkpoint: st.saveSteps ? { dir: o.output, every: st.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
-      gradientAccumulation: st.gradientAccumulation,
+      gradientAccumulation: st.gradientAccumulation, signal: o.signal,
       evaluation: st.evalSteps === undefined && st.patience === undefined ? undefined : {
         every: st.evalSteps ?? 0,
         patience: st.patience,
@@ -201,32 +204,23 @@ export interface PredictOptions { model: string; input: string; output: string; 
 
 /** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
 export function predict(o: PredictOptions): number {
-  const dtype = resolveDtype(o.dtype, o.kernels);
   checkOutputFile(o.output);
-  const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
-  if (model.numLabels === 0 && !model.cfg.pair_head) throw new DataError(`${o.model}: the model has no classifier (fine-tune it first)`);
-  const pm = model.cfg.pair_head ? new PairModel(model) : null;
-  const maxLen = pm ? pm.sideLength : Math.min(intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096), model.cfg.max_position_embeddings);
-  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen);
+  const clf = TextClassifier.load(o.model, { kernels: o.kernels, dtype: o.dtype, maxSeqLength: o.maxSeqLength, lowercase: o.lowercase });
   let lines: Array<{ value: unknown; line: number }>;
   try { lines = readJsonLines(o.input); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
+  const src = o.input === '-' ? '<stdin>' : o.input;
   const rows = lines.map(({ value, line: n }) => {
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`${o.input}:${n}: expected a JSON object {"text": ...}`);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new DataError(`${src}:${n}: expected a JSON object {"text": ...}`);
     const v = value as Record<string, unknown>;
     const a = v.text ?? v.text_a, b = v.text_b;
-    if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${o.input}:${n}: needs a non-empty "text"`);
-    if (b !== undefined && typeof b !== 'string') throw new DataError(`${o.input}:${n}: "text_b" must be a string`);
+    if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${src}:${n}: needs a non-empty "text"`);
+    if (b !== undefined && typeof b !== 'string') throw new DataError(`${src}:${n}: "text_b" must be a string`);
     return { guid: String(v.guid ?? v.id ?? n), a, b: b as string | undefined };
   });
-  let res: EvalResult;
-  if (pm) {
-    const missing = rows.find((r) => r.b === undefined);
-    if (missing) throw new DataError(`${o.input}: example ${missing.guid} has no "text_b"; the ${model.cfg.pair_head!.type} head scores text pairs`);
-    res = evaluatePairs(pm, { a: rows.map((r) => builder.features(r.a)), b: rows.map((r) => builder.features(r.b!)) }, null, 64, builder.pad);
-  } else {
-    res = evaluate(model, rows.map((r) => builder.features(r.a, r.b)), null, 64, builder.pad);
-  }
-  const labels = model.cfg.labels;
+  const missing = clf.needsPairs ? rows.find((r) => r.b === undefined) : undefined;
+  if (missing) throw new DataError(`${src}: example ${missing.guid} has no "text_b"; the ${clf.head === 'nsp' ? 'next-sentence' : clf.head} head scores text pairs`);
+  const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
+  const labels = clf.labels;
   writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
     guid: r.guid, prediction: labels[res.predictions[i]!], probabilities: Object.fromEntries(labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
   }) + '\n')));

@@ -16,12 +16,12 @@ import { OUTPUT_FILES } from '../finetune.js';
 import { beginRun, inspectRun } from '../run/rundir.js';
 import { findModelFiles, loadBert } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import type { Bert } from '../model/bert.js';
+import { embedTexts, POOLINGS, type Pooling } from '../infer/embed.js';
 import { loadTokenizer } from '../tokenize/index.js';
 import { InputBuilder } from '../tokenize/inputs.js';
 import { fitLogReg, predictProba } from './logreg.js';
 
-export type Pooling = 'pooled' | 'cls' | 'mean';
+export type { Pooling } from '../infer/embed.js';
 export type PairFeatureKind = 'concat' | 'full';
 
 export interface BaselineOptions extends DataOptions {
@@ -40,32 +40,6 @@ export interface BaselineOptions extends DataOptions {
   log?: (line: string) => void;
 }
 
-/** one vector per text, each text encoded once, alone: [CLS] text [SEP] */
-function encodeTexts(model: Bert, builder: InputBuilder, texts: string[], pooling: Pooling, log?: (l: string) => void): Float64Array[] {
-  const D = model.cfg.hidden_size;
-  const order = texts.map((_, i) => i);
-  const feats = texts.map((t) => builder.features(t));
-  order.sort((a, b) => feats[a]!.inputIds.length - feats[b]!.inputIds.length);
-  const out = new Array<Float64Array>(texts.length);
-  const t0 = Date.now();
-  for (let s = 0; s < order.length; s += 32) {
-    const idx = order.slice(s, s + 32);
-    const batch = builder.batch(idx.map((i) => feats[i]!));
-    const r = model.forward(batch);
-    idx.forEach((i, b) => {
-      const v = new Float64Array(D);
-      if (pooling === 'pooled') for (let d = 0; d < D; d++) v[d] = r.pooledOutput[b * D + d]!;
-      else {
-        const len = pooling === 'cls' ? 1 : feats[i]!.inputIds.length;
-        for (let t = 0; t < len; t++) for (let d = 0; d < D; d++) v[d] += r.sequenceOutput[(b * batch.S + t) * D + d]! / len;
-      }
-      out[i] = v;
-    });
-    if (log && (s / 32) % 20 === 19) log(`encoded ${Math.min(s + 32, order.length)}/${order.length} texts, ${((Date.now() - t0) / 1000).toFixed(0)} s`);
-  }
-  return out;
-}
-
 function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFeatureKind): Float64Array {
   if (!v) return u;
   const D = u.length;
@@ -79,7 +53,7 @@ function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFe
 export interface BaselineResult { metrics: Metrics; evalText: string; iterations: number }
 
 export function baseline(o: BaselineOptions): BaselineResult {
-  const pooling = choiceOption('pooling', o.pooling, ['pooled', 'cls', 'mean'] as const, 'pooled');
+  const pooling = choiceOption('pooling', o.pooling, POOLINGS, 'pooled');
   const kind = choiceOption('pair-features', o.pairFeatures, ['concat', 'full'] as const, 'concat');
   const Creg = positiveOption('C', o.C, 1.0);
   const maxSeqLength = intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096);
@@ -100,7 +74,7 @@ export function baseline(o: BaselineOptions): BaselineResult {
   for (const e of all) for (const t of [e.textA, e.textB]) if (t !== undefined && !textIds.has(t)) textIds.set(t, textIds.size);
   o.log?.(`encoding ${textIds.size} distinct texts (${pooling}) with the frozen encoder`);
   const t0 = Date.now();
-  const vecs = encodeTexts(model, builder, [...textIds.keys()], pooling, o.log);
+  const vecs = embedTexts(model, builder, [...textIds.keys()], pooling, o.log);
   const encodeSeconds = (Date.now() - t0) / 1000;
   const build = (set: Example[], source: string) => {
     const rows = set.map((e) => pairFeatures(vecs[textIds.get(e.textA)!]!, e.textB === undefined ? undefined : vecs[textIds.get(e.textB)!]!, kind));

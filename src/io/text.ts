@@ -4,11 +4,13 @@
  * C library would stop there); JSON with duplicate keys refused; JSON Lines
  * and TSV/CSV (RFC 4180 quoting, through csv-parse) with line numbers.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { jsonDuplicateKey, jsonErrorWhere } from '../data/jsonpos.js';
 
-export class InputFileError extends Error {}
+export class InputFileError extends JaBertError { override readonly code = 'ERR_JA_BERT_INPUT'; }
+registerError(InputFileError);
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
@@ -49,8 +51,9 @@ export function decodeUtf8(bytes: Uint8Array, path: string, allowNul = false): s
   return text;
 }
 
-/** a text file read strictly (see decodeUtf8) */
+/** a text file read strictly (see decodeUtf8); `-` reads standard input to its end */
 export function readTextFile(path: string): string {
+  if (path === '-') return decodeUtf8(readFileSync(0), '<stdin>');
   if (!existsSync(path)) throw new InputFileError(`${path}: no such file`);
   if (statSync(path).isDirectory()) throw new InputFileError(`${path}: is a folder, not a file`);
   return decodeUtf8(readFileSync(path), path);
@@ -78,9 +81,10 @@ export function readJsonFile(path: string): unknown {
 /** each non-blank line of a JSON Lines file, parsed, with its 1-based line number */
 export function readJsonLines(path: string): Array<{ value: unknown; line: number }> {
   const out: Array<{ value: unknown; line: number }> = [];
+  const name = path === '-' ? '<stdin>' : path;
   readTextFile(path).split('\n').forEach((l, i) => {
     if (l.trim() === '') return;
-    out.push({ value: parseJsonText(l.replace(/\r$/, ''), `${path}:${i + 1}`.replace(/:(\d+):(\d+)$/, ':$1')), line: i + 1 });
+    out.push({ value: parseJsonText(l.replace(/\r$/, ''), `${name}:${i + 1}`.replace(/:(\d+):(\d+)$/, ':$1')), line: i + 1 });
   });
   return out;
 }

@@ -477,6 +477,18 @@ export class Bert {
     return { loss, accuracy: correct / B };
   }
 
+  /**
+   * P(IsNext), P(NotNext) for each row of the last forward, from the
+   * sentence-pair head (HF BertForNextSentencePrediction: class 0 means B
+   * follows A). Inference only: nothing is kept for a backward.
+   */
+  nspProbs(): Float32Array {
+    if (!this.last) throw new Error('nspProbs() needs a forward() first');
+    this.nspLoss(new Int32Array(this.last.batch.B));
+    this.lastNsp = null;
+    return this.ws.f32('nsp.probs', this.last.batch.B * 2).slice();
+  }
+
   /** backward of mlmLoss (+ nspLoss when it ran after the same forward) through the heads into the encoder */
   pretrainBackward(dLoss = 1): void {
     const dSeq = this.mlmSequenceGrad(dLoss);

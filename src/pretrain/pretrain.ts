@@ -115,6 +115,8 @@ export interface PretrainOptions {
   /** whole-word masking: the pieces of a MeCab (UniDic) word are masked together */
   wwm?: boolean;
   log?: (l: string) => void;
+  /** cancels pretraining between steps (AbortedError; rerunning resumes from the checkpoint) */
+  signal?: { readonly aborted: boolean };
 }
 
 export interface PretrainResult { steps: number; evalLoss: number; evalAccuracy: number; evalPairAccuracy: number | null; seconds: number }
@@ -130,7 +132,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   const batchSize = intOption('batch-size', o.batchSize, 32), learningRate = positiveOption('learning-rate', o.learningRate, 1e-4);
   const epochs = positiveOption('epochs', o.epochs, 1), maxSteps = o.maxSteps === undefined ? undefined : intOption('max-steps', o.maxSteps, 0);
   const warmupProportion = ratioOption('warmup-proportion', o.warmupProportion, 0.1, true);
-  const saveSteps = intOption('save-steps', o.saveSteps, 0, 0), evalSteps = intOption('eval-steps', o.evalSteps, 0, 0);
+  const saveSteps = intOption('save-steps', o.saveSteps, 200, 0), evalSteps = intOption('eval-steps', o.evalSteps, 0, 0);
   const hidden = intOption('hidden', o.hidden, 256, 1, 8192), layers = intOption('layers', o.layers, 4, 1, 128), heads = intOption('heads', o.heads, 4, 1, 512);
   const intermediate = intOption('intermediate', o.intermediate, 4 * hidden, 1, 65536);
   if (hidden % heads !== 0) throw new OptionError(`--hidden ${hidden} must be a multiple of --heads ${heads}`);
@@ -187,7 +189,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     const t0 = Date.now();
     const r = trainTask(model, o.kernels, task, {
       batchSize, learningRate, epochs, maxSteps, warmupProportion, seed, log: o.log,
-      checkpoint: saveSteps ? { dir: o.output, every: saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
+      checkpoint: saveSteps ? { dir: o.output, every: saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined, signal: o.signal,
       evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined,
     });
     const ev = heldN ? evalHeld() : { loss: NaN, accuracy: NaN, extra: undefined };

@@ -18,11 +18,12 @@ export function readTexts(path: string): string[] {
   const lines = raw.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (!path.endsWith('.jsonl')) return lines.map((l) => l.replace(/\r$/, ''));
+  const name = path === '-' ? '<stdin>' : path;
   return lines.map((l, i) => {
-    const v = parseJsonText(l, `${path}:${i + 1}`);
+    const v = parseJsonText(l, `${name}:${i + 1}`);
     if (typeof v === 'string') return v;
     if (v && typeof v === 'object' && typeof (v as { text?: unknown }).text === 'string') return (v as { text: string }).text;
-    throw new InputError(`${path}:${i + 1}: expected a JSON string or {"text": ...}`);
+    throw new InputError(`${name}:${i + 1}: expected a JSON string or {"text": ...}`);
   });
 }
 

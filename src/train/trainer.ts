@@ -19,6 +19,11 @@ import { toFloat32 } from '../io/tensor.js';
 import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
+import { JaBertError, registerError } from '../core/errors.js';
+
+/** training was cancelled through its signal */
+export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
+registerError(AbortedError);
 
 export interface TrainOptions {
   batchSize: number;
@@ -39,6 +44,8 @@ export interface TrainOptions {
   resumeFrom?: string;
   /** micro-batches per optimizer step (gradients summed, loss averaged) */
   gradientAccumulation?: number;
+  /** checked before every step: when aborted, a checkpoint is saved (if checkpointing) and AbortedError is thrown; rerunning resumes */
+  signal?: { readonly aborted: boolean };
   /** evaluate during training: every N steps (0 = at each epoch's end) */
   evaluation?: {
     every: number;
@@ -205,6 +212,12 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     const batches = lengthGroupedBatches(lengths, o.batchSize, new Rng((o.seed * 7919 + epoch * 104729) >>> 0));
     for (let k = (step - epoch * perEpoch) * accum; k + accum <= batches.length; k += accum) {
       if (step >= total || stoppedEarly) break;
+      if (o.signal?.aborted) {
+        if (o.checkpoint && step > startStep && step % o.checkpoint.every !== 0) {
+          saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
+        }
+        throw new AbortedError(`training cancelled at step ${step} of ${total}${o.checkpoint ? ' (the same call resumes it)' : ''}`);
+      }
       model.zeroGrads();
       let loss = 0;
       for (let m = 0; m < accum; m++) {

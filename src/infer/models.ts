@@ -1,0 +1,147 @@
+/**
+ * Loaded-once inference models, synchronous, on the kernels they are given:
+ * the cores of `predict`, `encode` and `rank` and of the async library API
+ * (src/api/), which runs them in its engine thread.
+ */
+import type { Kernels } from '../core/kernels.js';
+import { resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { choiceOption, intOption, MIN_SEQ_LENGTH } from '../core/options.js';
+import { DataError } from '../data/processors.js';
+import { loadBert } from '../io/checkpoint.js';
+import type { Bert } from '../model/bert.js';
+import { PairModel } from '../model/pairmodel.js';
+import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
+import { InputBuilder, padBatch } from '../tokenize/inputs.js';
+import { evaluate, evaluateBatches, type EvalResult } from '../train/trainer.js';
+import { evaluatePairs } from '../train/pairtask.js';
+import { embedTexts, POOLINGS, type Pooling } from './embed.js';
+
+export interface LoadOptions {
+  kernels: Kernels;
+  /** auto (default): bf16 where the CPU runs it natively, else f32 */
+  dtype?: DTypeOption;
+  /** longest input in tokens (default 128 for the cross-encoder, the model's own for pair heads and encoders: 512 capped by its positions) */
+  maxSeqLength?: number;
+  lowercase?: boolean;
+}
+
+/** one input of a classifier: a text, or a text pair */
+export interface ClassifyInput { text: string; textB?: string }
+
+/** a label, its probability and every class's probability (label → p) */
+export interface Classification { label: string; score: number; probabilities: Record<string, number> }
+
+/** check a list of inputs: non-empty strings, text_b where the model needs pairs */
+function checkInputs(inputs: ClassifyInput[], pairs: boolean, what: string): void {
+  if (!Array.isArray(inputs)) throw new DataError('inputs must be an array of { text, textB? }');
+  inputs.forEach((x, i) => {
+    if (x === null || typeof x !== 'object') throw new DataError(`input ${i}: expected { text, textB? }`);
+    if (typeof x.text !== 'string' || x.text.trim() === '') throw new DataError(`input ${i}: "text" must be a non-empty string`);
+    if (x.textB !== undefined && typeof x.textB !== 'string') throw new DataError(`input ${i}: "textB" must be a string`);
+    if (pairs && x.textB === undefined) throw new DataError(`input ${i}: no "textB"; ${what} scores text pairs`);
+  });
+}
+
+/** the labels of a pretrained model's next-sentence head (HF BertForNextSentencePrediction: 0 = B follows A) */
+export const NSP_LABELS = ['is_next', 'not_next'];
+
+/**
+ * A classifier: a fine-tuned cross-encoder, a pair-head model, or a pretrained
+ * model's next-sentence head (the default model has one: is B the text that
+ * follows A?).
+ */
+export class TextClassifier {
+  readonly labels: string[];
+  private readonly pm: PairModel | null;
+  private constructor(readonly model: Bert, private readonly builder: InputBuilder, readonly dir: string, private readonly nsp: boolean) {
+    this.pm = model.cfg.pair_head ? new PairModel(model) : null;
+    this.labels = nsp ? NSP_LABELS : model.cfg.labels;
+  }
+
+  static load(dir: string, o: LoadOptions): TextClassifier {
+    const dtype = resolveDtype(o.dtype, o.kernels);
+    const requested = intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096);
+    const { model, files, initialised } = loadBert(dir, { kernels: o.kernels, dtype, nspHead: true });
+    const nsp = model.numLabels === 0 && !model.cfg.pair_head;
+    if (nsp && initialised.includes('cls.seq_relationship.weight')) {
+      throw new DataError(`${dir}: the model has no classifier and no next-sentence head (fine-tune it first)`);
+    }
+    const maxLen = model.cfg.pair_head
+      ? Math.min(model.cfg.pair_head.side_length, model.cfg.max_position_embeddings)
+      : Math.min(requested, model.cfg.max_position_embeddings);
+    return new TextClassifier(model, new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen), dir, nsp);
+  }
+
+  /** the head's name: cross, nsp, or the pair head's type */
+  get head(): string { return this.model.cfg.pair_head?.type ?? (this.nsp ? 'nsp' : 'cross'); }
+
+  /** the classifier's tokenizer */
+  get tokenizer(): Tokenizer { return this.builder.tokenizer; }
+
+  /** whether every input needs a textB */
+  get needsPairs(): boolean { return this.pm !== null || this.nsp; }
+
+  /** class probabilities per input, in input order (run_classifier's test_results) */
+  probabilities(inputs: ClassifyInput[], batchSize = 64): EvalResult {
+    checkInputs(inputs, this.needsPairs, this.nsp ? 'the next-sentence head' : `the ${this.head} head`);
+    if (this.pm) {
+      return evaluatePairs(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, null, batchSize, this.builder.pad);
+    }
+    const feats = inputs.map((r) => this.builder.features(r.text, r.textB));
+    if (this.nsp) {
+      return evaluateBatches(feats.length, (i) => feats[i]!.inputIds.length, 2, null, batchSize, (idx) => {
+        this.model.forward(padBatch(idx.map((i) => feats[i]!), this.builder.pad));
+        return { loss: NaN, probs: this.model.nspProbs() };
+      });
+    }
+    return evaluate(this.model, feats, null, batchSize, this.builder.pad);
+  }
+
+  classify(inputs: ClassifyInput[], batchSize = 64): Classification[] {
+    const r = this.probabilities(inputs, batchSize);
+    return r.probs.map((p, i) => ({
+      label: this.labels[r.predictions[i]!]!, score: p[r.predictions[i]!]!,
+      probabilities: Object.fromEntries(this.labels.map((l, c) => [l, p[c]!])),
+    }));
+  }
+}
+
+export interface EmbedOptions { pooling?: Pooling; normalize?: boolean; batchSize?: number }
+
+/** sentence embeddings from any BERT (pretrained or fine-tuned) */
+export class TextEncoder {
+  private constructor(readonly model: Bert, private readonly builder: InputBuilder, readonly dir: string) {}
+
+  static load(dir: string, o: LoadOptions): TextEncoder {
+    const dtype = resolveDtype(o.dtype, o.kernels);
+    const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });
+    const maxLen = Math.min(intOption('max-seq-length', o.maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), model.cfg.max_position_embeddings);
+    return new TextEncoder(model, new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen), dir);
+  }
+
+  /** sentence embeddings from an already loaded model (a server's classifier), sharing its weights */
+  static fromModel(model: Bert, tokenizer: Tokenizer, dir: string, maxSeqLength?: number): TextEncoder {
+    const maxLen = Math.min(intOption('max-seq-length', maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), model.cfg.max_position_embeddings);
+    return new TextEncoder(model, new InputBuilder(tokenizer, maxLen), dir);
+  }
+
+  get dimension(): number { return this.model.cfg.hidden_size; }
+
+  /** one vector per text; `normalize` scales each to unit length (cosine similarity = dot product) */
+  embed(texts: string[], o: EmbedOptions = {}): Float32Array[] {
+    const pooling = choiceOption('pooling', o.pooling, POOLINGS, 'mean');
+    const bs = intOption('batch-size', o.batchSize, 32);
+    if (!Array.isArray(texts)) throw new DataError('texts must be an array of strings');
+    texts.forEach((t, i) => { if (typeof t !== 'string' || t.trim() === '') throw new DataError(`text ${i}: must be a non-empty string`); });
+    return embedTexts(this.model, this.builder, texts, pooling, undefined, bs).map((v) => {
+      const out = Float32Array.from(v);
+      if (o.normalize) {
+        let n = 0;
+        for (const x of v) n += x * x;
+        n = Math.sqrt(n);
+        if (n > 0) for (let d = 0; d < out.length; d++) out[d] = v[d]! / n;
+      }
+      return out;
+    });
+  }
+}
