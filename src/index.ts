@@ -1,4 +1,39 @@
-/** ja-bert's public library API. */
+/**
+ * ja-bert's public library API.
+ *
+ * The async API (Classifier, Encoder, PairScorer, finetune, pretrain, ...)
+ * runs every native computation in one engine thread: the caller's event loop
+ * stays free. The synchronous building blocks below it (the engine, Bert,
+ * checkpoint readers, tokenizers) run on the caller's thread; do not run them
+ * while async calls are in flight, since the native engine serves one thread at a time.
+ */
+export {
+  Classifier, Encoder, PairScorer, finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenize, buildCorpus, info,
+  closeEngine, DEFAULT_MODEL, type ModelOptions, type JobControl, type Classification, type ClassifyInput, type Pooling, type RankResult,
+} from './api/index.js';
+export { JaBertError } from './core/errors.js';
+export { EngineThreadError } from './api/engine.js';
+export { AbortedError } from './train/trainer.js';
+export type { FinetuneOptions, FinetuneResult, PredictOptions } from './finetune.js';
+export type { PretrainOptions, PretrainResult } from './pretrain/pretrain.js';
+export type { BaselineOptions, BaselineResult } from './baseline/baseline.js';
+export type { CompareOptions, CompareRow } from './compare.js';
+export type { BuildResult } from './cache.js';
+export type { Metrics } from './eval/metrics.js';
+// the errors each area throws (all JaBertError)
+export { UsageError } from './cli/args.js';
+export { DTypeError } from './core/dtype.js';
+export { OptionError } from './core/options.js';
+export { DataError } from './data/processors.js';
+export { OutputPathError } from './io/atomic.js';
+export { InputFileError } from './io/text.js';
+export { CacheError } from './cache.js';
+export { CorpusError } from './pretrain/corpus.js';
+export { RunDirError } from './run/rundir.js';
+export { MecabError } from './tokenize/mecab.js';
+export { EngineError } from './core/native.js';
+
+// synchronous building blocks
 export { nativeKernels, engineInfo, setNumThreads, type EngineInfo } from './core/native.js';
 export { refKernels } from './core/ref.js';
 export type { Kernels, DType } from './core/kernels.js';
@@ -12,5 +47,8 @@ export { readTorchBin } from './io/torchbin.js';
 export { readTf1Checkpoint, tfNameToHf } from './io/tf1.js';
 export { CheckpointError, type RawTensor } from './io/tensor.js';
 export { AdamW, bertLearningRate } from './train/optimizer.js';
-export { encodeFile, InputError } from './encode.js';
+export { loadTokenizer, SentencePieceTokenizer, WordPieceTokenizer, TokenizerJsonTokenizer, TokenizerError, type Tokenizer, type Encoding, type TokenizerOptions } from './tokenize/index.js';
+export { InputBuilder, padBatch, truncateSeqPair, type Features } from './tokenize/inputs.js';
+export { TextClassifier, TextEncoder, NSP_LABELS } from './infer/models.js';
+export { Ranker } from './cache.js';
 export { runBench, runTorchBench, benchDefaults, type BenchResult } from './bench.js';
