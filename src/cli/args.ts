@@ -4,9 +4,12 @@
  * Numbers are checked to be numbers here; their ranges are checked by the
  * library functions (core/options.ts), so library callers get the same errors.
  */
+import { JaBertError, registerError } from '../core/errors.js';
 import { parseArgs as utilParseArgs } from 'node:util';
+import { InputFileError, parseJsonText, readTextFile } from '../io/text.js';
 
-export class UsageError extends Error {}
+export class UsageError extends JaBertError { override readonly code = 'ERR_JA_BERT_USAGE'; override readonly exitCode = 2; }
+registerError(UsageError);
 
 export interface FlagSpec {
   [name: string]: 'string' | 'number' | 'boolean';
@@ -56,4 +59,34 @@ export function commandHelp(help: string, cmd: string): string | null {
     if (inside) out.push(l);
   }
   return out.length ? `Usage:\n${out.join('\n')}` : null;
+}
+
+/**
+ * `--config run.json`: the same options from a JSON object, keys as the flags
+ * are spelled (learning-rate), or in snake_case (learning_rate, as HF's
+ * TrainingArguments JSON) or camelCase; flags given on the command line win.
+ */
+export function withConfig(flags: Record<string, string | number | boolean>, spec: FlagSpec): Record<string, string | number | boolean> {
+  const path = flags.config;
+  if (path === undefined) return flags;
+  if (typeof path !== 'string' || path === '') throw new UsageError('--config needs a JSON file');
+  let value: unknown;
+  try {
+    value = parseJsonText(readTextFile(path), path);
+  } catch (e) {
+    if (e instanceof InputFileError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${path}: must be a JSON object of options`);
+  const out: Record<string, string | number | boolean> = {};
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const name = key.replace(/_/g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    const type = spec[name];
+    if (!type || name === 'config') throw new UsageError(`${path}: unknown option "${key}"`);
+    if (type === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== type) {
+      throw new UsageError(`${path}: "${key}" must be a ${type}, got ${JSON.stringify(v)}`);
+    }
+    out[name] = v as string | number | boolean;
+  }
+  return { ...out, ...Object.fromEntries(Object.entries(flags).filter(([k]) => k !== 'config')) };
 }

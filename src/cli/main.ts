@@ -2,29 +2,23 @@
 /** ja-bert command line: a thin layer over the library. */
 import { benchDefaults, runBench, runTorchBench } from '../bench.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
-import { encodeFile, InputError } from '../encode.js';
+import { encodeFile } from '../encode.js';
+import { JaBertError } from '../core/errors.js';
 import { runEngineDemo, runManpageDemo } from '../demo.js';
-import { buildCorpus, CorpusError } from '../pretrain/corpus.js';
+import { buildCorpus } from '../pretrain/corpus.js';
 import { pretrain } from '../pretrain/pretrain.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { DataError } from '../data/processors.js';
 import { finetune, predict } from '../finetune.js';
 import { baseline, type PairFeatureKind, type Pooling } from '../baseline/baseline.js';
 import { tokenizeFile } from '../tokenize/file.js';
-import { TokenizerError } from '../tokenize/index.js';
-import { CheckpointError } from '../io/tensor.js';
 import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
-import { ConfigError } from '../model/config.js';
 import { modelOrDefault } from '../model/default.js';
-import { buildCache, CacheError, rank } from '../cache.js';
+import { buildCache, rank } from '../cache.js';
 import { compare, compareMarkdown } from '../compare.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
-import { commandHelp, parseArgs, UsageError, wantsHelp } from './args.js';
-import { DTypeError, parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
-import { OutputPathError } from '../io/atomic.js';
-import { intOption, OptionError } from '../core/options.js';
-import { RunDirError } from '../run/rundir.js';
-import { MecabError } from '../tokenize/mecab.js';
+import { commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
+import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { intOption } from '../core/options.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
@@ -42,14 +36,17 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
        --seed 42 --dtype auto|f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
        --early-stopping-patience N --overwrite --lowercase --random-init --head cross|bi|additive|dot|lowrank|poly|late --head-dim K --poly-codes M]
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
+      --config run.json: the same options from a JSON object ({"learning_rate": 3e-5, ...}; flags given too win),
+      also for baseline, pretrain and compare.
       --head other than cross: A and B are encoded separately (max-seq-length/2 tokens each) so B can be cached (cache build, rank).
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
   ja-bert baseline [--model DIR] --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16]
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
-  ja-bert predict --model OUT --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16]
+  ja-bert predict [--model OUT] --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16]
       IN lines {"text": ..., "text_b": ...?}; writes probabilities (JSONL) and test_results.tsv beside P.
+      A pretrained model without a classifier (the default model) answers with its next-sentence head: is_next / not_next.
   ja-bert tokenize --tokenizer PATH --input IN.txt|IN.jsonl --output OUT.jsonl [--lowercase] [--special]
       PATH: a SentencePiece .model, a WordPiece vocab.txt, or a model folder holding one;
       IN: one text per line (.txt) or one JSON string per line (.jsonl). --mecab-dic DIR overrides MeCab's dictionary.
@@ -78,6 +75,11 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       the seed's job on a shipped sample of Japanese man-page link pairs with the default model:
       frozen-vector baseline and fine-tuning, reports side by side (full reports under --output)
   ja-bert demo --engine  a small random-weight BERT learning a synthetic pair task in seconds
+  ja-bert serve [--model DIR --cache C --host 127.0.0.1 --port 8080 --dtype auto|f32|bf16]
+      [--max-batch-size 32 --max-wait-ms 2 --no-batching --body-limit 1048576 --max-inputs 64 --max-text-length 10000 --max-queue 4096]
+      HTTP JSON server: POST /v1/classify {"inputs": [{"text": ..., "text_b": ...}]}, POST /v1/encode {"inputs": [...], "pooling": "mean"},
+      POST /v1/rank {"text": ... | "id": ..., "top": 10} (with --cache), GET /healthz, GET /metrics (Prometheus).
+      Requests arriving together run as one batch (dynamic batching); SIGTERM stops accepting, finishes what is in flight, exits 0.
   ja-bert info          engine facts (oneDNN version, ISA, native bf16, what --dtype auto picks, kernel build, ISA cap, threads)
 
   ja-bert manpage-pairs --output DIR [--man-dir /usr/share/man/ja --max-pairs N --max-chars 500 --seed 42]
@@ -130,13 +132,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'finetune': {
-      const { flags } = parseArgs(rest, {
+      const spec: FlagSpec = {
         model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean', 'save-steps': 'number',
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
-        head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
-      });
+        head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean', config: 'string' };
+      const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
         model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(),
@@ -144,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'),
         maxSteps: num('max-steps'), warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype),
-        overwrite: flags.overwrite === true, lowercase: flags.lowercase === true ? true : undefined, saveSteps: num('save-steps') ?? 100,
+        overwrite: flags.overwrite === true, lowercase: flags.lowercase === true ? true : undefined, saveSteps: num('save-steps'),
         gradientAccumulation: num('gradient-accumulation-steps'), evalSteps: num('eval-steps'), earlyStoppingPatience: num('early-stopping-patience'),
         head: flags.head as string | undefined, headDim: num('head-dim'), polyCodes: num('poly-codes'), randomInit: flags['random-init'] === true,
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
@@ -154,11 +156,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'baseline': {
-      const { flags } = parseArgs(rest, {
+      const spec: FlagSpec = {
         model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
         'max-seq-length': 'number', pooling: 'string', 'pair-features': 'string', C: 'number', seed: 'number', overwrite: 'boolean', lowercase: 'boolean',
-        dtype: 'string',
-      });
+        dtype: 'string', config: 'string' };
+      const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const r = baseline({
         model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(),
         livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: flags['eval-ratio'] as number | undefined,
@@ -172,24 +174,24 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'predict': {
       const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'max-seq-length': 'number', lowercase: 'boolean', dtype: 'string' });
-      const n = predict({ model: need(flags, 'model'), input: need(flags, 'input'), output: need(flags, 'output'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype),
+      const n = predict({ model: modelOrDefault(flags.model as string | undefined), input: need(flags, 'input'), output: need(flags, 'output'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype),
         maxSeqLength: flags['max-seq-length'] as number | undefined, lowercase: flags.lowercase === true ? true : undefined });
       console.error(`predicted ${n} examples -> ${flags.output as string}`);
       return 0;
     }
     case 'pretrain': {
-      const { flags } = parseArgs(rest, {
+      const spec: FlagSpec = {
         corpus: 'string', output: 'string', model: 'string', tokenizer: 'string', layers: 'number', hidden: 'number', heads: 'number', intermediate: 'number',
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', 'save-steps': 'number', 'eval-steps': 'number', overwrite: 'boolean',
-        objective: 'string', wwm: 'boolean',
-      });
+        objective: 'string', wwm: 'boolean', config: 'string' };
+      const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = pretrain({
         corpus: need(flags, 'corpus'), output: need(flags, 'output'), kernels: nativeKernels(), model: flags.model as string | undefined,
         tokenizer: flags.tokenizer as string | undefined, layers: num('layers'), hidden: num('hidden'), heads: num('heads'), intermediate: num('intermediate'),
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'), maxSteps: num('max-steps'),
-        warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype), saveSteps: num('save-steps') ?? 200,
+        warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype), saveSteps: num('save-steps'),
         evalSteps: num('eval-steps'), overwrite: flags.overwrite === true, objective: flags.objective as 'mlm' | 'nsp' | 'sop' | undefined, wwm: flags.wwm === true,
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
@@ -237,8 +239,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'compare': {
-      const { flags } = parseArgs(rest, { model: 'string', texts: 'string', pairs: 'string', output: 'string', heads: 'string', 'max-steps': 'number', epochs: 'number',
-        'eval-ratio': 'number', 'batch-size': 'number', 'learning-rate': 'number', 'max-seq-length': 'number', seed: 'number', dtype: 'string', 'timing-pairs': 'number' });
+      const spec: FlagSpec = { model: 'string', texts: 'string', pairs: 'string', output: 'string', heads: 'string', 'max-steps': 'number', epochs: 'number',
+        'eval-ratio': 'number', 'batch-size': 'number', 'learning-rate': 'number', 'max-seq-length': 'number', seed: 'number', dtype: 'string', 'timing-pairs': 'number', config: 'string' };
+      const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const output = need(flags, 'output');
       mkdirSync(output, { recursive: true });
       const num = (k: string) => flags[k] as number | undefined;
@@ -255,6 +258,28 @@ async function main(argv: string[]): Promise<number> {
       const { flags } = parseArgs(rest, { engine: 'boolean', model: 'string', data: 'string', output: 'string', epochs: 'number', dtype: 'string' });
       if (flags.engine) { runEngineDemo(); return 0; }
       runManpageDemo({ model: flags.model as string | undefined, data: flags.data as string | undefined, output: flags.output as string | undefined, epochs: flags.epochs as number | undefined, dtype: dtypeOf(flags.dtype) });
+      return 0;
+    }
+    case 'serve': {
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', host: 'string', port: 'number', dtype: 'string', 'max-batch-size': 'number',
+        'max-wait-ms': 'number', 'no-batching': 'boolean', 'body-limit': 'number', 'max-inputs': 'number', 'max-text-length': 'number', 'max-queue': 'number' });
+      const num = (k: string) => flags[k] as number | undefined;
+      // loaded only here: fastify, prom-client and the engine thread are for the server alone
+      const { startServer } = await import('../serve/server.js');
+      const { closeEngine } = await import('../api/engine.js');
+      const server = await startServer({ model: flags.model as string | undefined, cache: flags.cache as string | undefined, host: flags.host as string | undefined,
+        port: num('port'), dtype: dtypeOf(flags.dtype), batching: flags['no-batching'] !== true, maxBatchSize: num('max-batch-size'), maxWaitMs: num('max-wait-ms'),
+        bodyLimit: num('body-limit'), maxInputs: num('max-inputs'), maxTextLength: num('max-text-length'), maxQueue: num('max-queue'), log: (l) => console.error(l) });
+      console.error(`ja-bert serve: listening on ${server.url} (model ${(flags.model as string | undefined) ?? 'default'}${flags.cache ? `, cache ${flags.cache as string}` : ''}, batching ${flags['no-batching'] ? 'off' : 'on'})`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          console.error(`ja-bert serve: ${sig}: finishing requests in flight`);
+          server.close().then(async () => { await closeEngine(); resolve(); }, (e: unknown) => { console.error(`ja-bert serve: ${(e as Error).message}`); resolve(); });
+        };
+        process.once('SIGTERM', () => stop('SIGTERM'));
+        process.once('SIGINT', () => stop('SIGINT'));
+      });
+      console.error('ja-bert serve: stopped');
       return 0;
     }
     case 'info':
@@ -303,9 +328,12 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    const known = e instanceof UsageError || e instanceof DTypeError || e instanceof CacheError || e instanceof CorpusError || e instanceof DataError || e instanceof TokenizerError || e instanceof InputError || e instanceof CheckpointError || e instanceof ConfigError || e instanceof OutputPathError || e instanceof OptionError || e instanceof RunDirError || e instanceof MecabError;
-    console.error(`ja-bert: ${(e as Error).message ?? String(e)}`);
-    if (!known && process.env.JA_BERT_DEBUG) console.error((e as Error).stack);
-    process.exit(e instanceof UsageError || e instanceof DTypeError || e instanceof OptionError ? 2 : 1);
+    // ja-bert's own errors are one line; anything else is a bug and shows its stack
+    if (e instanceof JaBertError) {
+      console.error(`ja-bert: ${e.message}`);
+      process.exit(e.exitCode);
+    }
+    console.error(`ja-bert: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    process.exit(1);
   },
 );
