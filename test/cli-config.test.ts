@@ -1,0 +1,88 @@
+// CLI conventions: --config run.json (snake/kebab/camel keys, flags win, bad
+// keys and types refused in one line), and --input - / --output - for predict.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeKernels } from '../src/core/native.js';
+import { saveBert } from '../src/io/checkpoint.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
+import { SHARED_DIR } from './helpers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const cli = (args: string[], input?: string) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8', input });
+let dir = '', model = '', texts = '', pairs = '';
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'jabert-conf-'));
+  model = join(dir, 'model');
+  const cfg = makeConfig({ vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 64 });
+  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 2 }), model);
+  copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(model, 'spiece.model'));
+  const all = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/negaposi.json'), 'utf8')) as Array<[string, string, number]>;
+  const slice = all.slice(200, 240);
+  pairs = join(dir, 'pairs.json');
+  writeFileSync(pairs, JSON.stringify(slice));
+  const full = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
+  texts = join(dir, 'texts.json');
+  writeFileSync(texts, JSON.stringify(Object.fromEntries([...new Set(slice.flatMap(([a, b]) => [a, b]))].map((t) => [t, full[t]!]))));
+});
+after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+test('finetune --config: options from JSON in any key spelling; flags given too win', () => {
+  const conf = join(dir, 'run.json');
+  writeFileSync(conf, JSON.stringify({ model, texts, pairs, learning_rate: 2e-3, 'max-steps': 3, batchSize: 8, max_seq_length: 32, seed: 7, dtype: 'f32' }));
+  const out = join(dir, 'ft');
+  const r = cli(['finetune', '--config', conf, '--output', out, '--batch-size', '4']);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { hyperparameters: Record<string, unknown>; global_step: number };
+  assert.equal(rep.hyperparameters.learning_rate, 2e-3);
+  assert.equal(rep.hyperparameters.train_batch_size, 4, 'the flag wins over the file');
+  assert.equal(rep.hyperparameters.max_seq_length, 32);
+  assert.equal(rep.hyperparameters.seed, 7);
+  assert.equal(rep.global_step, 3);
+});
+
+test('--config refuses an unknown key, a wrong type, bad JSON and a missing file, in one line, exit 2, nothing written', () => {
+  const cases: Array<[unknown | string, RegExp]> = [
+    [{ learning_rat: 1e-3 }, /unknown option "learning_rat"/],
+    [{ epochs: '3' }, /"epochs" must be a number/],
+    [{ overwrite: 'yes' }, /"overwrite" must be a boolean/],
+    [[1, 2], /must be a JSON object/],
+    ['{"epochs": 3,', /run-\d\.json:1/],
+  ];
+  cases.forEach(([content, re], i) => {
+    const conf = join(dir, `run-${i}.json`);
+    writeFileSync(conf, typeof content === 'string' ? content : JSON.stringify(content));
+    const out = join(dir, `bad-${i}`);
+    const r = cli(['finetune', '--config', conf, '--model', model, '--texts', texts, '--pairs', pairs, '--output', out]);
+    assert.equal(r.status, 2, `case ${i}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.ok(!existsSync(out));
+  });
+  const r = cli(['baseline', '--config', join(dir, 'nope.json'), '--output', join(dir, 'x')]);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /nope\.json: no such file/);
+});
+
+test('predict --input - reads standard input; --output - writes standard output', () => {
+  const out = join(dir, 'ft');
+  const body = JSON.parse(readFileSync(texts, 'utf8')) as Record<string, string>;
+  const [a, b] = Object.values(body);
+  const lines = [JSON.stringify({ text: a, text_b: b }), JSON.stringify({ text: b, text_b: a })].join('\n') + '\n';
+  const r = cli(['predict', '--model', out, '--input', '-', '--output', '-', '--dtype', 'f32'], lines);
+  assert.equal(r.status, 0, r.stderr);
+  const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { prediction: string; probabilities: Record<string, number> });
+  assert.equal(rows.length, 2);
+  const file = join(dir, 'in.jsonl'), po = join(dir, 'p.jsonl');
+  writeFileSync(file, lines);
+  assert.equal(cli(['predict', '--model', out, '--input', file, '--output', po, '--dtype', 'f32']).status, 0);
+  assert.deepEqual(rows, readFileSync(po, 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
+  const bad = cli(['predict', '--model', out, '--input', '-', '--output', '-'], '{"text": 1}\n');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /<stdin>:1/);
+});
