@@ -12,14 +12,14 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
-import { loadBert, saveBert } from '../src/io/checkpoint.js';
+import { loadBert, saveBert } from '../src/model/load.js';
 import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
 import { readPairExamples, readTableExamples } from '../src/data/processors.js';
 import { readLivedoor } from '../src/data/livedoor.js';
 import { buildCache, checkCacheFor, loadScoringModel, readCache } from '../src/cache.js';
-import { headConfig } from '../src/model/heads.js';
+import { headConfig } from '../src/model/heads/index.js';
 
 const [format, seedArg, casesArg, work] = process.argv.slice(2) as [string, string, string, string];
 // node --test runs every .js under test/: without arguments this file is not a test and does nothing

@@ -5,7 +5,7 @@ import { refKernels } from '../src/core/ref.js';
 import { Rng } from '../src/core/random.js';
 import type { Kernels } from '../src/core/kernels.js';
 import { makeConfig } from '../src/model/config.js';
-import { HEAD_TYPES, headConfig, headParamSpecs, PairHead, type HeadType, type Side } from '../src/model/heads.js';
+import { HEAD_TYPES, headConfig, headParamSpecs, PairHead, type HeadType, type Side } from '../src/model/heads/index.js';
 import { maxRelErr, randn } from './helpers.js';
 
 const D = 8, S = 5, P = 3, C = 2;

@@ -27,7 +27,7 @@ export class ConfigError extends JaBertError { override readonly code = 'ERR_JA_
 registerError(ConfigError);
 
 import { JaBertError, registerError } from '../core/errors.js';
-import { headConfig, type PairHeadConfig } from './heads.js';
+import { headConfig, type PairHeadConfig } from './heads/index.js';
 
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
   hidden_act: 'gelu',

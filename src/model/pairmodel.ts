@@ -7,7 +7,7 @@ import type { F32 } from '../core/kernels.js';
 import type { Features } from '../tokenize/inputs.js';
 import { padBatch } from '../tokenize/inputs.js';
 import type { Bert } from './bert.js';
-import { PairHead, type BRep, type Side } from './heads.js';
+import { PairHead, type BRep, type Side } from './heads/index.js';
 
 export class PairModel {
   readonly head: PairHead;

@@ -6,7 +6,7 @@
  * projections run as one fused [3D, D] matmul.
  */
 import type { BertConfig } from './config.js';
-import { headParamSpecs } from './heads.js';
+import { headParamSpecs } from './heads/index.js';
 
 export interface ParamSpec {
   name: string;

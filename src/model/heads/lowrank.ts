@@ -1,0 +1,31 @@
+/** lowrank: both sides projected to k dims first, e_ij = (Q a_i)·(K b_j) / √k; cache: K b_j */
+import { attentionBackward, attentionScore, dotScores, dotScoresBackward, type AttentionSaved, type AttentionVariant } from './attention.js';
+import type { Head } from './types.js';
+
+const variant: AttentionVariant<null> = {
+  dv: (c) => c.dim,
+  scale: (c) => 1 / Math.sqrt(c.dim),
+  scores(c, a, rep, keep, scores) {
+    const qa = c.memo('lowrank.qa', keep, () => c.linear(a.x, c.param('head.lowrank.query.weight'), a.P * a.S, c.dim, c.D));
+    return dotScores(c, 'lowrank', qa, a, rep, keep, scores, c.dim);
+  },
+  backward(c, dscores, dAcmp, dV, s, a, b, g) {
+    const P = b.P, S = a.S, Sb = b.S, k = c.dim, D = c.D;
+    dotScoresBackward(c, dscores, dAcmp, dV, s.V, s.Acmp, P, S, Sb, k);
+    c.linearBack(dAcmp, a.x, c.param('head.lowrank.query.weight'), c.grad('head.lowrank.query.weight'), P * S, k, D, g.dxa);
+    c.linearBack(dV, b.x, c.param('head.lowrank.key.weight'), c.grad('head.lowrank.key.weight'), P * Sb, k, D, g.dxb);
+  },
+};
+
+export const lowrank: Head<AttentionSaved<null>> = {
+  params: (cfg, h) => [['head.lowrank.query.weight', [h.dim, cfg.hidden_size], 'normal', true], ['head.lowrank.key.weight', [h.dim, cfg.hidden_size], 'normal', true]],
+  features: (_D, h) => 2 * h.dim,
+  repWidth: (_D, h) => h.dim,
+  perToken: true,
+  bRep(c, b) {
+    const { P, S, x, mask } = b;
+    return { P, S, W: c.dim, perToken: true, data: c.linear(x, c.param('head.lowrank.key.weight'), P * S, c.dim, c.D), mask };
+  },
+  score: (c, a, rep, keep) => attentionScore(variant, c, a, rep, keep),
+  backward: (c, df, s, a, b, g) => attentionBackward(variant, c, df, s, a, b, g),
+};

@@ -1,0 +1,62 @@
+/**
+ * What every cacheable pair head shares: its configuration, the two sides it
+ * reads, B's cacheable representation, and the interface one head implements
+ * (one file per head in this folder; index.ts is the registry).
+ */
+import type { F32 } from '../../core/kernels.js';
+import type { BertConfig } from '../config.js';
+import type { HeadContext } from './context.js';
+
+export const HEAD_TYPES = ['bi', 'additive', 'dot', 'lowrank', 'poly', 'late'] as const;
+export type HeadType = (typeof HEAD_TYPES)[number];
+export interface PairHeadConfig {
+  type: HeadType;
+  /** projection / attention size (additive, lowrank, late) */
+  dim: number;
+  /** poly's code count */
+  codes: number;
+  /** tokens per side ([CLS] text [SEP]), each text encoded alone */
+  side_length: number;
+}
+
+/** a parameter: HF-style name, shape, initialisation, whether weight decay applies */
+export type Spec = [name: string, shape: number[], init: 'normal' | 'zeros', decay: boolean];
+
+/** one side of a batch of P pairs: token vectors [P, S, D], their mask [P, S], pooled vectors [P, D] */
+export interface Side { P: number; S: number; x: F32; mask: Uint8Array; pooled: F32 }
+
+/**
+ * B's cacheable representation for P texts: `rows` per token ([P, S, W]) with
+ * its mask, or one vector per text ([P, W]) when `perToken` is false.
+ */
+export interface BRep {
+  P: number; S: number; W: number; perToken: boolean; data: F32; mask: Uint8Array;
+  /** additive: U b_j [P, S, dim] beside b_j in data */
+  aux?: F32;
+  /** a bf16 copy of data: when present, scoring runs the attention heads' matmuls in bf16 */
+  dataBf16?: Uint16Array;
+}
+
+/** gradients into the encoder: token vectors and pooled vectors of each side */
+export interface HeadGrads { dxa: F32; dxb: F32; dua: F32; dvb: F32 }
+
+/** a score for logits [P, C]: the classifier's features, and what this head's backward needs */
+export interface Scored<T> { f: F32; F: number; saved: T }
+
+/**
+ * One head. `T` is what its forward keeps for its backward (typed per head).
+ * bRep depends on B alone (cacheable); score runs A against a BRep, with
+ * `keep` true when training (nothing reused across calls, everything saved);
+ * backward gets d(features) and writes the encoder gradients.
+ */
+export interface Head<T> {
+  /** the head's parameters besides head.classifier.* (C = number of labels), and the classifier's input width */
+  params(cfg: BertConfig, h: PairHeadConfig): Spec[];
+  features(D: number, h: PairHeadConfig): number;
+  /** width of one cached row, and whether rows are per token (else one per text) */
+  repWidth(D: number, h: PairHeadConfig): number;
+  perToken: boolean;
+  bRep(c: HeadContext, b: Side): BRep;
+  score(c: HeadContext, a: Side, rep: BRep, keep: boolean): Scored<T>;
+  backward(c: HeadContext, df: F32, saved: T, a: Side, b: Side, g: HeadGrads): void;
+}
