@@ -19,12 +19,11 @@ import { DataError } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
 import { intOption, OptionError } from './core/options.js';
-import { findModelFiles, loadBert } from './io/checkpoint.js';
-import type { BRep, PairHeadConfig, Side } from './model/heads.js';
+import { findModelFiles, loadBert } from './model/load.js';
+import type { BRep, PairHeadConfig, Side } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder } from './tokenize/inputs.js';
-import { nativeKernels } from './core/native.js';
 
 const MAGIC = 'JABCACHE';
 export const CACHE_VERSION = 1;
@@ -223,13 +222,13 @@ export function buildCache(o: { model: string; texts: string; cache: string; ker
 /**
  * cached representations of the given entries as one BRep (per-token rows
  * padded to S): the warm, scoring-ready layout. `bf16`: also a bf16 copy, so
- * the attention heads score with bf16 matmuls.
+ * the attention heads score with bf16 matmuls (converted by the kernels given).
  */
-export function cachedReps(cache: Cache, entries: CacheEntry[], S: number, bf16 = false): BRep {
+export function cachedReps(cache: Cache, entries: CacheEntry[], S: number, bf16: Kernels | null = null): BRep {
   const rep = cachedRepsF32(cache, entries, S);
   if (bf16 && rep.perToken && ['dot', 'lowrank', 'additive'].includes(cache.header.head.type)) {
     rep.dataBf16 = new Uint16Array(rep.data.length);
-    nativeKernels().f32ToBf16(rep.dataBf16, rep.data, rep.data.length);
+    bf16.f32ToBf16(rep.dataBf16, rep.data, rep.data.length);
   }
   return rep;
 }
@@ -315,7 +314,7 @@ export class Ranker {
     const cache = readCache(o.cache);
     checkCacheFor(cache, m);
     const tl = performance.now();
-    const warm = cachedReps(cache, cache.header.entries, m.pm.sideLength, m.dtype === 'bf16');
+    const warm = cachedReps(cache, cache.header.entries, m.pm.sideLength, m.dtype === 'bf16' ? o.kernels : null);
     return new Ranker(m, cache, warm, performance.now() - tl);
   }
 

@@ -10,13 +10,13 @@ import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { buildCache, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst } from './cache.js';
 import { DataError } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
-import { loadBert } from './io/checkpoint.js';
+import { loadBert } from './model/load.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder, padBatch } from './tokenize/inputs.js';
 import { finetune } from './finetune.js';
 import { loadData } from './data/load.js';
 import { intOption } from './core/options.js';
-import { HEAD_TYPES } from './model/heads.js';
+import { HEAD_TYPES } from './model/heads/index.js';
 
 export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
 
@@ -81,13 +81,13 @@ export function compare(o: CompareOptions): CompareRow[] {
       const nTexts = cache.header.entries.length;
       // per pair, warm cache: encode A alone, score it against B's cached representation
       const S = m.pm.sideLength;
-      const pairReps = bIds(evalPairs, cache).map((id) => cachedReps(cache, [cache.byId.get(id)!], S, dtype === 'bf16'));
+      const pairReps = bIds(evalPairs, cache).map((id) => cachedReps(cache, [cache.byId.get(id)!], S, dtype === 'bf16' ? o.kernels : null));
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), pairReps[0]!);
       let t0 = performance.now();
       evalPairs.forEach((e, i) => scoreAgainst(m, encodeQuery(m, e.textA), pairReps[i]!));
       const pairMs = ms(t0) / evalPairs.length;
       // rank 10,000 cached candidates (the corpus's entries repeated to 10,000), warm: laid out for scoring once
-      const warm = cachedReps(cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!), S, dtype === 'bf16');
+      const warm = cachedReps(cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!), S, dtype === 'bf16' ? o.kernels : null);
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), repSlice(warm, 0, 512)); // warm-up
       t0 = performance.now();
       scoreAgainst(m, encodeQuery(m, evalPairs[1 % evalPairs.length]!.textA), warm);

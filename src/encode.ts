@@ -10,7 +10,7 @@ import { readTextFile } from './io/text.js';
 import { intOption } from './core/options.js';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { loadBert } from './io/checkpoint.js';
+import { loadBert } from './model/load.js';
 import type { Batch } from './model/bert.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder } from './tokenize/inputs.js';

@@ -2,7 +2,7 @@
  * finetune / predict: the run_classifier workflow on files. Data flows one
  * way: files -> examples -> features -> batches -> model -> metrics -> report.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
@@ -13,12 +13,13 @@ import { computeMetrics, evalResultsText, type Metrics } from './eval/metrics.js
 import { writeReports } from './eval/reports.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
-import { findModelFiles, loadBert, saveBert } from './io/checkpoint.js';
+import { findModelFiles, loadBert, saveBert } from './model/load.js';
+import { copyTokenizerFiles } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
 import { evaluate, train, trainingSteps, trainTask, type EvalResult, type TrainResult } from './train/trainer.js';
-import { HEAD_TYPES, headConfig } from './model/heads.js';
+import { HEAD_TYPES, headConfig } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
 import { evaluatePairs, pairFeatures, pairTask, type PairFeatures } from './train/pairtask.js';
 import { TextClassifier } from './infer/models.js';
@@ -63,13 +64,6 @@ export interface FinetuneOptions extends DataOptions {
 
 /** the files and folders finetune and baseline write into an output folder */
 export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
-
-/** copy the tokenizer files of a model folder into another */
-function copyTokenizerFiles(from: string, to: string): void {
-  for (const f of readdirSync(from)) {
-    if (/^(tokenizer\.json|tokenizer_config\.json|vocab\.txt|special_tokens_map\.json)$/.test(f) || /\.(model|vocab)$/.test(f)) writeFileAtomic(join(to, f), (w) => w(readFileSync(join(from, f))));
-  }
-}
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
   return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };

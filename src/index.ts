@@ -41,7 +41,7 @@ export { Rng } from './core/random.js';
 export { Bert, type Batch, type ForwardResult } from './model/bert.js';
 export { makeConfig, configToJson, type BertConfig, ConfigError } from './model/config.js';
 export { makeLayout, type Layout, type ParamSpec } from './model/params.js';
-export { loadBert, saveBert, findModelFiles, readWeights, type LoadedModel, type ModelFiles } from './io/checkpoint.js';
+export { loadBert, saveBert, findModelFiles, readWeights, type LoadedModel, type ModelFiles } from './model/load.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { readTorchBin } from './io/torchbin.js';
 export { readTf1Checkpoint, tfNameToHf } from './io/tf1.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
-import { loadBert } from '../src/io/checkpoint.js';
+import { loadBert } from '../src/model/load.js';
 import { parseSafetensors, readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat32, toFloat64 } from '../src/io/tensor.js';
 import { crc32c, readTf1Checkpoint, snappyDecompress, tfNameToHf } from '../src/io/tf1.js';
@@ -146,8 +146,8 @@ test('TF1: the masked-LM head of a google-research checkpoint loads (nothing ini
 test('randomInit: the folder config with fresh seeded weights; a pair head replaces the classifier', async (t) => {
   const { Bert } = await import('../src/model/bert.js');
   const { makeConfig } = await import('../src/model/config.js');
-  const { saveBert } = await import('../src/io/checkpoint.js');
-  const { headConfig } = await import('../src/model/heads.js');
+  const { saveBert } = await import('../src/model/load.js');
+  const { headConfig } = await import('../src/model/heads/index.js');
   const dir = tempDir(t);
   const cfg = makeConfig({ vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32 });
   saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 3 }), dir);

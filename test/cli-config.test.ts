@@ -3,14 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nativeKernels } from '../src/core/native.js';
-import { saveBert } from '../src/io/checkpoint.js';
-import { Bert } from '../src/model/bert.js';
-import { makeConfig } from '../src/model/config.js';
-import { SHARED_DIR } from './helpers.js';
+import { tinySetup } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const cli = (args: string[], input?: string) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8', input });
@@ -18,17 +14,7 @@ let dir = '', model = '', texts = '', pairs = '';
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'jabert-conf-'));
-  model = join(dir, 'model');
-  const cfg = makeConfig({ vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 64 });
-  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 2 }), model);
-  copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(model, 'spiece.model'));
-  const all = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/negaposi.json'), 'utf8')) as Array<[string, string, number]>;
-  const slice = all.slice(200, 240);
-  pairs = join(dir, 'pairs.json');
-  writeFileSync(pairs, JSON.stringify(slice));
-  const full = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
-  texts = join(dir, 'texts.json');
-  writeFileSync(texts, JSON.stringify(Object.fromEntries([...new Set(slice.flatMap(([a, b]) => [a, b]))].map((t) => [t, full[t]!]))));
+  ({ model, texts, pairs } = tinySetup(dir, { seed: 2, from: 200, to: 240 }));
 });
 after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
-import { loadBert } from '../src/io/checkpoint.js';
+import { loadBert } from '../src/model/load.js';
 import { DEFAULT_MODEL } from '../src/model/default.js';
 import { DEMO_DATA, runManpageDemo, sideBySide } from '../src/demo.js';
 import { loadTokenizer } from '../src/tokenize/index.js';

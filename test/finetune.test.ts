@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { classificationReport, computeMetrics, confusionMatrixText } from '../src/eval/metrics.js';
-import { saveBert } from '../src/io/checkpoint.js';
+import { saveBert } from '../src/model/load.js';
 import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
 import { SHARED_DIR } from './helpers.js';

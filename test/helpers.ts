@@ -1,10 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateRawSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { Rng } from '../src/core/random.js';
+import { nativeKernels } from '../src/core/native.js';
+import { saveBert } from '../src/model/load.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
 
 export function randn(n: number, rng: Rng, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -107,4 +111,31 @@ export function zipFiles(entries: Array<[string, Uint8Array | string]>, deflate 
 /** environment that loads the fault-injection preload (test/fault-preload.ts) into a child node process */
 export function faultEnv(extra: Record<string, string>): Record<string, string> {
   return { NODE_OPTIONS: `--import=${new URL('./fault-preload.js', import.meta.url).pathname}`, ...extra };
+}
+
+export interface TinySetup {
+  /** a random 1-layer BERT (H 32) with the real 32k wiki-ja SentencePiece model */
+  model: string;
+  /** the seed-format pair file (a slice of manpages-ja-links) and its texts */
+  pairs: string;
+  texts: string;
+  slice: Array<[string, string, number]>;
+  body: Record<string, string>;
+}
+
+/** a tiny model and a slice of the real man-page pairs in `dir`, for end-to-end tests that must run in seconds */
+export function tinySetup(dir: string, o: { seed: number; from: number; to: number }): TinySetup {
+  const model = join(dir, 'model');
+  const cfg = makeConfig({ vocab_size: 32000, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64, max_position_embeddings: 64 });
+  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: o.seed }), model);
+  copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(model, 'spiece.model'));
+  const all = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/negaposi.json'), 'utf8')) as Array<[string, string, number]>;
+  const slice = all.slice(o.from, o.to);
+  const pairs = join(dir, 'pairs.json');
+  writeFileSync(pairs, JSON.stringify(slice));
+  const full = JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>;
+  const body = Object.fromEntries([...new Set(slice.flatMap(([a, b]) => [a, b]))].map((t) => [t, full[t]!]));
+  const texts = join(dir, 'texts.json');
+  writeFileSync(texts, JSON.stringify(body));
+  return { model, pairs, texts, slice, body };
 }

@@ -5,7 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
-import { saveBert } from '../src/io/checkpoint.js';
+import { saveBert } from '../src/model/load.js';
 import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
 import { loadTokenizer } from '../src/tokenize/index.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
-import { saveBert } from '../src/io/checkpoint.js';
+import { saveBert } from '../src/model/load.js';
 import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
 import { faultEnv, SHARED_DIR } from './helpers.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { refKernels } from '../src/core/ref.js';
 import type { Kernels } from '../src/core/kernels.js';
-import { loadBert, saveBert } from '../src/io/checkpoint.js';
+import { loadBert, saveBert } from '../src/model/load.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import type { Batch } from '../src/model/bert.js';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
-import { loadBert } from '../src/io/checkpoint.js';
+import { loadBert } from '../src/model/load.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
 import { maskSequence, packSequences, type Special } from '../src/pretrain/pretrain.js';
 import { makeChunks, maskWords, pairInstance, WordStarts } from '../src/pretrain/pairs.js';
@@ -187,4 +187,19 @@ test('pretrain --objective sop --wwm trains the pair head and reports held-out p
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--objective must be mlm, nsp or sop, got "xyz"/);
   assert.ok(!existsSync(join(dir, 'bad')));
+});
+
+test('continued pretraining (--model) writes a complete model folder: weights, config and the tokenizer of the model it started from', () => {
+  const base = join(dir, 'cont-base'), out = join(dir, 'cont');
+  const common = ['--corpus', corpus, '--max-seq-length', '32', '--batch-size', '16', '--max-steps', '4', '--learning-rate', '2e-3', '--seed', '3', '--objective', 'nsp'];
+  let r = cli(['pretrain', ...common, '--tokenizer', WIKI, '--output', base, '--layers', '1', '--hidden', '32', '--heads', '2', '--intermediate', '64']);
+  assert.equal(r.status, 0, r.stderr);
+  r = cli(['pretrain', ...common, '--model', base, '--output', out]);
+  assert.equal(r.status, 0, r.stderr);
+  for (const f of ['config.json', 'model.safetensors', 'spiece.model', 'pretrain_report.json']) assert.ok(existsSync(join(out, f)), `${f} in the continued model`);
+  assert.deepEqual(readFileSync(join(out, 'spiece.model')), readFileSync(WIKI));
+  // it loads as a model folder with its tokenizer, and continuing it again works
+  assert.equal(loadTokenizer(out).vocabSize, loadTokenizer(WIKI).vocabSize);
+  r = cli(['pretrain', ...common, '--model', out, '--output', join(dir, 'cont2')]);
+  assert.equal(r.status, 0, r.stderr);
 });

@@ -14,7 +14,7 @@ import { type DataOptions, loadData } from '../data/load.js';
 import { writeReports } from '../eval/reports.js';
 import { OUTPUT_FILES } from '../finetune.js';
 import { beginRun, inspectRun } from '../run/rundir.js';
-import { findModelFiles, loadBert } from '../io/checkpoint.js';
+import { findModelFiles, loadBert } from '../model/load.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { embedTexts, POOLINGS, type Pooling } from '../infer/embed.js';
 import { loadTokenizer } from '../tokenize/index.js';

@@ -7,7 +7,7 @@ import type { Kernels } from '../core/kernels.js';
 import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH } from '../core/options.js';
 import { DataError } from '../data/processors.js';
-import { loadBert } from '../io/checkpoint.js';
+import { loadBert } from '../model/load.js';
 import type { Bert } from '../model/bert.js';
 import { PairModel } from '../model/pairmodel.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';

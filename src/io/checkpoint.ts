@@ -4,16 +4,11 @@
  * mapped by name onto the Hugging Face names of params.ts; problems (missing,
  * unexpected, mis-shaped tensors) are gathered and reported in one error.
  */
-import { existsSync, readdirSync, statSync, mkdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import type { PairHeadConfig } from '../model/heads.js';
-import type { DType, Kernels } from '../core/kernels.js';
-import { Bert } from '../model/bert.js';
-import { type BertConfig, configToJson, makeConfig } from '../model/config.js';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
-import { readSafetensors, writeSafetensors } from './safetensors.js';
-import { CheckpointError, toFloat32, type RawTensor } from './tensor.js';
-import { InputFileError, readJsonFile } from './text.js';
+import { dirname, join } from 'node:path';
+import { readSafetensors } from './safetensors.js';
+import { CheckpointError, type RawTensor } from './tensor.js';
 import { readTorchBin } from './torchbin.js';
 import { readTf1Checkpoint, tfNameToHf } from './tf1.js';
 
@@ -53,13 +48,6 @@ export function findModelFiles(path: string): ModelFiles {
 function ckptStep(f: string): number {
   const m = /ckpt-(\d+)/.exec(f);
   return m ? Number(m[1]) : -1;
-}
-
-export function readConfig(files: ModelFiles): BertConfig {
-  let raw: unknown;
-  try { raw = readJsonFile(files.configPath); } catch (e) { if (e instanceof InputFileError) throw new CheckpointError(e.message); throw e; }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new CheckpointError(`${files.configPath}: expected a JSON object`);
-  return makeConfig(raw as Record<string, unknown>, files.configPath);
 }
 
 /**
@@ -107,81 +95,9 @@ function transpose2d(t: RawTensor): RawTensor {
   return { dtype: t.dtype, shape: [c, r], data: out };
 }
 
-/** names a BERT checkpoint may carry that a classifier does not use */
-const IGNORED = [/^cls\./, /position_ids$/, /^bert\.embeddings\.position_ids$/];
-// (cls.predictions.* is loaded when the model has the masked-LM head; its decoder.weight is the tied word embedding)
-
-export interface LoadOptions {
-  kernels: Kernels;
-  dtype?: DType;
-  /** override the label set (fine-tuning a new task); the classifier is then freshly initialised */
-  labels?: string[];
-  seed?: number;
-  /** include the masked-LM head (loaded when the checkpoint has it, else initialised) */
-  mlmHead?: boolean;
-  /** include the sentence-pair head cls.seq_relationship (loaded when the checkpoint has it, else initialised) */
-  nspHead?: boolean;
-  /** put a fresh cacheable pair head (with `labels`) in place of the classifier */
-  pairHead?: PairHeadConfig;
-  /** the folder's config and tokenizer, but freshly initialised weights (training from scratch) */
-  randomInit?: boolean;
-}
-
-export interface LoadedModel {
-  model: Bert;
-  files: ModelFiles;
-  /** parameters that the checkpoint did not hold and were initialised */
-  initialised: string[];
-}
-
-export function loadBert(path: string, opts: LoadOptions): LoadedModel {
-  const files = findModelFiles(path);
-  const cfg = readConfig(files);
-  const relabel = opts.labels !== undefined;
-  if (relabel) cfg.labels = opts.labels!;
-  if (opts.pairHead) cfg.pair_head = opts.pairHead;
-  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead: opts.nspHead });
-  if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
-  const tensors = readWeights(files);
-  const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
-  for (const spec of model.layout.specs) {
-    const isClassifier = spec.name.startsWith('classifier.') || spec.name.startsWith('head.');
-    const isHead = isClassifier || spec.name.startsWith('cls.');
-    const t = relabel && isClassifier ? undefined : tensors.get(spec.name);
-    if (!t) {
-      if (isHead) { initialised.push(spec.name); continue; }
-      missing.push(spec.name);
-      continue;
-    }
-    if (t.shape.length !== spec.shape.length || t.shape.some((d, i) => d !== spec.shape[i])) {
-      misShaped.push(`${spec.name} is [${t.shape}], expected [${spec.shape}]`);
-      continue;
-    }
-    const v = toFloat32(t);
-    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) throw new CheckpointError(`${files.weightsPath}: tensor ${spec.name} holds a non-finite value (${v[i]}) at index ${i}; the checkpoint is damaged or diverged`);
-    model.params.set(v, spec.offset);
+/** copy the tokenizer files of a model folder (tokenizer.json, tokenizer_config.json, vocab.txt, special_tokens_map.json, *.model, *.vocab) into another */
+export function copyTokenizerFiles(from: string, to: string): void {
+  for (const f of readdirSync(from)) {
+    if (/^(tokenizer\.json|tokenizer_config\.json|vocab\.txt|special_tokens_map\.json)$/.test(f) || /\.(model|vocab)$/.test(f)) writeFileAtomic(join(to, f), (w) => w(readFileSync(join(from, f))));
   }
-  for (const name of tensors.keys()) {
-    if (model.layout.byName.has(name) || IGNORED.some((r) => r.test(name))) continue;
-    if (name.startsWith('classifier.') && (relabel || cfg.labels.length === 0 || cfg.pair_head)) continue;
-    if (name.startsWith('head.') && relabel) continue;
-    unexpected.push(name);
-  }
-  if (missing.length || misShaped.length || unexpected.length) {
-    const parts: string[] = [];
-    if (missing.length) parts.push(`missing: ${missing.join(', ')}`);
-    if (misShaped.length) parts.push(`wrong shape: ${misShaped.join('; ')}`);
-    if (unexpected.length) parts.push(`unexpected: ${unexpected.join(', ')}`);
-    throw new CheckpointError(`${files.weightsPath}: checkpoint does not fit the config ${basename(files.configPath)} — ${parts.join(' | ')}`);
-  }
-  model.paramsChanged();
-  return { model, files, initialised };
-}
-
-/** save config.json + model.safetensors into dir, each written atomically */
-export function saveBert(model: Bert, dir: string, extraConfig: Record<string, unknown> = {}): void {
-  mkdirSync(dir, { recursive: true });
-  const tensors = model.layout.specs.map((s) => ({ name: s.name, shape: s.shape, data: model.params.subarray(s.offset, s.offset + s.size) }));
-  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt', producer: 'ja-bert' });
-  writeFileAtomic(join(dir, 'config.json'), (write) => write(JSON.stringify({ ...configToJson(model.cfg), ...extraConfig }, null, 2) + '\n'));
 }

@@ -6,14 +6,15 @@
  * AdamW with warmup and decay, checkpoints with resume, held-out MLM loss and
  * accuracy logged as it goes. Continued pretraining starts from --model.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
 import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { Rng } from '../core/random.js';
 import { DataError } from '../data/processors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { loadBert, saveBert } from '../io/checkpoint.js';
+import { copyTokenizerFiles } from '../io/checkpoint.js';
+import { loadBert, saveBert } from '../model/load.js';
 import { Bert } from '../model/bert.js';
 import { makeConfig } from '../model/config.js';
 import { choiceOption, intOption, OptionError, positiveOption, ratioOption } from '../core/options.js';
@@ -122,7 +123,7 @@ export interface PretrainOptions {
 export interface PretrainResult { steps: number; evalLoss: number; evalAccuracy: number; evalPairAccuracy: number | null; seconds: number }
 
 /** files a pretraining run writes into its folder */
-const PRETRAIN_FILES = /^(config\.json|model\.safetensors|spiece\.model|pretrain_report\.json|checkpoint-\d+(\.tmp)?)$/;
+const PRETRAIN_FILES = /^(config\.json|model\.safetensors|spiece\.model|pretrain_report\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 export function pretrain(o: PretrainOptions): PretrainResult {
   // 1. check and read everything; nothing is written until the run begins
@@ -196,6 +197,8 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     saveBert(model, o.output);
     const tokFile = tokPath.endsWith('.model') ? tokPath : null;
     if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileSync(tokFile)));
+    // continued pretraining: the output is a complete model folder, tokenizer included
+    else copyTokenizerFiles(statSync(tokPath).isDirectory() ? tokPath : dirname(tokPath), o.output);
     const seconds = (Date.now() - t0) / 1000;
     // the report last: its presence means the run finished
     writeFileAtomic(join(o.output, 'pretrain_report.json'), (w) => w(JSON.stringify({

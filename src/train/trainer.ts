@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { saveBert } from '../io/checkpoint.js';
+import { saveBert } from '../model/load.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { toFloat32 } from '../io/tensor.js';
 import type { Bert } from '../model/bert.js';
