@@ -1,24 +1,35 @@
 #!/usr/bin/env node
 // Copy a finished pretraining run into models/ja-bert-mini-debian with its model card.
-//   node scripts/ship-default-model.mjs PRETRAIN_OUT [CORPUS_DIR] [COMMAND_LINE] [NOTES.md]
+//   node scripts/ship-default-model.mjs PRETRAIN_OUT [CORPUS_DIR] [COMMAND_LINES] [NOTES.md] [EARLIER_STAGE_OUT]
 // Reads PRETRAIN_OUT/pretrain_report.json and CORPUS_DIR/corpus.json; writes config.json,
 // model.safetensors, spiece.model, tokenizer_config.json and README.md (the card).
 // NOTES.md (optional): markdown put into the card under "How the recipe was chosen"
 // (the short comparison runs behind the objective, the masking and the shape).
+// EARLIER_STAGE_OUT (optional): the run PRETRAIN_OUT continued from (pretrain --model); the card then
+// counts both stages (steps, wall time, the evaluation table) and COMMAND_LINES holds both commands, one per line.
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync, renameSync, rmSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
-const [pt, corpusDir = 'corpus', command = '', notesFile = ''] = process.argv.slice(2);
+const [pt, corpusDir = 'corpus', command = '', notesFile = '', earlier = ''] = process.argv.slice(2);
 if (!pt || !existsSync(join(pt, 'pretrain_report.json'))) { console.error('usage: ship-default-model.mjs PRETRAIN_OUT [CORPUS_DIR] [COMMAND]'); process.exit(2); }
 const dest = 'models/ja-bert-mini-debian', tmp = `${dest}.tmp`;
 const rep = JSON.parse(readFileSync(join(pt, 'pretrain_report.json'), 'utf8'));
+const stage1 = earlier ? JSON.parse(readFileSync(join(earlier, 'pretrain_report.json'), 'utf8')) : null;
+const stage2Steps = rep.steps, stage2Seconds = rep.seconds;
+if (stage1) {
+  // one history for both stages: steps and time added, the second stage's evaluations after the first's
+  rep.evaluations = [...stage1.evaluations, ...rep.evaluations.map((e) => ({ ...e, step: e.step + stage1.steps }))];
+  rep.tokens_per_second = (stage1.tokens_per_second * stage1.seconds + rep.tokens_per_second * rep.seconds) / (stage1.seconds + rep.seconds);
+  rep.steps += stage1.steps;
+  rep.seconds += stage1.seconds;
+}
 const corpus = JSON.parse(readFileSync(join(corpusDir, 'corpus.json'), 'utf8'));
 const info = JSON.parse(execFileSync('bin/ja-bert', ['info'], { encoding: 'utf8' }));
 const cpu = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? 'unknown CPU';
 rmSync(tmp, { recursive: true, force: true });
 mkdirSync(tmp, { recursive: true });
-for (const f of ['config.json', 'model.safetensors', 'spiece.model']) copyFileSync(join(pt, f), join(tmp, f));
+for (const f of ['config.json', 'model.safetensors', 'spiece.model']) copyFileSync(existsSync(join(pt, f)) || !earlier ? join(pt, f) : join(earlier, f), join(tmp, f));
 copyFileSync(join(pt, 'pretrain_report.json'), join(tmp, 'pretrain_report.json'));
 writeFileSync(join(tmp, 'tokenizer_config.json'), JSON.stringify({
   tokenizer_class: 'AlbertTokenizer', do_lower_case: false, remove_space: true, keep_accents: true,
@@ -81,14 +92,14 @@ docs/CORPUS.md), \`--character_coverage=0.9995\`, \`[PAD] [CLS] [SEP] [MASK]\` a
 
 ## Pretraining
 
-${command ? `\`${command}\`\n\n` : ''}${objectiveText}; ${maskingText}, drawn anew each step (80 % [MASK], 10 % random, 10 % kept); the MLM head's
+${command ? command.split('\n').map((l) => `\`${l}\``).join('\n\n') + '\n\n' : ''}${objectiveText}; ${maskingText}, drawn anew each step (80 % [MASK], 10 % random, 10 % kept); the MLM head's
 decoder tied to the word embeddings; BERT's AdamW (weight decay 0.01, no bias correction) with linear warmup
 over 10 % of the steps and linear decay; global-norm clip 1.0; dropout 0.1; bf16 matmuls with f32 master weights.
 
 | | |
 |---|---|
 | steps | ${n(rep.steps)} × batch 32 × 128 tokens (${n(rep.train_sequences)} training sequences, ≈ ${(rep.steps * 32 / rep.train_sequences).toFixed(0)} epochs) |
-| wall time | ${h} h ${m} min (${n(Math.round(rep.tokens_per_second))} tokens/s), one run |
+| wall time | ${h} h ${m} min (${n(Math.round(rep.tokens_per_second))} tokens/s)${stage1 ? `, two stages: ${n(stage1.steps)} steps, then ${n(stage2Steps)} more continued from them (\`--model\`, a fresh warmup and decay) in ${Math.round(stage2Seconds / 60)} min` : ', one run'} |
 | hardware | ${cpu}, ${info.threads} threads, oneDNN ${info.onednn} (${info.isa}), Node ${process.versions.node} |
 | objective | ${rep.objective ?? 'mlm'}${rep.whole_word_masking ? ', whole-word masking' : ''} |
 | held-out MLM loss | ${rep.eval_mlm_loss.toFixed(4)} (${n(rep.heldout_sequences)} held-out ${pairObj ? 'pairs from every 50th document' : 'sequences, every 50th document'}, fixed masks${pairObj ? ' and pairs' : ''}) |
