@@ -9,7 +9,7 @@
  * allocates nothing. Backward is explicit, layer by layer, in reverse order of
  * forward; every parameter gradient accumulates (+=).
  */
-import { DTYPE_F32, dtypeCode, MASK_NEG, type DType, type F32, type Kernels } from '../core/kernels.js';
+import { DTYPE_BF16, DTYPE_F32, dtypeCode, MASK_NEG, type DType, type F32, type Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { type BertConfig, geluIsTanh } from './config.js';
 import { type Layout, makeLayout } from './params.js';
@@ -33,27 +33,49 @@ export interface ForwardResult {
   logits: F32 | null;
 }
 
-/** additive mask value for padded keys (google-research/bert uses -10000) */
+/** the activations one encoder layer keeps for its backward (workspace names l<i>.<name>) */
+type LayerAct = 'qkv' | 'q' | 'k' | 'v' | 'P' | 'Pd' | 'ctx' | 'ao' | 'aod' | 'r1' | 'h1' | 'mean1' | 'rstd1' | 'inter' | 'gelu' | 'o' | 'od' | 'r2' | 'out' | 'mean2' | 'rstd2';
+/** where dropout runs: its mask is <site>.mask, its backward output <site>.d */
+type DropSite = 'emb.drop' | 'pooled.drop' | `l${number}.${'Pd' | 'aod' | 'od'}`;
+/** every named f32 buffer of the workspace: a name outside this type does not compile (no silent fresh zero buffer) */
+type Act =
+  | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
+  | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
+  | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb'}`
+  | `d.x${0 | 1}`
+  | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq'}`
+  | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`;
 
 class Workspace {
   private f = new Map<string, Float32Array>();
   private u = new Map<string, Uint8Array>();
   private i = new Map<string, Int32Array>();
-  f32(name: string, n: number): Float32Array {
+  f32(name: Act, n: number): Float32Array {
     let b = this.f.get(name);
     if (!b || b.length < n) { b = new Float32Array(n); this.f.set(name, b); }
     return b.subarray(0, n);
   }
-  u8(name: string, n: number): Uint8Array {
+  u8(name: `${DropSite}.mask`, n: number): Uint8Array {
     let b = this.u.get(name);
     if (!b || b.length < n) { b = new Uint8Array(n); this.u.set(name, b); }
     return b.subarray(0, n);
   }
-  i32(name: string, n: number): Int32Array {
+  i32(name: 'posIds', n: number): Int32Array {
     let b = this.i.get(name);
     if (!b || b.length < n) { b = new Int32Array(n); this.i.set(name, b); }
     return b.subarray(0, n);
   }
+}
+
+/** a parameter's place in the arenas (a run of `count` adjacent parameters for the fused q|k|v) */
+interface Ref { offset: number; size: number }
+interface LayerRefs { qkvW: Ref; qkvB: Ref; aoW: Ref; aoB: Ref; ln1W: Ref; ln1B: Ref; interW: Ref; interB: Ref; outW: Ref; outB: Ref; ln2W: Ref; ln2B: Ref }
+/** every parameter bert.ts uses, looked up by name once, at construction */
+interface Refs {
+  word: Ref; pos: Ref; type: Ref; embLnW: Ref; embLnB: Ref; poolW: Ref; poolB: Ref; layers: LayerRefs[];
+  clsW: Ref | null; clsB: Ref | null;
+  mlmDenseW: Ref | null; mlmDenseB: Ref | null; mlmLnW: Ref | null; mlmLnB: Ref | null; mlmBias: Ref | null;
+  nspW: Ref | null; nspB: Ref | null;
 }
 
 export interface BertOptions {
@@ -86,6 +108,7 @@ export class Bert {
   private last: { batch: Batch; train: boolean; seeds: number[] } | null = null;
   private lastMlm: { positions: Int32Array; targets: Int32Array } | null = null;
   private lastNsp: Int32Array | null = null;
+  private readonly R: Refs;
 
   constructor(cfg: BertConfig, opts: BertOptions) {
     this.cfg = cfg;
@@ -96,7 +119,44 @@ export class Bert {
     this.K = opts.kernels;
     this.dtype = opts.dtype ?? 'f32';
     this.params = new Float32Array(this.layout.total);
+    this.R = this.makeRefs();
     this.initParams(opts.seed ?? 0);
+  }
+
+  private makeRefs(): Refs {
+    const ref = (name: string, count = 1): Ref => {
+      const s = this.layout.byName.get(name);
+      if (!s) throw new Error(`no parameter named ${name}`);
+      return { offset: s.offset, size: s.size * count };
+    };
+    const opt = (name: string): Ref | null => (this.layout.byName.has(name) ? ref(name) : null);
+    /** the fused q|k|v: query, key and value must lie next to each other in the arena */
+    const qkv = (p: string, kind: 'weight' | 'bias'): Ref => {
+      const q = ref(`${p}attention.self.query.${kind}`), k = ref(`${p}attention.self.key.${kind}`), v = ref(`${p}attention.self.value.${kind}`);
+      if (k.offset !== q.offset + q.size || v.offset !== k.offset + k.size) throw new Error(`${p}attention.self: query, key and value ${kind}s are not adjacent`);
+      return { offset: q.offset, size: 3 * q.size };
+    };
+    const layers: LayerRefs[] = [];
+    for (let l = 0; l < this.cfg.num_hidden_layers; l++) {
+      const p = `bert.encoder.layer.${l}.`;
+      layers.push({
+        qkvW: qkv(p, 'weight'), qkvB: qkv(p, 'bias'),
+        aoW: ref(p + 'attention.output.dense.weight'), aoB: ref(p + 'attention.output.dense.bias'),
+        ln1W: ref(p + 'attention.output.LayerNorm.weight'), ln1B: ref(p + 'attention.output.LayerNorm.bias'),
+        interW: ref(p + 'intermediate.dense.weight'), interB: ref(p + 'intermediate.dense.bias'),
+        outW: ref(p + 'output.dense.weight'), outB: ref(p + 'output.dense.bias'),
+        ln2W: ref(p + 'output.LayerNorm.weight'), ln2B: ref(p + 'output.LayerNorm.bias'),
+      });
+    }
+    return {
+      word: ref('bert.embeddings.word_embeddings.weight'), pos: ref('bert.embeddings.position_embeddings.weight'),
+      type: ref('bert.embeddings.token_type_embeddings.weight'), embLnW: ref('bert.embeddings.LayerNorm.weight'), embLnB: ref('bert.embeddings.LayerNorm.bias'),
+      poolW: ref('bert.pooler.dense.weight'), poolB: ref('bert.pooler.dense.bias'), layers,
+      clsW: opt('classifier.weight'), clsB: opt('classifier.bias'),
+      mlmDenseW: opt('cls.predictions.transform.dense.weight'), mlmDenseB: opt('cls.predictions.transform.dense.bias'),
+      mlmLnW: opt('cls.predictions.transform.LayerNorm.weight'), mlmLnB: opt('cls.predictions.transform.LayerNorm.bias'), mlmBias: opt('cls.predictions.bias'),
+      nspW: opt('cls.seq_relationship.weight'), nspB: opt('cls.seq_relationship.bias'),
+    };
   }
 
   /** HF's init: N(0, initializer_range) for weights and embeddings, LayerNorm 1/0, biases 0 */
@@ -144,25 +204,25 @@ export class Bert {
     this.bf16Stale = false;
   }
 
-  /** a matmul weight operand: its bf16 copy in bf16 mode, else the f32 params */
-  private w(name: string): Float32Array | Uint16Array {
-    const s = this.layout.byName.get(name)!;
-    if (this.dtype === 'bf16') return this.paramsBf16!.subarray(s.offset, s.offset + s.size);
-    return this.params.subarray(s.offset, s.offset + s.size);
+  /** a parameter (f32) */
+  private p(r: Ref): F32 { return this.params.subarray(r.offset, r.offset + r.size); }
+  /** its gradient */
+  private g(r: Ref): F32 { return this.grads!.subarray(r.offset, r.offset + r.size); }
+  /** a matmul weight operand for dtype dt: the bf16 copy for a bf16 matmul, else the f32 params */
+  private wt(r: Ref, dt: number): F32 | Uint16Array {
+    return dt === DTYPE_BF16 ? this.paramsBf16!.subarray(r.offset, r.offset + r.size) : this.p(r);
   }
-  /** the fused query|key|value weight [3D, D] (adjacent in the arena) */
-  private wRange(first: string, count: number): Float32Array | Uint16Array {
-    const s = this.layout.byName.get(first)!;
-    const src = this.dtype === 'bf16' ? this.paramsBf16! : this.params;
-    return src.subarray(s.offset, s.offset + s.size * count);
+
+  /** out[R, O] = x[R, In] · Wᵀ (+ b), W [O, In] as Hugging Face stores it */
+  private linear(out: F32, x: F32, W: Ref, b: Ref | null, R: number, O: number, In: number, dt: number): F32 {
+    this.K.matmul(out, x, this.wt(W, dt), b ? this.p(b) : null, 1, R, O, In, false, true, false, dt);
+    return out;
   }
-  private pRange(first: string, count: number): Float32Array {
-    const s = this.layout.byName.get(first)!;
-    return this.params.subarray(s.offset, s.offset + s.size * count);
-  }
-  private gRange(first: string, count: number): Float32Array {
-    const s = this.layout.byName.get(first)!;
-    return this.grads!.subarray(s.offset, s.offset + s.size * count);
+  /** the backward of linear: dW += dYᵀ X, db += Σ_rows dY, then dX = dY · W (or += with accumulate); dX null: not needed */
+  private linearBack(dY: F32, X: F32, W: Ref, b: Ref | null, R: number, O: number, In: number, dt: number, dX: F32 | null, accumulate = false): void {
+    this.K.matmul(this.g(W), dY, X, null, 1, O, In, R, true, false, true, dt);
+    if (b) this.K.colSumAccumulate(this.g(b), dY, R, O);
+    if (dX) this.K.matmul(dX, dY, this.wt(W, dt), null, 1, R, In, O, false, false, accumulate, dt);
   }
 
   private checkBatch(b: Batch): void {
@@ -187,7 +247,7 @@ export class Bert {
   forward(batch: Batch, opts: { train?: boolean; seed?: number } = {}): ForwardResult {
     this.checkBatch(batch);
     this.syncBf16();
-    const K = this.K, ws = this.ws, cfg = this.cfg;
+    const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R;
     const train = opts.train ?? false;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
@@ -196,12 +256,12 @@ export class Bert {
     const pA = train ? cfg.attention_probs_dropout_prob : 0;
     const rng = new Rng(opts.seed ?? 0);
     const seeds: number[] = [];
-    const drop = (name: string, x: F32, p: number): F32 => {
+    const drop = (name: DropSite, x: F32, p: number): F32 => {
       if (p <= 0) return x;
       const s = rng.seed();
       seeds.push(s);
       const out = ws.f32(name, x.length);
-      K.dropoutForward(out, ws.u8(name + '.mask', x.length), x, x.length, p, s);
+      K.dropoutForward(out, ws.u8(`${name}.mask`, x.length), x, x.length, p, s);
       return out;
     };
 
@@ -209,12 +269,11 @@ export class Bert {
     const pos = ws.i32('posIds', N);
     for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) pos[b * S + s] = s;
     const emb = ws.f32('emb', N * D);
-    K.embeddingForward(emb, batch.inputIds, this.param('bert.embeddings.word_embeddings.weight'), N, D, cfg.vocab_size, false);
-    K.embeddingForward(emb, pos, this.param('bert.embeddings.position_embeddings.weight'), N, D, cfg.max_position_embeddings, true);
-    K.embeddingForward(emb, batch.tokenTypeIds, this.param('bert.embeddings.token_type_embeddings.weight'), N, D, cfg.type_vocab_size, true);
+    K.embeddingForward(emb, batch.inputIds, this.p(R.word), N, D, cfg.vocab_size, false);
+    K.embeddingForward(emb, pos, this.p(R.pos), N, D, cfg.max_position_embeddings, true);
+    K.embeddingForward(emb, batch.tokenTypeIds, this.p(R.type), N, D, cfg.type_vocab_size, true);
     const embLn = ws.f32('emb.ln', N * D);
-    K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb,
-      this.param('bert.embeddings.LayerNorm.weight'), this.param('bert.embeddings.LayerNorm.bias'), N, D, cfg.layer_norm_eps);
+    K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, D, cfg.layer_norm_eps);
     let x = drop('emb.drop', embLn, pH);
 
     const maskAdd = ws.f32('maskAdd', N);
@@ -223,59 +282,47 @@ export class Bert {
     const tanh = geluIsTanh(cfg.hidden_act);
 
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
-      const p = `bert.encoder.layer.${l}.`, a = `l${l}.`;
-      const qkv = ws.f32(a + 'qkv', N * 3 * D);
-      K.matmul(qkv, x, this.wRange(p + 'attention.self.query.weight', 3), this.pRange(p + 'attention.self.query.bias', 3),
-        1, N, 3 * D, D, false, true, false, dt);
-      const q = ws.f32(a + 'q', N * D), k = ws.f32(a + 'k', N * D), v = ws.f32(a + 'v', N * D);
+      const L = R.layers[l]!, a = (n: LayerAct) => ws.f32(`l${l}.${n}`, n === 'mean1' || n === 'rstd1' || n === 'mean2' || n === 'rstd2' ? N : n === 'qkv' ? N * 3 * D
+        : n === 'P' ? B * H * S * S : n === 'inter' || n === 'gelu' ? N * I : N * D);
+      const qkv = this.linear(a('qkv'), x, L.qkvW, L.qkvB, N, 3 * D, D, dt);
+      const q = a('q'), k = a('k'), v = a('v');
       K.splitHeads(q, k, v, qkv, B, S, H, dh);
       const scores = ws.f32('scores', B * H * S * S);
       K.matmul(scores, q, k, null, B * H, S, S, dh, false, true, false, dt);
-      const P = ws.f32(a + 'P', B * H * S * S);
+      const P = a('P');
       K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
-      const Pd = drop(a + 'Pd', P, pA);
+      const Pd = drop(`l${l}.Pd`, P, pA);
       const ctxh = ws.f32('ctxh', N * D);
       K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
-      const ctx = ws.f32(a + 'ctx', N * D);
+      const ctx = a('ctx');
       K.headsToRows(ctx, ctxh, B, S, H, dh);
-      const ao = ws.f32(a + 'ao', N * D);
-      K.matmul(ao, ctx, this.w(p + 'attention.output.dense.weight'), this.param(p + 'attention.output.dense.bias'),
-        1, N, D, D, false, true, false, dt);
-      const aod = drop(a + 'aod', ao, pH);
-      const r1 = ws.f32(a + 'r1', N * D);
-      K.addForward(r1, aod, x, N * D);
-      const h1 = ws.f32(a + 'h1', N * D);
-      K.layernormForward(h1, ws.f32(a + 'mean1', N), ws.f32(a + 'rstd1', N), r1,
-        this.param(p + 'attention.output.LayerNorm.weight'), this.param(p + 'attention.output.LayerNorm.bias'), N, D, cfg.layer_norm_eps);
-      const inter = ws.f32(a + 'inter', N * I);
-      K.matmul(inter, h1, this.w(p + 'intermediate.dense.weight'), this.param(p + 'intermediate.dense.bias'),
-        1, N, I, D, false, true, false, dt);
-      const g = ws.f32(a + 'gelu', N * I);
+      const ao = this.linear(a('ao'), ctx, L.aoW, L.aoB, N, D, D, dt);
+      const r1 = a('r1');
+      K.addForward(r1, drop(`l${l}.aod`, ao, pH), x, N * D);
+      const h1 = a('h1');
+      K.layernormForward(h1, a('mean1'), a('rstd1'), r1, this.p(L.ln1W), this.p(L.ln1B), N, D, cfg.layer_norm_eps);
+      const inter = this.linear(a('inter'), h1, L.interW, L.interB, N, I, D, dt);
+      const g = a('gelu');
       K.geluForward(g, inter, N * I, tanh);
-      const o = ws.f32(a + 'o', N * D);
-      K.matmul(o, g, this.w(p + 'output.dense.weight'), this.param(p + 'output.dense.bias'), 1, N, D, I, false, true, false, dt);
-      const od = drop(a + 'od', o, pH);
-      const r2 = ws.f32(a + 'r2', N * D);
-      K.addForward(r2, od, h1, N * D);
-      const out = ws.f32(a + 'out', N * D);
-      K.layernormForward(out, ws.f32(a + 'mean2', N), ws.f32(a + 'rstd2', N), r2,
-        this.param(p + 'output.LayerNorm.weight'), this.param(p + 'output.LayerNorm.bias'), N, D, cfg.layer_norm_eps);
+      const o = this.linear(a('o'), g, L.outW, L.outB, N, D, I, dt);
+      const r2 = a('r2');
+      K.addForward(r2, drop(`l${l}.od`, o, pH), h1, N * D);
+      const out = a('out');
+      K.layernormForward(out, a('mean2'), a('rstd2'), r2, this.p(L.ln2W), this.p(L.ln2B), N, D, cfg.layer_norm_eps);
       x = out;
     }
 
     // pooler over the [CLS] rows (tiny: always f32)
     const cls = ws.f32('cls', B * D);
     for (let b = 0; b < B; b++) cls.set(x.subarray(b * S * D, b * S * D + D), b * D);
-    const pre = ws.f32('pooler.pre', B * D);
-    K.matmul(pre, cls, this.param('bert.pooler.dense.weight'), this.param('bert.pooler.dense.bias'), 1, B, D, D, false, true, false, DTYPE_F32);
+    const pre = this.linear(ws.f32('pooler.pre', B * D), cls, R.poolW, R.poolB, B, D, D, DTYPE_F32);
     const pooled = ws.f32('pooled', B * D);
     K.tanhForward(pooled, pre, B * D);
 
     let logits: F32 | null = null;
     if (this.numLabels > 0) {
       const pd = drop('pooled.drop', pooled, pH);
-      logits = ws.f32('logits', B * this.numLabels);
-      K.matmul(logits, pd, this.param('classifier.weight'), this.param('classifier.bias'), 1, B, this.numLabels, D, false, true, false, DTYPE_F32);
+      logits = this.linear(ws.f32('logits', B * this.numLabels), pd, R.clsW!, R.clsB, B, this.numLabels, D, DTYPE_F32);
     }
     this.last = { batch, train, seeds };
     this.lastMlm = null;
@@ -302,7 +349,7 @@ export class Bert {
   backward(opts: { labels?: Int32Array; dLoss?: number; dPooled?: F32; dSequence?: F32 } = {}): void {
     if (!this.last) throw new Error('backward() needs a forward() first');
     this.ensureGrads();
-    const K = this.K, ws = this.ws, cfg = this.cfg;
+    const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R;
     const { batch, train } = this.last;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
@@ -311,10 +358,10 @@ export class Bert {
     const pA = train ? cfg.attention_probs_dropout_prob : 0;
     const scale = 1 / Math.sqrt(dh);
     const tanh = geluIsTanh(cfg.hidden_act);
-    const dropB = (name: string, d: F32, p: number): F32 => {
+    const dropB = (name: DropSite, d: F32, p: number): F32 => {
       if (p <= 0) return d;
-      const out = ws.f32(name + '.d', d.length);
-      K.dropoutBackward(out, d, ws.u8(name + '.mask', d.length), d.length, p);
+      const out = ws.f32(`${name}.d`, d.length);
+      K.dropoutBackward(out, d, ws.u8(`${name}.mask`, d.length), d.length, p);
       return out;
     };
 
@@ -326,22 +373,18 @@ export class Bert {
       const dLogits = ws.f32('d.logits', B * C);
       K.crossEntropyBackward(dLogits, ws.f32('probs', B * C), opts.labels, B, C, opts.dLoss ?? 1);
       const pd = pH > 0 ? ws.f32('pooled.drop', B * D) : ws.f32('pooled', B * D);
-      K.matmul(this.grad('classifier.weight'), dLogits, pd, null, 1, C, D, B, true, false, true, DTYPE_F32);
-      K.colSumAccumulate(this.grad('classifier.bias'), dLogits, B, C);
       const dpd = ws.f32('d.pd', B * D);
-      K.matmul(dpd, dLogits, this.param('classifier.weight'), null, 1, B, D, C, false, false, false, DTYPE_F32);
+      this.linearBack(dLogits, pd, R.clsW!, R.clsB, B, C, D, DTYPE_F32, dpd);
       K.accumulate(dPooled, dropB('pooled.drop', dpd, pH), B * D);
     }
     // pooler
     const dPre = ws.f32('d.pre', B * D);
     K.tanhBackward(dPre, ws.f32('pooled', B * D), dPooled, B * D);
-    K.matmul(this.grad('bert.pooler.dense.weight'), dPre, ws.f32('cls', B * D), null, 1, D, D, B, true, false, true, DTYPE_F32);
-    K.colSumAccumulate(this.grad('bert.pooler.dense.bias'), dPre, B, D);
     const dCls = ws.f32('d.cls', B * D);
-    K.matmul(dCls, dPre, this.param('bert.pooler.dense.weight'), null, 1, B, D, D, false, false, false, DTYPE_F32);
+    this.linearBack(dPre, ws.f32('cls', B * D), R.poolW, R.poolB, B, D, D, DTYPE_F32, dCls);
 
     // gradients w.r.t. layer outputs ping-pong between two buffers
-    let cur = 0;
+    let cur: 0 | 1 = 0;
     let dX = ws.f32('d.x0', N * D);
     if (opts.dSequence) dX.set(opts.dSequence.subarray(0, N * D)); else dX.fill(0);
     for (let b = 0; b < B; b++) {
@@ -350,46 +393,36 @@ export class Bert {
     }
 
     for (let l = cfg.num_hidden_layers - 1; l >= 0; l--) {
-      const p = `bert.encoder.layer.${l}.`, a = `l${l}.`;
+      const L = R.layers[l]!, a = (n: LayerAct, size: number) => ws.f32(`l${l}.${n}`, size);
       const inp = l === 0 ? (pH > 0 ? ws.f32('emb.drop', N * D) : ws.f32('emb.ln', N * D)) : ws.f32(`l${l - 1}.out`, N * D);
       // out = LN2(r2), r2 = drop(o) + h1
       const dR2 = ws.f32('d.r2', N * D);
-      K.layernormBackward(dR2, this.grad(p + 'output.LayerNorm.weight'), this.grad(p + 'output.LayerNorm.bias'), dX,
-        ws.f32(a + 'r2', N * D), this.param(p + 'output.LayerNorm.weight'), ws.f32(a + 'mean2', N), ws.f32(a + 'rstd2', N), N, D);
-      const dO = dropB(a + 'od', dR2, pH);
-      const g = ws.f32(a + 'gelu', N * I);
-      K.matmul(this.grad(p + 'output.dense.weight'), dO, g, null, 1, D, I, N, true, false, true, dt);
-      K.colSumAccumulate(this.grad(p + 'output.dense.bias'), dO, N, D);
+      K.layernormBackward(dR2, this.g(L.ln2W), this.g(L.ln2B), dX, a('r2', N * D), this.p(L.ln2W), a('mean2', N), a('rstd2', N), N, D);
+      const dO = dropB(`l${l}.od`, dR2, pH);
       const dG = ws.f32('d.gelu', N * I);
-      K.matmul(dG, dO, this.w(p + 'output.dense.weight'), null, 1, N, I, D, false, false, false, dt);
+      this.linearBack(dO, a('gelu', N * I), L.outW, L.outB, N, D, I, dt, dG);
       const dInter = ws.f32('d.inter', N * I);
-      K.geluBackward(dInter, ws.f32(a + 'inter', N * I), dG, N * I, tanh);
-      const h1 = ws.f32(a + 'h1', N * D);
-      K.matmul(this.grad(p + 'intermediate.dense.weight'), dInter, h1, null, 1, I, D, N, true, false, true, dt);
-      K.colSumAccumulate(this.grad(p + 'intermediate.dense.bias'), dInter, N, I);
+      K.geluBackward(dInter, a('inter', N * I), dG, N * I, tanh);
       const dH1 = ws.f32('d.h1', N * D);
-      K.matmul(dH1, dInter, this.w(p + 'intermediate.dense.weight'), null, 1, N, D, I, false, false, false, dt);
+      this.linearBack(dInter, a('h1', N * D), L.interW, L.interB, N, I, D, dt, dH1);
       K.accumulate(dH1, dR2, N * D);
       // h1 = LN1(r1), r1 = drop(ao) + inp
       const dR1 = ws.f32('d.r1', N * D);
-      K.layernormBackward(dR1, this.grad(p + 'attention.output.LayerNorm.weight'), this.grad(p + 'attention.output.LayerNorm.bias'), dH1,
-        ws.f32(a + 'r1', N * D), this.param(p + 'attention.output.LayerNorm.weight'), ws.f32(a + 'mean1', N), ws.f32(a + 'rstd1', N), N, D);
-      const dAo = dropB(a + 'aod', dR1, pH);
-      K.matmul(this.grad(p + 'attention.output.dense.weight'), dAo, ws.f32(a + 'ctx', N * D), null, 1, D, D, N, true, false, true, dt);
-      K.colSumAccumulate(this.grad(p + 'attention.output.dense.bias'), dAo, N, D);
+      K.layernormBackward(dR1, this.g(L.ln1W), this.g(L.ln1B), dH1, a('r1', N * D), this.p(L.ln1W), a('mean1', N), a('rstd1', N), N, D);
+      const dAo = dropB(`l${l}.aod`, dR1, pH);
       const dCtx = ws.f32('d.ctx', N * D);
-      K.matmul(dCtx, dAo, this.w(p + 'attention.output.dense.weight'), null, 1, N, D, D, false, false, false, dt);
+      this.linearBack(dAo, a('ctx', N * D), L.aoW, L.aoB, N, D, D, dt, dCtx);
       const dCtxh = ws.f32('d.ctxh', N * D);
       K.rowsToHeads(dCtxh, dCtx, B, S, H, dh);
       // ctxh = Pd . v
-      const P = ws.f32(a + 'P', B * H * S * S);
-      const Pd = pA > 0 ? ws.f32(a + 'Pd', B * H * S * S) : P;
-      const v = ws.f32(a + 'v', N * D), q = ws.f32(a + 'q', N * D), k = ws.f32(a + 'k', N * D);
+      const P = a('P', B * H * S * S);
+      const Pd = pA > 0 ? a('Pd', B * H * S * S) : P;
+      const v = a('v', N * D), q = a('q', N * D), k = a('k', N * D);
       const dPd = ws.f32('d.Pd', B * H * S * S);
       K.matmul(dPd, dCtxh, v, null, B * H, S, S, dh, false, true, false, dt);
       const dV = ws.f32('d.v', N * D);
       K.matmul(dV, Pd, dCtxh, null, B * H, S, dh, S, true, false, false, dt);
-      const dP = dropB(a + 'Pd', dPd, pA);
+      const dP = dropB(`l${l}.Pd`, dPd, pA);
       const dScores = ws.f32('d.scores', B * H * S * S);
       K.attnSoftmaxBackward(dScores, dP, P, B * H * S, S, scale);
       const dQ = ws.f32('d.q', N * D), dK = ws.f32('d.k', N * D);
@@ -397,11 +430,9 @@ export class Bert {
       K.matmul(dK, dScores, q, null, B * H, S, dh, S, true, false, false, dt);
       const dQkv = ws.f32('d.qkv', N * 3 * D);
       K.mergeHeads3(dQkv, dQ, dK, dV, B, S, H, dh);
-      K.matmul(this.gRange(p + 'attention.self.query.weight', 3), dQkv, inp, null, 1, 3 * D, D, N, true, false, true, dt);
-      K.colSumAccumulate(this.gRange(p + 'attention.self.query.bias', 3), dQkv, N, 3 * D);
-      cur = 1 - cur;
+      cur = cur === 0 ? 1 : 0;
       const dIn = ws.f32(`d.x${cur}`, N * D);
-      K.matmul(dIn, dQkv, this.wRange(p + 'attention.self.query.weight', 3), null, 1, N, D, 3 * D, false, false, false, dt);
+      this.linearBack(dQkv, inp, L.qkvW, L.qkvB, N, 3 * D, D, dt, dIn);
       K.accumulate(dIn, dR1, N * D);
       dX = dIn;
     }
@@ -409,11 +440,10 @@ export class Bert {
     // embeddings
     const dEmbLn = dropB('emb.drop', dX, pH);
     const dEmb = ws.f32('d.emb', N * D);
-    K.layernormBackward(dEmb, this.grad('bert.embeddings.LayerNorm.weight'), this.grad('bert.embeddings.LayerNorm.bias'), dEmbLn,
-      ws.f32('emb', N * D), this.param('bert.embeddings.LayerNorm.weight'), ws.f32('emb.mean', N), ws.f32('emb.rstd', N), N, D);
-    K.embeddingBackward(this.grad('bert.embeddings.word_embeddings.weight'), dEmb, batch.inputIds, N, D, cfg.vocab_size);
-    K.embeddingBackward(this.grad('bert.embeddings.position_embeddings.weight'), dEmb, ws.i32('posIds', N), N, D, cfg.max_position_embeddings);
-    K.embeddingBackward(this.grad('bert.embeddings.token_type_embeddings.weight'), dEmb, batch.tokenTypeIds, N, D, cfg.type_vocab_size);
+    K.layernormBackward(dEmb, this.g(R.embLnW), this.g(R.embLnB), dEmbLn, ws.f32('emb', N * D), this.p(R.embLnW), ws.f32('emb.mean', N), ws.f32('emb.rstd', N), N, D);
+    K.embeddingBackward(this.g(R.word), dEmb, batch.inputIds, N, D, cfg.vocab_size);
+    K.embeddingBackward(this.g(R.pos), dEmb, ws.i32('posIds', N), N, D, cfg.max_position_embeddings);
+    K.embeddingBackward(this.g(R.type), dEmb, batch.tokenTypeIds, N, D, cfg.type_vocab_size);
   }
 
   /**
@@ -435,15 +465,14 @@ export class Bert {
       if (p < 0 || p >= N) throw new Error(`masked position ${p} is outside the batch (${N} tokens)`);
       x.set(seq.subarray(p * D, p * D + D), i * D);
     });
-    const pre = ws.f32('mlm.pre', M * D);
-    K.matmul(pre, x, this.param('cls.predictions.transform.dense.weight'), this.param('cls.predictions.transform.dense.bias'), 1, M, D, D, false, true, false, DTYPE_F32);
+    const R = this.R;
+    const pre = this.linear(ws.f32('mlm.pre', M * D), x, R.mlmDenseW!, R.mlmDenseB, M, D, D, DTYPE_F32);
     const act = ws.f32('mlm.act', M * D);
     K.geluForward(act, pre, M * D, geluIsTanh(cfg.hidden_act));
     const h = ws.f32('mlm.h', M * D);
-    K.layernormForward(h, ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), act,
-      this.param('cls.predictions.transform.LayerNorm.weight'), this.param('cls.predictions.transform.LayerNorm.bias'), M, D, cfg.layer_norm_eps);
-    const logits = ws.f32('mlm.logits', M * V);
-    K.matmul(logits, h, this.w('bert.embeddings.word_embeddings.weight'), this.param('cls.predictions.bias'), 1, M, V, D, false, true, false, dtypeCode(this.dtype));
+    K.layernormForward(h, ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), act, this.p(R.mlmLnW!), this.p(R.mlmLnB!), M, D, cfg.layer_norm_eps);
+    // the decoder is tied to the word embeddings
+    const logits = this.linear(ws.f32('mlm.logits', M * V), h, R.word, R.mlmBias, M, V, D, dtypeCode(this.dtype));
     const probs = ws.f32('mlm.probs', M * V);
     const loss = K.crossEntropyForward(ws.f32('mlm.losses', M), probs, logits, targets, M, V);
     let correct = 0, counted = 0;
@@ -468,8 +497,7 @@ export class Bert {
     if (!this.last) throw new Error('nspLoss() needs a forward() first');
     const B = this.last.batch.B, D = this.cfg.hidden_size, ws = this.ws;
     if (labels.length !== B) throw new Error(`labels has ${labels.length} entries for a batch of ${B}`);
-    const logits = ws.f32('nsp.logits', B * 2);
-    this.K.matmul(logits, ws.f32('pooled', B * D), this.param('cls.seq_relationship.weight'), this.param('cls.seq_relationship.bias'), 1, B, 2, D, false, true, false, DTYPE_F32);
+    const logits = this.linear(ws.f32('nsp.logits', B * 2), ws.f32('pooled', B * D), this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32);
     const loss = this.K.crossEntropyForward(ws.f32('nsp.losses', B), ws.f32('nsp.probs', B * 2), logits, labels, B, 2);
     let correct = 0;
     for (let b = 0; b < B; b++) if ((logits[2 * b + 1]! > logits[2 * b]! ? 1 : 0) === labels[b]) correct++;
@@ -497,10 +525,8 @@ export class Bert {
       const B = this.last!.batch.B, D = this.cfg.hidden_size, ws = this.ws, K = this.K;
       const dLogits = ws.f32('nsp.dlogits', B * 2);
       K.crossEntropyBackward(dLogits, ws.f32('nsp.probs', B * 2), this.lastNsp, B, 2, dLoss);
-      K.matmul(this.grad('cls.seq_relationship.weight'), dLogits, ws.f32('pooled', B * D), null, 1, 2, D, B, true, false, true, DTYPE_F32);
-      K.colSumAccumulate(this.grad('cls.seq_relationship.bias'), dLogits, B, 2);
       dPooled = ws.f32('nsp.dpooled', B * D);
-      K.matmul(dPooled, dLogits, this.param('cls.seq_relationship.weight'), null, 1, B, D, 2, false, false, false, DTYPE_F32);
+      this.linearBack(dLogits, ws.f32('pooled', B * D), this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32, dPooled);
       this.lastNsp = null;
     }
     this.backward({ dSequence: dSeq, dPooled });
@@ -520,21 +546,16 @@ export class Bert {
     const M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
     const dLogits = ws.f32('mlm.dlogits', M * V);
     K.crossEntropyBackward(dLogits, ws.f32('mlm.probs', M * V), targets, M, V, dLoss);
-    const h = ws.f32('mlm.h', M * D);
+    const R = this.R;
     // the tied decoder: its gradient joins the word-embedding gradient
-    K.matmul(this.grad('bert.embeddings.word_embeddings.weight'), dLogits, h, null, 1, V, D, M, true, false, true, dtypeCode(this.dtype));
-    K.colSumAccumulate(this.grad('cls.predictions.bias'), dLogits, M, V);
     const dH = ws.f32('mlm.dh', M * D);
-    K.matmul(dH, dLogits, this.w('bert.embeddings.word_embeddings.weight'), null, 1, M, D, V, false, false, false, dtypeCode(this.dtype));
+    this.linearBack(dLogits, ws.f32('mlm.h', M * D), R.word, R.mlmBias, M, V, D, dtypeCode(this.dtype), dH);
     const dAct = ws.f32('mlm.dact', M * D);
-    K.layernormBackward(dAct, this.grad('cls.predictions.transform.LayerNorm.weight'), this.grad('cls.predictions.transform.LayerNorm.bias'), dH,
-      ws.f32('mlm.act', M * D), this.param('cls.predictions.transform.LayerNorm.weight'), ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), M, D);
+    K.layernormBackward(dAct, this.g(R.mlmLnW!), this.g(R.mlmLnB!), dH, ws.f32('mlm.act', M * D), this.p(R.mlmLnW!), ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), M, D);
     const dPre = ws.f32('mlm.dpre', M * D);
     K.geluBackward(dPre, ws.f32('mlm.pre', M * D), dAct, M * D, geluIsTanh(cfg.hidden_act));
-    K.matmul(this.grad('cls.predictions.transform.dense.weight'), dPre, ws.f32('mlm.x', M * D), null, 1, D, D, M, true, false, true, DTYPE_F32);
-    K.colSumAccumulate(this.grad('cls.predictions.transform.dense.bias'), dPre, M, D);
     const dX = ws.f32('mlm.dx', M * D);
-    K.matmul(dX, dPre, this.param('cls.predictions.transform.dense.weight'), null, 1, M, D, D, false, false, false, DTYPE_F32);
+    this.linearBack(dPre, ws.f32('mlm.x', M * D), R.mlmDenseW!, R.mlmDenseB, M, D, D, DTYPE_F32, dX);
     const dSeq = ws.f32('mlm.dseq', N * D);
     dSeq.fill(0);
     positions.forEach((p, i) => K.accumulate(dSeq.subarray(p * D, p * D + D), dX.subarray(i * D, i * D + D), D));
