@@ -22,8 +22,13 @@
     {
       "target_name": "jabert",
       "dependencies": ["jabert_kernels_v3", "jabert_kernels_v4"],
-      "sources": ["native/addon.cc", "native/isa.cc", "native/kernels_base.cc", "native/matmul.cc", "native/mecab.cc"],
-      "libraries": ["-ldnnl", "-lmecab", "-fopenmp"]
+      "sources": ["native/addon.cc", "native/isa.cc", "native/kernels_base.cc", "native/matmul.cc"],
+      "libraries": ["-ldnnl", "-fopenmp"]
+    },
+    {
+      "target_name": "jabert_mecab",
+      "sources": ["native/mecab.cc"],
+      "libraries": ["-lmecab"]
     }
   ]
 }

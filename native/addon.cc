@@ -11,9 +11,6 @@
 #include "kernels.h"
 
 namespace jb {
-Napi::Value MecabOpen(const Napi::CallbackInfo& info);
-Napi::Value MecabSurfaces(const Napi::CallbackInfo& info);
-Napi::Value MecabClose(const Napi::CallbackInfo& info);
 }  // namespace jb
 
 namespace {
@@ -244,7 +241,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("adamwStep", AdamwStep);
   EXPORT("setNumThreads", SetNumThreads);
   EXPORT("info", Info);
-  EXPORT("mecabOpen", jb::MecabOpen); EXPORT("mecabSurfaces", jb::MecabSurfaces); EXPORT("mecabClose", jb::MecabClose);
   return exports;
 }
 

@@ -1,5 +1,6 @@
-// MeCab word splitting through libmecab (Debian libmecab-dev). The
-// tokenizers only need surface forms, in order, for a given dictionary.
+// MeCab word splitting through libmecab (Debian libmecab-dev), its own addon
+// (jabert_mecab.node): the tokenizers need no compute engine. They only need
+// surface forms, in order, for a given dictionary.
 #include <napi.h>
 #include <mecab.h>
 #include <string>
@@ -73,3 +74,14 @@ Napi::Value MecabClose(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace jb
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mecabOpen", Napi::Function::New(env, jb::MecabOpen, "mecabOpen"));
+  exports.Set("mecabSurfaces", Napi::Function::New(env, jb::MecabSurfaces, "mecabSurfaces"));
+  exports.Set("mecabClose", Napi::Function::New(env, jb::MecabClose, "mecabClose"));
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(jabert_mecab, Init)

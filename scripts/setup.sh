@@ -36,7 +36,7 @@ fi
 
 # 3. native addon, rebuilt when any native source or binding.gyp is newer
 addon=build/Release/jabert.node
-if [ ! -f "$addon" ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+if [ ! -f "$addon" ] || [ ! -f build/Release/jabert_mecab.node ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   say "building the native engine (oneDNN)"
   node node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir="$(dirname "$(dirname "$(command -v node)")")" -j 2 >&2 \
     || node node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir=/usr -j 2 >&2

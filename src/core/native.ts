@@ -27,10 +27,6 @@ export interface EngineInfo {
 
 interface NativeModule extends Omit<Kernels, 'name' | 'isa' | 'autoDtype' | 'bf16Supported'> {
   setNumThreads(n: number): void;
-  mecabOpen(argv: string[]): number;
-  /** surface forms joined by NUL characters */
-  mecabSurfaces(handle: number, text: string): string;
-  mecabClose(handle: number): void;
   info(): EngineInfo;
 }
 
@@ -84,9 +80,4 @@ export function nativeKernels(): Kernels {
   const info = m.info();
   kernels = Object.freeze({ ...m, name: 'native', isa: info.isa, autoDtype: info.bf16Native ? 'bf16' : 'f32', bf16Supported: info.bf16Native }) as unknown as Kernels;
   return kernels;
-}
-
-/** MeCab through the addon: open a tagger, split text into surface forms */
-export function mecabNative(): Pick<NativeModule, 'mecabOpen' | 'mecabSurfaces' | 'mecabClose'> {
-  return load();
 }

@@ -5,14 +5,14 @@
  *   node mecab-probe.js DIC_DIR PROBE_TEXT
  */
 import { openUnchecked } from './mecab.js';
-import { mecabNative } from '../core/native.js';
+import { mecabBinding } from './mecab-native.js';
 
 const [dir, text] = process.argv.slice(2);
 try {
   const h = openUnchecked(dir!);
-  const words = mecabNative().mecabSurfaces(h, text ?? '').split('\0');
+  const words = mecabBinding().mecabSurfaces(h, text ?? '').split('\0');
   if (words.join('').replace(/\s/g, '') !== (text ?? '').replace(/\s/g, '')) throw new Error('MeCab returned words that do not spell the probe text');
-  mecabNative().mecabClose(h);
+  mecabBinding().mecabClose(h);
 } catch (e) {
   process.stderr.write(`${(e as Error).message}\n`);
   process.exit(1);

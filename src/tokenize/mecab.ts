@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mecabNative } from '../core/native.js';
+import { mecabBinding } from './mecab-native.js';
 
 export class MecabError extends JaBertError { override readonly code = 'ERR_JA_BERT_MECAB'; }
 registerError(MecabError);
@@ -130,13 +130,13 @@ export class MecabTagger {
   /** surface forms in order; a NUL in the text is an error (MeCab would stop there) */
   words(text: string): string[] {
     if (text.includes('\0')) throw new MecabError('the text contains a NUL character, which MeCab cannot read past');
-    const joined = mecabNative().mecabSurfaces(this.handle, text);
+    const joined = mecabBinding().mecabSurfaces(this.handle, text);
     return joined === '' ? [] : joined.split('\0');
   }
-  close(): void { if (this.handle >= 0) mecabNative().mecabClose(this.handle); this.handle = -1; }
+  close(): void { if (this.handle >= 0) mecabBinding().mecabClose(this.handle); this.handle = -1; }
 }
 
 /** open without the checks (the probe child, after the format checks) */
 export function openUnchecked(dir: string): number {
-  try { return mecabNative().mecabOpen(['mecab', '-d', dir, '-r', '/dev/null']); } catch (e) { throw new MecabError(`${dir}: ${(e as Error).message}`); }
+  try { return mecabBinding().mecabOpen(['mecab', '-d', dir, '-r', '/dev/null']); } catch (e) { throw new MecabError(`${dir}: ${(e as Error).message}`); }
 }
