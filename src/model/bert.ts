@@ -67,6 +67,19 @@ class Workspace {
   }
 }
 
+/** what one encoder layer's forward keeps for its backward */
+type LayerActs = Record<Exclude<LayerAct, 'aod' | 'od'>, F32>;
+/** the activations of the last forward, typed: backward reads these, never a buffer by name */
+interface Acts {
+  emb: F32; embLn: F32; embMean: F32; embRstd: F32;
+  /** the encoder's input (embeddings after LayerNorm and dropout) */
+  x0: F32;
+  layers: LayerActs[];
+  cls: F32; pooled: F32;
+  /** the classifier's input (pooled after dropout) and output */
+  pd: F32; logits: F32 | null;
+}
+
 /** a parameter's place in the arenas (a run of `count` adjacent parameters for the fused q|k|v) */
 interface Ref { offset: number; size: number }
 interface LayerRefs { qkvW: Ref; qkvB: Ref; aoW: Ref; aoB: Ref; ln1W: Ref; ln1B: Ref; interW: Ref; interB: Ref; outW: Ref; outB: Ref; ln2W: Ref; ln2B: Ref }
@@ -105,9 +118,9 @@ export class Bert {
   private paramsBf16: Uint16Array | null = null;
   private bf16Stale = true;
   private ws = new Workspace();
-  private last: { batch: Batch; train: boolean; seeds: number[] } | null = null;
-  private lastMlm: { positions: Int32Array; targets: Int32Array } | null = null;
-  private lastNsp: Int32Array | null = null;
+  private last: { batch: Batch; train: boolean; seeds: number[]; acts: Acts } | null = null;
+  private lastMlm: { positions: Int32Array; targets: Int32Array; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32; probs: F32 } | null = null;
+  private lastNsp: { labels: Int32Array; probs: F32 } | null = null;
   private readonly R: Refs;
 
   constructor(cfg: BertConfig, opts: BertOptions) {
@@ -274,7 +287,10 @@ export class Bert {
     K.embeddingForward(emb, batch.tokenTypeIds, this.p(R.type), N, D, cfg.type_vocab_size, true);
     const embLn = ws.f32('emb.ln', N * D);
     K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, D, cfg.layer_norm_eps);
+    const embMean = ws.f32('emb.mean', N), embRstd = ws.f32('emb.rstd', N);
     let x = drop('emb.drop', embLn, pH);
+    const x0 = x;
+    const layers: LayerActs[] = [];
 
     const maskAdd = ws.f32('maskAdd', N);
     for (let i = 0; i < N; i++) maskAdd[i] = batch.attentionMask[i] ? 0 : MASK_NEG;
@@ -292,6 +308,7 @@ export class Bert {
       const P = a('P');
       K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
       const Pd = drop(`l${l}.Pd`, P, pA);
+      const keep: Partial<LayerActs> = { qkv, q, k, v, P, Pd };
       const ctxh = ws.f32('ctxh', N * D);
       K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
       const ctx = a('ctx');
@@ -309,6 +326,7 @@ export class Bert {
       K.addForward(r2, drop(`l${l}.od`, o, pH), h1, N * D);
       const out = a('out');
       K.layernormForward(out, a('mean2'), a('rstd2'), r2, this.p(L.ln2W), this.p(L.ln2B), N, D, cfg.layer_norm_eps);
+      layers.push({ ...keep, ctx, ao, r1, h1, mean1: a('mean1'), rstd1: a('rstd1'), inter, gelu: g, o, r2, out, mean2: a('mean2'), rstd2: a('rstd2') } as LayerActs);
       x = out;
     }
 
@@ -319,12 +337,12 @@ export class Bert {
     const pooled = ws.f32('pooled', B * D);
     K.tanhForward(pooled, pre, B * D);
 
-    let logits: F32 | null = null;
+    let logits: F32 | null = null, pd = pooled;
     if (this.numLabels > 0) {
-      const pd = drop('pooled.drop', pooled, pH);
+      pd = drop('pooled.drop', pooled, pH);
       logits = this.linear(ws.f32('logits', B * this.numLabels), pd, R.clsW!, R.clsB, B, this.numLabels, D, DTYPE_F32);
     }
-    this.last = { batch, train, seeds };
+    this.last = { batch, train, seeds, acts: { emb, embLn, embMean, embRstd, x0, layers, cls, pooled, pd, logits } };
     this.lastMlm = null;
     this.lastNsp = null;
     return { sequenceOutput: x, pooledOutput: pooled, logits };
@@ -337,7 +355,7 @@ export class Bert {
     const B = this.last.batch.B, C = this.numLabels;
     if (labels.length !== B) throw new Error(`labels has ${labels.length} entries for a batch of ${B}`);
     const probs = this.ws.f32('probs', B * C);
-    const loss = this.K.crossEntropyForward(this.ws.f32('losses', B), probs, this.ws.f32('logits', B * C), labels, B, C);
+    const loss = this.K.crossEntropyForward(this.ws.f32('losses', B), probs, this.last.acts.logits!, labels, B, C);
     return { loss, probs };
   }
 
@@ -350,7 +368,7 @@ export class Bert {
     if (!this.last) throw new Error('backward() needs a forward() first');
     this.ensureGrads();
     const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R;
-    const { batch, train } = this.last;
+    const { batch, train, acts } = this.last;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
     const dt = dtypeCode(this.dtype);
@@ -372,16 +390,15 @@ export class Bert {
       const C = this.numLabels;
       const dLogits = ws.f32('d.logits', B * C);
       K.crossEntropyBackward(dLogits, ws.f32('probs', B * C), opts.labels, B, C, opts.dLoss ?? 1);
-      const pd = pH > 0 ? ws.f32('pooled.drop', B * D) : ws.f32('pooled', B * D);
       const dpd = ws.f32('d.pd', B * D);
-      this.linearBack(dLogits, pd, R.clsW!, R.clsB, B, C, D, DTYPE_F32, dpd);
+      this.linearBack(dLogits, acts.pd, R.clsW!, R.clsB, B, C, D, DTYPE_F32, dpd);
       K.accumulate(dPooled, dropB('pooled.drop', dpd, pH), B * D);
     }
     // pooler
     const dPre = ws.f32('d.pre', B * D);
-    K.tanhBackward(dPre, ws.f32('pooled', B * D), dPooled, B * D);
+    K.tanhBackward(dPre, acts.pooled, dPooled, B * D);
     const dCls = ws.f32('d.cls', B * D);
-    this.linearBack(dPre, ws.f32('cls', B * D), R.poolW, R.poolB, B, D, D, DTYPE_F32, dCls);
+    this.linearBack(dPre, acts.cls, R.poolW, R.poolB, B, D, D, DTYPE_F32, dCls);
 
     // gradients w.r.t. layer outputs ping-pong between two buffers
     let cur: 0 | 1 = 0;
@@ -393,31 +410,29 @@ export class Bert {
     }
 
     for (let l = cfg.num_hidden_layers - 1; l >= 0; l--) {
-      const L = R.layers[l]!, a = (n: LayerAct, size: number) => ws.f32(`l${l}.${n}`, size);
-      const inp = l === 0 ? (pH > 0 ? ws.f32('emb.drop', N * D) : ws.f32('emb.ln', N * D)) : ws.f32(`l${l - 1}.out`, N * D);
+      const L = R.layers[l]!, A = acts.layers[l]!;
+      const inp = l === 0 ? acts.x0 : acts.layers[l - 1]!.out;
       // out = LN2(r2), r2 = drop(o) + h1
       const dR2 = ws.f32('d.r2', N * D);
-      K.layernormBackward(dR2, this.g(L.ln2W), this.g(L.ln2B), dX, a('r2', N * D), this.p(L.ln2W), a('mean2', N), a('rstd2', N), N, D);
+      K.layernormBackward(dR2, this.g(L.ln2W), this.g(L.ln2B), dX, A.r2, this.p(L.ln2W), A.mean2, A.rstd2, N, D);
       const dO = dropB(`l${l}.od`, dR2, pH);
       const dG = ws.f32('d.gelu', N * I);
-      this.linearBack(dO, a('gelu', N * I), L.outW, L.outB, N, D, I, dt, dG);
+      this.linearBack(dO, A.gelu, L.outW, L.outB, N, D, I, dt, dG);
       const dInter = ws.f32('d.inter', N * I);
-      K.geluBackward(dInter, a('inter', N * I), dG, N * I, tanh);
+      K.geluBackward(dInter, A.inter, dG, N * I, tanh);
       const dH1 = ws.f32('d.h1', N * D);
-      this.linearBack(dInter, a('h1', N * D), L.interW, L.interB, N, I, D, dt, dH1);
+      this.linearBack(dInter, A.h1, L.interW, L.interB, N, I, D, dt, dH1);
       K.accumulate(dH1, dR2, N * D);
       // h1 = LN1(r1), r1 = drop(ao) + inp
       const dR1 = ws.f32('d.r1', N * D);
-      K.layernormBackward(dR1, this.g(L.ln1W), this.g(L.ln1B), dH1, a('r1', N * D), this.p(L.ln1W), a('mean1', N), a('rstd1', N), N, D);
+      K.layernormBackward(dR1, this.g(L.ln1W), this.g(L.ln1B), dH1, A.r1, this.p(L.ln1W), A.mean1, A.rstd1, N, D);
       const dAo = dropB(`l${l}.aod`, dR1, pH);
       const dCtx = ws.f32('d.ctx', N * D);
-      this.linearBack(dAo, a('ctx', N * D), L.aoW, L.aoB, N, D, D, dt, dCtx);
+      this.linearBack(dAo, A.ctx, L.aoW, L.aoB, N, D, D, dt, dCtx);
       const dCtxh = ws.f32('d.ctxh', N * D);
       K.rowsToHeads(dCtxh, dCtx, B, S, H, dh);
       // ctxh = Pd . v
-      const P = a('P', B * H * S * S);
-      const Pd = pA > 0 ? a('Pd', B * H * S * S) : P;
-      const v = a('v', N * D), q = a('q', N * D), k = a('k', N * D);
+      const { P, Pd, v, q, k } = A;
       const dPd = ws.f32('d.Pd', B * H * S * S);
       K.matmul(dPd, dCtxh, v, null, B * H, S, S, dh, false, true, false, dt);
       const dV = ws.f32('d.v', N * D);
@@ -440,7 +455,7 @@ export class Bert {
     // embeddings
     const dEmbLn = dropB('emb.drop', dX, pH);
     const dEmb = ws.f32('d.emb', N * D);
-    K.layernormBackward(dEmb, this.g(R.embLnW), this.g(R.embLnB), dEmbLn, ws.f32('emb', N * D), this.p(R.embLnW), ws.f32('emb.mean', N), ws.f32('emb.rstd', N), N, D);
+    K.layernormBackward(dEmb, this.g(R.embLnW), this.g(R.embLnB), dEmbLn, acts.emb, this.p(R.embLnW), acts.embMean, acts.embRstd, N, D);
     K.embeddingBackward(this.g(R.word), dEmb, batch.inputIds, N, D, cfg.vocab_size);
     K.embeddingBackward(this.g(R.pos), dEmb, ws.i32('posIds', N), N, D, cfg.max_position_embeddings);
     K.embeddingBackward(this.g(R.type), dEmb, batch.tokenTypeIds, N, D, cfg.type_vocab_size);
@@ -458,8 +473,7 @@ export class Bert {
     if (positions.length !== targets.length) throw new Error(`${positions.length} positions for ${targets.length} targets`);
     const K = this.K, ws = this.ws, cfg = this.cfg;
     const M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
-    const L = cfg.num_hidden_layers;
-    const seq = ws.f32(`l${L - 1}.out`, N * D);
+    const seq = this.last.acts.layers.at(-1)?.out ?? this.last.acts.x0;
     const x = ws.f32('mlm.x', M * D);
     positions.forEach((p, i) => {
       if (p < 0 || p >= N) throw new Error(`masked position ${p} is outside the batch (${N} tokens)`);
@@ -469,8 +483,8 @@ export class Bert {
     const pre = this.linear(ws.f32('mlm.pre', M * D), x, R.mlmDenseW!, R.mlmDenseB, M, D, D, DTYPE_F32);
     const act = ws.f32('mlm.act', M * D);
     K.geluForward(act, pre, M * D, geluIsTanh(cfg.hidden_act));
-    const h = ws.f32('mlm.h', M * D);
-    K.layernormForward(h, ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), act, this.p(R.mlmLnW!), this.p(R.mlmLnB!), M, D, cfg.layer_norm_eps);
+    const h = ws.f32('mlm.h', M * D), mean = ws.f32('mlm.mean', M), rstd = ws.f32('mlm.rstd', M);
+    K.layernormForward(h, mean, rstd, act, this.p(R.mlmLnW!), this.p(R.mlmLnB!), M, D, cfg.layer_norm_eps);
     // the decoder is tied to the word embeddings
     const logits = this.linear(ws.f32('mlm.logits', M * V), h, R.word, R.mlmBias, M, V, D, dtypeCode(this.dtype));
     const probs = ws.f32('mlm.probs', M * V);
@@ -483,7 +497,7 @@ export class Bert {
       for (let v = 1; v < V; v++) if (logits[i * V + v]! > logits[i * V + best]!) best = v;
       if (best === targets[i]) correct++;
     }
-    this.lastMlm = { positions, targets };
+    this.lastMlm = { positions, targets, x, pre, act, h, mean, rstd, probs };
     return { loss, accuracy: counted ? correct / counted : 0 };
   }
 
@@ -497,11 +511,12 @@ export class Bert {
     if (!this.last) throw new Error('nspLoss() needs a forward() first');
     const B = this.last.batch.B, D = this.cfg.hidden_size, ws = this.ws;
     if (labels.length !== B) throw new Error(`labels has ${labels.length} entries for a batch of ${B}`);
-    const logits = this.linear(ws.f32('nsp.logits', B * 2), ws.f32('pooled', B * D), this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32);
-    const loss = this.K.crossEntropyForward(ws.f32('nsp.losses', B), ws.f32('nsp.probs', B * 2), logits, labels, B, 2);
+    const logits = this.linear(ws.f32('nsp.logits', B * 2), this.last.acts.pooled, this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32);
+    const probs = ws.f32('nsp.probs', B * 2);
+    const loss = this.K.crossEntropyForward(ws.f32('nsp.losses', B), probs, logits, labels, B, 2);
     let correct = 0;
     for (let b = 0; b < B; b++) if ((logits[2 * b + 1]! > logits[2 * b]! ? 1 : 0) === labels[b]) correct++;
-    this.lastNsp = labels;
+    this.lastNsp = { labels, probs };
     return { loss, accuracy: correct / B };
   }
 
@@ -513,8 +528,9 @@ export class Bert {
   nspProbs(): Float32Array {
     if (!this.last) throw new Error('nspProbs() needs a forward() first');
     this.nspLoss(new Int32Array(this.last.batch.B));
+    const probs = this.lastNsp!.probs.slice();
     this.lastNsp = null;
-    return this.ws.f32('nsp.probs', this.last.batch.B * 2).slice();
+    return probs;
   }
 
   /** backward of mlmLoss (+ nspLoss when it ran after the same forward) through the heads into the encoder */
@@ -524,9 +540,9 @@ export class Bert {
     if (this.lastNsp) {
       const B = this.last!.batch.B, D = this.cfg.hidden_size, ws = this.ws, K = this.K;
       const dLogits = ws.f32('nsp.dlogits', B * 2);
-      K.crossEntropyBackward(dLogits, ws.f32('nsp.probs', B * 2), this.lastNsp, B, 2, dLoss);
+      K.crossEntropyBackward(dLogits, this.lastNsp.probs, this.lastNsp.labels, B, 2, dLoss);
       dPooled = ws.f32('nsp.dpooled', B * D);
-      this.linearBack(dLogits, ws.f32('pooled', B * D), this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32, dPooled);
+      this.linearBack(dLogits, this.last!.acts.pooled, this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32, dPooled);
       this.lastNsp = null;
     }
     this.backward({ dSequence: dSeq, dPooled });
@@ -542,20 +558,20 @@ export class Bert {
     if (!this.lastMlm || !this.last) throw new Error('mlmBackward() needs mlmLoss() first');
     this.ensureGrads();
     const K = this.K, ws = this.ws, cfg = this.cfg;
-    const { positions, targets } = this.lastMlm;
+    const { positions, targets, x, pre, act, h, mean, rstd, probs } = this.lastMlm;
     const M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
     const dLogits = ws.f32('mlm.dlogits', M * V);
-    K.crossEntropyBackward(dLogits, ws.f32('mlm.probs', M * V), targets, M, V, dLoss);
+    K.crossEntropyBackward(dLogits, probs, targets, M, V, dLoss);
     const R = this.R;
     // the tied decoder: its gradient joins the word-embedding gradient
     const dH = ws.f32('mlm.dh', M * D);
-    this.linearBack(dLogits, ws.f32('mlm.h', M * D), R.word, R.mlmBias, M, V, D, dtypeCode(this.dtype), dH);
+    this.linearBack(dLogits, h, R.word, R.mlmBias, M, V, D, dtypeCode(this.dtype), dH);
     const dAct = ws.f32('mlm.dact', M * D);
-    K.layernormBackward(dAct, this.g(R.mlmLnW!), this.g(R.mlmLnB!), dH, ws.f32('mlm.act', M * D), this.p(R.mlmLnW!), ws.f32('mlm.mean', M), ws.f32('mlm.rstd', M), M, D);
+    K.layernormBackward(dAct, this.g(R.mlmLnW!), this.g(R.mlmLnB!), dH, act, this.p(R.mlmLnW!), mean, rstd, M, D);
     const dPre = ws.f32('mlm.dpre', M * D);
-    K.geluBackward(dPre, ws.f32('mlm.pre', M * D), dAct, M * D, geluIsTanh(cfg.hidden_act));
+    K.geluBackward(dPre, pre, dAct, M * D, geluIsTanh(cfg.hidden_act));
     const dX = ws.f32('mlm.dx', M * D);
-    this.linearBack(dPre, ws.f32('mlm.x', M * D), R.mlmDenseW!, R.mlmDenseB, M, D, D, DTYPE_F32, dX);
+    this.linearBack(dPre, x, R.mlmDenseW!, R.mlmDenseB, M, D, D, DTYPE_F32, dX);
     const dSeq = ws.f32('mlm.dseq', N * D);
     dSeq.fill(0);
     positions.forEach((p, i) => K.accumulate(dSeq.subarray(p * D, p * D + D), dX.subarray(i * D, i * D + D), D));
