@@ -46,14 +46,21 @@ type Act =
   | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq'}`
   | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`;
 
+/**
+ * Named buffers that grow to the largest batch seen and are then reused. A
+ * view of a given length is made once and handed out again, so a training
+ * step allocates nothing (no garbage for the collector to promote).
+ */
 class Workspace {
-  private f = new Map<string, Float32Array>();
+  private f = new Map<string, { buf: Float32Array; views: Map<number, Float32Array> }>();
   private u = new Map<string, Uint8Array>();
   private i = new Map<string, Int32Array>();
   f32(name: Act, n: number): Float32Array {
-    let b = this.f.get(name);
-    if (!b || b.length < n) { b = new Float32Array(n); this.f.set(name, b); }
-    return b.subarray(0, n);
+    let e = this.f.get(name);
+    if (!e || e.buf.length < n) { e = { buf: new Float32Array(n), views: new Map() }; this.f.set(name, e); }
+    let v = e.views.get(n);
+    if (!v) { v = e.buf.subarray(0, n); e.views.set(n, v); }
+    return v;
   }
   u8(name: `${DropSite}.mask`, n: number): Uint8Array {
     let b = this.u.get(name);
@@ -119,6 +126,8 @@ export class Bert {
   private bf16Stale = true;
   private ws = new Workspace();
   private last: { batch: Batch; train: boolean; seeds: number[]; acts: Acts } | null = null;
+  /** one Acts object for the model's life, its fields pointed at this forward's buffers */
+  private readonly acts: Acts;
   private lastMlm: { positions: Int32Array; targets: Int32Array; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32; probs: F32 } | null = null;
   private lastNsp: { labels: Int32Array; probs: F32 } | null = null;
   private readonly R: Refs;
@@ -133,6 +142,9 @@ export class Bert {
     this.dtype = opts.dtype ?? 'f32';
     this.params = new Float32Array(this.layout.total);
     this.R = this.makeRefs();
+    const none = new Float32Array(0);
+    this.acts = { emb: none, embLn: none, embMean: none, embRstd: none, x0: none, cls: none, pooled: none, pd: none, logits: null,
+      layers: Array.from({ length: cfg.num_hidden_layers }, () => ({}) as LayerActs) };
     this.initParams(opts.seed ?? 0);
   }
 
@@ -289,8 +301,8 @@ export class Bert {
     K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, D, cfg.layer_norm_eps);
     const embMean = ws.f32('emb.mean', N), embRstd = ws.f32('emb.rstd', N);
     let x = drop('emb.drop', embLn, pH);
-    const x0 = x;
-    const layers: LayerActs[] = [];
+    const acts = this.acts;
+    Object.assign(acts, { emb, embLn, embMean, embRstd, x0: x });
 
     const maskAdd = ws.f32('maskAdd', N);
     for (let i = 0; i < N; i++) maskAdd[i] = batch.attentionMask[i] ? 0 : MASK_NEG;
@@ -308,7 +320,8 @@ export class Bert {
       const P = a('P');
       K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
       const Pd = drop(`l${l}.Pd`, P, pA);
-      const keep: Partial<LayerActs> = { qkv, q, k, v, P, Pd };
+      const A = acts.layers[l]!;
+      A.qkv = qkv; A.q = q; A.k = k; A.v = v; A.P = P; A.Pd = Pd;
       const ctxh = ws.f32('ctxh', N * D);
       K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
       const ctx = a('ctx');
@@ -326,7 +339,8 @@ export class Bert {
       K.addForward(r2, drop(`l${l}.od`, o, pH), h1, N * D);
       const out = a('out');
       K.layernormForward(out, a('mean2'), a('rstd2'), r2, this.p(L.ln2W), this.p(L.ln2B), N, D, cfg.layer_norm_eps);
-      layers.push({ ...keep, ctx, ao, r1, h1, mean1: a('mean1'), rstd1: a('rstd1'), inter, gelu: g, o, r2, out, mean2: a('mean2'), rstd2: a('rstd2') } as LayerActs);
+      A.ctx = ctx; A.ao = ao; A.r1 = r1; A.h1 = h1; A.mean1 = a('mean1'); A.rstd1 = a('rstd1'); A.inter = inter; A.gelu = g; A.o = o;
+      A.r2 = r2; A.out = out; A.mean2 = a('mean2'); A.rstd2 = a('rstd2');
       x = out;
     }
 
@@ -342,7 +356,8 @@ export class Bert {
       pd = drop('pooled.drop', pooled, pH);
       logits = this.linear(ws.f32('logits', B * this.numLabels), pd, R.clsW!, R.clsB, B, this.numLabels, D, DTYPE_F32);
     }
-    this.last = { batch, train, seeds, acts: { emb, embLn, embMean, embRstd, x0, layers, cls, pooled, pd, logits } };
+    acts.cls = cls; acts.pooled = pooled; acts.pd = pd; acts.logits = logits;
+    this.last = { batch, train, seeds, acts };
     this.lastMlm = null;
     this.lastNsp = null;
     return { sequenceOutput: x, pooledOutput: pooled, logits };
