@@ -20,7 +20,7 @@ import { writeFileAtomic } from './io/atomic.js';
 import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
 import { intOption, OptionError } from './core/options.js';
 import { findModelFiles, loadBert } from './model/load.js';
-import type { BRep, PairHeadConfig, Side } from './model/heads/index.js';
+import { auxWidth, bf16Scoring, HEAD_TYPES, type BRep, type PairHeadConfig, type Side } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder } from './tokenize/inputs.js';
@@ -51,7 +51,7 @@ export interface ScoringModel { pm: PairModel; builder: InputBuilder; hash: stri
 
 export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = 'f32'): ScoringModel {
   const { model, files } = loadBert(dir, { kernels, dtype });
-  if (!model.cfg.pair_head) throw new DataError(`${dir}: not a pair-head model (fine-tune one with --head bi|additive|dot|lowrank|poly|late)`);
+  if (!model.cfg.pair_head) throw new DataError(`${dir}: not a pair-head model (fine-tune one with --head ${HEAD_TYPES.join('|')})`);
   const pm = new PairModel(model);
   const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(pm.sideLength, model.cfg.max_position_embeddings));
   const labels = model.cfg.labels;
@@ -199,7 +199,7 @@ export function buildCache(o: { model: string; texts: string; cache: string; ker
       entries[i]!.rows = rows;
       if (!rep.aux) entries[i]!.data = rep.data.slice(base, base + rows * w);
       else {
-        // additive: the entry's b_j rows, then its U b_j rows
+        // a head with an aux part (additive): the entry's data rows, then its aux rows
         const aw = W - w, d = new Float32Array(rows * W);
         d.set(rep.data.subarray(base, base + rows * w), 0);
         d.set(rep.aux.subarray(k * rep.S * aw, k * rep.S * aw + rows * aw), rows * w);
@@ -226,7 +226,7 @@ export function buildCache(o: { model: string; texts: string; cache: string; ker
  */
 export function cachedReps(cache: Cache, entries: CacheEntry[], S: number, bf16: Kernels | null = null): BRep {
   const rep = cachedRepsF32(cache, entries, S);
-  if (bf16 && rep.perToken && ['dot', 'lowrank', 'additive'].includes(cache.header.head.type)) {
+  if (bf16 && rep.perToken && bf16Scoring(cache.header.head.type)) {
     rep.dataBf16 = new Uint16Array(rep.data.length);
     bf16.f32ToBf16(rep.dataBf16, rep.data, rep.data.length);
   }
@@ -242,8 +242,10 @@ function cachedRepsF32(cache: Cache, entries: CacheEntry[], S: number): BRep {
     return { P, S: 1, W, perToken: false, data, mask: new Uint8Array(P).fill(1) };
   }
   const mask = new Uint8Array(P * S);
-  if (cache.header.head.type === 'additive') {
-    const D = cache.header.hidden_size, k = W - D;
+  const k = auxWidth(cache.header.head);
+  if (k > 0) {
+    // data rows, then aux rows (additive: b_j, then U b_j)
+    const D = W - k;
     const data = new Float32Array(P * S * D), aux = new Float32Array(P * S * k);
     entries.forEach((e, p) => {
       const rows = Math.min(e.rows, S);

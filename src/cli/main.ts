@@ -18,6 +18,7 @@ import { compare, compareMarkdown } from '../compare.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
 import { commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { HEAD_TYPES } from '../model/heads/index.js';
 import { intOption } from '../core/options.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 
@@ -34,7 +35,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype auto|f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
-       --early-stopping-patience N --overwrite --lowercase --random-init --head cross|bi|additive|dot|lowrank|poly|late --head-dim K --poly-codes M]
+       --early-stopping-patience N --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       --config run.json: the same options from a JSON object ({"learning_rate": 3e-5, ...}; flags given too win),
       also for baseline, pretrain and compare.
@@ -67,7 +68,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       a killed build, rerun, resumes from it.
   ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16]
       score A against every cached B; prints the top K with P(label 1) and the latency.
-  ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads cross,bi,additive,dot,lowrank,poly,late]
+  ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${['cross', ...HEAD_TYPES].join(',')}]
       [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100]
       trains every head on the same split; DIR/compare.md, compare.json (accuracy, macro_f1, train_seconds, pair_ms,
       rank10k_ms, cache_bytes_per_text per head) and compare.svg (accuracy vs ranking time).

@@ -6,9 +6,9 @@ import { expand } from './context.js';
 import type { Head } from './types.js';
 
 /** T[p, i, j, :] = tanh(W a_i + U b_j), kept for the backward (training only) */
-type Extra = { T: F32 } | null;
+export type AdditiveExtra = { T: F32 } | null;
 
-const variant: AttentionVariant<Extra> = {
+const variant: AttentionVariant<AdditiveExtra> = {
   dv: (c) => c.D,
   scale: () => 1,
   scores(c, a, rep, keep, scores) {
@@ -16,7 +16,7 @@ const variant: AttentionVariant<Extra> = {
     const ub = rep.aux!;
     const wa = c.memo('additive.wa', keep, () => c.linear(a.x, c.param('head.additive.query.weight'), a.P * S, k, D));
     const vv = c.param('head.additive.v');
-    let extra: Extra = null;
+    let extra: AdditiveExtra = null;
     if (keep) {
       // e_ij = T[p, i, j, :] · v
       const T = new Float32Array(P * S * Sb * k);
@@ -60,12 +60,16 @@ const variant: AttentionVariant<Extra> = {
   },
 };
 
-export const additive: Head<AttentionSaved<Extra>> = {
+export const additive: Head<AttentionSaved<AdditiveExtra>> = {
+  defaultDim: 16,
+  defaultCodes: 0,
   params: (cfg, h) => [['head.additive.query.weight', [h.dim, cfg.hidden_size], 'normal', true], ['head.additive.key.weight', [h.dim, cfg.hidden_size], 'normal', true],
     ['head.additive.v', [h.dim], 'normal', true]],
   features: (D) => 2 * D,
   repWidth: (D, h) => D + h.dim,
+  auxWidth: (h) => h.dim,
   perToken: true,
+  bf16Scoring: true,
   bRep(c, b) {
     const { P, S, x, mask } = b;
     const ub = c.linear(x, c.param('head.additive.key.weight'), P * S, c.dim, c.D);

@@ -3,10 +3,14 @@ import type { F32 } from '../../core/kernels.js';
 import type { Head } from './types.js';
 
 export const bi: Head<{ v: F32 }> = {
+  defaultDim: 0,
+  defaultCodes: 0,
   params: () => [],
   features: (D) => 4 * D,
   repWidth: (D) => D,
+  auxWidth: () => 0,
   perToken: false,
+  bf16Scoring: false,
   bRep(c, b) {
     const { P, pooled } = b, D = c.D;
     return { P, S: 1, W: D, perToken: false, data: pooled.slice(0, P * D), mask: new Uint8Array(P).fill(1) };

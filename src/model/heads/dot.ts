@@ -13,10 +13,14 @@ const variant: AttentionVariant<null> = {
 };
 
 export const dot: Head<AttentionSaved<null>> = {
+  defaultDim: 0,
+  defaultCodes: 0,
   params: () => [],
   features: (D) => 2 * D,
   repWidth: (D) => D,
+  auxWidth: () => 0,
   perToken: true,
+  bf16Scoring: true,
   bRep(c, b) {
     const { P, S, x, mask } = b;
     return { P, S, W: c.D, perToken: true, data: x.slice(0, P * S * c.D), mask };

@@ -26,20 +26,22 @@ import { dot } from './dot.js';
 import { late } from './late.js';
 import { lowrank } from './lowrank.js';
 import { poly } from './poly.js';
-import { HEAD_TYPES, type BRep, type Head, type HeadGrads, type HeadType, type PairHeadConfig, type Side, type Spec } from './types.js';
+import type { BRep, Head, HeadGrads, PairHeadConfig, Side, Spec } from './types.js';
 
-export { HEAD_TYPES, type BRep, type HeadGrads, type HeadType, type PairHeadConfig, type Side };
+export type { BRep, HeadGrads, PairHeadConfig, Side };
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const HEADS: Record<HeadType, Head<any>> = { bi, additive, dot, lowrank, poly, late };
+/** the registry: a head's name (as --head takes it and config.json stores it) to its implementation */
+const REGISTRY = { bi, additive, dot, lowrank, poly, late };
 
-/** the default projection size and code count of each head */
-const DEFAULT_DIM: Record<HeadType, number> = { bi: 0, additive: 16, dot: 0, lowrank: 64, poly: 0, late: 128 };
+export type HeadType = keyof typeof REGISTRY;
+// each head's saved state is its own business: the registry sees them all as Head<unknown>
+const HEADS = REGISTRY as unknown as Record<HeadType, Head<unknown>>;
+export const HEAD_TYPES = Object.keys(REGISTRY) as HeadType[];
 
 export function headConfig(type: string, dim?: number, codes?: number, sideLength?: number): PairHeadConfig {
   if (!(HEAD_TYPES as readonly string[]).includes(type)) throw new Error(`unknown head "${type}" (cross, ${HEAD_TYPES.join(', ')})`);
-  const t = type as HeadType;
-  return { type: t, dim: dim ?? DEFAULT_DIM[t], codes: codes ?? (t === 'poly' ? 16 : 0), side_length: sideLength ?? 64 };
+  const h = HEADS[type as HeadType];
+  return { type: type as HeadType, dim: dim ?? h.defaultDim, codes: codes ?? h.defaultCodes, side_length: sideLength ?? 64 };
 }
 
 /** the head's parameters (C = number of labels): its own, then the classifier on its features */
@@ -47,6 +49,12 @@ export function headParamSpecs(cfg: BertConfig, h: PairHeadConfig, C: number): S
   const head = HEADS[h.type];
   return [...head.params(cfg, h), ['head.classifier.weight', [C, head.features(cfg.hidden_size, h)], 'normal', true], ['head.classifier.bias', [C], 'zeros', false]];
 }
+
+/** how much of a cached row is the head's aux part (additive: U b_j), stored after the data rows */
+export function auxWidth(h: PairHeadConfig): number { return HEADS[h.type].auxWidth(h); }
+
+/** whether a head's cached scoring runs in bf16 on a bf16 model (its cache then holds a bf16 copy) */
+export function bf16Scoring(type: HeadType): boolean { return HEADS[type].bf16Scoring; }
 
 /** the head of a pair model: forward from two sides or from A + a cached BRep; backward after a forward from two sides */
 export class PairHead {

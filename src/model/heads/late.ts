@@ -4,13 +4,17 @@ import { DTYPE_F32 } from '../../core/kernels.js';
 import { expand, normalizeBackward, normalizeRows } from './context.js';
 import type { Head } from './types.js';
 
-interface Saved { qn: F32; norms: F32; arg: Int32Array; rep: F32 }
+export interface LateSaved { qn: F32; norms: F32; arg: Int32Array; rep: F32 }
 
-export const late: Head<Saved> = {
+export const late: Head<LateSaved> = {
+  defaultDim: 128,
+  defaultCodes: 0,
   params: (cfg, h) => [['head.late.proj.weight', [h.dim, cfg.hidden_size], 'normal', true]],
   features: () => 1,
   repWidth: (_D, h) => h.dim,
+  auxWidth: () => 0,
   perToken: true,
+  bf16Scoring: false,
   bRep(c, b) {
     const { P, S, x, mask } = b, k = c.dim;
     const y = c.linear(x, c.param('head.late.proj.weight'), P * S, k, c.D);

@@ -18,10 +18,14 @@ const variant: AttentionVariant<null> = {
 };
 
 export const lowrank: Head<AttentionSaved<null>> = {
+  defaultDim: 64,
+  defaultCodes: 0,
   params: (cfg, h) => [['head.lowrank.query.weight', [h.dim, cfg.hidden_size], 'normal', true], ['head.lowrank.key.weight', [h.dim, cfg.hidden_size], 'normal', true]],
   features: (_D, h) => 2 * h.dim,
   repWidth: (_D, h) => h.dim,
+  auxWidth: () => 0,
   perToken: true,
+  bf16Scoring: true,
   bRep(c, b) {
     const { P, S, x, mask } = b;
     return { P, S, W: c.dim, perToken: true, data: c.linear(x, c.param('head.lowrank.key.weight'), P * S, c.dim, c.D), mask };

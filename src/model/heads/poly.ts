@@ -5,13 +5,17 @@ import { maskedSoftmaxRows } from './context.js';
 import { bi } from './bi.js';
 import type { Head } from './types.js';
 
-interface Saved { att: F32; y: F32; w: F32; ctx: F32; v: F32 }
+export interface PolySaved { att: F32; y: F32; w: F32; ctx: F32; v: F32 }
 
-export const poly: Head<Saved> = {
+export const poly: Head<PolySaved> = {
+  defaultDim: 0,
+  defaultCodes: 16,
   params: (cfg, h) => [['head.poly.codes', [h.codes, cfg.hidden_size], 'normal', true]],
   features: (D) => 4 * D,
   repWidth: (D) => D,
+  auxWidth: () => 0,
   perToken: false,
+  bf16Scoring: false,
   bRep: bi.bRep,
   score(c, a, rep, keep) {
     const P = rep.P, D = c.D, m = c.codes, S = a.S, Pa = a.P, K = c.K, codes = c.param('head.poly.codes');

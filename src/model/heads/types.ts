@@ -7,8 +7,8 @@ import type { F32 } from '../../core/kernels.js';
 import type { BertConfig } from '../config.js';
 import type { HeadContext } from './context.js';
 
-export const HEAD_TYPES = ['bi', 'additive', 'dot', 'lowrank', 'poly', 'late'] as const;
-export type HeadType = (typeof HEAD_TYPES)[number];
+import type { HeadType } from './index.js';
+
 export interface PairHeadConfig {
   type: HeadType;
   /** projection / attention size (additive, lowrank, late) */
@@ -50,12 +50,19 @@ export interface Scored<T> { f: F32; F: number; saved: T }
  * backward gets d(features) and writes the encoder gradients.
  */
 export interface Head<T> {
+  /** the projection size (additive, lowrank, late) and code count (poly) when none is given; 0 where unused */
+  defaultDim: number;
+  defaultCodes: number;
   /** the head's parameters besides head.classifier.* (C = number of labels), and the classifier's input width */
   params(cfg: BertConfig, h: PairHeadConfig): Spec[];
   features(D: number, h: PairHeadConfig): number;
   /** width of one cached row, and whether rows are per token (else one per text) */
   repWidth(D: number, h: PairHeadConfig): number;
+  /** of that width, how much is BRep.aux (stored after the entry's data rows in a cache file); 0 for none */
+  auxWidth(h: PairHeadConfig): number;
   perToken: boolean;
+  /** whether scoring against a cache runs its big matmuls in bf16 when the model does (the cache then keeps a bf16 copy) */
+  bf16Scoring: boolean;
   bRep(c: HeadContext, b: Side): BRep;
   score(c: HeadContext, a: Side, rep: BRep, keep: boolean): Scored<T>;
   backward(c: HeadContext, df: F32, saved: T, a: Side, b: Side, g: HeadGrads): void;
