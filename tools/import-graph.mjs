@@ -3,8 +3,10 @@
 // layer of each, and every cycle and upward import. Layers, lowest first:
 //   core < io, data < tokenize < model < train, eval, pretrain, run < infer < commands (src/*.ts, baseline/)
 //   < api (the async library API and its engine thread) < serve < cli, index.ts (the package root)
-//   node tools/import-graph.mjs [--check]   (--check: exit 1 on a cycle or an upward import)
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+//   node tools/import-graph.mjs [--check] [--write]
+//   --check: exit 1 on a cycle or an upward import; --write: put the graph into docs/architecture.md
+//   between its <!-- import-graph --> markers (the test checks that the document is current)
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname, 'src');
@@ -34,6 +36,14 @@ function visit(m) {
   stack.pop(); state.set(m, 2);
 }
 for (const m of [...graph.keys()].sort()) if (!state.get(m)) visit(m);
-for (const [m, deps] of [...graph].sort()) console.log(`${m} [${LAYERS[layerOf(m)]?.join('/') ?? '?'}]: ${deps.join(', ') || '—'}`);
-console.log(`\n${graph.size} modules; ${cycles.length} cycle(s)${cycles.length ? ':\n  ' + cycles.join('\n  ') : ''}; ${upward.length} upward import(s)${upward.length ? ':\n  ' + upward.join('\n  ') : ''}`);
+const lines = [...graph].sort().map(([m, deps]) => `${m} [${LAYERS[layerOf(m)]?.join('/') ?? '?'}]: ${deps.join(', ') || '—'}`);
+const summary = `${graph.size} modules; ${cycles.length} cycle(s)${cycles.length ? ':\n  ' + cycles.join('\n  ') : ''}; ${upward.length} upward import(s)${upward.length ? ':\n  ' + upward.join('\n  ') : ''}`;
+console.log(lines.join('\n') + `\n\n${summary}`);
+export const section = `<!-- import-graph -->\n\`\`\`\n${lines.join('\n')}\n\n${summary}\n\`\`\`\n<!-- /import-graph -->`;
+const doc = resolve(root, '..', 'docs', 'architecture.md');
+const text = readFileSync(doc, 'utf8');
+const current = text.replace(/<!-- import-graph -->[\s\S]*<!-- \/import-graph -->/, section);
+if (process.argv.includes('--write')) writeFileSync(doc, current);
+else if (current !== text) console.log('\ndocs/architecture.md: the import graph there is not current (node tools/import-graph.mjs --write)');
+if (process.argv.includes('--check') && current !== text) process.exit(1);
 if (process.argv.includes('--check') && (cycles.length || upward.length)) process.exit(1);
