@@ -13,6 +13,7 @@ import { DTYPE_BF16, DTYPE_F32, dtypeCode, MASK_NEG, type DType, type F32, type 
 import { Rng } from '../core/random.js';
 import { type BertConfig, geluIsTanh } from './config.js';
 import { type Layout, makeLayout } from './params.js';
+import { classifierHead, mlmHead, nspHead, type MlmSaved, type PooledIn, type TaskContext } from './heads/task.js';
 
 /** one padded batch: row-major [B, S] */
 export interface Batch {
@@ -38,7 +39,7 @@ type LayerAct = 'qkv' | 'q' | 'k' | 'v' | 'P' | 'Pd' | 'ctx' | 'ao' | 'aod' | 'r
 /** where dropout runs: its mask is <site>.mask, its backward output <site>.d */
 type DropSite = 'emb.drop' | 'pooled.drop' | `l${number}.${'Pd' | 'aod' | 'od'}`;
 /** every named f32 buffer of the workspace: a name outside this type does not compile (no silent fresh zero buffer) */
-type Act =
+export type Act =
   | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
   | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
   | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb'}`
@@ -93,9 +94,6 @@ interface LayerRefs { qkvW: Ref; qkvB: Ref; aoW: Ref; aoB: Ref; ln1W: Ref; ln1B:
 /** every parameter bert.ts uses, looked up by name once, at construction */
 interface Refs {
   word: Ref; pos: Ref; type: Ref; embLnW: Ref; embLnB: Ref; poolW: Ref; poolB: Ref; layers: LayerRefs[];
-  clsW: Ref | null; clsB: Ref | null;
-  mlmDenseW: Ref | null; mlmDenseB: Ref | null; mlmLnW: Ref | null; mlmLnB: Ref | null; mlmBias: Ref | null;
-  nspW: Ref | null; nspB: Ref | null;
 }
 
 export interface BertOptions {
@@ -128,8 +126,11 @@ export class Bert {
   private last: { batch: Batch; train: boolean; seeds: number[]; acts: Acts } | null = null;
   /** one Acts object for the model's life, its fields pointed at this forward's buffers */
   private readonly acts: Acts;
-  private lastMlm: { positions: Int32Array; targets: Int32Array; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32; probs: F32 } | null = null;
-  private lastNsp: { labels: Int32Array; probs: F32 } | null = null;
+  private lastMlm: { targets: Int32Array; probs: F32; saved: MlmSaved } | null = null;
+  private lastNsp: { labels: Int32Array; probs: F32; saved: PooledIn & { C: number } } | null = null;
+  private lastCls: (PooledIn & { C: number }) | null = null;
+  /** what the task heads compute with: this model's kernels, parameters, workspace */
+  private readonly tc: TaskContext;
   private readonly R: Refs;
 
   constructor(cfg: BertConfig, opts: BertOptions) {
@@ -142,6 +143,14 @@ export class Bert {
     this.dtype = opts.dtype ?? 'f32';
     this.params = new Float32Array(this.layout.total);
     this.R = this.makeRefs();
+    const model = this;
+    this.tc = {
+      K: this.K, cfg,
+      get dt() { return dtypeCode(model.dtype); },
+      param: (n) => this.param(n), grad: (n) => this.grad(n), buf: (n, size) => this.ws.f32(n, size),
+      linear: (out, x, W, b, R, O, In, dt) => this.linear(out, x, this.refOf(W), b ? this.refOf(b) : null, R, O, In, dt),
+      linearBack: (dY, X, W, b, R, O, In, dt, dX) => this.linearBack(dY, X, this.refOf(W), b ? this.refOf(b) : null, R, O, In, dt, dX),
+    };
     const none = new Float32Array(0);
     this.acts = { emb: none, embLn: none, embMean: none, embRstd: none, x0: none, cls: none, pooled: none, pd: none, logits: null,
       layers: Array.from({ length: cfg.num_hidden_layers }, () => ({}) as LayerActs) };
@@ -154,7 +163,6 @@ export class Bert {
       if (!s) throw new Error(`no parameter named ${name}`);
       return { offset: s.offset, size: s.size * count };
     };
-    const opt = (name: string): Ref | null => (this.layout.byName.has(name) ? ref(name) : null);
     /** the fused q|k|v: query, key and value must lie next to each other in the arena */
     const qkv = (p: string, kind: 'weight' | 'bias'): Ref => {
       const q = ref(`${p}attention.self.query.${kind}`), k = ref(`${p}attention.self.key.${kind}`), v = ref(`${p}attention.self.value.${kind}`);
@@ -177,10 +185,6 @@ export class Bert {
       word: ref('bert.embeddings.word_embeddings.weight'), pos: ref('bert.embeddings.position_embeddings.weight'),
       type: ref('bert.embeddings.token_type_embeddings.weight'), embLnW: ref('bert.embeddings.LayerNorm.weight'), embLnB: ref('bert.embeddings.LayerNorm.bias'),
       poolW: ref('bert.pooler.dense.weight'), poolB: ref('bert.pooler.dense.bias'), layers,
-      clsW: opt('classifier.weight'), clsB: opt('classifier.bias'),
-      mlmDenseW: opt('cls.predictions.transform.dense.weight'), mlmDenseB: opt('cls.predictions.transform.dense.bias'),
-      mlmLnW: opt('cls.predictions.transform.LayerNorm.weight'), mlmLnB: opt('cls.predictions.transform.LayerNorm.bias'), mlmBias: opt('cls.predictions.bias'),
-      nspW: opt('cls.seq_relationship.weight'), nspB: opt('cls.seq_relationship.bias'),
     };
   }
 
@@ -229,6 +233,12 @@ export class Bert {
     this.bf16Stale = false;
   }
 
+  /** a parameter's place, by name (the task heads address theirs by name) */
+  private refOf(name: string): Ref {
+    const s = this.layout.byName.get(name);
+    if (!s) throw new Error(`no parameter named ${name}`);
+    return { offset: s.offset, size: s.size };
+  }
   /** a parameter (f32) */
   private p(r: Ref): F32 { return this.params.subarray(r.offset, r.offset + r.size); }
   /** its gradient */
@@ -354,7 +364,9 @@ export class Bert {
     let logits: F32 | null = null, pd = pooled;
     if (this.numLabels > 0) {
       pd = drop('pooled.drop', pooled, pH);
-      logits = this.linear(ws.f32('logits', B * this.numLabels), pd, R.clsW!, R.clsB, B, this.numLabels, D, DTYPE_F32);
+      const r = classifierHead.forward(this.tc, { pooled: pd, B });
+      logits = r.logits;
+      this.lastCls = r.saved;
     }
     acts.cls = cls; acts.pooled = pooled; acts.pd = pd; acts.logits = logits;
     this.last = { batch, train, seeds, acts };
@@ -405,8 +417,7 @@ export class Bert {
       const C = this.numLabels;
       const dLogits = ws.f32('d.logits', B * C);
       K.crossEntropyBackward(dLogits, ws.f32('probs', B * C), opts.labels, B, C, opts.dLoss ?? 1);
-      const dpd = ws.f32('d.pd', B * D);
-      this.linearBack(dLogits, acts.pd, R.clsW!, R.clsB, B, C, D, DTYPE_F32, dpd);
+      const { dPooled: dpd } = classifierHead.backward(this.tc, dLogits, this.lastCls!);
       K.accumulate(dPooled, dropB('pooled.drop', dpd, pH), B * D);
     }
     // pooler
@@ -487,21 +498,9 @@ export class Bert {
     if (!this.last) throw new Error('mlmLoss() needs a forward() first');
     if (positions.length !== targets.length) throw new Error(`${positions.length} positions for ${targets.length} targets`);
     const K = this.K, ws = this.ws, cfg = this.cfg;
-    const M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
+    const M = positions.length, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
     const seq = this.last.acts.layers.at(-1)?.out ?? this.last.acts.x0;
-    const x = ws.f32('mlm.x', M * D);
-    positions.forEach((p, i) => {
-      if (p < 0 || p >= N) throw new Error(`masked position ${p} is outside the batch (${N} tokens)`);
-      x.set(seq.subarray(p * D, p * D + D), i * D);
-    });
-    const R = this.R;
-    const pre = this.linear(ws.f32('mlm.pre', M * D), x, R.mlmDenseW!, R.mlmDenseB, M, D, D, DTYPE_F32);
-    const act = ws.f32('mlm.act', M * D);
-    K.geluForward(act, pre, M * D, geluIsTanh(cfg.hidden_act));
-    const h = ws.f32('mlm.h', M * D), mean = ws.f32('mlm.mean', M), rstd = ws.f32('mlm.rstd', M);
-    K.layernormForward(h, mean, rstd, act, this.p(R.mlmLnW!), this.p(R.mlmLnB!), M, D, cfg.layer_norm_eps);
-    // the decoder is tied to the word embeddings
-    const logits = this.linear(ws.f32('mlm.logits', M * V), h, R.word, R.mlmBias, M, V, D, dtypeCode(this.dtype));
+    const { logits, saved } = mlmHead.forward(this.tc, { sequence: seq, positions, N });
     const probs = ws.f32('mlm.probs', M * V);
     const loss = K.crossEntropyForward(ws.f32('mlm.losses', M), probs, logits, targets, M, V);
     let correct = 0, counted = 0;
@@ -512,7 +511,7 @@ export class Bert {
       for (let v = 1; v < V; v++) if (logits[i * V + v]! > logits[i * V + best]!) best = v;
       if (best === targets[i]) correct++;
     }
-    this.lastMlm = { positions, targets, x, pre, act, h, mean, rstd, probs };
+    this.lastMlm = { targets, probs, saved };
     return { loss, accuracy: counted ? correct / counted : 0 };
   }
 
@@ -524,14 +523,14 @@ export class Bert {
   nspLoss(labels: Int32Array): { loss: number; accuracy: number } {
     if (!this.nsp) throw new Error('this model has no sentence-pair head (construct it with nspHead: true)');
     if (!this.last) throw new Error('nspLoss() needs a forward() first');
-    const B = this.last.batch.B, D = this.cfg.hidden_size, ws = this.ws;
+    const B = this.last.batch.B, ws = this.ws;
     if (labels.length !== B) throw new Error(`labels has ${labels.length} entries for a batch of ${B}`);
-    const logits = this.linear(ws.f32('nsp.logits', B * 2), this.last.acts.pooled, this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32);
+    const { logits, saved } = nspHead.forward(this.tc, { pooled: this.last.acts.pooled, B });
     const probs = ws.f32('nsp.probs', B * 2);
     const loss = this.K.crossEntropyForward(ws.f32('nsp.losses', B), probs, logits, labels, B, 2);
     let correct = 0;
     for (let b = 0; b < B; b++) if ((logits[2 * b + 1]! > logits[2 * b]! ? 1 : 0) === labels[b]) correct++;
-    this.lastNsp = { labels, probs };
+    this.lastNsp = { labels, probs, saved };
     return { loss, accuracy: correct / B };
   }
 
@@ -553,11 +552,10 @@ export class Bert {
     const dSeq = this.mlmSequenceGrad(dLoss);
     let dPooled: F32 | undefined;
     if (this.lastNsp) {
-      const B = this.last!.batch.B, D = this.cfg.hidden_size, ws = this.ws, K = this.K;
+      const B = this.last!.batch.B, ws = this.ws, K = this.K;
       const dLogits = ws.f32('nsp.dlogits', B * 2);
       K.crossEntropyBackward(dLogits, this.lastNsp.probs, this.lastNsp.labels, B, 2, dLoss);
-      dPooled = ws.f32('nsp.dpooled', B * D);
-      this.linearBack(dLogits, this.last!.acts.pooled, this.R.nspW!, this.R.nspB, B, 2, D, DTYPE_F32, dPooled);
+      dPooled = nspHead.backward(this.tc, dLogits, this.lastNsp.saved).dPooled;
       this.lastNsp = null;
     }
     this.backward({ dSequence: dSeq, dPooled });
@@ -572,24 +570,10 @@ export class Bert {
   private mlmSequenceGrad(dLoss: number): F32 {
     if (!this.lastMlm || !this.last) throw new Error('mlmBackward() needs mlmLoss() first');
     this.ensureGrads();
-    const K = this.K, ws = this.ws, cfg = this.cfg;
-    const { positions, targets, x, pre, act, h, mean, rstd, probs } = this.lastMlm;
-    const M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
-    const dLogits = ws.f32('mlm.dlogits', M * V);
-    K.crossEntropyBackward(dLogits, probs, targets, M, V, dLoss);
-    const R = this.R;
-    // the tied decoder: its gradient joins the word-embedding gradient
-    const dH = ws.f32('mlm.dh', M * D);
-    this.linearBack(dLogits, h, R.word, R.mlmBias, M, V, D, dtypeCode(this.dtype), dH);
-    const dAct = ws.f32('mlm.dact', M * D);
-    K.layernormBackward(dAct, this.g(R.mlmLnW!), this.g(R.mlmLnB!), dH, act, this.p(R.mlmLnW!), mean, rstd, M, D);
-    const dPre = ws.f32('mlm.dpre', M * D);
-    K.geluBackward(dPre, pre, dAct, M * D, geluIsTanh(cfg.hidden_act));
-    const dX = ws.f32('mlm.dx', M * D);
-    this.linearBack(dPre, x, R.mlmDenseW!, R.mlmDenseB, M, D, D, DTYPE_F32, dX);
-    const dSeq = ws.f32('mlm.dseq', N * D);
-    dSeq.fill(0);
-    positions.forEach((p, i) => K.accumulate(dSeq.subarray(p * D, p * D + D), dX.subarray(i * D, i * D + D), D));
-    return dSeq;
+    const { targets, probs, saved } = this.lastMlm;
+    const M = saved.M, V = this.cfg.vocab_size;
+    const dLogits = this.ws.f32('mlm.dlogits', M * V);
+    this.K.crossEntropyBackward(dLogits, probs, targets, M, V, dLoss);
+    return mlmHead.backward(this.tc, dLogits, saved).dSequence;
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { BertConfig } from './config.js';
 import { headParamSpecs } from './heads/index.js';
+import { classifierHead, mlmHead, nspHead, type TaskSpec } from './heads/task.js';
 
 export interface ParamSpec {
   name: string;
@@ -56,23 +57,13 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp 
   }
   decay.push(['bert.pooler.dense.weight', [D, D], 'normal']);
   noDecay.push(['bert.pooler.dense.bias', [D], 'zeros']);
-  if (mlm) {
-    decay.push(['cls.predictions.transform.dense.weight', [D, D], 'normal']);
-    noDecay.push(['cls.predictions.transform.dense.bias', [D], 'zeros']);
-    noDecay.push(['cls.predictions.transform.LayerNorm.weight', [D], 'ones']);
-    noDecay.push(['cls.predictions.transform.LayerNorm.bias', [D], 'zeros']);
-    noDecay.push(['cls.predictions.bias', [cfg.vocab_size], 'zeros']);
-  }
-  if (nsp) {
-    decay.push(['cls.seq_relationship.weight', [2, D], 'normal']);
-    noDecay.push(['cls.seq_relationship.bias', [2], 'zeros']);
-  }
-  if (cfg.pair_head) {
-    for (const [name, shape, init, d] of headParamSpecs(cfg, cfg.pair_head, cfg.labels.length)) (d ? decay : noDecay).push([name, shape, init]);
-  } else if (numLabels > 0) {
-    decay.push(['classifier.weight', [numLabels, D], 'normal']);
-    noDecay.push(['classifier.bias', [numLabels], 'zeros']);
-  }
+  // the heads on the encoder, each giving its own parameters (heads/task.ts, heads/index.ts)
+  const heads: TaskSpec[] = [
+    ...(mlm ? mlmHead.params(cfg, 0) : []),
+    ...(nsp ? nspHead.params(cfg, 2) : []),
+    ...(cfg.pair_head ? headParamSpecs(cfg, cfg.pair_head, cfg.labels.length) : numLabels > 0 ? classifierHead.params(cfg, numLabels) : []),
+  ];
+  for (const [name, shape, init, d] of heads) (d ? decay : noDecay).push([name, shape, init]);
   const specs: ParamSpec[] = [];
   let offset = 0;
   const add = (list: typeof decay, isDecay: boolean) => {
