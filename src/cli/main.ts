@@ -77,7 +77,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       frozen-vector baseline and fine-tuning, reports side by side (full reports under --output)
   ja-bert demo --engine  a small random-weight BERT learning a synthetic pair task in seconds
   ja-bert serve [--model DIR --cache C --host 127.0.0.1 --port 8080 --dtype auto|f32|bf16]
-      [--max-batch-size 32 --max-wait-ms 2 --no-batching --body-limit 1048576 --max-inputs 64 --max-text-length 10000 --max-queue 4096]
+      [--max-batch-size 32 --max-wait-ms 0 --no-batching --body-limit 1048576 --max-inputs 64 --max-text-length 10000 --max-queue 4096]
       HTTP JSON server: POST /v1/classify {"inputs": [{"text": ..., "text_b": ...}]}, POST /v1/encode {"inputs": [...], "pooling": "mean"},
       POST /v1/rank {"text": ... | "id": ..., "top": 10} (with --cache), GET /healthz, GET /metrics (Prometheus).
       Requests arriving together run as one batch (dynamic batching); SIGTERM stops accepting, finishes what is in flight, exits 0.

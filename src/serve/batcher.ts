@@ -9,7 +9,7 @@
 export interface BatcherOptions {
   /** most inputs per batch (default 32) */
   maxBatchSize?: number;
-  /** how long the first queued input may wait for others while the engine is idle (default 2 ms) */
+  /** how long the first queued input may wait for others while the engine is idle (default 0: an idle engine starts at once; inputs that arrive while it is busy form the next batch) */
   maxWaitMs?: number;
   /** false: every request runs alone */
   enabled?: boolean;
@@ -30,7 +30,7 @@ export class Batcher<I, O> {
 
   constructor(private readonly run: (items: I[]) => Promise<O[]>, private readonly o: BatcherOptions = {}) {
     this.maxBatchSize = o.maxBatchSize ?? 32;
-    this.maxWaitMs = o.maxWaitMs ?? 2;
+    this.maxWaitMs = o.maxWaitMs ?? 0;
     this.enabled = o.enabled ?? true;
   }
 

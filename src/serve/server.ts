@@ -35,7 +35,7 @@ export interface ServeOptions {
   batching?: boolean;
   /** most inputs per batch (default 32) */
   maxBatchSize?: number;
-  /** how long a lone input waits for company while the engine is idle (default 2 ms) */
+  /** how long a lone input waits for company while the engine is idle (default 0: an idle engine starts at once) */
   maxWaitMs?: number;
   /** largest request body in bytes (default 1 MiB) */
   bodyLimit?: number;
@@ -61,7 +61,7 @@ class HttpError extends Error {
 
 export async function startServer(o: ServeOptions = {}): Promise<Server> {
   const maxBatchSize = intOption('max-batch-size', o.maxBatchSize, 32, 1, 4096);
-  const maxWaitMs = intOption('max-wait-ms', o.maxWaitMs, 2, 0, 10_000);
+  const maxWaitMs = intOption('max-wait-ms', o.maxWaitMs, 0, 0, 10_000);
   const bodyLimit = intOption('body-limit', o.bodyLimit, 1 << 20, 64, 1 << 30);
   const maxInputs = intOption('max-inputs', o.maxInputs, 64, 1, 100_000);
   const maxTextLength = intOption('max-text-length', o.maxTextLength, 10_000, 1, 10_000_000);
