@@ -7,7 +7,8 @@
  */
 import { checkOutputFile, writeFileAtomic } from './io/atomic.js';
 import { readTextFile } from './io/text.js';
-import { intOption } from './core/options.js';
+import { choiceOption, intOption, OptionError } from './core/options.js';
+import { POOLINGS, type Pooling } from './infer/embed.js';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { loadBert } from './model/load.js';
@@ -32,6 +33,10 @@ export interface EncodeOptions {
   tokenizer?: string;
   maxSeqLength?: number;
   lowercase?: boolean;
+  /** add "embedding": a sentence vector by this pooling (mean over the real tokens, the [CLS] vector, or the pooler output) */
+  pooling?: Pooling;
+  /** scale each embedding to unit length */
+  normalize?: boolean;
 }
 
 interface Row { ids: number[]; tt: number[]; mask: number[] }
@@ -67,10 +72,27 @@ function parseLine(line: string, file: string, lineNo: number, maxLen: number): 
 
 const round = (x: number) => Math.round(x * 1e7) / 1e7;
 
+/** row b's sentence vector: the mean of its real tokens' vectors, its [CLS] vector, or the pooler output; unit length with normalize */
+function embedding(out: { sequenceOutput: Float32Array; pooledOutput: Float32Array }, b: number, S: number, D: number, mask: number[], pooling: Pooling, normalize: boolean): Float64Array {
+  const v = new Float64Array(D);
+  if (pooling === 'pooled') for (let d = 0; d < D; d++) v[d] = out.pooledOutput[b * D + d]!;
+  else {
+    const rows = pooling === 'cls' ? [0] : mask.flatMap((m, s) => (m ? [s] : []));
+    for (const s of rows) for (let d = 0; d < D; d++) v[d] += out.sequenceOutput[(b * S + s) * D + d]! / rows.length;
+  }
+  if (normalize) {
+    const n = Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    if (n > 0) for (let d = 0; d < D; d++) v[d] = v[d]! / n;
+  }
+  return v;
+}
+
 export function encodeFile(o: EncodeOptions): { lines: number } {
   const dtype = resolveDtype(o.dtype, o.kernels);
   checkOutputFile(o.output);
   const bs = intOption('batch-size', o.batchSize, 16);
+  const pooling = o.pooling === undefined ? undefined : choiceOption('pooling', o.pooling, POOLINGS, 'mean');
+  if (o.normalize && !pooling) throw new OptionError('--normalize needs --pooling mean|cls|pooled');
   const maxSeqLength = intOption('max-seq-length', o.maxSeqLength, 512, 2, 65536);
   const raw = readTextFile(o.input);
   const { model, files } = loadBert(o.model, { kernels: o.kernels, dtype });
@@ -103,6 +125,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
       part.forEach((r, b) => {
         const rec: Record<string, unknown> = { pooled_output: Array.from(out.pooledOutput.subarray(b * D, b * D + D), round) };
         if (out.logits) rec.logits = Array.from(out.logits.subarray(b * C, b * C + C), round);
+        if (pooling) rec.embedding = Array.from(embedding(out, b, S, D, r.mask, pooling, o.normalize === true), round);
         if (o.allTokens) {
           const seq: number[][] = [];
           for (let s = 0; s < r.ids.length; s++) seq.push(Array.from(out.sequenceOutput.subarray((b * S + s) * D, (b * S + s + 1) * D), round));

@@ -9,7 +9,7 @@ import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
 import { type DataOptions, loadData } from './data/load.js';
 import { DataError, type Example, labelIds, labelList } from './data/processors.js';
-import { computeMetrics, evalResultsText, type Metrics } from './eval/metrics.js';
+import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, SELECTION_METRICS, type Metrics } from './eval/metrics.js';
 import { writeReports } from './eval/reports.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
@@ -48,6 +48,13 @@ export interface FinetuneOptions extends DataOptions {
   evalSteps?: number;
   /** stop after this many evaluations without a better eval loss; the best model is kept */
   earlyStoppingPatience?: number;
+  /** what "best" means for evaluation during training (HF's metric_for_best_model): loss (default), accuracy, macro_f1, mcc, roc_auc */
+  metricForBestModel?: string;
+  /** default: true for every metric but loss */
+  greaterIsBetter?: boolean;
+  /** AdamW weight decay (default 0.01) and the global gradient-norm clip (default 1.0; 0: none) */
+  weightDecay?: number;
+  maxGradNorm?: number;
   /** cross (default: text_a and text_b in one input) or a cacheable pair head: bi, additive, dot, lowrank, poly, late */
   head?: string;
   /** train from scratch: the model folder's config and tokenizer with freshly initialised weights */
@@ -63,7 +70,7 @@ export interface FinetuneOptions extends DataOptions {
 }
 
 /** the files and folders finetune and baseline write into an output folder */
-export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
   return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };
@@ -75,7 +82,7 @@ export interface FinetuneResult { metrics: Metrics; train: TrainResult; evalLoss
 function finishedResult(dir: string, labels: string[]): FinetuneResult {
   const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const metrics: Metrics = { labels, accuracy: r.eval_accuracy, perClass: r.per_class, macro: r.macro_avg, weighted: r.weighted_avg, confusion: r.confusion_matrix,
-    total: (r.confusion_matrix as number[][]).flat().reduce((a, b) => a + b, 0) };
+    total: (r.confusion_matrix as number[][]).flat().reduce((a, b) => a + b, 0), mcc: r.eval_mcc ?? matthewsFromConfusion(r.confusion_matrix), rocAuc: r.eval_roc_auc ?? null };
   const train: TrainResult = { globalStep: r.global_step, evals: r.evaluations ?? [], bestStep: r.best_step ?? null, stoppedEarly: r.stopped_early ?? false,
     finalLoss: r.final_train_loss, curve: r.learning_curve ?? [], seconds: r.train_seconds, tokensPerSecond: r.train_tokens_per_second };
   return { metrics, train, evalLoss: r.eval_loss, loss: r.loss, evalText: readFileSync(join(dir, 'eval_results.txt'), 'utf8') };
@@ -99,6 +106,10 @@ function finetuneSettings(o: FinetuneOptions) {
     patience: o.earlyStoppingPatience === undefined ? undefined : intOption('early-stopping-patience', o.earlyStoppingPatience, 0),
     headDim: o.headDim === undefined ? undefined : intOption('head-dim', o.headDim, 0),
     polyCodes: o.polyCodes === undefined ? undefined : intOption('poly-codes', o.polyCodes, 0),
+    metric: choiceOption('metric-for-best-model', o.metricForBestModel?.replace(/^eval_/, ''), SELECTION_METRICS, 'loss'),
+    greaterIsBetter: o.greaterIsBetter,
+    weightDecay: positiveOption('weight-decay', o.weightDecay, 0.01, true),
+    maxGradNorm: positiveOption('max-grad-norm', o.maxGradNorm, 1.0, true),
   };
 }
 
@@ -116,6 +127,9 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     max_steps: st.maxSteps ?? null, warmup_proportion: st.warmupProportion, seed, dtype, lowercase: o.lowercase ?? null,
     gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,
     train_examples: data.train.length, labels, head: st.head, random_init: o.randomInit ?? false, head_dim: st.headDim ?? null, poly_codes: st.polyCodes ?? null,
+    // only when set, so the runs of earlier versions resume
+    ...(st.metric !== 'loss' || st.greaterIsBetter !== undefined ? { metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? null } : {}),
+    ...(st.weightDecay !== 0.01 ? { weight_decay: st.weightDecay } : {}), ...(st.maxGradNorm !== 1.0 ? { max_grad_norm: st.maxGradNorm } : {}),
   });
   const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished });
   if (plan.finished) return finishedResult(o.output, labels);
@@ -155,16 +169,18 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
     const trainOpts: Parameters<typeof train>[4] = {
       batchSize: st.batchSize, learningRate: st.learningRate, epochs: st.epochs, maxSteps: st.maxSteps,
-      warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log,
+      warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log, weightDecay: st.weightDecay, maxGradNorm: st.maxGradNorm,
       checkpoint: st.saveSteps ? { dir: o.output, every: st.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
       gradientAccumulation: st.gradientAccumulation, signal: o.signal,
       evaluation: st.evalSteps === undefined && st.patience === undefined ? undefined : {
         every: st.evalSteps ?? 0,
         patience: st.patience,
         bestDir: join(o.output, 'best-model'),
+        metric: st.metric, greaterIsBetter: st.greaterIsBetter,
         run: () => {
           const r = runEval();
-          return { accuracy: r.predictions.filter((p, i) => p === ev.y[i]).length / ev.y.length, loss: r.evalLoss };
+          const m = computeMetrics(labels, Array.from(ev.y), r.predictions, r.probs);
+          return { accuracy: m.accuracy, loss: r.evalLoss, extra: extraMetrics(m) };
         },
       },
     };
@@ -172,7 +188,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       ? trainTask(model, o.kernels, pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad), trainOpts)
       : train(model, o.kernels, tr.features as Features[], tr.y, trainOpts);
     const ev2 = runEval();
-    const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions);
+    const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions, ev2.probs);
     const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
 
     // 3. the model first, then the reports with eval_results.txt (the finished marker) last, then the checkpoints go
@@ -181,7 +197,8 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     copyTokenizerFiles(files.dir, out);
     writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
       eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, global_step: result.globalStep,
-      hyperparameters: { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null },
+      hyperparameters: { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,
+        metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? st.metric !== 'loss', weight_decay: st.weightDecay, max_grad_norm: st.maxGradNorm },
       evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
       learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
       head: headName, random_init: o.randomInit ?? false,

@@ -99,10 +99,10 @@ export function baseline(o: BaselineOptions): BaselineResult {
     const logloss = (P: Float64Array, y: Int32Array) => y.reduce((a, t, n) => a - Math.log(Math.max(P[n * C + t]!, 1e-300)), 0) / y.length;
     const Ptr = predictProba(lr, tr.X, data.train.length), Pev = predictProba(lr, ev.X, data.eval.length);
     const preds = Array.from(ev.y, (_, n) => { let b = 0; for (let c = 1; c < C; c++) if (Pev[n * C + c]! > Pev[n * C + b]!) b = c; return b; });
-    const metrics = computeMetrics(labels, Array.from(ev.y), preds);
+    const probs = Array.from(ev.y, (_, n) => Pev.subarray(n * C, n * C + C));
+    const metrics = computeMetrics(labels, Array.from(ev.y), preds, probs);
     const evalLoss = logloss(Pev, ev.y);
     const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: evalLoss, global_step: lr.iterations, loss: logloss(Ptr, tr.y) });
-    const probs = Array.from(ev.y, (_, n) => Pev.subarray(n * C, n * C + C));
     writeSafetensors(join(o.output, 'logreg.safetensors'), [
       { name: 'weight', shape: [lr.K, lr.D], data: Float64Array.from(lr.W) }, { name: 'bias', shape: [lr.K], data: Float64Array.from(lr.b) },
     ], { pooling, pair_features: kind, labels: JSON.stringify(labels) });

@@ -83,6 +83,7 @@ export function withConfig(flags: Record<string, string | number | boolean>, spe
     const name = key.replace(/_/g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const type = spec[name];
     if (!type || name === 'config') throw new UsageError(`${path}: unknown option "${key}"`);
+    if (type === 'string' && typeof v === 'boolean') { out[name] = String(v); continue; } // "greater_is_better": true
     if (type === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== type) {
       throw new UsageError(`${path}: "${key}" must be a ${type}, got ${JSON.stringify(v)}`);
     }

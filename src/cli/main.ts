@@ -26,7 +26,8 @@ const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a nati
 
 Usage (ja-bert <command> --help shows one command; ja-bert --version):
   ja-bert encode [--model DIR] --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype auto|f32|bf16]
-      [--tokenizer PATH] [--max-seq-length N] [--lowercase]
+      [--tokenizer PATH] [--max-seq-length N] [--lowercase] [--pooling mean|cls|pooled [--normalize]]
+      --pooling adds "embedding": a sentence vector (mean of the real tokens, [CLS], or the pooler output); --normalize: unit length.
       DIR: config.json (or bert_config.json) + model.safetensors | pytorch_model.bin | TF1 checkpoint;
       a TF1 checkpoint may be named by its prefix (DIR/model.ckpt-1400000).
       Each input line: {"text": "...", "text_b": "..."?} (tokenized with the model folder's tokenizer)
@@ -35,7 +36,8 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       | --livedoor ldcc-20140209.tar.gz)
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype auto|f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
-       --early-stopping-patience N --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
+       --early-stopping-patience N --metric-for-best-model loss|accuracy|macro_f1|mcc|roc_auc --greater-is-better true|false
+       --weight-decay 0.01 --max-grad-norm 1.0 --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       --config run.json: the same options from a JSON object ({"learning_rate": 3e-5, ...}; flags given too win),
       also for baseline, pretrain and compare.
@@ -105,6 +107,13 @@ function need(flags: Record<string, unknown>, name: string): string {
   return v;
 }
 
+/** --name true|false */
+function boolFlag(name: string, v: unknown): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'true' || v === 'false') return v === 'true';
+  throw new UsageError(`--${name} must be true or false, got "${String(v)}"`);
+}
+
 /** --dtype auto|f32|bf16, checked against this CPU before anything runs */
 function dtypeOf(v: unknown): DTypeOption {
   const d = parseDtype(v);
@@ -138,7 +147,8 @@ async function main(argv: string[]): Promise<number> {
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean', 'save-steps': 'number',
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
-        head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean', config: 'string' };
+        head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
+        'metric-for-best-model': 'string', 'greater-is-better': 'string', 'weight-decay': 'number', 'max-grad-norm': 'number', config: 'string' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
@@ -150,6 +160,8 @@ async function main(argv: string[]): Promise<number> {
         overwrite: flags.overwrite === true, lowercase: flags.lowercase === true ? true : undefined, saveSteps: num('save-steps'),
         gradientAccumulation: num('gradient-accumulation-steps'), evalSteps: num('eval-steps'), earlyStoppingPatience: num('early-stopping-patience'),
         head: flags.head as string | undefined, headDim: num('head-dim'), polyCodes: num('poly-codes'), randomInit: flags['random-init'] === true,
+        metricForBestModel: flags['metric-for-best-model'] as string | undefined, greaterIsBetter: boolFlag('greater-is-better', flags['greater-is-better']),
+        weightDecay: num('weight-decay'), maxGradNorm: num('max-grad-norm'),
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
@@ -288,13 +300,13 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'encode': {
       const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'all-tokens': 'boolean', 'batch-size': 'number', dtype: 'string',
-        tokenizer: 'string', 'max-seq-length': 'number', lowercase: 'boolean' });
+        tokenizer: 'string', 'max-seq-length': 'number', lowercase: 'boolean', pooling: 'string', normalize: 'boolean' });
       const output = need(flags, 'output');
       const r = encodeFile({
         model: modelOrDefault(flags.model as string | undefined), input: need(flags, 'input'), output, kernels: nativeKernels(),
         allTokens: flags['all-tokens'] === true, batchSize: (flags['batch-size'] as number | undefined) ?? 16, dtype: dtypeOf(flags.dtype),
         tokenizer: flags.tokenizer as string | undefined, maxSeqLength: flags['max-seq-length'] as number | undefined,
-        lowercase: flags.lowercase === true ? true : undefined,
+        lowercase: flags.lowercase === true ? true : undefined, pooling: flags.pooling as Pooling | undefined, normalize: flags.normalize === true,
       });
       console.error(`encoded ${r.lines} lines -> ${output}`);
       return 0;

@@ -15,11 +15,50 @@ export interface Metrics {
   /** rows: true label, columns: predicted label */
   confusion: number[][];
   total: number;
+  /** Matthews correlation coefficient (multi-class form, as scikit-learn's matthews_corrcoef) */
+  mcc: number;
+  /** area under the ROC curve of the second label's probability (binary tasks with probabilities; else null) */
+  rocAuc: number | null;
+}
+
+/** scikit-learn's matthews_corrcoef from a confusion matrix: (c·s − Σ t_k p_k) / √((s² − Σ p_k²)(s² − Σ t_k²)), 0 when undefined */
+export function matthewsFromConfusion(cm: number[][]): number {
+  const C = cm.length;
+  let s = 0, c = 0, tp = 0, pp = 0, tt = 0;
+  const t = cm.map((row) => row.reduce((a, b) => a + b, 0));
+  const p = Array.from({ length: C }, (_, k) => cm.reduce((a, row) => a + row[k]!, 0));
+  for (let k = 0; k < C; k++) { s += t[k]!; c += cm[k]![k]!; tp += t[k]! * p[k]!; pp += p[k]! ** 2; tt += t[k]! ** 2; }
+  const den = Math.sqrt((s * s - pp) * (s * s - tt));
+  return den === 0 ? 0 : (c * s - tp) / den;
+}
+
+/**
+ * ROC-AUC of scores for a binary target (1 = positive), as scikit-learn's
+ * roc_auc_score: the probability that a positive outranks a negative, ties
+ * counting half (Mann–Whitney with average ranks). null when one class is absent.
+ */
+export function rocAucBinary(positive: ArrayLike<number>, scores: ArrayLike<number>): number | null {
+  const n = positive.length;
+  let nPos = 0;
+  for (let i = 0; i < n; i++) nPos += positive[i] ? 1 : 0;
+  const nNeg = n - nPos;
+  if (nPos === 0 || nNeg === 0) return null;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[a]! - scores[b]!);
+  let rankSum = 0;
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j + 1 < n && scores[order[j + 1]!] === scores[order[i]!]) j++;
+    const avg = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) if (positive[order[k]!]) rankSum += avg;
+    i = j + 1;
+  }
+  return (rankSum - (nPos * (nPos + 1)) / 2) / (nPos * nNeg);
 }
 
 const div = (a: number, b: number) => (b === 0 ? 0 : a / b); // sklearn's zero_division default warns and gives 0
 
-export function computeMetrics(labels: string[], yTrue: number[], yPred: number[]): Metrics {
+/** metrics of predictions; `probs` (one row per example) adds ROC-AUC for a binary task */
+export function computeMetrics(labels: string[], yTrue: number[], yPred: number[], probs?: ArrayLike<number>[]): Metrics {
   const C = labels.length;
   if (yTrue.length !== yPred.length) throw new Error(`${yTrue.length} labels for ${yPred.length} predictions`);
   const cm = Array.from({ length: C }, () => new Array<number>(C).fill(0));
@@ -40,7 +79,18 @@ export function computeMetrics(labels: string[], yTrue: number[], yPred: number[
     perClass,
     macro: { precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support: total },
     weighted: { precision: wmean('precision'), recall: wmean('recall'), f1: wmean('f1'), support: total },
+    mcc: matthewsFromConfusion(cm),
+    rocAuc: C === 2 && probs ? rocAucBinary(yTrue, probs.map((p) => p[1]!)) : null,
   };
+}
+
+/** the selection metrics a run reports and can select its best model by (HF's metric_for_best_model names) */
+export const SELECTION_METRICS = ['loss', 'accuracy', 'macro_f1', 'mcc', 'roc_auc'] as const;
+export type SelectionMetric = (typeof SELECTION_METRICS)[number];
+
+/** macro-F1, MCC and (binary) ROC-AUC of metrics, as eval_* keys */
+export function extraMetrics(m: Metrics): Record<string, number> {
+  return { macro_f1: m.macro.f1, mcc: m.mcc, ...(m.rocAuc === null ? {} : { roc_auc: m.rocAuc }) };
 }
 
 /** x with `digits` decimals, rounded exactly as Python's format() does (ties to even on the exact binary value) */

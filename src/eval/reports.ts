@@ -6,9 +6,10 @@ import { reportHtml } from './html.js';
 import { confusionPng, curvesPng } from './png.js';
 
 /**
- * The report files every classification run writes: classification_report.txt, confusion_matrix.txt, eval_predictions.jsonl and
- * report.json (`extra` plus per-class metrics, averages and the matrix), report.html,
- * the PNGs, and eval_results.txt last (the run's finished marker).
+ * The report files every classification run writes: classification_report.txt, confusion_matrix.txt, eval_predictions.jsonl,
+ * report.json (`extra` plus per-class metrics, averages and the matrix), eval_results.json (every eval metric, as HF
+ * Trainer's save_metrics writes it: accuracy, loss, macro-F1, MCC, ROC-AUC for binary tasks), report.html,
+ * the PNGs, and run_classifier's eval_results.txt last (the run's finished marker).
  */
 export function writeReports(out: string, evalSet: Example[], labels: string[], predictions: number[], probs: ArrayLike<number>[],
   metrics: Metrics, evalText: string, extra: Record<string, unknown>): void {
@@ -18,7 +19,12 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
     guid: e.guid, label: e.label, prediction: labels[predictions[i]!], probabilities: Array.from(probs[i]!, (p) => Math.round(p * 1e6) / 1e6),
   }) + '\n')));
   writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({
-    ...extra, labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
+    ...extra, eval_macro_f1: metrics.macro.f1, eval_mcc: metrics.mcc, ...(metrics.rocAuc === null ? {} : { eval_roc_auc: metrics.rocAuc }),
+    labels, per_class: metrics.perClass, macro_avg: metrics.macro, weighted_avg: metrics.weighted, confusion_matrix: metrics.confusion,
+  }, null, 1) + '\n'));
+  writeFileAtomic(join(out, 'eval_results.json'), (w) => w(JSON.stringify({
+    eval_accuracy: metrics.accuracy, eval_loss: extra.eval_loss, eval_macro_f1: metrics.macro.f1, eval_mcc: metrics.mcc,
+    ...(metrics.rocAuc === null ? {} : { eval_roc_auc: metrics.rocAuc }), eval_samples: metrics.total, global_step: extra.global_step,
   }, null, 1) + '\n'));
   const curve = extra.learning_curve as Array<{ step: number; loss: number }> | undefined;
   const evals = extra.evaluations as Array<{ step: number; eval_accuracy: number; eval_loss: number }> | undefined;

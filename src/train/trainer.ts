@@ -51,8 +51,12 @@ export interface TrainOptions {
     every: number;
     /** extra: more held-out metrics to record beside accuracy and loss (e.g. pretraining's pair accuracy) */
     run: () => { accuracy: number; loss: number; extra?: Record<string, number> };
-    /** stop after this many evaluations without a better eval loss (0 = never) */
+    /** stop after this many evaluations without a better value of `metric` (0 = never) */
     patience?: number;
+    /** what "better" is: loss (default), accuracy, or a key of run()'s extra (HF's metric_for_best_model) */
+    metric?: string;
+    /** default: true for every metric but loss */
+    greaterIsBetter?: boolean;
     /** keep the best model (lowest eval loss) here and load it back at the end (the caller removes the folder when done) */
     bestDir?: string;
   };
@@ -200,8 +204,13 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   const evalNow = (): void => {
     const r = ev!.run();
     evals.push({ step, eval_accuracy: r.accuracy, eval_loss: r.loss, ...Object.fromEntries(Object.entries(r.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) });
-    if (bestLoss === null || r.loss < bestLoss) {
-      bestLoss = r.loss; bestStep = step; sinceBest = 0;
+    // the selection value (kept in the checkpoint as bestLoss, whatever the metric, so old checkpoints resume)
+    const metric = (ev!.metric ?? 'loss').replace(/^eval_/, '');
+    const value = metric === 'loss' ? r.loss : metric === 'accuracy' ? r.accuracy : r.extra?.[metric];
+    if (value === undefined) throw new Error(`evaluation has no metric "${metric}"`);
+    const greater = ev!.greaterIsBetter ?? metric !== 'loss';
+    if (bestLoss === null || (greater ? value > bestLoss : value < bestLoss)) {
+      bestLoss = value; bestStep = step; sinceBest = 0;
       if (ev!.bestDir) saveBert(model, ev!.bestDir);
     } else sinceBest++;
     o.log?.(`eval at step ${step}: accuracy ${r.accuracy.toFixed(4)} loss ${r.loss.toFixed(4)}${Object.entries(r.extra ?? {}).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('')}${bestStep === step ? ' (best)' : ''}`);
@@ -252,7 +261,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     const best = readSafetensors(join(ev.bestDir, 'model.safetensors')).tensors;
     for (const spec of model.layout.specs) model.params.set(toFloat32(best.get(spec.name)!), spec.offset);
     model.paramsChanged();
-    o.log?.(`loaded the best model (step ${bestStep}, eval loss ${bestLoss!.toFixed(4)})`);
+    o.log?.(`loaded the best model (step ${bestStep}, eval ${(ev.metric ?? 'loss').replace(/^eval_/, '')} ${bestLoss!.toFixed(4)})`);
   }
   const tail = curve.slice(-Math.max(1, Math.ceil(curve.length / 10)));
   return { globalStep: step, evals, bestStep, stoppedEarly, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds };

@@ -1,0 +1,112 @@
+// Metrics beyond accuracy (MCC, ROC-AUC, macro-F1), choosing the best model
+// by one of them as HF Trainer's metric_for_best_model does, the optimizer
+// knobs, and sentence embeddings from `encode --pooling`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { computeMetrics, matthewsFromConfusion, rocAucBinary } from '../src/eval/metrics.js';
+import { closeEngine, Encoder } from '../src/index.js';
+import { tinySetup } from './helpers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
+let dir = '', model = '', texts = '', pairs = '';
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'jabert-sel-'));
+  ({ model, texts, pairs } = tinySetup(dir, { seed: 6, from: 300, to: 380 }));
+});
+after(async () => { await closeEngine(); if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+test('MCC and ROC-AUC: the values scikit-learn documents and hand-counted cases', () => {
+  // sklearn.metrics.matthews_corrcoef docstring: [+1, +1, +1, -1] vs [+1, -1, +1, +1] -> -0.33...
+  const m = computeMetrics(['-1', '+1'], [1, 1, 1, 0], [1, 0, 1, 1]);
+  assert.ok(Math.abs(m.mcc - -1 / 3) < 1e-12, String(m.mcc));
+  // three classes: cm [[2,0,0],[1,1,1],[0,1,2]]: (5·8 − 21) / √(42·42) = 19/42
+  assert.ok(Math.abs(matthewsFromConfusion([[2, 0, 0], [1, 1, 1], [0, 1, 2]]) - 19 / 42) < 1e-12);
+  assert.equal(matthewsFromConfusion([[3, 0], [0, 0]]), 0, 'undefined (one class only) is 0, as sklearn');
+  // sklearn.metrics.roc_auc_score docstring example: 0.75
+  assert.equal(rocAucBinary([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]), 0.75);
+  // ties count half: 7 of 12 positive-negative pairs
+  assert.ok(Math.abs(rocAucBinary([0, 1, 1, 0, 1, 0, 1], [0.5, 0.5, 0.9, 0.2, 0.5, 0.5, 0.1])! - 7 / 12) < 1e-12);
+  assert.equal(rocAucBinary([1, 1], [0.2, 0.3]), null);
+  const withProbs = computeMetrics(['0', '1'], [0, 0, 1, 1], [0, 1, 0, 1], [[0.9, 0.1], [0.6, 0.4], [0.65, 0.35], [0.2, 0.8]]);
+  assert.equal(withProbs.rocAuc, 0.75);
+});
+
+test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json), and --metric-for-best-model picks the best evaluation by it', () => {
+  const out = join(dir, 'f1');
+  const common = ['--model', model, '--texts', texts, '--pairs', pairs, '--max-steps', '12', '--batch-size', '8', '--max-seq-length', '32',
+    '--learning-rate', '2e-3', '--eval-steps', '3', '--dtype', 'f32', '--seed', '5'];
+  let r = cli('finetune', ...common, '--output', out, '--metric-for-best-model', 'macro_f1');
+  assert.equal(r.status, 0, r.stderr);
+  // run_classifier's block stays as it is; every metric is in eval_results.json, as HF Trainer writes it
+  assert.match(readFileSync(join(out, 'eval_results.txt'), 'utf8'), /^\*\*\*\*\* Eval results \*\*\*\*\*\neval_accuracy = .*\neval_loss = .*\nglobal_step = 12\nloss = .*\n$/);
+  const ej = JSON.parse(readFileSync(join(out, 'eval_results.json'), 'utf8')) as Record<string, number>;
+  assert.deepEqual(Object.keys(ej), ['eval_accuracy', 'eval_loss', 'eval_macro_f1', 'eval_mcc', 'eval_roc_auc', 'eval_samples', 'global_step']);
+  const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { evaluations: Array<{ step: number; eval_macro_f1: number; eval_loss: number }>; best_step: number;
+    eval_mcc: number; eval_roc_auc: number; eval_macro_f1: number; hyperparameters: Record<string, unknown> };
+  assert.equal(rep.evaluations.length, 4);
+  const best = rep.evaluations.reduce((b, e) => (e.eval_macro_f1 > b.eval_macro_f1 ? e : b));
+  assert.equal(rep.best_step, best.step, 'the first evaluation with the highest macro-F1');
+  assert.equal(rep.hyperparameters.metric_for_best_model, 'macro_f1');
+  assert.equal(rep.hyperparameters.greater_is_better, true);
+  for (const k of ['eval_mcc', 'eval_roc_auc', 'eval_macro_f1'] as const) assert.ok(rep[k] >= -1 && rep[k] <= 1, k);
+  // the final eval_macro_f1 is that of the best model, which was loaded back
+  assert.ok(Math.abs(rep.eval_macro_f1 - best.eval_macro_f1) < 1e-9);
+  assert.equal(ej.eval_macro_f1, rep.eval_macro_f1);
+  assert.equal(ej.eval_mcc, rep.eval_mcc);
+  // accuracy, lower is better: the selection follows --greater-is-better
+  const out2 = join(dir, 'acc-low');
+  r = cli('finetune', ...common, '--output', out2, '--metric-for-best-model', 'eval_accuracy', '--greater-is-better', 'false');
+  assert.equal(r.status, 0, r.stderr);
+  const rep2 = JSON.parse(readFileSync(join(out2, 'report.json'), 'utf8')) as { evaluations: Array<{ step: number; eval_accuracy: number }>; best_step: number };
+  assert.equal(rep2.best_step, rep2.evaluations.reduce((b, e) => (e.eval_accuracy < b.eval_accuracy ? e : b)).step);
+  // bad values are one line, exit 2, nothing written
+  for (const [flag, value, re] of [['--metric-for-best-model', 'f2', /--metric-for-best-model must be loss, accuracy, macro_f1, mcc or roc_auc/],
+    ['--greater-is-better', 'yes', /--greater-is-better must be true or false/], ['--weight-decay', '-1', /--weight-decay must be a number ≥ 0/],
+    ['--max-grad-norm', 'nan', /--max-grad-norm must be a number/]] as const) {
+    const bad = join(dir, `bad-${flag}`);
+    r = cli('finetune', ...common, '--output', bad, `${flag}=${value}`);
+    assert.equal(r.status, 2, `${flag} ${value}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.ok(!existsSync(bad));
+  }
+});
+
+test('--weight-decay and --max-grad-norm reach the optimizer: other values, other weights; recorded in the report', () => {
+  const common = ['--model', model, '--texts', texts, '--pairs', pairs, '--max-steps', '4', '--batch-size', '8', '--max-seq-length', '32', '--learning-rate', '2e-3', '--dtype', 'f32'];
+  const runs = [[], ['--weight-decay', '0'], ['--max-grad-norm', '0.01']].map((extra, i) => {
+    const out = join(dir, `opt-${i}`);
+    const r = cli('finetune', ...common, '--output', out, ...extra);
+    assert.equal(r.status, 0, r.stderr);
+    return { w: readFileSync(join(out, 'model.safetensors')), hp: (JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { hyperparameters: Record<string, number> }).hyperparameters };
+  });
+  assert.equal(runs[0]!.hp.weight_decay, 0.01);
+  assert.equal(runs[1]!.hp.weight_decay, 0);
+  assert.equal(runs[2]!.hp.max_grad_norm, 0.01);
+  assert.ok(!runs[0]!.w.equals(runs[1]!.w) && !runs[0]!.w.equals(runs[2]!.w) && !runs[1]!.w.equals(runs[2]!.w));
+});
+
+test('encode --pooling mean --normalize: unit vectors, equal to the library Encoder\'s; --normalize alone is refused', async () => {
+  const body = JSON.parse(readFileSync(texts, 'utf8')) as Record<string, string>;
+  const some = Object.values(body).slice(0, 6);
+  const inp = join(dir, 'enc.jsonl'), out = join(dir, 'enc-out.jsonl');
+  writeFileSync(inp, some.map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
+  for (const pooling of ['mean', 'cls', 'pooled'] as const) {
+    const r = cli('encode', '--model', model, '--input', inp, '--output', out, '--pooling', pooling, '--normalize', '--dtype', 'f32', '--max-seq-length', '64');
+    assert.equal(r.status, 0, r.stderr);
+    const got = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { embedding: number[] }).embedding);
+    for (const v of got) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, 'unit length');
+    const enc = await Encoder.load(model, { dtype: 'f32', maxSeqLength: 64 });
+    const want = await enc.encode(some, { pooling, normalize: true });
+    await enc.close();
+    got.forEach((v, i) => v.forEach((x, d) => assert.ok(Math.abs(x - want[i]![d]!) < 1e-5, `${pooling} text ${i} dim ${d}: ${x} vs ${want[i]![d]}`)));
+  }
+  const r = cli('encode', '--model', model, '--input', inp, '--output', join(dir, 'x.jsonl'), '--normalize');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--normalize needs --pooling/);
+});
