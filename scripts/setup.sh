@@ -13,7 +13,9 @@ say() { echo "[setup] $*" >&2; }
 #    python3-torch only for dev-time fixtures and the PyTorch side of
 #    benchmarks (installed when JA_BERT_DEV=1), with libopenblas0-pthread:
 #    without it Debian's torch runs the reference BLAS (~4 GFLOP/s).
-pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece)
+#    Fonts for the report pictures (resvg draws their text with the system's
+#    fonts): DejaVu, and IPA Gothic for Japanese class names.
+pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic)
 if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -53,3 +53,18 @@ test('JSON errors are located by line', async () => {
   assert.equal(jsonErrorWhere('{"a": tru}'), 1);
   for (const bad of ['', '{', '[1,]', '{"a":}', '"unterminated', '01', '{"a" 1}']) assert.notEqual(jsonErrorOffset(bad), -1, bad);
 });
+
+test('the PNGs carry their text: class names, titles, axis names and legends change the picture', async () => {
+  const { confusionPng, curvesPng } = await import('../src/eval/png.js');
+  const { computeMetrics: cm } = await import('../src/eval/metrics.js');
+  const a = cm(['ネガティブ', 'ポジティブ'], [0, 1, 1, 0], [0, 1, 0, 0]), b = cm(['negative', 'positive'], [0, 1, 1, 0], [0, 1, 0, 0]);
+  const pa = confusionPng(a), pb = confusionPng(b);
+  assert.deepEqual([...pa.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+  assert.ok(!pa.equals(pb), 'the class names are drawn');
+  assert.ok(pa.equals(confusionPng(cm(['ネガティブ', 'ポジティブ'], [0, 1, 1, 0], [0, 1, 0, 0]))), 'deterministic');
+  const curve = Array.from({ length: 20 }, (_, i) => ({ step: i + 1, loss: 1 / (i + 1) }));
+  const evals = [{ step: 10, eval_loss: 0.5, eval_accuracy: 0.6 }, { step: 20, eval_loss: 0.4, eval_accuracy: 0.7 }];
+  const two = curvesPng(curve, evals), one = curvesPng(curve, []);
+  assert.equal(two.readUInt32BE(20), 520, 'loss and accuracy charts, 260 px each');
+  assert.equal(one.readUInt32BE(20), 260, 'no evaluations: the loss chart alone');
+});

@@ -16,7 +16,9 @@ export function heatColor(v: number, max: number): [number, number, number] {
 export function confusionSvg(m: Metrics): string {
   const n = m.labels.length, cell = Math.max(28, Math.min(70, Math.floor(420 / n))), left = 140, top = 40;
   const max = Math.max(1, ...m.confusion.flat());
-  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${left + n * cell + 20}" height="${top + n * cell + 60}" font-family="sans-serif" font-size="12">`;
+  const W = left + n * cell + 20;
+  let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${top + n * cell + 60}" font-family="sans-serif" font-size="12">`;
+  s += `<rect width="${W}" height="${top + n * cell + 60}" fill="#fff"/><text x="${W / 2}" y="20" text-anchor="middle" font-size="13">confusion matrix (rows: true, columns: predicted)</text>`;
   s += `<text x="${left + (n * cell) / 2}" y="${top + n * cell + 45}" text-anchor="middle">predicted</text>`;
   s += `<text x="14" y="${top + (n * cell) / 2}" transform="rotate(-90 14 ${top + (n * cell) / 2})" text-anchor="middle">true</text>`;
   m.labels.forEach((l, i) => {
@@ -33,24 +35,42 @@ export function confusionSvg(m: Metrics): string {
 
 export interface Series { name: string; color: string; points: Array<[number, number]> }
 
-export function lineChartSvg(title: string, series: Series[], w = 560, h = 260): string {
+/** a line chart with a title, axis names, ticks with grid lines and a legend */
+export function lineChartSvg(title: string, series: Series[], w = 560, h = 260, axes: { x?: string; y?: string } = {}): string {
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return '';
   const [x0, xm] = extent(all.map((p) => p[0])), [y0, ym] = extent(all.map((p) => p[1]));
   const x1 = Math.max(xm, x0 + 1), y1 = Math.max(ym, y0 + 1e-9);
-  const L = 50, R = 15, T = 25, B = 30;
+  const L = 62, R = 15, T = 25, B = 42;
   const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (w - L - R), py = (y: number) => T + (1 - (y - y0) / (y1 - y0)) * (h - T - B);
   let s = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">`;
+  s += `<rect width="${w}" height="${h}" fill="#fff"/>`;
   s += `<text x="${w / 2}" y="15" text-anchor="middle" font-size="13">${esc(title)}</text>`;
+  for (let i = 0; i <= 4; i++) {
+    const yv = y0 + ((y1 - y0) * i) / 4, yy = py(yv);
+    s += `<line x1="${L}" y1="${yy.toFixed(1)}" x2="${w - R}" y2="${yy.toFixed(1)}" stroke="#e4e4e4"/><text x="${L - 4}" y="${(yy + 4).toFixed(1)}" text-anchor="end">${Number(yv.toPrecision(3))}</text>`;
+    const xv = x0 + ((x1 - x0) * i) / 4, xx = px(xv);
+    s += `<text x="${xx.toFixed(1)}" y="${h - B + 14}" text-anchor="middle">${Math.round(xv)}</text>`;
+  }
   s += `<line x1="${L}" y1="${h - B}" x2="${w - R}" y2="${h - B}" stroke="#444"/><line x1="${L}" y1="${T}" x2="${L}" y2="${h - B}" stroke="#444"/>`;
-  for (const [v, y] of [[y0, h - B], [y1, T]] as const) s += `<text x="${L - 4}" y="${y + 4}" text-anchor="end">${v.toPrecision(3)}</text>`;
-  s += `<text x="${L}" y="${h - 10}">${x0}</text><text x="${w - R}" y="${h - 10}" text-anchor="end">${x1} steps</text>`;
+  s += `<text x="${(L + w - R) / 2}" y="${h - 8}" text-anchor="middle">${esc(axes.x ?? 'step')}</text>`;
+  if (axes.y) s += `<text x="14" y="${(T + h - B) / 2}" transform="rotate(-90 14 ${(T + h - B) / 2})" text-anchor="middle">${esc(axes.y)}</text>`;
   series.forEach((se, k) => {
     s += `<polyline fill="none" stroke="${se.color}" stroke-width="1.5" points="${se.points.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ')}"/>`;
     if (se.points.length < 60) for (const p of se.points) s += `<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="2.5" fill="${se.color}"/>`;
-    s += `<text x="${w - R - 4}" y="${T + 14 * (k + 1)}" text-anchor="end" fill="${se.color}">${esc(se.name)}</text>`;
+    const ly = T + 14 * (k + 1);
+    s += `<line x1="${w - R - 150}" y1="${ly - 4}" x2="${w - R - 134}" y2="${ly - 4}" stroke="${se.color}" stroke-width="2"/><text x="${w - R - 130}" y="${ly}" fill="#222">${esc(se.name)}</text>`;
   });
   return s + '</svg>';
+}
+
+/** the training charts of a run: loss (train, smoothed, and eval) and eval accuracy */
+export function trainingCharts(curve: Array<{ step: number; loss: number }> | undefined, evals: Array<{ step: number; eval_accuracy: number; eval_loss: number }> | undefined): string[] {
+  const loss: Series[] = [];
+  if (curve?.length) loss.push({ name: 'train loss (smoothed)', color: '#1f77b4', points: smooth(curve.map((c) => [c.step, c.loss]), Math.max(1, Math.round(curve.length / 30))) });
+  if (evals?.length) loss.push({ name: 'eval loss', color: '#d62728', points: evals.map((e) => [e.step, e.eval_loss]) });
+  const acc: Series[] = evals?.length ? [{ name: 'eval accuracy', color: '#2ca02c', points: evals.map((e) => [e.step, e.eval_accuracy]) }] : [];
+  return [...(loss.length ? [lineChartSvg('loss', loss, 560, 260, { y: 'cross-entropy' })] : []), ...(acc.length ? [lineChartSvg('eval accuracy', acc, 560, 260, { y: 'accuracy' })] : [])];
 }
 
 /** moving average so a noisy per-step loss reads as a curve, thinned to at most `keep` points */
@@ -77,10 +97,7 @@ export function reportHtml(o: {
   title: string; evalText: string; reportText: string; confusionText: string; metrics: Metrics;
   curve?: Array<{ step: number; loss: number }>; evals?: Array<{ step: number; eval_accuracy: number; eval_loss: number }>; details: Record<string, unknown>;
 }): string {
-  const loss: Series[] = [];
-  if (o.curve?.length) loss.push({ name: 'train loss (smoothed)', color: '#1f77b4', points: smooth(o.curve.map((c) => [c.step, c.loss]), Math.max(1, Math.round(o.curve.length / 30))) });
-  if (o.evals?.length) loss.push({ name: 'eval loss', color: '#d62728', points: o.evals.map((e) => [e.step, e.eval_loss]) });
-  const acc: Series[] = o.evals?.length ? [{ name: 'eval accuracy', color: '#2ca02c', points: o.evals.map((e) => [e.step, e.eval_accuracy]) }] : [];
+  const charts = trainingCharts(o.curve, o.evals);
   const rows = Object.entries(o.details).filter(([, v]) => v !== null && typeof v !== 'object').map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
   return `<!doctype html>
 <html lang="ja"><head><meta charset="utf-8"><title>${esc(o.title)}</title>
@@ -90,7 +107,7 @@ export function reportHtml(o: {
 <section><h2>Eval results</h2><pre>${esc(o.evalText)}</pre></section>
 <section><h2>Classification report</h2><pre>${esc(o.reportText)}</pre></section>
 <section><h2>Confusion matrix</h2>${confusionSvg(o.metrics)}<pre>${esc(o.confusionText)}</pre></section>
-${loss.length ? `<section><h2>Training</h2>${lineChartSvg('loss', loss)}${acc.length ? lineChartSvg('eval accuracy', acc) : ''}</section>` : ''}
+${charts.length ? `<section><h2>Training</h2>${charts.join('')}</section>` : ''}
 <section><h2>Run</h2><table>${rows}</table></section>
 </body></html>
 `;
