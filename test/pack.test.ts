@@ -49,14 +49,19 @@ test('installed from the tarball into a fresh project, the README examples compi
   writeFileSync(join(proj, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module', dependencies: { 'ja-bert': `file:${tgz}` } }));
   // offline, as CI runs: the tarball's dependencies at the versions of ja-bert's own lockfile, whose packages
   // setup's npm ci put in npm's cache (a user online just runs npm install ja-bert-0.1.0.tgz); the install builds the addon
-  const ours = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const ours = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; version?: string }> };
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
   const packages: Record<string, unknown> = {
     '': { name: 'app', dependencies: { 'ja-bert': `file:${tgz}` } },
     'node_modules/ja-bert': { version: pkg.version, resolved: `file:${tgz}`, integrity: `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`,
       hasInstallScript: true, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines },
   };
-  for (const [k, v] of Object.entries(ours.packages)) if (k && !v.dev) packages[k] = v;
+  // each package with its registry tarball address: npm then takes it from its cache by integrity, without asking the registry
+  for (const [k, v] of Object.entries(ours.packages)) {
+    if (!k || v.dev) continue;
+    const name = k.slice(k.lastIndexOf('node_modules/') + 'node_modules/'.length);
+    packages[k] = { resolved: `https://registry.npmjs.org/${name}/-/${name.split('/').pop()}-${v.version}.tgz`, ...v };
+  }
   writeFileSync(join(proj, 'package-lock.json'), JSON.stringify({ name: 'app', lockfileVersion: 3, requires: true, packages }));
   const inst = spawnSync('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: proj, encoding: 'utf8' });
   assert.equal(inst.status, 0, `npm ci failed:\n${inst.stdout}\n${inst.stderr}`);
