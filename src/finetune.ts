@@ -70,7 +70,7 @@ export interface FinetuneOptions extends DataOptions {
 }
 
 /** the files and folders finetune and baseline write into an output folder */
-export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|metrics\.csv|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
   return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };

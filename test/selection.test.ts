@@ -59,6 +59,18 @@ test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json
   assert.ok(Math.abs(rep.eval_macro_f1 - best.eval_macro_f1) < 1e-9);
   assert.equal(ej.eval_macro_f1, rep.eval_macro_f1);
   assert.equal(ej.eval_mcc, rep.eval_mcc);
+  // metrics.csv: a row per step and per evaluation, in step order
+  const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n');
+  assert.equal(csv[0], 'step,kind,loss,learning_rate,eval_accuracy,eval_loss,eval_macro_f1,eval_mcc,eval_roc_auc');
+  assert.equal(csv.filter((l) => l.split(',')[1] === 'train').length, 12);
+  assert.deepEqual(csv.filter((l) => l.split(',')[1] === 'eval').map((l) => Number(l.split(',')[0])), [3, 6, 9, 12]);
+  const evalRow = csv.find((l) => l.startsWith('6,eval,'))!.split(',');
+  assert.equal(Number(evalRow[6]), rep.evaluations[1]!.eval_macro_f1);
+  // report.html's run table lists the options: learning rate, batch size, seed, selection metric
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  for (const [k, v] of [['learning_rate', '0.002'], ['train_batch_size', '8'], ['seed', '5'], ['metric_for_best_model', 'macro_f1'], ['weight_decay', '0.01']]) {
+    assert.ok(html.includes(`<tr><th>${k}</th><td>${v}</td></tr>`), `report.html lists ${k} = ${v}`);
+  }
   // accuracy, lower is better: the selection follows --greater-is-better
   const out2 = join(dir, 'acc-low');
   r = cli('finetune', ...common, '--output', out2, '--metric-for-best-model', 'eval_accuracy', '--greater-is-better', 'false');

@@ -98,7 +98,10 @@ export function reportHtml(o: {
   curve?: Array<{ step: number; loss: number }>; evals?: Array<{ step: number; eval_accuracy: number; eval_loss: number }>; details: Record<string, unknown>;
 }): string {
   const charts = trainingCharts(o.curve, o.evals);
-  const rows = Object.entries(o.details).filter(([, v]) => v !== null && typeof v !== 'object').map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
+  // every option of the run: the flat details, and each hyperparameter (learning rate, batch size, seed, ...) on its own row
+  const hp = (o.details.hyperparameters ?? {}) as Record<string, unknown>;
+  const flat = [...Object.entries(hp), ...Object.entries(o.details).filter(([k]) => k !== 'hyperparameters')];
+  const rows = flat.filter(([, v]) => v !== null && typeof v !== 'object').map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(String(v))}</td></tr>`).join('');
   return `<!doctype html>
 <html lang="ja"><head><meta charset="utf-8"><title>${esc(o.title)}</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:70em}pre{background:#f6f6f6;padding:1em}table{border-collapse:collapse}th,td{text-align:left;padding:2px 10px;border-bottom:1px solid #ddd}section{margin-bottom:2em}</style>

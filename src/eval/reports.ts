@@ -26,15 +26,30 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
     eval_accuracy: metrics.accuracy, eval_loss: extra.eval_loss, eval_macro_f1: metrics.macro.f1, eval_mcc: metrics.mcc,
     ...(metrics.rocAuc === null ? {} : { eval_roc_auc: metrics.rocAuc }), eval_samples: metrics.total, global_step: extra.global_step,
   }, null, 1) + '\n'));
-  const curve = extra.learning_curve as Array<{ step: number; loss: number }> | undefined;
-  const evals = extra.evaluations as Array<{ step: number; eval_accuracy: number; eval_loss: number }> | undefined;
+  const curve = extra.learning_curve as Array<{ step: number; loss: number; lr?: number }> | undefined;
+  const evals = extra.evaluations as Array<{ step: number; eval_accuracy: number; eval_loss: number; [k: string]: number }> | undefined;
   writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
     title: `ja-bert: ${String(extra.method ?? 'fine-tuned cross-encoder')}`, evalText, reportText: classificationReport(metrics),
     confusionText: confusionMatrixText(metrics.confusion), metrics, curve, evals, details: extra,
   })));
+  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
   writeFileAtomic(join(out, 'confusion_matrix.png'), (w) => w(confusionPng(metrics)));
   if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [])));
   // last: its presence means the run finished (run/rundir.ts)
   writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
 }
 
+/**
+ * metrics.csv: one row per training step (its loss and learning rate) and one
+ * per evaluation (every eval metric), by step, as a tracker would log them.
+ */
+export function metricsCsv(curve: Array<{ step: number; loss: number; lr?: number }>, evals: Array<{ step: number; [k: string]: number }>): string {
+  const evalKeys = [...new Set(evals.flatMap((e) => Object.keys(e).filter((k) => k !== 'step')))].sort();
+  const cols = ['step', 'kind', 'loss', 'learning_rate', ...evalKeys];
+  const rows: Array<[number, number, string]> = [];
+  const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
+  for (const c of curve) rows.push([c.step, 0, [c.step, 'train', cell(c.loss), cell(c.lr), ...evalKeys.map(() => '')].join(',')]);
+  for (const e of evals) rows.push([e.step, 1, [e.step, 'eval', '', '', ...evalKeys.map((k) => cell(e[k]))].join(',')]);
+  rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  return cols.join(',') + '\n' + rows.map((r) => r[2] + '\n').join('');
+}
