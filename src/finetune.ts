@@ -23,6 +23,7 @@ import { HEAD_TYPES, headConfig } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
 import { evaluatePairs, pairFeatures, pairTask, type PairFeatures } from './train/pairtask.js';
 import { TextClassifier } from './infer/models.js';
+import { balancedClassWeights, type LossSpec } from './train/loss.js';
 
 export type { DataOptions } from './data/load.js';
 
@@ -55,6 +56,10 @@ export interface FinetuneOptions extends DataOptions {
   /** AdamW weight decay (default 0.01) and the global gradient-norm clip (default 1.0; 0: none) */
   weightDecay?: number;
   maxGradNorm?: number;
+  /** HF's label_smoothing_factor: ε in [0, 1) (training loss only) */
+  labelSmoothing?: number;
+  /** 'balanced' (n / (C · count), as scikit-learn), or one weight per label in the labels' sorted order */
+  classWeights?: 'balanced' | number[];
   /** cross (default: text_a and text_b in one input) or a cacheable pair head: bi, additive, dot, lowrank, poly, late */
   head?: string;
   /** train from scratch: the model folder's config and tokenizer with freshly initialised weights */
@@ -71,6 +76,19 @@ export interface FinetuneOptions extends DataOptions {
 
 /** the files and folders finetune and baseline write into an output folder */
 export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|metrics\.csv|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+
+/** the training loss's label smoothing and class weights, checked against the labels */
+function makeLossSpec(cw: FinetuneOptions['classWeights'], labelSmoothing: number, labels: string[], y: Int32Array): LossSpec {
+  let classWeights: Float32Array | undefined;
+  if (cw === 'balanced') classWeights = balancedClassWeights(y, labels.length);
+  else if (cw !== undefined) {
+    if (!Array.isArray(cw) || cw.length !== labels.length || !cw.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0) || !cw.some((w) => w > 0)) {
+      throw new OptionError(`--class-weights must be balanced or ${labels.length} numbers ≥ 0 (one per label: ${labels.join(', ')}), not all 0; got ${JSON.stringify(cw)}`);
+    }
+    classWeights = Float32Array.from(cw);
+  }
+  return { classWeights, labelSmoothing: labelSmoothing || undefined };
+}
 
 function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
   return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };
@@ -110,6 +128,8 @@ function finetuneSettings(o: FinetuneOptions) {
     greaterIsBetter: o.greaterIsBetter,
     weightDecay: positiveOption('weight-decay', o.weightDecay, 0.01, true),
     maxGradNorm: positiveOption('max-grad-norm', o.maxGradNorm, 1.0, true),
+    labelSmoothing: ratioOption('label-smoothing', o.labelSmoothing, 0, true),
+    classWeights: o.classWeights,
   };
 }
 
@@ -120,6 +140,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const seed = st.seed;
   const data = loadData(o, seed);
   const labels = labelList(data.train, data.source);
+  const lossSpec = makeLossSpec(st.classWeights, st.labelSmoothing, labels, labelIds(data.train, labels, data.source));
   // what identifies a run: an output folder holding the same run resumes it, another one is refused
   const identity = JSON.stringify({
     model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
@@ -130,6 +151,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     // only when set, so the runs of earlier versions resume
     ...(st.metric !== 'loss' || st.greaterIsBetter !== undefined ? { metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? null } : {}),
     ...(st.weightDecay !== 0.01 ? { weight_decay: st.weightDecay } : {}), ...(st.maxGradNorm !== 1.0 ? { max_grad_norm: st.maxGradNorm } : {}),
+    ...(st.labelSmoothing ? { label_smoothing: st.labelSmoothing } : {}), ...(lossSpec.classWeights ? { class_weights: Array.from(lossSpec.classWeights) } : {}),
   });
   const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished });
   if (plan.finished) return finishedResult(o.output, labels);
@@ -169,7 +191,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
     const trainOpts: Parameters<typeof train>[4] = {
       batchSize: st.batchSize, learningRate: st.learningRate, epochs: st.epochs, maxSteps: st.maxSteps,
-      warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log, weightDecay: st.weightDecay, maxGradNorm: st.maxGradNorm,
+      warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log, weightDecay: st.weightDecay, maxGradNorm: st.maxGradNorm, loss: lossSpec,
       checkpoint: st.saveSteps ? { dir: o.output, every: st.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
       gradientAccumulation: st.gradientAccumulation, signal: o.signal,
       evaluation: st.evalSteps === undefined && st.patience === undefined ? undefined : {
@@ -185,7 +207,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       },
     };
     const result = pm
-      ? trainTask(model, o.kernels, pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad), trainOpts)
+      ? trainTask(model, o.kernels, pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad, lossSpec), trainOpts)
       : train(model, o.kernels, tr.features as Features[], tr.y, trainOpts);
     const ev2 = runEval();
     const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions, ev2.probs);
@@ -198,7 +220,8 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
       eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, global_step: result.globalStep,
       hyperparameters: { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,
-        metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? st.metric !== 'loss', weight_decay: st.weightDecay, max_grad_norm: st.maxGradNorm },
+        metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? st.metric !== 'loss', weight_decay: st.weightDecay, max_grad_norm: st.maxGradNorm,
+        label_smoothing: st.labelSmoothing, class_weights: lossSpec.classWeights ? Array.from(lossSpec.classWeights) : null },
       evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
       learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
       head: headName, random_init: o.randomInit ?? false,

@@ -122,3 +122,49 @@ test('encode --pooling mean --normalize: unit vectors, equal to the library Enco
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--normalize needs --pooling/);
 });
+
+test('label smoothing and class weights: the loss and its gradient as HF/PyTorch define them; finetune takes them, balanced as scikit-learn', async () => {
+  const { specLoss, specLossGrad, balancedClassWeights } = await import('../src/train/loss.js');
+  const probs = Float32Array.from([0.7, 0.2, 0.1, 0.25, 0.5, 0.25]), y = Int32Array.from([0, 1]);
+  // HF LabelSmoother: (1 − ε)·NLL + ε·mean_c(−log p_c), averaged over examples
+  const eps = 0.1, nll = (-Math.log(0.7) - Math.log(0.5)) / 2, smooth = (-(Math.log(0.7) + Math.log(0.2) + Math.log(0.1)) / 3 - (Math.log(0.25) + Math.log(0.5) + Math.log(0.25)) / 3) / 2;
+  assert.ok(Math.abs(specLoss(probs, y, 2, 3, { labelSmoothing: eps }) - ((1 - eps) * nll + eps * smooth)) < 1e-6);
+  // PyTorch CrossEntropyLoss(weight=w): Σ w_y·nll / Σ w_y
+  const w = Float32Array.from([1, 3, 1]);
+  assert.ok(Math.abs(specLoss(probs, y, 2, 3, { classWeights: w }) - (-Math.log(0.7) - 3 * Math.log(0.5)) / 4) < 1e-6);
+  // the gradient w.r.t. the logits, against finite differences through the softmax
+  const logits = Float64Array.from([0.3, -0.2, 0.5, 1.1, 0.1, -0.4]);
+  const soft = (l: Float64Array) => Float32Array.from(l, (_, i) => { const r = Math.floor(i / 3); const e = [0, 1, 2].map((c) => Math.exp(l[r * 3 + c]!)); return e[i % 3]! / (e[0]! + e[1]! + e[2]!); });
+  const spec = { labelSmoothing: 0.2, classWeights: Float32Array.from([2, 1, 0.5]) };
+  const d = new Float32Array(6);
+  specLossGrad(d, soft(logits), y, 2, 3, 1, spec);
+  for (let i = 0; i < 6; i++) {
+    const h = 1e-3, up = logits.slice(), dn = logits.slice();
+    up[i]! += h; dn[i]! -= h;
+    const num = (specLoss(soft(up), y, 2, 3, spec) - specLoss(soft(dn), y, 2, 3, spec)) / (2 * h);
+    assert.ok(Math.abs(num - d[i]!) < 2e-3, `logit ${i}: ${d[i]} vs ${num}`);
+  }
+  const bw = balancedClassWeights([0, 0, 0, 1], 2);
+  assert.ok(Math.abs(bw[0]! - 4 / 6) < 1e-6 && bw[1] === 2, String(bw));
+  // through finetune: recorded, and they change the training
+  const common = ['--model', model, '--texts', texts, '--pairs', pairs, '--max-steps', '4', '--batch-size', '8', '--max-seq-length', '32', '--learning-rate', '2e-3', '--dtype', 'f32'];
+  const plain = join(dir, 'loss-plain');
+  assert.equal(cli('finetune', ...common, '--output', plain).status, 0);
+  for (const [name, extra] of [['ls', ['--label-smoothing', '0.1']], ['cw', ['--class-weights', 'balanced']], ['cw2', ['--class-weights', '1,3']]] as const) {
+    const out = join(dir, `loss-${name}`);
+    const r = cli('finetune', ...common, '--output', out, ...extra);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(!readFileSync(join(out, 'model.safetensors')).equals(readFileSync(join(plain, 'model.safetensors'))), `${name} changes the weights`);
+    const hp = (JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { hyperparameters: Record<string, unknown> }).hyperparameters;
+    if (name === 'ls') assert.equal(hp.label_smoothing, 0.1);
+    if (name === 'cw2') assert.deepEqual(hp.class_weights, [1, 3]);
+  }
+  for (const [v, re] of [['1,2,3', /--class-weights must be balanced or 2 numbers/], ['0,0', /not all 0/], ['x', /--class-weights must be/]] as const) {
+    const r = cli('finetune', ...common, '--output', join(dir, 'bad-cw'), '--class-weights', v);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, re);
+  }
+  const r = cli('finetune', ...common, '--output', join(dir, 'bad-ls'), '--label-smoothing', '1');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--label-smoothing must be a number in \[0, 1\)/);
+});

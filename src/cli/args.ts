@@ -84,6 +84,7 @@ export function withConfig(flags: Record<string, string | number | boolean>, spe
     const type = spec[name];
     if (!type || name === 'config') throw new UsageError(`${path}: unknown option "${key}"`);
     if (type === 'string' && typeof v === 'boolean') { out[name] = String(v); continue; } // "greater_is_better": true
+    if (type === 'string' && Array.isArray(v) && v.every((x) => typeof x === 'number')) { out[name] = v.join(','); continue; } // "class_weights": [1, 3]
     if (type === 'number' ? typeof v !== 'number' || !Number.isFinite(v) : typeof v !== type) {
       throw new UsageError(`${path}: "${key}" must be a ${type}, got ${JSON.stringify(v)}`);
     }

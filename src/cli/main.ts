@@ -37,7 +37,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype auto|f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
        --early-stopping-patience N --metric-for-best-model loss|accuracy|macro_f1|mcc|roc_auc --greater-is-better true|false
-       --weight-decay 0.01 --max-grad-norm 1.0 --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
+       --weight-decay 0.01 --max-grad-norm 1.0 --label-smoothing 0 --class-weights balanced|w0,w1,... --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       --config run.json: the same options from a JSON object ({"learning_rate": 3e-5, ...}; flags given too win),
       also for baseline, pretrain and compare.
@@ -148,7 +148,8 @@ async function main(argv: string[]): Promise<number> {
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', overwrite: 'boolean', lowercase: 'boolean', 'save-steps': 'number',
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
         head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
-        'metric-for-best-model': 'string', 'greater-is-better': 'string', 'weight-decay': 'number', 'max-grad-norm': 'number', config: 'string' };
+        'metric-for-best-model': 'string', 'greater-is-better': 'string', 'weight-decay': 'number', 'max-grad-norm': 'number',
+        'label-smoothing': 'number', 'class-weights': 'string', config: 'string' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
@@ -161,7 +162,8 @@ async function main(argv: string[]): Promise<number> {
         gradientAccumulation: num('gradient-accumulation-steps'), evalSteps: num('eval-steps'), earlyStoppingPatience: num('early-stopping-patience'),
         head: flags.head as string | undefined, headDim: num('head-dim'), polyCodes: num('poly-codes'), randomInit: flags['random-init'] === true,
         metricForBestModel: flags['metric-for-best-model'] as string | undefined, greaterIsBetter: boolFlag('greater-is-better', flags['greater-is-better']),
-        weightDecay: num('weight-decay'), maxGradNorm: num('max-grad-norm'),
+        weightDecay: num('weight-decay'), maxGradNorm: num('max-grad-norm'), labelSmoothing: num('label-smoothing'),
+        classWeights: flags['class-weights'] === undefined ? undefined : flags['class-weights'] === 'balanced' ? 'balanced' : String(flags['class-weights']).split(',').map((w) => (w.trim() === '' ? NaN : Number(w))),
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');

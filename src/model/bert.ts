@@ -391,7 +391,7 @@ export class Bert {
    * loss (labels given, after loss()), dPooled [B, D] and dSequence [B, S, D]
    * supplied by another head. Parameter gradients accumulate into grads.
    */
-  backward(opts: { labels?: Int32Array; dLoss?: number; dPooled?: F32; dSequence?: F32 } = {}): void {
+  backward(opts: { labels?: Int32Array; dLoss?: number; dPooled?: F32; dSequence?: F32; dLogits?: F32 } = {}): void {
     if (!this.last) throw new Error('backward() needs a forward() first');
     this.ensureGrads();
     const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R;
@@ -416,7 +416,9 @@ export class Bert {
       if (this.numLabels === 0) throw new Error('this model has no classifier head');
       const C = this.numLabels;
       const dLogits = ws.f32('d.logits', B * C);
-      K.crossEntropyBackward(dLogits, ws.f32('probs', B * C), opts.labels, B, C, opts.dLoss ?? 1);
+      // the loss's gradient given (label smoothing, class weights: train/loss.ts), or plain cross-entropy's
+      if (opts.dLogits) dLogits.set(opts.dLogits.subarray(0, B * C));
+      else K.crossEntropyBackward(dLogits, ws.f32('probs', B * C), opts.labels, B, C, opts.dLoss ?? 1);
       const { dPooled: dpd } = classifierHead.backward(this.tc, dLogits, this.lastCls!);
       K.accumulate(dPooled, dropB('pooled.drop', dpd, pH), B * D);
     }

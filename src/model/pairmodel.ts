@@ -55,10 +55,12 @@ export class PairModel {
     return { loss, probs: this.probs };
   }
 
-  backward(labels: Int32Array, dLoss: number): void {
+  /** `given`: the loss's gradient w.r.t. the logits when it is not plain cross-entropy (train/loss.ts) */
+  backward(labels: Int32Array, dLoss: number, given?: F32): void {
     const P = this.lastP, S = this.lastS, C = this.C, D = this.bert.cfg.hidden_size, K = this.bert.K;
     const dlogits = new Float32Array(P * C);
-    K.crossEntropyBackward(dlogits, this.probs!, labels, P, C, dLoss);
+    if (given) dlogits.set(given.subarray(0, P * C));
+    else K.crossEntropyBackward(dlogits, this.probs!, labels, P, C, dLoss);
     const g = this.head.backward(dlogits);
     // A's rows then B's, as the forward batched them; buffers reused across steps
     if (this.dSeq.length < 2 * P * S * D) this.dSeq = new Float32Array(2 * P * S * D);

@@ -7,6 +7,7 @@ import { DataError, type Example, labelIds } from '../data/processors.js';
 import type { PairModel } from '../model/pairmodel.js';
 import type { Features, InputBuilder } from '../tokenize/inputs.js';
 import { evaluateBatches, type EvalResult, type TrainTask } from './trainer.js';
+import { isPlainLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
 
 export interface PairFeatures { a: Features[]; b: Features[] }
 
@@ -21,15 +22,21 @@ export function pairFeatures(builder: InputBuilder, examples: Example[], labels:
   return { features: { a, b }, y };
 }
 
-export function pairTask(pm: PairModel, f: PairFeatures, labels: Int32Array, padId: number): TrainTask {
+export function pairTask(pm: PairModel, f: PairFeatures, labels: Int32Array, padId: number, lossSpec?: LossSpec): TrainTask {
   return {
     lengths: f.a.map((x, i) => Math.max(x.inputIds.length, f.b[i]!.inputIds.length)),
     step(idx, seed, dLoss) {
       const y = Int32Array.from(idx, (i) => labels[i]!);
       const logits = pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId, { train: true, seed });
-      const { loss } = pm.loss(logits, y);
-      pm.backward(y, dLoss);
-      return { loss, tokens: pm.lastTokens };
+      const { loss, probs } = pm.loss(logits, y);
+      if (isPlainLoss(lossSpec)) {
+        pm.backward(y, dLoss);
+        return { loss, tokens: pm.lastTokens };
+      }
+      const d = new Float32Array(y.length * pm.C);
+      specLossGrad(d, probs, y, y.length, pm.C, dLoss, lossSpec!);
+      pm.backward(y, dLoss, d);
+      return { loss: specLoss(probs, y, y.length, pm.C, lossSpec!), tokens: pm.lastTokens };
     },
   };
 }

@@ -20,6 +20,7 @@ import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
 import { JaBertError, registerError } from '../core/errors.js';
+import { isPlainLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
 
 /** training was cancelled through its signal */
 export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
@@ -44,6 +45,8 @@ export interface TrainOptions {
   resumeFrom?: string;
   /** micro-batches per optimizer step (gradients summed, loss averaged) */
   gradientAccumulation?: number;
+  /** label smoothing and class weights for the training loss (train/loss.ts); plain cross-entropy without */
+  loss?: LossSpec;
   /** checked before every step: when aborted, a checkpoint is saved (if checkpointing) and AbortedError is thrown; rerunning resumes */
   signal?: { readonly aborted: boolean };
   /** evaluate during training: every N steps (0 = at each epoch's end) */
@@ -145,22 +148,28 @@ export interface TrainTask {
 }
 
 /** fine-tuning a classifier: the cross-encoder's task */
-export function classificationTask(model: Bert, features: Features[], labels: Int32Array, padId = 0): TrainTask {
+export function classificationTask(model: Bert, features: Features[], labels: Int32Array, padId = 0, lossSpec?: LossSpec): TrainTask {
   return {
     lengths: features.map((f) => f.inputIds.length),
     step(b, seed, dLoss) {
       const batch = padBatch(b.map((i) => features[i]!), padId);
       const y = Int32Array.from(b, (i) => labels[i]!);
       model.forward(batch, { train: true, seed });
-      const { loss } = model.loss(y);
-      model.backward({ labels: y, dLoss });
-      return { loss, tokens: batch.B * batch.S };
+      const { loss, probs } = model.loss(y);
+      if (isPlainLoss(lossSpec)) {
+        model.backward({ labels: y, dLoss });
+        return { loss, tokens: batch.B * batch.S };
+      }
+      const C = model.numLabels, dLogits = new Float32Array(y.length * C);
+      specLossGrad(dLogits, probs, y, y.length, C, dLoss, lossSpec!);
+      model.backward({ labels: y, dLoss, dLogits });
+      return { loss: specLoss(probs, y, y.length, C, lossSpec!), tokens: batch.B * batch.S };
     },
   };
 }
 
 export function train(model: Bert, K: Kernels, features: Features[], labels: Int32Array, o: TrainOptions): TrainResult {
-  return trainTask(model, K, classificationTask(model, features, labels, o.padId ?? 0), o);
+  return trainTask(model, K, classificationTask(model, features, labels, o.padId ?? 0, o.loss), o);
 }
 
 export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOptions): TrainResult {

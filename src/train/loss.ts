@@ -1,0 +1,55 @@
+/**
+ * The training loss beyond plain cross-entropy: label smoothing as HF
+ * Trainer's LabelSmoother ((1 − ε)·NLL + ε·mean over classes of −log p) and
+ * per-class weights (each example weighted by its label's weight, the mean
+ * taken over the weights, as PyTorch's CrossEntropyLoss(weight=…)). Computed
+ * from the probabilities the cross-entropy kernel already produced; O(B·C).
+ * Evaluation loss stays plain cross-entropy (run_classifier's eval_loss).
+ */
+import type { F32 } from '../core/kernels.js';
+
+export interface LossSpec {
+  /** one weight per label index */
+  classWeights?: Float32Array;
+  /** ε in [0, 1) */
+  labelSmoothing?: number;
+}
+
+/** whether the spec changes nothing (then the kernels' cross-entropy is used as it is) */
+export const isPlainLoss = (s?: LossSpec): boolean => !s || (!s.classWeights && !s.labelSmoothing);
+
+/** scikit-learn's compute_class_weight('balanced'): n / (C · count_c) */
+export function balancedClassWeights(y: ArrayLike<number>, C: number): Float32Array {
+  const count = new Float64Array(C);
+  for (let i = 0; i < y.length; i++) count[y[i]!]!++;
+  return Float32Array.from(count, (c) => (c > 0 ? y.length / (C * c) : 0));
+}
+
+export function specLoss(probs: F32, labels: Int32Array, B: number, C: number, s: LossSpec): number {
+  const eps = s.labelSmoothing ?? 0;
+  let sum = 0, wsum = 0;
+  for (let i = 0; i < B; i++) {
+    const y = labels[i]!;
+    if (y < 0) continue;
+    const w = s.classWeights ? s.classWeights[y]! : 1;
+    let logSum = 0;
+    for (let c = 0; c < C; c++) logSum += Math.log(Math.max(probs[i * C + c]!, 1e-30));
+    const li = -(1 - eps) * Math.log(Math.max(probs[i * C + y]!, 1e-30)) - (eps * logSum) / C;
+    sum += w * li;
+    wsum += w;
+  }
+  return wsum > 0 ? sum / wsum : 0;
+}
+
+/** d(loss)/d(logits): (p − q) · w_y / Σw, q = (1 − ε)·onehot(y) + ε / C */
+export function specLossGrad(dlogits: F32, probs: F32, labels: Int32Array, B: number, C: number, dLoss: number, s: LossSpec): void {
+  const eps = s.labelSmoothing ?? 0;
+  let wsum = 0;
+  for (let i = 0; i < B; i++) if (labels[i]! >= 0) wsum += s.classWeights ? s.classWeights[labels[i]!]! : 1;
+  for (let i = 0; i < B; i++) {
+    const y = labels[i]!;
+    if (y < 0 || wsum === 0) { dlogits.fill(0, i * C, i * C + C); continue; }
+    const k = (dLoss * (s.classWeights ? s.classWeights[y]! : 1)) / wsum;
+    for (let c = 0; c < C; c++) dlogits[i * C + c] = k * (probs[i * C + c]! - ((c === y ? 1 - eps : 0) + eps / C));
+  }
+}
