@@ -16,7 +16,7 @@ say() { echo "[setup] $*" >&2; }
 #    Fonts for the report pictures (resvg draws their text with the system's
 #    fonts): DejaVu, and IPA Gothic for Japanese class names.
 pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic)
-if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy libopenblas0-pthread); fi
+if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy python3-scipy libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

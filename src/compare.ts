@@ -58,6 +58,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       // a rerun after a kill keeps the heads already trained and resumes the one in progress
       saveSteps: 100, reuseFinished: true, overwrite: o.overwrite, log: o.log, signal: o.signal,
     });
+    if (!r.metrics) throw new DataError(`${o.pairs}: compare needs class labels (0/1), not scores`);
     const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep };
     if (head === 'cross') {
       const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });

@@ -26,17 +26,28 @@ function parseJson(path: string): unknown {
   return data(() => readJsonFile(path));
 }
 
+/** a label as text: a class name, an integer class, or a score (a number with a fraction: regression, see isScoreLabel) */
 function labelString(v: unknown, where: string): string {
   if (typeof v === 'number') {
-    if (!Number.isInteger(v)) throw new DataError(`${where}: label ${v} is not an integer class (regression is not supported)`);
+    if (!Number.isFinite(v)) throw new DataError(`${where}: label ${v} is not a finite number`);
     return String(v);
   }
   if (typeof v === 'boolean') return v ? '1' : '0';
-  if (typeof v === 'string' && v.trim() !== '') {
-    if (/^-?\d+\.\d+$/.test(v.trim())) throw new DataError(`${where}: label "${v}" is not an integer class (regression is not supported)`);
-    return v.trim();
-  }
+  if (typeof v === 'string' && v.trim() !== '') return v.trim();
+  if (Array.isArray(v)) throw new DataError(`${where}: a list of labels (multi-label) is not supported yet; give one label`);
   throw new DataError(`${where}: missing or empty label`);
+}
+
+/** a label written as a decimal number (0.5, 3.80, 1e-2): float targets, as HF's run_glue takes them for regression */
+export const isScoreLabel = (l: string): boolean => /[.eE]/.test(l) && l.trim() !== '' && Number.isFinite(Number(l));
+
+/** float targets of examples (regression); a label that is not a number is a DataError naming the example */
+export function scoreTargets(examples: Example[], source: string): Float64Array {
+  return Float64Array.from(examples, (e) => {
+    const v = Number(e.label);
+    if (e.label.trim() === '' || !Number.isFinite(v)) throw new DataError(`${source}: example ${e.guid} has label "${e.label}", not a number (a regression task needs numeric scores)`);
+    return v;
+  });
 }
 
 /**
@@ -71,7 +82,7 @@ const TEXT_B = ['text_b', 'sentence2'];
 
 /**
  * TSV, CSV or JSONL. With a header (or JSON keys): text / text_a / sentence1,
- * text_b / sentence2, label. A TSV/CSV without a header is read as text, label
+ * text_b / sentence2, label (or score, as STS data names it). A TSV/CSV without a header is read as text, label
  * or text_a, text_b, label (chABSA's rows end with an extra tab, which is ignored).
  */
 export function readTableExamples(path: string): Example[] {
@@ -86,16 +97,17 @@ export function readTableExamples(path: string): Example[] {
       const b = TEXT_B.map((k) => o[k]).find((v) => v !== undefined);
       if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${where}: missing or empty text (${TEXT_A.join(' / ')})`);
       if (b !== undefined && (typeof b !== 'string' || b.trim() === '')) throw new DataError(`${where}: text_b must be a non-empty string`);
-      out.push({ guid: String(o.guid ?? o.id ?? `${line - 1}`), textA: a, textB: b as string | undefined, label: labelString(o.label, where) });
+      out.push({ guid: String(o.guid ?? o.id ?? `${line - 1}`), textA: a, textB: b as string | undefined, label: labelString(o.label ?? o.score, where) });
     }
     return out;
   }
   if (ext !== '.tsv' && ext !== '.csv' && ext !== '.txt') throw new DataError(`${path}: unknown data format (use .tsv, .csv or .jsonl)`);
   const rows = data(() => readDelimited(path, ext === '.csv' ? ',' : '\t'));
   const first = (rows[0]?.fields ?? []).map((h) => h.trim().toLowerCase());
-  const header = first.includes('label') && first.some((h) => TEXT_A.includes(h));
+  const labelCol = first.includes('label') ? 'label' : 'score';
+  const header = first.includes(labelCol) && first.some((h) => TEXT_A.includes(h));
   const col = (names: string[]) => first.findIndex((h) => names.includes(h));
-  const ia = header ? col(TEXT_A) : 0, ib = header ? col(TEXT_B) : -1, il = header ? first.indexOf('label') : -1;
+  const ia = header ? col(TEXT_A) : 0, ib = header ? col(TEXT_B) : -1, il = header ? first.indexOf(labelCol) : -1;
   const sep = ext === '.csv' ? 'comma' : 'tab';
   rows.forEach(({ fields, line }, r) => {
     if (header && r === 0) return;

@@ -65,12 +65,13 @@ export function lineChartSvg(title: string, series: Series[], w = 560, h = 260, 
 }
 
 /** the training charts of a run: loss (train, smoothed, and eval) and eval accuracy */
-export function trainingCharts(curve: Array<{ step: number; loss: number }> | undefined, evals: Array<{ step: number; eval_accuracy: number; eval_loss: number }> | undefined): string[] {
+export function trainingCharts(curve: Array<{ step: number; loss: number }> | undefined, evals: Array<{ step: number; eval_accuracy?: number; eval_loss: number }> | undefined, lossName = 'cross-entropy'): string[] {
   const loss: Series[] = [];
   if (curve?.length) loss.push({ name: 'train loss (smoothed)', color: '#1f77b4', points: smooth(curve.map((c) => [c.step, c.loss]), Math.max(1, Math.round(curve.length / 30))) });
   if (evals?.length) loss.push({ name: 'eval loss', color: '#d62728', points: evals.map((e) => [e.step, e.eval_loss]) });
-  const acc: Series[] = evals?.length ? [{ name: 'eval accuracy', color: '#2ca02c', points: evals.map((e) => [e.step, e.eval_accuracy]) }] : [];
-  return [...(loss.length ? [lineChartSvg('loss', loss, 560, 260, { y: 'cross-entropy' })] : []), ...(acc.length ? [lineChartSvg('eval accuracy', acc, 560, 260, { y: 'accuracy' })] : [])];
+  const withAcc = (evals ?? []).filter((e): e is typeof e & { eval_accuracy: number } => e.eval_accuracy !== undefined);
+  const acc: Series[] = withAcc.length ? [{ name: 'eval accuracy', color: '#2ca02c', points: withAcc.map((e) => [e.step, e.eval_accuracy]) }] : [];
+  return [...(loss.length ? [lineChartSvg('loss', loss, 560, 260, { y: lossName })] : []), ...(acc.length ? [lineChartSvg('eval accuracy', acc, 560, 260, { y: 'accuracy' })] : [])];
 }
 
 /** moving average so a noisy per-step loss reads as a curve, thinned to at most `keep` points */
@@ -94,10 +95,10 @@ export function extent(values: Iterable<number>): [number, number] {
 }
 
 export function reportHtml(o: {
-  title: string; evalText: string; reportText: string; confusionText: string; metrics: Metrics;
-  curve?: Array<{ step: number; loss: number }>; evals?: Array<{ step: number; eval_accuracy: number; eval_loss: number }>; details: Record<string, unknown>;
+  title: string; evalText: string; reportText?: string; confusionText?: string; metrics?: Metrics;
+  curve?: Array<{ step: number; loss: number }>; evals?: Array<{ step: number; eval_accuracy?: number; eval_loss: number }>; details: Record<string, unknown>; lossName?: string;
 }): string {
-  const charts = trainingCharts(o.curve, o.evals);
+  const charts = trainingCharts(o.curve, o.evals, o.lossName);
   // every option of the run: the flat details, and each hyperparameter (learning rate, batch size, seed, ...) on its own row
   const hp = (o.details.hyperparameters ?? {}) as Record<string, unknown>;
   const flat = [...Object.entries(hp), ...Object.entries(o.details).filter(([k]) => k !== 'hyperparameters')];
@@ -108,8 +109,8 @@ export function reportHtml(o: {
 </head><body>
 <h1>${esc(o.title)}</h1>
 <section><h2>Eval results</h2><pre>${esc(o.evalText)}</pre></section>
-<section><h2>Classification report</h2><pre>${esc(o.reportText)}</pre></section>
-<section><h2>Confusion matrix</h2>${confusionSvg(o.metrics)}<pre>${esc(o.confusionText)}</pre></section>
+${o.reportText !== undefined ? `<section><h2>Classification report</h2><pre>${esc(o.reportText)}</pre></section>` : ''}
+${o.metrics ? `<section><h2>Confusion matrix</h2>${confusionSvg(o.metrics)}<pre>${esc(o.confusionText ?? '')}</pre></section>` : ''}
 ${charts.length ? `<section><h2>Training</h2>${charts.join('')}</section>` : ''}
 <section><h2>Run</h2><table>${rows}</table></section>
 </body></html>

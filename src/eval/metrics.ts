@@ -86,6 +86,8 @@ export function computeMetrics(labels: string[], yTrue: number[], yPred: number[
 
 /** the selection metrics a run reports and can select its best model by (HF's metric_for_best_model names) */
 export const SELECTION_METRICS = ['loss', 'accuracy', 'macro_f1', 'mcc', 'roc_auc'] as const;
+/** a regression run's: loss (MSE), pearson, spearmanr */
+export const REGRESSION_SELECTION_METRICS = ['loss', 'pearson', 'spearmanr'] as const;
 export type SelectionMetric = (typeof SELECTION_METRICS)[number];
 
 /** macro-F1, MCC and (binary) ROC-AUC of metrics, as eval_* keys */
@@ -172,6 +174,49 @@ export function evalResultsText(r: { eval_accuracy: number; eval_loss: number; g
   return '***** Eval results *****\n' +
     `eval_accuracy = ${float32Repr(r.eval_accuracy)}\n` +
     `eval_loss = ${float32Repr(r.eval_loss)}\n` +
+    `global_step = ${r.global_step}\n` +
+    `loss = ${float32Repr(r.loss)}\n`;
+}
+
+/** regression metrics, as HF's run_glue reports them for STS-B: MSE, Pearson's r and Spearman's ρ (scipy.stats) */
+export interface RegressionMetrics { mse: number; pearson: number; spearmanr: number; total: number }
+
+function pearsonOf(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  const n = x.length;
+  let mx = 0, my = 0;
+  for (let i = 0; i < n; i++) { mx += x[i]!; my += y[i]!; }
+  mx /= n; my /= n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) { const dx = x[i]! - mx, dy = y[i]! - my; sxy += dx * dy; sxx += dx * dx; syy += dy * dy; }
+  return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+}
+
+/** 1-based ranks with ties given their average rank (scipy.stats.rankdata's default) */
+export function averageRanks(x: ArrayLike<number>): Float64Array {
+  const n = x.length, order = Array.from({ length: n }, (_, i) => i).sort((a, b) => x[a]! - x[b]!);
+  const r = new Float64Array(n);
+  for (let i = 0; i < n;) {
+    let j = i;
+    while (j + 1 < n && x[order[j + 1]!] === x[order[i]!]) j++;
+    for (let k = i; k <= j; k++) r[order[k]!] = (i + j) / 2 + 1;
+    i = j + 1;
+  }
+  return r;
+}
+
+export function regressionMetrics(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): RegressionMetrics {
+  if (yTrue.length !== yPred.length) throw new Error(`${yTrue.length} targets for ${yPred.length} predictions`);
+  let se = 0;
+  for (let i = 0; i < yTrue.length; i++) se += (yPred[i]! - yTrue[i]!) ** 2;
+  return { mse: se / yTrue.length, pearson: pearsonOf(yTrue, yPred), spearmanr: pearsonOf(averageRanks(yTrue), averageRanks(yPred)), total: yTrue.length };
+}
+
+/** eval_results.txt of a regression run: the same block, eval_loss being the MSE, with Pearson and Spearman among the keys */
+export function regressionResultsText(r: { eval_loss: number; eval_pearson: number; eval_spearmanr: number; global_step: number; loss: number }): string {
+  return '***** Eval results *****\n' +
+    `eval_loss = ${float32Repr(r.eval_loss)}\n` +
+    `eval_pearson = ${float32Repr(r.eval_pearson)}\n` +
+    `eval_spearmanr = ${float32Repr(r.eval_spearmanr)}\n` +
     `global_step = ${r.global_step}\n` +
     `loss = ${float32Repr(r.loss)}\n`;
 }

@@ -17,8 +17,8 @@ export function confusionPng(m: Metrics): Buffer {
 }
 
 /** the loss chart above the accuracy chart, as in report.html */
-export function curvesPng(curve: Array<{ step: number; loss: number }>, evals: Array<{ step: number; eval_accuracy: number; eval_loss: number }>): Buffer {
-  const charts = trainingCharts(curve, evals);
+export function curvesPng(curve: Array<{ step: number; loss: number }>, evals: Array<{ step: number; eval_accuracy?: number; eval_loss: number }>, lossName?: string): Buffer {
+  const charts = trainingCharts(curve, evals, lossName);
   const h = 260 * charts.length;
   const body = charts.map((c, i) => c.replace('<svg ', `<svg y="${i * 260}" `)).join('');
   return svgToPng(`<svg xmlns="http://www.w3.org/2000/svg" width="560" height="${h}">${body}</svg>`);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Example } from '../data/processors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { classificationReport, confusionMatrixText, type Metrics } from './metrics.js';
+import { classificationReport, confusionMatrixText, type Metrics, type RegressionMetrics } from './metrics.js';
 import { reportHtml } from './html.js';
 import { confusionPng, curvesPng } from './png.js';
 
@@ -52,4 +52,27 @@ export function metricsCsv(curve: Array<{ step: number; loss: number; lr?: numbe
   for (const e of evals) rows.push([e.step, 1, [e.step, 'eval', '', '', ...evalKeys.map((k) => cell(e[k]))].join(',')]);
   rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   return cols.join(',') + '\n' + rows.map((r) => r[2] + '\n').join('');
+}
+
+/**
+ * The report files of a regression run (one score per example): eval_predictions.jsonl (target and
+ * prediction), report.json, eval_results.json (MSE, Pearson, Spearman), report.html with the
+ * training charts, learning_curve.png, metrics.csv, and eval_results.txt last.
+ */
+export function writeRegressionReports(out: string, evalSet: Example[], targets: ArrayLike<number>, scores: ArrayLike<number>, m: RegressionMetrics,
+  evalText: string, extra: Record<string, unknown>): void {
+  writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => evalSet.forEach((e, i) => w(JSON.stringify({
+    guid: e.guid, label: targets[i], prediction: scores[i],
+  }) + '\n')));
+  const metrics = { eval_loss: m.mse, eval_mse: m.mse, eval_pearson: m.pearson, eval_spearmanr: m.spearmanr };
+  writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({ ...extra, ...metrics, problem_type: 'regression' }, null, 1) + '\n'));
+  writeFileAtomic(join(out, 'eval_results.json'), (w) => w(JSON.stringify({ ...metrics, eval_samples: m.total, global_step: extra.global_step }, null, 1) + '\n'));
+  const curve = extra.learning_curve as Array<{ step: number; loss: number; lr?: number }> | undefined;
+  const evals = extra.evaluations as Array<{ step: number; eval_loss: number; [k: string]: number }> | undefined;
+  writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
+    title: `ja-bert: ${String(extra.method ?? 'fine-tuned regressor')}`, evalText, curve, evals, details: extra, lossName: 'squared error',
+  })));
+  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
+  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], 'squared error')));
+  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
 }

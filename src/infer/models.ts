@@ -12,8 +12,8 @@ import type { Bert } from '../model/bert.js';
 import { PairModel } from '../model/pairmodel.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { InputBuilder, padBatch } from '../tokenize/inputs.js';
-import { evaluate, evaluateBatches, type EvalResult } from '../train/trainer.js';
-import { evaluatePairs } from '../train/pairtask.js';
+import { evaluate, evaluateBatches, evaluateScores, type EvalResult } from '../train/trainer.js';
+import { evaluatePairs, evaluatePairScores } from '../train/pairtask.js';
 import { embedTexts, POOLINGS, type Pooling } from './embed.js';
 
 export interface LoadOptions {
@@ -81,8 +81,19 @@ export class TextClassifier {
   /** whether every input needs a textB */
   get needsPairs(): boolean { return this.pm !== null || this.nsp; }
 
+  /** a regressor (problem_type regression): one score per input instead of class probabilities */
+  get regression(): boolean { return this.model.cfg.problem_type === 'regression'; }
+
+  /** a regressor's scores, in input order */
+  scores(inputs: ClassifyInput[], batchSize = 64): Float32Array {
+    checkInputs(inputs, this.needsPairs, `the ${this.head} head`);
+    if (this.pm) return evaluatePairScores(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, null, batchSize, this.builder.pad).scores;
+    return evaluateScores(this.model, inputs.map((r) => this.builder.features(r.text, r.textB)), null, batchSize, this.builder.pad).scores;
+  }
+
   /** class probabilities per input, in input order (run_classifier's test_results) */
   probabilities(inputs: ClassifyInput[], batchSize = 64): EvalResult {
+    if (this.regression) throw new DataError(`${this.dir}: a regression model gives scores, not class probabilities`);
     checkInputs(inputs, this.needsPairs, this.nsp ? 'the next-sentence head' : `the ${this.head} head`);
     if (this.pm) {
       return evaluatePairs(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, null, batchSize, this.builder.pad);
@@ -98,6 +109,8 @@ export class TextClassifier {
   }
 
   classify(inputs: ClassifyInput[], batchSize = 64): Classification[] {
+    // a regressor answers as HF's pipeline does: its one label with the raw score
+    if (this.regression) return Array.from(this.scores(inputs, batchSize), (score) => ({ label: this.labels[0]!, score, probabilities: {} }));
     const r = this.probabilities(inputs, batchSize);
     return r.probs.map((p, i) => ({
       label: this.labels[r.predictions[i]!]!, score: p[r.predictions[i]!]!,

@@ -19,8 +19,10 @@ export interface BertConfig {
   layer_norm_eps: number;
   /** label names in class-id order; empty when the checkpoint has no classifier */
   labels: string[];
-  /** a cacheable pair head (src/model/heads.ts) in place of the classifier; absent for the cross-encoder */
+  /** a cacheable pair head (src/model/heads/) in place of the classifier; absent for the cross-encoder */
   pair_head?: PairHeadConfig;
+  /** HF's problem_type: 'regression' = one output trained with MSE (labels then holds one name); absent = single-label classification */
+  problem_type?: 'regression';
 }
 
 export class ConfigError extends JaBertError { override readonly code = 'ERR_JA_BERT_CONFIG'; }
@@ -92,6 +94,7 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
     initializer_range: opt('initializer_range', DEFAULTS.initializer_range),
     layer_norm_eps: opt('layer_norm_eps', DEFAULTS.layer_norm_eps),
     labels,
+    ...(raw.problem_type === 'regression' ? { problem_type: 'regression' as const } : {}),
   };
   if (raw.pair_head !== undefined && raw.pair_head !== null) {
     const h = raw.pair_head as Record<string, unknown>;

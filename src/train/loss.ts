@@ -53,3 +53,15 @@ export function specLossGrad(dlogits: F32, probs: F32, labels: Int32Array, B: nu
     for (let c = 0; c < C; c++) dlogits[i * C + c] = k * (probs[i * C + c]! - ((c === y ? 1 - eps : 0) + eps / C));
   }
 }
+
+/** mean squared error of one output per row (HF's regression loss, MSELoss) */
+export function mseLoss(pred: F32, y: ArrayLike<number>, B: number): number {
+  let s = 0;
+  for (let i = 0; i < B; i++) s += (pred[i]! - y[i]!) ** 2;
+  return s / B;
+}
+
+/** its gradient: 2 (pred − y) / B · dLoss */
+export function mseGrad(dpred: F32, pred: F32, y: ArrayLike<number>, B: number, dLoss: number): void {
+  for (let i = 0; i < B; i++) dpred[i] = (2 * (pred[i]! - y[i]!) * dLoss) / B;
+}

@@ -6,20 +6,25 @@
 import { DataError, type Example, labelIds } from '../data/processors.js';
 import type { PairModel } from '../model/pairmodel.js';
 import type { Features, InputBuilder } from '../tokenize/inputs.js';
-import { evaluateBatches, type EvalResult, type TrainTask } from './trainer.js';
-import { isPlainLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
+import { evaluateBatches, evaluateScoreBatches, type EvalResult, type ScoreResult, type TrainTask } from './trainer.js';
+import { isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
 
 export interface PairFeatures { a: Features[]; b: Features[] }
 
 export function pairFeatures(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: PairFeatures; y: Int32Array } {
   const y = labelIds(examples, labels, source);
+  return { features: pairSides(builder, examples, source), y };
+}
+
+/** each example's two sides, encoded alone */
+export function pairSides(builder: InputBuilder, examples: Example[], source: string): PairFeatures {
   const a: Features[] = [], b: Features[] = [];
   for (const e of examples) {
     if (e.textB === undefined) throw new DataError(`${source}: example ${e.guid} has no second text; a pair head needs text pairs`);
     a.push(builder.features(e.textA));
     b.push(builder.features(e.textB));
   }
-  return { features: { a, b }, y };
+  return { a, b };
 }
 
 export function pairTask(pm: PairModel, f: PairFeatures, labels: Int32Array, padId: number, lossSpec?: LossSpec): TrainTask {
@@ -45,4 +50,25 @@ export function pairTask(pm: PairModel, f: PairFeatures, labels: Int32Array, pad
 export function evaluatePairs(pm: PairModel, f: PairFeatures, labels: Int32Array | null, batchSize: number, padId: number): EvalResult {
   const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
   return evaluateBatches(f.a.length, len, pm.C, labels, batchSize, (idx, y) => pm.loss(pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId), y));
+}
+
+/** a pair head trained as a one-output regressor (MSE against float targets) */
+export function pairRegressionTask(pm: PairModel, f: PairFeatures, targets: Float64Array, padId: number): TrainTask {
+  return {
+    lengths: f.a.map((x, i) => Math.max(x.inputIds.length, f.b[i]!.inputIds.length)),
+    step(idx, seed, dLoss) {
+      const y = Float64Array.from(idx, (i) => targets[i]!);
+      const out = pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId, { train: true, seed });
+      const d = new Float32Array(y.length);
+      mseGrad(d, out, y, y.length, dLoss);
+      pm.backward(new Int32Array(y.length), dLoss, d);
+      return { loss: mseLoss(out, y, y.length), tokens: pm.lastTokens };
+    },
+  };
+}
+
+/** a pair model's scores (regression) */
+export function evaluatePairScores(pm: PairModel, f: PairFeatures, targets: Float64Array | null, batchSize: number, padId: number): ScoreResult {
+  const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
+  return evaluateScoreBatches(f.a.length, len, targets, batchSize, (idx) => pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId));
 }

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kernels } from '../core/kernels.js';
+import type { F32, Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveBert } from '../model/load.js';
@@ -20,7 +20,7 @@ import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
 import { JaBertError, registerError } from '../core/errors.js';
-import { isPlainLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
+import { isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
 
 /** training was cancelled through its signal */
 export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
@@ -53,7 +53,7 @@ export interface TrainOptions {
   evaluation?: {
     every: number;
     /** extra: more held-out metrics to record beside accuracy and loss (e.g. pretraining's pair accuracy) */
-    run: () => { accuracy: number; loss: number; extra?: Record<string, number> };
+    run: () => { accuracy?: number; loss: number; extra?: Record<string, number> };
     /** stop after this many evaluations without a better value of `metric` (0 = never) */
     patience?: number;
     /** what "better" is: loss (default), accuracy, or a key of run()'s extra (HF's metric_for_best_model) */
@@ -65,7 +65,7 @@ export interface TrainOptions {
   };
 }
 
-export interface EvalPoint { step: number; eval_accuracy: number; eval_loss: number; [metric: string]: number }
+export interface EvalPoint { step: number; eval_accuracy?: number; eval_loss: number; [metric: string]: number | undefined }
 
 interface TrainerState {
   step: number; total: number; curve: CurvePoint[]; seconds: number; tokens: number;
@@ -168,6 +168,40 @@ export function classificationTask(model: Bert, features: Features[], labels: In
   };
 }
 
+/** fine-tuning a one-output regressor (problem_type regression): MSE against float targets */
+export function regressionTask(model: Bert, features: Features[], targets: Float64Array, padId = 0): TrainTask {
+  return {
+    lengths: features.map((f) => f.inputIds.length),
+    step(b, seed, dLoss) {
+      const batch = padBatch(b.map((i) => features[i]!), padId);
+      const y = Float64Array.from(b, (i) => targets[i]!);
+      const { logits } = model.forward(batch, { train: true, seed });
+      const dLogits = new Float32Array(y.length);
+      mseGrad(dLogits, logits!, y, y.length, dLoss);
+      const loss = mseLoss(logits!, y, y.length);
+      model.backward({ labels: new Int32Array(y.length), dLoss, dLogits });
+      return { loss, tokens: batch.B * batch.S };
+    },
+  };
+}
+
+/** one score per example in order, from batches of similar length; with targets, the mean squared error too */
+export interface ScoreResult { scores: Float32Array; mse: number }
+
+export function evaluateScoreBatches(n: number, lengthOf: (i: number) => number, targets: Float64Array | null, batchSize: number, scoreBatch: (idx: number[]) => F32): ScoreResult {
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengthOf(a) - lengthOf(b));
+  const scores = new Float32Array(n);
+  for (let s = 0; s < n; s += batchSize) {
+    const idx = order.slice(s, s + batchSize), out = scoreBatch(idx);
+    idx.forEach((i, k) => { scores[i] = out[k]!; });
+  }
+  return { scores, mse: targets ? mseLoss(scores, targets, n) : NaN };
+}
+
+export function evaluateScores(model: Bert, features: Features[], targets: Float64Array | null, batchSize: number, padId = 0): ScoreResult {
+  return evaluateScoreBatches(features.length, (i) => features[i]!.inputIds.length, targets, batchSize, (idx) => model.forward(padBatch(idx.map((i) => features[i]!), padId)).logits!);
+}
+
 export function train(model: Bert, K: Kernels, features: Features[], labels: Int32Array, o: TrainOptions): TrainResult {
   return trainTask(model, K, classificationTask(model, features, labels, o.padId ?? 0, o.loss), o);
 }
@@ -212,7 +246,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   const ev = o.evaluation;
   const evalNow = (): void => {
     const r = ev!.run();
-    evals.push({ step, eval_accuracy: r.accuracy, eval_loss: r.loss, ...Object.fromEntries(Object.entries(r.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) });
+    evals.push({ step, ...(r.accuracy === undefined ? {} : { eval_accuracy: r.accuracy }), eval_loss: r.loss, ...Object.fromEntries(Object.entries(r.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) });
     // the selection value (kept in the checkpoint as bestLoss, whatever the metric, so old checkpoints resume)
     const metric = (ev!.metric ?? 'loss').replace(/^eval_/, '');
     const value = metric === 'loss' ? r.loss : metric === 'accuracy' ? r.accuracy : r.extra?.[metric];
@@ -222,7 +256,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
       bestLoss = value; bestStep = step; sinceBest = 0;
       if (ev!.bestDir) saveBert(model, ev!.bestDir);
     } else sinceBest++;
-    o.log?.(`eval at step ${step}: accuracy ${r.accuracy.toFixed(4)} loss ${r.loss.toFixed(4)}${Object.entries(r.extra ?? {}).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('')}${bestStep === step ? ' (best)' : ''}`);
+    o.log?.(`eval at step ${step}: ${r.accuracy === undefined ? '' : `accuracy ${r.accuracy.toFixed(4)} `}loss ${r.loss.toFixed(4)}${Object.entries(r.extra ?? {}).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('')}${bestStep === step ? ' (best)' : ''}`);
     if (ev!.patience && sinceBest >= ev!.patience) stoppedEarly = true;
   };
   while (step < total && !stoppedEarly) {
