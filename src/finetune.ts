@@ -8,9 +8,9 @@ import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
 import { type DataOptions, loadData } from './data/load.js';
-import { DataError, type Example, isScoreLabel, labelIds, labelList, scoreTargets } from './data/processors.js';
-import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type RegressionMetrics } from './eval/metrics.js';
-import { writeRegressionReports, writeReports } from './eval/reports.js';
+import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, scoreTargets } from './data/processors.js';
+import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, MULTI_LABEL_SELECTION_METRICS, multiLabelMetrics, multiLabelResultsText, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './eval/metrics.js';
+import { writeMultiLabelReports, writeRegressionReports, writeReports } from './eval/reports.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './model/load.js';
@@ -18,12 +18,12 @@ import { copyTokenizerFiles } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
-import { classificationTask, evaluate, evaluateScores, regressionTask, train, trainingSteps, trainTask, type EvalResult, type ScoreResult, type TrainResult } from './train/trainer.js';
+import { classificationTask, evaluate, evaluateLogits, evaluateScores, multiLabelTask, regressionTask, train, trainingSteps, trainTask, type EvalResult, type ScoreResult, type TrainResult } from './train/trainer.js';
 import { HEAD_TYPES, headConfig } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
-import { evaluatePairs, evaluatePairScores, pairFeatures, pairRegressionTask, pairSides, pairTask, type PairFeatures } from './train/pairtask.js';
+import { evaluatePairLogits, evaluatePairs, evaluatePairScores, pairFeatures, pairMultiLabelTask, pairRegressionTask, pairSides, pairTask, type PairFeatures } from './train/pairtask.js';
 import { TextClassifier } from './infer/models.js';
-import { balancedClassWeights, type LossSpec } from './train/loss.js';
+import { balancedClassWeights, bceLoss, sigmoid, type LossSpec } from './train/loss.js';
 
 export type { DataOptions } from './data/load.js';
 
@@ -57,7 +57,7 @@ export interface FinetuneOptions extends DataOptions {
   weightDecay?: number;
   maxGradNorm?: number;
   /** HF's problem_type: single_label_classification, or regression (one output, MSE; float labels); default: regression when a label is a decimal number */
-  problemType?: 'single_label_classification' | 'regression';
+  problemType?: 'single_label_classification' | 'regression' | 'multi_label_classification';
   /** HF's label_smoothing_factor: ε in [0, 1) (training loss only) */
   labelSmoothing?: number;
   /** 'balanced' (n / (C · count), as scikit-learn), or one weight per label in the labels' sorted order */
@@ -96,21 +96,25 @@ function featurize(builder: InputBuilder, examples: Example[], labels: string[],
   return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };
 }
 
-/** metrics for a classification run, regression for a regression run (the other null) */
-export interface FinetuneResult { metrics: Metrics | null; regression: RegressionMetrics | null; train: TrainResult; evalLoss: number; loss: number; evalText: string }
+/** one of: metrics (single-label classification), regression, multiLabel; the others null */
+export interface FinetuneResult { metrics: Metrics | null; regression: RegressionMetrics | null; multiLabel: MultiLabelMetrics | null; train: TrainResult; evalLoss: number; loss: number; evalText: string }
 
 /** the results of a finished run, read back from its report.json and eval_results.txt */
-function finishedResult(dir: string, labels: string[], regression: boolean): FinetuneResult {
+function finishedResult(dir: string, labels: string[], kind: 'single' | 'regression' | 'multi'): FinetuneResult {
   const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const evalText = readFileSync(join(dir, 'eval_results.txt'), 'utf8');
   const trainOf = (): TrainResult => ({ globalStep: r.global_step, evals: r.evaluations ?? [], bestStep: r.best_step ?? null, stoppedEarly: r.stopped_early ?? false,
     finalLoss: r.final_train_loss, curve: r.learning_curve ?? [], seconds: r.train_seconds, tokensPerSecond: r.train_tokens_per_second });
-  if (regression) {
-    return { metrics: null, regression: { mse: r.eval_mse, pearson: r.eval_pearson, spearmanr: r.eval_spearmanr, total: r.eval_examples }, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
+  if (kind === 'regression') {
+    return { metrics: null, regression: { mse: r.eval_mse, pearson: r.eval_pearson, spearmanr: r.eval_spearmanr, total: r.eval_examples }, multiLabel: null, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
+  }
+  if (kind === 'multi') {
+    const multiLabel: MultiLabelMetrics = { labels, perLabel: r.per_label, micro: r.micro_avg, macro: r.macro_avg, weighted: r.weighted_avg, samples: r.samples_avg, subsetAccuracy: r.eval_subset_accuracy, total: r.eval_examples };
+    return { metrics: null, regression: null, multiLabel, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
   }
   const metrics: Metrics = { labels, accuracy: r.eval_accuracy, perClass: r.per_class, macro: r.macro_avg, weighted: r.weighted_avg, confusion: r.confusion_matrix,
     total: (r.confusion_matrix as number[][]).flat().reduce((a, b) => a + b, 0), mcc: r.eval_mcc ?? matthewsFromConfusion(r.confusion_matrix), rocAuc: r.eval_roc_auc ?? null };
-  return { metrics, regression: null, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
+  return { metrics, regression: null, multiLabel: null, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
 }
 
 /** finetune's options with defaults applied, every number range-checked (nothing read or written yet) */
@@ -131,8 +135,8 @@ function finetuneSettings(o: FinetuneOptions) {
     patience: o.earlyStoppingPatience === undefined ? undefined : intOption('early-stopping-patience', o.earlyStoppingPatience, 0),
     headDim: o.headDim === undefined ? undefined : intOption('head-dim', o.headDim, 0),
     polyCodes: o.polyCodes === undefined ? undefined : intOption('poly-codes', o.polyCodes, 0),
-    metric: choiceOption('metric-for-best-model', o.metricForBestModel?.replace(/^eval_/, ''), [...SELECTION_METRICS, 'pearson', 'spearmanr'] as const, 'loss'),
-    problemType: o.problemType === undefined ? undefined : choiceOption('problem-type', o.problemType, ['single_label_classification', 'regression'] as const, 'single_label_classification'),
+    metric: choiceOption('metric-for-best-model', o.metricForBestModel?.replace(/^eval_/, ''), [...SELECTION_METRICS, 'pearson', 'spearmanr', 'micro_f1', 'subset_accuracy'] as const, 'loss'),
+    problemType: o.problemType === undefined ? undefined : choiceOption('problem-type', o.problemType, ['single_label_classification', 'regression', 'multi_label_classification'] as const, 'single_label_classification'),
     greaterIsBetter: o.greaterIsBetter,
     weightDecay: positiveOption('weight-decay', o.weightDecay, 0.01, true),
     maxGradNorm: positiveOption('max-grad-norm', o.maxGradNorm, 1.0, true),
@@ -148,13 +152,19 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const seed = st.seed;
   const data = loadData(o, seed);
   // regression: float targets (HF's run_glue decides by the labels' type; --problem-type says it outright)
-  const regression = st.problemType === 'regression' || (st.problemType === undefined && data.train.some((e) => isScoreLabel(e.label)));
+  // multi-label: lists of labels (sigmoid outputs, binary cross-entropy), as HF's problem_type multi_label_classification
+  const multiLabel = st.problemType === 'multi_label_classification' || (st.problemType === undefined && data.train.some((e) => e.labels));
+  const regression = !multiLabel && (st.problemType === 'regression' || (st.problemType === undefined && data.train.some((e) => isScoreLabel(e.label))));
   const targets = regression ? { train: scoreTargets(data.train, data.source), eval: scoreTargets(data.eval, o.evalFile ?? data.source) } : null;
-  const labels = regression ? ['LABEL_0'] : labelList(data.train, data.source);
-  if (regression && (st.classWeights !== undefined || st.labelSmoothing)) throw new OptionError('--class-weights and --label-smoothing apply to classification, and these labels are scores (regression)');
-  const allowed: readonly string[] = regression ? REGRESSION_SELECTION_METRICS : SELECTION_METRICS;
-  if (!allowed.includes(st.metric)) throw new OptionError(`--metric-for-best-model ${st.metric} does not apply to ${regression ? 'regression (use loss, pearson or spearmanr)' : 'classification'}`);
-  const lossSpec = regression ? {} : makeLossSpec(st.classWeights, st.labelSmoothing, labels, labelIds(data.train, labels, data.source));
+  if (!multiLabel && data.train.some((e) => e.labels)) throw new DataError(`${data.source}: lists of labels are multi-label data (--problem-type multi_label_classification)`);
+  const mlTrain = multiLabel ? multiLabelTargets(data.train, data.source) : null;
+  const ml = mlTrain ? { labels: mlTrain.labels, train: mlTrain.Y, eval: multiLabelTargets(data.eval, o.evalFile ?? data.source, mlTrain.labels).Y } : null;
+  const labels = regression ? ['LABEL_0'] : ml ? ml.labels : labelList(data.train, data.source);
+  const kind = regression ? 'regression' : ml ? 'multi-label classification' : 'classification';
+  if ((regression || ml) && (st.classWeights !== undefined || st.labelSmoothing)) throw new OptionError(`--class-weights and --label-smoothing apply to single-label classification, not ${kind}`);
+  const allowed: readonly string[] = regression ? REGRESSION_SELECTION_METRICS : ml ? MULTI_LABEL_SELECTION_METRICS : SELECTION_METRICS;
+  if (!allowed.includes(st.metric)) throw new OptionError(`--metric-for-best-model ${st.metric} does not apply to ${kind} (use ${allowed.join(', ')})`);
+  const lossSpec = regression || ml ? {} : makeLossSpec(st.classWeights, st.labelSmoothing, labels, labelIds(data.train, labels, data.source));
   // what identifies a run: an output folder holding the same run resumes it, another one is refused
   const identity = JSON.stringify({
     model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null, eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null,
@@ -166,10 +176,10 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     ...(st.metric !== 'loss' || st.greaterIsBetter !== undefined ? { metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? null } : {}),
     ...(st.weightDecay !== 0.01 ? { weight_decay: st.weightDecay } : {}), ...(st.maxGradNorm !== 1.0 ? { max_grad_norm: st.maxGradNorm } : {}),
     ...(st.labelSmoothing ? { label_smoothing: st.labelSmoothing } : {}), ...(lossSpec.classWeights ? { class_weights: Array.from(lossSpec.classWeights) } : {}),
-    ...(regression ? { problem_type: 'regression' } : {}),
+    ...(regression ? { problem_type: 'regression' } : ml ? { problem_type: 'multi_label_classification' } : {}),
   });
   const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished });
-  if (plan.finished) return finishedResult(o.output, labels, regression);
+  if (plan.finished) return finishedResult(o.output, labels, regression ? 'regression' : ml ? 'multi' : 'single');
   const resumeFrom = plan.resumeFrom;
   const files = findModelFiles(o.model);
   const headName = st.head;
@@ -179,6 +189,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     ? loadBert(resumeFrom, { kernels: o.kernels, dtype })
     : loadBert(o.model, { kernels: o.kernels, dtype, labels, seed, pairHead, randomInit: o.randomInit });
   if (regression) model.cfg.problem_type = 'regression';
+  if (ml) model.cfg.problem_type = 'multi_label_classification';
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
   const maxLen = Math.min(requestedLen, model.cfg.max_position_embeddings);
   const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, model.cfg.max_position_embeddings) : maxLen);
@@ -186,8 +197,8 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   let tr: { features: Features[]; y: Int32Array } | { features: PairFeatures; y: Int32Array };
   let ev: typeof tr;
   const pm = pairHead ? new PairModel(model) : null;
-  if (regression) {
-    // the same features; y unused (the targets are floats)
+  if (regression || ml) {
+    // the same features; y unused (the targets are floats, or label lists)
     const none = () => new Int32Array(0);
     tr = pm ? { features: pairSides(builder, data.train, data.source), y: none() } : { features: data.train.map((e) => builder.features(e.textA, e.textB)), y: none() };
     ev = pm ? { features: pairSides(builder, data.eval, o.evalFile ?? data.source), y: none() } : { features: data.eval.map((e) => builder.features(e.textA, e.textB)), y: none() };
@@ -205,6 +216,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const release = beginRun(plan, identity, OUTPUT_FILES);
   try {
     const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
+    const runLogits = (): Float32Array => (pm ? evaluatePairLogits(pm, ev.features as PairFeatures, 64, builder.pad) : evaluateLogits(model, ev.features as Features[], 64, builder.pad));
     const runScores = (): ScoreResult => (pm ? evaluatePairScores(pm, ev.features as PairFeatures, targets!.eval, 64, builder.pad) : evaluateScores(model, ev.features as Features[], targets!.eval, 64, builder.pad));
     const hp = {
       max_seq_length: maxLen, train_batch_size: st.batchSize, learning_rate: st.learningRate,
@@ -221,7 +233,11 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
         patience: st.patience,
         bestDir: join(o.output, 'best-model'),
         metric: st.metric, greaterIsBetter: st.greaterIsBetter,
-        run: () => {
+        run: (): { accuracy?: number; loss: number; extra: Record<string, number> } => {
+          if (ml) {
+            const z = runLogits(), m = multiLabelMetrics(labels, ml.eval, Float32Array.from(z, sigmoid));
+            return { loss: bceLoss(z, ml.eval, z.length), extra: { micro_f1: m.micro.f1, macro_f1: m.macro.f1, subset_accuracy: m.subsetAccuracy } };
+          }
           if (regression) {
             const r = runScores(), m = regressionMetrics(targets!.eval, r.scores);
             return { loss: m.mse, extra: { pearson: m.pearson, spearmanr: m.spearmanr } };
@@ -232,19 +248,32 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
         },
       },
     };
-    const task = regression
+    const task = ml
+      ? (pm ? pairMultiLabelTask(pm, tr.features as PairFeatures, ml.train, builder.pad) : multiLabelTask(model, tr.features as Features[], ml.train, builder.pad))
+      : regression
       ? (pm ? pairRegressionTask(pm, tr.features as PairFeatures, targets!.train, builder.pad) : regressionTask(model, tr.features as Features[], targets!.train, builder.pad))
       : (pm ? pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad, lossSpec) : classificationTask(model, tr.features as Features[], tr.y, builder.pad, lossSpec));
     const result = trainTask(model, o.kernels, task, trainOpts);
     const hyperparameters = { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,
       metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? st.metric !== 'loss', weight_decay: st.weightDecay, max_grad_norm: st.maxGradNorm,
-      label_smoothing: st.labelSmoothing, class_weights: lossSpec.classWeights ? Array.from(lossSpec.classWeights) : null, problem_type: regression ? 'regression' : 'single_label_classification' };
+      label_smoothing: st.labelSmoothing, class_weights: lossSpec.classWeights ? Array.from(lossSpec.classWeights) : null, problem_type: regression ? 'regression' : ml ? 'multi_label_classification' : 'single_label_classification' };
     const common = {
       global_step: result.globalStep, hyperparameters,
       evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
       learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
       head: headName, random_init: o.randomInit ?? false,
     };
+    if (ml) {
+      const z = runLogits(), probs = Float32Array.from(z, sigmoid), m = multiLabelMetrics(labels, ml.eval, probs), loss = bceLoss(z, ml.eval, z.length);
+      const evalText = multiLabelResultsText({ eval_loss: loss, eval_micro_f1: m.micro.f1, eval_macro_f1: m.macro.f1, eval_subset_accuracy: m.subsetAccuracy, global_step: result.globalStep, loss });
+      saveBert(model, o.output);
+      copyTokenizerFiles(files.dir, o.output);
+      writeMultiLabelReports(o.output, data.eval, probs, m, evalText, {
+        ...common, eval_loss: loss, loss, method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}, multi-label${o.randomInit ? ', trained from random weights' : ''}`,
+      });
+      finishRun(o.output);
+      return { metrics: null, regression: null, multiLabel: m, train: result, evalLoss: loss, loss, evalText };
+    }
     if (regression) {
       const r = runScores(), m = regressionMetrics(targets!.eval, r.scores);
       const evalText = regressionResultsText({ eval_loss: m.mse, eval_pearson: m.pearson, eval_spearmanr: m.spearmanr, global_step: result.globalStep, loss: m.mse });
@@ -254,7 +283,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
         ...common, loss: m.mse, method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}, regression${o.randomInit ? ', trained from random weights' : ''}`,
       });
       finishRun(o.output);
-      return { metrics: null, regression: m, train: result, evalLoss: m.mse, loss: m.mse, evalText };
+      return { metrics: null, regression: m, multiLabel: null, train: result, evalLoss: m.mse, loss: m.mse, evalText };
     }
     const ev2 = runEval();
     const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions, ev2.probs);
@@ -269,7 +298,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}${o.randomInit ? ', trained from random weights' : ''}`,
     });
     finishRun(out);
-    return { metrics, regression: null, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };
+    return { metrics, regression: null, multiLabel: null, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };
   } finally {
     release();
   }
@@ -294,6 +323,14 @@ export function predict(o: PredictOptions): number {
   });
   const missing = clf.needsPairs ? rows.find((r) => r.b === undefined) : undefined;
   if (missing) throw new DataError(`${src}: example ${missing.guid} has no "text_b"; the ${clf.head === 'nsp' ? 'next-sentence' : clf.head} head scores text pairs`);
+  if (clf.multiLabel) {
+    const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
+    writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
+      guid: r.guid, labels: clf.labels.filter((_, c) => res.probs[i]![c]! >= 0.5), probabilities: Object.fromEntries(clf.labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
+    }) + '\n')));
+    if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
+    return rows.length;
+  }
   if (clf.regression) {
     const scores = clf.scores(rows.map((r) => ({ text: r.a, textB: r.b })));
     writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({ guid: r.guid, prediction: Math.round(scores[i]! * 1e6) / 1e6 }) + '\n')));

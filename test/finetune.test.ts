@@ -114,7 +114,7 @@ test('bad input: one clear line, exit code 1, nothing written', () => {
   expectFail(['--texts', bad('t-empty.json', '{"a(1)": "  ", "b(1)": "text"}'), '--pairs', bad('p2.json', '[["a(1)", "b(1)", 1], ["b(1)", "a(1)", 0]]')], /the text of "a\(1\)" is empty/);
   expectFail(['--texts', TEXTS, '--pairs', bad('p3.json', '[["ls(1)", "cp(1)", 1], ["cp(1)", "mv(1)", 1], ["mv(1)", "ls(1)", 1]]')], /only one class \("1"\)/);
   // a decimal label is a score now (regression, issue 17); a list of labels is not supported
-  expectFail(['--texts', TEXTS, '--pairs', bad('p4.json', '[["ls(1)", "cp(1)", [0, 1]]]')], /a list of labels \(multi-label\) is not supported yet/);
+  expectFail(['--texts', TEXTS, '--pairs', bad('p4.json', '[["ls(1)", "cp(1)", [0, 1]]]')], /a list of labels \(multi-label\) is read from JSONL files/);
   expectFail(['--texts', TEXTS, '--pairs', bad('p5.json', '[["ls(1)", "cp(1)", 0]]')], /leave an empty train set/);
   expectFail(['--train', bad('t.tsv', 'text\tlabel\n良い\t1\n悪い\t\n')], /t\.tsv:3: missing or empty label/);
   expectFail([], /no data/);

@@ -79,7 +79,7 @@ test('a pair head trains as a regressor too; classification-only options and non
   assert.match(readFileSync(join(out, 'eval_results.txt'), 'utf8'), /eval_pearson = /);
   r = cli('finetune', ...common, '--output', join(dir, 'x1'), '--class-weights', 'balanced');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /apply to classification/);
+  assert.match(r.stderr, /apply to single-label classification, not regression/);
   r = cli('finetune', ...common, '--output', join(dir, 'x2'), '--metric-for-best-model', 'accuracy');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /does not apply to regression/);

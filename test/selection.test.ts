@@ -78,7 +78,7 @@ test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json
   const rep2 = JSON.parse(readFileSync(join(out2, 'report.json'), 'utf8')) as { evaluations: Array<{ step: number; eval_accuracy: number }>; best_step: number };
   assert.equal(rep2.best_step, rep2.evaluations.reduce((b, e) => (e.eval_accuracy < b.eval_accuracy ? e : b)).step);
   // bad values are one line, exit 2, nothing written
-  for (const [flag, value, re] of [['--metric-for-best-model', 'f2', /--metric-for-best-model must be loss, accuracy, macro_f1, mcc, roc_auc, pearson or spearmanr/],
+  for (const [flag, value, re] of [['--metric-for-best-model', 'f2', /--metric-for-best-model must be loss, accuracy, macro_f1, mcc, roc_auc, pearson, spearmanr, micro_f1 or subset_accuracy/],
     ['--greater-is-better', 'yes', /--greater-is-better must be true or false/], ['--weight-decay', '-1', /--weight-decay must be a number ≥ 0/],
     ['--max-grad-norm', 'nan', /--max-grad-norm must be a number/]] as const) {
     const bad = join(dir, `bad-${flag}`);

@@ -20,6 +20,8 @@ export interface Example {
   textA: string;
   textB?: string;
   label: string;
+  /** multi-label examples (a JSONL "label" / "labels" list): every label that applies; `label` is then '' */
+  labels?: string[];
 }
 
 function parseJson(path: string): unknown {
@@ -34,7 +36,7 @@ function labelString(v: unknown, where: string): string {
   }
   if (typeof v === 'boolean') return v ? '1' : '0';
   if (typeof v === 'string' && v.trim() !== '') return v.trim();
-  if (Array.isArray(v)) throw new DataError(`${where}: a list of labels (multi-label) is not supported yet; give one label`);
+  if (Array.isArray(v)) throw new DataError(`${where}: a list of labels (multi-label) is read from JSONL files ({"text": ..., "labels": [...]}); give one label here`);
   throw new DataError(`${where}: missing or empty label`);
 }
 
@@ -97,6 +99,13 @@ export function readTableExamples(path: string): Example[] {
       const b = TEXT_B.map((k) => o[k]).find((v) => v !== undefined);
       if (typeof a !== 'string' || a.trim() === '') throw new DataError(`${where}: missing or empty text (${TEXT_A.join(' / ')})`);
       if (b !== undefined && (typeof b !== 'string' || b.trim() === '')) throw new DataError(`${where}: text_b must be a non-empty string`);
+      const lv = o.labels ?? o.label;
+      if (Array.isArray(lv)) {
+        const labels = lv.map((x) => labelString(x, where));
+        if (new Set(labels).size !== labels.length) throw new DataError(`${where}: a label is listed twice`);
+        out.push({ guid: String(o.guid ?? o.id ?? `${line - 1}`), textA: a, textB: b as string | undefined, label: '', labels });
+        continue;
+      }
       out.push({ guid: String(o.guid ?? o.id ?? `${line - 1}`), textA: a, textB: b as string | undefined, label: labelString(o.label ?? o.score, where) });
     }
     return out;
@@ -154,4 +163,19 @@ export function splitExamples(examples: Example[], evalRatio: number, seed: numb
   const evalSet = idx.slice(0, nEval).map((i) => examples[i]!), train = idx.slice(nEval).map((i) => examples[i]!);
   if (evalSet.length === 0 || train.length === 0) throw new DataError(`${source}: ${examples.length} examples split at ${evalRatio} leave an empty ${evalSet.length === 0 ? 'eval' : 'train'} set`);
   return { train, eval: evalSet };
+}
+
+/** multi-label data: the label set (sorted) and an n × C 0/1 matrix; every example must have a list */
+export function multiLabelTargets(examples: Example[], source: string, labelSet?: string[]): { labels: string[]; Y: Uint8Array } {
+  for (const e of examples) if (!e.labels) throw new DataError(`${source}: example ${e.guid} has one label where the others have lists (multi-label data needs a list on every example)`);
+  const labels = labelSet ?? [...new Set(examples.flatMap((e) => e.labels!))].sort();
+  if (labels.length < 2) throw new DataError(`${source}: multi-label data needs at least two distinct labels`);
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const Y = new Uint8Array(examples.length * labels.length);
+  examples.forEach((e, i) => e.labels!.forEach((l) => {
+    const c = index.get(l);
+    if (c === undefined) throw new DataError(`${source}: example ${e.guid} has label "${l}", which the training data does not have (${labels.join(', ')})`);
+    Y[i * labels.length + c] = 1;
+  }));
+  return { labels, Y };
 }

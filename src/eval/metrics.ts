@@ -220,3 +220,71 @@ export function regressionResultsText(r: { eval_loss: number; eval_pearson: numb
     `global_step = ${r.global_step}\n` +
     `loss = ${float32Repr(r.loss)}\n`;
 }
+
+/** multi-label metrics at a 0.5 threshold, as scikit-learn's precision_recall_fscore_support on indicator matrices */
+export interface MultiLabelMetrics {
+  labels: string[];
+  perLabel: ClassMetrics[];
+  micro: Omit<ClassMetrics, 'label'>; macro: Omit<ClassMetrics, 'label'>; weighted: Omit<ClassMetrics, 'label'>; samples: Omit<ClassMetrics, 'label'>;
+  /** exact-match ratio (scikit-learn's accuracy_score on indicator matrices) */
+  subsetAccuracy: number;
+  total: number;
+}
+
+export function multiLabelMetrics(labels: string[], Y: ArrayLike<number>, P: ArrayLike<number>, threshold = 0.5): MultiLabelMetrics {
+  const C = labels.length, n = Y.length / C;
+  const pred = (i: number, c: number) => (P[i * C + c]! >= threshold ? 1 : 0);
+  const prf = (tp: number, fp: number, fn: number) => {
+    const precision = div(tp, tp + fp), recall = div(tp, tp + fn);
+    return { precision, recall, f1: div(2 * precision * recall, precision + recall) };
+  };
+  let TP = 0, FP = 0, FN = 0, exact = 0;
+  const perLabel: ClassMetrics[] = labels.map((label, c) => {
+    let tp = 0, fp = 0, fn = 0;
+    for (let i = 0; i < n; i++) { const y = Y[i * C + c]!, p = pred(i, c); if (y && p) tp++; else if (p) fp++; else if (y) fn++; }
+    TP += tp; FP += fp; FN += fn;
+    return { label, ...prf(tp, fp, fn), support: tp + fn };
+  });
+  const samples = { precision: 0, recall: 0, f1: 0 };
+  for (let i = 0; i < n; i++) {
+    let tp = 0, fp = 0, fn = 0, same = true;
+    for (let c = 0; c < C; c++) { const y = Y[i * C + c]!, p = pred(i, c); if (y && p) tp++; else if (p) fp++; else if (y) fn++; if (y !== p) same = false; }
+    const r = prf(tp, fp, fn);
+    samples.precision += r.precision / n; samples.recall += r.recall / n; samples.f1 += r.f1 / n;
+    if (same) exact++;
+  }
+  const support = perLabel.reduce((a, m) => a + m.support, 0);
+  const mean = (k: 'precision' | 'recall' | 'f1') => perLabel.reduce((a, m) => a + m[k], 0) / C;
+  const wmean = (k: 'precision' | 'recall' | 'f1') => div(perLabel.reduce((a, m) => a + m[k] * m.support, 0), support);
+  return {
+    labels, perLabel, total: n, subsetAccuracy: div(exact, n),
+    micro: { ...prf(TP, FP, FN), support }, macro: { precision: mean('precision'), recall: mean('recall'), f1: mean('f1'), support },
+    weighted: { precision: wmean('precision'), recall: wmean('recall'), f1: wmean('f1'), support }, samples: { ...samples, support },
+  };
+}
+
+/** scikit-learn's classification_report for indicator matrices: a row per label, then micro, macro, weighted and samples averages */
+export function multiLabelReport(m: MultiLabelMetrics, digits = 2): string {
+  const width = Math.max(...m.labels.map((l) => l.length), 'weighted avg'.length, digits);
+  const headers = ['precision', 'recall', 'f1-score', 'support'];
+  let out = rjust('', width) + ' ' + headers.map((h) => ' ' + rjust(h, 9)).join('') + '\n\n';
+  const row = (name: string, r: Omit<ClassMetrics, 'label'>) =>
+    rjust(name, width) + ' ' + [r.precision, r.recall, r.f1].map((v) => ' ' + rjust(formatFixed(v, digits), 9)).join('') + ' ' + rjust(String(r.support), 9) + '\n';
+  for (const c of m.perLabel) out += row(c.label, c);
+  out += '\n' + row('micro avg', m.micro) + row('macro avg', m.macro) + row('weighted avg', m.weighted) + row('samples avg', m.samples);
+  return out;
+}
+
+/** eval_results.txt of a multi-label run */
+export function multiLabelResultsText(r: { eval_loss: number; eval_micro_f1: number; eval_macro_f1: number; eval_subset_accuracy: number; global_step: number; loss: number }): string {
+  return '***** Eval results *****\n' +
+    `eval_loss = ${float32Repr(r.eval_loss)}\n` +
+    `eval_macro_f1 = ${float32Repr(r.eval_macro_f1)}\n` +
+    `eval_micro_f1 = ${float32Repr(r.eval_micro_f1)}\n` +
+    `eval_subset_accuracy = ${float32Repr(r.eval_subset_accuracy)}\n` +
+    `global_step = ${r.global_step}\n` +
+    `loss = ${float32Repr(r.loss)}\n`;
+}
+
+/** a multi-label run's selection metrics */
+export const MULTI_LABEL_SELECTION_METRICS = ['loss', 'micro_f1', 'macro_f1', 'subset_accuracy'] as const;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Example } from '../data/processors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { classificationReport, confusionMatrixText, type Metrics, type RegressionMetrics } from './metrics.js';
+import { classificationReport, confusionMatrixText, multiLabelReport, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './metrics.js';
 import { reportHtml } from './html.js';
 import { confusionPng, curvesPng } from './png.js';
 
@@ -74,5 +74,27 @@ export function writeRegressionReports(out: string, evalSet: Example[], targets:
   })));
   if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
   if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], 'squared error')));
+  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
+}
+
+/** the report files of a multi-label run: as a classification run's, with scikit-learn's multi-label report and no confusion matrix */
+export function writeMultiLabelReports(out: string, evalSet: Example[], probs: Float32Array, m: MultiLabelMetrics, evalText: string, extra: Record<string, unknown>): void {
+  const C = m.labels.length;
+  writeFileAtomic(join(out, 'classification_report.txt'), (w) => w(multiLabelReport(m)));
+  writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => evalSet.forEach((e, i) => w(JSON.stringify({
+    guid: e.guid, labels: e.labels, predicted: m.labels.filter((_, c) => probs[i * C + c]! >= 0.5),
+    probabilities: Object.fromEntries(m.labels.map((l, c) => [l, Math.round(probs[i * C + c]! * 1e6) / 1e6])),
+  }) + '\n')));
+  const metrics = { eval_loss: extra.eval_loss, eval_micro_f1: m.micro.f1, eval_macro_f1: m.macro.f1, eval_subset_accuracy: m.subsetAccuracy };
+  writeFileAtomic(join(out, 'report.json'), (w) => w(JSON.stringify({ ...extra, ...metrics, problem_type: 'multi_label_classification', labels: m.labels,
+    per_label: m.perLabel, micro_avg: m.micro, macro_avg: m.macro, weighted_avg: m.weighted, samples_avg: m.samples }, null, 1) + '\n'));
+  writeFileAtomic(join(out, 'eval_results.json'), (w) => w(JSON.stringify({ ...metrics, eval_samples: m.total, global_step: extra.global_step }, null, 1) + '\n'));
+  const curve = extra.learning_curve as Array<{ step: number; loss: number; lr?: number }> | undefined;
+  const evals = extra.evaluations as Array<{ step: number; eval_loss: number; [k: string]: number }> | undefined;
+  writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
+    title: `ja-bert: ${String(extra.method ?? 'fine-tuned multi-label classifier')}`, evalText, reportText: multiLabelReport(m), curve, evals, details: extra, lossName: 'binary cross-entropy',
+  })));
+  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
+  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], 'binary cross-entropy')));
   writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
 }

@@ -12,8 +12,9 @@ import type { Bert } from '../model/bert.js';
 import { PairModel } from '../model/pairmodel.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { InputBuilder, padBatch } from '../tokenize/inputs.js';
-import { evaluate, evaluateBatches, evaluateScores, type EvalResult } from '../train/trainer.js';
-import { evaluatePairs, evaluatePairScores } from '../train/pairtask.js';
+import { evaluate, evaluateBatches, evaluateLogits, evaluateScores, type EvalResult } from '../train/trainer.js';
+import { sigmoid } from '../train/loss.js';
+import { evaluatePairLogits, evaluatePairs, evaluatePairScores } from '../train/pairtask.js';
 import { embedTexts, POOLINGS, type Pooling } from './embed.js';
 
 export interface LoadOptions {
@@ -81,6 +82,9 @@ export class TextClassifier {
   /** whether every input needs a textB */
   get needsPairs(): boolean { return this.pm !== null || this.nsp; }
 
+  /** multi-label (problem_type multi_label_classification): independent sigmoid probabilities per label */
+  get multiLabel(): boolean { return this.model.cfg.problem_type === 'multi_label_classification'; }
+
   /** a regressor (problem_type regression): one score per input instead of class probabilities */
   get regression(): boolean { return this.model.cfg.problem_type === 'regression'; }
 
@@ -94,6 +98,17 @@ export class TextClassifier {
   /** class probabilities per input, in input order (run_classifier's test_results) */
   probabilities(inputs: ClassifyInput[], batchSize = 64): EvalResult {
     if (this.regression) throw new DataError(`${this.dir}: a regression model gives scores, not class probabilities`);
+    if (this.multiLabel) {
+      // sigmoid per label; the best label as the prediction
+      checkInputs(inputs, this.needsPairs, `the ${this.head} head`);
+      const feats = this.pm ? null : inputs.map((r) => this.builder.features(r.text, r.textB));
+      const z = this.pm
+        ? evaluatePairLogits(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, batchSize, this.builder.pad)
+        : evaluateLogits(this.model, feats!, batchSize, this.builder.pad);
+      const C = this.labels.length;
+      const probs = inputs.map((_, i) => Float32Array.from(z.subarray(i * C, (i + 1) * C), sigmoid));
+      return { probs, predictions: probs.map((p) => p.indexOf(Math.max(...p))), evalLoss: NaN, loss: NaN };
+    }
     checkInputs(inputs, this.needsPairs, this.nsp ? 'the next-sentence head' : `the ${this.head} head`);
     if (this.pm) {
       return evaluatePairs(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, null, batchSize, this.builder.pad);

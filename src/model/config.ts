@@ -22,7 +22,7 @@ export interface BertConfig {
   /** a cacheable pair head (src/model/heads/) in place of the classifier; absent for the cross-encoder */
   pair_head?: PairHeadConfig;
   /** HF's problem_type: 'regression' = one output trained with MSE (labels then holds one name); absent = single-label classification */
-  problem_type?: 'regression';
+  problem_type?: 'regression' | 'multi_label_classification';
 }
 
 export class ConfigError extends JaBertError { override readonly code = 'ERR_JA_BERT_CONFIG'; }
@@ -94,7 +94,7 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
     initializer_range: opt('initializer_range', DEFAULTS.initializer_range),
     layer_norm_eps: opt('layer_norm_eps', DEFAULTS.layer_norm_eps),
     labels,
-    ...(raw.problem_type === 'regression' ? { problem_type: 'regression' as const } : {}),
+    ...(raw.problem_type === 'regression' || raw.problem_type === 'multi_label_classification' ? { problem_type: raw.problem_type } : {}),
   };
   if (raw.pair_head !== undefined && raw.pair_head !== null) {
     const h = raw.pair_head as Record<string, unknown>;

@@ -65,3 +65,17 @@ export function mseLoss(pred: F32, y: ArrayLike<number>, B: number): number {
 export function mseGrad(dpred: F32, pred: F32, y: ArrayLike<number>, B: number, dLoss: number): void {
   for (let i = 0; i < B; i++) dpred[i] = (2 * (pred[i]! - y[i]!) * dLoss) / B;
 }
+
+/** binary cross-entropy with logits over every (example, label), averaged (PyTorch's BCEWithLogitsLoss, multi-label) */
+export function bceLoss(logits: F32, Y: ArrayLike<number>, n: number): number {
+  let s = 0;
+  for (let i = 0; i < n; i++) { const z = logits[i]!; s += Math.max(z, 0) - z * Y[i]! + Math.log1p(Math.exp(-Math.abs(z))); }
+  return s / n;
+}
+
+/** its gradient: (σ(z) − y) / n · dLoss */
+export function bceGrad(d: F32, logits: F32, Y: ArrayLike<number>, n: number, dLoss: number): void {
+  for (let i = 0; i < n; i++) d[i] = ((1 / (1 + Math.exp(-logits[i]!)) - Y[i]!) * dLoss) / n;
+}
+
+export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));

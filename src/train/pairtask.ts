@@ -6,8 +6,8 @@
 import { DataError, type Example, labelIds } from '../data/processors.js';
 import type { PairModel } from '../model/pairmodel.js';
 import type { Features, InputBuilder } from '../tokenize/inputs.js';
-import { evaluateBatches, evaluateScoreBatches, type EvalResult, type ScoreResult, type TrainTask } from './trainer.js';
-import { isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
+import { evaluateBatches, evaluateScoreBatches, logitBatches, type EvalResult, type ScoreResult, type TrainTask } from './trainer.js';
+import { bceGrad, bceLoss, isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
 
 export interface PairFeatures { a: Features[]; b: Features[] }
 
@@ -71,4 +71,27 @@ export function pairRegressionTask(pm: PairModel, f: PairFeatures, targets: Floa
 export function evaluatePairScores(pm: PairModel, f: PairFeatures, targets: Float64Array | null, batchSize: number, padId: number): ScoreResult {
   const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
   return evaluateScoreBatches(f.a.length, len, targets, batchSize, (idx) => pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId));
+}
+
+/** a pair head trained multi-label: C sigmoid outputs, binary cross-entropy */
+export function pairMultiLabelTask(pm: PairModel, f: PairFeatures, Y: Uint8Array, padId: number): TrainTask {
+  const C = pm.C;
+  return {
+    lengths: f.a.map((x, i) => Math.max(x.inputIds.length, f.b[i]!.inputIds.length)),
+    step(idx, seed, dLoss) {
+      const y = new Float64Array(idx.length * C);
+      idx.forEach((i, k) => { for (let c = 0; c < C; c++) y[k * C + c] = Y[i * C + c]!; });
+      const z = pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId, { train: true, seed });
+      const d = new Float32Array(idx.length * C);
+      bceGrad(d, z, y, idx.length * C, dLoss);
+      pm.backward(new Int32Array(idx.length), dLoss, d);
+      return { loss: bceLoss(z, y, idx.length * C), tokens: pm.lastTokens };
+    },
+  };
+}
+
+/** a pair model's logits for every pair [n, C] */
+export function evaluatePairLogits(pm: PairModel, f: PairFeatures, batchSize: number, padId: number): Float32Array {
+  const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
+  return logitBatches(f.a.length, len, pm.C, batchSize, (idx) => pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId));
 }

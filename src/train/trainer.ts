@@ -20,7 +20,7 @@ import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
 import { JaBertError, registerError } from '../core/errors.js';
-import { isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
+import { bceGrad, bceLoss, isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
 
 /** training was cancelled through its signal */
 export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
@@ -189,13 +189,43 @@ export function regressionTask(model: Bert, features: Features[], targets: Float
 export interface ScoreResult { scores: Float32Array; mse: number }
 
 export function evaluateScoreBatches(n: number, lengthOf: (i: number) => number, targets: Float64Array | null, batchSize: number, scoreBatch: (idx: number[]) => F32): ScoreResult {
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengthOf(a) - lengthOf(b));
-  const scores = new Float32Array(n);
-  for (let s = 0; s < n; s += batchSize) {
-    const idx = order.slice(s, s + batchSize), out = scoreBatch(idx);
-    idx.forEach((i, k) => { scores[i] = out[k]!; });
-  }
+  const scores = logitBatches(n, lengthOf, 1, batchSize, scoreBatch);
   return { scores, mse: targets ? mseLoss(scores, targets, n) : NaN };
+}
+
+/** every example's C logits [n, C], in order, from batches of similar length */
+export function logitBatches(n: number, lengthOf: (i: number) => number, C: number, batchSize: number, run: (idx: number[]) => F32): Float32Array {
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengthOf(a) - lengthOf(b));
+  const out = new Float32Array(n * C);
+  for (let s = 0; s < n; s += batchSize) {
+    const idx = order.slice(s, s + batchSize), z = run(idx);
+    idx.forEach((i, k) => out.set(z.subarray(k * C, (k + 1) * C), i * C));
+  }
+  return out;
+}
+
+/** the cross-encoder's logits for every example [n, C] */
+export function evaluateLogits(model: Bert, features: Features[], batchSize: number, padId = 0): Float32Array {
+  return logitBatches(features.length, (i) => features[i]!.inputIds.length, model.numLabels, batchSize, (idx) => model.forward(padBatch(idx.map((i) => features[i]!), padId)).logits!);
+}
+
+/** multi-label fine-tuning: C sigmoid outputs with binary cross-entropy against an n × C 0/1 matrix */
+export function multiLabelTask(model: Bert, features: Features[], Y: Uint8Array, padId = 0): TrainTask {
+  const C = model.numLabels;
+  return {
+    lengths: features.map((f) => f.inputIds.length),
+    step(b, seed, dLoss) {
+      const batch = padBatch(b.map((i) => features[i]!), padId);
+      const y = new Float64Array(b.length * C);
+      b.forEach((i, k) => { for (let c = 0; c < C; c++) y[k * C + c] = Y[i * C + c]!; });
+      const { logits } = model.forward(batch, { train: true, seed });
+      const d = new Float32Array(b.length * C);
+      bceGrad(d, logits!, y, b.length * C, dLoss);
+      const loss = bceLoss(logits!, y, b.length * C);
+      model.backward({ labels: new Int32Array(b.length), dLoss, dLogits: d });
+      return { loss, tokens: batch.B * batch.S };
+    },
+  };
 }
 
 export function evaluateScores(model: Bert, features: Features[], targets: Float64Array | null, batchSize: number, padId = 0): ScoreResult {
