@@ -7,8 +7,8 @@
 import { join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { buildCache, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst } from './cache.js';
-import { DataError } from './data/processors.js';
+import { buildCache, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst, type Cache, type ScoringModel } from './cache.js';
+import { DataError, type Example } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { loadBert } from './model/load.js';
 import { loadTokenizer } from './tokenize/index.js';
@@ -23,6 +23,8 @@ export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
 export interface CompareRow {
   head: string; accuracy: number; macro_f1: number; train_seconds: number; pair_ms: number; rank10k_ms: number;
   cache_bytes_per_text: number; cache_file_bytes: number | null; rank10k_measured_pairs: number; eval_examples: number; global_step: number;
+  /** ranking on the eval split (cached heads): each A with a positive B ranks every distinct B of the split; recall@10 and MRR of its positives */
+  recall_at_10: number | null; mrr: number | null; ranking_queries: number;
 }
 
 export interface CompareOptions {
@@ -73,7 +75,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       const cands = Array.from({ length: n }, (_, i) => data.eval[i % data.eval.length]!.textB ?? data.eval[i % data.eval.length]!.textA);
       t0 = performance.now();
       for (let s = 0; s < n; s += 32) model.forward(padBatch(cands.slice(s, s + 32).map((b) => builder.features(q.textA, b)), builder.pad));
-      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: (ms(t0) / n) * 10000, cache_bytes_per_text: 0, cache_file_bytes: null, rank10k_measured_pairs: n });
+      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: (ms(t0) / n) * 10000, cache_bytes_per_text: 0, cache_file_bytes: null, rank10k_measured_pairs: n, recall_at_10: null, mrr: null, ranking_queries: 0 });
     } else {
       const cachePath = join(dir, 'cache.jabc');
       buildCache({ model: dir, texts: o.texts, cache: cachePath, kernels: o.kernels, dtype, log: o.log });
@@ -93,7 +95,8 @@ export function compare(o: CompareOptions): CompareRow[] {
       t0 = performance.now();
       scoreAgainst(m, encodeQuery(m, evalPairs[1 % evalPairs.length]!.textA), warm);
       const rankMs = ms(t0);
-      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: rankMs, cache_bytes_per_text: (cache.header.floats * 4) / nTexts, cache_file_bytes: cacheFileSize(cachePath), rank10k_measured_pairs: 10000 });
+      const rk = rankingMetrics(m, cache, data.eval, dtype === 'bf16' ? o.kernels : null);
+      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: rankMs, cache_bytes_per_text: (cache.header.floats * 4) / nTexts, cache_file_bytes: cacheFileSize(cachePath), rank10k_measured_pairs: 10000, ...rk });
     }
     o.log?.(`${head}: accuracy ${rows.at(-1)!.accuracy.toFixed(4)}, pair ${rows.at(-1)!.pair_ms.toFixed(2)} ms, rank 10k ${rows.at(-1)!.rank10k_ms.toFixed(0)} ms`);
   }
@@ -101,6 +104,36 @@ export function compare(o: CompareOptions): CompareRow[] {
   writeFileAtomic(join(o.output, 'compare.md'), (w) => w(compareMarkdown(rows, { ...o, dtype })));
   writeFileAtomic(join(o.output, 'compare.svg'), (w) => w(compareSvg(rows)));
   return rows;
+}
+
+/**
+ * Retrieval on the eval split: every distinct A that has a positive pair is a query, every distinct B
+ * of the split a candidate; the head scores the query against all candidates (warm cache). recall@10:
+ * the share of a query's positives in its top 10, averaged over queries; MRR: the mean of 1 / the rank of
+ * its first positive.
+ */
+function rankingMetrics(m: ScoringModel, cache: Cache, evalSet: Example[], bf16: Kernels | null): { recall_at_10: number; mrr: number; ranking_queries: number } {
+  const positiveLabel = m.pm.bert.cfg.labels[m.positive]!;
+  const byText = new Map(cache.header.entries.map((e) => [e.text, e]));
+  const cands = [...new Set(evalSet.map((e) => e.textB).filter((t): t is string => t !== undefined && byText.has(t)))];
+  const index = new Map(cands.map((t, i) => [t, i]));
+  const positives = new Map<string, Set<number>>();
+  for (const e of evalSet) if (e.label === positiveLabel && e.textB !== undefined && index.has(e.textB)) {
+    if (!positives.has(e.textA)) positives.set(e.textA, new Set());
+    positives.get(e.textA)!.add(index.get(e.textB)!);
+  }
+  if (positives.size === 0) return { recall_at_10: NaN, mrr: NaN, ranking_queries: 0 };
+  const reps = cachedReps(cache, cands.map((t) => byText.get(t)!), m.pm.sideLength, bf16);
+  let recall = 0, mrr = 0;
+  for (const [a, pos] of positives) {
+    const scores = scoreAgainst(m, encodeQuery(m, a), reps);
+    const order = Array.from(scores.keys()).sort((x, y) => scores[y]! - scores[x]! || x - y);
+    let hits = 0, first = 0;
+    order.forEach((c, r) => { if (pos.has(c)) { if (r < 10) hits++; if (!first) first = r + 1; } });
+    recall += hits / pos.size;
+    mrr += 1 / first;
+  }
+  return { recall_at_10: recall / positives.size, mrr: mrr / positives.size, ranking_queries: positives.size };
 }
 
 /** the cache id of each eval pair's B text (the cache is keyed by title; examples carry the texts) */
@@ -117,16 +150,17 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
   const cross = rows.find((r) => r.head === 'cross');
   const f = (x: number, d: number) => x.toFixed(d);
   const lines = [
-    `| head | accuracy | macro-F1 | train s | pair ms | rank 10k ms | rank speed vs cross | accuracy vs cross (pts) | cache bytes/text |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---:|`,
-    ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? `${r.accuracy >= cross.accuracy ? '+' : '−'}${f(Math.abs(r.accuracy - cross.accuracy) * 100, 1)}` : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
+    `| head | accuracy | macro-F1 | recall@10 | MRR | train s | pair ms | rank 10k ms | rank speed vs cross | accuracy vs cross (pts) | cache bytes/text |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${r.recall_at_10 === null ? '—' : f(r.recall_at_10, 4)} | ${r.mrr === null ? '—' : f(r.mrr, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? `${r.accuracy >= cross.accuracy ? '+' : '−'}${f(Math.abs(r.accuracy - cross.accuracy) * 100, 1)}` : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
   ];
   return `# ja-bert compare\n\nmodel ${o.model}, pairs ${o.pairs}, ${o.maxSteps ? `${o.maxSteps} steps` : `${o.epochs ?? 3} epochs`} per head, ${rows[0]?.eval_examples ?? 0} eval pairs.\n\n${lines.join('\n')}\n\n` +
     `Timings use the training dtype (${o.dtype ?? 'f32'}) for the BERT passes${o.dtype === 'bf16' ? ' and for the attention heads\' two matmuls (scores and contexts); the rest of the heads\' arithmetic is f32' : ''}.\n` +
     `pair ms: one pair, batch 1, warm cache (encode A alone + score against B's cached representation; the cross-encoder runs the joined pair).\n` +
     `rank 10k ms: one A against 10,000 cached candidates (the corpus's texts repeated), including encoding A.\n` +
     `* the cross-encoder has no cache: ${rows.find((r) => r.head === 'cross')?.rank10k_measured_pairs ?? 0} pairs timed in batches of 32, scaled to 10,000.\n` +
-    `cache bytes/text: the stored representation (float32), without the text kept beside it.\n`;
+    `cache bytes/text: the stored representation (float32), without the text kept beside it.\n` +
+    `recall@10, MRR: retrieval on the eval split for the cached heads: each A with a positive pair ranks every distinct B of the split (${rows.find((r) => r.ranking_queries)?.ranking_queries ?? 0} queries).\n`;
 }
 
 export function compareSvg(rows: CompareRow[]): string {
