@@ -19,7 +19,7 @@ export type { PretrainOptions, PretrainResult } from './pretrain/pretrain.js';
 export type { BaselineOptions, BaselineResult } from './baseline/baseline.js';
 export type { CompareOptions, CompareRow } from './compare.js';
 export type { BuildResult } from './cache.js';
-export type { Metrics } from './eval/metrics.js';
+export type { Metrics, RegressionMetrics, MultiLabelMetrics } from './eval/metrics.js';
 // the errors each area throws (all JaBertError)
 export { UsageError } from './cli/args.js';
 export { DTypeError } from './core/dtype.js';
