@@ -114,7 +114,7 @@ ${evals}
 \`\`\`sh
 bash scripts/build-corpus.sh && bash scripts/train-tokenizer.sh
 ${command || 'bin/ja-bert pretrain --corpus corpus/corpus.txt --tokenizer corpus/spiece.model --output PT ...'}
-node scripts/ship-default-model.mjs PT corpus
+${stage1 ? 'node scripts/ship-default-model.mjs PT2 corpus "$(cat COMMANDS)" NOTES.md PT   # COMMANDS: the two lines above' : 'node scripts/ship-default-model.mjs PT corpus'}
 \`\`\`
 
 Package versions change the corpus slightly; the numbers above are from Debian 12 on ${new Date().toISOString().slice(0, 10)}.
