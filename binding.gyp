@@ -23,7 +23,8 @@
       "target_name": "jabert",
       "dependencies": ["jabert_kernels_v3", "jabert_kernels_v4"],
       "sources": ["native/addon.cc", "native/isa.cc", "native/kernels_base.cc", "native/matmul.cc"],
-      "libraries": ["-ldnnl", "-fopenmp"]
+      "libraries": ["-ldnnl", "-fopenmp"],
+      "ldflags": ["-Wl,-z,nodelete"]
     },
     {
       "target_name": "jabert_mecab",

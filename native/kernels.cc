@@ -278,7 +278,7 @@ void layernormBackward(float* dinp, float* dgamma, float* dbeta, const float* do
   // per-thread dgamma | dbeta partial sums in one buffer shared by the OpenMP team
   // (calls come only from the Node main thread); it grows once and is reused
   int nt = omp_get_max_threads();
-  static std::vector<float> partial;
+  static std::vector<float>& partial = *new std::vector<float>(); // never destroyed (see matmul.cc)
   if (partial.size() < (size_t)nt * 2 * C) partial.resize((size_t)nt * 2 * C);
   std::fill(partial.begin(), partial.begin() + (size_t)nt * 2 * C, 0.0f);
 #pragma omp parallel

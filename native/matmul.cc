@@ -12,8 +12,12 @@
 namespace jb {
 
 namespace {
-dnnl::engine& engine() { static dnnl::engine e(dnnl::engine::kind::cpu, 0); return e; }
-dnnl::stream& stream() { static dnnl::stream s(engine()); return s; }
+// The engine, stream, primitive cache and scratch live for the whole process and
+// are never destroyed: at exit the engine thread of the async API (a worker
+// thread with its own OpenMP team) may still be alive, and destroying oneDNN
+// objects under it crashed the process on the way out. The OS reclaims them.
+dnnl::engine& engine() { static dnnl::engine& e = *new dnnl::engine(dnnl::engine::kind::cpu, 0); return e; }
+dnnl::stream& stream() { static dnnl::stream& s = *new dnnl::stream(engine()); return s; }
 
 struct Entry { dnnl::matmul prim; dnnl::memory::desc a, b, c, bias; };
 // everything that selects a primitive: batch, M, N, K and the flag bits
@@ -25,12 +29,12 @@ struct KeyHash {
     return h;
   }
 };
-std::unordered_map<Key, Entry, KeyHash>& cache() { static std::unordered_map<Key, Entry, KeyHash> m; return m; }
+std::unordered_map<Key, Entry, KeyHash>& cache() { static auto& m = *new std::unordered_map<Key, Entry, KeyHash>(); return m; }
 
 // Scratch for on-the-fly bf16 conversion of f32 operands. Grows to the largest
 // operand seen, then stays: steady-state training allocates nothing here.
-std::vector<uint16_t>& scratchA() { static std::vector<uint16_t> v; return v; }
-std::vector<uint16_t>& scratchB() { static std::vector<uint16_t> v; return v; }
+std::vector<uint16_t>& scratchA() { static auto& v = *new std::vector<uint16_t>(); return v; }
+std::vector<uint16_t>& scratchB() { static auto& v = *new std::vector<uint16_t>(); return v; }
 
 using dt = dnnl::memory::data_type;
 using dims = dnnl::memory::dims;

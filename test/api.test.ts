@@ -168,3 +168,21 @@ test('the caller\'s event loop keeps running while the engine computes', async (
   assert.ok(ticks >= Math.min(5, ms / 10), `${ticks} timer ticks during ${ms.toFixed(0)} ms of compute`);
   await clf.close();
 });
+
+test('a script using the API exits cleanly, with or without closeEngine(), on every thread count (the engine thread\'s OpenMP team outlives no library)', () => {
+  const index = join(ROOT, 'dist/src/index.js');
+  const script = (close: boolean) => `import { Classifier, closeEngine } from ${JSON.stringify(index)};
+const clf = await Classifier.load(${JSON.stringify(cross)}, { dtype: 'f32' });
+const [r] = await clf.classify([{ text: 'ファイルを一覧する', textB: 'ファイルを表示する' }]);
+console.log(r.label);
+${close ? 'await closeEngine();' : ''}`;
+  for (const close of [false, true]) {
+    const f = join(dir, `exit-${close}.mjs`);
+    writeFileSync(f, script(close));
+    for (let i = 0; i < 4; i++) {
+      const r = spawnSync(process.execPath, [f], { encoding: 'utf8', env: { ...process.env, JA_BERT_THREADS: '2' } });
+      assert.equal(r.status, 0, `run ${i} (closeEngine ${close}): status ${r.status}, signal ${r.signal}, ${r.stderr}`);
+      assert.match(r.stdout, /^[01]\n$/);
+    }
+  }
+});
