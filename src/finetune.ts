@@ -10,7 +10,7 @@ import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, r
 import { type DataOptions, loadData } from './data/load.js';
 import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, scoreTargets } from './data/processors.js';
 import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, MULTI_LABEL_SELECTION_METRICS, multiLabelMetrics, multiLabelResultsText, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './eval/metrics.js';
-import { writeMultiLabelReports, writeRegressionReports, writeReports } from './eval/reports.js';
+import { writeMultiLabelReports, writeRegressionReports, writeReports, writeTensorboard } from './eval/reports.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
 import { findModelFiles, loadBert, saveBert } from './model/load.js';
@@ -56,6 +56,8 @@ export interface FinetuneOptions extends DataOptions {
   /** AdamW weight decay (default 0.01) and the global gradient-norm clip (default 1.0; 0: none) */
   weightDecay?: number;
   maxGradNorm?: number;
+  /** where else the run's scalars go: tensorboard writes OUT/runs/events.out.tfevents.* (HF's report_to); default none */
+  reportTo?: 'none' | 'tensorboard';
   /** HF's problem_type: single_label_classification, or regression (one output, MSE; float labels); default: regression when a label is a decimal number */
   problemType?: 'single_label_classification' | 'regression' | 'multi_label_classification';
   /** HF's label_smoothing_factor: ε in [0, 1) (training loss only) */
@@ -77,7 +79,7 @@ export interface FinetuneOptions extends DataOptions {
 }
 
 /** the files and folders finetune and baseline write into an output folder */
-export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|metrics\.csv|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|metrics\.csv|runs|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 /** the training loss's label smoothing and class weights, checked against the labels */
 function makeLossSpec(cw: FinetuneOptions['classWeights'], labelSmoothing: number, labels: string[], y: Int32Array): LossSpec {
@@ -136,6 +138,7 @@ function finetuneSettings(o: FinetuneOptions) {
     headDim: o.headDim === undefined ? undefined : intOption('head-dim', o.headDim, 0),
     polyCodes: o.polyCodes === undefined ? undefined : intOption('poly-codes', o.polyCodes, 0),
     metric: choiceOption('metric-for-best-model', o.metricForBestModel?.replace(/^eval_/, ''), [...SELECTION_METRICS, 'pearson', 'spearmanr', 'micro_f1', 'subset_accuracy'] as const, 'loss'),
+    reportTo: choiceOption('report-to', o.reportTo, ['none', 'tensorboard'] as const, 'none'),
     problemType: o.problemType === undefined ? undefined : choiceOption('problem-type', o.problemType, ['single_label_classification', 'regression', 'multi_label_classification'] as const, 'single_label_classification'),
     greaterIsBetter: o.greaterIsBetter,
     weightDecay: positiveOption('weight-decay', o.weightDecay, 0.01, true),
@@ -268,6 +271,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       const evalText = multiLabelResultsText({ eval_loss: loss, eval_micro_f1: m.micro.f1, eval_macro_f1: m.macro.f1, eval_subset_accuracy: m.subsetAccuracy, global_step: result.globalStep, loss });
       saveBert(model, o.output);
       copyTokenizerFiles(files.dir, o.output);
+      if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
       writeMultiLabelReports(o.output, data.eval, probs, m, evalText, {
         ...common, eval_loss: loss, loss, method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}, multi-label${o.randomInit ? ', trained from random weights' : ''}`,
       });
@@ -279,6 +283,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       const evalText = regressionResultsText({ eval_loss: m.mse, eval_pearson: m.pearson, eval_spearmanr: m.spearmanr, global_step: result.globalStep, loss: m.mse });
       saveBert(model, o.output);
       copyTokenizerFiles(files.dir, o.output);
+      if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
       writeRegressionReports(o.output, data.eval, targets!.eval, r.scores, m, evalText, {
         ...common, loss: m.mse, method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}, regression${o.randomInit ? ', trained from random weights' : ''}`,
       });
@@ -293,6 +298,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     const out = o.output;
     saveBert(model, out);
     copyTokenizerFiles(files.dir, out);
+    if (st.reportTo === 'tensorboard') writeTensorboard(out, result.curve, result.evals);
     writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
       eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, ...common,
       method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}${o.randomInit ? ', trained from random weights' : ''}`,

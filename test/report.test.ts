@@ -68,3 +68,15 @@ test('the PNGs carry their text: class names, titles, axis names and legends cha
   assert.equal(two.readUInt32BE(20), 520, 'loss and accuracy charts, 260 px each');
   assert.equal(one.readUInt32BE(20), 260, 'no evaluations: the loss chart alone');
 });
+
+test('CRC-32C and TensorFlow\'s masked CRC: the published check value; events decode back', async () => {
+  const { crc32c, maskedCrc, eventsFile, EventType } = await import('../src/eval/tfevents.js');
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283, 'the CRC-32C check value (RFC 3720)');
+  assert.equal(maskedCrc(Buffer.from('123456789')), ((((0xe3069283 >>> 15) | (0xe3069283 << 17)) >>> 0) + 0xa282ead8) >>> 0);
+  const f = eventsFile([{ step: 7, tag: 'train/loss', value: 0.25 }, { step: 8, tag: 'x', value: NaN }], 1000);
+  const len = Number(f.readBigUInt64LE(0));
+  const second = f.subarray(16 + len);
+  const e = EventType.toObject(EventType.decode(second.subarray(12, 12 + Number(second.readBigUInt64LE(0)))), { longs: Number }) as { step: number; wallTime: number; summary: { value: Array<{ tag: string; simpleValue: number }> } };
+  assert.deepEqual([e.step, e.wallTime, e.summary.value[0]!.tag, e.summary.value[0]!.simpleValue], [7, 1000, 'train/loss', 0.25]);
+  assert.equal(second.length, 16 + Number(second.readBigUInt64LE(0)), 'a non-finite value is left out');
+});

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { computeMetrics, matthewsFromConfusion, rocAucBinary } from '../src/eval/metrics.js';
@@ -37,11 +37,11 @@ test('MCC and ROC-AUC: the values scikit-learn documents and hand-counted cases'
   assert.equal(withProbs.rocAuc, 0.75);
 });
 
-test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json), and --metric-for-best-model picks the best evaluation by it', () => {
+test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json), --metric-for-best-model picks the best evaluation by it, --report-to tensorboard logs the scalars', async () => {
   const out = join(dir, 'f1');
   const common = ['--model', model, '--texts', texts, '--pairs', pairs, '--max-steps', '12', '--batch-size', '8', '--max-seq-length', '32',
     '--learning-rate', '2e-3', '--eval-steps', '3', '--dtype', 'f32', '--seed', '5'];
-  let r = cli('finetune', ...common, '--output', out, '--metric-for-best-model', 'macro_f1');
+  let r = cli('finetune', ...common, '--output', out, '--metric-for-best-model', 'macro_f1', '--report-to', 'tensorboard');
   assert.equal(r.status, 0, r.stderr);
   // run_classifier's block stays as it is; every metric is in eval_results.json, as HF Trainer writes it
   assert.match(readFileSync(join(out, 'eval_results.txt'), 'utf8'), /^\*\*\*\*\* Eval results \*\*\*\*\*\neval_accuracy = .*\neval_loss = .*\nglobal_step = 12\nloss = .*\n$/);
@@ -66,6 +66,27 @@ test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json
   assert.deepEqual(csv.filter((l) => l.split(',')[1] === 'eval').map((l) => Number(l.split(',')[0])), [3, 6, 9, 12]);
   const evalRow = csv.find((l) => l.startsWith('6,eval,'))!.split(',');
   assert.equal(Number(evalRow[6]), rep.evaluations[1]!.eval_macro_f1);
+  // the TensorBoard event file: TensorFlow's record framing with valid masked CRC-32Cs, the version event, then the same scalars as metrics.csv
+  const { EventType, maskedCrc } = await import('../src/eval/tfevents.js');
+  const runs = readdirSync(join(out, 'runs'));
+  assert.equal(runs.length, 1);
+  assert.match(runs[0]!, /^events\.out\.tfevents\.\d+\..+\.ja-bert$/);
+  const buf = readFileSync(join(out, 'runs', runs[0]!));
+  const events: Array<Record<string, unknown>> = [];
+  for (let off = 0; off < buf.length;) {
+    const len = Number(buf.readBigUInt64LE(off));
+    assert.equal(buf.readUInt32LE(off + 8), maskedCrc(buf.subarray(off, off + 8)), 'length CRC');
+    const data = buf.subarray(off + 12, off + 12 + len);
+    assert.equal(buf.readUInt32LE(off + 12 + len), maskedCrc(data), 'data CRC');
+    events.push(EventType.toObject(EventType.decode(data), { longs: Number }) as Record<string, unknown>);
+    off += 16 + len;
+  }
+  assert.equal(events[0]!.fileVersion, 'brain.Event:2');
+  const scalar = (tag: string) => events.flatMap((e) => ((e.summary as { value: Array<{ tag: string; simpleValue: number }> } | undefined)?.value ?? [])
+    .filter((v) => v.tag === tag).map((v) => [e.step as number, v.simpleValue]));
+  assert.equal(scalar('train/loss').length, 12);
+  assert.deepEqual(scalar('eval/macro_f1').map((x) => x[0]), [3, 6, 9, 12]);
+  scalar('eval/macro_f1').forEach(([, v], i) => assert.ok(Math.abs(v! - rep.evaluations[i]!.eval_macro_f1) < 1e-6));
   // report.html's run table lists the options: learning rate, batch size, seed, selection metric
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   for (const [k, v] of [['learning_rate', '0.002'], ['train_batch_size', '8'], ['seed', '5'], ['metric_for_best_model', 'macro_f1'], ['weight_decay', '0.01']]) {

@@ -37,7 +37,8 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       [--max-seq-length 128 --batch-size 32 --learning-rate 5e-5 --epochs 3 --max-steps N --warmup-proportion 0.1
        --seed 42 --dtype auto|f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
        --early-stopping-patience N --metric-for-best-model loss|accuracy|macro_f1|mcc|roc_auc|pearson|spearmanr|micro_f1|subset_accuracy --greater-is-better true|false
-       --weight-decay 0.01 --max-grad-norm 1.0 --label-smoothing 0 --class-weights balanced|w0,w1,... --problem-type single_label_classification|regression|multi_label_classification --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
+       --weight-decay 0.01 --max-grad-norm 1.0 --label-smoothing 0 --class-weights balanced|w0,w1,... --problem-type single_label_classification|regression|multi_label_classification
+       --report-to none|tensorboard --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       Decimal labels (STS scores such as 3.8; JSONL "label" or "score") train a regressor: one output, MSE, eval Pearson/Spearman;
       a list of labels per JSONL line ("labels": [...]) trains multi-label classification (sigmoid per label, micro/macro F1).
@@ -151,7 +152,7 @@ async function main(argv: string[]): Promise<number> {
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
         head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
         'metric-for-best-model': 'string', 'greater-is-better': 'string', 'weight-decay': 'number', 'max-grad-norm': 'number',
-        'label-smoothing': 'number', 'class-weights': 'string', 'problem-type': 'string', config: 'string' };
+        'label-smoothing': 'number', 'class-weights': 'string', 'problem-type': 'string', 'report-to': 'string', config: 'string' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
@@ -165,6 +166,7 @@ async function main(argv: string[]): Promise<number> {
         head: flags.head as string | undefined, headDim: num('head-dim'), polyCodes: num('poly-codes'), randomInit: flags['random-init'] === true,
         metricForBestModel: flags['metric-for-best-model'] as string | undefined, greaterIsBetter: boolFlag('greater-is-better', flags['greater-is-better']),
         weightDecay: num('weight-decay'), maxGradNorm: num('max-grad-norm'), labelSmoothing: num('label-smoothing'),
+        reportTo: flags['report-to'] as 'none' | 'tensorboard' | undefined,
         problemType: flags['problem-type'] as 'regression' | 'single_label_classification' | 'multi_label_classification' | undefined,
         classWeights: flags['class-weights'] === undefined ? undefined : flags['class-weights'] === 'balanced' ? 'balanced' : String(flags['class-weights']).split(',').map((w) => (w.trim() === '' ? NaN : Number(w))),
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),

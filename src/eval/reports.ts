@@ -1,4 +1,7 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { eventsFile, runScalars } from './tfevents.js';
 import type { Example } from '../data/processors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { classificationReport, confusionMatrixText, multiLabelReport, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './metrics.js';
@@ -97,4 +100,14 @@ export function writeMultiLabelReports(out: string, evalSet: Example[], probs: F
   if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
   if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], 'binary cross-entropy')));
   writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
+}
+
+/** TensorBoard's event file of a run, in OUT/runs/ (written before the finished marker) */
+export function writeTensorboard(out: string, curve: Array<{ step: number; loss: number; lr?: number }>, evals: Array<{ step: number; [k: string]: number | undefined }>): string {
+  const dir = join(out, 'runs');
+  mkdirSync(dir, { recursive: true });
+  const now = Date.now() / 1000;
+  const path = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname()}.ja-bert`);
+  writeFileAtomic(path, (w) => w(eventsFile(runScalars(curve, evals), now)));
+  return path;
 }
