@@ -324,10 +324,7 @@ export class Ranker {
 
   /** the top K cached texts for a text, or for a cached text by id (itself left out) */
   rank(q: { id?: string; text?: string; top?: number }): RankResult {
-    const top = intOption('top', q.top, 10);
-    if ((q.id === undefined) === (q.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
-    if (q.text !== undefined && (typeof q.text !== 'string' || q.text.trim() === '')) throw new DataError('--text is empty: give the text to rank against the cache');
-    if (q.text?.includes('\0')) throw new DataError('--text contains a NUL character');
+    const top = checkRankQuery(q);
     let text = q.text, self = -1;
     if (q.id !== undefined) {
       const e = this.cache.byId.get(q.id);
@@ -348,11 +345,17 @@ export class Ranker {
 
 /** rank one A against every cached B (loads the model and the cache for this one query) */
 export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DTypeOption }): RankResult {
-  intOption('top', o.top, 10);
-  if ((o.id === undefined) === (o.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
-  if (o.text !== undefined && o.text.trim() === '') throw new DataError('--text is empty: give the text to rank against the cache');
-  if (o.text?.includes('\0')) throw new DataError('--text contains a NUL character');
+  checkRankQuery(o); // before the model and the cache are read
   return Ranker.load(o).rank(o);
+}
+
+/** a rank query: exactly one of id and a non-empty text without NUL; returns top (default 10) */
+function checkRankQuery(q: { id?: string; text?: string; top?: number }): number {
+  const top = intOption('top', q.top, 10);
+  if ((q.id === undefined) === (q.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
+  if (q.text !== undefined && (typeof q.text !== 'string' || q.text.trim() === '')) throw new DataError('--text is empty: give the text to rank against the cache');
+  if (q.text?.includes('\0')) throw new DataError('--text contains a NUL character');
+  return top;
 }
 
 export const cacheFileSize = (p: string): number => statSync(p).size;

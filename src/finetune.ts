@@ -18,12 +18,12 @@ import { copyTokenizerFiles } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
 import { loadTokenizer } from './tokenize/index.js';
 import { type Features, InputBuilder } from './tokenize/inputs.js';
-import { classificationTask, evaluate, evaluateLogits, evaluateScores, multiLabelTask, regressionTask, train, trainingSteps, trainTask, type EvalResult, type ScoreResult, type TrainResult } from './train/trainer.js';
+import { classificationTask, evaluate, evaluateLogits, evaluateScores, logitLossTask, train, trainingSteps, trainTask, type EvalResult, type ScoreResult, type TrainResult } from './train/trainer.js';
 import { HEAD_TYPES, headConfig } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
-import { evaluatePairLogits, evaluatePairs, evaluatePairScores, pairFeatures, pairMultiLabelTask, pairRegressionTask, pairSides, pairTask, type PairFeatures } from './train/pairtask.js';
+import { evaluatePairLogits, evaluatePairs, evaluatePairScores, pairFeatures, pairLogitLossTask, pairSides, pairTask, type PairFeatures } from './train/pairtask.js';
 import { TextClassifier } from './infer/models.js';
-import { balancedClassWeights, bceLoss, sigmoid, type LossSpec } from './train/loss.js';
+import { balancedClassWeights, bceLoss, bceOn, mseOn, sigmoid, type LossSpec } from './train/loss.js';
 
 export type { DataOptions } from './data/load.js';
 
@@ -251,10 +251,10 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
         },
       },
     };
-    const task = ml
-      ? (pm ? pairMultiLabelTask(pm, tr.features as PairFeatures, ml.train, builder.pad) : multiLabelTask(model, tr.features as Features[], ml.train, builder.pad))
-      : regression
-      ? (pm ? pairRegressionTask(pm, tr.features as PairFeatures, targets!.train, builder.pad) : regressionTask(model, tr.features as Features[], targets!.train, builder.pad))
+    // multi-label and regression train on a loss of the logits; single-label classification on the kernels' cross-entropy
+    const lossOf = ml ? bceOn(ml.train, labels.length) : regression ? mseOn(targets!.train) : null;
+    const task = lossOf
+      ? (pm ? pairLogitLossTask(pm, tr.features as PairFeatures, lossOf, builder.pad) : logitLossTask(model, tr.features as Features[], lossOf, builder.pad))
       : (pm ? pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad, lossSpec) : classificationTask(model, tr.features as Features[], tr.y, builder.pad, lossSpec));
     const result = trainTask(model, o.kernels, task, trainOpts);
     const hyperparameters = { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,

@@ -35,10 +35,15 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
     title: `ja-bert: ${String(extra.method ?? 'fine-tuned cross-encoder')}`, evalText, reportText: classificationReport(metrics),
     confusionText: confusionMatrixText(metrics.confusion), metrics, curve, evals, details: extra,
   })));
-  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
   writeFileAtomic(join(out, 'confusion_matrix.png'), (w) => w(confusionPng(metrics)));
-  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [])));
-  // last: its presence means the run finished (run/rundir.ts)
+  writeCurvesAndFinish(out, curve, evals, evalText);
+}
+
+/** every run's last files: metrics.csv, learning_curve.png, then eval_results.txt, whose presence means the run finished (run/rundir.ts) */
+function writeCurvesAndFinish(out: string, curve: Array<{ step: number; loss: number; lr?: number }> | undefined,
+  evals: Array<{ step: number; eval_loss: number; [k: string]: number | undefined }> | undefined, evalText: string, lossName?: string): void {
+  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
+  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], lossName)));
   writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
 }
 
@@ -46,7 +51,7 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
  * metrics.csv: one row per training step (its loss and learning rate) and one
  * per evaluation (every eval metric), by step, as a tracker would log them.
  */
-export function metricsCsv(curve: Array<{ step: number; loss: number; lr?: number }>, evals: Array<{ step: number; [k: string]: number }>): string {
+export function metricsCsv(curve: Array<{ step: number; loss: number; lr?: number }>, evals: Array<{ step: number; [k: string]: number | undefined }>): string {
   const evalKeys = [...new Set(evals.flatMap((e) => Object.keys(e).filter((k) => k !== 'step')))].sort();
   const cols = ['step', 'kind', 'loss', 'learning_rate', ...evalKeys];
   const rows: Array<[number, number, string]> = [];
@@ -75,9 +80,7 @@ export function writeRegressionReports(out: string, evalSet: Example[], targets:
   writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
     title: `ja-bert: ${String(extra.method ?? 'fine-tuned regressor')}`, evalText, curve, evals, details: extra, lossName: 'squared error',
   })));
-  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
-  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], 'squared error')));
-  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
+  writeCurvesAndFinish(out, curve, evals, evalText, 'squared error');
 }
 
 /** the report files of a multi-label run: as a classification run's, with scikit-learn's multi-label report and no confusion matrix */
@@ -97,9 +100,7 @@ export function writeMultiLabelReports(out: string, evalSet: Example[], probs: F
   writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
     title: `ja-bert: ${String(extra.method ?? 'fine-tuned multi-label classifier')}`, evalText, reportText: multiLabelReport(m), curve, evals, details: extra, lossName: 'binary cross-entropy',
   })));
-  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
-  if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], 'binary cross-entropy')));
-  writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
+  writeCurvesAndFinish(out, curve, evals, evalText, 'binary cross-entropy');
 }
 
 /** TensorBoard's event file of a run, in OUT/runs/ (written before the finished marker) */

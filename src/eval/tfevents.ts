@@ -3,11 +3,12 @@
  * train/loss and train/learning_rate per step, eval/<metric> per evaluation —
  * as tf.Event records, which TensorBoard reads from `OUT/runs/`. The record
  * framing (length, masked CRC-32C of the length, data, masked CRC-32C of the
- * data) follows TensorFlow's record_writer; the Event/Summary protobufs are
- * encoded by protobufjs. CRC-32C is hand-written: a table, a few lines, and
- * no dependency offers it for this framing.
+ * data) follows TensorFlow's record_writer, with the CRC-32C and its mask
+ * the TF1 checkpoint reader already has; the Event/Summary protobufs are
+ * encoded by protobufjs.
  */
 import protobuf from 'protobufjs';
+import { crc32c, maskCrc } from '../io/tf1.js';
 
 const root = protobuf.Root.fromJSON({
   nested: {
@@ -18,28 +19,12 @@ const root = protobuf.Root.fromJSON({
 });
 export const EventType = root.lookupType('Event');
 
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32C (Castagnoli), as TensorFlow's crc32c */
-export function crc32c(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) c = TABLE[(c ^ b[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** TensorFlow's masked CRC: rotate right by 15, add a constant */
+/** TensorFlow's masked CRC-32C of bytes (the same CRC and mask as the TF1 checkpoint reader's, io/tf1.ts) */
 export function maskedCrc(b: Uint8Array): number {
-  const c = crc32c(b);
-  return ((((c >>> 15) | (c << 17)) >>> 0) + 0xa282ead8) >>> 0;
+  return maskCrc(crc32c(b));
 }
+
+export { crc32c };
 
 function record(data: Uint8Array): Buffer {
   const len = Buffer.alloc(8);

@@ -79,3 +79,25 @@ export function bceGrad(d: F32, logits: F32, Y: ArrayLike<number>, n: number, dL
 }
 
 export const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+/** a loss on a micro-batch's logits [B, C] (rows `idx` of the training set): its value and its gradient */
+export type LogitLoss = (logits: F32, idx: number[], dLoss: number) => { loss: number; dLogits: F32 };
+
+/** MSE against float targets (regression, one output) */
+export function mseOn(targets: Float64Array): LogitLoss {
+  return (logits, idx, dLoss) => {
+    const y = Float64Array.from(idx, (i) => targets[i]!), dLogits = new Float32Array(idx.length);
+    mseGrad(dLogits, logits, y, idx.length, dLoss);
+    return { loss: mseLoss(logits, y, idx.length), dLogits };
+  };
+}
+
+/** binary cross-entropy against an n × C 0/1 matrix (multi-label) */
+export function bceOn(Y: Uint8Array, C: number): LogitLoss {
+  return (logits, idx, dLoss) => {
+    const y = new Float64Array(idx.length * C), dLogits = new Float32Array(idx.length * C);
+    idx.forEach((i, k) => { for (let c = 0; c < C; c++) y[k * C + c] = Y[i * C + c]!; });
+    bceGrad(dLogits, logits, y, idx.length * C, dLoss);
+    return { loss: bceLoss(logits, y, idx.length * C), dLogits };
+  };
+}

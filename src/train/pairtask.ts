@@ -6,8 +6,8 @@
 import { DataError, type Example, labelIds } from '../data/processors.js';
 import type { PairModel } from '../model/pairmodel.js';
 import type { Features, InputBuilder } from '../tokenize/inputs.js';
-import { evaluateBatches, evaluateScoreBatches, logitBatches, type EvalResult, type ScoreResult, type TrainTask } from './trainer.js';
-import { bceGrad, bceLoss, isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
+import { evaluateBatches, logitBatches, scoreResult, type EvalResult, type ScoreResult, type TrainTask } from './trainer.js';
+import { isPlainLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
 
 export interface PairFeatures { a: Features[]; b: Features[] }
 
@@ -52,40 +52,15 @@ export function evaluatePairs(pm: PairModel, f: PairFeatures, labels: Int32Array
   return evaluateBatches(f.a.length, len, pm.C, labels, batchSize, (idx, y) => pm.loss(pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId), y));
 }
 
-/** a pair head trained as a one-output regressor (MSE against float targets) */
-export function pairRegressionTask(pm: PairModel, f: PairFeatures, targets: Float64Array, padId: number): TrainTask {
+/** a pair head trained with a loss on its logits (regression: mseOn, multi-label: bceOn; train/loss.ts) */
+export function pairLogitLossTask(pm: PairModel, f: PairFeatures, lossOf: LogitLoss, padId: number): TrainTask {
   return {
     lengths: f.a.map((x, i) => Math.max(x.inputIds.length, f.b[i]!.inputIds.length)),
     step(idx, seed, dLoss) {
-      const y = Float64Array.from(idx, (i) => targets[i]!);
-      const out = pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId, { train: true, seed });
-      const d = new Float32Array(y.length);
-      mseGrad(d, out, y, y.length, dLoss);
-      pm.backward(new Int32Array(y.length), dLoss, d);
-      return { loss: mseLoss(out, y, y.length), tokens: pm.lastTokens };
-    },
-  };
-}
-
-/** a pair model's scores (regression) */
-export function evaluatePairScores(pm: PairModel, f: PairFeatures, targets: Float64Array | null, batchSize: number, padId: number): ScoreResult {
-  const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
-  return evaluateScoreBatches(f.a.length, len, targets, batchSize, (idx) => pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId));
-}
-
-/** a pair head trained multi-label: C sigmoid outputs, binary cross-entropy */
-export function pairMultiLabelTask(pm: PairModel, f: PairFeatures, Y: Uint8Array, padId: number): TrainTask {
-  const C = pm.C;
-  return {
-    lengths: f.a.map((x, i) => Math.max(x.inputIds.length, f.b[i]!.inputIds.length)),
-    step(idx, seed, dLoss) {
-      const y = new Float64Array(idx.length * C);
-      idx.forEach((i, k) => { for (let c = 0; c < C; c++) y[k * C + c] = Y[i * C + c]!; });
       const z = pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId, { train: true, seed });
-      const d = new Float32Array(idx.length * C);
-      bceGrad(d, z, y, idx.length * C, dLoss);
-      pm.backward(new Int32Array(idx.length), dLoss, d);
-      return { loss: bceLoss(z, y, idx.length * C), tokens: pm.lastTokens };
+      const { loss, dLogits } = lossOf(z, idx, dLoss);
+      pm.backward(new Int32Array(idx.length), dLoss, dLogits);
+      return { loss, tokens: pm.lastTokens };
     },
   };
 }
@@ -94,4 +69,9 @@ export function pairMultiLabelTask(pm: PairModel, f: PairFeatures, Y: Uint8Array
 export function evaluatePairLogits(pm: PairModel, f: PairFeatures, batchSize: number, padId: number): Float32Array {
   const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
   return logitBatches(f.a.length, len, pm.C, batchSize, (idx) => pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId));
+}
+
+/** a pair model's scores (regression) */
+export function evaluatePairScores(pm: PairModel, f: PairFeatures, targets: Float64Array | null, batchSize: number, padId: number): ScoreResult {
+  return scoreResult(evaluatePairLogits(pm, f, batchSize, padId), targets);
 }

@@ -20,7 +20,7 @@ import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
 import { JaBertError, registerError } from '../core/errors.js';
-import { bceGrad, bceLoss, isPlainLoss, mseGrad, mseLoss, specLoss, specLossGrad, type LossSpec } from './loss.js';
+import { isPlainLoss, mseLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
 
 /** training was cancelled through its signal */
 export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
@@ -168,29 +168,18 @@ export function classificationTask(model: Bert, features: Features[], labels: In
   };
 }
 
-/** fine-tuning a one-output regressor (problem_type regression): MSE against float targets */
-export function regressionTask(model: Bert, features: Features[], targets: Float64Array, padId = 0): TrainTask {
+/** fine-tuning the cross-encoder with a loss on its logits (regression: mseOn, multi-label: bceOn; train/loss.ts) */
+export function logitLossTask(model: Bert, features: Features[], lossOf: LogitLoss, padId = 0): TrainTask {
   return {
     lengths: features.map((f) => f.inputIds.length),
     step(b, seed, dLoss) {
       const batch = padBatch(b.map((i) => features[i]!), padId);
-      const y = Float64Array.from(b, (i) => targets[i]!);
       const { logits } = model.forward(batch, { train: true, seed });
-      const dLogits = new Float32Array(y.length);
-      mseGrad(dLogits, logits!, y, y.length, dLoss);
-      const loss = mseLoss(logits!, y, y.length);
-      model.backward({ labels: new Int32Array(y.length), dLoss, dLogits });
+      const { loss, dLogits } = lossOf(logits!, b, dLoss);
+      model.backward({ labels: new Int32Array(b.length), dLoss, dLogits });
       return { loss, tokens: batch.B * batch.S };
     },
   };
-}
-
-/** one score per example in order, from batches of similar length; with targets, the mean squared error too */
-export interface ScoreResult { scores: Float32Array; mse: number }
-
-export function evaluateScoreBatches(n: number, lengthOf: (i: number) => number, targets: Float64Array | null, batchSize: number, scoreBatch: (idx: number[]) => F32): ScoreResult {
-  const scores = logitBatches(n, lengthOf, 1, batchSize, scoreBatch);
-  return { scores, mse: targets ? mseLoss(scores, targets, n) : NaN };
 }
 
 /** every example's C logits [n, C], in order, from batches of similar length */
@@ -209,27 +198,13 @@ export function evaluateLogits(model: Bert, features: Features[], batchSize: num
   return logitBatches(features.length, (i) => features[i]!.inputIds.length, model.numLabels, batchSize, (idx) => model.forward(padBatch(idx.map((i) => features[i]!), padId)).logits!);
 }
 
-/** multi-label fine-tuning: C sigmoid outputs with binary cross-entropy against an n × C 0/1 matrix */
-export function multiLabelTask(model: Bert, features: Features[], Y: Uint8Array, padId = 0): TrainTask {
-  const C = model.numLabels;
-  return {
-    lengths: features.map((f) => f.inputIds.length),
-    step(b, seed, dLoss) {
-      const batch = padBatch(b.map((i) => features[i]!), padId);
-      const y = new Float64Array(b.length * C);
-      b.forEach((i, k) => { for (let c = 0; c < C; c++) y[k * C + c] = Y[i * C + c]!; });
-      const { logits } = model.forward(batch, { train: true, seed });
-      const d = new Float32Array(b.length * C);
-      bceGrad(d, logits!, y, b.length * C, dLoss);
-      const loss = bceLoss(logits!, y, b.length * C);
-      model.backward({ labels: new Int32Array(b.length), dLoss, dLogits: d });
-      return { loss, tokens: batch.B * batch.S };
-    },
-  };
-}
+/** a regressor's score per example in order; with targets, the mean squared error too */
+export interface ScoreResult { scores: Float32Array; mse: number }
+
+export const scoreResult = (scores: Float32Array, targets: Float64Array | null): ScoreResult => ({ scores, mse: targets ? mseLoss(scores, targets, scores.length) : NaN });
 
 export function evaluateScores(model: Bert, features: Features[], targets: Float64Array | null, batchSize: number, padId = 0): ScoreResult {
-  return evaluateScoreBatches(features.length, (i) => features[i]!.inputIds.length, targets, batchSize, (idx) => model.forward(padBatch(idx.map((i) => features[i]!), padId)).logits!);
+  return scoreResult(evaluateLogits(model, features, batchSize, padId), targets);
 }
 
 export function train(model: Bert, K: Kernels, features: Features[], labels: Int32Array, o: TrainOptions): TrainResult {
