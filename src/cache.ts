@@ -15,7 +15,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 
 import { dirname } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { DataError } from './data/processors.js';
+import { DataError, positiveLabelIndex } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
 import { intOption, OptionError } from './core/options.js';
@@ -55,7 +55,7 @@ export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = '
   const pm = new PairModel(model);
   const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(pm.sideLength, model.cfg.max_position_embeddings));
   const labels = model.cfg.labels;
-  const positive = labels.indexOf('1') >= 0 ? labels.indexOf('1') : labels.length - 1;
+  const positive = positiveLabelIndex(labels);
   return { pm, builder, hash: modelHash(dir), dir, positive, dtype };
 }
 

@@ -19,6 +19,17 @@ import { intOption } from './core/options.js';
 import { HEAD_TYPES } from './model/heads/index.js';
 
 export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
+/** what compare trains by default: every head with cross-entropy, and the bi-encoder also trained contrastively (its cosine) */
+export const DEFAULT_COMPARE_HEADS = ['cross', ...HEAD_TYPES.filter((h) => h !== 'cosine'), 'bi+contrastive'];
+
+/** a --heads entry: HEAD, or HEAD+LOSS (bi+contrastive, bi+cosent: finetune's --loss) */
+function headEntry(entry: string): { head: string; loss?: 'contrastive' | 'cosent' } {
+  const [head, loss, extra] = entry.split('+');
+  if (!(ALL_HEADS as readonly string[]).includes(head!) || extra !== undefined || (loss !== undefined && loss !== 'contrastive' && loss !== 'cosent')) {
+    throw new DataError(`--heads: unknown head "${entry}" (${ALL_HEADS.join(', ')}, or bi+contrastive, bi+cosent)`);
+  }
+  return { head: head!, loss: loss as 'contrastive' | 'cosent' | undefined };
+}
 
 export interface CompareRow {
   head: string; accuracy: number; macro_f1: number; train_seconds: number; pair_ms: number; rank10k_ms: number;
@@ -43,8 +54,8 @@ const ms = (t0: number) => performance.now() - t0;
 
 export function compare(o: CompareOptions): CompareRow[] {
   const dtype = resolveDtype(o.dtype, o.kernels);
-  const heads = o.heads ?? [...ALL_HEADS];
-  for (const h of heads) if (!(ALL_HEADS as readonly string[]).includes(h)) throw new DataError(`--heads: unknown head "${h}" (${ALL_HEADS.join(', ')})`);
+  const heads = o.heads ?? DEFAULT_COMPARE_HEADS;
+  const entries = new Map(heads.map((h) => [h, headEntry(h)]));
   const seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
   intOption('timing-pairs', o.timingPairs, 100);
   if (o.crossRankSample !== undefined) intOption('cross-rank-sample', o.crossRankSample, 1);
@@ -55,7 +66,7 @@ export function compare(o: CompareOptions): CompareRow[] {
     const dir = join(o.output, head);
     o.log?.(`== ${head}`);
     const r = finetune({
-      model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, head,
+      model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, head: entries.get(head)!.head, loss: entries.get(head)!.loss,
       maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype,
       // a rerun after a kill keeps the heads already trained and resumes the one in progress
       saveSteps: 100, reuseFinished: true, overwrite: o.overwrite, log: o.log, signal: o.signal,

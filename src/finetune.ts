@@ -8,7 +8,7 @@ import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
 import { type DataOptions, loadData } from './data/load.js';
-import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, scoreTargets } from './data/processors.js';
+import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, positiveLabelIndex, scoreTargets } from './data/processors.js';
 import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, MULTI_LABEL_SELECTION_METRICS, multiLabelMetrics, multiLabelResultsText, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './eval/metrics.js';
 import { writeMultiLabelReports, writeRegressionReports, writeReports, writeTensorboard } from './eval/reports.js';
 import { InputFileError, readJsonLines } from './io/text.js';
@@ -23,6 +23,7 @@ import { HEAD_TYPES, headConfig } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
 import { evaluatePairLogits, evaluatePairs, evaluatePairScores, pairFeatures, pairLogitLossTask, pairSides, pairTask, type PairFeatures } from './train/pairtask.js';
 import { TextClassifier } from './infer/models.js';
+import { calibrate, CONTRASTIVE_LOSSES, cosentTask, mnrlTask } from './train/contrastive.js';
 import { balancedClassWeights, bceLoss, bceOn, mseOn, sigmoid, type LossSpec } from './train/loss.js';
 
 export type { DataOptions } from './data/load.js';
@@ -64,8 +65,16 @@ export interface FinetuneOptions extends DataOptions {
   labelSmoothing?: number;
   /** 'balanced' (n / (C · count), as scikit-learn), or one weight per label in the labels' sorted order */
   classWeights?: 'balanced' | number[];
-  /** cross (default: text_a and text_b in one input) or a cacheable pair head: bi, additive, dot, lowrank, poly, late */
+  /** cross (default: text_a and text_b in one input) or a cacheable pair head: bi, cosine, additive, dot, lowrank, poly, late */
   head?: string;
+  /**
+   * the bi-encoder's training loss, as sentence-transformers': cross-entropy (default; the head's classifier),
+   * contrastive (MultipleNegativesRankingLoss, in-batch negatives, positive pairs only) or cosent (every pair's
+   * label or score). contrastive and cosent train the bi-encoder's cosine similarity: the model's head is `cosine`.
+   */
+  loss?: 'cross-entropy' | 'contrastive' | 'cosent';
+  /** the cosine's scale in contrastive and cosent (sentence-transformers' default 20) */
+  lossScale?: number;
   /** train from scratch: the model folder's config and tokenizer with freshly initialised weights */
   randomInit?: boolean;
   /** the head's projection size (additive, lowrank, late) and poly's code count */
@@ -121,9 +130,14 @@ function finishedResult(dir: string, labels: string[], kind: 'single' | 'regress
 
 /** finetune's options with defaults applied, every number range-checked (nothing read or written yet) */
 function finetuneSettings(o: FinetuneOptions) {
-  const head = choiceOption('head', o.head, ['cross', ...HEAD_TYPES] as const, 'cross');
+  const asked = choiceOption('head', o.head, ['cross', ...HEAD_TYPES] as const, 'cross');
+  const loss = choiceOption('loss', o.loss, CONTRASTIVE_LOSSES, 'cross-entropy');
+  if (loss !== 'cross-entropy' && asked !== 'bi' && asked !== 'cosine') throw new OptionError(`--loss ${loss} trains a bi-encoder's cosine similarity: use it with --head bi (or cosine), not --head ${asked}`);
   return {
-    head,
+    // --loss contrastive|cosent with --head bi: the bi-encoder scored by cosine similarity, the `cosine` head
+    head: loss === 'cross-entropy' ? asked : 'cosine',
+    loss,
+    lossScale: positiveOption('loss-scale', o.lossScale, 20),
     maxSeqLength: intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096),
     batchSize: intOption('batch-size', o.batchSize, 32),
     learningRate: positiveOption('learning-rate', o.learningRate, 5e-5),
@@ -167,6 +181,13 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   if ((regression || ml) && (st.classWeights !== undefined || st.labelSmoothing)) throw new OptionError(`--class-weights and --label-smoothing apply to single-label classification, not ${kind}`);
   const allowed: readonly string[] = regression ? REGRESSION_SELECTION_METRICS : ml ? MULTI_LABEL_SELECTION_METRICS : SELECTION_METRICS;
   if (!allowed.includes(st.metric)) throw new OptionError(`--metric-for-best-model ${st.metric} does not apply to ${kind} (use ${allowed.join(', ')})`);
+  const contrastive = st.loss !== 'cross-entropy';
+  if (contrastive) {
+    if (ml) throw new OptionError(`--loss ${st.loss} does not apply to multi-label data`);
+    if (regression && st.loss === 'contrastive') throw new OptionError('--loss contrastive needs positive pairs (labels 0/1); for scores use --loss cosent');
+    if (!regression && labels.length !== 2) throw new DataError(`${data.source}: --loss ${st.loss} needs two labels (a pair matches or not), found ${labels.length}: ${labels.join(', ')}`);
+    if (st.classWeights !== undefined || st.labelSmoothing) throw new OptionError(`--class-weights and --label-smoothing apply to the cross-entropy loss, not --loss ${st.loss}`);
+  }
   const lossSpec = regression || ml ? {} : makeLossSpec(st.classWeights, st.labelSmoothing, labels, labelIds(data.train, labels, data.source));
   // what identifies a run: an output folder holding the same run resumes it, another one is refused
   const identity = JSON.stringify({
@@ -180,6 +201,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     ...(st.weightDecay !== 0.01 ? { weight_decay: st.weightDecay } : {}), ...(st.maxGradNorm !== 1.0 ? { max_grad_norm: st.maxGradNorm } : {}),
     ...(st.labelSmoothing ? { label_smoothing: st.labelSmoothing } : {}), ...(lossSpec.classWeights ? { class_weights: Array.from(lossSpec.classWeights) } : {}),
     ...(regression ? { problem_type: 'regression' } : ml ? { problem_type: 'multi_label_classification' } : {}),
+    ...(contrastive ? { loss: st.loss, loss_scale: st.lossScale } : {}),
   });
   const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished });
   if (plan.finished) return finishedResult(o.output, labels, regression ? 'regression' : ml ? 'multi' : 'single');
@@ -212,8 +234,13 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     tr = featurize(builder, data.train, labels, data.source);
     ev = featurize(builder, data.eval, labels, o.evalFile ?? data.source);
   }
-  const total = trainingSteps(data.train.length, { batchSize: st.batchSize, epochs: st.epochs, maxSteps: st.maxSteps, gradientAccumulation: st.gradientAccumulation });
-  if (total < 1) throw new OptionError(`no training steps: ${data.train.length} examples with --batch-size ${st.batchSize} × --gradient-accumulation-steps ${st.gradientAccumulation} and --epochs ${st.epochs} make less than one step`);
+  const positive = positiveLabelIndex(labels);
+  // contrastive trains on the positive pairs alone (in-batch negatives)
+  const positives = st.loss === 'contrastive' ? Array.from(tr.y.keys()).filter((i) => tr.y[i] === positive) : null;
+  if (positives && positives.length === 0) throw new DataError(`${data.source}: --loss contrastive needs positive pairs (label ${labels[positive]}); there are none`);
+  const nTrain = positives ? positives.length : data.train.length;
+  const total = trainingSteps(nTrain, { batchSize: st.batchSize, epochs: st.epochs, maxSteps: st.maxSteps, gradientAccumulation: st.gradientAccumulation });
+  if (total < 1) throw new OptionError(`no training steps: ${nTrain} ${positives ? 'positive pairs' : 'examples'} with --batch-size ${st.batchSize} × --gradient-accumulation-steps ${st.gradientAccumulation} and --epochs ${st.epochs} make less than one step`);
 
   // 2. the run begins: lock, run.json; from here a kill leaves a folder the same command resumes
   const release = beginRun(plan, identity, OUTPUT_FILES);
@@ -221,11 +248,20 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
     const runLogits = (): Float32Array => (pm ? evaluatePairLogits(pm, ev.features as PairFeatures, 64, builder.pad) : evaluateLogits(model, ev.features as Features[], 64, builder.pad));
     const runScores = (): ScoreResult => (pm ? evaluatePairScores(pm, ev.features as PairFeatures, targets!.eval, 64, builder.pad) : evaluateScores(model, ev.features as Features[], targets!.eval, 64, builder.pad));
+    // contrastive and cosent train the cosine alone: its classifier is fitted to the training pairs before every evaluation and at the end
+    const calibrateHead = (): void => {
+      if (!contrastive) return;
+      const fit = calibrate(pm!, tr.features as PairFeatures, builder.pad, regression ? { scores: targets!.train } : { positive, y: tr.y });
+      o.log?.(`classifier fitted to the cosine: ${regression ? 'score' : `logit of P(${labels[positive]})`} = ${fit.w.toFixed(4)} · cos ${fit.c < 0 ? '−' : '+'} ${Math.abs(fit.c).toFixed(4)}`);
+    };
+    const methodBase = !pm ? 'fine-tuned cross-encoder' : contrastive
+      ? `bi-encoder scored by cosine similarity (the cosine pair head), trained with ${st.loss === 'contrastive' ? 'MultipleNegativesRankingLoss (in-batch negatives)' : 'CoSENT'} at scale ${st.lossScale}`
+      : `BERT with the cacheable ${headName} pair head`;
     const hp = {
       max_seq_length: maxLen, train_batch_size: st.batchSize, learning_rate: st.learningRate,
       num_train_epochs: st.epochs, max_steps: st.maxSteps ?? null, warmup_proportion: st.warmupProportion, seed, dtype,
     };
-    o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''} on ${data.train.length} examples (eval ${data.eval.length}), labels ${labels.join(', ')}`);
+    o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''}${contrastive ? ` and --loss ${st.loss}` : ''} on ${positives ? `${positives.length} positive pairs of ${data.train.length} examples` : `${data.train.length} examples`} (eval ${data.eval.length}), labels ${labels.join(', ')}`);
     const trainOpts: Parameters<typeof train>[4] = {
       batchSize: st.batchSize, learningRate: st.learningRate, epochs: st.epochs, maxSteps: st.maxSteps,
       warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log, weightDecay: st.weightDecay, maxGradNorm: st.maxGradNorm, loss: lossSpec,
@@ -237,6 +273,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
         bestDir: join(o.output, 'best-model'),
         metric: st.metric, greaterIsBetter: st.greaterIsBetter,
         run: (): { accuracy?: number; loss: number; extra: Record<string, number> } => {
+          calibrateHead();
           if (ml) {
             const z = runLogits(), m = multiLabelMetrics(labels, ml.eval, Float32Array.from(z, sigmoid));
             return { loss: bceLoss(z, ml.eval, z.length), extra: { micro_f1: m.micro.f1, macro_f1: m.macro.f1, subset_accuracy: m.subsetAccuracy } };
@@ -253,13 +290,17 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     };
     // multi-label and regression train on a loss of the logits; single-label classification on the kernels' cross-entropy
     const lossOf = ml ? bceOn(ml.train, labels.length) : regression ? mseOn(targets!.train) : null;
-    const task = lossOf
+    const keys = { a: data.train.map((e) => e.textA), b: data.train.map((e) => e.textB ?? '') };
+    const task = st.loss === 'contrastive' ? mnrlTask(pm!, tr.features as PairFeatures, positives!, keys, builder.pad, st.lossScale)
+      : st.loss === 'cosent' ? cosentTask(pm!, tr.features as PairFeatures, regression ? targets!.train : Float64Array.from(tr.y, (y) => (y === positive ? 1 : 0)), builder.pad, st.lossScale)
+      : lossOf
       ? (pm ? pairLogitLossTask(pm, tr.features as PairFeatures, lossOf, builder.pad) : logitLossTask(model, tr.features as Features[], lossOf, builder.pad))
       : (pm ? pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad, lossSpec) : classificationTask(model, tr.features as Features[], tr.y, builder.pad, lossSpec));
     const result = trainTask(model, o.kernels, task, trainOpts);
+    calibrateHead();
     const hyperparameters = { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,
       metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? st.metric !== 'loss', weight_decay: st.weightDecay, max_grad_norm: st.maxGradNorm,
-      label_smoothing: st.labelSmoothing, class_weights: lossSpec.classWeights ? Array.from(lossSpec.classWeights) : null, problem_type: regression ? 'regression' : ml ? 'multi_label_classification' : 'single_label_classification' };
+      label_smoothing: st.labelSmoothing, class_weights: lossSpec.classWeights ? Array.from(lossSpec.classWeights) : null, loss: st.loss, loss_scale: contrastive ? st.lossScale : null, problem_type: regression ? 'regression' : ml ? 'multi_label_classification' : 'single_label_classification' };
     const common = {
       global_step: result.globalStep, hyperparameters,
       evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
@@ -273,7 +314,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       copyTokenizerFiles(files.dir, o.output);
       if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
       writeMultiLabelReports(o.output, data.eval, probs, m, evalText, {
-        ...common, eval_loss: loss, loss, method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}, multi-label${o.randomInit ? ', trained from random weights' : ''}`,
+        ...common, eval_loss: loss, loss, method: `${methodBase}, multi-label${o.randomInit ? ', trained from random weights' : ''}`,
       });
       finishRun(o.output);
       return { metrics: null, regression: null, multiLabel: m, train: result, evalLoss: loss, loss, evalText };
@@ -285,7 +326,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       copyTokenizerFiles(files.dir, o.output);
       if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
       writeRegressionReports(o.output, data.eval, targets!.eval, r.scores, m, evalText, {
-        ...common, loss: m.mse, method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}, regression${o.randomInit ? ', trained from random weights' : ''}`,
+        ...common, loss: m.mse, method: `${methodBase}, regression${o.randomInit ? ', trained from random weights' : ''}`,
       });
       finishRun(o.output);
       return { metrics: null, regression: m, multiLabel: null, train: result, evalLoss: m.mse, loss: m.mse, evalText };
@@ -301,7 +342,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     if (st.reportTo === 'tensorboard') writeTensorboard(out, result.curve, result.evals);
     writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
       eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, ...common,
-      method: `${pm ? `BERT with the cacheable ${headName} pair head` : 'fine-tuned cross-encoder'}${o.randomInit ? ', trained from random weights' : ''}`,
+      method: `${methodBase}${o.randomInit ? ', trained from random weights' : ''}`,
     });
     finishRun(out);
     return { metrics, regression: null, multiLabel: null, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };

@@ -53,9 +53,9 @@ for (const type of HEAD_TYPES) {
       assert.ok(err < 1e-2, `${type}: d/d${name} relative error ${err}`);
     };
     const valid = (s: Side) => (i: number) => s.mask[Math.floor(i / D)] === 1;
-    if (type === 'bi' || type === 'poly') { check('u', a.pooled, g.dua); check('v', b.pooled, g.dvb); }
-    if (type !== 'bi') check('xa', a.x, g.dxa, valid(a));
-    if (type !== 'bi' && type !== 'poly') check('xb', b.x, g.dxb, valid(b));
+    if (type === 'bi' || type === 'cosine' || type === 'poly') { check('u', a.pooled, g.dua); check('v', b.pooled, g.dvb); }
+    if (type !== 'bi' && type !== 'cosine') check('xa', a.x, g.dxa, valid(a));
+    if (type !== 'bi' && type !== 'cosine' && type !== 'poly') check('xb', b.x, g.dxb, valid(b));
     for (const [n, p] of params) check(n, p, grads.get(n)!);
     // padded positions get no gradient
     for (let i = 0; i < g.dxa.length; i++) if (!valid(a)(i)) assert.equal(g.dxa[i], 0, `${type}: gradient at a padded A position`);

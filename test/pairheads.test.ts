@@ -15,7 +15,7 @@ import { makeConfig } from '../src/model/config.js';
 import { faultEnv, SHARED_DIR } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const HEADS = ['cross', 'bi', 'additive', 'dot', 'lowrank', 'poly', 'late'];
+const HEADS = ['cross', 'bi', 'additive', 'dot', 'lowrank', 'poly', 'late', 'bi+contrastive'];
 let dir = '', model = '', pairs = '', texts = '', cmp = '';
 const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
 let titles: string[] = [];
@@ -59,13 +59,14 @@ test('compare trains every head on one split and writes the table, JSON and plot
   assert.equal(by.cross!.cache_bytes_per_text, 0);
   assert.equal(by.bi!.cache_bytes_per_text, 32 * 4);
   assert.equal(by.poly!.cache_bytes_per_text, 32 * 4);
+  assert.equal(by['bi+contrastive']!.cache_bytes_per_text, 32 * 4);
   const tokens = (by.dot!.cache_bytes_per_text as number) / (32 * 4);
   assert.ok(tokens > 2 && tokens <= 16, `dot stores ${tokens} rows per text`);
   assert.equal(by.lowrank!.cache_bytes_per_text, tokens * 64 * 4);
   assert.equal(by.late!.cache_bytes_per_text, tokens * 128 * 4);
   assert.equal(by.additive!.cache_bytes_per_text, tokens * (32 + 16) * 4); // b_j and U b_j (default dim 16)
   const md = readFileSync(join(cmp, 'compare.md'), 'utf8');
-  for (const h of HEADS) assert.match(md, new RegExp(`^\\| ${h} \\|`, 'm'));
+  for (const h of HEADS) assert.match(md, new RegExp(`^\\| ${h.replace('+', '\\+')} \\|`, 'm'));
   assert.match(readFileSync(join(cmp, 'compare.svg'), 'utf8'), /^<svg[^]*<\/svg>\n$/);
 });
 

@@ -14,7 +14,7 @@ import { tokenizeFile } from '../tokenize/file.js';
 import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { modelOrDefault } from '../model/default.js';
 import { buildCache, rank } from '../cache.js';
-import { compare, compareMarkdown } from '../compare.js';
+import { compare, compareMarkdown, DEFAULT_COMPARE_HEADS } from '../compare.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
 import { commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
@@ -38,13 +38,17 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
        --seed 42 --dtype auto|f32|bf16 --save-steps 100 --gradient-accumulation-steps 1 --eval-steps N (0: each epoch)
        --early-stopping-patience N --metric-for-best-model loss|accuracy|macro_f1|mcc|roc_auc|pearson|spearmanr|micro_f1|subset_accuracy --greater-is-better true|false
        --weight-decay 0.01 --max-grad-norm 1.0 --label-smoothing 0 --class-weights balanced|w0,w1,... --problem-type single_label_classification|regression|multi_label_classification
-       --report-to none|tensorboard --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M]
+       --report-to none|tensorboard --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M
+       --loss cross-entropy|contrastive|cosent --loss-scale 20]
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       Decimal labels (STS scores such as 3.8; JSONL "label" or "score") train a regressor: one output, MSE, eval Pearson/Spearman;
       a list of labels per JSONL line ("labels": [...]) trains multi-label classification (sigmoid per label, micro/macro F1).
       --config run.json: the same options from a JSON object ({"learning_rate": 3e-5, ...}; flags given too win),
       also for baseline, pretrain and compare.
       --head other than cross: A and B are encoded separately (max-seq-length/2 tokens each) so B can be cached (cache build, rank).
+      --head bi --loss contrastive: sentence-transformers' MultipleNegativesRankingLoss on the positive pairs (every other B of
+      the batch a negative); --loss cosent: CoSENT on every pair (0/1 labels or scores). Both train the cosine similarity
+      (the model's head is cosine) and then fit its classifier to the training pairs, so rank orders by cosine.
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
@@ -73,7 +77,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       a killed build, rerun, resumes from it.
   ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16]
       score A against every cached B; prints the top K with P(label 1) and the latency.
-  ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${['cross', ...HEAD_TYPES].join(',')}]
+  ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${DEFAULT_COMPARE_HEADS.join(',')}]
       [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100]
       trains every head on the same split; DIR/compare.md, compare.json (accuracy, macro_f1, train_seconds, pair_ms,
       rank10k_ms, cache_bytes_per_text per head) and compare.svg (accuracy vs ranking time).
@@ -152,7 +156,7 @@ async function main(argv: string[]): Promise<number> {
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
         head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
         'metric-for-best-model': 'string', 'greater-is-better': 'string', 'weight-decay': 'number', 'max-grad-norm': 'number',
-        'label-smoothing': 'number', 'class-weights': 'string', 'problem-type': 'string', 'report-to': 'string', config: 'string' };
+        'label-smoothing': 'number', 'class-weights': 'string', 'problem-type': 'string', 'report-to': 'string', loss: 'string', 'loss-scale': 'number', config: 'string' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = finetune({
@@ -167,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
         metricForBestModel: flags['metric-for-best-model'] as string | undefined, greaterIsBetter: boolFlag('greater-is-better', flags['greater-is-better']),
         weightDecay: num('weight-decay'), maxGradNorm: num('max-grad-norm'), labelSmoothing: num('label-smoothing'),
         reportTo: flags['report-to'] as 'none' | 'tensorboard' | undefined,
+        loss: flags.loss as 'cross-entropy' | 'contrastive' | 'cosent' | undefined, lossScale: num('loss-scale'),
         problemType: flags['problem-type'] as 'regression' | 'single_label_classification' | 'multi_label_classification' | undefined,
         classWeights: flags['class-weights'] === undefined ? undefined : flags['class-weights'] === 'balanced' ? 'balanced' : String(flags['class-weights']).split(',').map((w) => (w.trim() === '' ? NaN : Number(w))),
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),

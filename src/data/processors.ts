@@ -146,6 +146,11 @@ export function labelIds(examples: Example[], labels: string[], source: string):
   });
 }
 
+/** which label means "a match" where ranking needs one: "1" when the labels have it, else the last (sorted) label */
+export function positiveLabelIndex(labels: string[]): number {
+  return labels.indexOf('1') >= 0 ? labels.indexOf('1') : labels.length - 1;
+}
+
 export function labelList(examples: Example[], source: string): string[] {
   const set = [...new Set(examples.map((e) => e.label))];
   if (set.length < 2) throw new DataError(`${source}: the training data has ${set.length === 0 ? 'no examples' : `only one class ("${set[0]}")`}; classification needs at least two`);

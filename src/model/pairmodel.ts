@@ -36,15 +36,37 @@ export class PairModel {
     return { P: batch.B, S: batch.S, x: r.sequenceOutput, mask: batch.attentionMask, pooled: r.pooledOutput };
   }
 
-  /** forward over P pairs; returns logits [P, C] */
-  forward(a: Features[], b: Features[], padId: number, opts: { train?: boolean; seed?: number } = {}): F32 {
+  /** encode P pairs' two sides in one batch (A's rows, then B's) */
+  sides(a: Features[], b: Features[], padId: number, opts: { train?: boolean; seed?: number } = {}): { a: Side; b: Side } {
     const P = a.length;
     if (b.length !== P) throw new Error(`pair batch: ${P} A rows, ${b.length} B rows`);
     const both = this.encode([...a, ...b], padId, opts);
     const S = both.S, D = this.bert.cfg.hidden_size;
     const side = (k: number): Side => ({ P, S, x: both.x.subarray(k * P * S * D, (k + 1) * P * S * D), mask: both.mask.subarray(k * P * S, (k + 1) * P * S), pooled: both.pooled.subarray(k * P * D, (k + 1) * P * D) });
     this.lastP = P; this.lastS = S;
-    return this.head.forward(side(0), side(1));
+    return { a: side(0), b: side(1) };
+  }
+
+  /** forward over P pairs; returns logits [P, C] */
+  forward(a: Features[], b: Features[], padId: number, opts: { train?: boolean; seed?: number } = {}): F32 {
+    const s = this.sides(a, b, padId, opts);
+    return this.head.forward(s.a, s.b);
+  }
+
+  /** backward after sides(): a loss's gradients w.r.t. A's and B's pooled vectors [P, D] each (contrastive losses) */
+  backwardPooled(dua: F32, dvb: F32): void {
+    this.encoderBackward(null, dua, dvb);
+  }
+
+  /** the encoder's backward from the two sides' gradients (token vectors: none = zeros); buffers reused across steps */
+  private encoderBackward(dx: { a: F32; b: F32 } | null, dua: F32, dvb: F32): void {
+    const P = this.lastP, S = this.lastS, D = this.bert.cfg.hidden_size;
+    if (this.dSeq.length < 2 * P * S * D) this.dSeq = new Float32Array(2 * P * S * D);
+    if (this.dPool.length < 2 * P * D) this.dPool = new Float32Array(2 * P * D);
+    const dSequence = this.dSeq.subarray(0, 2 * P * S * D), dPooled = this.dPool.subarray(0, 2 * P * D);
+    if (dx) { dSequence.set(dx.a, 0); dSequence.set(dx.b, P * S * D); } else dSequence.fill(0);
+    dPooled.set(dua, 0); dPooled.set(dvb, P * D);
+    this.bert.backward({ dSequence, dPooled });
   }
 
   /** mean cross-entropy of the last forward's logits (labels -1 are ignored by the caller's choice of labels) */
@@ -57,18 +79,13 @@ export class PairModel {
 
   /** `given`: the loss's gradient w.r.t. the logits when it is not plain cross-entropy (train/loss.ts) */
   backward(labels: Int32Array, dLoss: number, given?: F32): void {
-    const P = this.lastP, S = this.lastS, C = this.C, D = this.bert.cfg.hidden_size, K = this.bert.K;
+    const P = this.lastP, C = this.C, K = this.bert.K;
     const dlogits = new Float32Array(P * C);
     if (given) dlogits.set(given.subarray(0, P * C));
     else K.crossEntropyBackward(dlogits, this.probs!, labels, P, C, dLoss);
     const g = this.head.backward(dlogits);
     // A's rows then B's, as the forward batched them; buffers reused across steps
-    if (this.dSeq.length < 2 * P * S * D) this.dSeq = new Float32Array(2 * P * S * D);
-    if (this.dPool.length < 2 * P * D) this.dPool = new Float32Array(2 * P * D);
-    const dSequence = this.dSeq.subarray(0, 2 * P * S * D), dPooled = this.dPool.subarray(0, 2 * P * D);
-    dSequence.set(g.dxa, 0); dSequence.set(g.dxb, P * S * D);
-    dPooled.set(g.dua, 0); dPooled.set(g.dvb, P * D);
-    this.bert.backward({ dSequence, dPooled });
+    this.encoderBackward({ a: g.dxa, b: g.dxb }, g.dua, g.dvb);
   }
 
   /** cacheable B representations of texts, each padded to the side length */

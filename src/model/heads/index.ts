@@ -4,6 +4,7 @@
  * and cached; scoring A against a cached B runs only A's side + the score.
  *
  *   bi        pooled u, v; classifier on [u, v, |u−v|, u⊙v]; cache: v
+ *   cosine    pooled u, v; classifier on cos(u, v) (sentence-transformers' scoring; --loss contrastive/cosent); cache: v
  *   additive  A's tokens attend over B's: e_ij = wᵀ tanh(W a_i + U b_j); cache: b_j and U b_j
  *   dot       A's tokens attend over B's: e_ij = a_i·b_j / √D; cache: b_j
  *   lowrank   both sides projected to k dims first: e_ij = (Q a_i)·(K b_j) / √k; cache: K b_j
@@ -21,6 +22,7 @@ import { DTYPE_F32 } from '../../core/kernels.js';
 import type { BertConfig } from '../config.js';
 import { additive } from './additive.js';
 import { bi } from './bi.js';
+import { cosine } from './cosine.js';
 import { HeadContext, type ParamAccess } from './context.js';
 import { dot } from './dot.js';
 import { late } from './late.js';
@@ -31,7 +33,7 @@ import type { BRep, Head, HeadGrads, PairHeadConfig, Side, Spec } from './types.
 export type { BRep, HeadGrads, PairHeadConfig, Side };
 
 /** the registry: a head's name (as --head takes it and config.json stores it) to its implementation */
-const REGISTRY = { bi, additive, dot, lowrank, poly, late };
+const REGISTRY = { bi, cosine, additive, dot, lowrank, poly, late };
 
 export type HeadType = keyof typeof REGISTRY;
 // each head's saved state is its own business: the registry sees them all as Head<unknown>
