@@ -59,6 +59,33 @@ export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = '
   return { pm, builder, hash: modelHash(dir), dir, positive, dtype };
 }
 
+/**
+ * encoder outputs computed outside ja-bert (docs/EXPORT.md): one JSONL line per text,
+ * {"id", "text", "last_hidden_state": [[D floats] per real token, [CLS] … [SEP], at most side_length],
+ * "pooler_output": [D floats]}
+ */
+export function readEmbeddings(path: string, D: number, S: number): Array<{ id: string; text: string; x: Float32Array; rows: number; pooled: Float32Array }> {
+  let lines: Array<{ value: unknown; line: number }>;
+  try { lines = readJsonLines(path); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
+  const vec = (v: unknown, where: string): Float32Array => {
+    if (!Array.isArray(v) || v.length !== D || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new DataError(`${where} must be ${D} finite numbers (the model's hidden size)`);
+    return Float32Array.from(v as number[]);
+  };
+  const seen = new Set<string>();
+  return lines.map(({ value, line }) => {
+    const at = `${path}:${line}`;
+    const v = value as Record<string, unknown> | null;
+    if (!v || typeof v !== 'object' || Array.isArray(v) || typeof v.id !== 'string' || typeof v.text !== 'string') throw new DataError(`${at}: needs string "id" and "text"`);
+    if (seen.has(v.id)) throw new DataError(`${at}: id "${v.id}" appears twice`);
+    seen.add(v.id);
+    const h = v.last_hidden_state;
+    if (!Array.isArray(h) || h.length < 1 || h.length > S) throw new DataError(`${at}: "last_hidden_state" must be 1 to ${S} token vectors (the head's side length), got ${Array.isArray(h) ? h.length : typeof h}`);
+    const x = new Float32Array(h.length * D);
+    h.forEach((row, t) => x.set(vec(row, `${at}: last_hidden_state[${t}]`), t * D));
+    return { id: v.id, text: v.text, x, rows: h.length, pooled: vec(v.pooler_output, `${at}: "pooler_output"`) };
+  });
+}
+
 /** texts to cache: honbun_data.json ({id: text}) or JSONL lines {"id": ..., "text": ...} */
 export function readCorpusTexts(path: string): Array<{ id: string; text: string }> {
   const strict = <T>(f: () => T): T => { try { return f(); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; } };
@@ -159,13 +186,17 @@ export interface BuildResult { entries: number; encoded: number; reused: number;
  * for this model are kept, the rest encoded in batches; ids no longer in the
  * corpus are dropped. Written atomically.
  */
-export function buildCache(o: { model: string; texts: string; cache: string; kernels: Kernels; batchSize?: number; dtype?: DTypeOption; log?: (l: string) => void;
+export function buildCache(o: { model: string; texts?: string; cache: string; kernels: Kernels; batchSize?: number; dtype?: DTypeOption; log?: (l: string) => void;
+  /** the encoder's outputs computed elsewhere (the exported onnx/model.onnx): JSONL lines {id, text, last_hidden_state, pooler_output}, in place of texts */ fromEmbeddings?: string;
   /** write progress to CACHE.partial every this many seconds (default 30) */ partialEverySeconds?: number }): BuildResult {
   const t0 = Date.now();
   const bs = intOption('batch-size', o.batchSize, 32);
   if (o.partialEverySeconds !== undefined && !(o.partialEverySeconds >= 0)) throw new OptionError(`--save-seconds must be a number ≥ 0, got ${o.partialEverySeconds}`);
   const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
-  const texts = readCorpusTexts(o.texts);
+  if ((o.texts === undefined) === (o.fromEmbeddings === undefined)) throw new OptionError('cache build needs --texts or --from-embeddings (one of them)');
+  const D = m.pm.bert.cfg.hidden_size, S = m.pm.sideLength;
+  const emb = o.fromEmbeddings ? readEmbeddings(o.fromEmbeddings, D, S) : null;
+  const texts = emb ?? readCorpusTexts(o.texts!);
   // a cache that cannot be written fails now, not after encoding everything
   const probe = `${o.cache}.${process.pid}.probe`;
   try { closeSync(openSync(probe, 'w')); rmSync(probe, { force: true }); } catch (e) { throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
@@ -191,10 +222,24 @@ export function buildCache(o: { model: string; texts: string; cache: string; ker
   let lastPartial = Date.now();
   for (let s = 0; s < todo.length; s += bs) {
     const idx = todo.slice(s, s + bs);
-    const feats = idx.map((i) => m.builder.features(entries[i]!.text));
-    const rep = m.pm.bReps(feats, m.builder.pad);
+    let rep: BRep, tokens: number[];
+    if (emb) {
+      // the head's B side from the given encoder outputs, laid out as the encoder's own batch would be
+      const byId = new Map(emb.map((e) => [e.id, e]));
+      const side: Side = { P: idx.length, S, x: new Float32Array(idx.length * S * D), mask: new Uint8Array(idx.length * S), pooled: new Float32Array(idx.length * D) };
+      tokens = idx.map((i, k) => {
+        const e = byId.get(entries[i]!.id)!;
+        side.x.set(e.x, k * S * D); side.mask.fill(1, k * S, k * S + e.rows); side.pooled.set(e.pooled, k * D);
+        return e.rows;
+      });
+      rep = m.pm.head.bRep(side);
+    } else {
+      const feats = idx.map((i) => m.builder.features(entries[i]!.text));
+      tokens = feats.map((f) => f.inputIds.length);
+      rep = m.pm.bReps(feats, m.builder.pad);
+    }
     idx.forEach((i, k) => {
-      const rows = perToken ? feats[k]!.inputIds.length : 1;
+      const rows = perToken ? tokens[k]! : 1;
       const w = rep.W, base = perToken ? k * rep.S * w : k * w;
       entries[i]!.rows = rows;
       if (!rep.aux) entries[i]!.data = rep.data.slice(base, base + rows * w);

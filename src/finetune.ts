@@ -218,6 +218,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
   const maxLen = Math.min(requestedLen, model.cfg.max_position_embeddings);
   const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, model.cfg.max_position_embeddings) : maxLen);
+  model.cfg.pad_token_id = builder.pad; // config.json names the padding id (HF's default 0 is often another token)
   // the cross-encoder reads one [CLS] a [SEP] b [SEP] input; a pair head encodes a and b separately
   let tr: { features: Features[]; y: Int32Array } | { features: PairFeatures; y: Int32Array };
   let ev: typeof tr;

@@ -8,7 +8,7 @@
  * while async calls are in flight, since the native engine serves one thread at a time.
  */
 export {
-  Classifier, Encoder, PairScorer, finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenize, buildCorpus, info,
+  Classifier, Encoder, PairScorer, finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenize, buildCorpus, exportModel, info,
   closeEngine, DEFAULT_MODEL, type ModelOptions, type JobControl, type Classification, type ClassifyInput, type Pooling, type RankResult,
 } from './api/index.js';
 export { JaBertError } from './core/errors.js';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The import graph of src/ (issue 13): one line per module with what it imports, the
 // layer of each, and every cycle and upward import. Layers, lowest first:
-//   core < io, data < tokenize < model < train, eval, pretrain, run < infer < commands (src/*.ts, baseline/)
+//   core < io, data < tokenize < model < train, eval, pretrain, run < infer < commands (src/*.ts, baseline/, export/)
 //   < api (the async library API and its engine thread) < serve < cli, index.ts (the package root)
 //   node tools/import-graph.mjs [--check] [--write]
 //   --check: exit 1 on a cycle or an upward import; --write: put the graph into docs/architecture.md
@@ -21,7 +21,7 @@ for (const f of files) {
     .map((m) => rel(resolve(dirname(f), m[1].replace(/\.js$/, '.ts'))));
   graph.set(rel(f), [...new Set(deps)].sort());
 }
-const LAYERS = [['core'], ['io', 'data'], ['tokenize'], ['model'], ['train', 'eval', 'pretrain', 'run'], ['infer'], ['commands', 'baseline'], ['api'], ['serve'], ['cli', 'root']];
+const LAYERS = [['core'], ['io', 'data'], ['tokenize'], ['model'], ['train', 'eval', 'pretrain', 'run'], ['infer'], ['commands', 'baseline', 'export'], ['api'], ['serve'], ['cli', 'root']];
 const layerOf = (m) => { const top = m === 'index.ts' ? 'root' : m.includes('/') ? m.split('/')[0] : 'commands'; return LAYERS.findIndex((l) => l.includes(top)); };
 const upward = [];
 for (const [m, deps] of graph) for (const d of deps) if (layerOf(d) > layerOf(m)) upward.push(`${m} -> ${d}`);

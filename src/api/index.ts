@@ -14,6 +14,7 @@ import type { CompareOptions, CompareRow } from '../compare.js';
 import type { DTypeOption } from '../core/dtype.js';
 import type { EncodeOptions } from '../encode.js';
 import type { FinetuneOptions, FinetuneResult, PredictOptions } from '../finetune.js';
+import type { ExportOptions, ExportResult } from '../export/export.js';
 import type { Pooling } from '../infer/embed.js';
 import type { Classification, ClassifyInput } from '../infer/models.js';
 import { DEFAULT_MODEL, modelOrDefault } from '../model/default.js';
@@ -146,7 +147,7 @@ export function compare(o: Omit<JobOptions<CompareOptions>, 'model'> & { model?:
   return job('compare', { ...o, model: modelOrDefault(o.model) }, c);
 }
 /** `ja-bert cache build`: encode every text once with a pair-head model */
-export function buildCache(o: { model: string; texts: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number }, c?: JobControl): Promise<BuildResult> {
+export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number }, c?: JobControl): Promise<BuildResult> {
   return job('buildCache', o, c);
 }
 /** `ja-bert predict`: probabilities for a JSONL file; returns the number of examples */
@@ -164,6 +165,10 @@ export function tokenize(o: TokenizeFileOptions, c?: JobControl): Promise<number
 /** `ja-bert corpus`: the pretraining corpus from Debian's documentation packages */
 export function buildCorpus(o: { output: string }, c?: JobControl): Promise<{ sources: SourceReport[]; total: SourceReport }> {
   return job('buildCorpus', o, c);
+}
+/** `ja-bert export`: ONNX (+ int8) and tokenizer.json for transformers.js and onnxruntime, or HF's PyTorch layout; model defaults to the default model */
+export function exportModel(o: Omit<JobOptions<ExportOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<ExportResult> {
+  return job('exportModel', { ...o, model: modelOrDefault(o.model) }, c);
 }
 /** the engine's facts: oneDNN version, ISA, bf16, threads (as `ja-bert info`) */
 export function info(): Promise<EngineInfo & { autoDtype: string }> {

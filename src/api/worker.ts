@@ -14,6 +14,7 @@ import { finetune, predict } from '../finetune.js';
 import { baseline } from '../baseline/baseline.js';
 import { pretrain } from '../pretrain/pretrain.js';
 import { buildCorpus } from '../pretrain/corpus.js';
+import { exportModel } from '../export/export.js';
 import { tokenizeFile } from '../tokenize/file.js';
 import { TextClassifier, TextEncoder } from '../infer/models.js';
 import type { Pooling } from '../infer/embed.js';
@@ -30,7 +31,7 @@ function get<T>(handle: number, C: { prototype: T; name: string }): T {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const JOBS: Record<JobName, (o: any) => unknown> = {
-  finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenizeFile, buildCorpus,
+  finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenizeFile, buildCorpus, exportModel,
 };
 
 function run(t: Task): { value: unknown } {

@@ -15,6 +15,8 @@ import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { modelOrDefault } from '../model/default.js';
 import { buildCache, rank } from '../cache.js';
 import { compare, compareMarkdown, DEFAULT_COMPARE_HEADS } from '../compare.js';
+import { exportModel } from '../export/export.js';
+import type { OnnxTask } from '../export/onnx.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
 import { commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
@@ -74,13 +76,22 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
   ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30]
       encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
       rerunning re-encodes only new or changed texts. Progress is saved to C.partial every --save-seconds;
-      a killed build, rerun, resumes from it.
+      a killed build, rerun, resumes from it. --from-embeddings F.jsonl instead of --texts: the encoder's outputs computed
+      elsewhere (the exported onnx/model.onnx), one line {"id", "text", "last_hidden_state": [[...]], "pooler_output": [...]}
+      per text; the head's B side is computed from them (docs/EXPORT.md).
   ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16]
       score A against every cached B; prints the top K with P(label 1) and the latency.
   ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${DEFAULT_COMPARE_HEADS.join(',')}]
       [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100]
       trains every head on the same split; DIR/compare.md, compare.json (accuracy, macro_f1, train_seconds, pair_ms,
       rank10k_ms, cache_bytes_per_text per head) and compare.svg (accuracy vs ranking time).
+  ja-bert export [--model DIR] --output OUT [--format onnx|hf --quantize none|int8 --opset 17 --task text-classification|fill-mask|feature-extraction --lowercase --overwrite]
+      onnx (default): transformers.js' layout (config.json, tokenizer.json, tokenizer_config.json, special_tokens_map.json,
+      onnx/model.onnx, onnx/model_quantized.onnx with --quantize int8), which onnxruntime and transformers.js load offline;
+      hf: config.json + model.safetensors + the tokenizer files. Inputs input_ids, attention_mask, token_type_ids; output logits
+      (the classifier, or the default model's next-sentence head), or last_hidden_state + pooler_output for pair-head models,
+      whose head goes to pair_head.safetensors + pair_head.json. MeCab tokenizers export vocab.txt + tokenizer_config.json
+      (tokenizer.json cannot express MeCab).
   ja-bert demo [--output ja-bert-demo --model DIR --data DIR --epochs 3 --dtype auto|f32|bf16]
       the seed's job on a shipped sample of Japanese man-page link pairs with the default model:
       frozen-vector baseline and fine-tuning, reports side by side (full reports under --output)
@@ -225,6 +236,15 @@ async function main(argv: string[]): Promise<number> {
       console.log(`pretrained ${r.steps} steps in ${r.seconds.toFixed(0)} s: held-out MLM loss ${r.evalLoss.toFixed(4)}, accuracy ${r.evalAccuracy.toFixed(4)}${r.evalPairAccuracy === null ? '' : `, pair accuracy ${r.evalPairAccuracy.toFixed(4)}`} -> ${flags.output as string}`);
       return 0;
     }
+    case 'export': {
+      const { flags } = parseArgs(rest, { model: 'string', output: 'string', format: 'string', quantize: 'string', opset: 'number', task: 'string', lowercase: 'boolean', overwrite: 'boolean' });
+      const r = exportModel({ model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(), format: flags.format as 'onnx' | 'hf' | undefined,
+        quantize: flags.quantize as 'none' | 'int8' | undefined, opset: flags.opset as number | undefined, task: flags.task as OnnxTask | undefined,
+        lowercase: flags.lowercase === true ? true : undefined, overwrite: flags.overwrite === true, version: packageVersion(), log: (l) => console.error(l) });
+      const mb = (n: number | null) => (n === null ? '' : ` (${(n / 1e6).toFixed(1)} MB)`);
+      console.log(`exported ${r.task}${r.labels.length ? ` [${r.labels.join(', ')}]` : ''} -> ${r.output}\n${r.files.map((f) => `  ${f}${f === 'onnx/model.onnx' ? mb(r.onnxBytes) : f === 'onnx/model_quantized.onnx' ? mb(r.quantizedBytes) : ''}`).join('\n')}`);
+      return 0;
+    }
     case 'corpus': {
       const { flags } = parseArgs(rest, { output: 'string', report: 'string' });
       const output = need(flags, 'output');
@@ -248,9 +268,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'cache': {
-      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number' });
-      if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M --texts F --cache C');
-      const r = buildCache({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(),
+      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', 'from-embeddings': 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number' });
+      if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M (--texts F | --from-embeddings F.jsonl) --cache C');
+      const fromEmbeddings = flags['from-embeddings'] as string | undefined;
+      const r = buildCache({ model: need(flags, 'model'), texts: fromEmbeddings ? flags.texts as string | undefined : need(flags, 'texts'), fromEmbeddings, cache: need(flags, 'cache'), kernels: nativeKernels(),
         batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);

@@ -21,6 +21,8 @@ export interface BertConfig {
   labels: string[];
   /** a cacheable pair head (src/model/heads/) in place of the classifier; absent for the cross-encoder */
   pair_head?: PairHeadConfig;
+  /** the id that pads inputs (HF masks by it); written to config.json, default unknown */
+  pad_token_id?: number;
   /** HF's problem_type: 'regression' = one output trained with MSE (labels then holds one name); absent = single-label classification */
   problem_type?: 'regression' | 'multi_label_classification';
 }
@@ -94,6 +96,7 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
     initializer_range: opt('initializer_range', DEFAULTS.initializer_range),
     layer_norm_eps: opt('layer_norm_eps', DEFAULTS.layer_norm_eps),
     labels,
+    ...(typeof raw.pad_token_id === 'number' ? { pad_token_id: opt('pad_token_id', 0, true) } : {}),
     ...(raw.problem_type === 'regression' || raw.problem_type === 'multi_label_classification' ? { problem_type: raw.problem_type } : {}),
   };
   if (raw.pair_head !== undefined && raw.pair_head !== null) {
@@ -125,7 +128,7 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
 /** config.json as Hugging Face writes it, with our labels folded into id2label/label2id */
 export function configToJson(cfg: BertConfig): Record<string, unknown> {
   const { labels, ...rest } = cfg;
-  const out: Record<string, unknown> = { model_type: 'bert', architectures: [rest.pair_head ? 'JaBertPairHead' : labels.length ? 'BertForSequenceClassification' : 'BertModel'], ...rest };
+  const out: Record<string, unknown> = { model_type: 'bert', architectures: [rest.pair_head ? 'JaBertPairHead' : labels.length ? 'BertForSequenceClassification' : 'BertModel'], position_embedding_type: 'absolute', ...rest };
   if (labels.length) {
     out.num_labels = labels.length;
     out.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));

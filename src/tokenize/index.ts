@@ -24,8 +24,8 @@ export interface TokenizerOptions {
 }
 
 /**
- * A tokenizer.json (Hugging Face fast tokenizers; preferred when a folder has
- * one), a SentencePiece `.model` file or a folder holding one (the seed's layout:
+ * A SentencePiece `.model` file or a folder holding one (preferred over a
+ * tokenizer.json beside it), a tokenizer.json (Hugging Face fast tokenizers) (the seed's layout:
  * bert_config.json + wiki-ja.model); a `vocab.txt` file or a folder with
  * tokenizer_config.json + vocab.txt (BertJapaneseTokenizer: MeCab or
  * character splitting + WordPiece).
@@ -38,8 +38,10 @@ export function loadTokenizer(path: string, opts: TokenizerOptions = {}): Tokeni
     if (path.endsWith('.txt')) return wordPieceFromFolder(dirname(path), opts);
     throw new TokenizerError(`${path}: not a tokenizer file this build reads (a SentencePiece .model or a WordPiece vocab.txt)`);
   }
-  if (existsSync(join(path, 'tokenizer.json'))) return new TokenizerJsonTokenizer(join(path, 'tokenizer.json'));
+  // a SentencePiece .model first: ja-bert applies its normaliser exactly, where tokenizer.json readers in
+  // JavaScript approximate it (ja-bert export writes both); then tokenizer.json, then vocab.txt
   const models = readdirSync(path).filter((f) => f.endsWith('.model')).sort();
+  if (models.length === 0 && existsSync(join(path, 'tokenizer.json'))) return new TokenizerJsonTokenizer(join(path, 'tokenizer.json'));
   if (models.length === 1) {
     // the seed's layout (bert_config.json + wiki-ja.model + wiki-ja.vocab) maps ids through the .vocab file
     const vocab = join(path, models[0]!.replace(/\.model$/, '.vocab'));

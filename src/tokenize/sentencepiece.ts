@@ -259,6 +259,11 @@ export class SentencePieceTokenizer {
     return this.vocabIds ? this.vocabIds.size : this.model.pieces.length;
   }
 
+  /** whether ids are the pieces' positions in the model (no .vocab file reordering them) */
+  get idsArePiecePositions(): boolean {
+    return !this.vocabIds || (this.vocabIds.size === this.model.pieces.length && this.model.pieces.every((p, i) => this.vocabIds!.get(p) === i));
+  }
+
   /** id of any piece, control pieces ([CLS], [SEP]) included */
   tokenId(piece: string): number | undefined {
     if (this.vocabIds) return this.vocabIds.get(piece);

@@ -1,0 +1,210 @@
+/**
+ * A BERT as an ONNX graph (opset 17), written with onnx-proto's protobuf
+ * classes: the embeddings (word + position + token type, LayerNorm), the
+ * post-LN encoder layers (self-attention with the additive −10000 mask, erf or
+ * tanh GELU), the pooler, and one of three tops: a classifier on the pooled
+ * output (`logits` [batch, labels]; the sequence classifier, or the pretrained
+ * next-sentence head), the masked-LM head (`logits` [batch, sequence, vocab],
+ * its decoder tied to the word embeddings), or none (`last_hidden_state`,
+ * `pooler_output`). Inputs as Hugging Face's exporter names them: input_ids,
+ * attention_mask, token_type_ids (int64, [batch, sequence], both axes dynamic).
+ *
+ * int8 (`quantize`): ONNX Runtime's dynamic quantisation, written directly:
+ * every weight MatMul becomes DynamicQuantizeLinear (activations to uint8, a
+ * scale and zero point per call) → MatMulInteger against int8 weights with one
+ * scale per output column (symmetric, zero point 0) → Cast → Mul by the two
+ * scales; the word-embedding table is stored int8 with one scale per row and
+ * dequantised after the Gather. Attention's activation-by-activation products,
+ * LayerNorm, softmax and the small tables stay f32.
+ */
+import onnxProto from 'onnx-proto';
+import type { Bert } from '../model/bert.js';
+import { geluIsTanh } from '../model/config.js';
+import { MASK_NEG } from '../core/kernels.js';
+
+const { onnx } = onnxProto;
+type Attr = number | number[] | string;
+const FLOAT = onnx.TensorProto.DataType.FLOAT, INT64 = onnx.TensorProto.DataType.INT64, INT8 = onnx.TensorProto.DataType.INT8;
+
+export type OnnxTask = 'text-classification' | 'fill-mask' | 'feature-extraction';
+
+export interface OnnxOptions {
+  task: OnnxTask;
+  /** for text-classification: the classifier's parameter prefix (classifier, or cls.seq_relationship for the next-sentence head) */
+  classifier?: string;
+  quantize?: boolean;
+  opset?: number;
+  producerVersion?: string;
+}
+
+const bytes = (a: Float32Array | Int8Array | BigInt64Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** nodes and initialisers, with fresh value names */
+class GraphBuilder {
+  readonly nodes: Array<InstanceType<typeof onnx.NodeProto>> = [];
+  readonly inits: Array<InstanceType<typeof onnx.TensorProto>> = [];
+  private n = 0;
+  private consts = new Map<string, string>();
+
+  /** one node; returns its outputs' names */
+  opN(type: string, inputs: string[], outputs: number | string[], attrs: Record<string, Attr> = {}): string[] {
+    const outs = typeof outputs === 'number' ? Array.from({ length: outputs }, () => `${type.toLowerCase()}_${this.n++}`) : outputs;
+    const attribute = Object.entries(attrs).map(([name, v]) => {
+      if (typeof v === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) };
+      if (Array.isArray(v)) return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v };
+      return Number.isInteger(v) && name !== 'epsilon' && name !== 'alpha' ? { name, type: onnx.AttributeProto.AttributeType.INT, i: v } : { name, type: onnx.AttributeProto.AttributeType.FLOAT, f: v };
+    });
+    this.nodes.push(onnx.NodeProto.create({ opType: type, input: inputs, output: outs, name: `${type}_${this.nodes.length}`, attribute }));
+    return outs;
+  }
+
+  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, output?: string): string {
+    return this.opN(type, inputs, output ? [output] : 1, attrs)[0]!;
+  }
+
+  f32(name: string, dims: number[], data: Float32Array): string {
+    this.inits.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: bytes(data) }));
+    return name;
+  }
+
+  i8(name: string, dims: number[], data: Int8Array): string {
+    this.inits.push(onnx.TensorProto.create({ name, dims, dataType: INT8, rawData: bytes(data) }));
+    return name;
+  }
+
+  i64(name: string, dims: number[], values: number[]): string {
+    this.inits.push(onnx.TensorProto.create({ name, dims, dataType: INT64, rawData: bytes(BigInt64Array.from(values, (v) => BigInt(v))) }));
+    return name;
+  }
+
+  /** a named scalar or vector constant, stored once */
+  scalar(v: number): string {
+    const key = `f${v}`;
+    if (!this.consts.has(key)) this.consts.set(key, this.f32(`const_f32_${this.consts.size}`, [], Float32Array.of(v)));
+    return this.consts.get(key)!;
+  }
+
+  ints(v: number[]): string {
+    const key = `i${v.join(',')}`;
+    if (!this.consts.has(key)) this.consts.set(key, this.i64(`const_i64_${this.consts.size}`, [v.length], v));
+    return this.consts.get(key)!;
+  }
+
+  int(v: number): string {
+    const key = `s${v}`;
+    if (!this.consts.has(key)) this.consts.set(key, this.i64(`const_i64s_${this.consts.size}`, [], [v]));
+    return this.consts.get(key)!;
+  }
+}
+
+/** W [out, in] (PyTorch's Linear layout) transposed to [in, out] for MatMul */
+function transposed(w: Float32Array, out: number, inp: number): Float32Array {
+  const t = new Float32Array(w.length);
+  for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) t[i * out + o] = w[o * inp + i]!;
+  return t;
+}
+
+/** symmetric int8 with one scale per row of a [rows, cols] matrix (|q| ≤ 127) */
+export function quantizeRows(w: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
+  const q = new Int8Array(w.length), scale = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let mx = 0;
+    for (let c = 0; c < cols; c++) mx = Math.max(mx, Math.abs(w[r * cols + c]!));
+    const s = mx > 0 ? mx / 127 : 1;
+    scale[r] = s;
+    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w[r * cols + c]! / s)));
+  }
+  return { q, scale };
+}
+
+/** the model as ONNX bytes */
+export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
+  const cfg = model.cfg, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size, eps = cfg.layer_norm_eps;
+  const g = new GraphBuilder(), q = o.quantize ?? false;
+  const P = (name: string) => model.param(name);
+
+  /** x · Wᵀ + b for a Linear named `prefix` ([out, in] weight) */
+  const linear = (x: string, prefix: string, out: number, inp: number): string => {
+    const w = P(`${prefix}.weight`), b = g.f32(`${prefix}.bias`, [out], P(`${prefix}.bias`));
+    if (!q) return g.op('Add', [g.op('MatMul', [x, g.f32(`${prefix}.weight_T`, [inp, out], transposed(w, out, inp))]), b]);
+    // per output channel: quantise W's rows (= the columns of Wᵀ), then store Wᵀ
+    const { q: wq, scale } = quantizeRows(w, out, inp);
+    const wqT = new Int8Array(wq.length);
+    for (let r = 0; r < out; r++) for (let c = 0; c < inp; c++) wqT[c * out + r] = wq[r * inp + c]!;
+    const [xq, xs, xz] = g.opN('DynamicQuantizeLinear', [x], 3);
+    const acc = g.op('MatMulInteger', [xq!, g.i8(`${prefix}.weight_T_quantized`, [inp, out], wqT), xz!]);
+    const scales = g.op('Mul', [xs!, g.f32(`${prefix}.weight_scale`, [out], scale)]);
+    return g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: FLOAT }), scales]), b]);
+  };
+  const layerNorm = (x: string, prefix: string): string =>
+    g.op('LayerNormalization', [x, g.f32(`${prefix}.weight`, [D], P(`${prefix}.weight`)), g.f32(`${prefix}.bias`, [D], P(`${prefix}.bias`))], { axis: -1, epsilon: eps });
+  const gelu = (x: string): string => {
+    if (geluIsTanh(cfg.hidden_act)) {
+      // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
+      const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
+      const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [x3, g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
+      return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Tanh', [inner]), g.scalar(1)])]);
+    }
+    // 0.5 x (1 + erf(x / √2))
+    return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+  };
+
+  // embeddings
+  const wordName = 'bert.embeddings.word_embeddings.weight', V = cfg.vocab_size;
+  let words: string;
+  if (q) {
+    const { q: tq, scale } = quantizeRows(P(wordName), V, D);
+    const rows = g.op('Cast', [g.op('Gather', [g.i8(`${wordName}_quantized`, [V, D], tq), 'input_ids'], { axis: 0 })], { to: FLOAT });
+    const rowScale = g.op('Unsqueeze', [g.op('Gather', [g.f32(`${wordName}_scale`, [V], scale), 'input_ids'], { axis: 0 }), g.ints([-1])]);
+    words = g.op('Mul', [rows, rowScale]);
+  } else words = g.op('Gather', [g.f32(wordName, [V, D], P(wordName)), 'input_ids'], { axis: 0 });
+  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int(1)], { axis: 0 });
+  const positions = g.op('Range', [g.int(0), seqLen, g.int(1)]);
+  const pos = g.op('Gather', [g.f32('bert.embeddings.position_embeddings.weight', [cfg.max_position_embeddings, D], P('bert.embeddings.position_embeddings.weight')), positions], { axis: 0 });
+  const types = g.op('Gather', [g.f32('bert.embeddings.token_type_embeddings.weight', [cfg.type_vocab_size, D], P('bert.embeddings.token_type_embeddings.weight')), 'token_type_ids'], { axis: 0 });
+  let x = layerNorm(g.op('Add', [g.op('Add', [words, pos]), types]), 'bert.embeddings.LayerNorm');
+
+  // the additive mask [batch, 1, 1, sequence]: 0 where attended, −10000 where padded
+  const maskF = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: FLOAT }), g.ints([1, 2])]);
+  const maskAdd = g.op('Mul', [g.op('Sub', [g.scalar(1), maskF]), g.scalar(MASK_NEG)]);
+  const heads = g.ints([0, 0, H, dh]), merged = g.ints([0, 0, D]);
+  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+    const p = `bert.encoder.layer.${l}.`;
+    const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
+    const qh = split(linear(x, `${p}attention.self.query`, D, D), [0, 2, 1, 3]);
+    const kh = split(linear(x, `${p}attention.self.key`, D, D), [0, 2, 3, 1]);
+    const vh = split(linear(x, `${p}attention.self.value`, D, D), [0, 2, 1, 3]);
+    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(1 / Math.sqrt(dh))]), maskAdd]);
+    const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vh])], { perm: [0, 2, 1, 3] }), merged]);
+    const h1 = layerNorm(g.op('Add', [linear(ctx, `${p}attention.output.dense`, D, D), x]), `${p}attention.output.LayerNorm`);
+    const inter = gelu(linear(h1, `${p}intermediate.dense`, I, D));
+    x = layerNorm(g.op('Add', [linear(inter, `${p}output.dense`, D, I), h1]), `${p}output.LayerNorm`);
+  }
+
+  const outputs: Array<{ name: string; dims: Array<string | number> }> = [];
+  const pooled = () => g.op('Tanh', [linear(g.op('Gather', [x, g.int(0)], { axis: 1 }), 'bert.pooler.dense', D, D)]);
+  if (o.task === 'text-classification') {
+    const prefix = o.classifier ?? 'classifier', C = P(`${prefix}.bias`).length;
+    g.op('Identity', [linear(pooled(), prefix, C, D)], {}, 'logits');
+    outputs.push({ name: 'logits', dims: ['batch_size', C] });
+  } else if (o.task === 'fill-mask') {
+    const t = g.op('LayerNormalization', [gelu(linear(x, 'cls.predictions.transform.dense', D, D)),
+      g.f32('cls.predictions.transform.LayerNorm.weight', [D], P('cls.predictions.transform.LayerNorm.weight')), g.f32('cls.predictions.transform.LayerNorm.bias', [D], P('cls.predictions.transform.LayerNorm.bias'))], { axis: -1, epsilon: eps });
+    // the decoder is the word-embedding table (tied), kept f32 here; its own bias
+    const dec = g.f32('cls.predictions.decoder.weight_T', [D, V], transposed(P(wordName), V, D));
+    g.op('Add', [g.op('MatMul', [t, dec]), g.f32('cls.predictions.bias', [V], P('cls.predictions.bias'))], {}, 'logits');
+    outputs.push({ name: 'logits', dims: ['batch_size', 'sequence_length', V] });
+  } else {
+    g.op('Identity', [pooled()], {}, 'pooler_output');
+    g.op('Identity', [x], {}, 'last_hidden_state');
+    outputs.push({ name: 'last_hidden_state', dims: ['batch_size', 'sequence_length', D] }, { name: 'pooler_output', dims: ['batch_size', D] });
+  }
+
+  const tensorType = (elemType: number, dims: Array<string | number>) => ({ tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } });
+  const input = ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, type: tensorType(INT64, ['batch_size', 'sequence_length']) }));
+  const model_ = onnx.ModelProto.create({
+    irVersion: 8, producerName: 'ja-bert', producerVersion: o.producerVersion ?? '', opsetImport: [{ domain: '', version: o.opset ?? 17 }],
+    graph: { name: 'bert', node: g.nodes, initializer: g.inits, input, output: outputs.map((u) => ({ name: u.name, type: tensorType(FLOAT, u.dims) })) },
+  });
+  return onnx.ModelProto.encode(model_).finish();
+}

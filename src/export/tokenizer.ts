@@ -1,0 +1,111 @@
+/**
+ * A model folder's tokenizer in the forms other toolkits load: tokenizer.json
+ * (Hugging Face tokenizers' format, which transformers.js, HF's fast tokenizers
+ * and the Rust tokenizers read), tokenizer_config.json and
+ * special_tokens_map.json.
+ *
+ *   SentencePiece unigram  Unigram model with SentencePiece's own normaliser (its
+ *                          precompiled charsmap), SentencePiece's whitespace rules
+ *                          (strip, collapse runs, a "▁" before the text) and byte
+ *                          fallback; user-defined and control pieces as added tokens
+ *   WordPiece, basic split BertNormalizer + BertPreTokenizer + WordPiece
+ *   MeCab + WordPiece      not expressible in tokenizer.json (no MeCab there): vocab.txt
+ *                          and BertJapaneseTokenizer's tokenizer_config.json instead
+ *
+ * The [CLS] A [SEP] (B [SEP]) template is the post-processor in every tokenizer.json.
+ */
+import type { Tokenizer } from '../tokenize/index.js';
+import { SentencePieceTokenizer, WordPieceTokenizer } from '../tokenize/index.js';
+import { PieceType } from '../tokenize/sentencepiece.js';
+
+export interface TokenizerExport {
+  /** file name -> contents */
+  files: Record<string, string | Uint8Array>;
+  /** why there is no tokenizer.json, when there is none */
+  note?: string;
+}
+
+/** the special tokens by role, as the model's inputs use them */
+function specials(tok: Tokenizer): Record<'cls_token' | 'sep_token' | 'pad_token' | 'unk_token' | 'mask_token', string> {
+  const pick = (...names: string[]) => names.find((n) => tok.tokenId(n) !== undefined) ?? names[0]!;
+  return { cls_token: pick('[CLS]', '<cls>'), sep_token: pick('[SEP]', '<sep>'), pad_token: pick('[PAD]', '<pad>'), unk_token: pick('[UNK]', '<unk>'), mask_token: pick('[MASK]', '<mask>') };
+}
+
+function template(tok: Tokenizer, cls: string, sep: string): Record<string, unknown> {
+  const sp = (id: string, typeId: number) => ({ SpecialToken: { id, type_id: typeId } });
+  const seq = (id: 'A' | 'B', typeId: number) => ({ Sequence: { id, type_id: typeId } });
+  return {
+    type: 'TemplateProcessing',
+    single: [sp(cls, 0), seq('A', 0), sp(sep, 0)],
+    pair: [sp(cls, 0), seq('A', 0), sp(sep, 0), seq('B', 1), sp(sep, 1)],
+    special_tokens: Object.fromEntries([cls, sep].map((t) => [t, { id: t, ids: [tok.tokenId(t)!], tokens: [t] }])),
+  };
+}
+
+const added = (id: number, content: string, special: boolean) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special });
+
+function sentencePieceJson(tok: SentencePieceTokenizer, sp: ReturnType<typeof specials>): Record<string, unknown> | string {
+  const m = tok.model;
+  if (m.modelType !== 'unigram') return `a SentencePiece ${m.modelType} model: tokenizer.json is written for unigram models (the .model file is exported for SentencePiece itself)`;
+  if (!tok.idsArePiecePositions) return 'the ids come from a .vocab file in another order than the model\'s pieces';
+  if (m.treatWhitespaceAsSuffix || !m.escapeWhitespaces || !m.addDummyPrefix || !m.removeExtraWhitespaces) return 'the SentencePiece model\'s whitespace options (suffix, no escaping, no dummy prefix or keeping extra spaces) have no tokenizer.json equivalent';
+  const normalizers: Array<Record<string, unknown>> = [];
+  if (tok.lowercase) normalizers.push({ type: 'Lowercase' });
+  if (m.charsmapTrie) {
+    const blob = new Uint8Array(4 + m.charsmapTrie.byteLength + m.charsmapNormalized.length);
+    new DataView(blob.buffer).setUint32(0, m.charsmapTrie.byteLength, true);
+    blob.set(new Uint8Array(m.charsmapTrie.buffer, m.charsmapTrie.byteOffset, m.charsmapTrie.byteLength), 4);
+    blob.set(m.charsmapNormalized, 4 + m.charsmapTrie.byteLength);
+    normalizers.push({ type: 'Precompiled', precompiled_charsmap: Buffer.from(blob).toString('base64') });
+  }
+  // SentencePiece's remove_extra_whitespaces: no leading or trailing spaces, runs collapsed to one
+  normalizers.push({ type: 'Strip', strip_left: true, strip_right: true }, { type: 'Replace', pattern: { Regex: ' {2,}' }, content: ' ' });
+  const metaspace = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'always', split: true };
+  // control pieces and the special tokens are added tokens (split out of the text before normalisation). Other
+  // user-defined pieces stay in the unigram vocabulary only: as added tokens they would cut the text into
+  // sections, each stripped and given its own "▁" (HF's converter does so, and loses the space before a "-"),
+  // while SentencePiece segments them inside the normalised text, where their score of 0 always wins
+  const addedTokens = m.pieces.flatMap((p, id) => (m.types[id] === PieceType.CONTROL || (m.types[id] === PieceType.USER_DEFINED && Object.values(sp).includes(p)) ? [added(id, p, true)] : []));
+  return {
+    version: '1.0', truncation: null, padding: null, added_tokens: addedTokens,
+    normalizer: { type: 'Sequence', normalizers },
+    pre_tokenizer: metaspace,
+    post_processor: template(tok, sp.cls_token, sp.sep_token),
+    decoder: m.byteFallback ? { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] } : metaspace,
+    model: { type: 'Unigram', unk_id: m.unkId, vocab: m.pieces.map((p, i) => [p, m.scores[i]!]), byte_fallback: m.byteFallback },
+  };
+}
+
+function wordPieceJson(tok: WordPieceTokenizer, sp: ReturnType<typeof specials>): Record<string, unknown> | string {
+  const o = tok.opts;
+  if (o.wordTokenizer === 'mecab') return 'MeCab word splitting has no tokenizer.json equivalent (BertJapaneseTokenizer: vocab.txt + tokenizer_config.json are exported instead)';
+  if (o.wordTokenizer !== 'basic' || o.subwordTokenizer !== 'wordpiece') return `word_tokenizer_type ${o.wordTokenizer} with ${o.subwordTokenizer} subwords has no tokenizer.json equivalent`;
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter((t) => tok.vocab.has(t)).map((t) => added(tok.vocab.get(t)!, t, true)),
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: o.doLowerCase },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: template(tok, sp.cls_token, sp.sep_token),
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: o.unkToken, continuing_subword_prefix: '##', max_input_chars_per_word: o.maxInputCharsPerWord, vocab: Object.fromEntries(tok.vocab) },
+  };
+}
+
+/** tokenizer.json (where expressible), tokenizer_config.json and special_tokens_map.json for `tok`; `maxLength` is model_max_length */
+export function exportTokenizer(tok: Tokenizer, maxLength: number): TokenizerExport {
+  const sp = specials(tok);
+  const json = tok instanceof SentencePieceTokenizer ? sentencePieceJson(tok, sp)
+    : tok instanceof WordPieceTokenizer ? wordPieceJson(tok, sp)
+    : 'the model folder\'s own tokenizer.json is copied as it is';
+  const files: Record<string, string | Uint8Array> = {};
+  files['special_tokens_map.json'] = JSON.stringify(sp, null, 2) + '\n';
+  const common = { ...sp, model_max_length: maxLength, clean_up_tokenization_spaces: false, model_input_names: ['input_ids', 'token_type_ids', 'attention_mask'] };
+  if (typeof json !== 'string') {
+    files['tokenizer.json'] = JSON.stringify(json) + '\n';
+    // BertTokenizerFast: HF loads it from tokenizer.json, and transformers.js then returns token_type_ids (its generic class does not)
+    files['tokenizer_config.json'] = JSON.stringify({ tokenizer_class: 'BertTokenizerFast', ...common, do_lower_case: tok instanceof WordPieceTokenizer ? tok.opts.doLowerCase : (tok as SentencePieceTokenizer).lowercase }, null, 2) + '\n';
+    return { files };
+  }
+  // no tokenizer.json: the folder's own files (vocab.txt, tokenizer_config.json, a .model) are what HF's slow tokenizers read
+  return { files, note: json };
+}
