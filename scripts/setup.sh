@@ -14,8 +14,9 @@ say() { echo "[setup] $*" >&2; }
 #    benchmarks (installed when JA_BERT_DEV=1), with libopenblas0-pthread:
 #    without it Debian's torch runs the reference BLAS (~4 GFLOP/s).
 #    Fonts for the report pictures (resvg draws their text with the system's
-#    fonts): DejaVu, and IPA Gothic for Japanese class names.
-pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic)
+#    fonts): DejaVu, and IPA Gothic for Japanese class names. redis-server for
+#    queue-built caches (BullMQ); the tests start their own on a loopback port.
+pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic redis-server)
 if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy python3-scipy libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do

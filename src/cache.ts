@@ -5,20 +5,27 @@
  * re-encoded and nothing stale is used. `rank` scores one A against all of it.
  *
  * File layout (little-endian):
- *   "JABCACHE" | u32 version | u32 header bytes | header JSON | f32 data | 32-byte SHA-256 of all before
- * The header names the model hash, the head config, the row width and, per
- * entry, id, text, text hash, row count and offset (in floats).
+ *   "JABCACHE" | u32 version | u32 header bytes | header JSON | values | [int8: f32 scales] | 32-byte SHA-256 of all before
+ * The header names the model hash, the head config, the row width, the storage
+ * type and, per entry, id, text, text hash, row count and offset (in values).
+ * Storage (`cache build --cache-dtype`): f32 (4 bytes a value), bf16 (2, the
+ * top half of the f32, rounded to nearest even), or int8 (1, symmetric, with one
+ * f32 scale per row of `width` values: per token, or per text for one-vector
+ * heads; the scales follow the values). A cache is read whole when it fits in
+ * memory, else through a file descriptor, entry by entry, so one larger than
+ * RAM still ranks (Ranker's chunked mode).
  */
 import { JaBertError, registerError } from './core/errors.js';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { DataError, positiveLabelIndex } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
-import { intOption, OptionError } from './core/options.js';
+import { choiceOption, intOption, OptionError } from './core/options.js';
 import { findModelFiles, loadBert } from './model/load.js';
 import { auxWidth, bf16Scoring, HEAD_TYPES, type BRep, type PairHeadConfig, type Side } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
@@ -26,14 +33,74 @@ import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder } from './tokenize/inputs.js';
 
 const MAGIC = 'JABCACHE';
-export const CACHE_VERSION = 1;
+export const CACHE_VERSION = 2;
+export const CACHE_STORAGES = ['f32', 'bf16', 'int8'] as const;
+export type CacheStorage = (typeof CACHE_STORAGES)[number];
+const VALUE_BYTES: Record<CacheStorage, number> = { f32: 4, bf16: 2, int8: 1 };
 
 export class CacheError extends JaBertError { override readonly code = 'ERR_JA_BERT_CACHE'; }
 registerError(CacheError);
 
 export interface CacheEntry { id: string; text: string; hash: string; rows: number; offset: number }
-export interface CacheHeader { version: number; model_hash: string; head: PairHeadConfig; hidden_size: number; width: number; per_token: boolean; entries: CacheEntry[]; floats: number }
-export interface Cache { header: CacheHeader; data: Float32Array; byId: Map<string, CacheEntry>; path: string }
+export interface CacheHeader { version: number; model_hash: string; head: PairHeadConfig; hidden_size: number; width: number; per_token: boolean; storage: CacheStorage; entries: CacheEntry[]; floats: number }
+/** a checked cache file: its header, and its values read from `buf` (the whole file) or through `fd` */
+export interface Cache { header: CacheHeader; byId: Map<string, CacheEntry>; path: string; buf: Buffer | null; fd: number | null; dataStart: number; scaleStart: number; bytes: number }
+
+/** the bytes [pos, pos + len) of a cache file */
+function cacheBytes(c: Cache, pos: number, len: number): Uint8Array {
+  if (c.buf) return c.buf.subarray(pos, pos + len);
+  const out = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) { const n = readSync(c.fd!, out, got, len - got, pos + got); if (n === 0) throw new CacheError(`${c.path}: ended early (changed while in use?)`); got += n; }
+  return out;
+}
+
+/** one entry's values, decoded to f32 (rows × width) */
+export function entryValues(c: Cache, e: CacheEntry): Float32Array {
+  const W = c.header.width, n = e.rows * W, st = c.header.storage;
+  const raw = cacheBytes(c, c.dataStart + e.offset * VALUE_BYTES[st], n * VALUE_BYTES[st]);
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength), out = new Float32Array(n);
+  const bad = (why: string) => new CacheError(`${c.path}: entry "${e.id}" holds ${why}; rebuild it with cache build`);
+  if (st === 'f32') for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
+  else if (st === 'bf16') { const u = new Uint32Array(out.buffer); for (let i = 0; i < n; i++) u[i] = dv.getUint16(i * 2, true) << 16; }
+  else {
+    const sc = cacheBytes(c, c.scaleStart + (e.offset / W) * 4, e.rows * 4), sv = new DataView(sc.buffer, sc.byteOffset, sc.byteLength);
+    for (let r = 0; r < e.rows; r++) {
+      const k = sv.getFloat32(r * 4, true);
+      if (!(Number.isFinite(k) && k >= 0)) throw bad(`a scale of ${k}`);
+      for (let j = 0; j < W; j++) out[r * W + j] = dv.getInt8(r * W + j) * k;
+    }
+  }
+  for (let i = 0; i < n; i++) if (!Number.isFinite(out[i]!)) throw bad(`a non-finite value at ${i}`);
+  return out;
+}
+
+/** values → the storage's bytes (int8: the values, then one scale per row of W) */
+function encodeValues(v: Float32Array, W: number, st: CacheStorage): { data: Uint8Array; scales: Uint8Array } {
+  if (st === 'f32') return { data: new Uint8Array(v.buffer, v.byteOffset, v.byteLength), scales: new Uint8Array(0) };
+  if (st === 'bf16') {
+    const u = new Uint32Array(v.buffer, v.byteOffset, v.length), o = new Uint16Array(v.length);
+    for (let i = 0; i < v.length; i++) { const x = u[i]!; o[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16; }
+    return { data: new Uint8Array(o.buffer), scales: new Uint8Array(0) };
+  }
+  const rows = v.length / W, q = new Int8Array(v.length), sc = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let mx = 0;
+    for (let j = 0; j < W; j++) mx = Math.max(mx, Math.abs(v[r * W + j]!));
+    const k = mx / 127;
+    sc[r] = k;
+    if (k > 0) for (let j = 0; j < W; j++) q[r * W + j] = Math.round(v[r * W + j]! / k);
+  }
+  return { data: new Uint8Array(q.buffer), scales: new Uint8Array(sc.buffer) };
+}
+
+/** bytes the stored representations take (values and int8 scales), without the header and texts */
+export const cacheDataBytes = (c: Cache): number => c.bytes - 32 - c.dataStart;
+
+/** release a cache read through a file descriptor */
+export function closeCache(c: Cache): void {
+  if (c.fd !== null) { closeSync(c.fd); c.fd = null; }
+}
 
 export const textHash = (t: string): string => createHash('sha256').update(t, 'utf8').digest('hex').slice(0, 32);
 
@@ -109,40 +176,57 @@ export function readCorpusTexts(path: string): Array<{ id: string; text: string 
   return out;
 }
 
-export function readCache(path: string): Cache {
+/**
+ * open and check a cache: magic, version, SHA-256 of the whole file, every header field against
+ * the data's size. Read whole when it is at most `inMemoryBytes` (default a quarter of RAM),
+ * else kept open and read entry by entry (the checksum streamed).
+ */
+export function readCache(path: string, o: { inMemoryBytes?: number } = {}): Cache {
   if (!existsSync(path)) throw new CacheError(`${path}: no such cache file`);
-  const buf = readFileSync(path);
+  const size = statSync(path).size;
   const bad = (why: string) => new CacheError(`${path}: not a usable ja-bert cache (${why}); rebuild it with cache build`);
-  if (buf.length < 16 + 32 || buf.toString('latin1', 0, 8) !== MAGIC) throw bad('no JABCACHE header');
-  const version = buf.readUInt32LE(8);
-  if (version !== CACHE_VERSION) throw bad(`version ${version}, this ja-bert reads version ${CACHE_VERSION}`);
-  const body = buf.subarray(0, buf.length - 32);
-  if (!createHash('sha256').update(body).digest().equals(buf.subarray(buf.length - 32))) throw bad('checksum mismatch: truncated or damaged');
-  const hlen = buf.readUInt32LE(12);
-  if (16 + hlen > body.length) throw bad('header length past the end');
-  let header: CacheHeader;
-  try { header = JSON.parse(buf.toString('utf8', 16, 16 + hlen)) as CacheHeader; } catch { throw bad('header is not JSON'); }
-  // every field checked, not only the checksum: a header edited and re-hashed must still describe its data exactly
-  const int = (v: unknown, min = 0) => Number.isSafeInteger(v) && (v as number) >= min;
-  if (!header || typeof header !== 'object' || header.version !== version || typeof header.model_hash !== 'string' || !header.head || typeof header.head !== 'object'
-    || !int(header.hidden_size, 1) || !int(header.width, 1) || typeof header.per_token !== 'boolean' || !Array.isArray(header.entries) || !int(header.floats)) throw bad('header fields missing or of the wrong type');
-  let offset = 0;
-  const byId = new Map<string, CacheEntry>();
-  for (const e of header.entries) {
-    if (!e || typeof e.id !== 'string' || typeof e.text !== 'string' || typeof e.hash !== 'string' || !int(e.rows, 1) || !int(e.offset)) throw bad('an entry is missing fields');
-    if (e.offset !== offset) throw bad(`entry "${e.id}" starts at ${e.offset}, expected ${offset}`);
-    if (!header.per_token && e.rows !== 1) throw bad(`entry "${e.id}" has ${e.rows} rows in a one-vector cache`);
-    if (byId.has(e.id)) throw bad(`id "${e.id}" appears twice`);
-    byId.set(e.id, e);
-    offset += e.rows * header.width;
+  if (size < 16 + 32) throw bad('no JABCACHE header');
+  const whole = size <= (o.inMemoryBytes ?? totalmem() / 4);
+  const buf = whole ? readFileSync(path) : null;
+  const fd = whole ? null : openSync(path, 'r');
+  try {
+    const c0: Cache = { header: null as unknown as CacheHeader, byId: new Map(), path, buf, fd, dataStart: 0, scaleStart: 0, bytes: size };
+    const pre = Buffer.from(cacheBytes(c0, 0, 16));
+    if (pre.toString('latin1', 0, 8) !== MAGIC) throw bad('no JABCACHE header');
+    const version = pre.readUInt32LE(8);
+    if (version !== CACHE_VERSION) throw bad(`version ${version}, this ja-bert reads version ${CACHE_VERSION}`);
+    // the checksum, over everything before it, in 16 MB pieces when the file is not in memory
+    const sha = createHash('sha256');
+    for (let pos = 0; pos < size - 32; pos += 16 << 20) sha.update(cacheBytes(c0, pos, Math.min(16 << 20, size - 32 - pos)));
+    if (!sha.digest().equals(cacheBytes(c0, size - 32, 32))) throw bad('checksum mismatch: truncated or damaged');
+    const hlen = pre.readUInt32LE(12);
+    if (16 + hlen > size - 32) throw bad('header length past the end');
+    let header: CacheHeader;
+    try { header = JSON.parse(Buffer.from(cacheBytes(c0, 16, hlen)).toString('utf8')) as CacheHeader; } catch { throw bad('header is not JSON'); }
+    // every field checked, not only the checksum: a header edited and re-hashed must still describe its data exactly
+    const int = (v: unknown, min = 0) => Number.isSafeInteger(v) && (v as number) >= min;
+    if (!header || typeof header !== 'object' || header.version !== version || typeof header.model_hash !== 'string' || !header.head || typeof header.head !== 'object'
+      || !int(header.hidden_size, 1) || !int(header.width, 1) || typeof header.per_token !== 'boolean' || !Array.isArray(header.entries) || !int(header.floats)
+      || !(CACHE_STORAGES as readonly string[]).includes(header.storage)) throw bad('header fields missing or of the wrong type');
+    let offset = 0;
+    const byId = new Map<string, CacheEntry>();
+    for (const e of header.entries) {
+      if (!e || typeof e.id !== 'string' || typeof e.text !== 'string' || typeof e.hash !== 'string' || !int(e.rows, 1) || !int(e.offset)) throw bad('an entry is missing fields');
+      if (e.offset !== offset) throw bad(`entry "${e.id}" starts at ${e.offset}, expected ${offset}`);
+      if (!header.per_token && e.rows !== 1) throw bad(`entry "${e.id}" has ${e.rows} rows in a one-vector cache`);
+      if (byId.has(e.id)) throw bad(`id "${e.id}" appears twice`);
+      byId.set(e.id, e);
+      offset += e.rows * header.width;
+    }
+    if (offset !== header.floats) throw bad(`the entries hold ${offset} values, the header says ${header.floats}`);
+    const dataStart = 16 + hlen, scaleStart = dataStart + header.floats * VALUE_BYTES[header.storage];
+    const end = scaleStart + (header.storage === 'int8' ? (header.floats / header.width) * 4 : 0);
+    if (end !== size - 32) throw bad('data size does not match its header');
+    return { header, byId, path, buf, fd, dataStart, scaleStart, bytes: size };
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    throw e;
   }
-  if (offset !== header.floats) throw bad(`the entries hold ${offset} floats, the header says ${header.floats}`);
-  const start = 16 + hlen, bytes = header.floats * 4;
-  if (start + bytes !== body.length) throw bad('data size does not match its header');
-  const data = new Float32Array(header.floats);
-  new Uint8Array(data.buffer).set(buf.subarray(start, start + bytes));
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) throw bad(`a non-finite value at float ${i}`);
-  return { header, data, byId, path };
 }
 
 function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'>, entries: Array<{ id: string; text: string; hash: string; rows: number; data: Float32Array }>): number {
@@ -158,12 +242,47 @@ function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'
   writeFileAtomic(path, (w) => {
     const put = (b: Uint8Array) => { sha.update(b); w(b); size += b.length; };
     put(pre); put(hjson);
-    for (const e of entries) put(new Uint8Array(e.data.buffer, e.data.byteOffset, e.data.byteLength));
+    const scales: Uint8Array[] = [];
+    for (const e of entries) { const enc = encodeValues(e.data, header.width, header.storage); put(enc.data); scales.push(enc.scales); }
+    for (const sc of scales) put(sc);
     const d = sha.digest();
     w(d); size += d.length;
   });
   return size;
 }
+
+/**
+ * each text's cached values from a batch's BRep: its token rows (per-token heads; `tokens` real
+ * tokens each) or its one vector, then, for a head with an aux part (additive), its aux rows
+ */
+function repValues(rep: BRep, tokens: number[], W: number): Array<{ rows: number; data: Float32Array }> {
+  return tokens.map((t, k) => {
+    const rows = rep.perToken ? t : 1, w = rep.W, base = rep.perToken ? k * rep.S * w : k * w;
+    if (!rep.aux) return { rows, data: rep.data.slice(base, base + rows * w) };
+    const aw = W - w, d = new Float32Array(rows * W);
+    d.set(rep.data.subarray(base, base + rows * w), 0);
+    d.set(rep.aux.subarray(k * rep.S * aw, k * rep.S * aw + rows * aw), rows * w);
+    return { rows, data: d };
+  });
+}
+
+/** encode texts with a pair-head model into their cache values, `batchSize` at a time (a queue worker's chunk) */
+export function encodeTexts(m: ScoringModel, texts: string[], batchSize = 32): Array<{ rows: number; data: Float32Array }> {
+  const out: Array<{ rows: number; data: Float32Array }> = [], W = m.pm.head.repWidth();
+  for (let s = 0; s < texts.length; s += batchSize) {
+    const feats = texts.slice(s, s + batchSize).map((t) => m.builder.features(t));
+    out.push(...repValues(m.pm.bReps(feats, m.builder.pad), feats.map((f) => f.inputIds.length), W));
+  }
+  return out;
+}
+
+/** the header a cache of this model gets */
+export function cacheHeaderFor(m: ScoringModel, storage: CacheStorage): Omit<CacheHeader, 'entries' | 'floats'> {
+  return { version: CACHE_VERSION, model_hash: m.hash, head: m.pm.bert.cfg.pair_head!, hidden_size: m.pm.bert.cfg.hidden_size, width: m.pm.head.repWidth(), per_token: m.pm.head.perToken(), storage };
+}
+
+export type CacheRecord = { id: string; text: string; hash: string; rows: number; data: Float32Array };
+export { writeCache as writeCacheFile };
 
 /** check that a cache belongs to this model and head */
 export function checkCacheFor(cache: Cache, m: ScoringModel): void {
@@ -188,7 +307,8 @@ export interface BuildResult { entries: number; encoded: number; reused: number;
  */
 export function buildCache(o: { model: string; texts?: string; cache: string; kernels: Kernels; batchSize?: number; dtype?: DTypeOption; log?: (l: string) => void;
   /** the encoder's outputs computed elsewhere (the exported onnx/model.onnx): JSONL lines {id, text, last_hidden_state, pooler_output}, in place of texts */ fromEmbeddings?: string;
-  /** write progress to CACHE.partial every this many seconds (default 30) */ partialEverySeconds?: number }): BuildResult {
+  /** write progress to CACHE.partial every this many seconds (default 30) */ partialEverySeconds?: number;
+  /** how values are stored: f32 (default), bf16 or int8 (one scale per row) */ cacheDtype?: CacheStorage }): BuildResult {
   const t0 = Date.now();
   const bs = intOption('batch-size', o.batchSize, 32);
   if (o.partialEverySeconds !== undefined && !(o.partialEverySeconds >= 0)) throw new OptionError(`--save-seconds must be a number ≥ 0, got ${o.partialEverySeconds}`);
@@ -200,14 +320,21 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   // a cache that cannot be written fails now, not after encoding everything
   const probe = `${o.cache}.${process.pid}.probe`;
   try { closeSync(openSync(probe, 'w')); rmSync(probe, { force: true }); } catch (e) { throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
-  const h = m.pm.bert.cfg.pair_head!, W = m.pm.head.repWidth(), perToken = m.pm.head.perToken();
-  const header = { version: CACHE_VERSION, model_hash: m.hash, head: h, hidden_size: m.pm.bert.cfg.hidden_size, width: W, per_token: perToken };
+  const W = m.pm.head.repWidth();
+  const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
+  const header = cacheHeaderFor(m, storage);
   // reusable rows: the existing cache, and the progress an interrupted build left in CACHE.partial
   const partialPath = `${o.cache}.partial`;
   const sources: Cache[] = [];
   for (const p of [o.cache, partialPath]) {
     if (!existsSync(p)) continue;
-    try { const c = readCache(p); checkCacheFor(c, m); sources.push(c); } catch (e) { o.log?.(`${(e as Error).message.split(';')[0]}: not reused`); }
+    try {
+      const c = readCache(p);
+      checkCacheFor(c, m);
+      // values are reused only in the same storage (an int8 row read back into an f32 cache would keep its rounding)
+      if (c.header.storage !== storage) { o.log?.(`${p}: stored as ${c.header.storage}, building ${storage}: not reused`); closeCache(c); continue; }
+      sources.push(c);
+    } catch (e) { o.log?.(`${(e as Error).message.split(';')[0]}: not reused`); }
   }
   if (sources.some((c) => c.path === partialPath)) o.log?.(`resuming from ${partialPath} (${sources.find((c) => c.path === partialPath)!.header.entries.length} texts encoded before)`);
   const entries: Array<{ id: string; text: string; hash: string; rows: number; data: Float32Array }> = [];
@@ -215,7 +342,7 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   for (const { id, text } of texts) {
     const hash = textHash(text);
     const src = sources.map((c) => ({ c, e: c.byId.get(id) })).find((x) => x.e && x.e.hash === hash);
-    if (src) entries.push({ id, text, hash, rows: src.e!.rows, data: src.c.data.slice(src.e!.offset, src.e!.offset + src.e!.rows * W) });
+    if (src) entries.push({ id, text, hash, rows: src.e!.rows, data: entryValues(src.c, src.e!) });
     else { todo.push(entries.length); entries.push({ id, text, hash, rows: 0, data: new Float32Array(0) }); }
   }
   const tStart = Date.now();
@@ -238,19 +365,7 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
       tokens = feats.map((f) => f.inputIds.length);
       rep = m.pm.bReps(feats, m.builder.pad);
     }
-    idx.forEach((i, k) => {
-      const rows = perToken ? tokens[k]! : 1;
-      const w = rep.W, base = perToken ? k * rep.S * w : k * w;
-      entries[i]!.rows = rows;
-      if (!rep.aux) entries[i]!.data = rep.data.slice(base, base + rows * w);
-      else {
-        // a head with an aux part (additive): the entry's data rows, then its aux rows
-        const aw = W - w, d = new Float32Array(rows * W);
-        d.set(rep.data.subarray(base, base + rows * w), 0);
-        d.set(rep.aux.subarray(k * rep.S * aw, k * rep.S * aw + rows * aw), rows * w);
-        entries[i]!.data = d;
-      }
-    });
+    repValues(rep, tokens, W).forEach((v, k) => { entries[idx[k]!]!.rows = v.rows; entries[idx[k]!]!.data = v.data; });
     const done = Math.min(s + bs, todo.length), el = (Date.now() - tStart) / 1000;
     o.log?.(`cache [${'#'.repeat(Math.round((done / todo.length) * 20)).padEnd(20, '.')}] ${done}/${todo.length} encoded, ${(done / el).toFixed(1)} texts/s, ETA ${Math.round((el / done) * (todo.length - done))}s`);
     // progress on disk: everything encoded so far, as a cache of its own (a killed build resumes from it)
@@ -259,6 +374,7 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
       lastPartial = Date.now();
     }
   }
+  sources.forEach(closeCache);
   const bytes = writeCache(o.cache, header, entries);
   rmSync(partialPath, { force: true });
   return { entries: entries.length, encoded: todo.length, reused: entries.length - todo.length, bytes, seconds: (Date.now() - t0) / 1000 };
@@ -283,7 +399,7 @@ function cachedRepsF32(cache: Cache, entries: CacheEntry[], S: number): BRep {
   const P = entries.length;
   if (!perToken) {
     const data = new Float32Array(P * W);
-    entries.forEach((e, p) => data.set(cache.data.subarray(e.offset, e.offset + W), p * W));
+    entries.forEach((e, p) => data.set(entryValues(cache, e), p * W));
     return { P, S: 1, W, perToken: false, data, mask: new Uint8Array(P).fill(1) };
   }
   const mask = new Uint8Array(P * S);
@@ -293,9 +409,9 @@ function cachedRepsF32(cache: Cache, entries: CacheEntry[], S: number): BRep {
     const D = W - k;
     const data = new Float32Array(P * S * D), aux = new Float32Array(P * S * k);
     entries.forEach((e, p) => {
-      const rows = Math.min(e.rows, S);
-      data.set(cache.data.subarray(e.offset, e.offset + rows * D), p * S * D);
-      aux.set(cache.data.subarray(e.offset + e.rows * D, e.offset + e.rows * D + rows * k), p * S * k);
+      const rows = Math.min(e.rows, S), v = entryValues(cache, e);
+      data.set(v.subarray(0, rows * D), p * S * D);
+      aux.set(v.subarray(e.rows * D, e.rows * D + rows * k), p * S * k);
       mask.fill(1, p * S, p * S + rows);
     });
     return { P, S, W: D, perToken: true, data, mask, aux };
@@ -303,7 +419,7 @@ function cachedRepsF32(cache: Cache, entries: CacheEntry[], S: number): BRep {
   const data = new Float32Array(P * S * W);
   entries.forEach((e, p) => {
     const rows = Math.min(e.rows, S);
-    data.set(cache.data.subarray(e.offset, e.offset + rows * W), p * S * W);
+    data.set(entryValues(cache, e).subarray(0, rows * W), p * S * W);
     mask.fill(1, p * S, p * S + rows);
   });
   return { P, S, W, perToken: true, data, mask };
@@ -354,16 +470,26 @@ export interface RankResult { results: Array<{ id: string; score: number }>; can
  * `rank` and the server's /v1/rank keep one and score many queries against it.
  */
 export class Ranker {
-  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly warm: BRep, readonly loadMs: number) {}
+  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly warm: BRep | null, readonly loadMs: number, private readonly bf16: Kernels | null) {}
 
-  static load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption }): Ranker {
+  /**
+   * warm (default): every candidate decoded and laid out for scoring once, in memory. chunked: the
+   * candidates read from the file and scored 4,096 at a time for each query, so a cache larger than
+   * memory still ranks; chosen by itself when the file is larger than a quarter of RAM.
+   */
+  static load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption; chunked?: boolean }): Ranker {
     const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
-    const cache = readCache(o.cache);
+    const cache = readCache(o.cache, o.chunked ? { inMemoryBytes: 0 } : {});
     checkCacheFor(cache, m);
-    const tl = performance.now();
-    const warm = cachedReps(cache, cache.header.entries, m.pm.sideLength, m.dtype === 'bf16' ? o.kernels : null);
-    return new Ranker(m, cache, warm, performance.now() - tl);
+    const tl = performance.now(), bf16 = m.dtype === 'bf16' ? o.kernels : null;
+    const warm = cache.buf ? cachedReps(cache, cache.header.entries, m.pm.sideLength, bf16) : null;
+    return new Ranker(m, cache, warm, performance.now() - tl, bf16);
   }
+
+  /** whether candidates are read from the file per query */
+  get chunked(): boolean { return this.warm === null; }
+
+  close(): void { closeCache(this.cache); }
 
   get size(): number { return this.cache.header.entries.length; }
 
@@ -380,7 +506,13 @@ export class Ranker {
     const t0 = performance.now();
     const a = encodeQuery(this.model, text!);
     const t1 = performance.now();
-    const scores = scoreAgainst(this.model, a, this.warm);
+    let scores: Float32Array;
+    if (this.warm) scores = scoreAgainst(this.model, a, this.warm);
+    else {
+      const all = this.cache.header.entries, CH = 4096;
+      scores = new Float32Array(all.length);
+      for (let s = 0; s < all.length; s += CH) scores.set(scoreAgainst(this.model, a, cachedReps(this.cache, all.slice(s, s + CH), this.model.pm.sideLength, this.bf16)), s);
+    }
     const t2 = performance.now();
     const entries = this.cache.header.entries;
     const order = entries.map((_, i) => i).filter((i) => i !== self).sort((x, y) => scores[y]! - scores[x]! || x - y).slice(0, top);
@@ -389,9 +521,10 @@ export class Ranker {
 }
 
 /** rank one A against every cached B (loads the model and the cache for this one query) */
-export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DTypeOption }): RankResult {
+export function rank(o: { model: string; cache: string; id?: string; text?: string; top?: number; kernels: Kernels; dtype?: DTypeOption; chunked?: boolean }): RankResult {
   checkRankQuery(o); // before the model and the cache are read
-  return Ranker.load(o).rank(o);
+  const r = Ranker.load(o);
+  try { return r.rank(o); } finally { r.close(); }
 }
 
 /** a rank query: exactly one of id and a non-empty text without NUL; returns top (default 10) */

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { buildCache, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst, type Cache, type ScoringModel } from './cache.js';
+import { buildCache, cacheDataBytes, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst, type Cache, type ScoringModel } from './cache.js';
 import { DataError, type Example } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { loadBert } from './model/load.js';
@@ -107,7 +107,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       scoreAgainst(m, encodeQuery(m, evalPairs[1 % evalPairs.length]!.textA), warm);
       const rankMs = ms(t0);
       const rk = rankingMetrics(m, cache, data.eval, dtype === 'bf16' ? o.kernels : null);
-      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: rankMs, cache_bytes_per_text: (cache.header.floats * 4) / nTexts, cache_file_bytes: cacheFileSize(cachePath), rank10k_measured_pairs: 10000, ...rk });
+      rows.push({ ...base, pair_ms: pairMs, rank10k_ms: rankMs, cache_bytes_per_text: cacheDataBytes(cache) / nTexts, cache_file_bytes: cacheFileSize(cachePath), rank10k_measured_pairs: 10000, ...rk });
     }
     o.log?.(`${head}: accuracy ${rows.at(-1)!.accuracy.toFixed(4)}, pair ${rows.at(-1)!.pair_ms.toFixed(2)} ms, rank 10k ${rows.at(-1)!.rank10k_ms.toFixed(0)} ms`);
   }
@@ -121,9 +121,9 @@ export function compare(o: CompareOptions): CompareRow[] {
  * Retrieval on the eval split: every distinct A that has a positive pair is a query, every distinct B
  * of the split a candidate; the head scores the query against all candidates (warm cache). recall@10:
  * the share of a query's positives in its top 10, averaged over queries; MRR: the mean of 1 / the rank of
- * its first positive.
+ * its first positive. `tops`, when given, receives each query's top 10 candidate indices.
  */
-function rankingMetrics(m: ScoringModel, cache: Cache, evalSet: Example[], bf16: Kernels | null): { recall_at_10: number; mrr: number; ranking_queries: number } {
+export function rankingMetrics(m: ScoringModel, cache: Cache, evalSet: Example[], bf16: Kernels | null, tops?: Map<string, number[]>): { recall_at_10: number; mrr: number; ranking_queries: number } {
   const positiveLabel = m.pm.bert.cfg.labels[m.positive]!;
   const byText = new Map(cache.header.entries.map((e) => [e.text, e]));
   const cands = [...new Set(evalSet.map((e) => e.textB).filter((t): t is string => t !== undefined && byText.has(t)))];
@@ -139,6 +139,7 @@ function rankingMetrics(m: ScoringModel, cache: Cache, evalSet: Example[], bf16:
   for (const [a, pos] of positives) {
     const scores = scoreAgainst(m, encodeQuery(m, a), reps);
     const order = Array.from(scores.keys()).sort((x, y) => scores[y]! - scores[x]! || x - y);
+    tops?.set(a, order.slice(0, 10));
     let hits = 0, first = 0;
     order.forEach((c, r) => { if (pos.has(c)) { if (r < 10) hits++; if (!first) first = r + 1; } });
     recall += hits / pos.size;

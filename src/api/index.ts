@@ -114,7 +114,7 @@ export class PairScorer extends Loaded {
     super(handle, dir);
   }
 
-  static async load(dir: string, o: { cache: string; dtype?: DTypeOption }): Promise<PairScorer> {
+  static async load(dir: string, o: { cache: string; dtype?: DTypeOption; chunked?: boolean }): Promise<PairScorer> {
     const r = await call<{ handle: number; size: number; head: string }>({ op: 'load', kind: 'scorer', dir, options: { ...o } });
     return new PairScorer(r.handle, dir, o.cache, r.size, r.head);
   }
@@ -147,7 +147,7 @@ export function compare(o: Omit<JobOptions<CompareOptions>, 'model'> & { model?:
   return job('compare', { ...o, model: modelOrDefault(o.model) }, c);
 }
 /** `ja-bert cache build`: encode every text once with a pair-head model */
-export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number }, c?: JobControl): Promise<BuildResult> {
+export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number; cacheDtype?: 'f32' | 'bf16' | 'int8' }, c?: JobControl): Promise<BuildResult> {
   return job('buildCache', o, c);
 }
 /** `ja-bert predict`: probabilities for a JSONL file; returns the number of examples */

@@ -15,6 +15,7 @@ import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { modelOrDefault } from '../model/default.js';
 import { buildCache, rank } from '../cache.js';
 import { compare, compareMarkdown, DEFAULT_COMPARE_HEADS } from '../compare.js';
+import type { CacheStorage } from '../cache.js';
 import { exportModel } from '../export/export.js';
 import type { OnnxTask } from '../export/onnx.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
@@ -73,13 +74,22 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
-  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30]
+  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30 --cache-dtype f32|bf16|int8]
       encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
       rerunning re-encodes only new or changed texts. Progress is saved to C.partial every --save-seconds;
       a killed build, rerun, resumes from it. --from-embeddings F.jsonl instead of --texts: the encoder's outputs computed
       elsewhere (the exported onnx/model.onnx), one line {"id", "text", "last_hidden_state": [[...]], "pooler_output": [...]}
       per text; the head's B side is computed from them (docs/EXPORT.md).
-  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16]
+      --cache-dtype: how the representations are stored: f32 (default), bf16 (half the size) or int8 (a quarter, one scale
+      per row); --dtype is the encoder's compute dtype.
+      --queue redis://HOST:PORT [--chunk-size 256 --stall-seconds 600]: the texts to encode go as chunks on a BullMQ queue,
+      encoded by \`ja-bert worker\`s (which must read the same model path and cache folder); a crashed worker's chunk is
+      retried, and a rerun keeps the chunks done (CACHE.chunks/).
+  ja-bert worker --queue redis://HOST:PORT [--concurrency 1 --lock-seconds 30]
+      encode cache chunks from the queue until SIGTERM/SIGINT (the chunk in hand is finished first).
+  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked]
+      --chunked: read the candidates from the file 4,096 at a time instead of all into memory (automatic for a cache
+      larger than a quarter of RAM).
       score A against every cached B; prints the top K with P(label 1) and the latency.
   ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${DEFAULT_COMPARE_HEADS.join(',')}]
       [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100]
@@ -268,19 +278,32 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'cache': {
-      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', 'from-embeddings': 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number' });
+      const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', 'from-embeddings': 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number', 'cache-dtype': 'string',
+        queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M (--texts F | --from-embeddings F.jsonl) --cache C');
       const fromEmbeddings = flags['from-embeddings'] as string | undefined;
+      if (flags.queue !== undefined) {
+        if (fromEmbeddings) throw new UsageError('--queue builds from --texts (workers encode them), not from --from-embeddings');
+        // loaded only here: bullmq and ioredis are for queue builds alone
+        const { buildCacheQueued } = await import('../queue.js');
+        const r = await buildCacheQueued({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(), queue: flags.queue as string,
+          chunkSize: flags['chunk-size'] as number | undefined, batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype),
+          cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, stallSeconds: flags['stall-seconds'] as number | undefined, log: progress });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        console.log(`cache: ${r.entries} texts (${r.encoded} encoded by the queue's workers, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
+        return 0;
+      }
       const r = buildCache({ model: need(flags, 'model'), texts: fromEmbeddings ? flags.texts as string | undefined : need(flags, 'texts'), fromEmbeddings, cache: need(flags, 'cache'), kernels: nativeKernels(),
-        batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined });
+        batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined,
+        cacheDtype: flags['cache-dtype'] as CacheStorage | undefined });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
       return 0;
     }
     case 'rank': {
-      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string' });
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean' });
       const r = rank({ model: need(flags, 'model'), cache: need(flags, 'cache'), id: flags.id as string | undefined, text: flags.text as string | undefined,
-        top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels(), dtype: dtypeOf(flags.dtype) });
+        top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
       r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
       console.error(`ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms (cache laid out for scoring in ${r.loadMs.toFixed(0)} ms)`);
       return 0;
@@ -327,6 +350,17 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGINT', () => stop('SIGINT'));
       });
       console.error('ja-bert serve: stopped');
+      return 0;
+    }
+    case 'worker': {
+      const { flags } = parseArgs(rest, { queue: 'string', concurrency: 'number', 'lock-seconds': 'number' });
+      const { runWorker } = await import('../queue.js');
+      const ac = new AbortController();
+      process.once('SIGTERM', () => { console.error('ja-bert worker: SIGTERM: finishing the chunk in hand'); ac.abort(); });
+      process.once('SIGINT', () => { console.error('ja-bert worker: SIGINT: finishing the chunk in hand'); ac.abort(); });
+      const r = await runWorker({ queue: need(flags, 'queue'), kernels: nativeKernels(), concurrency: flags.concurrency as number | undefined,
+        lockSeconds: flags['lock-seconds'] as number | undefined, log: (l) => console.error(l), signal: ac.signal });
+      console.error(`ja-bert worker: stopped after ${r.jobs} chunks`);
       return 0;
     }
     case 'info':

@@ -1,0 +1,218 @@
+/**
+ * Cache builds spread over workers by a BullMQ queue on Redis (issue 16).
+ *
+ * `cache build --queue redis://HOST:PORT`: the coordinator decides what to
+ * encode exactly as a single-process build does (texts already in the cache, same
+ * model and storage, are kept), cuts the rest into chunks (in corpus order) and
+ * puts one job per chunk on the queue. `ja-bert worker --queue …` takes jobs,
+ * encodes the chunk's texts with the model the job names (a path both can read)
+ * and writes the result as a chunk file, itself a cache of the same format, into
+ * CACHE.chunks/. The build is done when every chunk file is there and checks out;
+ * the coordinator then merges them, in corpus order, into CACHE (atomically) and
+ * removes the folder.
+ *
+ *   - A crashed worker's job is retried: the worker renews its lock between batches;
+ *     when it stops doing so, BullMQ marks the job stalled and another worker takes it.
+ *   - A rerun resumes: chunk files already written are checked and kept, and only the
+ *     missing chunks are queued again.
+ *   - Chunks of a whole number of batches are encoded in the same batches as a
+ *     single-process build, so the values are the same.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import type { Kernels } from './core/kernels.js';
+import { resolveDtype, type DTypeOption } from './core/dtype.js';
+import { choiceOption, intOption, OptionError } from './core/options.js';
+import { DataError } from './data/processors.js';
+import {
+  CACHE_STORAGES, CacheError, cacheHeaderFor, checkCacheFor, closeCache, encodeTexts, entryValues, loadScoringModel, readCache, readCorpusTexts, textHash, writeCacheFile,
+  type BuildResult, type CacheRecord, type CacheStorage, type ScoringModel,
+} from './cache.js';
+
+export const QUEUE_NAME = 'ja-bert-cache';
+
+/** redis://HOST:PORT[/DB] → ioredis options (BullMQ needs maxRetriesPerRequest null for its blocking calls) */
+export function redisConnection(url: string): { host: string; port: number; db: number; maxRetriesPerRequest: null } {
+  let u: URL;
+  try { u = new URL(url); } catch { throw new OptionError(`--queue must be redis://HOST:PORT, got ${JSON.stringify(url)}`); }
+  if (u.protocol !== 'redis:' || !u.hostname) throw new OptionError(`--queue must be redis://HOST:PORT, got ${JSON.stringify(url)}`);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : 0;
+  if (!Number.isInteger(db) || db < 0) throw new OptionError(`--queue: database "${u.pathname.slice(1)}" is not a number`);
+  return { host: u.hostname, port: u.port ? Number(u.port) : 6379, db, maxRetriesPerRequest: null };
+}
+
+interface ChunkJob {
+  model: string;
+  storage: CacheStorage;
+  dtype?: DTypeOption;
+  batchSize: number;
+  /** the chunk file to write */
+  file: string;
+  items: Array<{ id: string; text: string }>;
+}
+
+export interface QueueBuildOptions {
+  model: string; texts: string; cache: string; kernels: Kernels; queue: string;
+  /** texts per job (default 256; a multiple of --batch-size keeps the batches of a single-process build) */
+  chunkSize?: number; batchSize?: number; dtype?: DTypeOption; cacheDtype?: CacheStorage;
+  /** give up (the chunks done so far stay for a rerun) after this many seconds without progress (default 600) */
+  stallSeconds?: number;
+  log?: (line: string) => void;
+}
+
+/** does `file` hold exactly these texts, for this model and storage? */
+function chunkReady(file: string, m: ScoringModel, storage: CacheStorage, items: Array<{ id: string; hash: string }>): boolean {
+  if (!existsSync(file)) return false;
+  try {
+    const c = readCache(file);
+    try {
+      checkCacheFor(c, m);
+      return c.header.storage === storage && c.header.entries.length === items.length && c.header.entries.every((e, i) => e.id === items[i]!.id && e.hash === items[i]!.hash);
+    } finally { closeCache(c); }
+  } catch { return false; }
+}
+
+/** the coordinator: plan, queue the missing chunks, wait, merge */
+export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResult> {
+  const t0 = Date.now();
+  const connection = redisConnection(o.queue);
+  const chunkSize = intOption('chunk-size', o.chunkSize, 256);
+  const batchSize = intOption('batch-size', o.batchSize, 32);
+  const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
+  const stallSeconds = o.stallSeconds ?? 600;
+  const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
+  const texts = readCorpusTexts(o.texts);
+  const header = cacheHeaderFor(m, storage);
+  // what a single-process build would reuse: the existing cache's rows of the same model, storage and text
+  const records: CacheRecord[] = texts.map(({ id, text }) => ({ id, text, hash: textHash(text), rows: 0, data: new Float32Array(0) }));
+  if (existsSync(o.cache)) {
+    try {
+      const c = readCache(o.cache);
+      try {
+        checkCacheFor(c, m);
+        if (c.header.storage === storage) for (const r of records) { const e = c.byId.get(r.id); if (e && e.hash === r.hash) { r.rows = e.rows; r.data = entryValues(c, e); } }
+      } finally { closeCache(c); }
+    } catch (e) { o.log?.(`${(e as Error).message.split(';')[0]}: not reused`); }
+  }
+  const todo = records.map((_, i) => i).filter((i) => records[i]!.rows === 0);
+  const dir = `${o.cache}.chunks`;
+  mkdirSync(dir, { recursive: true });
+  const chunks = [];
+  for (let s = 0; s < todo.length; s += chunkSize) {
+    const idx = todo.slice(s, s + chunkSize);
+    // a chunk's file is named by what it holds: a changed corpus or model never reuses a stale chunk
+    const key = createHash('sha256').update(m.hash).update(storage).update(idx.map((i) => `${records[i]!.id}\0${records[i]!.hash}`).join('\n')).digest('hex').slice(0, 24);
+    chunks.push({ idx, file: join(dir, `chunk-${String(chunks.length).padStart(6, '0')}-${key}.jabc`) });
+  }
+  const missing = chunks.filter((c) => !chunkReady(c.file, m, storage, c.idx.map((i) => records[i]!)));
+  o.log?.(`queue build: ${texts.length} texts, ${todo.length} to encode in ${chunks.length} chunks of ${chunkSize}; ${chunks.length - missing.length} chunks already done, ${missing.length} queued on ${o.queue}`);
+  if (missing.length) {
+    const queue = new Queue<ChunkJob>(QUEUE_NAME, { connection });
+    const events = new QueueEvents(QUEUE_NAME, { connection });
+    try {
+      await events.waitUntilReady();
+      const nonce = `${process.pid}-${Date.now()}`;
+      const jobs = await queue.addBulk(missing.map((c, k) => ({
+        name: 'encode',
+        data: { model: o.model, storage, dtype: o.dtype, batchSize, file: c.file, items: c.idx.map((i) => ({ id: records[i]!.id, text: records[i]!.text })) },
+        // retried after a worker's crash (its lock lapses) or failure; kept briefly for inspection
+        opts: { jobId: `${nonce}-${k}`, attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86400 } },
+      })));
+      let done = 0, last = Date.now();
+      const failed: string[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const ids = new Set(jobs.map((j) => j.id!));
+        const finish = () => { if (done + failed.length === ids.size) { if (failed.length) reject(new CacheError(`${o.cache}: ${failed.length} chunk(s) failed on the workers: ${failed[0]}; rerun to retry them`)); else resolve(); } };
+        events.on('completed', ({ jobId }) => {
+          if (!ids.has(jobId)) return;
+          done++; last = Date.now();
+          const el = (Date.now() - t0) / 1000;
+          o.log?.(`cache [${'#'.repeat(Math.round((done / ids.size) * 20)).padEnd(20, '.')}] ${done}/${ids.size} chunks, ETA ${Math.round((el / done) * (ids.size - done))}s`);
+          finish();
+        });
+        events.on('failed', async ({ jobId, failedReason }) => {
+          if (!ids.has(jobId)) return;
+          // a failure with attempts left is retried; only the last one counts
+          const job = await queue.getJob(jobId);
+          if (job && job.attemptsMade < (job.opts.attempts ?? 1)) return;
+          failed.push(`${jobId}: ${failedReason}`); last = Date.now(); finish();
+        });
+        const timer = setInterval(async () => {
+          // jobs finished before this listener existed count too
+          const states = await Promise.all(jobs.map((j) => queue.getJobState(j.id!)));
+          const nowDone = states.filter((s) => s === 'completed').length;
+          if (nowDone > done) { done = nowDone; last = Date.now(); }
+          if (done === ids.size) { clearInterval(timer); resolve(); }
+          else if (Date.now() - last > stallSeconds * 1000) {
+            clearInterval(timer);
+            reject(new CacheError(`${o.cache}: no chunk finished for ${stallSeconds} s (${done} of ${ids.size} done): is a worker running (ja-bert worker --queue ${o.queue})? The chunks done stay in ${dir}; rerun to resume`));
+          }
+        }, 1000);
+        const stop = (e?: unknown) => { clearInterval(timer); if (e) reject(e); };
+        events.on('error', stop);
+      });
+    } finally {
+      await events.close();
+      await queue.close();
+    }
+  }
+  // merge: every chunk must now be there, complete and of this model
+  for (const c of chunks) {
+    const items = c.idx.map((i) => records[i]!);
+    if (!chunkReady(c.file, m, storage, items)) throw new CacheError(`${c.file}: missing or not this chunk's texts after the workers finished; rerun to rebuild it`);
+    const f = readCache(c.file);
+    try { c.idx.forEach((i, k) => { const e = f.header.entries[k]!; records[i]!.rows = e.rows; records[i]!.data = entryValues(f, e); }); } finally { closeCache(f); }
+  }
+  const bytes = writeCacheFile(o.cache, header, records);
+  rmSync(dir, { recursive: true, force: true });
+  return { entries: records.length, encoded: todo.length, reused: records.length - todo.length, bytes, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * `ja-bert worker`: encode the queue's chunks until stopped (SIGTERM/SIGINT: the job in hand is
+ * finished first). Models are loaded once per path. Between batches the worker yields to the event
+ * loop, so BullMQ renews its lock while it encodes; a worker that dies stops renewing, and after
+ * `lockSeconds` its job goes to another worker.
+ */
+export async function runWorker(o: { queue: string; kernels: Kernels; concurrency?: number; lockSeconds?: number; log?: (line: string) => void; signal?: AbortSignal }): Promise<{ jobs: number }> {
+  const connection = redisConnection(o.queue);
+  const lockMs = (o.lockSeconds ?? 30) * 1000;
+  if (!(lockMs >= 1000)) throw new OptionError(`--lock-seconds must be at least 1, got ${o.lockSeconds}`);
+  const models = new Map<string, ScoringModel>();
+  let jobs = 0;
+  const worker = new Worker<ChunkJob>(QUEUE_NAME, async (job: Job<ChunkJob>) => {
+    const d = job.data;
+    if (!d || typeof d.model !== 'string' || typeof d.file !== 'string' || !Array.isArray(d.items)) throw new DataError(`job ${job.id}: not a ja-bert cache chunk`);
+    const key = `${d.model}\0${d.dtype ?? 'auto'}`;
+    if (!models.has(key)) models.set(key, loadScoringModel(d.model, o.kernels, resolveDtype(d.dtype, o.kernels)));
+    const m = models.get(key)!;
+    const items = d.items.map((x) => ({ ...x, hash: textHash(x.text) }));
+    if (chunkReady(d.file, m, d.storage, items)) return { entries: items.length, skipped: true };
+    const out: CacheRecord[] = [];
+    for (let s = 0; s < items.length; s += d.batchSize) {
+      const part = items.slice(s, s + d.batchSize);
+      encodeTexts(m, part.map((x) => x.text), d.batchSize).forEach((v, k) => out.push({ ...part[k]!, rows: v.rows, data: v.data }));
+      await job.updateProgress(Math.round((100 * out.length) / items.length));
+      await new Promise((r) => setImmediate(r)); // let the lock renewal run
+    }
+    mkdirSync(join(d.file, '..'), { recursive: true });
+    writeCacheFile(d.file, cacheHeaderFor(m, d.storage), out);
+    jobs++;
+    o.log?.(`worker: ${job.id}: ${items.length} texts -> ${d.file}`);
+    return { entries: items.length };
+  }, { connection, concurrency: intOption('concurrency', o.concurrency, 1), lockDuration: lockMs, stalledInterval: Math.max(500, lockMs / 2), maxStalledCount: 3 });
+  worker.on('failed', (job, err) => o.log?.(`worker: ${job?.id}: failed: ${err.message}`));
+  await worker.waitUntilReady();
+  o.log?.(`worker: waiting for jobs on ${o.queue} (queue ${QUEUE_NAME})`);
+  await new Promise<void>((resolve) => {
+    if (o.signal?.aborted) resolve();
+    o.signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await worker.close();
+  return { jobs };
+}
+
+/** the chunk files of an unfinished queue build (for tests and inspection) */
+export const chunkFiles = (cache: string): string[] => (existsSync(`${cache}.chunks`) ? readdirSync(`${cache}.chunks`).sort() : []);
