@@ -34,6 +34,8 @@ import { InputBuilder } from './tokenize/inputs.js';
 
 const MAGIC = 'JABCACHE';
 export const CACHE_VERSION = 2;
+/** the heads whose B side the retrieval index can key (src/retrieve.ts) */
+export const RETRIEVABLE_HEADS: string[] = ['dot', 'additive', 'bi', 'cosine', 'poly'];
 export const CACHE_STORAGES = ['f32', 'bf16', 'int8'] as const;
 export type CacheStorage = (typeof CACHE_STORAGES)[number];
 const VALUE_BYTES: Record<CacheStorage, number> = { f32: 4, bf16: 2, int8: 1 };
@@ -42,7 +44,11 @@ export class CacheError extends JaBertError { override readonly code = 'ERR_JA_B
 registerError(CacheError);
 
 export interface CacheEntry { id: string; text: string; hash: string; rows: number; offset: number }
-export interface CacheHeader { version: number; model_hash: string; head: PairHeadConfig; hidden_size: number; width: number; per_token: boolean; storage: CacheStorage; entries: CacheEntry[]; floats: number }
+export interface CacheHeader {
+  version: number; model_hash: string; head: PairHeadConfig; hidden_size: number; width: number; per_token: boolean; storage: CacheStorage; entries: CacheEntry[]; floats: number;
+  /** the LanceDB index of one key per text that rank retrieves from (src/retrieve.ts), when built with --index */
+  index?: { kind: 'lancedb'; path: string };
+}
 /** a checked cache file: its header, and its values read from `buf` (the whole file) or through `fd` */
 export interface Cache { header: CacheHeader; byId: Map<string, CacheEntry>; path: string; buf: Buffer | null; fd: number | null; dataStart: number; scaleStart: number; bytes: number }
 
@@ -96,6 +102,22 @@ function encodeValues(v: Float32Array, W: number, st: CacheStorage): { data: Uin
 
 /** bytes the stored representations take (values and int8 scales), without the header and texts */
 export const cacheDataBytes = (c: Cache): number => c.bytes - 32 - c.dataStart;
+
+/** the index a cache file names, read from its header alone (no checksum pass); null when none or unreadable */
+export function readCacheHeaderIndex(path: string): string | null {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const pre = Buffer.alloc(16);
+      readSync(fd, pre, 0, 16, 0);
+      if (pre.toString('latin1', 0, 8) !== MAGIC) return null;
+      const h = Buffer.alloc(pre.readUInt32LE(12));
+      readSync(fd, h, 0, h.length, 16);
+      const header = JSON.parse(h.toString('utf8')) as Partial<CacheHeader>;
+      return header.index?.path ?? null;
+    } finally { closeSync(fd); }
+  } catch { return null; }
+}
 
 /** release a cache read through a file descriptor */
 export function closeCache(c: Cache): void {
@@ -207,7 +229,8 @@ export function readCache(path: string, o: { inMemoryBytes?: number } = {}): Cac
     const int = (v: unknown, min = 0) => Number.isSafeInteger(v) && (v as number) >= min;
     if (!header || typeof header !== 'object' || header.version !== version || typeof header.model_hash !== 'string' || !header.head || typeof header.head !== 'object'
       || !int(header.hidden_size, 1) || !int(header.width, 1) || typeof header.per_token !== 'boolean' || !Array.isArray(header.entries) || !int(header.floats)
-      || !(CACHE_STORAGES as readonly string[]).includes(header.storage)) throw bad('header fields missing or of the wrong type');
+      || !(CACHE_STORAGES as readonly string[]).includes(header.storage)
+      || (header.index !== undefined && (!header.index || header.index.kind !== 'lancedb' || typeof header.index.path !== 'string'))) throw bad('header fields missing or of the wrong type');
     let offset = 0;
     const byId = new Map<string, CacheEntry>();
     for (const e of header.entries) {
@@ -308,7 +331,8 @@ export interface BuildResult { entries: number; encoded: number; reused: number;
 export function buildCache(o: { model: string; texts?: string; cache: string; kernels: Kernels; batchSize?: number; dtype?: DTypeOption; log?: (l: string) => void;
   /** the encoder's outputs computed elsewhere (the exported onnx/model.onnx): JSONL lines {id, text, last_hidden_state, pooler_output}, in place of texts */ fromEmbeddings?: string;
   /** write progress to CACHE.partial every this many seconds (default 30) */ partialEverySeconds?: number;
-  /** how values are stored: f32 (default), bf16 or int8 (one scale per row) */ cacheDtype?: CacheStorage }): BuildResult {
+  /** how values are stored: f32 (default), bf16 or int8 (one scale per row) */ cacheDtype?: CacheStorage;
+  /** the folder of the LanceDB index this cache will name (written next, by retrieve.ts' writeIndex) */ index?: string }): BuildResult {
   const t0 = Date.now();
   const bs = intOption('batch-size', o.batchSize, 32);
   if (o.partialEverySeconds !== undefined && !(o.partialEverySeconds >= 0)) throw new OptionError(`--save-seconds must be a number ≥ 0, got ${o.partialEverySeconds}`);
@@ -322,7 +346,10 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   try { closeSync(openSync(probe, 'w')); rmSync(probe, { force: true }); } catch (e) { throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   const W = m.pm.head.repWidth();
   const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
-  const header = cacheHeaderFor(m, storage);
+  if (o.index && !RETRIEVABLE_HEADS.includes(m.pm.bert.cfg.pair_head!.type)) {
+    throw new OptionError(`--index: the ${m.pm.bert.cfg.pair_head!.type} head compares projections of A that the index cannot form; retrieval works for ${RETRIEVABLE_HEADS.join(', ')}`);
+  }
+  const header: Omit<CacheHeader, 'entries' | 'floats'> = { ...cacheHeaderFor(m, storage), ...(o.index ? { index: { kind: 'lancedb' as const, path: o.index } } : {}) };
   // reusable rows: the existing cache, and the progress an interrupted build left in CACHE.partial
   const partialPath = `${o.cache}.partial`;
   const sources: Cache[] = [];

@@ -15,7 +15,7 @@ import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { modelOrDefault } from '../model/default.js';
 import { buildCache, rank } from '../cache.js';
 import { compare, compareMarkdown, DEFAULT_COMPARE_HEADS } from '../compare.js';
-import type { CacheStorage } from '../cache.js';
+import { closeCache, readCache, readCacheHeaderIndex, type CacheStorage } from '../cache.js';
 import { exportModel } from '../export/export.js';
 import type { OnnxTask } from '../export/onnx.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
@@ -87,7 +87,10 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       retried, and a rerun keeps the chunks done (CACHE.chunks/).
   ja-bert worker --queue redis://HOST:PORT [--concurrency 1 --lock-seconds 30]
       encode cache chunks from the queue until SIGTERM/SIGINT (the chunk in hand is finished first).
-  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked]
+      --index lancedb://PATH: also an approximate-nearest-neighbour index (LanceDB) of one key per text, named in the cache,
+      for retrieve-then-rerank (dot, additive, bi, cosine, poly heads).
+  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked --retrieve 200]
+      A cache that names an index: the top --retrieve K by the index, reranked by the head (--retrieve 0: every candidate).
       --chunked: read the candidates from the file 4,096 at a time instead of all into memory (automatic for a cache
       larger than a quarter of RAM).
       score A against every cached B; prints the top K with P(label 1) and the latency.
@@ -279,7 +282,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cache': {
       const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', 'from-embeddings': 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number', 'cache-dtype': 'string',
-        queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number' });
+        queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number', index: 'string' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M (--texts F | --from-embeddings F.jsonl) --cache C');
       const fromEmbeddings = flags['from-embeddings'] as string | undefined;
       if (flags.queue !== undefined) {
@@ -293,15 +296,40 @@ async function main(argv: string[]): Promise<number> {
         console.log(`cache: ${r.entries} texts (${r.encoded} encoded by the queue's workers, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
         return 0;
       }
-      const r = buildCache({ model: need(flags, 'model'), texts: fromEmbeddings ? flags.texts as string | undefined : need(flags, 'texts'), fromEmbeddings, cache: need(flags, 'cache'), kernels: nativeKernels(),
+      // --index: checked before anything is encoded; the index is written after the cache that names it
+      const retrieve = flags.index !== undefined ? await import('../retrieve.js') : null;
+      const index = retrieve ? retrieve.indexPath(flags.index as string) : undefined;
+      if (retrieve && flags.queue !== undefined) throw new UsageError('--index is written by a single-process build; build with --queue first, then rerun without --queue to add the index');
+      const r = buildCache({ model: need(flags, 'model'), texts: fromEmbeddings ? flags.texts as string | undefined : need(flags, 'texts'), fromEmbeddings, cache: need(flags, 'cache'), kernels: nativeKernels(), index,
         batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined,
         cacheDtype: flags['cache-dtype'] as CacheStorage | undefined });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
+      if (retrieve) {
+        const c = readCache(need(flags, 'cache'));
+        try {
+          const ix = await retrieve.writeIndex(c, index!, progress);
+          console.log(`index: ${ix.rows} keys${ix.indexed ? ' (IVF-HNSW-SQ)' : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
+        } finally { closeCache(c); }
+      }
       return 0;
     }
     case 'rank': {
-      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean' });
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean', retrieve: 'number' });
+      // a cache that names an index is ranked by retrieve-then-rerank (--retrieve 0: every candidate)
+      const retrieveK = flags.retrieve as number | undefined;
+      const named = retrieveK !== 0 && readCacheHeaderIndex(need(flags, 'cache'));
+      if (retrieveK !== undefined && retrieveK > 0 && !named) throw new UsageError(`--retrieve: ${flags.cache as string} names no index (build it with cache build --index lancedb://PATH)`);
+      if (named) {
+        const { RetrieveRanker } = await import('../retrieve.js');
+        const rr = await RetrieveRanker.load({ model: need(flags, 'model'), cache: need(flags, 'cache'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
+        try {
+          const r = await rr.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10, retrieve: retrieveK ?? 200 });
+          r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
+          console.error(`retrieved ${r.retrieved} of ${r.candidates} cached candidates by the LanceDB index in ${r.retrieveMs.toFixed(1)} ms, reranked by the head in ${r.scoreMs.toFixed(1)} ms (encoding A ${r.encodeMs.toFixed(1)} ms)`);
+        } finally { rr.close(); }
+        return 0;
+      }
       const r = rank({ model: need(flags, 'model'), cache: need(flags, 'cache'), id: flags.id as string | undefined, text: flags.text as string | undefined,
         top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
       r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));

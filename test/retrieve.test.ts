@@ -1,0 +1,88 @@
+// Retrieve, then rerank (issue 16): cache build --index lancedb://PATH writes a
+// LanceDB table of one key per text and names it in the cache; rank takes the
+// top K from it and reranks with the head. With K ≥ the corpus it equals the
+// exhaustive ranking; the keys are the normalised mean of the cached rows; the
+// wrong head, a missing index and --retrieve without one are refused.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { closeCache, entryValues, readCache } from '../src/cache.js';
+import { nativeKernels } from '../src/core/native.js';
+import { finetune } from '../src/finetune.js';
+import { entryKey, RetrieveRanker } from '../src/retrieve.js';
+import { tinySetup, type TinySetup } from './helpers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const K = nativeKernels();
+const cli = (...a: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), a, { encoding: 'utf8' });
+let dir = '', t: TinySetup, model = '', cache = '', index = '';
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'jabert-retrieve-'));
+  t = tinySetup(dir, { seed: 41, from: 700, to: 820 });
+  model = join(dir, 'dot');
+  finetune({ model: t.model, output: model, kernels: K, texts: t.texts, pairs: t.pairs, head: 'dot', maxSteps: 2, batchSize: 8, maxSeqLength: 32, dtype: 'f32', saveSteps: 0 });
+  cache = join(dir, 'c.jabc');
+  index = join(dir, 'ix');
+  const r = cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', cache, '--index', `lancedb://${index}`, '--cache-dtype', 'int8', '--dtype', 'f32');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /index: \d+ keys \(searched exhaustively\)/);
+});
+after(() => { if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
+
+test('the cache names its index; each key is the normalised mean of the text\'s cached rows', () => {
+  const c = readCache(cache);
+  assert.deepEqual(c.header.index, { kind: 'lancedb', path: index });
+  const e = c.header.entries[3]!, v = entryValues(c, e), W = c.header.width, k = entryKey(c, 3);
+  const mean = new Float64Array(W);
+  for (let r = 0; r < e.rows; r++) for (let d = 0; d < W; d++) mean[d]! += v[r * W + d]!;
+  const n = Math.hypot(...mean);
+  for (let d = 0; d < W; d++) assert.ok(Math.abs(k[d]! - mean[d]! / n) < 1e-6);
+  closeCache(c);
+});
+
+test('retrieve-then-rerank with K ≥ the corpus equals the exhaustive ranking; a small K reranks only K candidates', async () => {
+  const rr = await RetrieveRanker.load({ model, cache, kernels: K, dtype: 'f32' });
+  const n = rr.size, ids = Object.keys(t.body).slice(0, 4);
+  for (const id of ids) {
+    const all = await rr.rank({ id, top: 10, retrieve: n });
+    assert.equal(all.retrieved, n - 1);
+    const ex = cli('rank', '--model', model, '--cache', cache, '--id', id, '--top', '10', '--retrieve', '0', '--dtype', 'f32');
+    assert.equal(ex.status, 0, ex.stderr);
+    const exIds = ex.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).slice(2).join(' '));
+    assert.deepEqual(all.results.map((r) => r.id), exIds);
+    const few = await rr.rank({ id, top: 3, retrieve: 5 });
+    assert.equal(few.retrieved, 5);
+    assert.equal(few.results.length, 3);
+    assert.ok(!few.results.some((r) => r.id === id), 'the query itself is left out');
+  }
+  rr.close();
+  // the CLI: rank retrieves by default when the cache names an index, and prints the same lines
+  const r = cli('rank', '--model', model, '--cache', cache, '--id', ids[0]!, '--retrieve', '20', '--dtype', 'f32');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /retrieved 20 of \d+ cached candidates by the LanceDB index/);
+  assert.equal(r.stdout.trim().split('\n').length, 10);
+});
+
+test('refused in one line: --index for a head it cannot key, a missing index, --retrieve on a cache without one, a bad --index URI', () => {
+  const low = join(dir, 'low');
+  finetune({ model: t.model, output: low, kernels: K, texts: t.texts, pairs: t.pairs, head: 'lowrank', maxSteps: 1, batchSize: 8, maxSeqLength: 32, dtype: 'f32', saveSteps: 0 });
+  let r = cli('cache', 'build', '--model', low, '--texts', t.texts, '--cache', join(dir, 'low.jabc'), '--index', `lancedb://${join(dir, 'lowix')}`);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /the lowrank head compares projections/);
+  r = cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', join(dir, 'x.jabc'), '--index', 'http://x');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--index must be lancedb:\/\/PATH/);
+  const plain = join(dir, 'plain.jabc');
+  assert.equal(cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', plain).status, 0);
+  r = cli('rank', '--model', model, '--cache', plain, '--id', Object.keys(t.body)[0]!, '--retrieve', '10');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /names no index/);
+  rmSync(index, { recursive: true, force: true });
+  r = cli('rank', '--model', model, '--cache', cache, '--id', Object.keys(t.body)[0]!);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /index .* is missing; rebuild it/);
+});
