@@ -253,9 +253,17 @@ export function readCache(path: string, o: { inMemoryBytes?: number } = {}): Cac
 }
 
 function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'>, entries: Array<{ id: string; text: string; hash: string; rows: number; data: Float32Array }>): number {
+  return writeCacheStream(path, header, entries, (i) => entries[i]!.data);
+}
+
+/**
+ * write a cache whose values are produced one entry at a time (`valuesOf(i)`, rows × width
+ * floats), so a cache larger than memory can be written; atomically, as every cache
+ */
+export function writeCacheStream(path: string, header: Omit<CacheHeader, 'entries' | 'floats'>, metas: Array<{ id: string; text: string; hash: string; rows: number }>, valuesOf: (i: number) => Float32Array): number {
   const out: CacheEntry[] = [];
   let offset = 0;
-  for (const e of entries) { out.push({ id: e.id, text: e.text, hash: e.hash, rows: e.rows, offset }); offset += e.data.length; }
+  for (const e of metas) { out.push({ id: e.id, text: e.text, hash: e.hash, rows: e.rows, offset }); offset += e.rows * header.width; }
   const full: CacheHeader = { ...header, entries: out, floats: offset };
   const hjson = Buffer.from(JSON.stringify(full), 'utf8');
   const pre = Buffer.alloc(16);
@@ -266,7 +274,13 @@ function writeCache(path: string, header: Omit<CacheHeader, 'entries' | 'floats'
     const put = (b: Uint8Array) => { sha.update(b); w(b); size += b.length; };
     put(pre); put(hjson);
     const scales: Uint8Array[] = [];
-    for (const e of entries) { const enc = encodeValues(e.data, header.width, header.storage); put(enc.data); scales.push(enc.scales); }
+    metas.forEach((e, i) => {
+      const v = valuesOf(i);
+      if (v.length !== e.rows * header.width) throw new CacheError(`${path}: entry "${e.id}" has ${v.length} values, expected ${e.rows} × ${header.width}`);
+      const enc = encodeValues(v, header.width, header.storage);
+      put(enc.data); // written before the next entry is produced
+      if (enc.scales.length) scales.push(enc.scales);
+    });
     for (const sc of scales) put(sc);
     const d = sha.digest();
     w(d); size += d.length;

@@ -4,22 +4,31 @@
  * from the index and scores only those with the pair head's full scorer from
  * the (compact) cache.
  *
- * The key is derived from what the head compares, with nothing trained for it:
- *   per-token heads (dot, additive): the L2-normalised mean of B's cached token
- *     rows; the query is the normalised mean of A's token vectors. Their inner
- *     product is the cosine of the two mean-pooled sides, which is what the dot
- *     head's attention sums over. On the man-page links (1,565 texts) it finds
- *     the dot head's exhaustive top 10 with recall 0.953 in its top 20 and 0.998
- *     in its top 50 (docs/PERF.md).
+ * The keys are derived from what the head compares, with nothing trained for them:
+ *   per-token heads (dot, additive): the L2-normalised mean of each run of 16 of
+ *     B's cached token rows (up to 4 keys for a 64-token side); the query is the
+ *     normalised mean of A's token vectors. A text is retrieved at its best key:
+ *     the dot head's attention lets A match part of B, which one mean over all of
+ *     B dilutes. On the man-page links (1,565 texts) a single whole-text mean
+ *     already finds the dot head's exhaustive top 10 with recall 0.953 in its
+ *     top 20. Among 100,000 texts spliced from halves of two real ones, though,
+ *     it found 0.26 at K = 500, and the 16-row keys 1.000 at K = 200
+ *     (docs/PERF.md).
  *   one-vector heads (bi, cosine, poly): the normalised cached v, against A's
  *     normalised pooled vector.
  * lowrank and late compare projections that A's side does not expose here:
  * they are refused.
  *
- * The index is a LanceDB table (`ja_bert_keys`: i, id, vector) in a folder
+ * The index is a LanceDB table (`ja_bert_keys`: i, id, vector; one row per key) in a folder
  * the cache names (header.index); it is written beside the target and renamed
- * into place. Up to 4,096 texts it is searched exhaustively by LanceDB;
- * beyond, an IVF-HNSW-SQ index (dot product) is built.
+ * into place. The stored vectors are the keys minus their mean: for a given
+ * query, q·(k − μ) orders the texts exactly as q·k, and the centred vectors
+ * spread around the origin, which the index's partitions need (the keys of
+ * BERT's mean-pooled sides all point nearly the same way). Up to 4,096 texts
+ * LanceDB searches them exhaustively; beyond, an IVF-flat index with √n
+ * partitions (dot product), of which a query probes 5 % (at least 8). LanceDB's
+ * IVF-HNSW-SQ kept only 0.80 of the exact top 100 on these keys, IVF-flat and
+ * IVF-PQ with refinement 1.00 (docs/PERF.md).
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -35,6 +44,9 @@ import {
 } from './cache.js';
 
 export const INDEX_TABLE = 'ja_bert_keys';
+const partitions = (n: number): number => Math.ceil(Math.sqrt(n));
+/** partitions a query probes: 5 %, at least 8 */
+const probes = (n: number): number => Math.max(8, Math.ceil(0.05 * partitions(n)));
 
 /** lancedb://PATH → PATH (absolute) */
 export function indexPath(uri: string): string {
@@ -51,13 +63,20 @@ const normalise = (v: Float32Array): Float32Array => {
   return v;
 };
 
-/** one key per cached text (see the module comment) */
-export function entryKey(cache: Cache, i: number): Float32Array {
+/** token rows per key: a text of up to 64 rows has up to 4 keys */
+export const KEY_ROWS = 16;
+
+/** a cached text's keys (see the module comment): one per run of KEY_ROWS token rows, or its one vector */
+export function entryKeys(cache: Cache, i: number): Float32Array[] {
   const e = cache.header.entries[i]!, v = entryValues(cache, e);
-  if (!cache.header.per_token) return normalise(v.slice(0, cache.header.width));
-  const D = cache.header.width - auxWidth(cache.header.head), out = new Float32Array(D);
-  for (let r = 0; r < e.rows; r++) for (let d = 0; d < D; d++) out[d]! += v[r * D + d]!;
-  return normalise(out);
+  if (!cache.header.per_token) return [normalise(v.slice(0, cache.header.width))];
+  const D = cache.header.width - auxWidth(cache.header.head), keys: Float32Array[] = [];
+  for (let r0 = 0; r0 < e.rows; r0 += KEY_ROWS) {
+    const out = new Float32Array(D);
+    for (let r = r0; r < Math.min(e.rows, r0 + KEY_ROWS); r++) for (let d = 0; d < D; d++) out[d]! += v[r * D + d]!;
+    keys.push(normalise(out));
+  }
+  return keys;
 }
 
 /** A's key: the normalised mean of its real token vectors (per-token heads), or of its pooled vector */
@@ -69,7 +88,7 @@ export function queryKey(perToken: boolean, a: Side, D: number): Float32Array {
 }
 
 /** write the index for a cache (every entry's key) into `path`, replacing what is there */
-export async function writeIndex(cache: Cache, path: string, log?: (l: string) => void): Promise<{ rows: number; indexed: boolean; seconds: number }> {
+export async function writeIndex(cache: Cache, path: string, log?: (l: string) => void): Promise<{ rows: number; keys: number; indexed: boolean; seconds: number }> {
   const t0 = Date.now();
   const n = cache.header.entries.length;
   if (n === 0) throw new CacheError(`${cache.path}: no texts to index`);
@@ -77,26 +96,29 @@ export async function writeIndex(cache: Cache, path: string, log?: (l: string) =
   rmSync(tmp, { recursive: true, force: true });
   try {
     const db = await lancedb.connect(tmp);
-    // in batches, so a large cache's keys never all sit in memory as JS arrays
+    // the keys' mean (a first pass), then the centred keys in batches, so a large cache's keys never all sit in memory as JS arrays
+    let sum: Float64Array | null = null, total = 0;
+    for (let i = 0; i < n; i++) for (const k of entryKeys(cache, i)) { sum ??= new Float64Array(k.length); for (let d = 0; d < k.length; d++) sum[d]! += k[d]!; total++; }
+    const mu = sum!.map((x) => x / total);
     const B = 20000;
     let table: lancedb.Table | null = null;
     for (let s = 0; s < n; s += B) {
       const rows = [];
-      for (let i = s; i < Math.min(n, s + B); i++) rows.push({ i, id: cache.header.entries[i]!.id, vector: Array.from(entryKey(cache, i)) });
+      for (let i = s; i < Math.min(n, s + B); i++) for (const k of entryKeys(cache, i)) rows.push({ i, id: cache.header.entries[i]!.id, vector: Array.from(k, (x, d) => x - mu[d]!) });
       if (!table) table = await db.createTable(INDEX_TABLE, rows);
       else await table.add(rows);
       log?.(`index: ${Math.min(n, s + B)}/${n} keys`);
     }
-    const indexed = n > 4096;
+    const indexed = total > 4096;
     if (indexed) {
-      log?.('index: building IVF-HNSW-SQ (dot product)');
-      await table!.createIndex('vector', { config: lancedb.Index.hnswSq({ distanceType: 'dot', numPartitions: Math.max(1, Math.round(n / 100000)) }) });
+      log?.(`index: building IVF-flat (dot product, ${partitions(total)} partitions over ${total} keys)`);
+      await table!.createIndex('vector', { config: lancedb.Index.ivfFlat({ distanceType: 'dot', numPartitions: partitions(total) }) });
     }
     table!.close();
     db.close();
     rmSync(path, { recursive: true, force: true });
     renameSync(tmp, path);
-    return { rows: n, indexed, seconds: (Date.now() - t0) / 1000 };
+    return { rows: n, keys: total, indexed, seconds: (Date.now() - t0) / 1000 };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
@@ -105,7 +127,7 @@ export async function writeIndex(cache: Cache, path: string, log?: (l: string) =
 
 /** a pair-head model, its cache and the cache's LanceDB index: top K by key, reranked by the head */
 export class RetrieveRanker {
-  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly db: lancedb.Connection, private readonly table: lancedb.Table, private readonly bf16: Kernels | null) {}
+  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly db: lancedb.Connection, private readonly table: lancedb.Table, private readonly bf16: Kernels | null, private readonly keys: number) {}
 
   static async load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption; chunked?: boolean }): Promise<RetrieveRanker> {
     const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
@@ -117,9 +139,10 @@ export class RetrieveRanker {
       if (!existsSync(ix.path)) throw new CacheError(`${o.cache}: its index ${ix.path} is missing; rebuild it with cache build --index lancedb://${ix.path}`);
       const db = await lancedb.connect(ix.path);
       const table = await db.openTable(INDEX_TABLE);
-      const rows = await table.countRows();
-      if (rows !== cache.header.entries.length) throw new CacheError(`${ix.path}: ${rows} keys for ${cache.header.entries.length} cached texts; rebuild it with cache build --index`);
-      return new RetrieveRanker(m, cache, db, table, m.dtype === 'bf16' ? o.kernels : null);
+      const rows = await table.countRows(), n = cache.header.entries.length;
+      const most = cache.header.per_token ? cache.header.entries.reduce((s, e) => s + Math.ceil(e.rows / KEY_ROWS), 0) : n;
+      if (rows !== most) throw new CacheError(`${ix.path}: ${rows} keys for ${n} cached texts (${most} expected); rebuild it with cache build --index`);
+      return new RetrieveRanker(m, cache, db, table, m.dtype === 'bf16' ? o.kernels : null, rows);
     } catch (e) {
       closeCache(cache);
       throw e;
@@ -145,8 +168,10 @@ export class RetrieveRanker {
     const t1 = performance.now();
     const D = this.cache.header.width - auxWidth(this.cache.header.head);
     const key = queryKey(this.cache.header.per_token, a, this.cache.header.per_token ? this.model.pm.bert.cfg.hidden_size : D);
-    const hits = await this.table.vectorSearch(Array.from(key)).distanceType('dot').ef(Math.max(2 * K, 100)).limit(K + (self >= 0 ? 1 : 0)).select(['i']).toArray() as Array<{ i: number }>;
-    const cand = hits.map((h) => Number(h.i)).filter((i) => i !== self).slice(0, K);
+    // a text has up to 4 keys: the nearest keys, each text counted once at its best key, until K texts
+    const perText = Math.max(1, Math.round(this.keys / this.size));
+    const hits = await this.table.vectorSearch(Array.from(key)).distanceType('dot').nprobes(probes(this.keys)).limit((K + 1) * perText * 2).select(['i', '_distance']).toArray() as Array<{ i: number }>;
+    const cand = [...new Set(hits.map((h) => Number(h.i)))].filter((i) => i !== self).slice(0, K);
     const t2 = performance.now();
     const entries = this.cache.header.entries;
     const scores = scoreAgainst(this.model, a, cachedReps(this.cache, cand.map((i) => entries[i]!), this.model.pm.sideLength, this.bf16));

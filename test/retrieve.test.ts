@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { closeCache, entryValues, readCache } from '../src/cache.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
-import { entryKey, RetrieveRanker } from '../src/retrieve.js';
+import { entryKeys, KEY_ROWS, RetrieveRanker } from '../src/retrieve.js';
 import { tinySetup, type TinySetup } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -29,18 +29,19 @@ before(() => {
   index = join(dir, 'ix');
   const r = cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', cache, '--index', `lancedb://${index}`, '--cache-dtype', 'int8', '--dtype', 'f32');
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /index: \d+ keys \(searched exhaustively\)/);
+  assert.match(r.stdout, /index: \d+ keys for \d+ texts \(searched exhaustively\)/);
 });
 after(() => { if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
 
-test('the cache names its index; each key is the normalised mean of the text\'s cached rows', () => {
+test('the cache names its index; a text\'s keys are the normalised means of its runs of 16 cached rows', () => {
   const c = readCache(cache);
   assert.deepEqual(c.header.index, { kind: 'lancedb', path: index });
-  const e = c.header.entries[3]!, v = entryValues(c, e), W = c.header.width, k = entryKey(c, 3);
+  const e = c.header.entries[3]!, v = entryValues(c, e), W = c.header.width, k = entryKeys(c, 3)[0]!;
   const mean = new Float64Array(W);
-  for (let r = 0; r < e.rows; r++) for (let d = 0; d < W; d++) mean[d]! += v[r * W + d]!;
+  for (let r = 0; r < Math.min(e.rows, KEY_ROWS); r++) for (let d = 0; d < W; d++) mean[d]! += v[r * W + d]!;
   const n = Math.hypot(...mean);
   for (let d = 0; d < W; d++) assert.ok(Math.abs(k[d]! - mean[d]! / n) < 1e-6);
+  assert.equal(entryKeys(c, 3).length, Math.ceil(e.rows / KEY_ROWS));
   closeCache(c);
 });
 

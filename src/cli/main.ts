@@ -297,6 +297,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       // --index: checked before anything is encoded; the index is written after the cache that names it
+      if (flags.index !== undefined) process.env.LANCEDB_LOG ??= 'error'; // LanceDB's k-means chatter, unless asked for
       const retrieve = flags.index !== undefined ? await import('../retrieve.js') : null;
       const index = retrieve ? retrieve.indexPath(flags.index as string) : undefined;
       if (retrieve && flags.queue !== undefined) throw new UsageError('--index is written by a single-process build; build with --queue first, then rerun without --queue to add the index');
@@ -309,7 +310,7 @@ async function main(argv: string[]): Promise<number> {
         const c = readCache(need(flags, 'cache'));
         try {
           const ix = await retrieve.writeIndex(c, index!, progress);
-          console.log(`index: ${ix.rows} keys${ix.indexed ? ' (IVF-HNSW-SQ)' : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
+          console.log(`index: ${ix.keys} keys for ${ix.rows} texts${ix.indexed ? ' (IVF-flat)' : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
         } finally { closeCache(c); }
       }
       return 0;
@@ -321,6 +322,7 @@ async function main(argv: string[]): Promise<number> {
       const named = retrieveK !== 0 && readCacheHeaderIndex(need(flags, 'cache'));
       if (retrieveK !== undefined && retrieveK > 0 && !named) throw new UsageError(`--retrieve: ${flags.cache as string} names no index (build it with cache build --index lancedb://PATH)`);
       if (named) {
+        process.env.LANCEDB_LOG ??= 'error';
         const { RetrieveRanker } = await import('../retrieve.js');
         const rr = await RetrieveRanker.load({ model: need(flags, 'model'), cache: need(flags, 'cache'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
         try {
