@@ -78,7 +78,7 @@ try {
   const ix = await writeIndex(cache, indexPathDir, (l) => { if (/building/.test(l)) console.error(l); });
   const indexS = (performance.now() - t0) / 1000;
   closeCache(cache);
-  emit({ phase: 'build', encode_real_seconds: encodeS, real_texts: real.length, cache_seconds: cacheS, cache_bytes: bytes, index_seconds: indexS, index_rows: ix.rows, ann_index: ix.indexed, noise, peak_rss_mb: rss() });
+  emit({ phase: 'build', encode_real_seconds: encodeS, real_texts: real.length, cache_seconds: cacheS, cache_bytes: bytes, index_seconds: indexS, index_rows: ix.rows, index_keys: ix.keys, ann_index: ix.indexed, noise, peak_rss_mb: rss() });
   // 3. exhaustive top 10 for each query, all queries per chunk of decoded candidates
   const data = loadData({ texts, pairs }, 42);
   const queries = [...new Set(data.eval.map((e) => e.textA))].slice(0, Q);

@@ -16,7 +16,9 @@
  *   - A rerun resumes: chunk files already written are checked and kept, and only the
  *     missing chunks are queued again.
  *   - Chunks of a whole number of batches are encoded in the same batches as a
- *     single-process build, so the values are the same.
+ *     single-process build, so the values are the same (bit for bit with the same
+ *     thread count and ISA; oneDNN splits reductions by thread, which can change
+ *     the last bit otherwise).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
