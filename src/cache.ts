@@ -536,16 +536,9 @@ export class Ranker {
 
   /** the top K cached texts for a text, or for a cached text by id (itself left out) */
   rank(q: { id?: string; text?: string; top?: number }): RankResult {
-    const top = checkRankQuery(q);
-    let text = q.text, self = -1;
-    if (q.id !== undefined) {
-      const e = this.cache.byId.get(q.id);
-      if (!e) throw new DataError(`${this.cache.path}: no text with id "${q.id}" in the cache (${this.size} ids)`);
-      text = e.text;
-      self = this.cache.header.entries.indexOf(e);
-    }
+    const { top, text, self } = rankQuery(this.cache, q);
     const t0 = performance.now();
-    const a = encodeQuery(this.model, text!);
+    const a = encodeQuery(this.model, text);
     const t1 = performance.now();
     let scores: Float32Array;
     if (this.warm) scores = scoreAgainst(this.model, a, this.warm);
@@ -566,6 +559,15 @@ export function rank(o: { model: string; cache: string; id?: string; text?: stri
   checkRankQuery(o); // before the model and the cache are read
   const r = Ranker.load(o);
   try { return r.rank(o); } finally { r.close(); }
+}
+
+/** a checked rank query against a cache: top K, A's text, and A's entry index when it is a cached id (else -1; left out of the results) */
+export function rankQuery(cache: Cache, q: { id?: string; text?: string; top?: number }): { top: number; text: string; self: number } {
+  const top = checkRankQuery(q);
+  if (q.id === undefined) return { top, text: q.text!, self: -1 };
+  const e = cache.byId.get(q.id);
+  if (!e) throw new DataError(`${cache.path}: no text with id "${q.id}" in the cache (${cache.header.entries.length} ids)`);
+  return { top, text: e.text, self: cache.header.entries.indexOf(e) };
 }
 
 /** a rank query: exactly one of id and a non-empty text without NUL; returns top (default 10) */

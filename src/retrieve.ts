@@ -36,10 +36,9 @@ import * as lancedb from '@lancedb/lancedb';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { intOption, OptionError } from './core/options.js';
-import { DataError } from './data/processors.js';
 import { auxWidth, type Side } from './model/heads/index.js';
 import {
-  CacheError, cachedReps, checkCacheFor, closeCache, encodeQuery, entryValues, loadScoringModel, readCache, scoreAgainst,
+  CacheError, cachedReps, checkCacheFor, closeCache, encodeQuery, entryValues, loadScoringModel, rankQuery, readCache, scoreAgainst,
   type Cache, type RankResult, type ScoringModel,
 } from './cache.js';
 
@@ -153,18 +152,10 @@ export class RetrieveRanker {
 
   /** the top `top` of the `retrieve` candidates the index returns for A, scored by the head */
   async rank(q: { id?: string; text?: string; top?: number; retrieve: number }): Promise<RankResult & { retrieved: number; retrieveMs: number }> {
-    const top = intOption('top', q.top, 10), K = intOption('retrieve', q.retrieve, 200);
-    if ((q.id === undefined) === (q.text === undefined)) throw new DataError('rank needs exactly one of --id and --text');
-    if (q.text !== undefined && q.text.trim() === '') throw new DataError('--text is empty: give the text to rank against the cache');
-    let text = q.text, self = -1;
-    if (q.id !== undefined) {
-      const e = this.cache.byId.get(q.id);
-      if (!e) throw new DataError(`${this.cache.path}: no text with id "${q.id}" in the cache (${this.size} ids)`);
-      text = e.text;
-      self = this.cache.header.entries.indexOf(e);
-    }
+    const K = intOption('retrieve', q.retrieve, 200);
+    const { top, text, self } = rankQuery(this.cache, q);
     const t0 = performance.now();
-    const a = encodeQuery(this.model, text!);
+    const a = encodeQuery(this.model, text);
     const t1 = performance.now();
     const D = this.cache.header.width - auxWidth(this.cache.header.head);
     const key = queryKey(this.cache.header.per_token, a, this.cache.header.per_token ? this.model.pm.bert.cfg.hidden_size : D);

@@ -6,6 +6,7 @@
  * or --loss cosent, or with cross-entropy on that one feature. Cache: v.
  */
 import type { F32 } from '../../core/kernels.js';
+import { bi } from './bi.js';
 import type { Head } from './types.js';
 
 /** ‖x‖, never 0 (a zero vector has cosine 0 with everything) */
@@ -31,10 +32,8 @@ export const cosine: Head<{ v: F32 }> = {
   auxWidth: () => 0,
   perToken: false,
   bf16Scoring: false,
-  bRep(c, b) {
-    const { P, pooled } = b, D = c.D;
-    return { P, S: 1, W: D, perToken: false, data: pooled.slice(0, P * D), mask: new Uint8Array(P).fill(1) };
-  },
+  // B's side is the bi head's: the pooled vector
+  bRep: (c, b) => bi.bRep(c, b),
   score(c, a, rep) {
     const P = rep.P, D = c.D, f = new Float32Array(P), v = rep.data;
     const na1 = a.P === 1 ? norm(a.pooled, 0, D) : 0;
