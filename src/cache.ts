@@ -26,6 +26,7 @@ import { DataError, positiveLabelIndex } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
+import { quantizeRows } from './core/quant.js';
 import { findModelFiles, loadBert } from './model/load.js';
 import { auxWidth, bf16Scoring, HEAD_TYPES, type BRep, type PairHeadConfig, type Side } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
@@ -89,14 +90,7 @@ function encodeValues(v: Float32Array, W: number, st: CacheStorage): { data: Uin
     for (let i = 0; i < v.length; i++) { const x = u[i]!; o[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16; }
     return { data: new Uint8Array(o.buffer), scales: new Uint8Array(0) };
   }
-  const rows = v.length / W, q = new Int8Array(v.length), sc = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let mx = 0;
-    for (let j = 0; j < W; j++) mx = Math.max(mx, Math.abs(v[r * W + j]!));
-    const k = mx / 127;
-    sc[r] = k;
-    if (k > 0) for (let j = 0; j < W; j++) q[r * W + j] = Math.round(v[r * W + j]! / k);
-  }
+  const { q, scale: sc } = quantizeRows(v, v.length / W, W);
   return { data: new Uint8Array(q.buffer), scales: new Uint8Array(sc.buffer) };
 }
 

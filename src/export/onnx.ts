@@ -21,6 +21,7 @@ import onnxProto from 'onnx-proto';
 import type { Bert } from '../model/bert.js';
 import { geluIsTanh } from '../model/config.js';
 import { MASK_NEG } from '../core/kernels.js';
+import { quantizeRows } from '../core/quant.js';
 
 const { onnx } = onnxProto;
 type Attr = number | number[] | string;
@@ -102,19 +103,6 @@ function transposed(w: Float32Array, out: number, inp: number): Float32Array {
   const t = new Float32Array(w.length);
   for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) t[i * out + o] = w[o * inp + i]!;
   return t;
-}
-
-/** symmetric int8 with one scale per row of a [rows, cols] matrix (|q| ≤ 127) */
-export function quantizeRows(w: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
-  const q = new Int8Array(w.length), scale = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let mx = 0;
-    for (let c = 0; c < cols; c++) mx = Math.max(mx, Math.abs(w[r * cols + c]!));
-    const s = mx > 0 ? mx / 127 : 1;
-    scale[r] = s;
-    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(w[r * cols + c]! / s)));
-  }
-  return { q, scale };
 }
 
 /** the model as ONNX bytes */
