@@ -53,33 +53,45 @@ export interface CacheHeader {
 /** a checked cache file: its header, and its values read from `buf` (the whole file) or through `fd` */
 export interface Cache { header: CacheHeader; byId: Map<string, CacheEntry>; path: string; buf: Buffer | null; fd: number | null; dataStart: number; scaleStart: number; bytes: number }
 
-/** the bytes [pos, pos + len) of a cache file */
-function cacheBytes(c: Cache, pos: number, len: number): Uint8Array {
+/** the bytes [pos, pos + len) of a cache file; read through the descriptor into `scratch` (reused: valid until its next use) when given */
+function cacheBytes(c: Cache, pos: number, len: number, scratch?: Scratch): Uint8Array {
   if (c.buf) return c.buf.subarray(pos, pos + len);
-  const out = Buffer.alloc(len);
+  let out: Buffer;
+  if (scratch) { if (scratch.b.length < len) scratch.b = Buffer.allocUnsafe(Math.max(len, 2 * scratch.b.length)); out = scratch.b; } else out = Buffer.alloc(len);
   let got = 0;
   while (got < len) { const n = readSync(c.fd!, out, got, len - got, pos + got); if (n === 0) throw new CacheError(`${c.path}: ended early (changed while in use?)`); got += n; }
-  return out;
+  return out.subarray(0, len);
 }
+interface Scratch { b: Buffer }
+const dataScratch: Scratch = { b: Buffer.allocUnsafe(1 << 16) }, scaleScratch: Scratch = { b: Buffer.allocUnsafe(1 << 10) };
 
 /** one entry's values, decoded to f32 (rows × width) */
 export function entryValues(c: Cache, e: CacheEntry): Float32Array {
+  const out = new Float32Array(e.rows * c.header.width);
+  entryValuesInto(c, e, out, 0);
+  return out;
+}
+
+/** one entry's values decoded into out[at, at + rows × width), without an intermediate copy (rank reads its candidates this way) */
+export function entryValuesInto(c: Cache, e: CacheEntry, out: Float32Array, at: number): void {
   const W = c.header.width, n = e.rows * W, st = c.header.storage;
-  const raw = cacheBytes(c, c.dataStart + e.offset * VALUE_BYTES[st], n * VALUE_BYTES[st]);
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength), out = new Float32Array(n);
+  const raw = cacheBytes(c, c.dataStart + e.offset * VALUE_BYTES[st], n * VALUE_BYTES[st], dataScratch);
   const bad = (why: string) => new CacheError(`${c.path}: entry "${e.id}" holds ${why}; rebuild it with cache build`);
-  if (st === 'f32') for (let i = 0; i < n; i++) out[i] = dv.getFloat32(i * 4, true);
-  else if (st === 'bf16') { const u = new Uint32Array(out.buffer); for (let i = 0; i < n; i++) u[i] = dv.getUint16(i * 2, true) << 16; }
-  else {
-    const sc = cacheBytes(c, c.scaleStart + (e.offset / W) * 4, e.rows * 4), sv = new DataView(sc.buffer, sc.byteOffset, sc.byteLength);
+  if (st === 'int8') {
+    // int8 × a finite scale is finite: the scales are checked, the values need not be
+    const sc = cacheBytes(c, c.scaleStart + (e.offset / W) * 4, e.rows * 4, scaleScratch), sv = new DataView(sc.buffer, sc.byteOffset, sc.byteLength);
+    const q = new Int8Array(raw.buffer, raw.byteOffset, n);
     for (let r = 0; r < e.rows; r++) {
       const k = sv.getFloat32(r * 4, true);
       if (!(Number.isFinite(k) && k >= 0)) throw bad(`a scale of ${k}`);
-      for (let j = 0; j < W; j++) out[r * W + j] = dv.getInt8(r * W + j) * k;
+      for (let j = r * W, o = at + r * W; j < (r + 1) * W; j++, o++) out[o] = q[j]! * k;
     }
+    return;
   }
-  for (let i = 0; i < n; i++) if (!Number.isFinite(out[i]!)) throw bad(`a non-finite value at ${i}`);
-  return out;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  if (st === 'f32') for (let i = 0; i < n; i++) out[at + i] = dv.getFloat32(i * 4, true);
+  else { const u = new Uint32Array(out.buffer, out.byteOffset + at * 4, n); for (let i = 0; i < n; i++) u[i] = dv.getUint16(i * 2, true) << 16; }
+  for (let i = at; i < at + n; i++) if (!Number.isFinite(out[i]!)) throw bad(`a non-finite value at ${i - at}`);
 }
 
 /** values → the storage's bytes (int8: the values, then one scale per row of W) */
@@ -307,6 +319,15 @@ export function encodeTexts(m: ScoringModel, texts: string[], batchSize = 32): A
   return out;
 }
 
+/** the header field naming the index a cache build will write (refused for a head the index cannot key) */
+export function indexField(m: ScoringModel, index: string | undefined): { index?: { kind: 'lancedb'; path: string } } {
+  if (!index) return {};
+  if (!RETRIEVABLE_HEADS.includes(m.pm.bert.cfg.pair_head!.type)) {
+    throw new OptionError(`--index: the ${m.pm.bert.cfg.pair_head!.type} head compares projections of A that the index cannot form; retrieval works for ${RETRIEVABLE_HEADS.join(', ')}`);
+  }
+  return { index: { kind: 'lancedb', path: index } };
+}
+
 /** the header a cache of this model gets */
 export function cacheHeaderFor(m: ScoringModel, storage: CacheStorage): Omit<CacheHeader, 'entries' | 'floats'> {
   return { version: CACHE_VERSION, model_hash: m.hash, head: m.pm.bert.cfg.pair_head!, hidden_size: m.pm.bert.cfg.hidden_size, width: m.pm.head.repWidth(), per_token: m.pm.head.perToken(), storage };
@@ -354,10 +375,7 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   try { closeSync(openSync(probe, 'w')); rmSync(probe, { force: true }); } catch (e) { throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   const W = m.pm.head.repWidth();
   const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
-  if (o.index && !RETRIEVABLE_HEADS.includes(m.pm.bert.cfg.pair_head!.type)) {
-    throw new OptionError(`--index: the ${m.pm.bert.cfg.pair_head!.type} head compares projections of A that the index cannot form; retrieval works for ${RETRIEVABLE_HEADS.join(', ')}`);
-  }
-  const header: Omit<CacheHeader, 'entries' | 'floats'> = { ...cacheHeaderFor(m, storage), ...(o.index ? { index: { kind: 'lancedb' as const, path: o.index } } : {}) };
+  const header: Omit<CacheHeader, 'entries' | 'floats'> = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index) };
   // reusable rows: the existing cache, and the progress an interrupted build left in CACHE.partial
   const partialPath = `${o.cache}.partial`;
   const sources: Cache[] = [];
@@ -453,9 +471,9 @@ function cachedRepsF32(cache: Cache, entries: CacheEntry[], S: number): BRep {
   }
   const data = new Float32Array(P * S * W);
   entries.forEach((e, p) => {
-    const rows = Math.min(e.rows, S);
-    data.set(entryValues(cache, e).subarray(0, rows * W), p * S * W);
-    mask.fill(1, p * S, p * S + rows);
+    if (e.rows > S) throw new CacheError(`${cache.path}: entry "${e.id}" has ${e.rows} token rows, more than the side length ${S}; rebuild it with cache build`);
+    entryValuesInto(cache, e, data, p * S * W);
+    mask.fill(1, p * S, p * S + e.rows);
   });
   return { P, S, W, perToken: true, data, mask };
 }

@@ -29,7 +29,7 @@ import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
 import { DataError } from './data/processors.js';
 import {
-  CACHE_STORAGES, CacheError, cacheHeaderFor, checkCacheFor, closeCache, encodeTexts, entryValues, loadScoringModel, readCache, readCorpusTexts, textHash, writeCacheFile,
+  CACHE_STORAGES, CacheError, cacheHeaderFor, indexField, checkCacheFor, closeCache, encodeTexts, entryValues, loadScoringModel, readCache, readCorpusTexts, textHash, writeCacheFile,
   type BuildResult, type CacheRecord, type CacheStorage, type ScoringModel,
 } from './cache.js';
 
@@ -61,6 +61,8 @@ export interface QueueBuildOptions {
   chunkSize?: number; batchSize?: number; dtype?: DTypeOption; cacheDtype?: CacheStorage;
   /** give up (the chunks done so far stay for a rerun) after this many seconds without progress (default 600) */
   stallSeconds?: number;
+  /** the folder of the LanceDB index the merged cache will name (written next, by retrieve.ts' writeIndex) */
+  index?: string;
   log?: (line: string) => void;
 }
 
@@ -86,7 +88,7 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
   const stallSeconds = o.stallSeconds ?? 600;
   const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
   const texts = readCorpusTexts(o.texts);
-  const header = cacheHeaderFor(m, storage);
+  const header = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index) };
   // what a single-process build would reuse: the existing cache's rows of the same model, storage and text
   const records: CacheRecord[] = texts.map(({ id, text }) => ({ id, text, hash: textHash(text), rows: 0, data: new Float32Array(0) }));
   if (existsSync(o.cache)) {

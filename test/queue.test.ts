@@ -6,11 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { entryValues, readCache } from '../src/cache.js';
+import { closeCache, entryValues, readCache } from '../src/cache.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
 import { faultEnv, tinySetup, type TinySetup } from './helpers.js';
@@ -78,11 +78,17 @@ function assertSameCache(path: string): void {
 
 test('two workers build the same cache as one process: same ids, same values; SIGTERM stops a worker cleanly', async () => {
   const w1 = worker(), w2 = worker();
-  const out = join(dir, 'two.jabc');
-  const r = await coordinator(out).exited;
+  const out = join(dir, 'two.jabc'), ix = join(dir, 'two-ix');
+  const r = await coordinator(out, ['--index', `lancedb://${ix}`]).exited;
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /encoded by the queue's workers/);
   assertSameCache(out);
+  // --index with --queue: the merged cache names the index, written after it
+  assert.match(r.out, /index: \d+ keys for \d+ texts/);
+  const c = readCache(out);
+  assert.deepEqual(c.header.index, { kind: 'lancedb', path: ix });
+  closeCache(c);
+  assert.ok(existsSync(join(ix, 'ja_bert_keys.lance')), 'the index table is written');
   const chunks = Math.ceil(Object.keys(t.body).length / 8);
   const done = (w1.log() + w2.log()).split('\n').filter((l) => /^worker: .*texts ->/.test(l)).length;
   assert.equal(done, chunks, `${done} chunk lines for ${chunks} chunks`);

@@ -13,6 +13,8 @@ import { closeCache, entryValues, readCache } from '../src/cache.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
 import { entryKeys, KEY_ROWS, RetrieveRanker } from '../src/retrieve.js';
+import { closeEngine, PairScorer } from '../src/index.js';
+import { startServer } from '../src/serve/server.js';
 import { tinySetup, type TinySetup } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -31,7 +33,7 @@ before(() => {
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /index: \d+ keys for \d+ texts \(searched exhaustively\)/);
 });
-after(() => { if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
+after(async () => { await closeEngine(); if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
 
 test('the cache names its index; a text\'s keys are the normalised means of its runs of 16 cached rows', () => {
   const c = readCache(cache);
@@ -66,6 +68,40 @@ test('retrieve-then-rerank with K ≥ the corpus equals the exhaustive ranking; 
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /retrieved 20 of \d+ cached candidates by the LanceDB index/);
   assert.equal(r.stdout.trim().split('\n').length, 10);
+});
+
+test('the library\'s PairScorer and the server rank through the index a cache names; retrieve: 0 scores every candidate', async () => {
+  const rr = await RetrieveRanker.load({ model, cache, kernels: K, dtype: 'f32' });
+  const id = Object.keys(t.body)[1]!, text = t.body[id]!;
+  const want = await rr.rank({ text, top: 5, retrieve: 7 });
+  const wantAll = await rr.rank({ text, top: 5, retrieve: rr.size });
+  rr.close();
+  const ps = await PairScorer.load(model, { cache, dtype: 'f32', retrieve: 7 });
+  assert.equal(ps.retrieve, 7);
+  const got = await ps.rank(text, { top: 5 });
+  assert.equal(got.retrieved, 7);
+  assert.deepEqual(got.results.map((r) => r.id), want.results.map((r) => r.id));
+  await ps.close();
+  const ex = await PairScorer.load(model, { cache, dtype: 'f32', retrieve: 0 });
+  assert.equal(ex.retrieve, null);
+  const all = await ex.rank(text, { top: 5 });
+  assert.equal(all.retrieved, undefined);
+  assert.deepEqual(all.results.map((r) => r.id), wantAll.results.map((r) => r.id));
+  await ex.close();
+  const plain = join(dir, 'plain-api.jabc');
+  assert.equal(cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', plain, '--dtype', 'f32').status, 0);
+  await assert.rejects(PairScorer.load(model, { cache: plain, retrieve: 5 }), /retrieve: .*plain-api\.jabc names no index/);
+  assert.equal((await (await PairScorer.load(model, { cache: plain, dtype: 'f32' })).rank(text, { top: 3 })).results.length, 3, 'without an index the default ranks exhaustively');
+  const server = await startServer({ model, cache, retrieve: 7, port: 0, dtype: 'f32' });
+  try {
+    const res = await fetch(`${server.url}/v1/rank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text, top: 5 }) });
+    assert.equal(res.status, 200);
+    const body = await res.json() as { results: Array<{ id: string }>; retrieved: number };
+    assert.equal(body.retrieved, 7);
+    assert.deepEqual(body.results.map((r) => r.id), want.results.map((r) => r.id));
+    const hz = await (await fetch(`${server.url}/healthz`)).json() as { rank: { retrieve: number } };
+    assert.equal(hz.rank.retrieve, 7);
+  } finally { await server.close(); }
 });
 
 test('refused in one line: --index for a head it cannot key, a missing index, --retrieve on a cache without one, a bad --index URI', () => {

@@ -17,6 +17,7 @@ import type { FinetuneOptions, FinetuneResult, PredictOptions } from '../finetun
 import type { ExportOptions, ExportResult } from '../export/export.js';
 import type { Pooling } from '../infer/embed.js';
 import type { Classification, ClassifyInput } from '../infer/models.js';
+import { intOption } from '../core/options.js';
 import { DEFAULT_MODEL, modelOrDefault } from '../model/default.js';
 import type { PretrainOptions, PretrainResult } from '../pretrain/pretrain.js';
 import type { SourceReport } from '../pretrain/corpus.js';
@@ -110,17 +111,23 @@ export class Encoder extends Loaded {
 
 /** a pair-head model with its cache of B texts, loaded once and kept warm for ranking */
 export class PairScorer extends Loaded {
-  private constructor(handle: number, dir: string, readonly cache: string, readonly size: number, readonly head: string) {
+  private constructor(handle: number, dir: string, readonly cache: string, readonly size: number, readonly head: string, readonly retrieve: number | null) {
     super(handle, dir);
   }
 
-  static async load(dir: string, o: { cache: string; dtype?: DTypeOption; chunked?: boolean }): Promise<PairScorer> {
-    const r = await call<{ handle: number; size: number; head: string }>({ op: 'load', kind: 'scorer', dir, options: { ...o } });
-    return new PairScorer(r.handle, dir, o.cache, r.size, r.head);
+  /**
+   * a model and its B cache. A cache that names a LanceDB index (cache build --index) is ranked by
+   * retrieve-then-rerank: the top `retrieve` (default 200) by the index, scored by the head;
+   * `retrieve: 0` scores every candidate, as for a cache without one.
+   */
+  static async load(dir: string, o: { cache: string; dtype?: DTypeOption; chunked?: boolean; retrieve?: number }): Promise<PairScorer> {
+    if (o.retrieve !== undefined) intOption('retrieve', o.retrieve, 200, 0);
+    const r = await call<{ handle: number; size: number; head: string; retrieve?: number }>({ op: 'load', kind: 'scorer', dir, options: { ...o } });
+    return new PairScorer(r.handle, dir, o.cache, r.size, r.head, r.retrieve ?? null);
   }
 
   /** the top K cached texts for a new text, or for a cached text by id (itself left out) */
-  async rank(query: string | { id: string }, o: { top?: number } = {}): Promise<RankResult> {
+  async rank(query: string | { id: string }, o: { top?: number } = {}): Promise<RankResult & { retrieved?: number; retrieveMs?: number }> {
     this.check();
     const q = typeof query === 'string' ? { text: query } : { id: query.id };
     return call<RankResult>({ op: 'rank', handle: this.handle, query: { ...q, top: o.top } });

@@ -5,9 +5,12 @@
  * models stay here, addressed by handle. Errors go back as plain objects and
  * are rebuilt as their own classes on the other side.
  */
+import { existsSync } from 'node:fs';
 import { serializeError } from '../core/errors.js';
+import { OptionError } from '../core/options.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
-import { Ranker, buildCache } from '../cache.js';
+import { Ranker, buildCache, readCacheHeaderIndex } from '../cache.js';
+import type { RetrieveRanker } from '../retrieve.js';
 import { compare } from '../compare.js';
 import { encodeFile } from '../encode.js';
 import { finetune, predict } from '../finetune.js';
@@ -20,7 +23,10 @@ import { TextClassifier, TextEncoder } from '../infer/models.js';
 import type { Pooling } from '../infer/embed.js';
 import type { JobName, Reply, Task } from './protocol.js';
 
-const handles = new Map<number, TextClassifier | TextEncoder | Ranker>();
+/** a retrieving ranker and the K it retrieves */
+interface Retrieving { rr: RetrieveRanker; retrieve: number }
+const handles = new Map<number, TextClassifier | TextEncoder | Ranker | Retrieving>();
+const isRetrieving = (h: unknown): h is Retrieving => typeof h === 'object' && h !== null && 'rr' in h;
 let nextHandle = 1;
 
 function get<T>(handle: number, C: { prototype: T; name: string }): T {
@@ -34,13 +40,26 @@ const JOBS: Record<JobName, (o: any) => unknown> = {
   finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenizeFile, buildCorpus, exportModel,
 };
 
-function run(t: Task): { value: unknown } {
+async function run(t: Task): Promise<{ value: unknown }> {
   const kernels = nativeKernels();
   switch (t.op) {
     case 'info':
       return { value: { ...engineInfo(), autoDtype: kernels.autoDtype } };
     case 'load': {
       const o = { ...t.options, kernels } as never;
+      // a scorer on a cache that names an index retrieves, then reranks (retrieve: 0 scores every candidate)
+      const named = t.kind === 'scorer' && t.options.retrieve !== 0 && readCacheHeaderIndex(t.options.cache);
+      if (t.kind === 'scorer' && typeof t.options.retrieve === 'number' && t.options.retrieve > 0 && !named && existsSync(t.options.cache)) {
+        throw new OptionError(`retrieve: ${t.options.cache} names no index (build it with cache build --index lancedb://PATH)`);
+      }
+      if (named) {
+        process.env.LANCEDB_LOG ??= 'error';
+        const { RetrieveRanker } = await import('../retrieve.js');
+        const rr = await RetrieveRanker.load({ ...(t.options as { cache: string; dtype?: never; chunked?: boolean }), model: t.dir, kernels });
+        const handle = nextHandle++;
+        handles.set(handle, { rr, retrieve: (t.options.retrieve as number | undefined) ?? 200 });
+        return { value: { handle, size: rr.size, head: rr.model.pm.head.cfg.type, retrieve: (t.options.retrieve as number | undefined) ?? 200 } };
+      }
       const from = typeof t.options.from === 'number' ? get(t.options.from, TextClassifier) : null;
       const m = t.kind === 'classifier' ? TextClassifier.load(t.dir, o)
         : t.kind === 'encoder' ? (from ? TextEncoder.fromModel(from.model, from.tokenizer, from.dir, t.options.maxSeqLength as number | undefined) : TextEncoder.load(t.dir, o))
@@ -61,11 +80,17 @@ function run(t: Task): { value: unknown } {
       v.forEach((x, i) => flat.set(x, i * enc.dimension));
       return { value: flat };
     }
-    case 'rank':
+    case 'rank': {
+      const h = handles.get(t.handle);
+      if (isRetrieving(h)) return { value: await h.rr.rank({ ...t.query, retrieve: h.retrieve }) };
       return { value: get(t.handle, Ranker).rank(t.query) };
-    case 'dispose':
+    }
+    case 'dispose': {
+      const h = handles.get(t.handle);
+      if (isRetrieving(h)) h.rr.close();
       handles.delete(t.handle);
       return { value: null };
+    }
     case 'job': {
       const port = t.port, abort = t.abort;
       const options: Record<string, unknown> = { ...t.options, kernels };
@@ -81,9 +106,9 @@ function run(t: Task): { value: unknown } {
 }
 
 /** piscina's entry point */
-export default function handle(t: Task): Reply {
+export default async function handle(t: Task): Promise<Reply> {
   try {
-    const r = run(t);
+    const r = await run(t);
     return { ok: r.value };
   } catch (e) {
     return { error: serializeError(e) };

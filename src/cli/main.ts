@@ -82,13 +82,13 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       per text; the head's B side is computed from them (docs/EXPORT.md).
       --cache-dtype: how the representations are stored: f32 (default), bf16 (half the size) or int8 (a quarter, one scale
       per row); --dtype is the encoder's compute dtype.
+      --index lancedb://PATH: also an approximate-nearest-neighbour index (LanceDB) of the texts' keys, named in the cache,
+      for retrieve-then-rerank (dot, additive, bi, cosine, poly heads); written after the cache, with or without --queue.
       --queue redis://HOST:PORT [--chunk-size 256 --stall-seconds 600]: the texts to encode go as chunks on a BullMQ queue,
       encoded by \`ja-bert worker\`s (which must read the same model path and cache folder); a crashed worker's chunk is
       retried, and a rerun keeps the chunks done (CACHE.chunks/).
   ja-bert worker --queue redis://HOST:PORT [--concurrency 1 --lock-seconds 30]
       encode cache chunks from the queue until SIGTERM/SIGINT (the chunk in hand is finished first).
-      --index lancedb://PATH: also an approximate-nearest-neighbour index (LanceDB) of one key per text, named in the cache,
-      for retrieve-then-rerank (dot, additive, bi, cosine, poly heads).
   ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked --retrieve 200]
       A cache that names an index: the top --retrieve K by the index, reranked by the head (--retrieve 0: every candidate).
       --chunked: read the candidates from the file 4,096 at a time instead of all into memory (automatic for a cache
@@ -109,10 +109,11 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       the seed's job on a shipped sample of Japanese man-page link pairs with the default model:
       frozen-vector baseline and fine-tuning, reports side by side (full reports under --output)
   ja-bert demo --engine  a small random-weight BERT learning a synthetic pair task in seconds
-  ja-bert serve [--model DIR --cache C --host 127.0.0.1 --port 8080 --dtype auto|f32|bf16]
+  ja-bert serve [--model DIR --cache C --retrieve 200 --host 127.0.0.1 --port 8080 --dtype auto|f32|bf16]
       [--max-batch-size 32 --max-wait-ms 0 --no-batching --body-limit 1048576 --max-inputs 64 --max-text-length 10000 --max-queue 4096]
       HTTP JSON server: POST /v1/classify {"inputs": [{"text": ..., "text_b": ...}]}, POST /v1/encode {"inputs": [...], "pooling": "mean"},
-      POST /v1/rank {"text": ... | "id": ..., "top": 10} (with --cache), GET /healthz, GET /metrics (Prometheus).
+      POST /v1/rank {"text": ... | "id": ..., "top": 10} (with --cache; a cache that names an index: the top --retrieve K by it,
+      reranked by the head; --retrieve 0: every candidate), GET /healthz, GET /metrics (Prometheus).
       Requests arriving together run as one batch (dynamic batching); SIGTERM stops accepting, finishes what is in flight, exits 0.
   ja-bert info          engine facts (oneDNN version, ISA, native bf16, what --dtype auto picks, kernel build, ISA cap, threads)
 
@@ -285,34 +286,36 @@ async function main(argv: string[]): Promise<number> {
         queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number', index: 'string' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M (--texts F | --from-embeddings F.jsonl) --cache C');
       const fromEmbeddings = flags['from-embeddings'] as string | undefined;
+      // --index: checked before anything is encoded; the index is written after the cache that names it
+      if (flags.index !== undefined) process.env.LANCEDB_LOG ??= 'error'; // LanceDB's k-means chatter, unless asked for
+      const retrieve = flags.index !== undefined ? await import('../retrieve.js') : null;
+      const index = retrieve ? retrieve.indexPath(flags.index as string) : undefined;
+      const writeIndex = async () => {
+        if (!retrieve) return;
+        const c = readCache(need(flags, 'cache'));
+        try {
+          const ix = await retrieve.writeIndex(c, index!, progress);
+          console.log(`index: ${ix.keys} keys for ${ix.rows} texts${ix.indexed ? ' (IVF-flat)' : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
+        } finally { closeCache(c); }
+      };
       if (flags.queue !== undefined) {
         if (fromEmbeddings) throw new UsageError('--queue builds from --texts (workers encode them), not from --from-embeddings');
         // loaded only here: bullmq and ioredis are for queue builds alone
         const { buildCacheQueued } = await import('../queue.js');
         const r = await buildCacheQueued({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(), queue: flags.queue as string,
           chunkSize: flags['chunk-size'] as number | undefined, batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype),
-          cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, stallSeconds: flags['stall-seconds'] as number | undefined, log: progress });
+          cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, stallSeconds: flags['stall-seconds'] as number | undefined, index, log: progress });
         if (process.stderr.isTTY) process.stderr.write('\n');
         console.log(`cache: ${r.entries} texts (${r.encoded} encoded by the queue's workers, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
+        await writeIndex();
         return 0;
       }
-      // --index: checked before anything is encoded; the index is written after the cache that names it
-      if (flags.index !== undefined) process.env.LANCEDB_LOG ??= 'error'; // LanceDB's k-means chatter, unless asked for
-      const retrieve = flags.index !== undefined ? await import('../retrieve.js') : null;
-      const index = retrieve ? retrieve.indexPath(flags.index as string) : undefined;
-      if (retrieve && flags.queue !== undefined) throw new UsageError('--index is written by a single-process build; build with --queue first, then rerun without --queue to add the index');
       const r = buildCache({ model: need(flags, 'model'), texts: fromEmbeddings ? flags.texts as string | undefined : need(flags, 'texts'), fromEmbeddings, cache: need(flags, 'cache'), kernels: nativeKernels(), index,
         batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined,
         cacheDtype: flags['cache-dtype'] as CacheStorage | undefined });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
-      if (retrieve) {
-        const c = readCache(need(flags, 'cache'));
-        try {
-          const ix = await retrieve.writeIndex(c, index!, progress);
-          console.log(`index: ${ix.keys} keys for ${ix.rows} texts${ix.indexed ? ' (IVF-flat)' : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
-        } finally { closeCache(c); }
-      }
+      await writeIndex();
       return 0;
     }
     case 'rank': {
@@ -361,16 +364,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'serve': {
-      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', host: 'string', port: 'number', dtype: 'string', 'max-batch-size': 'number',
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', retrieve: 'number', host: 'string', port: 'number', dtype: 'string', 'max-batch-size': 'number',
         'max-wait-ms': 'number', 'no-batching': 'boolean', 'body-limit': 'number', 'max-inputs': 'number', 'max-text-length': 'number', 'max-queue': 'number' });
       const num = (k: string) => flags[k] as number | undefined;
       // loaded only here: fastify, prom-client and the engine thread are for the server alone
       const { startServer } = await import('../serve/server.js');
       const { closeEngine } = await import('../api/engine.js');
-      const server = await startServer({ model: flags.model as string | undefined, cache: flags.cache as string | undefined, host: flags.host as string | undefined,
+      const server = await startServer({ model: flags.model as string | undefined, cache: flags.cache as string | undefined, retrieve: num('retrieve'), host: flags.host as string | undefined,
         port: num('port'), dtype: dtypeOf(flags.dtype), batching: flags['no-batching'] !== true, maxBatchSize: num('max-batch-size'), maxWaitMs: num('max-wait-ms'),
         bodyLimit: num('body-limit'), maxInputs: num('max-inputs'), maxTextLength: num('max-text-length'), maxQueue: num('max-queue'), log: (l) => console.error(l) });
-      console.error(`ja-bert serve: listening on ${server.url} (model ${(flags.model as string | undefined) ?? 'default'}${flags.cache ? `, cache ${flags.cache as string}` : ''}, batching ${flags['no-batching'] ? 'off' : 'on'})`);
+      console.error(`ja-bert serve: listening on ${server.url} (model ${(flags.model as string | undefined) ?? 'default'}${flags.cache ? `, cache ${flags.cache as string}${server.retrieve ? `, retrieving ${server.retrieve} by its index` : ''}` : ''}, batching ${flags['no-batching'] ? 'off' : 'on'})`);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           console.error(`ja-bert serve: ${sig}: finishing requests in flight`);

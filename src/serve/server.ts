@@ -27,6 +27,8 @@ export interface ServeOptions {
   model?: string;
   /** a B cache built for the model (enables /v1/rank) */
   cache?: string;
+  /** for a cache that names an index: candidates retrieved per /v1/rank, reranked by the head (default 200; 0: every candidate) */
+  retrieve?: number;
   host?: string;
   /** 0: any free port */
   port?: number;
@@ -52,6 +54,8 @@ export interface Server {
   app: FastifyInstance;
   /** http://host:port */
   url: string;
+  /** K of retrieve-then-rerank for /v1/rank; null when it scores every candidate */
+  retrieve: number | null;
   close(): Promise<void>;
 }
 
@@ -72,7 +76,7 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
 
   const clf = await Classifier.load(o.model, { dtype: o.dtype });
   const enc = await clf.encoder();
-  const scorer = o.cache ? await PairScorer.load(clf.dir, { cache: o.cache, dtype: o.dtype }) : null;
+  const scorer = o.cache ? await PairScorer.load(clf.dir, { cache: o.cache, dtype: o.dtype, retrieve: o.retrieve }) : null;
 
   const registry = new Registry();
   const requests = new Counter({ name: 'ja_bert_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'] as const, registers: [registry] });
@@ -136,7 +140,7 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
   });
   app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } }));
 
-  app.get('/healthz', async () => ({ status: 'ok', model: clf.dir, head: clf.head, labels: clf.labels, pairs: clf.needsPairs, rank: scorer ? { cache: scorer.cache, size: scorer.size } : null }));
+  app.get('/healthz', async () => ({ status: 'ok', model: clf.dir, head: clf.head, labels: clf.labels, pairs: clf.needsPairs, rank: scorer ? { cache: scorer.cache, size: scorer.size, retrieve: scorer.retrieve } : null }));
   app.get('/metrics', async (_req, reply) => {
     refreshDepth();
     reply.header('content-type', registry.contentType);
@@ -182,7 +186,7 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     rankWaiting++;
     try {
       const r = await scorer.rank(body.text !== undefined ? body.text : { id: body.id! }, { top: body.top ?? 10 });
-      return { results: r.results, candidates: r.candidates };
+      return { results: r.results, candidates: r.candidates, ...(r.retrieved !== undefined ? { retrieved: r.retrieved } : {}) };
     } finally {
       rankWaiting--;
     }
@@ -193,7 +197,7 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
   let closing: Promise<void> | null = null;
   return {
-    app, url,
+    app, url, retrieve: scorer?.retrieve ?? null,
     close: () => closing ??= (async () => {
       stopping = true;
       await app.close();
