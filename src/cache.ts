@@ -50,6 +50,8 @@ export interface CacheHeader {
   /** the LanceDB index of one key per text that rank retrieves from (src/retrieve.ts), when built with --index */
   index?: { kind: 'lancedb'; path: string };
 }
+/** the largest file Node reads in one piece (fs' kIoMaxLength, 2 GiB − 1); larger caches are read entry by entry */
+export const MAX_WHOLE_READ = 2 ** 31 - 1;
 /** a checked cache file: its header, and its values read from `buf` (the whole file) or through `fd` */
 export interface Cache { header: CacheHeader; byId: Map<string, CacheEntry>; path: string; buf: Buffer | null; fd: number | null; dataStart: number; scaleStart: number; bytes: number }
 
@@ -206,7 +208,8 @@ export function readCorpusTexts(path: string): Array<{ id: string; text: string 
 
 /**
  * open and check a cache: magic, version, SHA-256 of the whole file, every header field against
- * the data's size. Read whole when it is at most `inMemoryBytes` (default a quarter of RAM),
+ * the data's size. Read whole when it is at most `inMemoryBytes` (default a quarter of RAM) and
+ * under 2 GiB (the most one read of a file gives Node),
  * else kept open and read entry by entry (the checksum streamed).
  */
 export function readCache(path: string, o: { inMemoryBytes?: number } = {}): Cache {
@@ -214,7 +217,7 @@ export function readCache(path: string, o: { inMemoryBytes?: number } = {}): Cac
   const size = statSync(path).size;
   const bad = (why: string) => new CacheError(`${path}: not a usable ja-bert cache (${why}); rebuild it with cache build`);
   if (size < 16 + 32) throw bad('no JABCACHE header');
-  const whole = size <= (o.inMemoryBytes ?? totalmem() / 4);
+  const whole = size <= Math.min(o.inMemoryBytes ?? totalmem() / 4, MAX_WHOLE_READ);
   const buf = whole ? readFileSync(path) : null;
   const fd = whole ? null : openSync(path, 'r');
   try {
