@@ -5,15 +5,16 @@
  * the (compact) cache.
  *
  * The keys are derived from what the head compares, with nothing trained for them:
- *   per-token heads (dot, additive): the L2-normalised mean of each run of 16 of
- *     B's cached token rows (up to 4 keys for a 64-token side); the query is the
+ *   per-token heads (dot, additive): the L2-normalised mean of each run of 8 of
+ *     B's cached token rows (up to 8 keys for a 64-token side); the query is the
  *     normalised mean of A's token vectors. A text is retrieved at its best key:
  *     the dot head's attention lets A match part of B, which one mean over all of
  *     B dilutes. On the man-page links (1,565 texts) a single whole-text mean
  *     already finds the dot head's exhaustive top 10 with recall 0.953 in its
- *     top 20. Among 100,000 texts spliced from halves of two real ones, though,
- *     it found 0.26 at K = 500, and the 16-row keys 1.000 at K = 200
- *     (docs/PERF.md).
+ *     top 20. Among a million texts where a relevant half follows an unrelated
+ *     one, though, 16-row runs kept 0.93 of the exhaustive top 10 even in their
+ *     top 2,000 (the run mixes both halves), and 8-row runs 1.000 in their top
+ *     100 (docs/PERF.md).
  *   one-vector heads (bi, cosine, poly): the normalised cached v, against A's
  *     normalised pooled vector.
  * lowrank and late compare projections that A's side does not expose here:
@@ -24,7 +25,7 @@
  * into place. The stored vectors are the keys minus their mean: for a given
  * query, q·(k − μ) orders the texts exactly as q·k, and the centred vectors
  * spread around the origin, which the index's partitions need (the keys of
- * BERT's mean-pooled sides all point nearly the same way). Up to 4,096 texts
+ * BERT's mean-pooled sides all point nearly the same way). Up to 4,096 keys
  * LanceDB searches them exhaustively; beyond, an IVF-flat index with √n
  * partitions (dot product), of which a query probes 5 % (at least 8). LanceDB's
  * IVF-HNSW-SQ kept only 0.80 of the exact top 100 on these keys, IVF-flat and
@@ -62,8 +63,8 @@ const normalise = (v: Float32Array): Float32Array => {
   return v;
 };
 
-/** token rows per key: a text of up to 64 rows has up to 4 keys */
-export const KEY_ROWS = 16;
+/** token rows per key: a text of up to 64 rows has up to 8 keys */
+export const KEY_ROWS = 8;
 
 /** a cached text's keys (see the module comment): one per run of KEY_ROWS token rows, or its one vector */
 export function entryKeys(cache: Cache, i: number): Float32Array[] {
@@ -151,8 +152,9 @@ export class RetrieveRanker {
   get size(): number { return this.cache.header.entries.length; }
 
   /** the top `top` of the `retrieve` candidates the index returns for A, scored by the head */
-  async rank(q: { id?: string; text?: string; top?: number; retrieve: number }): Promise<RankResult & { retrieved: number; retrieveMs: number }> {
+  async rank(q: { id?: string; text?: string; top?: number; retrieve: number; nprobes?: number }): Promise<RankResult & { retrieved: number; retrieveMs: number }> {
     const K = intOption('retrieve', q.retrieve, 200);
+    const nprobes = intOption('nprobes', q.nprobes, probes(this.keys));
     const { top, text, self } = rankQuery(this.cache, q);
     const t0 = performance.now();
     const a = encodeQuery(this.model, text);
@@ -161,7 +163,7 @@ export class RetrieveRanker {
     const key = queryKey(this.cache.header.per_token, a, this.cache.header.per_token ? this.model.pm.bert.cfg.hidden_size : D);
     // a text has up to 4 keys: the nearest keys, each text counted once at its best key, until K texts
     const perText = Math.max(1, Math.round(this.keys / this.size));
-    const hits = await this.table.vectorSearch(Array.from(key)).distanceType('dot').nprobes(probes(this.keys)).limit((K + 1) * perText * 2).select(['i', '_distance']).toArray() as Array<{ i: number }>;
+    const hits = await this.table.vectorSearch(Array.from(key)).distanceType('dot').nprobes(nprobes).limit((K + 1) * perText * 2).select(['i', '_distance']).toArray() as Array<{ i: number }>;
     const cand = [...new Set(hits.map((h) => Number(h.i)))].filter((i) => i !== self).slice(0, K);
     const t2 = performance.now();
     const entries = this.cache.header.entries;

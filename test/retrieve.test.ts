@@ -118,6 +118,12 @@ test('refused in one line: --index for a head it cannot key, a missing index, --
   r = cli('rank', '--model', model, '--cache', plain, '--id', Object.keys(t.body)[0]!, '--retrieve', '10');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /names no index/);
+  r = cli('rank', '--model', model, '--cache', plain, '--id', Object.keys(t.body)[0]!, '--nprobes', '4');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--nprobes: .* is ranked without an index/);
+  r = cli('rank', '--model', model, '--cache', cache, '--id', Object.keys(t.body)[0]!, '--nprobes', '0');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--nprobes must be an integer ≥ 1, got 0/);
   rmSync(index, { recursive: true, force: true });
   r = cli('rank', '--model', model, '--cache', cache, '--id', Object.keys(t.body)[0]!);
   assert.equal(r.status, 1);

@@ -89,8 +89,9 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       retried, and a rerun keeps the chunks done (CACHE.chunks/).
   ja-bert worker --queue redis://HOST:PORT [--concurrency 1 --lock-seconds 30]
       encode cache chunks from the queue until SIGTERM/SIGINT (the chunk in hand is finished first).
-  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked --retrieve 200]
-      A cache that names an index: the top --retrieve K by the index, reranked by the head (--retrieve 0: every candidate).
+  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked --retrieve 200 --nprobes N]
+      A cache that names an index: the top --retrieve K by the index, reranked by the head (--retrieve 0: every candidate);
+      --nprobes: the index partitions a search visits (default 5 % of them, at least 8).
       --chunked: read the candidates from the file 4,096 at a time instead of all into memory (automatic for a cache
       larger than a quarter of RAM).
       score A against every cached B; prints the top K with P(label 1) and the latency.
@@ -319,17 +320,18 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rank': {
-      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean', retrieve: 'number' });
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean', retrieve: 'number', nprobes: 'number' });
       // a cache that names an index is ranked by retrieve-then-rerank (--retrieve 0: every candidate)
       const retrieveK = flags.retrieve as number | undefined;
       const named = retrieveK !== 0 && readCacheHeaderIndex(need(flags, 'cache'));
       if (retrieveK !== undefined && retrieveK > 0 && !named) throw new UsageError(`--retrieve: ${flags.cache as string} names no index (build it with cache build --index lancedb://PATH)`);
+      if (flags.nprobes !== undefined && !named) throw new UsageError(`--nprobes: ${flags.cache as string} is ranked without an index (--nprobes is for a cache built with --index)`);
       if (named) {
         process.env.LANCEDB_LOG ??= 'error';
         const { RetrieveRanker } = await import('../retrieve.js');
         const rr = await RetrieveRanker.load({ model: need(flags, 'model'), cache: need(flags, 'cache'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
         try {
-          const r = await rr.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10, retrieve: retrieveK ?? 200 });
+          const r = await rr.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10, retrieve: retrieveK ?? 200, nprobes: flags.nprobes as number | undefined });
           r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
           console.error(`retrieved ${r.retrieved} of ${r.candidates} cached candidates by the LanceDB index in ${r.retrieveMs.toFixed(1)} ms, reranked by the head in ${r.scoreMs.toFixed(1)} ms (encoding A ${r.encodeMs.toFixed(1)} ms)`);
         } finally { rr.close(); }
