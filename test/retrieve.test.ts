@@ -35,7 +35,7 @@ before(() => {
 });
 after(async () => { await closeEngine(); if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
 
-test('the cache names its index; a text\'s keys are the normalised means of its runs of 16 cached rows', () => {
+test('the cache names its index; a text\'s keys are the normalised means of its runs of 8 cached rows', () => {
   const c = readCache(cache);
   assert.deepEqual(c.header.index, { kind: 'lancedb', path: index });
   const e = c.header.entries[3]!, v = entryValues(c, e), W = c.header.width, k = entryKeys(c, 3)[0]!;
@@ -43,6 +43,7 @@ test('the cache names its index; a text\'s keys are the normalised means of its 
   for (let r = 0; r < Math.min(e.rows, KEY_ROWS); r++) for (let d = 0; d < W; d++) mean[d]! += v[r * W + d]!;
   const n = Math.hypot(...mean);
   for (let d = 0; d < W; d++) assert.ok(Math.abs(k[d]! - mean[d]! / n) < 1e-6);
+  assert.equal(KEY_ROWS, 8);
   assert.equal(entryKeys(c, 3).length, Math.ceil(e.rows / KEY_ROWS));
   closeCache(c);
 });
