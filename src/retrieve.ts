@@ -36,7 +36,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { intOption, OptionError } from './core/options.js';
+import { choiceOption, intOption, OptionError } from './core/options.js';
 import { auxWidth, type Side } from './model/heads/index.js';
 import {
   CacheError, cachedReps, checkCacheFor, closeCache, encodeQuery, entryValues, loadScoringModel, rankQuery, readCache, scoreAgainst,
@@ -87,8 +87,29 @@ export function queryKey(perToken: boolean, a: Side, D: number): Float32Array {
   return normalise(out);
 }
 
+/**
+ * the ANN index LanceDB builds over the keys (beyond 4,096 of them):
+ *   ivf_flat: √keys partitions of the keys themselves (the default: exact within the partitions probed);
+ *   ivf_pq: the same partitions, each key product-quantised to D/8 bytes (8 dimensions a byte),
+ *     the search's candidates re-scored on the stored keys (refine ×PQ_REFINE); a far smaller
+ *     index for corpora whose keys do not fit in memory.
+ */
+export const INDEX_TYPES = ['ivf_flat', 'ivf_pq'] as const;
+export type IndexType = (typeof INDEX_TYPES)[number];
+/** ivf_pq: how many times the asked-for keys are fetched from the quantised index and re-scored exactly */
+export const PQ_REFINE = 4;
+
+function indexConfig(type: IndexType, keys: number, dim: number): lancedb.Index {
+  if (type === 'ivf_pq') {
+    const sub = dim % 8 === 0 ? dim / 8 : dim % 4 === 0 ? dim / 4 : dim;
+    return lancedb.Index.ivfPq({ distanceType: 'dot', numPartitions: partitions(keys), numSubVectors: sub, numBits: 8 });
+  }
+  return lancedb.Index.ivfFlat({ distanceType: 'dot', numPartitions: partitions(keys) });
+}
+
 /** write the index for a cache (every entry's key) into `path`, replacing what is there */
-export async function writeIndex(cache: Cache, path: string, log?: (l: string) => void): Promise<{ rows: number; keys: number; indexed: boolean; seconds: number }> {
+export async function writeIndex(cache: Cache, path: string, log?: (l: string) => void, type: IndexType = 'ivf_flat'): Promise<{ rows: number; keys: number; indexed: boolean; type: IndexType | null; seconds: number }> {
+  choiceOption('index-type', type, INDEX_TYPES, 'ivf_flat');
   const t0 = Date.now();
   const n = cache.header.entries.length;
   if (n === 0) throw new CacheError(`${cache.path}: no texts to index`);
@@ -111,14 +132,14 @@ export async function writeIndex(cache: Cache, path: string, log?: (l: string) =
     }
     const indexed = total > 4096;
     if (indexed) {
-      log?.(`index: building IVF-flat (dot product, ${partitions(total)} partitions over ${total} keys)`);
-      await table!.createIndex('vector', { config: lancedb.Index.ivfFlat({ distanceType: 'dot', numPartitions: partitions(total) }) });
+      log?.(`index: building ${type === 'ivf_pq' ? 'IVF-PQ' : 'IVF-flat'} (dot product, ${partitions(total)} partitions over ${total} keys)`);
+      await table!.createIndex('vector', { config: indexConfig(type, total, mu.length) });
     }
     table!.close();
     db.close();
     rmSync(path, { recursive: true, force: true });
     renameSync(tmp, path);
-    return { rows: n, keys: total, indexed, seconds: (Date.now() - t0) / 1000 };
+    return { rows: n, keys: total, indexed, type: indexed ? type : null, seconds: (Date.now() - t0) / 1000 };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
@@ -127,9 +148,12 @@ export async function writeIndex(cache: Cache, path: string, log?: (l: string) =
 
 /** a pair-head model, its cache and the cache's LanceDB index: top K by key, reranked by the head */
 export class RetrieveRanker {
-  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly db: lancedb.Connection, private readonly table: lancedb.Table, private readonly bf16: Kernels | null, private readonly keys: number) {}
+  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly db: lancedb.Connection, private readonly table: lancedb.Table, private readonly bf16: Kernels | null, private readonly keys: number,
+    /** the ANN index's type, null when LanceDB searches every key */
+    readonly indexType: IndexType | null) {}
 
-  static async load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption; chunked?: boolean }): Promise<RetrieveRanker> {
+  /** `prewarm`: load the ANN index into memory now (a server's first queries then need not read it from disk) */
+  static async load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption; chunked?: boolean; prewarm?: boolean }): Promise<RetrieveRanker> {
     const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
     const cache = readCache(o.cache, o.chunked ? { inMemoryBytes: 0 } : {});
     try {
@@ -142,7 +166,10 @@ export class RetrieveRanker {
       const rows = await table.countRows(), n = cache.header.entries.length;
       const most = cache.header.per_token ? cache.header.entries.reduce((s, e) => s + Math.ceil(e.rows / KEY_ROWS), 0) : n;
       if (rows !== most) throw new CacheError(`${ix.path}: ${rows} keys for ${n} cached texts (${most} expected); rebuild it with cache build --index`);
-      return new RetrieveRanker(m, cache, db, table, m.dtype === 'bf16' ? o.kernels : null, rows);
+      const ann = (await table.listIndices()).filter((x) => x.columns.includes('vector'));
+      if (o.prewarm) for (const x of ann) await table.prewarmIndex(x.name);
+      const type: IndexType | null = ann.length === 0 ? null : ann.some((x) => /pq/i.test(x.indexType)) ? 'ivf_pq' : 'ivf_flat';
+      return new RetrieveRanker(m, cache, db, table, m.dtype === 'bf16' ? o.kernels : null, rows, type);
     } catch (e) {
       closeCache(cache);
       throw e;
@@ -163,7 +190,9 @@ export class RetrieveRanker {
     const key = queryKey(this.cache.header.per_token, a, this.cache.header.per_token ? this.model.pm.bert.cfg.hidden_size : D);
     // a text has up to 4 keys: the nearest keys, each text counted once at its best key, until K texts
     const perText = Math.max(1, Math.round(this.keys / this.size));
-    const hits = await this.table.vectorSearch(Array.from(key)).distanceType('dot').nprobes(nprobes).limit((K + 1) * perText * 2).select(['i', '_distance']).toArray() as Array<{ i: number }>;
+    let search = this.table.vectorSearch(Array.from(key)).distanceType('dot').nprobes(nprobes).limit((K + 1) * perText * 2).select(['i', '_distance']);
+    if (this.indexType === 'ivf_pq') search = search.refineFactor(PQ_REFINE);
+    const hits = await search.toArray() as Array<{ i: number }>;
     const cand = [...new Set(hits.map((h) => Number(h.i)))].filter((i) => i !== self).slice(0, K);
     const t2 = performance.now();
     const entries = this.cache.header.entries;

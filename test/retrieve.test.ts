@@ -6,13 +6,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeCache, entryValues, readCache } from '../src/cache.js';
+import { buildCache, closeCache, entryValues, rank, readCache } from '../src/cache.js';
+import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
-import { entryKeys, KEY_ROWS, RetrieveRanker } from '../src/retrieve.js';
+import { entryKeys, KEY_ROWS, RetrieveRanker, writeIndex } from '../src/retrieve.js';
 import { closeEngine, PairScorer } from '../src/index.js';
 import { startServer } from '../src/serve/server.js';
 import { tinySetup, type TinySetup } from './helpers.js';
@@ -105,6 +106,29 @@ test('the library\'s PairScorer and the server rank through the index a cache na
   } finally { await server.close(); }
 });
 
+test('--index-type ivf_pq: a product-quantised IVF index beyond 4,096 keys; probing every partition with K ≥ the corpus gives the exhaustive ranking', async () => {
+  // 2,100 texts of 16 seeded random token vectors (the encoder's outputs, as an export would give them): 4,200 keys
+  const rng = new Rng(5), D = 32, lines: string[] = [];
+  const vec = () => Array.from({ length: D }, () => Number(rng.normal().toFixed(4)));
+  for (let i = 0; i < 2100; i++) lines.push(JSON.stringify({ id: `e${i}`, text: `text ${i}`, last_hidden_state: Array.from({ length: 16 }, vec), pooler_output: vec() }));
+  const emb = join(dir, 'emb.jsonl'), big = join(dir, 'big.jabc'), bigIx = join(dir, 'bigix');
+  writeFileSync(emb, lines.join('\n') + '\n');
+  buildCache({ model, fromEmbeddings: emb, cache: big, kernels: K, dtype: 'f32', index: bigIx });
+  const c = readCache(big);
+  const ix = await writeIndex(c, bigIx, undefined, 'ivf_pq');
+  closeCache(c);
+  assert.deepEqual([ix.keys, ix.indexed, ix.type], [4200, true, 'ivf_pq']);
+  const rr = await RetrieveRanker.load({ model, cache: big, kernels: K, dtype: 'f32' });
+  assert.equal(rr.indexType, 'ivf_pq');
+  const all = await rr.rank({ id: 'e7', top: 10, retrieve: 2100, nprobes: Math.ceil(Math.sqrt(4200)) });
+  const ex = rank({ model, cache: big, id: 'e7', top: 10, kernels: K, dtype: 'f32' });
+  assert.deepEqual(all.results.map((r) => r.id), ex.results.map((r) => r.id));
+  const few = await rr.rank({ id: 'e7', top: 5, retrieve: 50 });
+  assert.equal(few.retrieved, 50);
+  assert.equal(few.results.length, 5);
+  rr.close();
+});
+
 test('refused in one line: --index for a head it cannot key, a missing index, --retrieve on a cache without one, a bad --index URI', () => {
   const low = join(dir, 'low');
   finetune({ model: t.model, output: low, kernels: K, texts: t.texts, pairs: t.pairs, head: 'lowrank', maxSteps: 1, batchSize: 8, maxSeqLength: 32, dtype: 'f32', saveSteps: 0 });
@@ -114,6 +138,13 @@ test('refused in one line: --index for a head it cannot key, a missing index, --
   r = cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', join(dir, 'x.jabc'), '--index', 'http://x');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--index must be lancedb:\/\/PATH/);
+  r = cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', join(dir, 'x.jabc'), '--index', `lancedb://${join(dir, 'xix')}`, '--index-type', 'hnsw');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--index-type must be ivf_flat or ivf_pq, got "hnsw"/);
+  r = cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', join(dir, 'x.jabc'), '--index-type', 'ivf_pq');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--index-type needs --index lancedb:\/\/PATH/);
+  assert.ok(!existsSync(join(dir, 'x.jabc')), 'nothing written');
   const plain = join(dir, 'plain.jabc');
   assert.equal(cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', plain).status, 0);
   r = cli('rank', '--model', model, '--cache', plain, '--id', Object.keys(t.body)[0]!, '--retrieve', '10');

@@ -55,7 +55,8 @@ async function run(t: Task): Promise<{ value: unknown }> {
       if (named) {
         process.env.LANCEDB_LOG ??= 'error';
         const { RetrieveRanker } = await import('../retrieve.js');
-        const rr = await RetrieveRanker.load({ ...(t.options as { cache: string; dtype?: never; chunked?: boolean }), model: t.dir, kernels });
+        // a loaded scorer serves many queries: its ANN index is read into memory once, now
+        const rr = await RetrieveRanker.load({ ...(t.options as { cache: string; dtype?: never; chunked?: boolean }), model: t.dir, kernels, prewarm: true });
         const handle = nextHandle++;
         handles.set(handle, { rr, retrieve: (t.options.retrieve as number | undefined) ?? 200 });
         return { value: { handle, size: rr.size, head: rr.model.pm.head.cfg.type, retrieve: (t.options.retrieve as number | undefined) ?? 200 } };

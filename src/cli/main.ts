@@ -22,7 +22,7 @@ import { linkPairs, readManPages } from '../data/manpages.js';
 import { commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { HEAD_TYPES } from '../model/heads/index.js';
-import { intOption } from '../core/options.js';
+import { choiceOption, intOption } from '../core/options.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
@@ -84,6 +84,8 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       per row); --dtype is the encoder's compute dtype.
       --index lancedb://PATH: also an approximate-nearest-neighbour index (LanceDB) of the texts' keys, named in the cache,
       for retrieve-then-rerank (dot, additive, bi, cosine, poly heads); written after the cache, with or without --queue.
+      --index-type ivf_flat|ivf_pq: beyond 4,096 keys, IVF over the keys themselves (default) or product-quantised
+      (D/8 bytes a key, candidates re-scored on the stored keys: a much smaller index).
       --queue redis://HOST:PORT [--chunk-size 256 --stall-seconds 600]: the texts to encode go as chunks on a BullMQ queue,
       encoded by \`ja-bert worker\`s (which must read the same model path and cache folder); a crashed worker's chunk is
       retried, and a rerun keeps the chunks done (CACHE.chunks/).
@@ -284,19 +286,21 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cache': {
       const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', 'from-embeddings': 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number', 'cache-dtype': 'string',
-        queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number', index: 'string' });
+        queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number', index: 'string', 'index-type': 'string' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M (--texts F | --from-embeddings F.jsonl) --cache C');
       const fromEmbeddings = flags['from-embeddings'] as string | undefined;
       // --index: checked before anything is encoded; the index is written after the cache that names it
       if (flags.index !== undefined) process.env.LANCEDB_LOG ??= 'error'; // LanceDB's k-means chatter, unless asked for
       const retrieve = flags.index !== undefined ? await import('../retrieve.js') : null;
       const index = retrieve ? retrieve.indexPath(flags.index as string) : undefined;
+      if (flags['index-type'] !== undefined && !retrieve) throw new UsageError('--index-type needs --index lancedb://PATH');
+      const indexType = retrieve ? choiceOption('index-type', flags['index-type'] as string | undefined, retrieve.INDEX_TYPES, 'ivf_flat') : undefined;
       const writeIndex = async () => {
         if (!retrieve) return;
         const c = readCache(need(flags, 'cache'));
         try {
-          const ix = await retrieve.writeIndex(c, index!, progress);
-          console.log(`index: ${ix.keys} keys for ${ix.rows} texts${ix.indexed ? ' (IVF-flat)' : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
+          const ix = await retrieve.writeIndex(c, index!, progress, indexType);
+          console.log(`index: ${ix.keys} keys for ${ix.rows} texts${ix.type ? ` (${ix.type === 'ivf_pq' ? 'IVF-PQ' : 'IVF-flat'})` : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
         } finally { closeCache(c); }
       };
       if (flags.queue !== undefined) {
