@@ -57,9 +57,9 @@ async function run(t: Task): Promise<{ value: unknown }> {
         const { RetrieveRanker } = await import('../retrieve.js');
         // a loaded scorer serves many queries: its ANN index is read into memory once, now
         const rr = await RetrieveRanker.load({ ...(t.options as { cache: string; dtype?: never; chunked?: boolean }), model: t.dir, kernels, prewarm: true });
-        const handle = nextHandle++;
-        handles.set(handle, { rr, retrieve: (t.options.retrieve as number | undefined) ?? 200 });
-        return { value: { handle, size: rr.size, head: rr.model.pm.head.cfg.type, retrieve: (t.options.retrieve as number | undefined) ?? 200 } };
+        const handle = nextHandle++, retrieve = (t.options.retrieve as number | undefined) ?? 200;
+        handles.set(handle, { rr, retrieve });
+        return { value: { handle, size: rr.size, head: rr.model.pm.head.cfg.type, retrieve } };
       }
       const from = typeof t.options.from === 'number' ? get(t.options.from, TextClassifier) : null;
       const m = t.kind === 'classifier' ? TextClassifier.load(t.dir, o)
