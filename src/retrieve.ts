@@ -44,6 +44,8 @@ import {
 } from './cache.js';
 
 export const INDEX_TABLE = 'ja_bert_keys';
+/** candidates retrieved per query when none is asked for (rank --retrieve, serve --retrieve, PairScorer) */
+export const DEFAULT_RETRIEVE = 200;
 const partitions = (n: number): number => Math.ceil(Math.sqrt(n));
 /** partitions a query probes: 5 %, at least 8 */
 const probes = (n: number): number => Math.max(8, Math.ceil(0.05 * partitions(n)));
@@ -179,8 +181,8 @@ export class RetrieveRanker {
   get size(): number { return this.cache.header.entries.length; }
 
   /** the top `top` of the `retrieve` candidates the index returns for A, scored by the head */
-  async rank(q: { id?: string; text?: string; top?: number; retrieve: number; nprobes?: number }): Promise<RankResult & { retrieved: number; retrieveMs: number }> {
-    const K = intOption('retrieve', q.retrieve, 200);
+  async rank(q: { id?: string; text?: string; top?: number; retrieve?: number; nprobes?: number }): Promise<RankResult & { retrieved: number; retrieveMs: number }> {
+    const K = intOption('retrieve', q.retrieve, DEFAULT_RETRIEVE);
     const nprobes = intOption('nprobes', q.nprobes, probes(this.keys));
     const { top, text, self } = rankQuery(this.cache, q);
     const t0 = performance.now();
@@ -188,7 +190,7 @@ export class RetrieveRanker {
     const t1 = performance.now();
     const D = this.cache.header.width - auxWidth(this.cache.header.head);
     const key = queryKey(this.cache.header.per_token, a, this.cache.header.per_token ? this.model.pm.bert.cfg.hidden_size : D);
-    // a text has up to 4 keys: the nearest keys, each text counted once at its best key, until K texts
+    // a text has several keys (one per KEY_ROWS rows): the nearest keys, each text counted once at its best key, until K texts
     const perText = Math.max(1, Math.round(this.keys / this.size));
     let search = this.table.vectorSearch(Array.from(key)).distanceType('dot').nprobes(nprobes).limit((K + 1) * perText * 2).select(['i', '_distance']);
     if (this.indexType === 'ivf_pq') search = search.refineFactor(PQ_REFINE);

@@ -54,10 +54,10 @@ async function run(t: Task): Promise<{ value: unknown }> {
       }
       if (named) {
         process.env.LANCEDB_LOG ??= 'error';
-        const { RetrieveRanker } = await import('../retrieve.js');
+        const { RetrieveRanker, DEFAULT_RETRIEVE } = await import('../retrieve.js');
         // a loaded scorer serves many queries: its ANN index is read into memory once, now
         const rr = await RetrieveRanker.load({ ...(t.options as { cache: string; dtype?: never; chunked?: boolean }), model: t.dir, kernels, prewarm: true });
-        const handle = nextHandle++, retrieve = (t.options.retrieve as number | undefined) ?? 200;
+        const handle = nextHandle++, retrieve = (t.options.retrieve as number | undefined) ?? DEFAULT_RETRIEVE;
         handles.set(handle, { rr, retrieve });
         return { value: { handle, size: rr.size, head: rr.model.pm.head.cfg.type, retrieve } };
       }

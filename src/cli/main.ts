@@ -335,7 +335,7 @@ async function main(argv: string[]): Promise<number> {
         const { RetrieveRanker } = await import('../retrieve.js');
         const rr = await RetrieveRanker.load({ model: need(flags, 'model'), cache: need(flags, 'cache'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
         try {
-          const r = await rr.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10, retrieve: retrieveK ?? 200, nprobes: flags.nprobes as number | undefined });
+          const r = await rr.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10, retrieve: retrieveK, nprobes: flags.nprobes as number | undefined });
           r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
           console.error(`retrieved ${r.retrieved} of ${r.candidates} cached candidates by the LanceDB index in ${r.retrieveMs.toFixed(1)} ms, reranked by the head in ${r.scoreMs.toFixed(1)} ms (encoding A ${r.encodeMs.toFixed(1)} ms)`);
         } finally { rr.close(); }
