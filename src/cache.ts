@@ -17,13 +17,16 @@
  */
 import { JaBertError, registerError } from './core/errors.js';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import type { DType, Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { DataError, positiveLabelIndex } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
+import { checkOutputPath, checkRegularFile, isSameOrAncestor, readFileChecked, realish } from './io/files.js';
+import { CheckpointError } from './io/tensor.js';
+import { AbortedError } from './train/trainer.js';
 import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
 import { quantizeRows } from './core/quant.js';
@@ -34,6 +37,11 @@ import { loadTokenizer } from './tokenize/index.js';
 import { InputBuilder } from './tokenize/inputs.js';
 
 const MAGIC = 'JABCACHE';
+/**
+ * the largest magnitude a cached value (or an encoder output given with --from-embeddings) may have: encoder
+ * outputs are O(10); within ±1e6 a head's products over a few thousand dimensions stay far inside f32's range
+ */
+export const MAX_CACHE_VALUE = 1e6;
 export const CACHE_VERSION = 2;
 /** the heads whose B side the retrieval index can key (src/retrieve.ts) */
 export const RETRIEVABLE_HEADS: string[] = ['dot', 'additive', 'bi', 'cosine', 'poly'];
@@ -85,7 +93,7 @@ export function entryValuesInto(c: Cache, e: CacheEntry, out: Float32Array, at: 
     const q = new Int8Array(raw.buffer, raw.byteOffset, n);
     for (let r = 0; r < e.rows; r++) {
       const k = sv.getFloat32(r * 4, true);
-      if (!(Number.isFinite(k) && k >= 0)) throw bad(`a scale of ${k}`);
+      if (!(Number.isFinite(k) && k >= 0 && k * 127 <= MAX_CACHE_VALUE)) throw bad(`a scale of ${k}`);
       for (let j = r * W, o = at + r * W; j < (r + 1) * W; j++, o++) out[o] = q[j]! * k;
     }
     return;
@@ -93,7 +101,8 @@ export function entryValuesInto(c: Cache, e: CacheEntry, out: Float32Array, at: 
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   if (st === 'f32') for (let i = 0; i < n; i++) out[at + i] = dv.getFloat32(i * 4, true);
   else { const u = new Uint32Array(out.buffer, out.byteOffset + at * 4, n); for (let i = 0; i < n; i++) u[i] = dv.getUint16(i * 2, true) << 16; }
-  for (let i = at; i < at + n; i++) if (!Number.isFinite(out[i]!)) throw bad(`a non-finite value at ${i - at}`);
+  // bounded, not only finite: every head's score of values within ±MAX_CACHE_VALUE stays finite in f32
+  for (let i = at; i < at + n; i++) if (!(Math.abs(out[i]!) <= MAX_CACHE_VALUE)) throw bad(`${Number.isFinite(out[i]!) ? 'an out-of-range' : 'a non-finite'} value (${out[i]}) at ${i - at}; values must be within ±${MAX_CACHE_VALUE}`);
 }
 
 /** values → the storage's bytes (int8: the values, then one scale per row of W) */
@@ -114,6 +123,7 @@ export const cacheDataBytes = (c: Cache): number => c.bytes - 32 - c.dataStart;
 /** the index a cache file names, read from its header alone (no checksum pass); null when none or unreadable */
 export function readCacheHeaderIndex(path: string): string | null {
   try {
+    if (!statSync(path).isFile()) return null; // a FIFO or device is never opened (an open could block)
     const fd = openSync(path, 'r');
     try {
       const pre = Buffer.alloc(16);
@@ -122,9 +132,19 @@ export function readCacheHeaderIndex(path: string): string | null {
       const h = Buffer.alloc(pre.readUInt32LE(12));
       readSync(fd, h, 0, h.length, 16);
       const header = JSON.parse(h.toString('utf8')) as Partial<CacheHeader>;
-      return header.index?.path ?? null;
+      return header.index?.path ? resolveIndexPath(path, header.index.path) : null;
     } finally { closeSync(fd); }
   } catch { return null; }
+}
+
+/**
+ * the index folder a cache header names: relative to the cache's folder (absolute in caches built before),
+ * and inside that folder, so a damaged or hostile header (`../../etc`) names nothing else
+ */
+export function resolveIndexPath(cachePath: string, stored: string): string {
+  const base = dirname(realish(cachePath)), p = resolve(base, stored);
+  if (p === base || !isSameOrAncestor(base, p)) throw new CacheError(`${cachePath}: its header names an index outside the cache's folder; rebuild it with cache build --index`);
+  return p;
 }
 
 /** release a cache read through a file descriptor */
@@ -138,8 +158,8 @@ export const textHash = (t: string): string => createHash('sha256').update(t, 'u
 export function modelHash(dir: string): string {
   const f = findModelFiles(dir);
   const h = createHash('sha256');
-  h.update(readFileSync(f.configPath));
-  h.update(readFileSync(f.weightsPath));
+  h.update(readFileChecked(f.configPath, 'model config', undefined, CheckpointError));
+  h.update(readFileChecked(f.weightsPath, 'model weights', undefined, CheckpointError));
   return h.digest('hex');
 }
 
@@ -165,7 +185,7 @@ export function readEmbeddings(path: string, D: number, S: number): Array<{ id: 
   let lines: Array<{ value: unknown; line: number }>;
   try { lines = readJsonLines(path); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
   const vec = (v: unknown, where: string): Float32Array => {
-    if (!Array.isArray(v) || v.length !== D || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new DataError(`${where} must be ${D} finite numbers (the model's hidden size)`);
+    if (!Array.isArray(v) || v.length !== D || !v.every((x) => typeof x === 'number' && Math.abs(x) <= MAX_CACHE_VALUE)) throw new DataError(`${where} must be ${D} numbers within ±${MAX_CACHE_VALUE} (the model's hidden size; encoder outputs)`);
     return Float32Array.from(v as number[]);
   };
   const seen = new Set<string>();
@@ -214,7 +234,7 @@ export function readCorpusTexts(path: string): Array<{ id: string; text: string 
  */
 export function readCache(path: string, o: { inMemoryBytes?: number } = {}): Cache {
   if (!existsSync(path)) throw new CacheError(`${path}: no such cache file`);
-  const size = statSync(path).size;
+  const size = checkRegularFile(path, 'cache', Number.MAX_SAFE_INTEGER, CacheError).size;
   const bad = (why: string) => new CacheError(`${path}: not a usable ja-bert cache (${why}); rebuild it with cache build`);
   if (size < 16 + 32) throw bad('no JABCACHE header');
   const whole = size <= Math.min(o.inMemoryBytes ?? totalmem() / 4, MAX_WHOLE_READ);
@@ -322,9 +342,66 @@ export function encodeTexts(m: ScoringModel, texts: string[], batchSize = 32): A
   return out;
 }
 
+/** a file that begins as a ja-bert cache does (its magic), whatever its version or state */
+export function looksLikeCache(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    const fd = openSync(path, 'r');
+    try { const b = Buffer.alloc(8); return readSync(fd, b, 0, 8, 0) === 8 && b.toString('latin1') === MAGIC; } finally { closeSync(fd); }
+  } catch { return false; }
+}
+
+/**
+ * where a cache build may write: `cache` (and its CACHE.partial) are new or ja-bert caches (any other file only
+ * with `overwrite`, never a folder), never the texts, the model's files or a folder holding them; the index likewise
+ */
+export function checkCacheTarget(cache: string, c: { inputs?: Array<{ flag: string; path: string | undefined }>; model?: string; overwrite?: boolean; index?: string }): void {
+  checkOutputPath('--cache', cache, { inputs: c.inputs, model: c.model });
+  for (const p of [cache, `${cache}.partial`]) {
+    if (!existsSync(p)) continue;
+    const st = statSync(p);
+    if (!st.isFile()) throw new CacheError(`${p}: exists and is not a file (a cache is one file); give another --cache path`);
+    if (!looksLikeCache(p) && !c.overwrite) throw new CacheError(`${p}: exists and is not a ja-bert cache; ja-bert replaces only its own caches (--overwrite replaces the file)`);
+  }
+  if (c.index !== undefined) checkIndexTarget(c.index, { cache, inputs: c.inputs, model: c.model });
+}
+
+/** the LanceDB table of an index folder (src/retrieve.ts) */
+export const INDEX_TABLE = 'ja_bert_keys';
+
+/** the file that marks a folder as an index ja-bert wrote (a rebuild replaces only such a folder) */
+export const INDEX_MARKER = '.ja-bert-index';
+
+/** a folder holding ja-bert's marker, its table and nothing else */
+export function isIndexFolder(path: string): boolean {
+  try {
+    if (!statSync(path).isDirectory()) return false;
+    const names = readdirSync(path);
+    return names.includes(INDEX_MARKER) && names.includes(`${INDEX_TABLE}.lance`) && names.every((f) => f === INDEX_MARKER || f === `${INDEX_TABLE}.lance` || f === '__manifest');
+  } catch { return false; }
+}
+
+/**
+ * where an index may be written: not there yet, an empty folder, or an index ja-bert wrote; never a file,
+ * a folder of other files, the working folder, or a folder holding the command's inputs or model
+ */
+export function checkIndexTarget(path: string, c: { cache: string; inputs?: Array<{ flag: string; path: string | undefined }>; model?: string }): void {
+  checkOutputPath('--index', path, { inputs: [{ flag: '--cache', path: c.cache }, ...(c.inputs ?? [])], model: c.model, folder: true });
+  if (!existsSync(path)) return;
+  const st = statSync(path);
+  if (!st.isDirectory()) throw new OptionError(`--index lancedb://${path}: exists and is not a folder; ja-bert replaces only an index it wrote`);
+  if (readdirSync(path).length && !isIndexFolder(path)) throw new OptionError(`--index lancedb://${path}: a folder that is not a ja-bert index (no ${INDEX_MARKER}, or other files in it); ja-bert replaces only an index it wrote: give another path`);
+}
+
 /** the header field naming the index a cache build will write (refused for a head the index cannot key) */
-export function indexField(m: ScoringModel, index: string | undefined): { index?: { kind: 'lancedb'; path: string } } {
+export function indexField(m: ScoringModel, index: string | undefined, cache?: string): { index?: { kind: 'lancedb'; path: string } } {
   if (!index) return {};
+  // named relative to the cache's folder, which must hold it (a header can then never point elsewhere: resolveIndexPath)
+  if (cache !== undefined) {
+    const base = dirname(realish(cache)), ix = realish(index);
+    if (ix === base || !isSameOrAncestor(base, ix)) throw new OptionError(`--index lancedb://${index}: the index must be a folder inside the cache's folder ${dirname(cache)} (the cache names it by a relative path)`);
+    index = relative(base, ix);
+  }
   if (!RETRIEVABLE_HEADS.includes(m.pm.bert.cfg.pair_head!.type)) {
     throw new OptionError(`--index: the ${m.pm.bert.cfg.pair_head!.type} head compares projections of A that the index cannot form; retrieval works for ${RETRIEVABLE_HEADS.join(', ')}`);
   }
@@ -364,7 +441,9 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   /** the encoder's outputs computed elsewhere (the exported onnx/model.onnx): JSONL lines {id, text, last_hidden_state, pooler_output}, in place of texts */ fromEmbeddings?: string;
   /** write progress to CACHE.partial every this many seconds (default 30) */ partialEverySeconds?: number;
   /** how values are stored: f32 (default), bf16 or int8 (one scale per row) */ cacheDtype?: CacheStorage;
-  /** the folder of the LanceDB index this cache will name (written next, by retrieve.ts' writeIndex) */ index?: string }): BuildResult {
+  /** the folder of the LanceDB index this cache will name (written next, by retrieve.ts' writeIndex) */ index?: string;
+  /** replace a file at `cache` that is not a ja-bert cache (without it such a file is refused) */ overwrite?: boolean;
+  /** checked between batches: progress goes to CACHE.partial, then AbortedError (the same call resumes) */ signal?: AbortSignal }): BuildResult {
   const t0 = Date.now();
   const bs = intOption('batch-size', o.batchSize, 32);
   if (o.partialEverySeconds !== undefined && !(o.partialEverySeconds >= 0)) throw new OptionError(`--save-seconds must be a number ≥ 0, got ${o.partialEverySeconds}`);
@@ -373,12 +452,13 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   const D = m.pm.bert.cfg.hidden_size, S = m.pm.sideLength;
   const emb = o.fromEmbeddings ? readEmbeddings(o.fromEmbeddings, D, S) : null;
   const texts = emb ?? readCorpusTexts(o.texts!);
+  checkCacheTarget(o.cache, { inputs: [{ flag: '--texts', path: o.texts }, { flag: '--from-embeddings', path: o.fromEmbeddings }], model: o.model, overwrite: o.overwrite, index: o.index });
   // a cache that cannot be written fails now, not after encoding everything
   const probe = `${o.cache}.${process.pid}.probe`;
   try { closeSync(openSync(probe, 'w')); rmSync(probe, { force: true }); } catch (e) { throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   const W = m.pm.head.repWidth();
   const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
-  const header: Omit<CacheHeader, 'entries' | 'floats'> = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index) };
+  const header: Omit<CacheHeader, 'entries' | 'floats'> = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index, o.cache) };
   // reusable rows: the existing cache, and the progress an interrupted build left in CACHE.partial
   const partialPath = `${o.cache}.partial`;
   const sources: Cache[] = [];
@@ -404,6 +484,11 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   const tStart = Date.now();
   let lastPartial = Date.now();
   for (let s = 0; s < todo.length; s += bs) {
+    if (o.signal?.aborted) {
+      if (s > 0) writeCache(partialPath, header, entries.filter((e) => e.rows > 0));
+      sources.forEach(closeCache);
+      throw new AbortedError(`cache build cancelled after ${s} of ${todo.length} texts${s > 0 ? ` (progress kept in ${partialPath}; the same call resumes)` : ''}`);
+    }
     const idx = todo.slice(s, s + bs);
     let rep: BRep, tokens: number[];
     if (emb) {
@@ -513,6 +598,8 @@ export function scoreAgainst(m: ScoringModel, a: Side, rep: BRep, chunk = 256): 
       let sum = 0;
       for (let c = 0; c < C; c++) sum += Math.exp(logits[p * C + c]! - mx);
       out[s + p] = Math.exp(logits[p * C + m.positive]! - mx) / sum;
+      // a score that is not a number is an error, never a ranking (a diverged model)
+      if (!Number.isFinite(out[s + p]!)) throw new CacheError(`scoring gave a non-finite score (the model's head output is ${logits[p * C + m.positive]}); the model's weights are damaged or its training diverged`);
     }
   }
   return out;

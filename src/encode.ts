@@ -6,7 +6,8 @@
  * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
 import { checkOutputFile, writeFileAtomic } from './io/atomic.js';
-import { readTextFile } from './io/text.js';
+import { jsonErrorReason, readTextFile } from './io/text.js';
+import { checkOutputPath } from './io/files.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
 import { POOLINGS, type Pooling } from './infer/embed.js';
 import type { Kernels } from './core/kernels.js';
@@ -42,12 +43,12 @@ export interface EncodeOptions {
 interface Row { ids: number[]; tt: number[]; mask: number[] }
 type Line = Row | { text: string; textB?: string; where: string };
 
-function parseLine(line: string, file: string, lineNo: number, maxLen: number): Line {
+function parseLine(line: string, file: string, lineNo: number, maxLen: number, vocab: { size: number; types: number }): Line {
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(line) as Record<string, unknown>;
   } catch (e) {
-    throw new InputError(`${file}:${lineNo}: not valid JSON (${(e as Error).message})`);
+    throw new InputError(`${file}:${lineNo}: not valid JSON (${jsonErrorReason(e)})`);
   }
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new InputError(`${file}:${lineNo}: each line must be a JSON object`);
   if (!('input_ids' in o)) {
@@ -62,11 +63,18 @@ function parseLine(line: string, file: string, lineNo: number, maxLen: number): 
     return v as number[];
   };
   const ids = ints('input_ids')!;
+  // ids are checked as the JSON numbers they are, before any narrowing to 32 bits (2^32 + 100 is not id 100)
+  const badId = ids.findIndex((x) => x < 0 || x >= vocab.size);
+  if (badId >= 0) throw new InputError(`${file}:${lineNo}: input_ids[${badId}] = ${ids[badId]} is outside the vocabulary [0, ${vocab.size})`);
   if (ids.length === 0) throw new InputError(`${file}:${lineNo}: "input_ids" is empty`);
   if (ids.length > maxLen) throw new InputError(`${file}:${lineNo}: ${ids.length} tokens exceed the model's ${maxLen} positions`);
   const tt = ints('token_type_ids') ?? new Array<number>(ids.length).fill(0);
   const mask = ints('attention_mask') ?? new Array<number>(ids.length).fill(1);
   if (tt.length !== ids.length || mask.length !== ids.length) throw new InputError(`${file}:${lineNo}: token_type_ids / attention_mask must have as many entries as input_ids`);
+  const badTt = tt.findIndex((x) => x < 0 || x >= vocab.types);
+  if (badTt >= 0) throw new InputError(`${file}:${lineNo}: token_type_ids[${badTt}] = ${tt[badTt]} is outside [0, ${vocab.types}) (the model's type_vocab_size)`);
+  const badMask = mask.findIndex((x) => x !== 0 && x !== 1);
+  if (badMask >= 0) throw new InputError(`${file}:${lineNo}: attention_mask[${badMask}] = ${mask[badMask]}: must be 0 or 1`);
   return { ids, tt, mask };
 }
 
@@ -90,6 +98,7 @@ function embedding(out: { sequenceOutput: Float32Array; pooledOutput: Float32Arr
 export function encodeFile(o: EncodeOptions): { lines: number } {
   const dtype = resolveDtype(o.dtype, o.kernels);
   checkOutputFile(o.output);
+  checkOutputPath('--output', o.output, { inputs: [{ flag: '--input', path: o.input }, { flag: '--tokenizer', path: o.tokenizer }], model: o.model });
   const bs = intOption('batch-size', o.batchSize, 16);
   const pooling = o.pooling === undefined ? undefined : choiceOption('pooling', o.pooling, POOLINGS, 'mean');
   if (o.normalize && !pooling) throw new OptionError('--normalize needs --pooling mean|cls|pooled');
@@ -99,7 +108,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
   const lines: Line[] = [];
   raw.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    lines.push(parseLine(line, o.input === '-' ? '<stdin>' : o.input, i + 1, model.cfg.max_position_embeddings));
+    lines.push(parseLine(line, o.input === '-' ? '<stdin>' : o.input, i + 1, model.cfg.max_position_embeddings, { size: model.cfg.vocab_size, types: model.cfg.type_vocab_size }));
   });
   let builder: InputBuilder | null = null;
   const rows: Row[] = lines.map((l) => {
@@ -113,7 +122,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
   writeFileAtomic(o.output, (write) => {
     for (let start = 0; start < rows.length; start += bs) {
       const part = rows.slice(start, start + bs);
-      const B = part.length, S = Math.max(...part.map((r) => r.ids.length));
+      const B = part.length, S = part.reduce((a, r) => Math.max(a, r.ids.length), 0);
       const batch: Batch = { B, S, inputIds: new Int32Array(B * S), tokenTypeIds: new Int32Array(B * S), attentionMask: new Uint8Array(B * S) };
       part.forEach((r, b) => {
         batch.inputIds.set(r.ids, b * S);

@@ -13,6 +13,7 @@ import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, M
 import { writeMultiLabelReports, writeRegressionReports, writeReports, writeTensorboard } from './eval/reports.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
+import { checkOutputPath } from './io/files.js';
 import { findModelFiles, loadBert, saveBert } from './model/load.js';
 import { copyTokenizerFiles } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
@@ -149,8 +150,8 @@ function finetuneSettings(o: FinetuneOptions) {
     gradientAccumulation: intOption('gradient-accumulation-steps', o.gradientAccumulation, 1),
     evalSteps: o.evalSteps === undefined ? undefined : intOption('eval-steps', o.evalSteps, 0, 0),
     patience: o.earlyStoppingPatience === undefined ? undefined : intOption('early-stopping-patience', o.earlyStoppingPatience, 0),
-    headDim: o.headDim === undefined ? undefined : intOption('head-dim', o.headDim, 0),
-    polyCodes: o.polyCodes === undefined ? undefined : intOption('poly-codes', o.polyCodes, 0),
+    headDim: o.headDim === undefined ? undefined : intOption('head-dim', o.headDim, 0, 0, 65536),
+    polyCodes: o.polyCodes === undefined ? undefined : intOption('poly-codes', o.polyCodes, 0, 0, 65536),
     metric: choiceOption('metric-for-best-model', o.metricForBestModel?.replace(/^eval_/, ''), [...SELECTION_METRICS, 'pearson', 'spearmanr', 'micro_f1', 'subset_accuracy'] as const, 'loss'),
     reportTo: choiceOption('report-to', o.reportTo, ['none', 'tensorboard'] as const, 'none'),
     problemType: o.problemType === undefined ? undefined : choiceOption('problem-type', o.problemType, ['single_label_classification', 'regression', 'multi_label_classification'] as const, 'single_label_classification'),
@@ -203,7 +204,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     ...(regression ? { problem_type: 'regression' } : ml ? { problem_type: 'multi_label_classification' } : {}),
     ...(contrastive ? { loss: st.loss, loss_scale: st.lossScale } : {}),
   });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs: [{ flag: '--texts', path: o.texts }, { flag: '--pairs', path: o.pairs }, { flag: '--train', path: o.trainFile }, { flag: '--eval', path: o.evalFile }, { flag: '--livedoor', path: o.livedoor }], model: o.model });
   if (plan.finished) return finishedResult(o.output, labels, regression ? 'regression' : ml ? 'multi' : 'single');
   const resumeFrom = plan.resumeFrom;
   const files = findModelFiles(o.model);
@@ -357,6 +358,8 @@ export interface PredictOptions { model: string; input: string; output: string; 
 /** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
 export function predict(o: PredictOptions): number {
   checkOutputFile(o.output);
+  checkOutputPath('--output', o.output, { inputs: [{ flag: '--input', path: o.input }], model: o.model });
+  if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') checkOutputPath('--output (test_results.tsv beside it)', join(dirname(o.output), 'test_results.tsv'), { inputs: [{ flag: '--input', path: o.input }], model: o.model });
   const clf = TextClassifier.load(o.model, { kernels: o.kernels, dtype: o.dtype, maxSeqLength: o.maxSeqLength, lowercase: o.lowercase });
   let lines: Array<{ value: unknown; line: number }>;
   try { lines = readJsonLines(o.input); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
@@ -371,8 +374,11 @@ export function predict(o: PredictOptions): number {
   });
   const missing = clf.needsPairs ? rows.find((r) => r.b === undefined) : undefined;
   if (missing) throw new DataError(`${src}: example ${missing.guid} has no "text_b"; the ${clf.head === 'nsp' ? 'next-sentence' : clf.head} head scores text pairs`);
+  // a model whose outputs are not finite (a diverged run) gives no answer, not lines of nulls
+  const finite = (v: ArrayLike<number>, i: number) => { for (let k = 0; k < v.length; k++) if (!Number.isFinite(v[k]!)) throw new DataError(`${o.model}: the model's output for example ${rows[i]!.guid} is not finite (${v[k]}); its weights are damaged or training diverged`); };
   if (clf.multiLabel) {
     const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
+    res.probs.forEach(finite);
     writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
       guid: r.guid, labels: clf.labels.filter((_, c) => res.probs[i]![c]! >= 0.5), probabilities: Object.fromEntries(clf.labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
     }) + '\n')));
@@ -381,11 +387,13 @@ export function predict(o: PredictOptions): number {
   }
   if (clf.regression) {
     const scores = clf.scores(rows.map((r) => ({ text: r.a, textB: r.b })));
+    scores.forEach((s, i) => finite([s], i));
     writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({ guid: r.guid, prediction: Math.round(scores[i]! * 1e6) / 1e6 }) + '\n')));
     if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => scores.forEach((v) => w(`${v}\n`)));
     return rows.length;
   }
   const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
+  res.probs.forEach(finite);
   const labels = clf.labels;
   writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
     guid: r.guid, prediction: labels[res.predictions[i]!], probabilities: Object.fromEntries(labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),

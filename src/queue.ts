@@ -21,15 +21,17 @@
  *     the last bit otherwise).
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { writeFileAtomic } from './io/atomic.js';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
 import { DataError } from './data/processors.js';
 import {
-  CACHE_STORAGES, CacheError, cacheHeaderFor, indexField, checkCacheFor, closeCache, encodeTexts, entryValues, loadScoringModel, readCache, readCorpusTexts, textHash, writeCacheFile,
+  CACHE_STORAGES, CacheError, cacheHeaderFor, checkCacheTarget, indexField, checkCacheFor, closeCache, encodeTexts, entryValues, loadScoringModel, readCache, readCorpusTexts, textHash, writeCacheFile,
   type BuildResult, type CacheRecord, type CacheStorage, type ScoringModel,
 } from './cache.js';
 
@@ -50,9 +52,61 @@ interface ChunkJob {
   storage: CacheStorage;
   dtype?: DTypeOption;
   batchSize: number;
-  /** the chunk file to write */
-  file: string;
+  /** the cache being built (absolute): chunks go into CACHE.chunks/, which the coordinator made and marked */
+  cache: string;
+  /** the chunk file's name in that folder (chunk-NNNNNN-<hash>.jabc) */
+  chunk: string;
+  /** the build's token, in CACHE.chunks/.ja-bert-chunks: a worker writes only into a folder that holds it */
+  token: string;
   items: Array<{ id: string; text: string }>;
+}
+
+const CHUNK_NAME = /^chunk-\d{6}-[0-9a-f]{24}\.jabc$/;
+const CHUNKS_MARKER = '.ja-bert-chunks';
+
+/**
+ * a job's fields checked as the CLI checks flags, and its file confined to its build's chunk folder: anyone who
+ * can write to the Redis queue can make a worker encode texts, never write outside a chunk folder a coordinator marked
+ */
+export function checkChunkJob(d: unknown, id: string): ChunkJob & { file: string } {
+  const bad = (why: string): never => { throw new DataError(`job ${id}: ${why}; not a ja-bert cache chunk, refused`); };
+  if (!d || typeof d !== 'object' || Array.isArray(d)) bad('no job data');
+  const j = d as Record<string, unknown>;
+  if (typeof j.model !== 'string' || j.model === '' || j.model.includes('\0')) bad('"model" must be a path');
+  if (!(CACHE_STORAGES as readonly unknown[]).includes(j.storage)) bad(`"storage" must be one of ${CACHE_STORAGES.join(', ')}`);
+  if (j.dtype !== undefined && !['auto', 'f32', 'bf16'].includes(j.dtype as string)) bad('"dtype" must be auto, f32 or bf16');
+  if (!Number.isSafeInteger(j.batchSize) || (j.batchSize as number) < 1 || (j.batchSize as number) > 4096) bad('"batchSize" must be an integer from 1 to 4096');
+  if (typeof j.cache !== 'string' || !isAbsolute(j.cache) || j.cache.includes('\0')) bad('"cache" must be an absolute path');
+  if (typeof j.chunk !== 'string' || !CHUNK_NAME.test(j.chunk)) bad('"chunk" must be a chunk file name');
+  if (typeof j.token !== 'string' || !/^[0-9a-f]{32}$/.test(j.token)) bad('"token" must be 32 hex digits');
+  if (!Array.isArray(j.items) || j.items.length < 1 || j.items.length > 1_000_000 || !j.items.every((x) => x && typeof x === 'object' && typeof (x as { id?: unknown }).id === 'string' && typeof (x as { text?: unknown }).text === 'string')) bad('"items" must be 1 to 1,000,000 objects {id, text} of strings');
+  const dir = `${j.cache as string}.chunks`;
+  let marker = '';
+  try {
+    if (!lstatSync(dir).isDirectory()) bad('its chunk folder is not a folder');
+    const m = join(dir, CHUNKS_MARKER);
+    if (!lstatSync(m).isFile()) bad('its chunk folder has no build marker');
+    marker = readFileSync(m, 'utf8').trim();
+  } catch (e) { if (e instanceof DataError) throw e; bad('its chunk folder does not exist or has no build marker'); }
+  if (marker !== j.token) bad("its token is not the one its chunk folder's build holds");
+  return { ...(j as unknown as ChunkJob), file: join(dir, j.chunk as string) };
+}
+
+/** connect once, with a bounded retry, so a missing Redis is one line (ioredis alone retries forever) */
+async function probeRedis(url: string, connection: ReturnType<typeof redisConnection>): Promise<void> {
+  const { Redis } = await import('ioredis');
+  let last = '';
+  const client = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000,
+    retryStrategy: (n: number) => (n > 4 ? null : 250 * n) });
+  client.on('error', (e: Error & { code?: string }) => { last = e.code ?? e.message; });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (e) {
+    client.disconnect();
+    throw new CacheError(`--queue ${url}: cannot reach Redis (${last || (e as Error).message.replace(/\s+/g, ' ')}) after 5 tries; is redis-server running there?`);
+  }
+  await client.quit();
 }
 
 export interface QueueBuildOptions {
@@ -63,6 +117,8 @@ export interface QueueBuildOptions {
   stallSeconds?: number;
   /** the folder of the LanceDB index the merged cache will name (written next, by retrieve.ts' writeIndex) */
   index?: string;
+  /** replace a file at `cache` that is not a ja-bert cache */
+  overwrite?: boolean;
   log?: (line: string) => void;
 }
 
@@ -86,9 +142,10 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
   const batchSize = intOption('batch-size', o.batchSize, 32);
   const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
   const stallSeconds = o.stallSeconds ?? 600;
+  checkCacheTarget(o.cache, { inputs: [{ flag: '--texts', path: o.texts }], model: o.model, overwrite: o.overwrite, index: o.index });
   const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
   const texts = readCorpusTexts(o.texts);
-  const header = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index) };
+  const header = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index, o.cache) };
   // what a single-process build would reuse: the existing cache's rows of the same model, storage and text
   const records: CacheRecord[] = texts.map(({ id, text }) => ({ id, text, hash: textHash(text), rows: 0, data: new Float32Array(0) }));
   if (existsSync(o.cache)) {
@@ -102,13 +159,23 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
   }
   const todo = records.map((_, i) => i).filter((i) => records[i]!.rows === 0);
   const dir = `${o.cache}.chunks`;
+  // the chunk folder is ja-bert's: new, or marked by an earlier build of this cache (whose chunks a rerun keeps)
+  if (existsSync(dir)) {
+    if (!lstatSync(dir).isDirectory()) throw new CacheError(`${dir}: exists and is not a folder; ja-bert keeps a queue build's chunks there: move it away`);
+    const foreign = readdirSync(dir).filter((f) => f !== CHUNKS_MARKER && !CHUNK_NAME.test(f) && !/\.\d+\.tmp$/.test(f));
+    if (foreign.length || (!existsSync(join(dir, CHUNKS_MARKER)) && readdirSync(dir).length)) throw new CacheError(`${dir}: holds files a queue build did not write (${foreign.slice(0, 3).join(', ') || 'no build marker'}); move them away`);
+  }
+  await probeRedis(o.queue, connection);
   mkdirSync(dir, { recursive: true });
-  const chunks = [];
+  const token = randomBytes(16).toString('hex');
+  writeFileAtomic(join(dir, CHUNKS_MARKER), (w) => w(token + '\n'));
+  const chunks: Array<{ idx: number[]; name: string; file: string }> = [];
   for (let s = 0; s < todo.length; s += chunkSize) {
     const idx = todo.slice(s, s + chunkSize);
     // a chunk's file is named by what it holds: a changed corpus or model never reuses a stale chunk
     const key = createHash('sha256').update(m.hash).update(storage).update(idx.map((i) => `${records[i]!.id}\0${records[i]!.hash}`).join('\n')).digest('hex').slice(0, 24);
-    chunks.push({ idx, file: join(dir, `chunk-${String(chunks.length).padStart(6, '0')}-${key}.jabc`) });
+    const name = `chunk-${String(chunks.length).padStart(6, '0')}-${key}.jabc`;
+    chunks.push({ idx, name, file: join(dir, name) });
   }
   const missing = chunks.filter((c) => !chunkReady(c.file, m, storage, c.idx.map((i) => records[i]!)));
   o.log?.(`queue build: ${texts.length} texts, ${todo.length} to encode in ${chunks.length} chunks of ${chunkSize}; ${chunks.length - missing.length} chunks already done, ${missing.length} queued on ${o.queue}`);
@@ -120,7 +187,7 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
       const nonce = `${process.pid}-${Date.now()}`;
       const jobs = await queue.addBulk(missing.map((c, k) => ({
         name: 'encode',
-        data: { model: o.model, storage, dtype: o.dtype, batchSize, file: c.file, items: c.idx.map((i) => ({ id: records[i]!.id, text: records[i]!.text })) },
+        data: { model: resolve(o.model), storage, dtype: o.dtype, batchSize, cache: resolve(o.cache), chunk: c.name, token, items: c.idx.map((i) => ({ id: records[i]!.id, text: records[i]!.text })) },
         // retried after a worker's crash (its lock lapses) or failure; kept briefly for inspection
         opts: { jobId: `${nonce}-${k}`, attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86400 } },
       })));
@@ -170,7 +237,9 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
     try { c.idx.forEach((i, k) => { const e = f.header.entries[k]!; records[i]!.rows = e.rows; records[i]!.data = entryValues(f, e); }); } finally { closeCache(f); }
   }
   const bytes = writeCacheFile(o.cache, header, records);
-  rmSync(dir, { recursive: true, force: true });
+  // only what the build wrote goes: its chunks and marker, then the folder if nothing else is in it
+  for (const f of readdirSync(dir)) if (CHUNK_NAME.test(f) || f === CHUNKS_MARKER) rmSync(join(dir, f), { force: true });
+  try { rmdirSync(dir); } catch { /* something else is in it: kept */ }
   return { entries: records.length, encoded: todo.length, reused: records.length - todo.length, bytes, seconds: (Date.now() - t0) / 1000 };
 }
 
@@ -186,9 +255,10 @@ export async function runWorker(o: { queue: string; kernels: Kernels; concurrenc
   if (!(lockMs >= 1000)) throw new OptionError(`--lock-seconds must be at least 1, got ${o.lockSeconds}`);
   const models = new Map<string, ScoringModel>();
   let jobs = 0;
+  await probeRedis(o.queue, connection);
+  if (o.signal?.aborted) return { jobs };
   const worker = new Worker<ChunkJob>(QUEUE_NAME, async (job: Job<ChunkJob>) => {
-    const d = job.data;
-    if (!d || typeof d.model !== 'string' || typeof d.file !== 'string' || !Array.isArray(d.items)) throw new DataError(`job ${job.id}: not a ja-bert cache chunk`);
+    const d = checkChunkJob(job.data, String(job.id));
     const key = `${d.model}\0${d.dtype ?? 'auto'}`;
     if (!models.has(key)) models.set(key, loadScoringModel(d.model, o.kernels, resolveDtype(d.dtype, o.kernels)));
     const m = models.get(key)!;
@@ -201,20 +271,25 @@ export async function runWorker(o: { queue: string; kernels: Kernels; concurrenc
       await job.updateProgress(Math.round((100 * out.length) / items.length));
       await new Promise((r) => setImmediate(r)); // let the lock renewal run
     }
-    mkdirSync(join(d.file, '..'), { recursive: true });
     writeCacheFile(d.file, cacheHeaderFor(m, d.storage), out);
     jobs++;
     o.log?.(`worker: ${job.id}: ${items.length} texts -> ${d.file}`);
     return { entries: items.length };
   }, { connection, concurrency: intOption('concurrency', o.concurrency, 1), lockDuration: lockMs, stalledInterval: Math.max(500, lockMs / 2), maxStalledCount: 3 });
   worker.on('failed', (job, err) => o.log?.(`worker: ${job?.id}: failed: ${err.message}`));
+  // Redis going away later: one line per outage, not a stack every retry
+  let down = false;
+  worker.on('error', (e: Error & { code?: string }) => { if (!down) { down = true; o.log?.(`worker: Redis at ${o.queue}: ${e.code ?? e.message}; retrying (SIGTERM stops)`); } });
+  worker.on('ready', () => { down = false; });
   await worker.waitUntilReady();
   o.log?.(`worker: waiting for jobs on ${o.queue} (queue ${QUEUE_NAME})`);
   await new Promise<void>((resolve) => {
     if (o.signal?.aborted) resolve();
     o.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
-  await worker.close();
+  // the chunk in hand is finished first; with Redis gone, closing cannot finish, so it is bounded
+  await Promise.race([worker.close(), new Promise((r) => setTimeout(r, 15000).unref())]);
+  if (down) await worker.disconnect();
   return { jobs };
 }
 

@@ -31,7 +31,7 @@
  * IVF-HNSW-SQ kept only 0.80 of the exact top 100 on these keys, IVF-flat and
  * IVF-PQ with refinement 1.00 (docs/PERF.md).
  */
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import type { Kernels } from './core/kernels.js';
@@ -39,11 +39,11 @@ import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
 import { auxWidth, type Side } from './model/heads/index.js';
 import {
-  CacheError, cachedReps, checkCacheFor, closeCache, encodeQuery, entryValues, loadScoringModel, rankQuery, readCache, scoreAgainst,
+  CacheError, cachedReps, resolveIndexPath, checkIndexTarget, isIndexFolder, INDEX_MARKER, INDEX_TABLE, checkCacheFor, closeCache, encodeQuery, entryValues, loadScoringModel, rankQuery, readCache, scoreAgainst,
   type Cache, type RankResult, type ScoringModel,
 } from './cache.js';
 
-export const INDEX_TABLE = 'ja_bert_keys';
+export { INDEX_TABLE, INDEX_MARKER, checkIndexTarget, isIndexFolder };
 /** candidates retrieved per query when none is asked for (rank --retrieve, serve --retrieve, PairScorer) */
 export const DEFAULT_RETRIEVE = 200;
 const partitions = (n: number): number => Math.ceil(Math.sqrt(n));
@@ -115,6 +115,7 @@ export async function writeIndex(cache: Cache, path: string, log?: (l: string) =
   const t0 = Date.now();
   const n = cache.header.entries.length;
   if (n === 0) throw new CacheError(`${cache.path}: no texts to index`);
+  checkIndexTarget(path, { cache: cache.path });
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   try {
@@ -139,7 +140,10 @@ export async function writeIndex(cache: Cache, path: string, log?: (l: string) =
     }
     table!.close();
     db.close();
-    rmSync(path, { recursive: true, force: true });
+    writeFileSync(join(tmp, INDEX_MARKER), JSON.stringify({ ja_bert_index: 1, table: INDEX_TABLE }) + '\n');
+    // replaced only when it is an index ja-bert wrote (or an empty folder), checked again now
+    checkIndexTarget(path, { cache: cache.path });
+    if (existsSync(path)) rmSync(path, { recursive: true, force: true });
     renameSync(tmp, path);
     return { rows: n, keys: total, indexed, type: indexed ? type : null, seconds: (Date.now() - t0) / 1000 };
   } catch (e) {
@@ -162,14 +166,26 @@ export class RetrieveRanker {
       checkCacheFor(cache, m);
       const ix = cache.header.index;
       if (!ix) throw new CacheError(`${o.cache}: the cache names no index (build it with cache build --index lancedb://PATH)`);
-      if (!existsSync(ix.path)) throw new CacheError(`${o.cache}: its index ${ix.path} is missing; rebuild it with cache build --index lancedb://${ix.path}`);
-      const db = await lancedb.connect(ix.path);
-      const table = await db.openTable(INDEX_TABLE);
-      const rows = await table.countRows(), n = cache.header.entries.length;
+      const ixPath = resolveIndexPath(o.cache, ix.path), name = basename(ixPath);
+      if (!existsSync(ixPath)) throw new CacheError(`${o.cache}: its index ${name} is missing; rebuild it with cache build --index lancedb://PATH`);
+      if (!isIndexFolder(ixPath)) throw new CacheError(`${o.cache}: its index ${name} is not a ja-bert index (no ${INDEX_MARKER} or no ${INDEX_TABLE} table); rebuild it with cache build --index`);
+      let db: lancedb.Connection, table: lancedb.Table, rows: number;
+      // LanceDB's own errors (a damaged table, a Rust panic in lance-io) are one line here
+      try {
+        db = await lancedb.connect(ixPath);
+        table = await db.openTable(INDEX_TABLE);
+        rows = await table.countRows();
+      } catch { throw new CacheError(`${o.cache}: its index ${name} cannot be read (damaged?); rebuild it with cache build --index`); }
+      const n = cache.header.entries.length;
       const most = cache.header.per_token ? cache.header.entries.reduce((s, e) => s + Math.ceil(e.rows / KEY_ROWS), 0) : n;
-      if (rows !== most) throw new CacheError(`${ix.path}: ${rows} keys for ${n} cached texts (${most} expected); rebuild it with cache build --index`);
-      const ann = (await table.listIndices()).filter((x) => x.columns.includes('vector'));
-      if (o.prewarm) for (const x of ann) await table.prewarmIndex(x.name);
+      if (rows !== most) throw new CacheError(`${o.cache}: its index ${name} has ${rows} keys for ${n} cached texts (${most} expected); rebuild it with cache build --index`);
+      let ann: lancedb.IndexConfig[];
+      try {
+        ann = (await table.listIndices()).filter((x) => x.columns.includes('vector'));
+        if (o.prewarm) for (const x of ann) await table.prewarmIndex(x.name);
+        // one search now: a damaged index fails here, at load (a server is then unhealthy at start, not on every request)
+        await table.vectorSearch(new Array<number>(cache.header.per_token ? m.pm.bert.cfg.hidden_size : cache.header.width - auxWidth(cache.header.head)).fill(0)).distanceType('dot').limit(1).select(['i']).toArray();
+      } catch { throw new CacheError(`${o.cache}: its index ${name} cannot be searched (damaged?); rebuild it with cache build --index`); }
       const type: IndexType | null = ann.length === 0 ? null : ann.some((x) => /pq/i.test(x.indexType)) ? 'ivf_pq' : 'ivf_flat';
       return new RetrieveRanker(m, cache, db, table, m.dtype === 'bf16' ? o.kernels : null, rows, type);
     } catch (e) {

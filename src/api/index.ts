@@ -17,7 +17,10 @@ import type { FinetuneOptions, FinetuneResult, PredictOptions } from '../finetun
 import type { ExportOptions, ExportResult } from '../export/export.js';
 import type { Pooling } from '../infer/embed.js';
 import type { Classification, ClassifyInput } from '../infer/models.js';
-import { intOption } from '../core/options.js';
+import { intOption, OptionError } from '../core/options.js';
+import { JaBertError, registerError } from '../core/errors.js';
+import { parseDtype } from '../core/dtype.js';
+import { DataError } from '../data/processors.js';
 import { DEFAULT_MODEL, modelOrDefault } from '../model/default.js';
 import type { PretrainOptions, PretrainResult } from '../pretrain/pretrain.js';
 import type { SourceReport } from '../pretrain/corpus.js';
@@ -28,6 +31,29 @@ import type { EngineInfo } from '../core/native.js';
 export { closeEngine, type JobControl };
 export type { Classification, ClassifyInput, Pooling, RankResult };
 export { DEFAULT_MODEL };
+
+/** a call on a Classifier, Encoder or PairScorer after its close() */
+export class ClosedError extends JaBertError { override readonly code = 'ERR_JA_BERT_CLOSED'; }
+registerError(ClosedError);
+
+/** the library's options checked as the CLI checks its flags, before anything reaches the engine */
+function checkModelOptions(o: ModelOptions | undefined): ModelOptions {
+  if (o === undefined || o === null) return {};
+  if (typeof o !== 'object' || Array.isArray(o)) throw new OptionError('options must be an object');
+  parseDtype(o.dtype);
+  if (o.maxSeqLength !== undefined) intOption('max-seq-length', o.maxSeqLength, 128, 2, 65536);
+  if (o.lowercase !== undefined && typeof o.lowercase !== 'boolean') throw new OptionError(`lowercase must be true or false, got ${JSON.stringify(o.lowercase)}`);
+  return o;
+}
+
+function checkDir(dir: unknown, what = 'dir'): void {
+  if (dir !== undefined && (typeof dir !== 'string' || dir === '')) throw new OptionError(`${what} must be a model folder path (a string)`);
+}
+
+function checkBatchSize(o: { batchSize?: number } | undefined): void {
+  if (o !== undefined && (o === null || typeof o !== 'object')) throw new OptionError('options must be an object');
+  if (o?.batchSize !== undefined) intOption('batch-size', o.batchSize, 64, 1, 4096);
+}
 
 /** what loading a model takes: the compute dtype, the longest input, lowercasing */
 export interface ModelOptions {
@@ -42,7 +68,7 @@ abstract class Loaded {
   protected closed = false;
   protected constructor(protected readonly handle: number, readonly dir: string) {}
   protected check(): void {
-    if (this.closed) throw new Error(`${this.constructor.name}: closed`);
+    if (this.closed) throw new ClosedError(`${this.constructor.name}: closed (load it again)`);
   }
   /** release the model in the engine thread */
   async close(): Promise<void> {
@@ -63,6 +89,8 @@ export class Classifier extends Loaded {
 
   /** load a model folder (the embedded default model when omitted) */
   static async load(dir?: string, o: ModelOptions = {}): Promise<Classifier> {
+    checkDir(dir);
+    o = checkModelOptions(o);
     const d = modelOrDefault(dir);
     const r = await call<{ handle: number; labels: string[]; head: string; needsPairs: boolean }>({ op: 'load', kind: 'classifier', dir: d, options: { ...o } });
     return new Classifier(r.handle, d, r.labels, r.head, r.needsPairs);
@@ -77,7 +105,12 @@ export class Classifier extends Loaded {
   /** one result per input, in order: the best label, its probability and every label's probability */
   async classify(inputs: Array<ClassifyInput | string>, o: { batchSize?: number } = {}): Promise<Classification[]> {
     this.check();
+    checkBatchSize(o);
     const list = (Array.isArray(inputs) ? inputs : [inputs]).map((x) => (typeof x === 'string' ? { text: x } : x));
+    list.forEach((x, i) => {
+      if (!x || typeof x !== 'object' || typeof x.text !== 'string') throw new DataError(`inputs[${i}]: must be a string or {text, textB?} of strings`);
+      if (x.textB !== undefined && typeof x.textB !== 'string') throw new DataError(`inputs[${i}]: textB must be a string`);
+    });
     return call<Classification[]>({ op: 'classify', handle: this.handle, inputs: list, batchSize: o.batchSize });
   }
 }
@@ -89,6 +122,8 @@ export class Encoder extends Loaded {
   }
 
   static async load(dir?: string, o: ModelOptions = {}): Promise<Encoder> {
+    checkDir(dir);
+    o = checkModelOptions(o);
     const d = modelOrDefault(dir);
     const r = await call<{ handle: number; dimension: number }>({ op: 'load', kind: 'encoder', dir: d, options: { ...o } });
     return new Encoder(r.handle, d, r.dimension);
@@ -103,6 +138,9 @@ export class Encoder extends Loaded {
   /** one vector per text; pooling mean (default), cls or pooled; normalize: unit length */
   async encode(texts: string[], o: { pooling?: Pooling; normalize?: boolean; batchSize?: number } = {}): Promise<Float32Array[]> {
     this.check();
+    checkBatchSize(o);
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw new DataError('texts must be an array of strings');
+    if (o.pooling !== undefined && !['mean', 'cls', 'pooled'].includes(o.pooling)) throw new OptionError(`pooling must be mean, cls or pooled, got ${JSON.stringify(o.pooling)}`);
     const flat = await call<Float32Array>({ op: 'encode', handle: this.handle, texts, options: { ...o } });
     const D = this.dimension;
     return Array.from({ length: flat.length / D }, (_, i) => flat.subarray(i * D, (i + 1) * D));
@@ -121,6 +159,9 @@ export class PairScorer extends Loaded {
    * `retrieve: 0` scores every candidate, as for a cache without one.
    */
   static async load(dir: string, o: { cache: string; dtype?: DTypeOption; chunked?: boolean; retrieve?: number }): Promise<PairScorer> {
+    checkDir(dir);
+    if (!o || typeof o !== 'object' || typeof o.cache !== 'string' || o.cache === '') throw new OptionError('PairScorer.load needs { cache: PATH }');
+    parseDtype(o.dtype);
     if (o.retrieve !== undefined) intOption('retrieve', o.retrieve, 200, 0);
     const r = await call<{ handle: number; size: number; head: string; retrieve?: number }>({ op: 'load', kind: 'scorer', dir, options: { ...o } });
     return new PairScorer(r.handle, dir, o.cache, r.size, r.head, r.retrieve ?? null);
@@ -129,6 +170,8 @@ export class PairScorer extends Loaded {
   /** the top K cached texts for a new text, or for a cached text by id (itself left out) */
   async rank(query: string | { id: string }, o: { top?: number } = {}): Promise<RankResult & { retrieved?: number; retrieveMs?: number }> {
     this.check();
+    if (typeof query !== 'string' && !(query && typeof query === 'object' && typeof query.id === 'string')) throw new DataError('rank: the query must be a text or { id }');
+    if (o.top !== undefined) intOption('top', o.top, 10, 1, 10_000);
     const q = typeof query === 'string' ? { text: query } : { id: query.id };
     return call<RankResult>({ op: 'rank', handle: this.handle, query: { ...q, top: o.top } });
   }
@@ -154,7 +197,7 @@ export function compare(o: Omit<JobOptions<CompareOptions>, 'model'> & { model?:
   return job('compare', { ...o, model: modelOrDefault(o.model) }, c);
 }
 /** `ja-bert cache build`: encode every text once with a pair-head model */
-export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number; cacheDtype?: 'f32' | 'bf16' | 'int8' }, c?: JobControl): Promise<BuildResult> {
+export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number; cacheDtype?: 'f32' | 'bf16' | 'int8'; overwrite?: boolean }, c?: JobControl): Promise<BuildResult> {
   return job('buildCache', o, c);
 }
 /** `ja-bert predict`: probabilities for a JSONL file; returns the number of examples */

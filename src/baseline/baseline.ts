@@ -63,7 +63,7 @@ export function baseline(o: BaselineOptions): BaselineResult {
   const labels = labelList(data.train, data.source);
   const identity = JSON.stringify({ method: 'baseline', model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null,
     eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null, max_seq_length: maxSeqLength, pooling, pair_features: kind, C: Creg, seed, dtype, lowercase: o.lowercase ?? null });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt' });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', ownFiles: OUTPUT_FILES, inputs: [{ flag: '--texts', path: o.texts }, { flag: '--pairs', path: o.pairs }, { flag: '--train', path: o.trainFile }, { flag: '--eval', path: o.evalFile }, { flag: '--livedoor', path: o.livedoor }], model: o.model });
   const index = new Map(labels.map((l, i) => [l, i]));
   const files = findModelFiles(o.model);
   const { model } = loadBert(o.model, { kernels: o.kernels, dtype });

@@ -79,11 +79,13 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       rerunning re-encodes only new or changed texts. Progress is saved to C.partial every --save-seconds;
       a killed build, rerun, resumes from it. --from-embeddings F.jsonl instead of --texts: the encoder's outputs computed
       elsewhere (the exported onnx/model.onnx), one line {"id", "text", "last_hidden_state": [[...]], "pooler_output": [...]}
-      per text; the head's B side is computed from them (docs/EXPORT.md).
+      per text; the head's B side is computed from them (docs/EXPORT.md). An existing C that is not a ja-bert cache is refused
+      (--overwrite replaces it); C may not be the texts or a file of the model.
       --cache-dtype: how the representations are stored: f32 (default), bf16 (half the size) or int8 (a quarter, one scale
       per row); --dtype is the encoder's compute dtype.
       --index lancedb://PATH: also an approximate-nearest-neighbour index (LanceDB) of the texts' keys, named in the cache,
       for retrieve-then-rerank (dot, additive, bi, cosine, poly heads); written after the cache, with or without --queue.
+      PATH is a folder inside the cache's folder: new, empty, or an index ja-bert wrote (marked by .ja-bert-index).
       --index-type ivf_flat|ivf_pq: beyond 4,096 keys, IVF over the keys themselves (default) or product-quantised
       (D/8 bytes a key, candidates re-scored on the stored keys: a much smaller index).
       --queue redis://HOST:PORT [--chunk-size 256 --stall-seconds 600]: the texts to encode go as chunks on a BullMQ queue,
@@ -286,7 +288,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'cache': {
       const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', 'from-embeddings': 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number', 'cache-dtype': 'string',
-        queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number', index: 'string', 'index-type': 'string' });
+        queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number', index: 'string', 'index-type': 'string', overwrite: 'boolean' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M (--texts F | --from-embeddings F.jsonl) --cache C');
       const fromEmbeddings = flags['from-embeddings'] as string | undefined;
       // --index: checked before anything is encoded; the index is written after the cache that names it
@@ -309,7 +311,7 @@ async function main(argv: string[]): Promise<number> {
         const { buildCacheQueued } = await import('../queue.js');
         const r = await buildCacheQueued({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(), queue: flags.queue as string,
           chunkSize: flags['chunk-size'] as number | undefined, batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype),
-          cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, stallSeconds: flags['stall-seconds'] as number | undefined, index, log: progress });
+          cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, stallSeconds: flags['stall-seconds'] as number | undefined, index, overwrite: flags.overwrite === true, log: progress });
         if (process.stderr.isTTY) process.stderr.write('\n');
         console.log(`cache: ${r.entries} texts (${r.encoded} encoded by the queue's workers, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
         await writeIndex();
@@ -317,7 +319,7 @@ async function main(argv: string[]): Promise<number> {
       }
       const r = buildCache({ model: need(flags, 'model'), texts: fromEmbeddings ? flags.texts as string | undefined : need(flags, 'texts'), fromEmbeddings, cache: need(flags, 'cache'), kernels: nativeKernels(), index,
         batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined,
-        cacheDtype: flags['cache-dtype'] as CacheStorage | undefined });
+        cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, overwrite: flags.overwrite === true });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
       await writeIndex();

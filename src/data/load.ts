@@ -16,6 +16,10 @@ export interface DataOptions {
 /** the train/eval examples named by the data flags */
 export function loadData(o: DataOptions, seed: number): { train: Example[]; eval: Example[]; source: string } {
   if (o.evalRatio !== undefined) ratioOption('eval-ratio', o.evalRatio, 0);
+  // one source of data: two given together would leave one silently unused
+  const given = [o.livedoor && '--livedoor', (o.texts || o.pairs) && '--texts/--pairs', (o.trainFile || o.evalFile) && '--train/--eval'].filter(Boolean);
+  if (given.length > 1) throw new DataError(`${given.join(' and ')} were both given: give one source of data`);
+  if (o.evalFile && !o.trainFile) throw new DataError('--eval needs --train');
   if (o.livedoor) {
     const s = splitLivedoor(readLivedoor(o.livedoor), seed);
     return { train: s.train, eval: s.test, source: o.livedoor };

@@ -125,7 +125,7 @@ const rjust = (s: string, w: number) => (s.length >= w ? s : ' '.repeat(w - s.le
 
 /** sklearn.metrics.classification_report(y_true, y_pred, target_names=labels, digits=2) */
 export function classificationReport(m: Metrics, digits = 2): string {
-  const width = Math.max(...m.labels.map((l) => l.length), 'weighted avg'.length, digits);
+  const width = m.labels.reduce((a, l) => Math.max(a, l.length), Math.max('weighted avg'.length, digits));
   const headers = ['precision', 'recall', 'f1-score', 'support'];
   let out = rjust('', width) + ' ' + headers.map((h) => ' ' + rjust(h, 9)).join('') + '\n\n';
   const row = (name: string, p: number, r: number, f: number, s: number) =>
@@ -140,7 +140,7 @@ export function classificationReport(m: Metrics, digits = 2): string {
 
 /** print(confusion_matrix(...)): numpy's str() of an integer matrix */
 export function confusionMatrixText(cm: number[][]): string {
-  const w = Math.max(...cm.flat().map((v) => String(v).length));
+  const w = cm.reduce((a, row) => row.reduce((b, v) => Math.max(b, String(v).length), a), 1);
   const rows = cm.map((r) => '[' + r.map((v) => rjust(String(v), w)).join(' ') + ']');
   return '[' + rows.join('\n ') + ']\n';
 }
@@ -265,7 +265,7 @@ export function multiLabelMetrics(labels: string[], Y: ArrayLike<number>, P: Arr
 
 /** scikit-learn's classification_report for indicator matrices: a row per label, then micro, macro, weighted and samples averages */
 export function multiLabelReport(m: MultiLabelMetrics, digits = 2): string {
-  const width = Math.max(...m.labels.map((l) => l.length), 'weighted avg'.length, digits);
+  const width = m.labels.reduce((a, l) => Math.max(a, l.length), Math.max('weighted avg'.length, digits));
   const headers = ['precision', 'recall', 'f1-score', 'support'];
   let out = rjust('', width) + ' ' + headers.map((h) => ' ' + rjust(h, 9)).join('') + '\n\n';
   const row = (name: string, r: Omit<ClassMetrics, 'label'>) =>

@@ -17,6 +17,7 @@
  * Everything is written into a temporary folder beside OUT and renamed into
  * place at the end: an interrupted export leaves no half-written OUT.
  */
+import { checkOutputPath } from '../io/files.js';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
@@ -63,6 +64,9 @@ export interface ExportResult {
   tokenizerNote: string | null;
 }
 
+/** what an export folder holds (exportModel writes nothing else) */
+const EXPORT_FILES = /^(config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|onnx|model\.safetensors|pair_head\.(json|safetensors))$/;
+
 export function exportModel(o: ExportOptions): ExportResult {
   const format = choiceOption('format', o.format, ['onnx', 'hf'] as const, 'onnx');
   const quantize = choiceOption('quantize', o.quantize, ['none', 'int8'] as const, 'none');
@@ -70,8 +74,13 @@ export function exportModel(o: ExportOptions): ExportResult {
   const opset = intOption('opset', o.opset, 17, 17, 21);
   const askedTask = o.task === undefined ? undefined : choiceOption('task', o.task, ['text-classification', 'fill-mask', 'feature-extraction'] as const, 'text-classification');
   if (format === 'hf' && quantize !== 'none') throw new OptionError('--quantize applies to --format onnx');
-  if (existsSync(o.output) && (!statSync(o.output).isDirectory() || readdirSync(o.output).length) && !o.overwrite) {
-    throw new OptionError(`${o.output} exists and is not empty (--overwrite replaces it)`);
+  checkOutputPath('--output', o.output, { model: o.model, folder: true });
+  if (existsSync(o.output) && (!statSync(o.output).isDirectory() || readdirSync(o.output).length)) {
+    if (!o.overwrite) throw new OptionError(`${o.output} exists and is not empty (--overwrite replaces it)`);
+    // --overwrite replaces an export, never a file or a folder holding what ja-bert did not write
+    if (!statSync(o.output).isDirectory()) throw new OptionError(`${o.output}: exists and is not a folder; --overwrite replaces only an export folder`);
+    const foreign = readdirSync(o.output).filter((f) => !EXPORT_FILES.test(f)).concat(existsSync(join(o.output, 'onnx')) && statSync(join(o.output, 'onnx')).isDirectory() ? readdirSync(join(o.output, 'onnx')).filter((f) => !/^model(_quantized)?\.onnx$/.test(f)).map((f) => `onnx/${f}`) : []);
+    if (foreign.length) throw new OptionError(`${o.output}: holds files ja-bert's export does not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); --overwrite replaces only an export folder: give another path`);
   }
 
   const files = findModelFiles(o.model);

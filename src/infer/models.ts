@@ -107,7 +107,7 @@ export class TextClassifier {
         : evaluateLogits(this.model, feats!, batchSize, this.builder.pad);
       const C = this.labels.length;
       const probs = inputs.map((_, i) => Float32Array.from(z.subarray(i * C, (i + 1) * C), sigmoid));
-      return { probs, predictions: probs.map((p) => p.indexOf(Math.max(...p))), evalLoss: NaN, loss: NaN };
+      return { probs, predictions: probs.map((p) => p.indexOf(p.reduce((a, b) => Math.max(a, b), -Infinity))), evalLoss: NaN, loss: NaN };
     }
     checkInputs(inputs, this.needsPairs, this.nsp ? 'the next-sentence head' : `the ${this.head} head`);
     if (this.pm) {

@@ -16,6 +16,9 @@ registerError(OutputPathError);
 /** how `path` is to be written: 'stdout' (-), 'direct' (a device or FIFO), or 'atomic' at the returned (symlink-resolved) path */
 export function outputTarget(path: string): { kind: 'stdout' | 'direct' | 'atomic'; path: string } {
   if (path === '-') return { kind: 'stdout', path };
+  // the file this process's standard output or error already writes (/dev/stdout with `>> log`, or `--output log > log`):
+  // written through that descriptor, so the shell's append or truncation holds; a rename would replace what fd 1 is not ours to replace
+  if (ownStream(path) >= 0) return { kind: 'direct', path };
   let st;
   try { st = lstatSync(path); } catch { st = undefined; }
   if (st?.isSymbolicLink()) {

@@ -2,7 +2,8 @@
  * safetensors: u64 LE header length, JSON header {name: {dtype, shape,
  * data_offsets}} with optional __metadata__, then raw little-endian data.
  */
-import { readFileSync } from 'node:fs';
+import { readFileChecked } from './files.js';
+import { jsonErrorReason } from './text.js';
 import { writeFileAtomic } from './atomic.js';
 import { CheckpointError, DTYPE_BYTES, numel, type DTypeName, type RawTensor } from './tensor.js';
 
@@ -20,7 +21,7 @@ export function parseSafetensors(buf: Uint8Array, path = 'safetensors'): Safeten
   try {
     header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + hlen))) as Record<string, unknown>;
   } catch (e) {
-    throw new CheckpointError(`${path}: the header is not valid JSON (${(e as Error).message})`);
+    throw new CheckpointError(`${path}: the header is not valid JSON (${jsonErrorReason(e)})`);
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) throw new CheckpointError(`${path}: the header is not a JSON object`);
   const dataStart = 8 + hlen;
@@ -59,7 +60,7 @@ export function parseSafetensors(buf: Uint8Array, path = 'safetensors'): Safeten
 }
 
 export function readSafetensors(path: string): SafetensorsFile {
-  return parseSafetensors(readFileSync(path), path);
+  return parseSafetensors(readFileChecked(path, 'model weights', undefined, CheckpointError), path);
 }
 
 export interface TensorToWrite {

@@ -5,7 +5,8 @@
  * and TSV/CSV (RFC 4180 quoting, through csv-parse) with line numbers.
  */
 import { JaBertError, registerError } from '../core/errors.js';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { constants, closeSync, openSync, statSync } from 'node:fs';
+import { readFileChecked, readStreamBounded, kindOf } from './files.js';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { jsonDuplicateKey, jsonErrorWhere } from '../data/jsonpos.js';
 
@@ -52,11 +53,53 @@ export function decodeUtf8(bytes: Uint8Array, path: string, allowNul = false): s
 }
 
 /** a text file read strictly (see decodeUtf8); `-` reads standard input to its end */
+/** the most bytes one text input may have (a JavaScript string holds at most 2^29 UTF-16 units) */
+export const MAX_TEXT_BYTES = 2 ** 29;
+
+/**
+ * a text file read strictly (see decodeUtf8); `-` reads standard input to its end. A regular file,
+ * or a pipe (`<(cmd)`, a FIFO: opened without blocking); a folder or device is refused; at most
+ * MAX_TEXT_BYTES either way, so /dev/zero behind a pipe ends in one line
+ */
 export function readTextFile(path: string): string {
-  if (path === '-') return decodeUtf8(readFileSync(0), '<stdin>');
-  if (!existsSync(path)) throw new InputFileError(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new InputFileError(`${path}: is a folder, not a file`);
-  return decodeUtf8(readFileSync(path), path);
+  if (path === '-') return decodeUtf8(readStreamBounded(0, '<stdin>', MAX_TEXT_BYTES, InputFileError), '<stdin>');
+  let st;
+  try { st = statSync(path); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputFileError(`${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? (e as Error).message})`}`);
+  }
+  if (st.isFIFO() || st.isSocket()) {
+    let fd: number;
+    try { fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK); } catch (e) { throw new InputFileError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+    try { return decodeUtf8(readStreamBounded(fd, path, MAX_TEXT_BYTES, InputFileError), path); } finally { closeSync(fd); }
+  }
+  if (!st.isFile()) throw new InputFileError(`${path}: is ${kindOf(st)}, not a file`);
+  return decodeUtf8(readFileChecked(path, 'text input', MAX_TEXT_BYTES, InputFileError), path);
+}
+
+/**
+ * why JSON.parse failed, without the file's text: V8 quotes the text around the error
+ * ("Unexpected token 'r', "root:x:0:0:"... is not valid JSON"), and an error message must never
+ * show what a file holds (a config.json linked to a secret would print it)
+ */
+export function jsonErrorReason(e: unknown): string {
+  const m = String((e as Error)?.message ?? e);
+  const pos = /at position (\d+)/.exec(m);
+  const kind = /^Unexpected end of JSON input/.test(m) ? 'unexpected end of input'
+    : /^Unexpected token/.test(m) ? 'unexpected character'
+    : /^Unexpected non-whitespace/.test(m) ? 'text after the JSON value'
+    : /^(Expected [^']*?)(?: after| in JSON|$)/.exec(m)?.[1]?.replace(/^Expected/, 'expected') ?? (/^Bad control character/.test(m) ? 'a control character in a string' : /^Bad (escaped|Unicode)/.test(m) ? 'a bad escape in a string' : 'syntax error');
+  return pos ? `${kind} at character ${pos[1]}` : kind;
+}
+
+/** a JSON file of a model folder (config, tokenizer files): a regular file of bounded size, strict UTF-8, parsed; errors never quote it */
+export function readJsonChecked(path: string, what: string, E: new (m: string) => JaBertError): unknown {
+  const text = decodeUtf8Named(readFileChecked(path, what, MAX_TEXT_BYTES, E), path, E);
+  try { return JSON.parse(text); } catch (e) { throw new E(`${path}: not valid JSON (${jsonErrorReason(e)})`); }
+}
+
+function decodeUtf8Named(b: Uint8Array, path: string, E: new (m: string) => JaBertError): string {
+  try { return decodeUtf8(b, path); } catch (e) { throw e instanceof InputFileError ? new E(e.message) : e; }
 }
 
 /** parse a JSON document; errors name the file and line; duplicate keys are an error */
@@ -66,8 +109,7 @@ export function parseJsonText(text: string, path: string): unknown {
     v = JSON.parse(text);
   } catch (e) {
     const line = jsonErrorWhere(text);
-    // V8 quotes the broken text, newlines included: keep the message on one line
-    throw new InputFileError(`${path}${line ? `:${line}` : ''}: not valid JSON (${(e as Error).message.replace(/\s+/g, ' ')})`);
+    throw new InputFileError(`${path}${line ? `:${line}` : ''}: not valid JSON (${jsonErrorReason(e)})`);
   }
   const dup = jsonDuplicateKey(text);
   if (dup) throw new InputFileError(`${path}:${dup.line}: duplicate key ${JSON.stringify(dup.key)} in one object`);

@@ -9,7 +9,8 @@
  * BundleHeaderProto; every other key is a variable name whose value is a
  * BundleEntryProto {dtype=1, shape=2, shard_id=3, offset=4, size=5, crc32c=6}.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readFileChecked } from './files.js';
 import { Proto } from './protobuf.js';
 import { CheckpointError, type DTypeName, type RawTensor } from './tensor.js';
 
@@ -156,7 +157,7 @@ function blockEntries(block: Uint8Array, path: string): Array<[Uint8Array, Uint8
 /** list every entry of a bundle's .index */
 export function readBundleIndex(indexPath: string): { numShards: number; entries: Map<string, BundleEntry> } {
   if (!existsSync(indexPath)) throw new CheckpointError(`${indexPath}: no such file`);
-  const file = readFileSync(indexPath);
+  const file = readFileChecked(indexPath, 'TF checkpoint index', undefined, CheckpointError);
   if (file.length < 48) throw new CheckpointError(`${indexPath}: too short to be a TF checkpoint index`);
   const footer = file.subarray(file.length - 48);
   const fdv = new DataView(footer.buffer, footer.byteOffset, 48);
@@ -204,7 +205,7 @@ export function readTf1Checkpoint(prefix: string, opts: { keep?: (name: string) 
     if (!data) {
       const p = shardPath(prefix, e.shardId, numShards);
       if (!existsSync(p)) throw new CheckpointError(`${p}: data shard missing for tensor ${name}`);
-      data = readFileSync(p);
+      data = readFileChecked(p, 'TF checkpoint data', undefined, CheckpointError);
       shards.set(e.shardId, data);
     }
     if (e.offset + e.size > data.length) throw new CheckpointError(`${shardPath(prefix, e.shardId, numShards)}: tensor ${name} runs past the end of the file; the file is truncated`);

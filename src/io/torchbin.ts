@@ -8,7 +8,7 @@
  * the tensor/parameter rebuild functions, storage types). Anything else is a
  * clear error naming the global.
  */
-import { readFileSync } from 'node:fs';
+import { readFileChecked } from './files.js';
 import { CheckpointError, DTYPE_BYTES, numel, type DTypeName, type RawTensor } from './tensor.js';
 import { ZipReader } from './zip.js';
 
@@ -55,6 +55,11 @@ function unpickle(data: Uint8Array, path: string): unknown {
       case 'torch._utils._rebuild_tensor_v2': {
         const [st, off, size, stride] = args as [Storage, number, number[], number[]];
         if (!(st instanceof Storage)) fail('tensor rebuilt from something that is not a storage');
+        // offsets, sizes and strides: non-negative integers (a negative one would read before the storage or wrap)
+        const nat = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+        if (!nat(off)) fail(`a tensor's storage offset ${String(off)} is not a non-negative integer`);
+        if (!Array.isArray(size) || !size.every(nat)) fail(`a tensor's size (${String(size)}) is not a list of non-negative integers`);
+        if (!Array.isArray(stride) || stride.length !== size.length || !stride.every(nat)) fail(`a tensor's stride (${String(stride)}) is not ${Array.isArray(size) ? size.length : 0} non-negative integers`);
         return new TensorRef(st, off, size, stride);
       }
       case 'torch._utils._rebuild_parameter': return args[0];
@@ -120,7 +125,9 @@ function unpickle(data: Uint8Array, path: string): unknown {
         const typeName = (pid[1] as Global).name.replace(/^torch\./, '');
         const dtype = STORAGE_DTYPES[typeName];
         if (!dtype) fail(`unsupported storage type ${typeName}`);
-        stack.push(new Storage(dtype!, String(pid[2]), Number(pid[4])));
+        const count = Number(pid[4]);
+        if (!Number.isSafeInteger(count) || count < 0) fail(`a storage of ${String(pid[4])} elements`);
+        stack.push(new Storage(dtype!, String(pid[2]), count));
         break;
       }
       case 0x52: { const args = stack.pop() as unknown[]; const g = stack.pop(); stack.push(callGlobal(g, args)); break; } // REDUCE
@@ -141,7 +148,7 @@ function unpickle(data: Uint8Array, path: string): unknown {
 
 /** read every tensor of a pytorch_model.bin state dict */
 export function readTorchBin(path: string): Map<string, RawTensor> {
-  const zip = new ZipReader(readFileSync(path), path);
+  const zip = new ZipReader(readFileChecked(path, 'model weights', undefined, CheckpointError), path);
   const pkl = [...zip.entries.keys()].find((n) => n.endsWith('/data.pkl') || n === 'data.pkl');
   if (!pkl) throw new CheckpointError(`${path}: no data.pkl in the archive; not a torch.save file`);
   const root = pkl.slice(0, pkl.length - 'data.pkl'.length);
@@ -149,11 +156,41 @@ export function readTorchBin(path: string): Map<string, RawTensor> {
   if (!(obj instanceof Map)) throw new CheckpointError(`${path}: the pickle is not a state dict`);
   const out = new Map<string, RawTensor>();
   const storages = new Map<string, Uint8Array>();
+  // what the views of each storage reach: a storage is inflated only when a tensor is read (after its name and
+  // shape were checked against the config), and may declare at most twice that (a zip bomb stops there)
+  const reach = new Map<string, number>();
+  for (const [k, v] of obj) {
+    if (!(v instanceof TensorRef)) continue;
+    const n = numel(v.shape);
+    const end = n === 0 ? v.offset : v.offset + v.shape.reduce((s, d, i) => s + (d - 1) * v.stride[i]!, 0) + 1;
+    if (end > v.storage.numel) throw new CheckpointError(`${path}: tensor ${String(k)} reads past its storage (${end} of ${v.storage.numel} elements); the file is damaged`);
+    reach.set(v.storage.key, Math.max(reach.get(v.storage.key) ?? 0, end));
+  }
+  const bound = (st: Storage): number => 2 * reach.get(st.key)! * DTYPE_BYTES[st.dtype] + (1 << 20);
+  // every storage's declared size checked now, from the archive's directory (nothing inflated)
+  for (const [, v] of obj) {
+    if (!(v instanceof TensorRef)) continue;
+    const name = `${root}data/${v.storage.key}`, e = zip.entries.get(name);
+    if (!e) throw new CheckpointError(`${path}: no entry ${name} in the archive`);
+    if (e.size > bound(v.storage)) throw new CheckpointError(`${path}: entry ${name} declares ${e.size} bytes, more than the ${bound(v.storage)} it may hold`);
+  }
+  const storageBytes = (st: Storage): Uint8Array => {
+    let bytes = storages.get(st.key);
+    if (!bytes) { bytes = zip.read(`${root}data/${st.key}`, bound(st)); storages.set(st.key, bytes); }
+    return bytes;
+  };
   for (const [k, v] of obj) {
     if (!(v instanceof TensorRef)) continue;
     const st = v.storage;
-    let bytes = storages.get(st.key);
-    if (!bytes) { bytes = zip.read(`${root}data/${st.key}`, st.numel * DTYPE_BYTES[st.dtype]); storages.set(st.key, bytes); }
+    // inflated when first read: a checkpoint refused by its names or shapes is never inflated
+    let cached: Uint8Array | null = null;
+    const materialise = (): Uint8Array => (cached ??= tensorBytes(k, v, storageBytes(st)));
+    out.set(String(k), { dtype: st.dtype, shape: v.shape, get data() { return materialise(); } } as RawTensor);
+  }
+  return out;
+
+  function tensorBytes(k: unknown, v: TensorRef, bytes: Uint8Array): Uint8Array {
+    const st = v.storage;
     const es = DTYPE_BYTES[st.dtype];
     const n = numel(v.shape);
     let contiguous = true;
@@ -163,8 +200,7 @@ export function readTorchBin(path: string): Map<string, RawTensor> {
     }
     if (contiguous) {
       if ((v.offset + n) * es > bytes.byteLength) throw new CheckpointError(`${path}: tensor ${String(k)} reads past its storage; the file is truncated`);
-      out.set(String(k), { dtype: st.dtype, shape: v.shape, data: bytes.slice(v.offset * es, (v.offset + n) * es) });
-      continue;
+      return bytes.slice(v.offset * es, (v.offset + n) * es);
     }
     const data = new Uint8Array(n * es);
     // copy honouring strides (state dicts are usually contiguous, but views exist)
@@ -176,7 +212,6 @@ export function readTorchBin(path: string): Map<string, RawTensor> {
       data.set(bytes.subarray(src * es, src * es + es), i * es);
       for (let d = idx.length - 1; d >= 0; d--) { if (++idx[d] < v.shape[d]!) break; idx[d] = 0; }
     }
-    out.set(String(k), { dtype: st.dtype, shape: v.shape, data });
+    return data;
   }
-  return out;
 }

@@ -11,6 +11,8 @@
  */
 import { DTYPE_BF16, DTYPE_F32, dtypeCode, MASK_NEG, type DType, type F32, type Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
+import { JaBertError, registerError } from '../core/errors.js';
+import { totalmem } from 'node:os';
 import { type BertConfig, geluIsTanh } from './config.js';
 import { type Layout, makeLayout } from './params.js';
 import { classifierHead, mlmHead, nspHead, type MlmSaved, type PooledIn, type TaskContext } from './heads/task.js';
@@ -107,6 +109,10 @@ export interface BertOptions {
   nspHead?: boolean;
 }
 
+/** an input the model cannot take (an id outside its vocabulary, a token type outside its type vocabulary) */
+export class ModelInputError extends JaBertError { override readonly code = 'ERR_JA_BERT_MODEL_INPUT'; }
+registerError(ModelInputError);
+
 export class Bert {
   readonly cfg: BertConfig;
   readonly layout: Layout;
@@ -141,6 +147,10 @@ export class Bert {
     this.layout = makeLayout(cfg, this.numLabels, this.mlm, this.nsp);
     this.K = opts.kernels;
     this.dtype = opts.dtype ?? 'f32';
+    // sized before anything is allocated: a config or --head-dim asking for more than memory holds is one line
+    // (weights, gradients and two Adam moments are 16 bytes a parameter when training)
+    const most = Math.floor(totalmem() / 16);
+    if (!(this.layout.total <= Math.min(most, 2 ** 32 - 1))) throw new ModelInputError(`the model would have ${this.layout.total} parameters, more than this machine can hold (${most} at 16 bytes each for training); check the config (hidden_size, vocab_size, layers) and --head-dim / --poly-codes`);
     this.params = new Float32Array(this.layout.total);
     this.R = this.makeRefs();
     const model = this;
@@ -270,8 +280,8 @@ export class Bert {
     }
     for (let i = 0; i < n; i++) {
       const id = b.inputIds[i]!, tt = b.tokenTypeIds[i]!;
-      if (id < 0 || id >= this.cfg.vocab_size) throw new Error(`input id ${id} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside the vocabulary (size ${this.cfg.vocab_size})`);
-      if (tt < 0 || tt >= this.cfg.type_vocab_size) throw new Error(`token type id ${tt} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside [0, ${this.cfg.type_vocab_size})`);
+      if (id < 0 || id >= this.cfg.vocab_size) throw new ModelInputError(`input id ${id} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside the vocabulary (size ${this.cfg.vocab_size})`);
+      if (tt < 0 || tt >= this.cfg.type_vocab_size) throw new ModelInputError(`token type id ${tt} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside [0, ${this.cfg.type_vocab_size})`);
     }
   }
 

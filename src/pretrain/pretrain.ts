@@ -6,7 +6,7 @@
  * AdamW with warmup and decay, checkpoints with resume, held-out MLM loss and
  * accuracy logged as it goes. Continued pretraining starts from --model.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
 import { resolveDtype, type DTypeOption } from '../core/dtype.js';
@@ -21,7 +21,9 @@ import { choiceOption, intOption, OptionError, positiveOption, ratioOption } fro
 import { beginRun, finishRun, inspectRun } from '../run/rundir.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padBatch } from '../tokenize/inputs.js';
-import { trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
+import { DivergedError, trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
+import { readFileChecked } from '../io/files.js';
+import { InputFileError, readTextFile } from '../io/text.js';
 import { concatSentences, type Doc, makeChunks, maskWords, pairInstance, type PairObjective, readDocuments, type Sentence, type Special, WordStarts } from './pairs.js';
 
 export type { Special } from './pairs.js';
@@ -138,7 +140,6 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   const intermediate = intOption('intermediate', o.intermediate, 4 * hidden, 1, 65536);
   if (hidden % heads !== 0) throw new OptionError(`--hidden ${hidden} must be a multiple of --heads ${heads}`);
   const dtype = resolveDtype(o.dtype, o.kernels);
-  if (!existsSync(o.corpus)) throw new DataError(`${o.corpus}: no such file`);
   const tokPath = o.tokenizer ?? o.model;
   if (!tokPath) throw new DataError('pretrain needs --tokenizer (a SentencePiece model) or --model (continued pretraining)');
   const tok = loadTokenizer(tokPath);
@@ -148,10 +149,13 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   // what identifies a run: the same folder resumes only the same run
   const identity = JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, model: o.model ?? null, maxLen, seed, objective, wwm,
     shape: o.model ? null : { hidden, layers, heads, intermediate }, batch_size: batchSize, learning_rate: learningRate, epochs, max_steps: maxSteps ?? null, warmup_proportion: warmupProportion, dtype });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'pretrain_report.json' });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'pretrain_report.json', ownFiles: PRETRAIN_FILES, inputs: [{ flag: '--corpus', path: o.corpus }, { flag: '--tokenizer', path: o.tokenizer }], model: o.model });
   const resumeFrom = plan.resumeFrom;
   const words = new WordStarts(tok, wwm ? undefined : null);
-  const docs = readDocuments(words, readFileSync(o.corpus, 'utf8'), maxLen);
+  // the strict reader every input goes through: UTF-8 only, no NUL, a regular file or pipe of bounded size
+  let corpusText: string;
+  try { corpusText = readTextFile(o.corpus); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
+  const docs = readDocuments(words, corpusText, maxLen);
   if (wwm && words.unaligned) o.log?.(`whole-word masking: ${words.unaligned} sentences could not be aligned with MeCab's words (masked per piece)`);
   // every 50th document is held out (never a pair partner either)
   const trainDocs = docs.filter((_, i) => i % 50 !== 49), heldDocs = docs.filter((_, i) => i % 50 === 49);
@@ -171,6 +175,8 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     heldN = he.length; heldMake = (i, rng) => pairInstance(heldDocs, he[i]!, objective, maxLen, rng, sp);
   }
   if (lengths.length === 0) throw new DataError(`${o.corpus}: no text to pretrain on`);
+  // held-out figures are what a pretraining run reports: a corpus too small to hold any out is refused, not reported as NaN
+  if (heldN === 0) throw new DataError(`${o.corpus}: too small to hold anything out: ${docs.length} document(s); every 50th document (paragraphs separated by blank lines) is held out, so pretraining needs at least 50${objective !== 'mlm' ? ' with two or more sentences each' : ''}`);
   if (trainingSteps(lengths.length, { batchSize, epochs, maxSteps }) < 1) throw new OptionError(`no training steps: ${lengths.length} sequences with --batch-size ${batchSize} and --epochs ${epochs} make less than one step`);
   const nsp = objective !== 'mlm';
   let model: Bert;
@@ -194,10 +200,11 @@ export function pretrain(o: PretrainOptions): PretrainResult {
       checkpoint: saveSteps ? { dir: o.output, every: saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined, signal: o.signal,
       evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined,
     });
-    const ev = heldN ? evalHeld() : { loss: NaN, accuracy: NaN, extra: undefined };
+    const ev = evalHeld();
+    if (!Number.isFinite(ev.loss) || !Number.isFinite(ev.accuracy)) throw new DivergedError(`pretraining diverged: the held-out MLM loss is ${ev.loss}; nothing was written as finished: lower --learning-rate`);
     saveBert(model, o.output);
     const tokFile = tokPath.endsWith('.model') ? tokPath : null;
-    if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileSync(tokFile)));
+    if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileChecked(tokFile, 'SentencePiece model')));
     // continued pretraining: the output is a complete model folder, tokenizer included
     else copyTokenizerFiles(statSync(tokPath).isDirectory() ? tokPath : dirname(tokPath), o.output);
     const seconds = (Date.now() - t0) / 1000;

@@ -18,6 +18,8 @@
 import { JaBertError, registerError } from '../core/errors.js';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { checkOutputPath } from '../io/files.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { latestCheckpoint } from '../train/trainer.js';
 
@@ -36,8 +38,20 @@ export interface RunPlan {
   finished?: boolean;
   /** how the plan was made, to check it again under the lock */
   identity: string;
-  options: { overwrite?: boolean; finished: string; reuseFinished?: boolean };
+  options: RunOptions;
 }
+
+export interface RunOptions {
+  overwrite?: boolean; finished: string; reuseFinished?: boolean;
+  /** the files this kind of run writes: with --overwrite, a folder holding anything else is refused (ja-bert deletes only what it wrote) */
+  ownFiles?: RegExp;
+  /** the run's inputs and model folder: the output folder may be none of them, nor hold one */
+  inputs?: Array<{ flag: string; path: string | undefined }>;
+  model?: string;
+}
+
+/** what any run folder may hold besides the kind's own files: its records, lock, temp files, checkpoints */
+const RUN_RECORDS = /^(run\.json|\.ja-bert\.lock|.*\.\d+\.tmp|checkpoint-\d+(\.tmp)?|best-model|runs)$/;
 
 /**
  * What a command may do with `dir`, decided by reading it: fresh start, resume, or
@@ -45,13 +59,28 @@ export interface RunPlan {
  * a finished run's leftovers (checkpoints, a dead writer's lock and temp files) are
  * removed, completing the cleanup a kill interrupted.
  */
-export function inspectRun(dir: string, identity: string, o: { overwrite?: boolean; finished: string; reuseFinished?: boolean }): RunPlan {
+export function inspectRun(dir: string, identity: string, o: RunOptions): RunPlan {
+  checkOutputPath('--output', dir, { inputs: o.inputs, model: o.model, folder: true });
+  if (existsSync(dir)) {
+    try { if (!statSync(dir).isDirectory()) throw new RunDirError(`${dir}: exists and is not a folder; give a folder path for --output`); } catch (e) { if (e instanceof RunDirError) throw e; }
+  }
+  // the lock first: nothing in the folder is read for resuming while another run may be writing it
+  const release = existsSync(dir) ? lockRun(dir) : null;
+  try { return inspectLocked(dir, identity, o); } finally { release?.(); }
+}
+
+function inspectLocked(dir: string, identity: string, o: RunOptions): RunPlan {
   const plan = (resumeFrom: string | null, sameRun: boolean, finished?: boolean): RunPlan => ({ dir, resumeFrom, sameRun, ...(finished ? { finished } : {}), identity, options: o });
   const runPath = join(dir, 'run.json');
   if (!existsSync(dir)) return plan(null, false);
   let entries: string[];
   try { entries = readdirSync(dir); } catch (e) { throw new RunDirError(`${dir}: cannot read the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
-  if (o.overwrite) return plan(null, false);
+  if (o.overwrite) {
+    // --overwrite replaces a run of ja-bert's, never a folder that holds files it did not write
+    const foreign = o.ownFiles ? entries.filter((f) => !o.ownFiles!.test(f) && !RUN_RECORDS.test(f)) : [];
+    if (foreign.length) throw new RunDirError(`${dir}: holds files ja-bert did not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? `, … ${foreign.length} in all` : ''}); --overwrite replaces only a ja-bert run folder: give another folder`);
+    return plan(null, false);
+  }
   if (existsSync(runPath)) {
     let prev = '';
     try { prev = readFileSync(runPath, 'utf8'); } catch { /* unreadable: treated as another run */ }
@@ -121,7 +150,7 @@ export function beginRun(plan: RunPlan, identity: string, ownFiles: RegExp): () 
   try {
     // the folder may have changed between the plan and the lock (another run started, or finished, meanwhile)
     let now: RunPlan | null = null;
-    try { now = inspectRun(plan.dir, plan.identity, plan.options); } catch { now = null; }
+    try { now = inspectLocked(plan.dir, plan.identity, plan.options); } catch { now = null; }
     if (!now || now.resumeFrom !== plan.resumeFrom || now.sameRun !== plan.sameRun || now.finished !== plan.finished) {
       throw new RunDirError(`${plan.dir}: the folder changed while this run was starting (another run wrote to it); run the command again`);
     }

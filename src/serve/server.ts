@@ -20,6 +20,8 @@ import { JaBertError } from '../core/errors.js';
 import { EngineThreadError } from '../api/engine.js';
 import type { DTypeOption } from '../core/dtype.js';
 import { intOption, OptionError } from '../core/options.js';
+import { jsonErrorReason } from '../io/text.js';
+import { resolve } from 'node:path';
 import { Batcher } from './batcher.js';
 
 export interface ServeOptions {
@@ -108,10 +110,22 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     depth.set({ route: 'rank' }, rankWaiting);
   };
 
-  const app = Fastify({ bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: 'idle' });
-  // JSON only: any other content type is 415
+  // no type coercion: a number or boolean where text belongs is a 400, not the text "true" (Fastify's default coerces)
+  const app = Fastify({ bodyLimit, logger: false, return503OnClosing: true, forceCloseConnections: 'idle', ajv: { customOptions: { coerceTypes: false } } });
+  // JSON only (any other content type is 415), in UTF-8: a declared other charset is 415, invalid UTF-8 is 400 (as the CLI refuses it)
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const cs = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(String(req.headers['content-type'] ?? ''))?.[1]?.toLowerCase();
+    if (cs !== undefined && cs !== 'utf-8' && cs !== 'utf8') { done(new HttpError(415, 'unsupported_charset', `charset ${cs} is not supported: send the JSON body in UTF-8`), undefined); return; }
+    let s: string;
+    try { s = utf8.decode(body as Buffer); } catch { done(new HttpError(400, 'bad_request', 'the body is not valid UTF-8'), undefined); return; }
+    if (s.trim() === '') { done(new HttpError(400, 'bad_request', 'the body is empty: send a JSON object'), undefined); return; }
+    try { done(null, JSON.parse(s)); } catch (e) { done(new HttpError(400, 'bad_request', `the body is not valid JSON (${jsonErrorReason(e)})`), undefined); }
+  });
+  // an error message never shows where the server's files are
+  const paths = [o.cache, o.model, clf.dir, o.cache && resolve(o.cache), o.model && resolve(o.model), scorer?.cache].filter((p): p is string => typeof p === 'string' && p.length > 1).sort((a, b) => b.length - a.length);
+  const redact = (m: string) => paths.reduce((s, p) => s.split(p).join(p === o.cache || p === scorer?.cache || (o.cache && p === resolve(o.cache)) ? '<cache>' : '<model>'), m);
   const text = { type: 'string', minLength: 1, maxLength: maxTextLength };
 
   app.addHook('onRequest', async (req) => { (req as unknown as { t0: number }).t0 = performance.now(); });
@@ -131,7 +145,7 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     if (err instanceof HttpError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
     if (err instanceof EngineThreadError) return reply.status(500).send({ error: { code: err.code, message: err.message } });
     // the request's own content was refused by the model (empty after trimming, no text_b for a pair model, ...)
-    if (err instanceof JaBertError) return reply.status(400).send({ error: { code: err.code, message: err.message } });
+    if (err instanceof JaBertError) return reply.status(400).send({ error: { code: err.code, message: redact(err.message) } });
     const f = err as FastifyError;
     if (f.validation) return reply.status(400).send({ error: { code: 'bad_request', message: `request ${f.message}` } });
     if (f.statusCode && f.statusCode >= 400 && f.statusCode < 500) return reply.status(f.statusCode).send({ error: { code: f.code ?? 'bad_request', message: f.message } });
@@ -192,7 +206,13 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     }
   });
 
-  await app.listen({ host, port });
+  try { await app.listen({ host, port }); } catch (e) {
+    // a busy port, an address not on this machine, a host that does not resolve: one line, and what was loaded is released
+    await Promise.all([clf.close(), enc.close(), scorer?.close()]).catch(() => undefined);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'the host name does not resolve' : code === 'EADDRNOTAVAIL' ? 'the address is not one of this machine\'s' : code === 'EACCES' ? 'permission denied (a port below 1024?)' : (e as Error).message;
+    throw new OptionError(`--host ${host} --port ${port}: cannot listen (${code ? `${code}: ` : ''}${why})`);
+  }
   const addr = app.server.address();
   const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
   let closing: Promise<void> | null = null;

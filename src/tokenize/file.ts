@@ -1,5 +1,6 @@
 /** tokenize: texts from a .txt (one per line) or .jsonl (one JSON string per line) file to JSONL ids/tokens. */
 import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
+import { checkOutputPath } from '../io/files.js';
 import { InputFileError as InputError, parseJsonText, readTextFile } from '../io/text.js';
 import { loadTokenizer, TokenizerError } from './index.js';
 
@@ -29,6 +30,7 @@ export function readTexts(path: string): string[] {
 
 export function tokenizeFile(o: TokenizeFileOptions): number {
   checkOutputFile(o.output);
+  checkOutputPath('--output', o.output, { inputs: [{ flag: '--input', path: o.input }], model: o.tokenizer });
   const tok = loadTokenizer(o.tokenizer, { lowercase: o.lowercase, mecabDic: o.mecabDic });
   const texts = readTexts(o.input);
   let cls = -1, sep = -1;

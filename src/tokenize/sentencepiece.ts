@@ -16,7 +16,8 @@
  * Everything works on UTF-8 bytes, as the C++ library does.
  */
 import { JaBertError, registerError } from '../core/errors.js';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileChecked } from '../io/files.js';
+import { MAX_TEXT_BYTES } from '../io/text.js';
 import { Proto } from '../io/protobuf.js';
 
 export class TokenizerError extends JaBertError { override readonly code = 'ERR_JA_BERT_TOKENIZER'; }
@@ -218,8 +219,7 @@ export class SentencePieceTokenizer {
     this.model = model;
     this.lowercase = opts.lowercase ?? false;
     if (opts.vocabFile) {
-      if (!existsSync(opts.vocabFile)) throw new TokenizerError(`${opts.vocabFile}: no such file`);
-      const lines = readFileSync(opts.vocabFile, 'utf8').split('\n').filter((l) => l !== '');
+      const lines = readFileChecked(opts.vocabFile, 'vocabulary', MAX_TEXT_BYTES, TokenizerError).toString('utf8').split('\n').filter((l) => l !== '');
       this.vocabIds = new Map();
       lines.forEach((l, i) => {
         const piece = l.split('\t')[0]!;
@@ -251,8 +251,7 @@ export class SentencePieceTokenizer {
   }
 
   static fromFile(path: string, opts: SentencePieceOptions = {}): SentencePieceTokenizer {
-    if (!existsSync(path)) throw new TokenizerError(`${path}: no such file`);
-    return new SentencePieceTokenizer(parseSentencePieceModel(readFileSync(path), path), opts);
+    return new SentencePieceTokenizer(parseSentencePieceModel(readFileChecked(path, 'SentencePiece model', 256 * 2 ** 20, TokenizerError), path), opts);
   }
 
   get vocabSize(): number {

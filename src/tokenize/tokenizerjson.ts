@@ -2,18 +2,16 @@
  * Hugging Face fast-tokenizer files (tokenizer.json) through
  * @huggingface/tokenizers, a dependency-free JavaScript implementation.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readJsonChecked } from '../io/text.js';
 import { dirname, join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { type Encoding, TokenizerError } from './sentencepiece.js';
 
 function readJson(path: string): Record<string, unknown> {
-  if (!existsSync(path)) throw new TokenizerError(`${path}: no such file`);
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    throw new TokenizerError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
+  const v = readJsonChecked(path, 'tokenizer file', TokenizerError);
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new TokenizerError(`${path}: expected a JSON object`);
+  return v as Record<string, unknown>;
 }
 
 export class TokenizerJsonTokenizer {

@@ -5,10 +5,10 @@
  * continuations, words over 100 characters -> [UNK]) or one token per
  * character. Special tokens ([CLS], [SEP], ...) in the text are never split.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MecabTagger } from './mecab.js';
-import { InputFileError, readTextFile } from '../io/text.js';
+import { InputFileError, readJsonChecked, readTextFile } from '../io/text.js';
 import { type Encoding, TokenizerError } from './sentencepiece.js';
 
 export type WordSplitter = 'mecab' | 'basic' | 'none';
@@ -178,11 +178,9 @@ export function wordPieceFromFolder(dir: string, overrides: { mecabDic?: string;
   const cfgPath = join(dir, 'tokenizer_config.json');
   let cfg: Record<string, unknown> = {};
   if (existsSync(cfgPath)) {
-    try {
-      cfg = JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
-    } catch (e) {
-      throw new TokenizerError(`${cfgPath}: not valid JSON (${(e as Error).message})`);
-    }
+    const v = readJsonChecked(cfgPath, 'tokenizer config', TokenizerError);
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new TokenizerError(`${cfgPath}: expected a JSON object`);
+    cfg = v as Record<string, unknown>;
   }
   const japanese = cfg.tokenizer_class === 'BertJapaneseTokenizer';
   const word = String(cfg.word_tokenizer_type ?? (japanese ? 'mecab' : 'basic'));

@@ -24,7 +24,15 @@ import { isPlainLoss, mseLoss, specLoss, specLossGrad, type LogitLoss, type Loss
 
 /** training was cancelled through its signal */
 export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
-registerError(AbortedError);
+/** training produced a non-finite loss or weights: stopped, never reported as finished */
+export class DivergedError extends JaBertError { override readonly code = 'ERR_JA_BERT_DIVERGED'; }
+registerError(AbortedError, DivergedError);
+
+/** the index of the first non-finite value of `v`, or -1 */
+export function firstNonFinite(v: Float32Array): number {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return i;
+  return -1;
+}
 
 export interface TrainOptions {
   batchSize: number;
@@ -245,12 +253,19 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   }
   const t0 = Date.now(), startStep = step;
   const isTty = process.stderr.isTTY === true;
+  const diverged = (at: number, what: string): DivergedError => {
+    const lastGood = o.checkpoint ? latestCheckpoint(o.checkpoint.dir) : null;
+    return new DivergedError(`training diverged at step ${at} of ${total}: ${what}; nothing was written as finished${lastGood ? ` (the last good checkpoint, ${lastGood}, is kept)` : ''}: lower --learning-rate, check the labels, or set --max-grad-norm`);
+  };
+  // an update can overflow the weights with a finite loss (the next step's loss shows it): checked before weights are saved
+  const checkWeights = (): void => { if (firstNonFinite(model.params) >= 0) throw diverged(step, 'the weights became non-finite (an update overflowed)'); };
   // each epoch's batch order depends only on (seed, epoch), so a resumed run sees the same batches
   const microPerEpoch = Math.ceil(n / o.batchSize);
   const perEpoch = Math.max(1, Math.floor(microPerEpoch / accum));
   const ev = o.evaluation;
   const evalNow = (): void => {
     const r = ev!.run();
+    if (!Number.isFinite(r.loss)) throw new DivergedError(`evaluation at step ${step} gave a non-finite loss (${r.loss}); training diverged: lower --learning-rate or check the labels`);
     evals.push({ step, ...(r.accuracy === undefined ? {} : { eval_accuracy: r.accuracy }), eval_loss: r.loss, ...Object.fromEntries(Object.entries(r.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) });
     // the selection value (kept in the checkpoint as bestLoss, whatever the metric, so old checkpoints resume)
     const metric = (ev!.metric ?? 'loss').replace(/^eval_/, '');
@@ -282,12 +297,14 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
         loss += r.loss / accum;
         tokens += r.tokens;
       }
+      if (!Number.isFinite(loss)) throw diverged(step + 1, `the loss is ${loss}`);
       const lr = bertLearningRate(o.learningRate, step, total, warmup);
       opt.apply(lr);
       step++;
       curve.push({ step, loss, lr });
       if (ev && (ev.every > 0 ? step % ev.every === 0 : step % perEpoch === 0 || step === total)) evalNow();
       if (o.checkpoint && step % o.checkpoint.every === 0 && step < total && !stoppedEarly) {
+        checkWeights();
         saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
       }
       const now = Date.now();
@@ -302,6 +319,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     }
   }
   const seconds = before + (Date.now() - t0) / 1000;
+  if (step > startStep) checkWeights();
   // the end of training is a checkpoint too: a kill while the caller evaluates and writes resumes here, not mid-run
   if (o.checkpoint && step > startStep) saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds, tokens, evals, bestLoss, bestStep, sinceBest, stoppedEarly });
   if (ev?.bestDir && bestStep !== null && bestStep !== step && existsSync(join(ev.bestDir, 'model.safetensors'))) {
