@@ -74,7 +74,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
-  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30 --cache-dtype f32|bf16|int8]
+  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30 --cache-dtype f32|bf16|int8 --overwrite]
       encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
       rerunning re-encodes only new or changed texts. Progress is saved to C.partial every --save-seconds;
       a killed build, rerun, resumes from it. --from-embeddings F.jsonl instead of --texts: the encoder's outputs computed
