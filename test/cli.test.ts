@@ -59,7 +59,7 @@ test('bad input: one clear line, non-zero exit, no output written', (t) => {
   writeFileSync(join(d, 'oov.jsonl'), '{"input_ids": [2, 500, 3]}\n');
   r = cli('encode', '--model', model, '--input', join(d, 'oov.jsonl'), '--output', join(d, 'o.jsonl'));
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /input id 500 .* outside the vocabulary/);
+  assert.match(r.stderr, /oov\.jsonl:1: input_ids\[1\] = 500 is outside the vocabulary/);
   r = cli('encode', '--model', join(d, 'nope'), '--input', join(d, 'oov.jsonl'), '--output', join(d, 'o.jsonl'));
   assert.equal(r.status, 1);
   assert.match(r.stderr, /no such model folder/);
