@@ -185,7 +185,7 @@ export function readEmbeddings(path: string, D: number, S: number): Array<{ id: 
   let lines: Array<{ value: unknown; line: number }>;
   try { lines = readJsonLines(path); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
   const vec = (v: unknown, where: string): Float32Array => {
-    if (!Array.isArray(v) || v.length !== D || !v.every((x) => typeof x === 'number' && Math.abs(x) <= MAX_CACHE_VALUE)) throw new DataError(`${where} must be ${D} numbers within ±${MAX_CACHE_VALUE} (the model's hidden size; encoder outputs)`);
+    if (!Array.isArray(v) || v.length !== D || !v.every((x) => typeof x === 'number' && Math.abs(x) <= MAX_CACHE_VALUE)) throw new DataError(`${where} must be ${D} finite numbers within ±${MAX_CACHE_VALUE} (the model's hidden size; encoder outputs)`);
     return Float32Array.from(v as number[]);
   };
   const seen = new Set<string>();

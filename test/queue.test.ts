@@ -86,7 +86,7 @@ test('two workers build the same cache as one process: same ids, same values; SI
   // --index with --queue: the merged cache names the index, written after it
   assert.match(r.out, /index: \d+ keys for \d+ texts/);
   const c = readCache(out);
-  assert.deepEqual(c.header.index, { kind: 'lancedb', path: ix });
+  assert.deepEqual(c.header.index, { kind: 'lancedb', path: 'two-ix' }); // relative to the cache's folder, which holds it
   closeCache(c);
   assert.ok(existsSync(join(ix, 'ja_bert_keys.lance')), 'the index table is written');
   const chunks = Math.ceil(Object.keys(t.body).length / 8);
