@@ -11,7 +11,7 @@ import { crc32c, readTf1Checkpoint, snappyDecompress, tfNameToHf } from '../src/
 import { readTorchBin } from '../src/io/torchbin.js';
 import { tempDir, zipFiles } from './helpers.js';
 
-const SHARED = new URL('../../../shared/models/tf1-checkpoints/', import.meta.url).pathname;
+const SHARED = new URL('../../test/fixtures/shared/models/tf1-checkpoints/', import.meta.url).pathname;
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 
 test('crc32c matches the standard check value', () => {

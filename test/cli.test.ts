@@ -11,7 +11,7 @@ import { maxRelErr, tempDir } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const FIX = join(ROOT, 'test/fixtures');
-const SHARED = join(ROOT, '../shared/models/tf1-checkpoints');
+const SHARED = join(ROOT, 'test/fixtures/shared/models/tf1-checkpoints');
 const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
 
 test('encode reproduces PyTorch pooled output and logits from safetensors and .bin', (t) => {
@@ -81,7 +81,7 @@ test('bench prints one JSON line with tokens_per_s', () => {
 
 test('tokenize: SentencePiece ids equal spm_encode, WordPiece via a model folder, --special, bad paths', (t) => {
   const d = tempDir(t);
-  const wiki = join(ROOT, '../shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
+  const wiki = join(ROOT, 'test/fixtures/shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
   const texts = ['日本語の文章を分割する', 'ＡＢＣ　全角と半角 ABC', ''];
   writeFileSync(join(d, 'in.txt'), texts.join('\n') + '\n');
   writeFileSync(join(d, 'in.jsonl'), texts.map((x) => JSON.stringify(x)).join('\n') + '\n');
@@ -94,7 +94,7 @@ test('tokenize: SentencePiece ids equal spm_encode, WordPiece via a model folder
     got.forEach((g, i) => assert.equal(g.ids.join(' '), want[i]!.trim()));
     assert.equal(got[0]!.tokens.length, got[0]!.ids.length);
   }
-  const tohoku = join(ROOT, '../shared/models/tohoku-v1-vocab');
+  const tohoku = join(ROOT, 'test/fixtures/shared/models/tohoku-v1-vocab');
   let r = cli('tokenize', '--tokenizer', tohoku, '--input', join(d, 'in.txt'), '--output', join(d, 'w.jsonl'), '--special', '--mecab-dic', '/var/lib/mecab/dic/ipadic-utf8');
   assert.equal(r.status, 0, r.stderr);
   const w = JSON.parse(readFileSync(join(d, 'w.jsonl'), 'utf8').split('\n')[0]!) as { tokens: string[] };
@@ -137,7 +137,7 @@ test('info shows the ISA and what --dtype auto picks; JA_BERT_MAX_ISA caps oneDN
 
 test('output targets: - is standard output; a FIFO or /dev/stdout is written directly; a link to a file keeps the link; a folder is refused first', (t) => {
   const d = tempDir(t);
-  const spm = join(ROOT, '../shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
+  const spm = join(ROOT, 'test/fixtures/shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
   writeFileSync(join(d, 'in.txt'), '日本語の文\nもう一つ\n');
   const tok = (out: string) => cli('tokenize', '--tokenizer', spm, '--input', join(d, 'in.txt'), '--output', out);
   const ref = tok(join(d, 'ref.jsonl'));

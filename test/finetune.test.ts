@@ -1,5 +1,5 @@
 // finetune / predict end to end on a tiny random BERT with the real wiki-ja
-// SentencePiece model, on slices of ../shared/data; and every bad input.
+// SentencePiece model, on slices of test/fixtures/shared/data; and every bad input.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

@@ -26,7 +26,7 @@ const [format, seedArg, casesArg, work] = process.argv.slice(2) as [string, stri
 if (format === undefined) process.exit(0);
 const rng = new Rng(Number(seedArg));
 const CASES = Number(casesArg);
-const SHARED = new URL('../../../shared/', import.meta.url).pathname;
+const SHARED = new URL('../../test/fixtures/shared/', import.meta.url).pathname;
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 const K = nativeKernels();
 const KNOWN = new Set(['DataError', 'CheckpointError', 'ConfigError', 'TokenizerError', 'InputError', 'CacheError', 'InputFileError', 'OptionError', 'MecabError', 'OutputPathError', 'CorpusError']);

@@ -68,8 +68,8 @@ export function requireCommand(tool: string, debianPackage: string): void {
   }
 }
 
-/** the shared/ folder beside the repository */
-export const SHARED_DIR = new URL('../../../shared/', import.meta.url).pathname;
+/** the shared references the tests read, copied into the repository (test/fixtures/shared/README.md: sources and licences) */
+export const SHARED_DIR = new URL('../../test/fixtures/shared/', import.meta.url).pathname;
 
 /**
  * Real Japanese texts for tokenizer comparisons, one line each: up to 700

@@ -13,7 +13,7 @@ import { InputBuilder, padBatch, truncateSeqPair } from '../src/tokenize/inputs.
 import { tempDir } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const WIKI = join(ROOT, '../shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
+const WIKI = join(ROOT, 'test/fixtures/shared/models/wiki-ja-albert-spm/wiki-ja_albert.model');
 
 test('_truncate_seq_pair: pop from the longer side, from b when equal', () => {
   const cases: Array<[number[], number[], number, number[], number[]]> = [
@@ -32,7 +32,7 @@ test('_truncate_seq_pair: pop from the longer side, from b when equal', () => {
 
 test('features match run_classifier convert_single_example (Python reference over the same token ids)', () => {
   const tok = loadTokenizer(WIKI, { lowercase: true });
-  const lines = readFileSync(join(ROOT, '../shared/data/chabsa/train.tsv'), 'utf8').split('\n').slice(0, 120).map((l) => l.split('\t')[0]!).filter(Boolean);
+  const lines = readFileSync(join(ROOT, 'test/fixtures/shared/data/chabsa/train.tsv'), 'utf8').split('\n').slice(0, 120).map((l) => l.split('\t')[0]!).filter(Boolean);
   const pairs = lines.slice(0, 60).map((a, i) => [a, i % 3 === 0 ? null : lines[60 + i]!] as const);
   for (const max of [8, 32, 128]) {
     const b = new InputBuilder(tok, max);

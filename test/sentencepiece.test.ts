@@ -1,6 +1,6 @@
 // SentencePiece ids against Debian's spm_encode, generated during the test run:
 // models trained here with spm_train (unigram, BPE, byte fallback) and the real
-// 32k Japanese unigram model in ../shared/models/wiki-ja-albert-spm.
+// 32k Japanese unigram model in test/fixtures/shared/models/wiki-ja-albert-spm.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { SentencePieceTokenizer, TokenizerError, parseSentencePieceModel } from 
 import { loadTokenizer } from '../src/tokenize/index.js';
 import { japaneseTexts, requireCommand } from './helpers.js';
 
-const SHARED = new URL('../../../shared/', import.meta.url).pathname;
+const SHARED = new URL('../../test/fixtures/shared/', import.meta.url).pathname;
 const WIKI = join(SHARED, 'models/wiki-ja-albert-spm/wiki-ja_albert.model');
 
 /** ≥ 1,000 real sentences plus edge cases, one per line (spm_encode reads lines) */

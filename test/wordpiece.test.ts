@@ -11,7 +11,7 @@ import { mecabDicDir, readVocab, SPECIAL_TOKENS as SPECIAL } from '../src/tokeni
 import { japaneseTexts, requireCommand, tempDir } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const SHARED = join(ROOT, '../shared');
+const SHARED = join(ROOT, 'test/fixtures/shared');
 const TOHOKU = join(SHARED, 'models/tohoku-v1-vocab');
 
 function texts(): string[] {
