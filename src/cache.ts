@@ -15,7 +15,7 @@
  * memory, else through a file descriptor, entry by entry, so one larger than
  * RAM still ranks (Ranker's chunked mode).
  */
-import { JaBertError, registerError } from './core/errors.js';
+import { AbortedError, JaBertError, registerError } from './core/errors.js';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { totalmem } from 'node:os';
@@ -26,7 +26,6 @@ import { DataError, positiveLabelIndex } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { checkOutputPath, checkRegularFile, isSameOrAncestor, readFileChecked, realish } from './io/files.js';
 import { CheckpointError } from './io/tensor.js';
-import { AbortedError } from './train/trainer.js';
 import { InputFileError, readJsonFile, readJsonLines } from './io/text.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
 import { quantizeRows } from './core/quant.js';
@@ -123,18 +122,23 @@ export const cacheDataBytes = (c: Cache): number => c.bytes - 32 - c.dataStart;
 /** the index a cache file names, read from its header alone (no checksum pass); null when none or unreadable */
 export function readCacheHeaderIndex(path: string): string | null {
   try {
-    if (!statSync(path).isFile()) return null; // a FIFO or device is never opened (an open could block)
-    const fd = openSync(path, 'r');
-    try {
-      const pre = Buffer.alloc(16);
-      readSync(fd, pre, 0, 16, 0);
-      if (pre.toString('latin1', 0, 8) !== MAGIC) return null;
-      const h = Buffer.alloc(pre.readUInt32LE(12));
-      readSync(fd, h, 0, h.length, 16);
-      const header = JSON.parse(h.toString('utf8')) as Partial<CacheHeader>;
-      return header.index?.path ? resolveIndexPath(path, header.index.path) : null;
-    } finally { closeSync(fd); }
+    const header = readCacheHeaderOnly(path);
+    return header?.index?.path ? resolveIndexPath(path, header.index.path) : null;
   } catch { return null; }
+}
+
+/** a regular file's cache header (unchecked), or null when the file does not begin as a ja-bert cache; a FIFO or device is never opened */
+function readCacheHeaderOnly(path: string, withHeader = true): Partial<CacheHeader> | null {
+  if (!statSync(path).isFile()) return null;
+  const fd = openSync(path, 'r');
+  try {
+    const pre = Buffer.alloc(16);
+    if (readSync(fd, pre, 0, 16, 0) < 8 || pre.toString('latin1', 0, 8) !== MAGIC) return null;
+    if (!withHeader) return {};
+    const h = Buffer.alloc(pre.readUInt32LE(12));
+    readSync(fd, h, 0, h.length, 16);
+    return JSON.parse(h.toString('utf8')) as Partial<CacheHeader>;
+  } finally { closeSync(fd); }
 }
 
 /**
@@ -142,9 +146,15 @@ export function readCacheHeaderIndex(path: string): string | null {
  * and inside that folder, so a damaged or hostile header (`../../etc`) names nothing else
  */
 export function resolveIndexPath(cachePath: string, stored: string): string {
-  const base = dirname(realish(cachePath)), p = resolve(base, stored);
-  if (p === base || !isSameOrAncestor(base, p)) throw new CacheError(`${cachePath}: its header names an index outside the cache's folder; rebuild it with cache build --index`);
-  return p;
+  const p = indexInCacheFolder(cachePath, stored);
+  if (p === null) throw new CacheError(`${cachePath}: its header names an index outside the cache's folder; rebuild it with cache build --index`);
+  return p.path;
+}
+
+/** `index` resolved against the cache's folder (real paths): its path and its name relative to that folder, or null when it is not inside it */
+function indexInCacheFolder(cache: string, index: string): { path: string; relative: string } | null {
+  const base = dirname(realish(cache)), p = realish(resolve(base, index));
+  return p !== base && isSameOrAncestor(base, p) ? { path: p, relative: relative(base, p) } : null;
 }
 
 /** release a cache read through a file descriptor */
@@ -344,11 +354,7 @@ export function encodeTexts(m: ScoringModel, texts: string[], batchSize = 32): A
 
 /** a file that begins as a ja-bert cache does (its magic), whatever its version or state */
 export function looksLikeCache(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    const fd = openSync(path, 'r');
-    try { const b = Buffer.alloc(8); return readSync(fd, b, 0, 8, 0) === 8 && b.toString('latin1') === MAGIC; } finally { closeSync(fd); }
-  } catch { return false; }
+  try { return readCacheHeaderOnly(path, false) !== null; } catch { return false; }
 }
 
 /**
@@ -398,9 +404,9 @@ export function indexField(m: ScoringModel, index: string | undefined, cache?: s
   if (!index) return {};
   // named relative to the cache's folder, which must hold it (a header can then never point elsewhere: resolveIndexPath)
   if (cache !== undefined) {
-    const base = dirname(realish(cache)), ix = realish(index);
-    if (ix === base || !isSameOrAncestor(base, ix)) throw new OptionError(`--index lancedb://${index}: the index must be a folder inside the cache's folder ${dirname(cache)} (the cache names it by a relative path)`);
-    index = relative(base, ix);
+    const ix = indexInCacheFolder(cache, resolve(index));
+    if (ix === null) throw new OptionError(`--index lancedb://${index}: the index must be a folder inside the cache's folder ${dirname(cache)} (the cache names it by a relative path)`);
+    index = ix.relative;
   }
   if (!RETRIEVABLE_HEADS.includes(m.pm.bert.cfg.pair_head!.type)) {
     throw new OptionError(`--index: the ${m.pm.bert.cfg.pair_head!.type} head compares projections of A that the index cannot form; retrieval works for ${RETRIEVABLE_HEADS.join(', ')}`);

@@ -7,13 +7,14 @@ import { basename, dirname, join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
-import { type DataOptions, loadData } from './data/load.js';
+import { dataInputs, type DataOptions, loadData } from './data/load.js';
 import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, positiveLabelIndex, scoreTargets } from './data/processors.js';
 import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, MULTI_LABEL_SELECTION_METRICS, multiLabelMetrics, multiLabelResultsText, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './eval/metrics.js';
 import { writeMultiLabelReports, writeRegressionReports, writeReports, writeTensorboard } from './eval/reports.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
 import { checkOutputPath } from './io/files.js';
+import { firstNonFinite } from './io/tensor.js';
 import { findModelFiles, loadBert, saveBert } from './model/load.js';
 import { copyTokenizerFiles } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
@@ -204,7 +205,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     ...(regression ? { problem_type: 'regression' } : ml ? { problem_type: 'multi_label_classification' } : {}),
     ...(contrastive ? { loss: st.loss, loss_scale: st.lossScale } : {}),
   });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs: [{ flag: '--texts', path: o.texts }, { flag: '--pairs', path: o.pairs }, { flag: '--train', path: o.trainFile }, { flag: '--eval', path: o.evalFile }, { flag: '--livedoor', path: o.livedoor }], model: o.model });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs: dataInputs(o), model: o.model });
   if (plan.finished) return finishedResult(o.output, labels, regression ? 'regression' : ml ? 'multi' : 'single');
   const resumeFrom = plan.resumeFrom;
   const files = findModelFiles(o.model);
@@ -245,7 +246,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   if (total < 1) throw new OptionError(`no training steps: ${nTrain} ${positives ? 'positive pairs' : 'examples'} with --batch-size ${st.batchSize} × --gradient-accumulation-steps ${st.gradientAccumulation} and --epochs ${st.epochs} make less than one step`);
 
   // 2. the run begins: lock, run.json; from here a kill leaves a folder the same command resumes
-  const release = beginRun(plan, identity, OUTPUT_FILES);
+  const release = beginRun(plan, identity);
   try {
     const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
     const runLogits = (): Float32Array => (pm ? evaluatePairLogits(pm, ev.features as PairFeatures, 64, builder.pad) : evaluateLogits(model, ev.features as Features[], 64, builder.pad));
@@ -358,8 +359,11 @@ export interface PredictOptions { model: string; input: string; output: string; 
 /** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
 export function predict(o: PredictOptions): number {
   checkOutputFile(o.output);
-  checkOutputPath('--output', o.output, { inputs: [{ flag: '--input', path: o.input }], model: o.model });
-  if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') checkOutputPath('--output (test_results.tsv beside it)', join(dirname(o.output), 'test_results.tsv'), { inputs: [{ flag: '--input', path: o.input }], model: o.model });
+  const reads = { inputs: [{ flag: '--input', path: o.input }], model: o.model };
+  checkOutputPath('--output', o.output, reads);
+  // run_classifier's test_results.tsv: one line of class probabilities per example, beside the JSONL (not when that goes to standard output)
+  const tsv = o.output !== '-' && outputTarget(o.output).kind === 'atomic' ? join(dirname(o.output), 'test_results.tsv') : null;
+  if (tsv) checkOutputPath('--output (test_results.tsv beside it)', tsv, reads);
   const clf = TextClassifier.load(o.model, { kernels: o.kernels, dtype: o.dtype, maxSeqLength: o.maxSeqLength, lowercase: o.lowercase });
   let lines: Array<{ value: unknown; line: number }>;
   try { lines = readJsonLines(o.input); } catch (e) { if (e instanceof InputFileError) throw new DataError(e.message); throw e; }
@@ -375,21 +379,21 @@ export function predict(o: PredictOptions): number {
   const missing = clf.needsPairs ? rows.find((r) => r.b === undefined) : undefined;
   if (missing) throw new DataError(`${src}: example ${missing.guid} has no "text_b"; the ${clf.head === 'nsp' ? 'next-sentence' : clf.head} head scores text pairs`);
   // a model whose outputs are not finite (a diverged run) gives no answer, not lines of nulls
-  const finite = (v: ArrayLike<number>, i: number) => { for (let k = 0; k < v.length; k++) if (!Number.isFinite(v[k]!)) throw new DataError(`${o.model}: the model's output for example ${rows[i]!.guid} is not finite (${v[k]}); its weights are damaged or training diverged`); };
+  const finite = (v: ArrayLike<number>, i: number) => { const k = firstNonFinite(v); if (k >= 0) throw new DataError(`${o.model}: the model's output for example ${rows[i]!.guid} is not finite (${v[k]}); its weights are damaged or training diverged`); };
   if (clf.multiLabel) {
     const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
     res.probs.forEach(finite);
     writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
       guid: r.guid, labels: clf.labels.filter((_, c) => res.probs[i]![c]! >= 0.5), probabilities: Object.fromEntries(clf.labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
     }) + '\n')));
-    if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
+    if (tsv) writeFileAtomic(tsv, (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
     return rows.length;
   }
   if (clf.regression) {
     const scores = clf.scores(rows.map((r) => ({ text: r.a, textB: r.b })));
     scores.forEach((s, i) => finite([s], i));
     writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({ guid: r.guid, prediction: Math.round(scores[i]! * 1e6) / 1e6 }) + '\n')));
-    if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => scores.forEach((v) => w(`${v}\n`)));
+    if (tsv) writeFileAtomic(tsv, (w) => scores.forEach((v) => w(`${v}\n`)));
     return rows.length;
   }
   const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
@@ -398,7 +402,6 @@ export function predict(o: PredictOptions): number {
   writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
     guid: r.guid, prediction: labels[res.predictions[i]!], probabilities: Object.fromEntries(labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
   }) + '\n')));
-  // run_classifier's test_results.tsv: one line of class probabilities per example, beside the JSONL (not when that goes to standard output)
-  if (o.output !== '-' && outputTarget(o.output).kind === 'atomic') writeFileAtomic(join(dirname(o.output), 'test_results.tsv'), (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
+  if (tsv) writeFileAtomic(tsv, (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
   return rows.length;
 }

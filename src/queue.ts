@@ -20,14 +20,13 @@
  *     thread count and ISA; oneDNN splits reductions by thread, which can change
  *     the last bit otherwise).
  */
-import { createHash } from 'node:crypto';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { writeFileAtomic } from './io/atomic.js';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Kernels } from './core/kernels.js';
-import { resolveDtype, type DTypeOption } from './core/dtype.js';
+import { DTYPE_OPTIONS, resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
 import { DataError } from './data/processors.js';
 import {
@@ -74,7 +73,7 @@ export function checkChunkJob(d: unknown, id: string): ChunkJob & { file: string
   const j = d as Record<string, unknown>;
   if (typeof j.model !== 'string' || j.model === '' || j.model.includes('\0')) bad('"model" must be a path');
   if (!(CACHE_STORAGES as readonly unknown[]).includes(j.storage)) bad(`"storage" must be one of ${CACHE_STORAGES.join(', ')}`);
-  if (j.dtype !== undefined && !['auto', 'f32', 'bf16'].includes(j.dtype as string)) bad('"dtype" must be auto, f32 or bf16');
+  if (j.dtype !== undefined && !(DTYPE_OPTIONS as readonly unknown[]).includes(j.dtype)) bad(`"dtype" must be one of ${DTYPE_OPTIONS.join(', ')}`);
   if (!Number.isSafeInteger(j.batchSize) || (j.batchSize as number) < 1 || (j.batchSize as number) > 4096) bad('"batchSize" must be an integer from 1 to 4096');
   if (typeof j.cache !== 'string' || !isAbsolute(j.cache) || j.cache.includes('\0')) bad('"cache" must be an absolute path');
   if (typeof j.chunk !== 'string' || !CHUNK_NAME.test(j.chunk)) bad('"chunk" must be a chunk file name');

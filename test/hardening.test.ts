@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { JaBertError } from '../src/core/errors.js';
-import { finetune } from '../src/finetune.js';
 import { readTorchBin } from '../src/io/torchbin.js';
 import { checkChunkJob } from '../src/queue.js';
 import { RetrieveRanker } from '../src/retrieve.js';
@@ -19,7 +18,7 @@ import { confusionMatrixText } from '../src/eval/metrics.js';
 import { Classifier, Encoder, PairScorer, buildCache as apiBuildCache, closeEngine } from '../src/index.js';
 import { startServer } from '../src/serve/server.js';
 import { Rng } from '../src/core/random.js';
-import { tinySetup, type TinySetup } from './helpers.js';
+import { tinyPairModel, type TinySetup } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const K = nativeKernels();
@@ -40,9 +39,7 @@ function refused(r: ReturnType<typeof run>, re: RegExp, what: string): void {
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'jabert-harden-'));
-  t = tinySetup(dir, { seed: 25, from: 300, to: 380 });
-  pairModel = join(dir, 'dot');
-  finetune({ model: t.model, output: pairModel, kernels: K, texts: t.texts, pairs: t.pairs, head: 'dot', maxSteps: 1, batchSize: 8, maxSeqLength: 32, dtype: 'f32', saveSteps: 0 });
+  ({ t, model: pairModel } = tinyPairModel(dir, { seed: 25, from: 300, to: 380, maxSteps: 1 }));
   input = join(dir, 'in.jsonl');
   writeFileSync(input, '{"text": "テスト", "text_b": "文"}\n{"text": "もう一つ", "text_b": "別"}\n');
 });

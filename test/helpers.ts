@@ -6,6 +6,7 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import type { TestContext } from 'node:test';
 import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
+import { finetune } from '../src/finetune.js';
 import { saveBert } from '../src/model/load.js';
 import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
@@ -138,4 +139,12 @@ export function tinySetup(dir: string, o: { seed: number; from: number; to: numb
   const texts = join(dir, 'texts.json');
   writeFileSync(texts, JSON.stringify(body));
   return { model, pairs, texts, slice, body };
+}
+
+/** tinySetup plus a dot-head pair model fine-tuned on it for a step or two (f32, no checkpoints): what cache, rank and retrieval tests start from */
+export function tinyPairModel(dir: string, o: { seed: number; from: number; to: number; maxSteps: number }): { t: TinySetup; model: string } {
+  const t = tinySetup(dir, o);
+  const model = join(dir, 'dot');
+  finetune({ model: t.model, output: model, kernels: nativeKernels(), texts: t.texts, pairs: t.pairs, head: 'dot', maxSteps: o.maxSteps, batchSize: 8, maxSeqLength: 32, dtype: 'f32', saveSteps: 0 });
+  return { t, model };
 }

@@ -16,7 +16,7 @@ import { finetune } from '../src/finetune.js';
 import { entryKeys, KEY_ROWS, RetrieveRanker, writeIndex } from '../src/retrieve.js';
 import { closeEngine, PairScorer } from '../src/index.js';
 import { startServer } from '../src/serve/server.js';
-import { tinySetup, type TinySetup } from './helpers.js';
+import { tinyPairModel, type TinySetup } from './helpers.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const K = nativeKernels();
@@ -25,9 +25,7 @@ let dir = '', t: TinySetup, model = '', cache = '', index = '';
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'jabert-retrieve-'));
-  t = tinySetup(dir, { seed: 41, from: 700, to: 820 });
-  model = join(dir, 'dot');
-  finetune({ model: t.model, output: model, kernels: K, texts: t.texts, pairs: t.pairs, head: 'dot', maxSteps: 2, batchSize: 8, maxSeqLength: 32, dtype: 'f32', saveSteps: 0 });
+  ({ t, model } = tinyPairModel(dir, { seed: 41, from: 700, to: 820, maxSteps: 2 }));
   cache = join(dir, 'c.jabc');
   index = join(dir, 'ix');
   const r = cli('cache', 'build', '--model', model, '--texts', t.texts, '--cache', cache, '--index', `lancedb://${index}`, '--cache-dtype', 'int8', '--dtype', 'f32');

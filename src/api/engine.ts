@@ -6,7 +6,8 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { deserializeError, JaBertError, registerError } from '../core/errors.js';
+import { AbortedError, deserializeError, JaBertError, registerError } from '../core/errors.js';
+import { OptionError } from '../core/options.js';
 import type { JobName, Reply, Task } from './protocol.js';
 
 /** the engine thread could not start or died */
@@ -41,10 +42,6 @@ export function call<T>(task: Exclude<Task, { op: 'job' }>): Promise<T> {
   return send<T>(task);
 }
 
-/** a job refused by its control (an aborted signal before it started) */
-export class JobAbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
-registerError(JobAbortedError);
-
 export interface JobControl {
   /** each progress line (the CLI's progress bar text, with ETA) */
   onProgress?: (line: string) => void;
@@ -54,8 +51,8 @@ export interface JobControl {
 
 /** a long job (finetune, pretrain, ...) in the engine thread, with progress lines and cancellation */
 export async function job<T>(name: JobName, options: object, control: JobControl = {}): Promise<T> {
-  if (control.signal?.aborted) throw new JobAbortedError(`${name}: cancelled before it started (the signal was already aborted)`);
-  if (control.onProgress !== undefined && typeof control.onProgress !== 'function') throw new JobAbortedError(`${name}: onProgress must be a function`);
+  if (control.signal?.aborted) throw new AbortedError(`${name}: cancelled before it started (the signal was already aborted)`);
+  if (control.onProgress !== undefined && typeof control.onProgress !== 'function') throw new OptionError(`${name}: onProgress must be a function`);
   const abort = new Int32Array(new SharedArrayBuffer(4));
   const onAbort = () => Atomics.store(abort, 0, 1);
   control.signal?.addEventListener('abort', onAbort, { once: true });

@@ -10,7 +10,7 @@ import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { DataError, type Example, labelList } from '../data/processors.js';
 import { computeMetrics, evalResultsText, type Metrics } from '../eval/metrics.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, positiveOption } from '../core/options.js';
-import { type DataOptions, loadData } from '../data/load.js';
+import { dataInputs, type DataOptions, loadData } from '../data/load.js';
 import { writeReports } from '../eval/reports.js';
 import { OUTPUT_FILES } from '../finetune.js';
 import { beginRun, inspectRun } from '../run/rundir.js';
@@ -63,7 +63,7 @@ export function baseline(o: BaselineOptions): BaselineResult {
   const labels = labelList(data.train, data.source);
   const identity = JSON.stringify({ method: 'baseline', model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null,
     eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null, max_seq_length: maxSeqLength, pooling, pair_features: kind, C: Creg, seed, dtype, lowercase: o.lowercase ?? null });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', ownFiles: OUTPUT_FILES, inputs: [{ flag: '--texts', path: o.texts }, { flag: '--pairs', path: o.pairs }, { flag: '--train', path: o.trainFile }, { flag: '--eval', path: o.evalFile }, { flag: '--livedoor', path: o.livedoor }], model: o.model });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', ownFiles: OUTPUT_FILES, inputs: dataInputs(o), model: o.model });
   const index = new Map(labels.map((l, i) => [l, i]));
   const files = findModelFiles(o.model);
   const { model } = loadBert(o.model, { kernels: o.kernels, dtype });
@@ -89,7 +89,7 @@ export function baseline(o: BaselineOptions): BaselineResult {
     return { X, y, D };
   };
   const tr = build(data.train, data.source), ev = build(data.eval, o.evalFile ?? data.source);
-  const release = beginRun(plan, identity, OUTPUT_FILES);
+  const release = beginRun(plan, identity);
   try {
     o.log?.(`fitting logistic regression on ${data.train.length} x ${tr.D} features`);
     const t1 = Date.now();

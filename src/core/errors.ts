@@ -15,6 +15,9 @@ export class JaBertError extends Error {
   }
 }
 
+/** a long job (training, a cache build) cancelled through its signal; rerunning the same call resumes it */
+export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
+
 const registry = new Map<string, new (message: string) => JaBertError>();
 
 /** remember an error class so an error crossing a thread boundary comes back as itself */
@@ -38,3 +41,5 @@ export function deserializeError(s: SerializedError): Error {
   if (s.stack) e.stack = s.stack;
   return e;
 }
+
+registerError(AbortedError);

@@ -13,6 +13,11 @@ export interface DataOptions {
   evalFile?: string;
 }
 
+/** the files the data flags name, each with its flag (what a run's output may not be, nor hold) */
+export function dataInputs(o: DataOptions): Array<{ flag: string; path: string | undefined }> {
+  return [{ flag: '--texts', path: o.texts }, { flag: '--pairs', path: o.pairs }, { flag: '--train', path: o.trainFile }, { flag: '--eval', path: o.evalFile }, { flag: '--livedoor', path: o.livedoor }];
+}
+
 /** the train/eval examples named by the data flags */
 export function loadData(o: DataOptions, seed: number): { train: Example[]; eval: Example[]; source: string } {
   if (o.evalRatio !== undefined) ratioOption('eval-ratio', o.evalRatio, 0);

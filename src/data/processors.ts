@@ -43,15 +43,15 @@ function labelString(v: unknown, where: string): string {
 /** a label written as a decimal number (0.5, 3.80, 1e-2): float targets, as HF's run_glue takes them for regression */
 export const isScoreLabel = (l: string): boolean => /[.eE]/.test(l) && l.trim() !== '' && Number.isFinite(Number(l));
 
-/** float targets of examples (regression); a label that is not a number is a DataError naming the example */
 /** the largest regression score magnitude accepted: its square and gradients stay finite in f32 */
 export const MAX_SCORE = 1e9;
 
+/** float targets of examples (regression); a label that is not a number, or beyond ±MAX_SCORE, is a DataError naming the example */
 export function scoreTargets(examples: Example[], source: string): Float64Array {
   return Float64Array.from(examples, (e) => {
     const v = Number(e.label);
     if (e.label.trim() === '' || !Number.isFinite(v)) throw new DataError(`${source}: example ${e.guid} has label "${e.label.slice(0, 40)}", not a number (a regression task needs numeric scores)`);
-    if (Math.abs(v) > MAX_SCORE) throw new DataError(`${source}: example ${e.guid} has score ${v}, outside ±${MAX_SCORE} (regression scores must be finite numbers within ±1e9; rescale them)`);
+    if (Math.abs(v) > MAX_SCORE) throw new DataError(`${source}: example ${e.guid} has score ${v}, outside ±${MAX_SCORE} (regression scores must be finite numbers within it; rescale them)`);
     return v;
   });
 }

@@ -13,6 +13,12 @@ registerError(CheckpointError);
 
 export const DTYPE_BYTES: Record<DTypeName, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
+/** the index of the first non-finite value of `v`, or -1 (weights, outputs: a diverged model is refused, never used) */
+export function firstNonFinite(v: ArrayLike<number>): number {
+  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return i;
+  return -1;
+}
+
 export function numel(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

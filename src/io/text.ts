@@ -52,7 +52,6 @@ export function decodeUtf8(bytes: Uint8Array, path: string, allowNul = false): s
   return text;
 }
 
-/** a text file read strictly (see decodeUtf8); `-` reads standard input to its end */
 /** the most bytes one text input may have (a JavaScript string holds at most 2^29 UTF-16 units) */
 export const MAX_TEXT_BYTES = 2 ** 29;
 

@@ -10,7 +10,7 @@ import type { DType, Kernels } from '../core/kernels.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { findModelFiles, readWeights, type ModelFiles } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { CheckpointError, toFloat32 } from '../io/tensor.js';
+import { CheckpointError, firstNonFinite, toFloat32 } from '../io/tensor.js';
 import { InputFileError, readJsonFile } from '../io/text.js';
 import { Bert } from './bert.js';
 import { type BertConfig, configToJson, makeConfig } from './config.js';
@@ -76,7 +76,8 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
       continue;
     }
     const v = toFloat32(t);
-    for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) throw new CheckpointError(`${files.weightsPath}: tensor ${spec.name} holds a non-finite value (${v[i]}) at index ${i}; the checkpoint is damaged or diverged`);
+    const i = firstNonFinite(v);
+    if (i >= 0) throw new CheckpointError(`${files.weightsPath}: tensor ${spec.name} holds a non-finite value (${v[i]}) at index ${i}; the checkpoint is damaged or diverged`);
     model.params.set(v, spec.offset);
   }
   for (const name of tensors.keys()) {

@@ -188,7 +188,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     model = new Bert(cfg, { kernels: o.kernels, dtype, seed, mlmHead: true, nspHead: nsp });
   }
   // 2. the run begins: lock, run.json; a kill from here on leaves a folder the same command resumes
-  const release = beginRun(plan, identity, PRETRAIN_FILES);
+  const release = beginRun(plan, identity);
   try {
     model.cfg.pad_token_id = sp.pad; // config.json says which id pads (HF masks by it; its default 0 is often another token)
     o.log?.(`pretraining (${objective}${wwm ? ', whole-word masking' : ''}) on ${lengths.length} ${nsp ? 'chunks' : 'sequences'} (${heldN} held out), vocabulary ${tok.vocabSize}`);

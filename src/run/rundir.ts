@@ -16,9 +16,8 @@
  *   folder or a finished one.
  */
 import { JaBertError, registerError } from '../core/errors.js';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { statSync } from 'node:fs';
 import { checkOutputPath } from '../io/files.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { latestCheckpoint } from '../train/trainer.js';
@@ -43,8 +42,8 @@ export interface RunPlan {
 
 export interface RunOptions {
   overwrite?: boolean; finished: string; reuseFinished?: boolean;
-  /** the files this kind of run writes: with --overwrite, a folder holding anything else is refused (ja-bert deletes only what it wrote) */
-  ownFiles?: RegExp;
+  /** the files this kind of run writes: only these are removed when the run starts afresh, and with --overwrite a folder holding anything else is refused (ja-bert deletes only what it wrote) */
+  ownFiles: RegExp;
   /** the run's inputs and model folder: the output folder may be none of them, nor hold one */
   inputs?: Array<{ flag: string; path: string | undefined }>;
   model?: string;
@@ -61,12 +60,11 @@ const RUN_RECORDS = /^(run\.json|\.ja-bert\.lock|.*\.\d+\.tmp|checkpoint-\d+(\.t
  */
 export function inspectRun(dir: string, identity: string, o: RunOptions): RunPlan {
   checkOutputPath('--output', dir, { inputs: o.inputs, model: o.model, folder: true });
-  if (existsSync(dir)) {
-    try { if (!statSync(dir).isDirectory()) throw new RunDirError(`${dir}: exists and is not a folder; give a folder path for --output`); } catch (e) { if (e instanceof RunDirError) throw e; }
-  }
+  if (!existsSync(dir)) return inspectLocked(dir, identity, o); // nothing to read; beginRun creates and locks it
+  if (!statSync(dir).isDirectory()) throw new RunDirError(`${dir}: exists and is not a folder; give a folder path for --output`);
   // the lock first: nothing in the folder is read for resuming while another run may be writing it
-  const release = existsSync(dir) ? lockRun(dir) : null;
-  try { return inspectLocked(dir, identity, o); } finally { release?.(); }
+  const release = lockRun(dir);
+  try { return inspectLocked(dir, identity, o); } finally { release(); }
 }
 
 function inspectLocked(dir: string, identity: string, o: RunOptions): RunPlan {
@@ -77,7 +75,7 @@ function inspectLocked(dir: string, identity: string, o: RunOptions): RunPlan {
   try { entries = readdirSync(dir); } catch (e) { throw new RunDirError(`${dir}: cannot read the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   if (o.overwrite) {
     // --overwrite replaces a run of ja-bert's, never a folder that holds files it did not write
-    const foreign = o.ownFiles ? entries.filter((f) => !o.ownFiles!.test(f) && !RUN_RECORDS.test(f)) : [];
+    const foreign = entries.filter((f) => !o.ownFiles.test(f) && !RUN_RECORDS.test(f));
     if (foreign.length) throw new RunDirError(`${dir}: holds files ja-bert did not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? `, … ${foreign.length} in all` : ''}); --overwrite replaces only a ja-bert run folder: give another folder`);
     return plan(null, false);
   }
@@ -143,9 +141,9 @@ export function lockRun(dir: string): () => void {
 
 /**
  * Lock the folder and record the run: with --overwrite (or a fresh folder) the
- * files an earlier run wrote (`ownFiles`) are removed first. Returns the release function.
+ * files an earlier run wrote (the plan's `ownFiles`) are removed first. Returns the release function.
  */
-export function beginRun(plan: RunPlan, identity: string, ownFiles: RegExp): () => void {
+export function beginRun(plan: RunPlan, identity: string): () => void {
   const release = lockRun(plan.dir);
   try {
     // the folder may have changed between the plan and the lock (another run started, or finished, meanwhile)
@@ -154,7 +152,7 @@ export function beginRun(plan: RunPlan, identity: string, ownFiles: RegExp): () 
     if (!now || now.resumeFrom !== plan.resumeFrom || now.sameRun !== plan.sameRun || now.finished !== plan.finished) {
       throw new RunDirError(`${plan.dir}: the folder changed while this run was starting (another run wrote to it); run the command again`);
     }
-    if (!plan.sameRun) for (const f of readdirSync(plan.dir)) if (ownFiles.test(f) || f === 'run.json') rmSync(join(plan.dir, f), { recursive: true, force: true });
+    if (!plan.sameRun) for (const f of readdirSync(plan.dir)) if (plan.options.ownFiles.test(f) || f === 'run.json') rmSync(join(plan.dir, f), { recursive: true, force: true });
     if (!plan.sameRun || !existsSync(join(plan.dir, 'run.json'))) writeFileAtomic(join(plan.dir, 'run.json'), (w) => w(identity + '\n'));
   } catch (e) { release(); throw e; }
   return release;

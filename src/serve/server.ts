@@ -124,8 +124,10 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     try { done(null, JSON.parse(s)); } catch (e) { done(new HttpError(400, 'bad_request', `the body is not valid JSON (${jsonErrorReason(e)})`), undefined); }
   });
   // an error message never shows where the server's files are
-  const paths = [o.cache, o.model, clf.dir, o.cache && resolve(o.cache), o.model && resolve(o.model), scorer?.cache].filter((p): p is string => typeof p === 'string' && p.length > 1).sort((a, b) => b.length - a.length);
-  const redact = (m: string) => paths.reduce((s, p) => s.split(p).join(p === o.cache || p === scorer?.cache || (o.cache && p === resolve(o.cache)) ? '<cache>' : '<model>'), m);
+  const hidden: Array<[string, string]> = [o.cache, scorer?.cache].filter((p) => p).flatMap((p) => [[p!, '<cache>'], [resolve(p!), '<cache>']] as Array<[string, string]>)
+    .concat([o.model, clf.dir].filter((p) => p).flatMap((p) => [[p!, '<model>'], [resolve(p!), '<model>']] as Array<[string, string]>))
+    .sort((a, b) => b[0].length - a[0].length); // the longest first, so a cache inside the model folder is named as the cache
+  const redact = (m: string) => hidden.reduce((s, [p, name]) => s.split(p).join(name), m);
   const text = { type: 'string', minLength: 1, maxLength: maxTextLength };
 
   app.addHook('onRequest', async (req) => { (req as unknown as { t0: number }).t0 = performance.now(); });

@@ -15,24 +15,17 @@ import { Rng } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveBert } from '../model/load.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { toFloat32 } from '../io/tensor.js';
+import { firstNonFinite, toFloat32 } from '../io/tensor.js';
 import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
-import { JaBertError, registerError } from '../core/errors.js';
+import { AbortedError, JaBertError, registerError } from '../core/errors.js';
 import { isPlainLoss, mseLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
 
-/** training was cancelled through its signal */
-export class AbortedError extends JaBertError { override readonly code = 'ERR_JA_BERT_ABORTED'; }
+export { AbortedError };
 /** training produced a non-finite loss or weights: stopped, never reported as finished */
 export class DivergedError extends JaBertError { override readonly code = 'ERR_JA_BERT_DIVERGED'; }
-registerError(AbortedError, DivergedError);
-
-/** the index of the first non-finite value of `v`, or -1 */
-export function firstNonFinite(v: Float32Array): number {
-  for (let i = 0; i < v.length; i++) if (!Number.isFinite(v[i]!)) return i;
-  return -1;
-}
+registerError(DivergedError);
 
 export interface TrainOptions {
   batchSize: number;
