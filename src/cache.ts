@@ -461,7 +461,10 @@ export function buildCache(o: { model: string; texts?: string; cache: string; ke
   checkCacheTarget(o.cache, { inputs: [{ flag: '--texts', path: o.texts }, { flag: '--from-embeddings', path: o.fromEmbeddings }], model: o.model, overwrite: o.overwrite, index: o.index });
   // a cache that cannot be written fails now, not after encoding everything
   const probe = `${o.cache}.${process.pid}.probe`;
-  try { closeSync(openSync(probe, 'w')); rmSync(probe, { force: true }); } catch (e) { throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  // created exclusively: a file that happens to have the probe's name is not ja-bert's to truncate or remove
+  try { closeSync(openSync(probe, 'wx')); rmSync(probe, { force: true }); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new CacheError(`${o.cache}: cannot write in ${dirname(o.cache)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
   const W = m.pm.head.repWidth();
   const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
   const header: Omit<CacheHeader, 'entries' | 'floats'> = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index, o.cache) };
