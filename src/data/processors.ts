@@ -4,7 +4,6 @@
  */
 import { JaBertError, registerError } from '../core/errors.js';
 import { extname } from 'node:path';
-import { Rng } from '../core/random.js';
 import { InputFileError, readDelimited, readJsonFile, readJsonLines } from '../io/text.js';
 
 export class DataError extends JaBertError { override readonly code = 'ERR_JA_BERT_DATA'; }
@@ -22,6 +21,9 @@ export interface Example {
   label: string;
   /** multi-label examples (a JSONL "label" / "labels" list): every label that applies; `label` is then '' */
   labels?: string[];
+  /** the texts' ids where the data names them (the titles of honbun_data.json): leakage and grouped splits key texts by them */
+  idA?: string;
+  idB?: string;
 }
 
 function parseJson(path: string): unknown {
@@ -79,7 +81,7 @@ export function readPairExamples(textsPath: string, pairsPath: string): Example[
     if (Array.isArray(p) && p.length === 3) [a, b, label] = p;
     else if (p && typeof p === 'object' && !Array.isArray(p)) ({ a, b, label } = p as Record<string, unknown>);
     else throw new DataError(`${where}: expected [title_a, title_b, label] or {"a", "b", "label"}`);
-    return { guid: `pair-${i}`, textA: body(a, where), textB: body(b, where), label: labelString(label, where) };
+    return { guid: `pair-${i}`, textA: body(a, where), textB: body(b, where), label: labelString(label, where), idA: a as string, idB: b as string };
   });
 }
 
@@ -160,18 +162,6 @@ export function labelList(examples: Example[], source: string): string[] {
   if (set.length < 2) throw new DataError(`${source}: the training data has ${set.length === 0 ? 'no examples' : `only one class ("${set[0]}")`}; classification needs at least two`);
   const numeric = set.every((l) => /^-?\d+$/.test(l));
   return numeric ? set.sort((a, b) => Number(a) - Number(b)) : set.sort();
-}
-
-/** seeded shuffle, then the first ceil(n * ratio) are held out (as sklearn's train_test_split counts) */
-export function splitExamples(examples: Example[], evalRatio: number, seed: number, source: string): { train: Example[]; eval: Example[] } {
-  if (!(evalRatio > 0 && evalRatio < 1)) throw new DataError(`--eval-ratio must be between 0 and 1, got ${evalRatio}`);
-  const idx = examples.map((_, i) => i);
-  const rng = new Rng(seed);
-  for (let i = idx.length - 1; i > 0; i--) { const j = rng.int(i + 1); [idx[i], idx[j]] = [idx[j]!, idx[i]!]; }
-  const nEval = Math.ceil(examples.length * evalRatio);
-  const evalSet = idx.slice(0, nEval).map((i) => examples[i]!), train = idx.slice(nEval).map((i) => examples[i]!);
-  if (evalSet.length === 0 || train.length === 0) throw new DataError(`${source}: ${examples.length} examples split at ${evalRatio} leave an empty ${evalSet.length === 0 ? 'eval' : 'train'} set`);
-  return { train, eval: evalSet };
 }
 
 /** multi-label data: the label set (sorted) and an n × C 0/1 matrix; every example must have a list */
