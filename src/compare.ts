@@ -16,6 +16,9 @@ import { InputBuilder, padBatch } from './tokenize/inputs.js';
 import { finetune } from './finetune.js';
 import { loadData } from './data/load.js';
 import { intOption } from './core/options.js';
+import type { SplitStrategy } from './data/split.js';
+import { formatP, readRunPredictions, significanceAgainst } from './eval/reliability.js';
+import { wilson } from './eval/stats.js';
 import { HEAD_TYPES } from './model/heads/index.js';
 
 export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
@@ -36,11 +39,17 @@ export interface CompareRow {
   cache_bytes_per_text: number; cache_file_bytes: number | null; rank10k_measured_pairs: number; eval_examples: number; global_step: number;
   /** ranking on the eval split (cached heads): each A with a positive B ranks every distinct B of the split; recall@10 and MRR of its positives */
   recall_at_10: number | null; mrr: number | null; ranking_queries: number;
+  /** the accuracy's 95 % Wilson interval */
+  accuracy_ci95: [number, number];
+  /** this head against the cross-encoder on the same eval pairs (McNemar's exact test, paired bootstrap of the difference); null for cross itself or without it */
+  vs_cross: { b: number; c: number; p_value: number; accuracy_difference: number; accuracy_difference_ci95: [number, number] | null } | null;
 }
 
 export interface CompareOptions {
   model: string; texts: string; pairs: string; output: string; kernels: Kernels; heads?: string[];
   maxSteps?: number; epochs?: number; evalRatio?: number; batchSize?: number; learningRate?: number; maxSeqLength?: number; seed?: number; dtype?: DTypeOption;
+  /** random (default) or group: every head on the same grouped split (no eval text seen in training) */
+  split?: SplitStrategy;
   /** pairs timed for pair_ms (default 100) and the cross-encoder's rank sample (default 320) */
   timingPairs?: number; crossRankSample?: number;
   /** retrain every head even where a finished run of the same settings is in the folder */
@@ -59,20 +68,23 @@ export function compare(o: CompareOptions): CompareRow[] {
   const seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
   intOption('timing-pairs', o.timingPairs, 100);
   if (o.crossRankSample !== undefined) intOption('cross-rank-sample', o.crossRankSample, 1);
-  const data = loadData({ texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio }, seed);
+  const data = loadData({ texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, split: o.split }, seed);
   const evalPairs = data.eval.slice(0, o.timingPairs ?? 100);
   const rows: CompareRow[] = [];
+  let reliabilityBlock = '';
   for (const head of heads) {
     const dir = join(o.output, head);
     o.log?.(`== ${head}`);
     const r = finetune({
-      model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, head: entries.get(head)!.head, loss: entries.get(head)!.loss,
+      model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, split: o.split, head: entries.get(head)!.head, loss: entries.get(head)!.loss,
       maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype,
       // a rerun after a kill keeps the heads already trained and resumes the one in progress
       saveSteps: 100, reuseFinished: true, overwrite: o.overwrite, log: o.log, signal: o.signal,
     });
     if (!r.metrics) throw new DataError(`${o.pairs}: compare needs class labels (0/1), not scores`);
-    const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep };
+    const base = { head, accuracy: r.metrics.accuracy, macro_f1: r.metrics.macro.f1, train_seconds: r.train.seconds, eval_examples: data.eval.length, global_step: r.train.globalStep,
+      accuracy_ci95: wilson(Math.round(r.metrics.accuracy * r.metrics.total), r.metrics.total), vs_cross: null };
+    if (head === 'cross') reliabilityBlock = r.reliabilityText;
     if (head === 'cross') {
       const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });
       const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
@@ -111,8 +123,17 @@ export function compare(o: CompareOptions): CompareRow[] {
     }
     o.log?.(`${head}: accuracy ${rows.at(-1)!.accuracy.toFixed(4)}, pair ${rows.at(-1)!.pair_ms.toFixed(2)} ms, rank 10k ${rows.at(-1)!.rank10k_ms.toFixed(0)} ms`);
   }
+  // every head against the cross-encoder on the same eval pairs
+  if (heads.includes('cross')) {
+    for (const row of rows) {
+      if (row.head === 'cross') continue;
+      const mine = readRunPredictions(join(o.output, row.head));
+      const sig = significanceAgainst(join(o.output, 'cross'), data.eval, data.eval.map((e) => mine.get(e.guid)?.prediction ?? ''), { seed });
+      row.vs_cross = { b: sig.b, c: sig.c, p_value: sig.p_value, accuracy_difference: sig.accuracy_difference, accuracy_difference_ci95: sig.accuracy_difference_ci95 };
+    }
+  }
   writeFileAtomic(join(o.output, 'compare.json'), (w) => w(JSON.stringify(rows, null, 1) + '\n'));
-  writeFileAtomic(join(o.output, 'compare.md'), (w) => w(compareMarkdown(rows, { ...o, dtype })));
+  writeFileAtomic(join(o.output, 'compare.md'), (w) => w(compareMarkdown(rows, { ...o, dtype }) + (reliabilityBlock ? `\nThe split (the cross-encoder's run):\n\n\`\`\`\n${reliabilityBlock}\`\`\`\n` : '')));
   writeFileAtomic(join(o.output, 'compare.svg'), (w) => w(compareSvg(rows)));
   return rows;
 }
@@ -162,9 +183,9 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
   const cross = rows.find((r) => r.head === 'cross');
   const f = (x: number, d: number) => x.toFixed(d);
   const lines = [
-    `| head | accuracy | macro-F1 | recall@10 | MRR | train s | pair ms | rank 10k ms | rank speed vs cross | accuracy vs cross (pts) | cache bytes/text |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
-    ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${r.recall_at_10 === null ? '—' : f(r.recall_at_10, 4)} | ${r.mrr === null ? '—' : f(r.mrr, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? `${r.accuracy >= cross.accuracy ? '+' : '−'}${f(Math.abs(r.accuracy - cross.accuracy) * 100, 1)}` : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
+    `| head | accuracy | macro-F1 | recall@10 | MRR | train s | pair ms | rank 10k ms | rank speed vs cross | accuracy vs cross (pts) | McNemar p vs cross | cache bytes/text |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${r.recall_at_10 === null ? '—' : f(r.recall_at_10, 4)} | ${r.mrr === null ? '—' : f(r.mrr, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? `${r.accuracy >= cross.accuracy ? '+' : '−'}${f(Math.abs(r.accuracy - cross.accuracy) * 100, 1)}` : ''} | ${r.vs_cross ? formatP(r.vs_cross.p_value) : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
   ];
   return `# ja-bert compare\n\nmodel ${o.model}, pairs ${o.pairs}, ${o.maxSteps ? `${o.maxSteps} steps` : `${o.epochs ?? 3} epochs`} per head, ${rows[0]?.eval_examples ?? 0} eval pairs.\n\n${lines.join('\n')}\n\n` +
     `Timings use the training dtype (${o.dtype ?? 'f32'}) for the BERT passes${o.dtype === 'bf16' ? ' and for the attention heads\' two matmuls (scores and contexts); the rest of the heads\' arithmetic is f32' : ''}.\n` +
@@ -172,6 +193,7 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
     `rank 10k ms: one A against 10,000 cached candidates (the corpus's texts repeated), including encoding A.\n` +
     `* the cross-encoder has no cache: ${rows.find((r) => r.head === 'cross')?.rank10k_measured_pairs ?? 0} pairs timed in batches of 32, scaled to 10,000.\n` +
     `cache bytes/text: the stored representation (float32), without the text kept beside it.\n` +
+    `McNemar p vs cross: the exact test on the eval pairs one of the two got right and the other wrong (compare.json's vs_cross has the counts and the paired-bootstrap interval of the difference).\n` +
     `recall@10, MRR: retrieval on the eval split for the cached heads: each A with a positive pair ranks every distinct B of the split (${rows.find((r) => r.ranking_queries)?.ranking_queries ?? 0} queries).\n`;
 }
 

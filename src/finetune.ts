@@ -10,7 +10,8 @@ import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, r
 import { dataInputs, type DataOptions, loadData } from './data/load.js';
 import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, positiveLabelIndex, scoreTargets } from './data/processors.js';
 import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, MULTI_LABEL_SELECTION_METRICS, multiLabelMetrics, multiLabelResultsText, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './eval/metrics.js';
-import { writeMultiLabelReports, writeRegressionReports, writeReports, writeTensorboard } from './eval/reports.js';
+import { writeMultiLabelReports, writeRegressionReports, writeReports, writeSplitJson, writeTensorboard } from './eval/reports.js';
+import { classificationReliability, readRunPredictions, reliability, reliabilityKeys, reliabilityText, type Reliability, type Significance } from './eval/reliability.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
 import { checkOutputPath } from './io/files.js';
@@ -84,13 +85,17 @@ export interface FinetuneOptions extends DataOptions {
   polyCodes?: number;
   /** when the output folder holds this very run, finished: return its results from report.json instead of refusing (compare's resume) */
   reuseFinished?: boolean;
+  /** resamples of the bootstrap behind the macro-F1, MCC and ROC-AUC intervals (default 1000; 0: none) */
+  bootstrapSamples?: number;
+  /** a finished run (the frozen baseline, another model) on the same eval examples: McNemar's test and the accuracy difference against it */
+  baselineRun?: string;
   log?: (line: string) => void;
   /** cancels training between steps (AbortedError; rerunning resumes from the checkpoint) */
   signal?: { readonly aborted: boolean };
 }
 
 /** the files and folders finetune and baseline write into an output folder */
-export const OUTPUT_FILES = /^(best-model|run\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|metrics\.csv|runs|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+export const OUTPUT_FILES = /^(best-model|run\.json|split\.json|eval_results\.txt|eval_results\.json|classification_report\.txt|confusion_matrix\.txt|report\.json|eval_predictions\.jsonl|report\.html|metrics\.csv|runs|confusion_matrix\.png|learning_curve\.png|config\.json|model\.safetensors|logreg\.safetensors|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 /** the training loss's label smoothing and class weights, checked against the labels */
 function makeLossSpec(cw: FinetuneOptions['classWeights'], labelSmoothing: number, labels: string[], y: Int32Array): LossSpec {
@@ -109,25 +114,34 @@ function featurize(builder: InputBuilder, examples: Example[], labels: string[],
   return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };
 }
 
-/** one of: metrics (single-label classification), regression, multiLabel; the others null */
-export interface FinetuneResult { metrics: Metrics | null; regression: RegressionMetrics | null; multiLabel: MultiLabelMetrics | null; train: TrainResult; evalLoss: number; loss: number; evalText: string }
+/**
+ * one of: metrics (single-label classification), regression, multiLabel; the others null. reliability: the split, its
+ * leakage and the intervals; significance: McNemar against `baselineRun`; reliabilityText: their printed block
+ */
+export interface FinetuneResult {
+  metrics: Metrics | null; regression: RegressionMetrics | null; multiLabel: MultiLabelMetrics | null; train: TrainResult; evalLoss: number; loss: number; evalText: string;
+  reliability: Reliability | null; significance: Significance | null; reliabilityText: string;
+}
 
 /** the results of a finished run, read back from its report.json and eval_results.txt */
 function finishedResult(dir: string, labels: string[], kind: 'single' | 'regression' | 'multi'): FinetuneResult {
   const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const evalText = readFileSync(join(dir, 'eval_results.txt'), 'utf8');
+  const reliability: Reliability | null = r.split ? { split: r.split, leakage: r.leakage ?? null, ci95: r.ci95 ?? null, bootstrap: r.bootstrap ?? { resamples: 0, seed: r.hyperparameters?.seed ?? 0 } } : null;
+  const significance: Significance | null = r.mcnemar ?? null;
+  const rel = { reliability, significance, reliabilityText: reliability ? reliabilityText(reliability, r.eval_accuracy === undefined ? null : { accuracy: r.eval_accuracy, macro_f1: r.eval_macro_f1, mcc: r.eval_mcc, roc_auc: r.eval_roc_auc ?? null }, significance) : '' };
   const trainOf = (): TrainResult => ({ globalStep: r.global_step, evals: r.evaluations ?? [], bestStep: r.best_step ?? null, stoppedEarly: r.stopped_early ?? false,
     finalLoss: r.final_train_loss, curve: r.learning_curve ?? [], seconds: r.train_seconds, tokensPerSecond: r.train_tokens_per_second });
   if (kind === 'regression') {
-    return { metrics: null, regression: { mse: r.eval_mse, pearson: r.eval_pearson, spearmanr: r.eval_spearmanr, total: r.eval_examples }, multiLabel: null, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
+    return { metrics: null, regression: { mse: r.eval_mse, pearson: r.eval_pearson, spearmanr: r.eval_spearmanr, total: r.eval_examples }, multiLabel: null, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText, ...rel };
   }
   if (kind === 'multi') {
     const multiLabel: MultiLabelMetrics = { labels, perLabel: r.per_label, micro: r.micro_avg, macro: r.macro_avg, weighted: r.weighted_avg, samples: r.samples_avg, subsetAccuracy: r.eval_subset_accuracy, total: r.eval_examples };
-    return { metrics: null, regression: null, multiLabel, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
+    return { metrics: null, regression: null, multiLabel, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText, ...rel };
   }
   const metrics: Metrics = { labels, accuracy: r.eval_accuracy, perClass: r.per_class, macro: r.macro_avg, weighted: r.weighted_avg, confusion: r.confusion_matrix,
     total: (r.confusion_matrix as number[][]).flat().reduce((a, b) => a + b, 0), mcc: r.eval_mcc ?? matthewsFromConfusion(r.confusion_matrix), rocAuc: r.eval_roc_auc ?? null };
-  return { metrics, regression: null, multiLabel: null, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText };
+  return { metrics, regression: null, multiLabel: null, train: trainOf(), evalLoss: r.eval_loss, loss: r.loss, evalText, ...rel };
 }
 
 /** finetune's options with defaults applied, every number range-checked (nothing read or written yet) */
@@ -161,6 +175,7 @@ function finetuneSettings(o: FinetuneOptions) {
     maxGradNorm: positiveOption('max-grad-norm', o.maxGradNorm, 1.0, true),
     labelSmoothing: ratioOption('label-smoothing', o.labelSmoothing, 0, true),
     classWeights: o.classWeights,
+    bootstrapSamples: intOption('bootstrap-samples', o.bootstrapSamples, 1000, 0, 1_000_000),
   };
 }
 
@@ -204,8 +219,12 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     ...(st.labelSmoothing ? { label_smoothing: st.labelSmoothing } : {}), ...(lossSpec.classWeights ? { class_weights: Array.from(lossSpec.classWeights) } : {}),
     ...(regression ? { problem_type: 'regression' } : ml ? { problem_type: 'multi_label_classification' } : {}),
     ...(contrastive ? { loss: st.loss, loss_scale: st.lossScale } : {}),
+    ...(data.split.strategy === 'group' ? { split: 'group' } : {}), ...(data.split.folds ? { folds: data.split.folds, fold: data.split.fold } : {}),
   });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs: dataInputs(o), model: o.model });
+  if (o.baselineRun !== undefined && (regression || ml)) throw new OptionError(`--baseline-run compares classification runs; this is ${kind}`);
+  if (o.baselineRun !== undefined) readRunPredictions(o.baselineRun); // a folder that is not a finished run fails before training
+  const inputs = [...dataInputs(o), { flag: '--baseline-run', path: o.baselineRun }];
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs, model: o.model });
   if (plan.finished) return finishedResult(o.output, labels, regression ? 'regression' : ml ? 'multi' : 'single');
   const resumeFrom = plan.resumeFrom;
   const files = findModelFiles(o.model);
@@ -316,11 +335,13 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       saveBert(model, o.output);
       copyTokenizerFiles(files.dir, o.output);
       if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
+      const rel = reliability(data, labels, null, { seed, resamples: st.bootstrapSamples });
+      writeSplitJson(o.output, data.split);
       writeMultiLabelReports(o.output, data.eval, probs, m, evalText, {
-        ...common, eval_loss: loss, loss, method: `${methodBase}, multi-label${o.randomInit ? ', trained from random weights' : ''}`,
+        ...common, eval_loss: loss, loss, method: `${methodBase}, multi-label${o.randomInit ? ', trained from random weights' : ''}`, ...reliabilityKeys(rel, null),
       });
       finishRun(o.output);
-      return { metrics: null, regression: null, multiLabel: m, train: result, evalLoss: loss, loss, evalText };
+      return { metrics: null, regression: null, multiLabel: m, train: result, evalLoss: loss, loss, evalText, reliability: rel, significance: null, reliabilityText: reliabilityText(rel, null) };
     }
     if (regression) {
       const r = runScores(), m = regressionMetrics(targets!.eval, r.scores);
@@ -328,27 +349,32 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       saveBert(model, o.output);
       copyTokenizerFiles(files.dir, o.output);
       if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
+      const rel = reliability(data, labels, null, { seed, resamples: st.bootstrapSamples });
+      writeSplitJson(o.output, data.split);
       writeRegressionReports(o.output, data.eval, targets!.eval, r.scores, m, evalText, {
-        ...common, loss: m.mse, method: `${methodBase}, regression${o.randomInit ? ', trained from random weights' : ''}`,
+        ...common, loss: m.mse, method: `${methodBase}, regression${o.randomInit ? ', trained from random weights' : ''}`, ...reliabilityKeys(rel, null),
       });
       finishRun(o.output);
-      return { metrics: null, regression: m, multiLabel: null, train: result, evalLoss: m.mse, loss: m.mse, evalText };
+      return { metrics: null, regression: m, multiLabel: null, train: result, evalLoss: m.mse, loss: m.mse, evalText, reliability: rel, significance: null, reliabilityText: reliabilityText(rel, null) };
     }
     const ev2 = runEval();
     const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions, ev2.probs);
     const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
+    const rel = classificationReliability(data, labels, ev.y, ev2.predictions, ev2.probs, { accuracy: metrics.accuracy, macro_f1: metrics.macro.f1, mcc: metrics.mcc, roc_auc: metrics.rocAuc },
+      { seed, resamples: st.bootstrapSamples, against: o.baselineRun });
 
     // 3. the model first, then the reports with eval_results.txt (the finished marker) last, then the checkpoints go
     const out = o.output;
     saveBert(model, out);
     copyTokenizerFiles(files.dir, out);
     if (st.reportTo === 'tensorboard') writeTensorboard(out, result.curve, result.evals);
+    writeSplitJson(out, data.split);
     writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
       eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, ...common,
-      method: `${methodBase}${o.randomInit ? ', trained from random weights' : ''}`,
-    });
+      method: `${methodBase}${o.randomInit ? ', trained from random weights' : ''}`, ...rel.report,
+    }, rel.text);
     finishRun(out);
-    return { metrics, regression: null, multiLabel: null, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText };
+    return { metrics, regression: null, multiLabel: null, train: result, evalLoss: ev2.evalLoss, loss: ev2.loss, evalText, reliability: rel.reliability, significance: rel.significance, reliabilityText: rel.text };
   } finally {
     release();
   }

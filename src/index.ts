@@ -8,7 +8,7 @@
  * while async calls are in flight, since the native engine serves one thread at a time.
  */
 export {
-  Classifier, Encoder, PairScorer, finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenize, buildCorpus, exportModel, info,
+  Classifier, Encoder, PairScorer, finetune, pretrain, baseline, crossValidate, compare, buildCache, predict, encodeFile, tokenize, buildCorpus, exportModel, info,
   closeEngine, DEFAULT_MODEL, type ModelOptions, type JobControl, type Classification, type ClassifyInput, type Pooling, type RankResult,
 } from './api/index.js';
 export { JaBertError } from './core/errors.js';
@@ -18,6 +18,13 @@ export type { FinetuneOptions, FinetuneResult, PredictOptions } from './finetune
 export type { PretrainOptions, PretrainResult } from './pretrain/pretrain.js';
 export type { BaselineOptions, BaselineResult } from './baseline/baseline.js';
 export type { CompareOptions, CompareRow } from './compare.js';
+export type { CrossValidateOptions, CrossValidateResult, FoldRow } from './crossval.js';
+export type { Reliability, Significance, LeakageReport, SubsetMetrics } from './eval/reliability.js';
+export type { SplitRecord } from './data/load.js';
+export type { SplitStrategy } from './data/split.js';
+// the statistics behind "is the result real?" (SciPy's definitions)
+export { wilson, binomTestTwoSided, mcnemar, metricIntervals, accuracyDifferenceInterval } from './eval/stats.js';
+export { leakage } from './data/leakage.js';
 export type { BuildResult } from './cache.js';
 export type { Metrics, RegressionMetrics, MultiLabelMetrics } from './eval/metrics.js';
 // the errors each area throws (all JaBertError)

@@ -11,6 +11,7 @@
 import type { BaselineOptions, BaselineResult } from '../baseline/baseline.js';
 import type { BuildResult, RankResult } from '../cache.js';
 import type { CompareOptions, CompareRow } from '../compare.js';
+import type { CrossValidateResult } from '../crossval.js';
 import type { DTypeOption } from '../core/dtype.js';
 import type { EncodeOptions } from '../encode.js';
 import type { FinetuneOptions, FinetuneResult, PredictOptions } from '../finetune.js';
@@ -191,6 +192,10 @@ export function pretrain(o: JobOptions<PretrainOptions>, c?: JobControl): Promis
 /** `ja-bert baseline`: frozen vectors + logistic regression */
 export function baseline(o: Omit<JobOptions<BaselineOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<BaselineResult> {
   return job('baseline', { ...o, model: modelOrDefault(o.model) }, c);
+}
+/** `ja-bert finetune|baseline --folds K`: k-fold cross-validation (grouped with split: 'group'), mean ± std per metric; model defaults to the default model */
+export function crossValidate(o: ({ method: 'finetune' } & Omit<JobOptions<FinetuneOptions>, 'model'> | { method: 'baseline' } & Omit<JobOptions<BaselineOptions>, 'model'>) & { model?: string }, c?: JobControl): Promise<CrossValidateResult> {
+  return job('crossValidate', { ...o, model: modelOrDefault(o.model) }, c);
 }
 /** `ja-bert compare`: every head on the same split, accuracy and speed */
 export function compare(o: Omit<JobOptions<CompareOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<CompareRow[]> {

@@ -2,7 +2,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../core/errors.js';
 
-export type JobName = 'finetune' | 'pretrain' | 'baseline' | 'compare' | 'buildCache' | 'predict' | 'encodeFile' | 'tokenizeFile' | 'buildCorpus' | 'exportModel';
+export type JobName = 'finetune' | 'pretrain' | 'baseline' | 'crossValidate' | 'compare' | 'buildCache' | 'predict' | 'encodeFile' | 'tokenizeFile' | 'buildCorpus' | 'exportModel';
 
 export type Task =
   | { op: 'load'; kind: 'classifier' | 'encoder'; dir: string; options: Record<string, unknown> }

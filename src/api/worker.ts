@@ -12,6 +12,7 @@ import { engineInfo, nativeKernels } from '../core/native.js';
 import { Ranker, buildCache, readCacheHeaderIndex } from '../cache.js';
 import type { RetrieveRanker } from '../retrieve.js';
 import { compare } from '../compare.js';
+import { crossValidate } from '../crossval.js';
 import { encodeFile } from '../encode.js';
 import { finetune, predict } from '../finetune.js';
 import { baseline } from '../baseline/baseline.js';
@@ -37,7 +38,7 @@ function get<T>(handle: number, C: { prototype: T; name: string }): T {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const JOBS: Record<JobName, (o: any) => unknown> = {
-  finetune, pretrain, baseline, compare, buildCache, predict, encodeFile, tokenizeFile, buildCorpus, exportModel,
+  finetune, pretrain, baseline, crossValidate, compare, buildCache, predict, encodeFile, tokenizeFile, buildCorpus, exportModel,
 };
 
 async function run(t: Task): Promise<{ value: unknown }> {

@@ -11,7 +11,9 @@ import { DataError, type Example, labelList } from '../data/processors.js';
 import { computeMetrics, evalResultsText, type Metrics } from '../eval/metrics.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, positiveOption } from '../core/options.js';
 import { dataInputs, type DataOptions, loadData } from '../data/load.js';
-import { writeReports } from '../eval/reports.js';
+import { writeReports, writeSplitJson } from '../eval/reports.js';
+import { classificationReliability, reliabilityText, type Reliability } from '../eval/reliability.js';
+import { readFileSync } from 'node:fs';
 import { OUTPUT_FILES } from '../finetune.js';
 import { beginRun, inspectRun } from '../run/rundir.js';
 import { findModelFiles, loadBert } from '../model/load.js';
@@ -37,6 +39,10 @@ export interface BaselineOptions extends DataOptions {
   lowercase?: boolean;
   /** the frozen encoder's dtype; auto (default): bf16 where the CPU runs it natively, else f32 */
   dtype?: DTypeOption;
+  /** resamples of the bootstrap behind the macro-F1, MCC and ROC-AUC intervals (default 1000; 0: none) */
+  bootstrapSamples?: number;
+  /** when the output folder holds this very run, finished: return its results instead of refusing (compare's and the demo's reruns) */
+  reuseFinished?: boolean;
   log?: (line: string) => void;
 }
 
@@ -50,7 +56,7 @@ function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFe
   return f;
 }
 
-export interface BaselineResult { metrics: Metrics; evalText: string; iterations: number }
+export interface BaselineResult { metrics: Metrics; evalText: string; iterations: number; reliability: Reliability; reliabilityText: string }
 
 export function baseline(o: BaselineOptions): BaselineResult {
   const pooling = choiceOption('pooling', o.pooling, POOLINGS, 'pooled');
@@ -59,11 +65,14 @@ export function baseline(o: BaselineOptions): BaselineResult {
   const maxSeqLength = intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096);
   const dtype = resolveDtype(o.dtype, o.kernels);
   const seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
+  const bootstrapSamples = intOption('bootstrap-samples', o.bootstrapSamples, 1000, 0, 1_000_000);
   const data = loadData(o, seed);
   const labels = labelList(data.train, data.source);
   const identity = JSON.stringify({ method: 'baseline', model: o.model, livedoor: o.livedoor ?? null, texts: o.texts ?? null, pairs: o.pairs ?? null, train: o.trainFile ?? null,
-    eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null, max_seq_length: maxSeqLength, pooling, pair_features: kind, C: Creg, seed, dtype, lowercase: o.lowercase ?? null });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', ownFiles: OUTPUT_FILES, inputs: dataInputs(o), model: o.model });
+    eval: o.evalFile ?? null, eval_ratio: o.evalRatio ?? null, max_seq_length: maxSeqLength, pooling, pair_features: kind, C: Creg, seed, dtype, lowercase: o.lowercase ?? null,
+    ...(data.split.strategy === 'group' ? { split: 'group' } : {}), ...(data.split.folds ? { folds: data.split.folds, fold: data.split.fold } : {}) });
+  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs: dataInputs(o), model: o.model });
+  if (plan.finished) return finishedBaseline(o.output, labels);
   const index = new Map(labels.map((l, i) => [l, i]));
   const files = findModelFiles(o.model);
   const { model } = loadBert(o.model, { kernels: o.kernels, dtype });
@@ -103,17 +112,29 @@ export function baseline(o: BaselineOptions): BaselineResult {
     const metrics = computeMetrics(labels, Array.from(ev.y), preds, probs);
     const evalLoss = logloss(Pev, ev.y);
     const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: evalLoss, global_step: lr.iterations, loss: logloss(Ptr, tr.y) });
+    const rel = classificationReliability(data, labels, ev.y, preds, probs, { accuracy: metrics.accuracy, macro_f1: metrics.macro.f1, mcc: metrics.mcc, roc_auc: metrics.rocAuc }, { seed, resamples: bootstrapSamples });
     writeSafetensors(join(o.output, 'logreg.safetensors'), [
       { name: 'weight', shape: [lr.K, lr.D], data: Float64Array.from(lr.W) }, { name: 'bias', shape: [lr.K], data: Float64Array.from(lr.b) },
     ], { pooling, pair_features: kind, labels: JSON.stringify(labels) });
+    writeSplitJson(o.output, data.split);
     writeReports(o.output, data.eval, labels, preds, probs, metrics, evalText, {
       eval_accuracy: metrics.accuracy, eval_loss: evalLoss, loss: logloss(Ptr, tr.y), global_step: lr.iterations,
       method: 'frozen-vector logistic regression', pooling, pair_features: kind, C: Creg, feature_dim: tr.D, dtype,
       encode_seconds: encodeSeconds, fit_seconds: fitSeconds, distinct_texts: textIds.size, model: o.model,
-      train_examples: data.train.length, eval_examples: data.eval.length,
-    });
-    return { metrics, evalText, iterations: lr.iterations };
+      train_examples: data.train.length, eval_examples: data.eval.length, ...rel.report,
+    }, rel.text);
+    return { metrics, evalText, iterations: lr.iterations, reliability: rel.reliability, reliabilityText: rel.text };
   } finally {
     release();
   }
+}
+
+/** a finished baseline's results, read back from its report.json and eval_results.txt */
+function finishedBaseline(dir: string, labels: string[]): BaselineResult {
+  const r = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const metrics: Metrics = { labels, accuracy: r.eval_accuracy, perClass: r.per_class, macro: r.macro_avg, weighted: r.weighted_avg, confusion: r.confusion_matrix,
+    total: (r.confusion_matrix as number[][]).flat().reduce((a, b) => a + b, 0), mcc: r.eval_mcc, rocAuc: r.eval_roc_auc ?? null };
+  const reliability: Reliability = { split: r.split, leakage: r.leakage ?? null, ci95: r.ci95 ?? null, bootstrap: r.bootstrap ?? { resamples: 0, seed: 0 } };
+  return { metrics, evalText: readFileSync(join(dir, 'eval_results.txt'), 'utf8'), iterations: r.global_step, reliability,
+    reliabilityText: r.split ? reliabilityText(reliability, { accuracy: metrics.accuracy, macro_f1: metrics.macro.f1, mcc: metrics.mcc, roc_auc: metrics.rocAuc }) : '' };
 }

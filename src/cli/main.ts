@@ -8,8 +8,10 @@ import { runEngineDemo, runManpageDemo } from '../demo.js';
 import { buildCorpus } from '../pretrain/corpus.js';
 import { pretrain } from '../pretrain/pretrain.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { finetune, predict } from '../finetune.js';
-import { baseline, type PairFeatureKind, type Pooling } from '../baseline/baseline.js';
+import { finetune, type FinetuneOptions, predict } from '../finetune.js';
+import { baseline, type BaselineOptions, type PairFeatureKind, type Pooling } from '../baseline/baseline.js';
+import { crossValidate } from '../crossval.js';
+import type { SplitStrategy } from '../data/split.js';
 import { tokenizeFile } from '../tokenize/file.js';
 import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { modelOrDefault } from '../model/default.js';
@@ -42,7 +44,19 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
        --early-stopping-patience N --metric-for-best-model loss|accuracy|macro_f1|mcc|roc_auc|pearson|spearmanr|micro_f1|subset_accuracy --greater-is-better true|false
        --weight-decay 0.01 --max-grad-norm 1.0 --label-smoothing 0 --class-weights balanced|w0,w1,... --problem-type single_label_classification|regression|multi_label_classification
        --report-to none|tensorboard --overwrite --lowercase --random-init --head ${['cross', ...HEAD_TYPES].join('|')} --head-dim K --poly-codes M
-       --loss cross-entropy|contrastive|cosent --loss-scale 20]
+       --loss cross-entropy|contrastive|cosent --loss-scale 20 --split random|group --folds K --bootstrap-samples 1000 --baseline-run DIR]
+      --split group: every text (by title in honbun_data.json, else by normalised text) in one split only, so no eval text is
+      seen in training; the pair graph's components are kept whole where they fit, else cut by assigning their texts at
+      random (so the labels' shares hold) and the crossing pairs dropped (counted); the eval pairs are within 10 % of
+      --eval-ratio × the pairs kept or the split is refused. split.json in OUT records
+      every split (train, eval, dropped: 0-based indices into the data file).
+      Every pair run reports its leakage (eval pairs whose texts were trained on, duplicates, contradicting labels) with the
+      accuracy on each subset, and 95 % intervals (Wilson for accuracy; a seeded bootstrap of --bootstrap-samples for
+      macro-F1, MCC, ROC-AUC) in report.json, report.html and the printed block.
+      --folds K: k-fold cross-validation (grouped with --split group): OUT/fold-1..K, then mean ± std per metric in
+      OUT/report.json and OUT/cv_results.txt.
+      --baseline-run DIR: a finished run (baseline, or another finetune) on the same eval pairs: McNemar's exact test and the
+      paired-bootstrap interval of the accuracy difference (report.json's mcnemar).
       --random-init: the model's config and tokenizer with fresh random weights (training from scratch).
       Decimal labels (STS scores such as 3.8; JSONL "label" or "score") train a regressor: one output, MSE, eval Pearson/Spearman;
       a list of labels per JSONL line ("labels": [...]) trains multi-label classification (sigmoid per label, micro/macro F1).
@@ -56,6 +70,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
       eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
   ja-bert baseline [--model DIR] --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16]
+      [--split random|group --folds K --bootstrap-samples 1000] (as finetune's)
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
   ja-bert predict [--model OUT] --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16]
       IN lines {"text": ..., "text_b": ...?}; writes probabilities (JSONL) and test_results.tsv beside P.
@@ -100,9 +115,10 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       larger than a quarter of RAM).
       score A against every cached B; prints the top K with P(label 1) and the latency.
   ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${DEFAULT_COMPARE_HEADS.join(',')}]
-      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100]
-      trains every head on the same split; DIR/compare.md, compare.json (accuracy, macro_f1, train_seconds, pair_ms,
-      rank10k_ms, cache_bytes_per_text per head) and compare.svg (accuracy vs ranking time).
+      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100 --split random|group]
+      trains every head on the same split; DIR/compare.md, compare.json (accuracy with its Wilson interval, macro_f1, train_seconds,
+      pair_ms, rank10k_ms, cache_bytes_per_text per head; vs_cross: McNemar's test and the paired-bootstrap accuracy difference
+      against the cross-encoder) and compare.svg (accuracy vs ranking time).
   ja-bert export [--model DIR] --output OUT [--format onnx|hf --quantize none|int8 --opset 17 --task text-classification|fill-mask|feature-extraction --lowercase --overwrite]
       onnx (default): transformers.js' layout (config.json, tokenizer.json, tokenizer_config.json, special_tokens_map.json,
       onnx/model.onnx, onnx/model_quantized.onnx with --quantize int8), which onnxruntime and transformers.js load offline;
@@ -186,10 +202,11 @@ async function main(argv: string[]): Promise<number> {
         'gradient-accumulation-steps': 'number', 'eval-steps': 'number', 'early-stopping-patience': 'number',
         head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
         'metric-for-best-model': 'string', 'greater-is-better': 'string', 'weight-decay': 'number', 'max-grad-norm': 'number',
-        'label-smoothing': 'number', 'class-weights': 'string', 'problem-type': 'string', 'report-to': 'string', loss: 'string', 'loss-scale': 'number', config: 'string' };
+        'label-smoothing': 'number', 'class-weights': 'string', 'problem-type': 'string', 'report-to': 'string', loss: 'string', 'loss-scale': 'number', config: 'string',
+        split: 'string', folds: 'number', 'bootstrap-samples': 'number', 'baseline-run': 'string' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
-      const r = finetune({
+      const o: FinetuneOptions = {
         model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(),
         livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: num('eval-ratio'),
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
@@ -204,28 +221,44 @@ async function main(argv: string[]): Promise<number> {
         loss: flags.loss as 'cross-entropy' | 'contrastive' | 'cosent' | undefined, lossScale: num('loss-scale'),
         problemType: flags['problem-type'] as 'regression' | 'single_label_classification' | 'multi_label_classification' | undefined,
         classWeights: flags['class-weights'] === undefined ? undefined : flags['class-weights'] === 'balanced' ? 'balanced' : String(flags['class-weights']).split(',').map((w) => (w.trim() === '' ? NaN : Number(w))),
-        log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
-      });
+        split: flags.split as SplitStrategy | undefined, folds: num('folds'), bootstrapSamples: num('bootstrap-samples'), baselineRun: flags['baseline-run'] as string | undefined,
+        log: progress,
+      };
+      if (o.folds !== undefined) {
+        if (o.baselineRun !== undefined) throw new UsageError('--baseline-run compares one run with another; with --folds, compare the folds\' runs (OUT/fold-k)');
+        const cv = crossValidate({ method: 'finetune', ...o });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        console.log(`${cv.text}\nfull reports in ${o.output} (each fold's in ${o.output}/fold-k)`);
+        return 0;
+      }
+      const r = finetune(o);
       if (process.stderr.isTTY) process.stderr.write('\n');
-      console.log(r.metrics ? `${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\nfull reports in ${flags.output as string}`
-        : `${r.evalText}\nfull reports in ${flags.output as string}`);
+      console.log(r.metrics ? `${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\n${r.reliabilityText}\nfull reports in ${flags.output as string}`
+        : `${r.evalText}\n${r.reliabilityText}\nfull reports in ${flags.output as string}`);
       return 0;
     }
     case 'baseline': {
       const spec: FlagSpec = {
         model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
         'max-seq-length': 'number', pooling: 'string', 'pair-features': 'string', C: 'number', seed: 'number', overwrite: 'boolean', lowercase: 'boolean',
-        dtype: 'string', config: 'string' };
+        dtype: 'string', config: 'string', split: 'string', folds: 'number', 'bootstrap-samples': 'number' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
-      const r = baseline({
+      const o: BaselineOptions = {
         model: modelOrDefault(flags.model as string | undefined), output: need(flags, 'output'), kernels: nativeKernels(),
         livedoor: flags.livedoor as string | undefined, texts: flags.texts as string | undefined, pairs: flags.pairs as string | undefined, evalRatio: flags['eval-ratio'] as number | undefined,
         trainFile: flags.train as string | undefined, evalFile: flags.eval as string | undefined,
         maxSeqLength: flags['max-seq-length'] as number | undefined, pooling: flags.pooling as Pooling | undefined, pairFeatures: flags['pair-features'] as PairFeatureKind | undefined,
         C: flags.C as number | undefined, seed: flags.seed as number | undefined, overwrite: flags.overwrite === true,
         lowercase: flags.lowercase === true ? true : undefined, dtype: dtypeOf(flags.dtype), log: (l) => console.error(l),
-      });
-      console.log(`${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\nfull reports in ${flags.output as string}`);
+        split: flags.split as SplitStrategy | undefined, folds: flags.folds as number | undefined, bootstrapSamples: flags['bootstrap-samples'] as number | undefined,
+      };
+      if (o.folds !== undefined) {
+        const cv = crossValidate({ method: 'baseline', ...o });
+        console.log(`${cv.text}\nfull reports in ${o.output} (each fold's in ${o.output}/fold-k)`);
+        return 0;
+      }
+      const r = baseline(o);
+      console.log(`${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\n${r.reliabilityText}\nfull reports in ${flags.output as string}`);
       return 0;
     }
     case 'predict': {
@@ -351,7 +384,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'compare': {
       const spec: FlagSpec = { model: 'string', texts: 'string', pairs: 'string', output: 'string', heads: 'string', 'max-steps': 'number', epochs: 'number',
-        'eval-ratio': 'number', 'batch-size': 'number', 'learning-rate': 'number', 'max-seq-length': 'number', seed: 'number', dtype: 'string', 'timing-pairs': 'number', config: 'string' };
+        'eval-ratio': 'number', 'batch-size': 'number', 'learning-rate': 'number', 'max-seq-length': 'number', seed: 'number', dtype: 'string', 'timing-pairs': 'number', config: 'string', split: 'string' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const output = need(flags, 'output');
       mkdirSync(output, { recursive: true });
@@ -359,7 +392,7 @@ async function main(argv: string[]): Promise<number> {
       const rows = compare({ model: modelOrDefault(flags.model as string | undefined), texts: need(flags, 'texts'), pairs: need(flags, 'pairs'), output, kernels: nativeKernels(),
         heads: flags.heads ? (flags.heads as string).split(',').map((h) => h.trim()).filter(Boolean) : undefined,
         maxSteps: num('max-steps'), epochs: num('epochs'), evalRatio: num('eval-ratio'), batchSize: num('batch-size'), learningRate: num('learning-rate'),
-        maxSeqLength: num('max-seq-length'), seed: num('seed'), dtype: dtypeOf(flags.dtype), timingPairs: num('timing-pairs'), log: progress });
+        maxSeqLength: num('max-seq-length'), seed: num('seed'), dtype: dtypeOf(flags.dtype), timingPairs: num('timing-pairs'), split: flags.split as SplitStrategy | undefined, log: progress });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: flags.pairs as string, maxSteps: num('max-steps'), epochs: num('epochs'), dtype: resolveDtype(dtypeOf(flags.dtype), nativeKernels()) }));
       console.log(`-> ${output}/compare.md, compare.json, compare.svg`);

@@ -97,6 +97,8 @@ export function extent(values: Iterable<number>): [number, number] {
 export function reportHtml(o: {
   title: string; evalText: string; reportText?: string; confusionText?: string; metrics?: Metrics;
   curve?: Array<{ step: number; loss: number }>; evals?: Array<{ step: number; eval_accuracy?: number; eval_loss: number }>; details: Record<string, unknown>; lossName?: string;
+  /** the "is the result real?" block: split, leakage, intervals, McNemar */
+  reliabilityText?: string;
 }): string {
   const charts = trainingCharts(o.curve, o.evals, o.lossName);
   // every option of the run: the flat details, and each hyperparameter (learning rate, batch size, seed, ...) on its own row
@@ -109,6 +111,7 @@ export function reportHtml(o: {
 </head><body>
 <h1>${esc(o.title)}</h1>
 <section><h2>Eval results</h2><pre>${esc(o.evalText)}</pre></section>
+${o.reliabilityText ? `<section><h2>Is the result real?</h2><pre>${esc(o.reliabilityText)}</pre></section>` : ''}
 ${o.reportText !== undefined ? `<section><h2>Classification report</h2><pre>${esc(o.reportText)}</pre></section>` : ''}
 ${o.metrics ? `<section><h2>Confusion matrix</h2>${confusionSvg(o.metrics)}<pre>${esc(o.confusionText ?? '')}</pre></section>` : ''}
 ${charts.length ? `<section><h2>Training</h2>${charts.join('')}</section>` : ''}

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { eventsFile, runScalars } from './tfevents.js';
 import type { Example } from '../data/processors.js';
+import type { SplitRecord } from '../data/load.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { classificationReport, confusionMatrixText, multiLabelReport, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './metrics.js';
 import { reportHtml } from './html.js';
@@ -15,7 +16,7 @@ import { confusionPng, curvesPng } from './png.js';
  * the PNGs, and run_classifier's eval_results.txt last (the run's finished marker).
  */
 export function writeReports(out: string, evalSet: Example[], labels: string[], predictions: number[], probs: ArrayLike<number>[],
-  metrics: Metrics, evalText: string, extra: Record<string, unknown>): void {
+  metrics: Metrics, evalText: string, extra: Record<string, unknown>, reliabilityText?: string): void {
   writeFileAtomic(join(out, 'classification_report.txt'), (w) => w(classificationReport(metrics)));
   writeFileAtomic(join(out, 'confusion_matrix.txt'), (w) => w(confusionMatrixText(metrics.confusion)));
   writeFileAtomic(join(out, 'eval_predictions.jsonl'), (w) => evalSet.forEach((e, i) => w(JSON.stringify({
@@ -33,7 +34,7 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
   const evals = extra.evaluations as Array<{ step: number; eval_accuracy: number; eval_loss: number; [k: string]: number }> | undefined;
   writeFileAtomic(join(out, 'report.html'), (w) => w(reportHtml({
     title: `ja-bert: ${String(extra.method ?? 'fine-tuned cross-encoder')}`, evalText, reportText: classificationReport(metrics),
-    confusionText: confusionMatrixText(metrics.confusion), metrics, curve, evals, details: extra,
+    confusionText: confusionMatrixText(metrics.confusion), metrics, curve, evals, details: extra, reliabilityText,
   })));
   writeFileAtomic(join(out, 'confusion_matrix.png'), (w) => w(confusionPng(metrics)));
   writeCurvesAndFinish(out, curve, evals, evalText);
@@ -101,6 +102,13 @@ export function writeMultiLabelReports(out: string, evalSet: Example[], probs: F
     title: `ja-bert: ${String(extra.method ?? 'fine-tuned multi-label classifier')}`, evalText, reportText: multiLabelReport(m), curve, evals, details: extra, lossName: 'binary cross-entropy',
   })));
   writeCurvesAndFinish(out, curve, evals, evalText, 'binary cross-entropy');
+}
+
+/** split.json: how the run's examples were split, as 0-based indices into the data file (train, eval, dropped) */
+export function writeSplitJson(out: string, split: SplitRecord): void {
+  const { train, eval: ev, dropped, ...rest } = split;
+  // one line per list: a 7,830-pair file's split stays readable and small
+  writeFileAtomic(join(out, 'split.json'), (w) => w(`{\n${Object.entries(rest).map(([k, v]) => ` ${JSON.stringify(k)}: ${JSON.stringify(v)},\n`).join('')} "train": ${JSON.stringify(train)},\n "eval": ${JSON.stringify(ev)},\n "dropped": ${JSON.stringify(dropped)}\n}\n`));
 }
 
 /** TensorBoard's event file of a run, in OUT/runs/ (written before the finished marker) */
