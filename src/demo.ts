@@ -7,10 +7,12 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { baseline } from './baseline/baseline.js';
+import { baseline, type BaselineResult } from './baseline/baseline.js';
 import { finetune } from './finetune.js';
 import { DEFAULT_MODEL } from './model/default.js';
-import type { Metrics } from './eval/metrics.js';
+import { formatFixed, type Metrics } from './eval/metrics.js';
+import { formatP, type Reliability, type Significance } from './eval/reliability.js';
+import type { FinetuneResult } from './finetune.js';
 import { positiveOption } from './core/options.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { classificationReport } from './eval/metrics.js';
@@ -106,7 +108,14 @@ export function sideBySide(leftTitle: string, left: string, rightTitle: string, 
 }
 
 export interface ManpageDemoOptions { model?: string; data?: string; output?: string; epochs?: number; dtype?: DTypeOption; log?: (l: string) => void; print?: (l: string) => void }
-export interface ManpageDemoResult { baseline: Metrics; finetuned: Metrics; cached: Metrics; seconds: { baseline: number; finetune: number; cached: number }; output: string }
+export interface ManpageDemoResult {
+  baseline: Metrics; finetuned: Metrics; cached: Metrics; seconds: { baseline: number; finetune: number; cached: number; grouped: number }; output: string;
+  /** the cross-encoder's and the baseline's reruns on a grouped split (no eval text seen in training) */
+  grouped: { baseline: Metrics; finetuned: Metrics };
+  /** the random split's and the grouped split's reliability (leakage, intervals) and McNemar of the cross-encoder against the baseline */
+  reliability: { random: Reliability; grouped: Reliability };
+  significance: { random: Significance; grouped: Significance };
+}
 
 /**
  * The seed's job on the shipped sample: the frozen-vector baseline, the
@@ -123,24 +132,69 @@ export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
   print(`ja-bert demo: Japanese man-page link pairs (${data})\nmodel: ${model}\n`);
   const ft = { kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype: o.dtype ?? 'auto', saveSteps: 0, log };
   let t0 = Date.now();
-  log('1/3 frozen-vector baseline: encode every text once, logistic regression on [u, v]');
+  log('1/4 frozen-vector baseline: encode every text once, logistic regression on [u, v]');
   const b = baseline({ model, output: join(out, 'baseline'), kernels: K, texts, pairs, overwrite: true, dtype: ft.dtype, log });
   const tb = (Date.now() - t0) / 1000;
   t0 = Date.now();
-  log('2/3 fine-tuning the cross-encoder: text_a / text_b in one input');
-  const f = finetune({ ...ft, model, output: join(out, 'finetune') });
+  log('2/4 fine-tuning the cross-encoder: text_a / text_b in one input');
+  const f = finetune({ ...ft, model, output: join(out, 'finetune'), baselineRun: join(out, 'baseline') });
   const tf = (Date.now() - t0) / 1000;
   t0 = Date.now();
-  log('3/3 fine-tuning the cacheable dot-attention head: A and B encoded separately, B cacheable');
+  log('3/4 fine-tuning the cacheable dot-attention head: A and B encoded separately, B cacheable');
   const d = finetune({ ...ft, model, output: join(out, 'finetune-dot'), head: 'dot' });
   const td = (Date.now() - t0) / 1000;
+  t0 = Date.now();
+  log('4/4 the baseline and the cross-encoder once more on a grouped split: no eval text is ever seen in training');
+  const bg = baseline({ model, output: join(out, 'baseline-group'), kernels: K, texts, pairs, overwrite: true, dtype: ft.dtype, split: 'group', log });
+  const fg = finetune({ ...ft, model, output: join(out, 'finetune-group'), split: 'group', baselineRun: join(out, 'baseline-group') });
+  const tg = (Date.now() - t0) / 1000;
   const titles = [`baseline (${tb.toFixed(0)} s)`, `fine-tuned cross-encoder (${tf.toFixed(0)} s)`, `fine-tuned dot head (${td.toFixed(0)} s)`];
   print(columns([{ title: titles[0]!, text: b.evalText }, { title: titles[1]!, text: f.evalText }, { title: titles[2]!, text: d.evalText }]));
   print('');
   // the demo's pairs have class labels, so both runs have classification metrics
-  const fm = f.metrics!, dm = d.metrics!;
+  const fm = f.metrics!, dm = d.metrics!, fgm = fg.metrics!;
   print(columns([{ title: 'baseline', text: classificationReport(b.metrics) }, { title: 'cross-encoder', text: classificationReport(fm) }, { title: 'dot head', text: classificationReport(dm) }]));
-  print(`\nfull reports: ${join(out, 'baseline')}/, ${join(out, 'finetune')}/ and ${join(out, 'finetune-dot')}/ (report.html, classification_report.txt, confusion_matrix.txt, eval_results.txt)`);
+  print('');
+  print(f.reliabilityText);
+  print(realityCheck(f, b, fg, bg, tg));
+  print(`full reports: ${['baseline', 'finetune', 'finetune-dot', 'baseline-group', 'finetune-group'].map((d) => `${join(out, d)}/`).join(', ')} (report.html, classification_report.txt, split.json, eval_results.txt)`);
   print(`rank against a cache: bin/ja-bert cache build --model ${join(out, 'finetune-dot')} --texts ${texts} --cache ${join(out, 'dot.jabc')} && bin/ja-bert rank --model ${join(out, 'finetune-dot')} --cache ${join(out, 'dot.jabc')} --id 'close(2)'`);
-  return { baseline: b.metrics, finetuned: fm, cached: dm, seconds: { baseline: tb, finetune: tf, cached: td }, output: out };
+  return { baseline: b.metrics, finetuned: fm, cached: dm, seconds: { baseline: tb, finetune: tf, cached: td, grouped: tg }, output: out, grouped: { baseline: bg.metrics, finetuned: fgm },
+    reliability: { random: f.reliability!, grouped: fg.reliability! }, significance: { random: f.significance!, grouped: fg.significance! } };
+}
+
+/** the random split beside the grouped one: leakage, accuracies with intervals, McNemar, and what the difference means */
+function realityCheck(f: FinetuneResult, b: BaselineResult, fg: FinetuneResult, bg: BaselineResult, seconds: number): string {
+  const r = f.reliability!, g = fg.reliability!, sr = f.significance!, sg = fg.significance!;
+  const acc = (m: number, c: [number, number] | undefined) => `${formatFixed(m, 4)} [${c ? formatFixed(c[0], 3) : '?'}, ${c ? formatFixed(c[1], 3) : '?'}]`;
+  const bothSeen = (x: typeof r) => (x.leakage ? `${x.leakage.both_seen} of ${x.leakage.eval_pairs} (${((100 * x.leakage.both_seen) / x.leakage.eval_pairs).toFixed(0)} %)` : '—');
+  const rows: Array<[string, string, string]> = [
+    ['pairs: train / eval / dropped', `${r.split.train} / ${r.split.eval} / ${r.split.dropped}`, `${g.split.train} / ${g.split.eval} / ${g.split.dropped}`],
+    ['eval pairs with both texts trained on', bothSeen(r), bothSeen(g)],
+    ['baseline accuracy (95 %)', acc(b.metrics.accuracy, b.reliability.ci95?.accuracy), acc(bg.metrics.accuracy, bg.reliability.ci95?.accuracy)],
+    ['cross-encoder accuracy (95 %)', acc(f.metrics!.accuracy, r.ci95?.accuracy), acc(fg.metrics!.accuracy, g.ci95?.accuracy)],
+    ['McNemar vs baseline (b / c, p)', `${sr.b} / ${sr.c}, p = ${formatP(sr.p_value)}`, `${sg.b} / ${sg.c}, p = ${formatP(sg.p_value)}`],
+  ];
+  const w0 = Math.max(...rows.map((x) => x[0].length)) + 2, w1 = Math.max('random split'.length, ...rows.map((x) => x[1].length)) + 2;
+  const table = [['', 'random split', `grouped split (${seconds.toFixed(0)} s)`], ...rows].map((x) => `${x[0].padEnd(w0)}${x[1].padEnd(w1)}${x[2]}`.trimEnd()).join('\n');
+  const ra = r.ci95!.accuracy, ga = g.ci95!.accuracy, fa = f.metrics!.accuracy, ea = fg.metrics!.accuracy;
+  const pts = `${formatFixed(Math.abs(fa - ea) * 100, 1)} points`;
+  const fewer = g.split.train < r.split.train ? ` (The grouped split also trains on fewer pairs, ${g.split.train} against ${r.split.train}, which accounts for part of any drop.)` : '';
+  const verdict = `On the random split ${r.leakage ? `${((100 * r.leakage.both_seen) / r.leakage.eval_pairs).toFixed(0)} %` : 'most'} of the eval pairs have both texts among the training pairs; on the grouped split none do. ` + (
+    ga[1] < ra[0] ? `The cross-encoder's accuracy falls from ${formatFixed(fa, 3)} to ${formatFixed(ea, 3)} and the intervals do not overlap: part of the random split's number is memorised texts. Expect the grouped number on new texts.`
+    : ea < ra[0] ? `The cross-encoder's accuracy is ${pts} lower (${formatFixed(ea, 3)} against ${formatFixed(fa, 3)}), below the random split's interval though the two intervals overlap: expect about the grouped number on new texts.`
+    : `The cross-encoder's accuracy (${formatFixed(ea, 3)} against ${formatFixed(fa, 3)}) stays within the random split's interval: the number holds on texts the model never saw.`) + fewer;
+  const beats = sg.p_value < 0.05 && sg.c > sg.b ? 'On unseen texts too the cross-encoder beats the frozen baseline (McNemar p < 0.05).' : 'On unseen texts the cross-encoder is not shown to beat the frozen baseline (McNemar p ≥ 0.05).';
+  return `***** Random split or grouped split? *****\n${table}\n\n${wrap(`${verdict} ${beats}`, 100)}\n`;
+}
+
+/** greedy word wrap at `width` columns (the demo's prose lines) */
+export function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const w of text.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + 1 + w.length > width) { lines.push(line); line = w; } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) lines.push(line);
+  return lines.join('\n');
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { loadBert } from '../src/model/load.js';
 import { DEFAULT_MODEL } from '../src/model/default.js';
-import { DEMO_DATA, runManpageDemo, sideBySide } from '../src/demo.js';
+import { DEMO_DATA, runManpageDemo, sideBySide, wrap } from '../src/demo.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
 import { tempDir } from './helpers.js';
 
@@ -62,9 +62,26 @@ test('the man-page demo: baseline and fine-tuning reports side by side, full rep
   assert.match(text, /baseline \(\d+ s\)\s+fine-tuned cross-encoder \(\d+ s\)\s+fine-tuned dot head \(\d+ s\)/);
   assert.match(text, /eval_accuracy = [0-9.]+\s+eval_accuracy = [0-9.]+\s+eval_accuracy = [0-9.]+/);
   assert.match(text, /macro avg .* macro avg .* macro avg/);
-  for (const d of ['baseline', 'finetune', 'finetune-dot']) for (const f of ['eval_results.txt', 'classification_report.txt', 'report.html']) assert.ok(existsSync(join(dir, 'out', d, f)), `${d}/${f}`);
+  for (const d of ['baseline', 'finetune', 'finetune-dot', 'baseline-group', 'finetune-group']) for (const f of ['eval_results.txt', 'classification_report.txt', 'report.html', 'split.json']) assert.ok(existsSync(join(dir, 'out', d, f)), `${d}/${f}`);
   assert.equal(r.baseline.total, 50);
   assert.equal(r.finetuned.total, 50);
   assert.equal(r.cached.total, 50);
+  // "is the number real?": the cross-encoder's reliability block, then the random split beside a grouped one
+  assert.match(text, /\*\*\*\*\* Is the result real\? \*\*\*\*\*[\s\S]*leakage[\s\S]*McNemar/);
+  assert.match(text, /\*\*\*\*\* Random split or grouped split\? \*\*\*\*\*\n.*random split\s+grouped split/);
+  assert.match(text, /eval pairs with both texts trained on\s+\d+ of 50 \(\d+ %\)\s+0 of \d+ \(0 %\)/);
+  assert.equal(r.reliability.random.split.strategy, 'random');
+  assert.equal(r.reliability.grouped.split.strategy, 'group');
+  assert.equal(r.reliability.grouped.leakage!.both_seen, 0);
+  assert.equal(r.reliability.grouped.leakage!.neither, r.grouped.finetuned.total);
+  assert.equal(r.grouped.baseline.total, r.grouped.finetuned.total, 'the grouped baseline and cross-encoder score the same eval pairs');
+  const gs = JSON.parse(readFileSync(join(dir, 'out', 'finetune-group', 'split.json'), 'utf8'));
+  assert.equal(gs.train.length + gs.eval.length + gs.dropped.length, 150);
+  for (const [name, s] of [['random', r.significance.random], ['grouped', r.significance.grouped]] as const) assert.ok(s.p_value >= 0 && s.p_value <= 1 && s.b + s.c <= 50, name);
+  // the verdict under the table is prose, wrapped at 100 columns
+  const verdict = text.split('***** Random split or grouped split? *****')[1]!.split('\n\n')[1]!;
+  assert.match(verdict.replace(/\n/g, ' '), /On the random split \d+ % of the eval pairs have both texts among the training pairs; on the grouped split none do\./);
+  for (const line of verdict.split('\n')) assert.ok(line.length <= 100, `a verdict line of ${line.length} columns`);
   assert.equal(sideBySide('a', 'x\ny', 'b', 'z'), 'a    b\n-    -\nx    z\ny');
+  assert.equal(wrap('one two three four', 9), 'one two\nthree\nfour');
 });
