@@ -418,16 +418,19 @@ export function predict(o: PredictOptions): number {
   if (clf.regression) {
     const scores = clf.scores(rows.map((r) => ({ text: r.a, textB: r.b })));
     scores.forEach((s, i) => finite([s], i));
-    writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({ guid: r.guid, prediction: Math.round(scores[i]! * 1e6) / 1e6 }) + '\n')));
+    // as the library and the server answer (label, score); "prediction" repeats the score for one release
+    writeFileAtomic(o.output, (w) => rows.forEach((r, i) => { const score = Math.round(scores[i]! * 1e6) / 1e6; w(JSON.stringify({ guid: r.guid, label: clf.labels[0], score, prediction: score }) + '\n'); }));
     if (tsv) writeFileAtomic(tsv, (w) => scores.forEach((v) => w(`${v}\n`)));
     return rows.length;
   }
   const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
   res.probs.forEach(finite);
   const labels = clf.labels;
-  writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
-    guid: r.guid, prediction: labels[res.predictions[i]!], probabilities: Object.fromEntries(labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
-  }) + '\n')));
+  // as the library and the server answer (label, score, probabilities); "prediction" repeats the label for one release
+  writeFileAtomic(o.output, (w) => rows.forEach((r, i) => {
+    const k = res.predictions[i]!, round = (x: number) => Math.round(x * 1e6) / 1e6;
+    w(JSON.stringify({ guid: r.guid, label: labels[k], score: round(res.probs[i]![k]!), probabilities: Object.fromEntries(labels.map((l, c) => [l, round(res.probs[i]![c]!)])), prediction: labels[k] }) + '\n');
+  }));
   if (tsv) writeFileAtomic(tsv, (w) => res.probs.forEach((p) => w(Array.from(p).join('\t') + '\n')));
   return rows.length;
 }

@@ -72,3 +72,51 @@ test('predict --input - reads standard input; --output - writes standard output'
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /<stdin>:1/);
 });
+
+test('--config takes Hugging Face TrainingArguments names where ja-bert has the knob, and names the ones it lacks', () => {
+  const out = join(dir, 'ft-hf');
+  const conf = join(dir, 'training_args.json');
+  writeFileSync(conf, JSON.stringify({ model_name_or_path: model, output_dir: out, per_device_train_batch_size: 8, num_train_epochs: 1, warmup_ratio: 0.5, max_steps: 2, bf16: false, seed: 5, learning_rate: 1e-3, max_seq_length: 32 }));
+  const r = cli(['finetune', '--config', conf, '--texts', texts, '--pairs', pairs]);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { hyperparameters: Record<string, unknown>; global_step: number };
+  assert.equal(rep.hyperparameters.train_batch_size, 8);
+  assert.equal(rep.hyperparameters.seed, 5);
+  assert.equal(rep.global_step, 2);
+  assert.equal(rep.hyperparameters.dtype, 'f32', 'bf16: false is --dtype f32');
+  assert.equal(rep.hyperparameters.warmup_proportion, 0.5);
+  assert.equal(rep.hyperparameters.num_train_epochs, 1);
+  // options TrainingArguments has and ja-bert does not: all named in one line, nothing written
+  writeFileSync(conf, JSON.stringify({ fp16: true, lr_scheduler_type: 'cosine', num_train_epochs: 1 }));
+  const bad = cli(['finetune', '--config', conf, '--model', model, '--texts', texts, '--pairs', pairs, '--output', join(dir, 'ft-hf2')]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /^ja-bert: .*training_args\.json: "fp16", "lr_scheduler_type": Hugging Face TrainingArguments options that ja-bert does not have/);
+  assert.equal(bad.stderr.trim().split('\n').length, 1);
+  assert.ok(!existsSync(join(dir, 'ft-hf2')));
+});
+
+test('misspelt commands and flags get a "did you mean"; --help and --version after any command; help CMD', () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['finetun', '--output', 'x'], /unknown command "finetun" \(did you mean "finetune"\?\)/],
+    [['basline', '--help'], /unknown command "basline" \(did you mean "baseline"\?\)/],
+    [['finetune', '--learning_rate', '1e-3'], /unknown option --learning_rate \(did you mean --learning-rate\?\)/],
+    [['finetune', '--epoch', '3'], /unknown option --epoch \(did you mean --epochs\?\)/],
+    [['predict', '--inptu', 'x'], /unknown option --inptu \(did you mean --input\?\)/],
+    [['finetune', '--zzzzzz'], /^ja-bert: unknown option --zzzzzz\n$/],
+    [['frobnicate'], /^ja-bert: unknown command "frobnicate" \(try: ja-bert help\)\n$/],
+  ];
+  for (const [args, re] of cases) {
+    const r = cli(args);
+    assert.equal(r.status, 2, args.join(' '));
+    assert.match(r.stderr, re);
+  }
+  const version = cli(['--version']).stdout;
+  for (const args of [['finetune', '--version'], ['serve', '--version'], ['info', '--version']]) assert.equal(cli(args).stdout, version, args.join(' '));
+  const help = cli(['help', '--help']);
+  assert.equal(help.status, 0);
+  assert.equal(help.stdout, cli(['--help']).stdout);
+  const one = cli(['help', 'finetune']);
+  assert.equal(one.status, 0);
+  assert.equal(one.stdout, cli(['finetune', '--help']).stdout);
+  assert.match(cli(['help', 'finetun']).stderr, /did you mean "finetune"/);
+});

@@ -74,9 +74,15 @@ test('the fine-tuned model loads in predict and encode; predict reproduces the e
   mkdirSync(join(dir, 'pred'), { recursive: true });
   const r = cli('predict', '--model', out, '--input', input, '--output', join(dir, 'pred', 'p.jsonl'), '--max-seq-length', '48');
   assert.equal(r.status, 0, r.stderr);
-  const got = readFileSync(join(dir, 'pred', 'p.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { prediction: string; probabilities: Record<string, number> });
+  const got = readFileSync(join(dir, 'pred', 'p.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; score: number; prediction: string; probabilities: Record<string, number> });
   assert.equal(got.length, 5);
-  for (const g of got) assert.ok(Math.abs(g.probabilities['0']! + g.probabilities['1']! - 1) < 1e-5);
+  for (const g of got) {
+    assert.ok(Math.abs(g.probabilities['0']! + g.probabilities['1']! - 1) < 1e-5);
+    // the library's and the server's keys: label (the most probable) and its score; "prediction" kept as an alias
+    assert.equal(g.label, g.probabilities['1']! > g.probabilities['0']! ? '1' : '0');
+    assert.equal(g.score, g.probabilities[g.label]);
+    assert.equal(g.prediction, g.label);
+  }
   const tsv = readFileSync(join(dir, 'pred', 'test_results.tsv'), 'utf8').trim().split('\n');
   assert.equal(tsv.length, 5);
   assert.equal(tsv[0]!.split('\t').length, 2);

@@ -63,7 +63,9 @@ test('decimal labels fine-tune a regressor: one output, MSE, Pearson/Spearman re
   writeFileSync(inp, evalRows.slice(0, 5).map((e) => JSON.stringify({ text: e.sentence1, text_b: e.sentence2 })).join('\n') + '\n');
   const p = cli('predict', '--model', out, '--input', inp, '--output', po, '--dtype', 'f32', '--max-seq-length', '48');
   assert.equal(p.status, 0, p.stderr);
-  const scores = readFileSync(po, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { prediction: number }).prediction);
+  const lines = readFileSync(po, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; score: number; prediction: number });
+  for (const l of lines) { assert.equal(l.label, 'LABEL_0'); assert.equal(l.prediction, l.score, '"prediction" repeats the score'); }
+  const scores = lines.map((l) => l.score);
   scores.forEach((s, i) => assert.ok(Math.abs(s - preds[i]!.prediction) < 1e-5, `${s} vs ${preds[i]!.prediction}`));
   const clf = await Classifier.load(out, { dtype: 'f32', maxSeqLength: 48 });
   const res = await clf.classify(evalRows.slice(0, 5).map((e) => ({ text: e.sentence1, textB: e.sentence2 })));

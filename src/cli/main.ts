@@ -21,7 +21,7 @@ import { closeCache, readCache, readCacheHeaderIndex, type CacheStorage } from '
 import { exportModel } from '../export/export.js';
 import type { OnnxTask } from '../export/onnx.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
-import { commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
+import { closest, commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { HEAD_TYPES } from '../model/heads/index.js';
 import { choiceOption, intOption } from '../core/options.js';
@@ -73,7 +73,9 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       [--split random|group --folds K --bootstrap-samples 1000] (as finetune's)
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
   ja-bert predict [--model OUT] --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16]
-      IN lines {"text": ..., "text_b": ...?}; writes probabilities (JSONL) and test_results.tsv beside P.
+      IN lines {"text": ..., "text_b": ...?}; writes {"guid", "label", "score", "probabilities"} per line (JSONL; as the library
+      and the server answer; "prediction" repeats the label for one release; a regressor's score is its output) and
+      test_results.tsv beside P.
       A pretrained model without a classifier (the default model) answers with its next-sentence head: is_next / not_next.
   ja-bert tokenize --tokenizer PATH --input IN.txt|IN.jsonl --output OUT.jsonl [--lowercase] [--special]
       PATH: a SentencePiece .model, a WordPiece vocab.txt, or a model folder holding one;
@@ -177,12 +179,15 @@ function dtypeOf(v: unknown): DTypeOption {
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === '--version' || cmd === '-v') { console.log(packageVersion()); return 0; }
-  if (cmd !== undefined && wantsHelp(rest)) {
-    const h = commandHelp(HELP, cmd);
-    if (!h) throw new UsageError(`unknown command "${cmd}" (try: ja-bert --help)`);
-    console.log(h);
+  if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    // help, help --help, help CMD
+    const topic = rest.find((a) => !a.startsWith('-'));
+    console.log(topic === undefined ? HELP : commandHelp(HELP, topic) ?? unknownCommand(topic));
     return 0;
   }
+  if (cmd !== undefined && !COMMANDS.includes(cmd)) unknownCommand(cmd);
+  if (cmd !== undefined && wantsHelp(rest)) { console.log(commandHelp(HELP, cmd)); return 0; }
+  if (cmd !== undefined && rest.includes('--version')) { console.log(packageVersion()); return 0; }
   switch (cmd) {
     case undefined: case 'help': case '--help': case '-h':
       console.log(HELP);
@@ -476,8 +481,16 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      throw new UsageError(`unknown command "${cmd}" (try: ja-bert help)`);
+      return unknownCommand(cmd);
   }
+}
+
+/** the commands, as the help text lists them ("  ja-bert <cmd>" lines) */
+const COMMANDS: readonly string[] = [...new Set([...HELP.matchAll(/^ {2}ja-bert ([a-z][a-z-]*)/gm)].map((m) => m[1]!))];
+
+function unknownCommand(cmd: string): never {
+  const near = closest(cmd, COMMANDS);
+  throw new UsageError(`unknown command "${cmd}"${near ? ` (did you mean "${near}"?)` : ''} (try: ja-bert help)`);
 }
 
 main(process.argv.slice(2)).then(
