@@ -23,6 +23,13 @@ export function maxAbs(b: ArrayLike<number>): number {
   return m;
 }
 
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) { const d = Math.abs(a[i]! - b[i]!); if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d; }
+  return m;
+}
+
 /**
  * max over i of |a_i - b_i| / (|b_i| + floorFrac * scale), scale = max(max|b|, minScale).
  * The floor keeps elements that are tiny next to the rest of the tensor from
