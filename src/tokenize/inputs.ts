@@ -5,9 +5,18 @@
  * it fits max_seq_length - 3, a single text is cut to max_seq_length - 2.
  * Batches are padded to their longest row, not to max_seq_length.
  */
-import type { Batch } from '../model/bert.js';
 import { TokenizerError } from './sentencepiece.js';
 import type { Tokenizer } from './index.js';
+
+/** one padded batch: row-major [B, S] */
+export interface Batch {
+  B: number;
+  S: number;
+  inputIds: Int32Array;
+  tokenTypeIds: Int32Array;
+  /** 1 = real token, 0 = padding */
+  attentionMask: Uint8Array;
+}
 
 export interface Features {
   inputIds: number[];

@@ -19,7 +19,6 @@
  */
 import type { F32, Kernels } from '../../core/kernels.js';
 import { DTYPE_F32 } from '../../core/kernels.js';
-import type { BertConfig } from '../config.js';
 import { additive } from './additive.js';
 import { bi } from './bi.js';
 import { cosine } from './cosine.js';
@@ -28,14 +27,17 @@ import { dot } from './dot.js';
 import { late } from './late.js';
 import { lowrank } from './lowrank.js';
 import { poly } from './poly.js';
-import type { BRep, Head, HeadGrads, PairHeadConfig, Side, Spec } from './types.js';
+import type { BRep, EncoderDims, Head, HeadGrads, HeadShape, Side, Spec } from './types.js';
 
-export type { BRep, HeadGrads, PairHeadConfig, Side };
+export type { BRep, HeadGrads, Side };
 
 /** the registry: a head's name (as --head takes it and config.json stores it) to its implementation */
 const REGISTRY = { bi, cosine, additive, dot, lowrank, poly, late };
 
 export type HeadType = keyof typeof REGISTRY;
+
+/** a pair head as config.json's pair_head names it: which head, and its shape settings */
+export interface PairHeadConfig extends HeadShape { type: HeadType }
 // each head's saved state is its own business: the registry sees them all as Head<unknown>
 const HEADS = REGISTRY as unknown as Record<HeadType, Head<unknown>>;
 export const HEAD_TYPES = Object.keys(REGISTRY) as HeadType[];
@@ -47,7 +49,7 @@ export function headConfig(type: string, dim?: number, codes?: number, sideLengt
 }
 
 /** the head's parameters (C = number of labels): its own, then the classifier on its features */
-export function headParamSpecs(cfg: BertConfig, h: PairHeadConfig, C: number): Spec[] {
+export function headParamSpecs(cfg: EncoderDims, h: PairHeadConfig, C: number): Spec[] {
   const head = HEADS[h.type];
   return [...head.params(cfg, h), ['head.classifier.weight', [C, head.features(cfg.hidden_size, h)], 'normal', true], ['head.classifier.bias', [C], 'zeros', false]];
 }

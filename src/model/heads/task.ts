@@ -12,7 +12,7 @@
  */
 import type { F32, Kernels } from '../../core/kernels.js';
 import { DTYPE_F32 } from '../../core/kernels.js';
-import type { Act } from '../bert.js';
+import type { Act } from '../workspace.js';
 import { type BertConfig, geluIsTanh } from '../config.js';
 
 /** a parameter: name, shape, initialisation, whether weight decay applies */

@@ -4,13 +4,13 @@
  * (one file per head in this folder; index.ts is the registry).
  */
 import type { F32 } from '../../core/kernels.js';
-import type { BertConfig } from '../config.js';
 import type { HeadContext } from './context.js';
 
-import type { HeadType } from './index.js';
+/** what a pair head reads of the encoder's config (EncoderDims has it): heads do not depend on the config module */
+export interface EncoderDims { readonly hidden_size: number }
 
-export interface PairHeadConfig {
-  type: HeadType;
+/** a head's shape settings; the registry's PairHeadConfig adds the head's name */
+export interface HeadShape {
   /** projection / attention size (additive, lowrank, late) */
   dim: number;
   /** poly's code count */
@@ -54,12 +54,12 @@ export interface Head<T> {
   defaultDim: number;
   defaultCodes: number;
   /** the head's parameters besides head.classifier.* (C = number of labels), and the classifier's input width */
-  params(cfg: BertConfig, h: PairHeadConfig): Spec[];
-  features(D: number, h: PairHeadConfig): number;
+  params(cfg: EncoderDims, h: HeadShape): Spec[];
+  features(D: number, h: HeadShape): number;
   /** width of one cached row, and whether rows are per token (else one per text) */
-  repWidth(D: number, h: PairHeadConfig): number;
+  repWidth(D: number, h: HeadShape): number;
   /** of that width, how much is BRep.aux (stored after the entry's data rows in a cache file); 0 for none */
-  auxWidth(h: PairHeadConfig): number;
+  auxWidth(h: HeadShape): number;
   perToken: boolean;
   /** whether scoring against a cache runs its big matmuls in bf16 when the model does (the cache then keeps a bf16 copy) */
   bf16Scoring: boolean;
