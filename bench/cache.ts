@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCache, cacheDataBytes, cachedReps, closeCache, encodeQuery, loadScoringModel, Ranker, readCache, scoreAgainst } from '../src/cache.js';
+import { encodeCache, cacheDataBytes, cachedReps, closeCache, encodeQuery, loadScoringModel, Ranker, readCache, scoreAgainst } from '../src/cache/index.js';
 import { parseArgs } from '../src/cli/args.js';
 import { rankingMetrics } from '../src/compare.js';
 import { engineInfo, nativeKernels } from '../src/core/native.js';
@@ -31,7 +31,7 @@ let refTops: Map<string, number[]> | null = null;
 try {
   for (const storage of ['f32', 'bf16', 'int8'] as const) {
     const path = join(dir, `${storage}.jabc`);
-    const b = buildCache({ model, texts, cache: path, kernels: K, cacheDtype: storage });
+    const b = encodeCache({ model, texts, cache: path, kernels: K, cacheDtype: storage });
     const cache = readCache(path);
     const byText = new Map(cache.header.entries.map((e) => [e.text, e]));
     let correct = 0;

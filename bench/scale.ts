@@ -32,13 +32,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   cacheHeaderFor, closeCache, encodeQuery, encodeTexts, loadScoringModel, readCache, readCorpusTexts, scoreAgainst, cachedReps, textHash, writeCacheStream,
-} from '../src/cache.js';
+} from '../src/cache/index.js';
 import { parseArgs } from '../src/cli/args.js';
 import { engineInfo, nativeKernels } from '../src/core/native.js';
 import { quantizeRows } from '../src/core/quant.js';
 import { Rng } from '../src/core/random.js';
 import { loadData } from '../src/data/load.js';
-import { entryKeys, queryKey, RetrieveRanker, writeIndex, type IndexType } from '../src/retrieve.js';
+import { entryKeys, queryKey, RetrieveRanker, writeIndex, type IndexType } from '../src/cache/retrieve.js';
 
 const { flags } = parseArgs(process.argv.slice(2), { model: 'string', texts: 'string', pairs: 'string', corpus: 'string', work: 'string', nprobes: 'string', 'index-type': 'string', n: 'number', queries: 'number', k: 'string', noise: 'number', dir: 'string', keep: 'boolean' });
 const model = flags.model as string, texts = flags.texts as string, pairs = flags.pairs as string;

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { buildCache, cacheDataBytes, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst, type Cache, type ScoringModel } from './cache.js';
+import { encodeCache, cacheDataBytes, cacheFileSize, cachedReps, encodeQuery, loadScoringModel, readCache, repSlice, scoreAgainst, type Cache, type ScoringModel } from './cache/index.js';
 import { DataError, type Example } from './data/processors.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { loadBert } from './model/load.js';
@@ -19,11 +19,11 @@ import { intOption } from './core/options.js';
 import type { SplitStrategy } from './data/split.js';
 import { formatP, readRunPredictions, significanceAgainst } from './eval/reliability.js';
 import { wilson } from './eval/stats.js';
-import { HEAD_TYPES } from './model/heads/index.js';
+import { COMPARE_DEFAULT_HEADS, HEAD_TYPES } from './model/heads/index.js';
 
 export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
 /** what compare trains by default: every head with cross-entropy, and the bi-encoder also trained contrastively (its cosine) */
-export const DEFAULT_COMPARE_HEADS = ['cross', ...HEAD_TYPES.filter((h) => h !== 'cosine'), 'bi+contrastive'];
+export const DEFAULT_COMPARE_HEADS = ['cross', ...COMPARE_DEFAULT_HEADS, 'bi+contrastive'];
 
 /** a --heads entry: HEAD, or HEAD+LOSS (bi+contrastive, bi+cosent: finetune's --loss) */
 function headEntry(entry: string): { head: string; loss?: 'contrastive' | 'cosent' } {
@@ -101,7 +101,7 @@ export function compare(o: CompareOptions): CompareRow[] {
       rows.push({ ...base, pair_ms: pairMs, rank10k_ms: (ms(t0) / n) * 10000, cache_bytes_per_text: 0, cache_file_bytes: null, rank10k_measured_pairs: n, recall_at_10: null, mrr: null, ranking_queries: 0 });
     } else {
       const cachePath = join(dir, 'cache.jabc');
-      buildCache({ model: dir, texts: o.texts, cache: cachePath, kernels: o.kernels, dtype, log: o.log });
+      encodeCache({ model: dir, texts: o.texts, cache: cachePath, kernels: o.kernels, dtype, log: o.log });
       const m = loadScoringModel(dir, o.kernels, dtype);
       const cache = readCache(cachePath);
       const nTexts = cache.header.entries.length;

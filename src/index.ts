@@ -25,7 +25,7 @@ export type { SplitStrategy } from './data/split.js';
 // the statistics behind "is the result real?" (SciPy's definitions)
 export { wilson, binomTestTwoSided, mcnemar, metricIntervals, accuracyDifferenceInterval } from './eval/stats.js';
 export { leakage } from './data/leakage.js';
-export type { BuildResult } from './cache.js';
+export type { BuildResult, CacheBuildResult, CacheBuildOptions } from './cache/index.js';
 export type { Metrics, RegressionMetrics, MultiLabelMetrics } from './eval/metrics.js';
 // the errors each area throws (all JaBertError)
 export { UsageError } from './cli/args.js';
@@ -34,7 +34,7 @@ export { OptionError } from './core/options.js';
 export { DataError } from './data/processors.js';
 export { OutputPathError } from './io/atomic.js';
 export { InputFileError } from './io/text.js';
-export { CacheError } from './cache.js';
+export { CacheError } from './cache/index.js';
 export { CorpusError } from './pretrain/corpus.js';
 export { RunDirError } from './run/rundir.js';
 export { MecabError } from './tokenize/mecab.js';
@@ -57,5 +57,5 @@ export { AdamW, bertLearningRate } from './train/optimizer.js';
 export { loadTokenizer, SentencePieceTokenizer, WordPieceTokenizer, TokenizerJsonTokenizer, TokenizerError, type Tokenizer, type Encoding, type TokenizerOptions } from './tokenize/index.js';
 export { InputBuilder, padBatch, truncateSeqPair, type Features } from './tokenize/inputs.js';
 export { TextClassifier, TextEncoder, NSP_LABELS } from './infer/models.js';
-export { Ranker } from './cache.js';
+export { Ranker, openRanker, type OpenRanker, type RankQuery } from './cache/index.js';
 export { runBench, runTorchBench, benchDefaults, type BenchResult } from './bench.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCache, cacheDataBytes, closeCache, entryValues, Ranker, readCache } from '../src/cache.js';
+import { encodeCache, cacheDataBytes, closeCache, entryValues, Ranker, readCache } from '../src/cache/index.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
 import { tinySetup, type TinySetup } from './helpers.js';
@@ -25,7 +25,7 @@ before(() => {
   finetune({ model: t.model, output: model, kernels: K, texts: t.texts, pairs: t.pairs, head: 'dot', maxSteps: 4, batchSize: 8, maxSeqLength: 32, learningRate: 1e-3, dtype: 'f32', saveSteps: 0 });
   for (const st of ['f32', 'bf16', 'int8'] as const) {
     caches[st] = join(dir, `${st}.jabc`);
-    buildCache({ model, texts: t.texts, cache: caches[st], kernels: K, dtype: 'f32', cacheDtype: st });
+    encodeCache({ model, texts: t.texts, cache: caches[st], kernels: K, dtype: 'f32', cacheDtype: st });
   }
 });
 after(() => { if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true }); });
@@ -71,11 +71,11 @@ test('rank: bf16 and int8 give the f32 cache\'s probabilities within 0.02 and ne
 
 test('a rebuild reuses rows only from a cache of the same storage; a non-finite int8 scale under a valid checksum is refused', () => {
   const logs: string[] = [];
-  const same = buildCache({ model, texts: t.texts, cache: caches.int8!, kernels: K, dtype: 'f32', cacheDtype: 'int8', log: (l) => logs.push(l) });
+  const same = encodeCache({ model, texts: t.texts, cache: caches.int8!, kernels: K, dtype: 'f32', cacheDtype: 'int8', log: (l) => logs.push(l) });
   assert.equal(same.encoded, 0);
   const other = join(dir, 'switch.jabc');
   writeFileSync(other, readFileSync(caches.int8!));
-  const sw = buildCache({ model, texts: t.texts, cache: other, kernels: K, dtype: 'f32', cacheDtype: 'bf16', log: (l) => logs.push(l) });
+  const sw = encodeCache({ model, texts: t.texts, cache: other, kernels: K, dtype: 'f32', cacheDtype: 'bf16', log: (l) => logs.push(l) });
   assert.equal(sw.reused, 0);
   assert.ok(logs.some((l) => /stored as int8, building bf16: not reused/.test(l)));
   // a scale of NaN, re-hashed so only the value check can catch it

@@ -25,7 +25,7 @@ import { loadTokenizer, SentencePieceTokenizer } from '../src/tokenize/index.js'
 import { InputBuilder } from '../src/tokenize/inputs.js';
 import { evaluateLogits } from '../src/train/trainer.js';
 import { loadData } from '../src/data/load.js';
-import { entryValues, readCache } from '../src/cache.js';
+import { entryValues, readCache } from '../src/cache/index.js';
 import { maxAbs, maxAbsDiff, maxRelErr, SHARED_DIR, tinySetup } from './helpers.js';
 
 const K = nativeKernels();

@@ -18,7 +18,7 @@ import { makeConfig } from '../src/model/config.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
 import { readPairExamples, readTableExamples } from '../src/data/processors.js';
 import { readLivedoor } from '../src/data/livedoor.js';
-import { buildCache, checkCacheFor, loadScoringModel, readCache } from '../src/cache.js';
+import { encodeCache, checkCacheFor, loadScoringModel, readCache } from '../src/cache/index.js';
 import { headConfig } from '../src/model/heads/index.js';
 
 const [format, seedArg, casesArg, work] = process.argv.slice(2) as [string, string, string, string];
@@ -88,7 +88,7 @@ function setup(): Format {
       const m = join(d, 'model');
       tinyModel(m, true);
       writeFileSync(join(d, 'texts.json'), JSON.stringify(Object.fromEntries(texts.map((t, i) => [`t${i}`, t]))));
-      buildCache({ model: m, texts: join(d, 'texts.json'), cache: join(d, 'c.jabc'), kernels: K, dtype: 'f32' });
+      encodeCache({ model: m, texts: join(d, 'texts.json'), cache: join(d, 'c.jabc'), kernels: K, dtype: 'f32' });
       const sm = loadScoringModel(m, K);
       return { file: join(d, 'c.jabc'), names: d, read: () => { checkCacheFor(readCache(join(d, 'c.jabc')), sm); } };
     }

@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { JaBertError } from '../src/core/errors.js';
 import { readTorchBin } from '../src/io/torchbin.js';
-import { checkChunkJob } from '../src/queue.js';
-import { RetrieveRanker } from '../src/retrieve.js';
-import { buildCache, readCache, writeCacheFile, closeCache } from '../src/cache.js';
+import { checkChunkJob } from '../src/cache/queue.js';
+import { RetrieveRanker } from '../src/cache/retrieve.js';
+import { encodeCache, readCache, writeCacheFile, closeCache } from '../src/cache/index.js';
 import { confusionMatrixText } from '../src/eval/metrics.js';
 import { Classifier, Encoder, PairScorer, buildCache as apiBuildCache, closeEngine } from '../src/index.js';
 import { startServer } from '../src/serve/server.js';
@@ -189,7 +189,7 @@ test('typed validation: cache values are bounded (no NaN ranking); embeddings be
   refused(run(['cache', 'build', '--model', pairModel, '--from-embeddings', emb, '--cache', join(dir, 'emb.jabc')]), /within ±1000000/, '--from-embeddings 1e39');
   // a cache whose values are 3e38 (a valid checksum) is refused when read, not ranked as NaN
   const good = join(dir, 'good.jabc');
-  buildCache({ model: pairModel, texts: t.texts, cache: good, kernels: K, dtype: 'f32' });
+  encodeCache({ model: pairModel, texts: t.texts, cache: good, kernels: K, dtype: 'f32' });
   const c = readCache(good);
   const e = c.header.entries[0]!;
   const recs = c.header.entries.map((x) => ({ id: x.id, text: x.text, hash: x.hash, rows: x.rows, data: new Float32Array(x.rows * c.header.width).fill(3e38) }));
@@ -310,7 +310,7 @@ test('a cache header naming an index outside its folder, a missing or damaged in
   closeCache(c);
   const { entries, floats: _f, ...header } = c.header;
   const cc = readCache(join(dir, 'ix.jabc'));
-  const { entryValues } = await import('../src/cache.js');
+  const { entryValues } = await import('../src/cache/index.js');
   const data = entries.map((e) => ({ id: e.id, text: e.text, hash: e.hash, rows: e.rows, data: entryValues(cc, e) }));
   closeCache(cc);
   writeCacheFile(join(dir, 'evil.jabc'), { ...header, index: { kind: 'lancedb', path: '../../../../etc' } }, data);

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closeCache, entryValues, readCache } from '../src/cache.js';
+import { closeCache, entryValues, readCache } from '../src/cache/index.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
 import { faultEnv, tinySetup, type TinySetup } from './helpers.js';

@@ -9,12 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildCache, closeCache, entryValues, rank, readCache } from '../src/cache.js';
+import { encodeCache, closeCache, entryValues, openRanker, rank, readCache } from '../src/cache/index.js';
 import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
-import { entryKeys, KEY_ROWS, RetrieveRanker, writeIndex } from '../src/retrieve.js';
-import { closeEngine, PairScorer } from '../src/index.js';
+import { entryKeys, KEY_ROWS, RetrieveRanker, writeIndex } from '../src/cache/retrieve.js';
+import { buildCache as apiBuildCache, closeEngine, PairScorer } from '../src/index.js';
 import { startServer } from '../src/serve/server.js';
 import { tinyPairModel, type TinySetup } from './helpers.js';
 
@@ -104,6 +104,37 @@ test('the library\'s PairScorer and the server rank through the index a cache na
   } finally { await server.close(); }
 });
 
+test('the library builds what cache build --index builds, and openRanker chooses retrieve or exhaustive from the cache header', async () => {
+  const lib = join(dir, 'lib.jabc'), libIx = join(dir, 'libix');
+  const r = await apiBuildCache({ model, texts: t.texts, cache: lib, index: `lancedb://${libIx}`, cacheDtype: 'int8', dtype: 'f32' });
+  assert.equal(r.queued, false);
+  assert.ok(r.index && r.index.keys > 0 && r.index.rows === r.entries && r.index.path === libIx, JSON.stringify(r.index));
+  const a = readCache(cache), b = readCache(lib);
+  try {
+    assert.deepEqual(b.header.index, { kind: 'lancedb', path: 'libix' });
+    assert.deepEqual(b.header.entries.map((e) => [e.id, e.hash, e.rows]), a.header.entries.map((e) => [e.id, e.hash, e.rows]));
+    for (let i = 0; i < a.header.entries.length; i += 17) assert.deepEqual(entryValues(b, b.header.entries[i]!), entryValues(a, a.header.entries[i]!), `entry ${i}`);
+  } finally { closeCache(a); closeCache(b); }
+  const text = t.body[Object.keys(t.body)[2]!]!;
+  const viaIndex = await openRanker({ model, cache: lib, kernels: K, dtype: 'f32', retrieve: 6 });
+  const exhaustive = await openRanker({ model, cache: lib, kernels: K, dtype: 'f32', retrieve: 0 });
+  try {
+    assert.deepEqual([viaIndex.kind, viaIndex.retrieve, exhaustive.kind, exhaustive.retrieve], ['retrieve', 6, 'exhaustive', null]);
+    const got = await viaIndex.rank({ text, top: 4 });
+    assert.equal(got.retrieved, 6);
+    const rr = await RetrieveRanker.load({ model, cache: lib, kernels: K, dtype: 'f32' });
+    try { assert.deepEqual(got.results, (await rr.rank({ text, top: 4, retrieve: 6 })).results); } finally { rr.close(); }
+    assert.deepEqual((await exhaustive.rank({ text, top: 4 })).results, rank({ model, cache: lib, text, top: 4, kernels: K, dtype: 'f32' }).results);
+  } finally { viaIndex.close(); exhaustive.close(); }
+  const plain = join(dir, 'plain-lib.jabc');
+  await apiBuildCache({ model, texts: t.texts, cache: plain, dtype: 'f32' });
+  await assert.rejects(openRanker({ model, cache: plain, kernels: K, retrieve: 5 }), /--retrieve: .*plain-lib\.jabc names no index/);
+  await assert.rejects(openRanker({ model, cache: plain, kernels: K, nprobes: 4 }), /--nprobes: .* is ranked without an index/);
+  assert.equal((await openRanker({ model, cache: plain, kernels: K })).kind, 'exhaustive');
+  await assert.rejects(apiBuildCache({ model, texts: t.texts, cache: join(dir, 'x.jabc'), indexType: 'ivf_pq' }), /--index-type needs --index/);
+  assert.ok(!existsSync(join(dir, 'x.jabc')));
+});
+
 test('--index-type ivf_pq: a product-quantised IVF index beyond 4,096 keys; probing every partition with K ≥ the corpus gives the exhaustive ranking', async () => {
   // 2,100 texts of 16 seeded random token vectors (the encoder's outputs, as an export would give them): 4,200 keys
   const rng = new Rng(5), D = 32, lines: string[] = [];
@@ -111,7 +142,7 @@ test('--index-type ivf_pq: a product-quantised IVF index beyond 4,096 keys; prob
   for (let i = 0; i < 2100; i++) lines.push(JSON.stringify({ id: `e${i}`, text: `text ${i}`, last_hidden_state: Array.from({ length: 16 }, vec), pooler_output: vec() }));
   const emb = join(dir, 'emb.jsonl'), big = join(dir, 'big.jabc'), bigIx = join(dir, 'bigix');
   writeFileSync(emb, lines.join('\n') + '\n');
-  buildCache({ model, fromEmbeddings: emb, cache: big, kernels: K, dtype: 'f32', index: bigIx });
+  encodeCache({ model, fromEmbeddings: emb, cache: big, kernels: K, dtype: 'f32', index: bigIx });
   const c = readCache(big);
   const ix = await writeIndex(c, bigIx, undefined, 'ivf_pq');
   closeCache(c);

@@ -9,7 +9,7 @@
  *   console.log(r.label, r.score, r.probabilities);
  */
 import type { BaselineOptions, BaselineResult } from '../baseline/baseline.js';
-import type { BuildResult, RankResult } from '../cache.js';
+import type { CacheBuildResult, RankResult } from '../cache/index.js';
 import type { CompareOptions, CompareRow } from '../compare.js';
 import type { CrossValidateResult } from '../crossval.js';
 import type { DTypeOption } from '../core/dtype.js';
@@ -201,8 +201,12 @@ export function crossValidate(o: ({ method: 'finetune' } & Omit<JobOptions<Finet
 export function compare(o: Omit<JobOptions<CompareOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<CompareRow[]> {
   return job('compare', { ...o, model: modelOrDefault(o.model) }, c);
 }
-/** `ja-bert cache build`: encode every text once with a pair-head model */
-export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number; cacheDtype?: 'f32' | 'bf16' | 'int8'; overwrite?: boolean }, c?: JobControl): Promise<BuildResult> {
+/**
+ * `ja-bert cache build`: encode every text once with a pair-head model; `queue` (redis://HOST:PORT) has `ja-bert worker`s
+ * encode the chunks; `index` (lancedb://PATH) then writes the LanceDB index the cache names, which PairScorer retrieves from
+ */
+export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number; cacheDtype?: 'f32' | 'bf16' | 'int8'; overwrite?: boolean;
+  index?: string; indexType?: 'ivf_flat' | 'ivf_pq'; queue?: string; chunkSize?: number; stallSeconds?: number }, c?: JobControl): Promise<CacheBuildResult> {
   return job('buildCache', o, c);
 }
 /** `ja-bert predict`: probabilities for a JSONL file; returns the number of examples */

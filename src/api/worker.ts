@@ -5,12 +5,9 @@
  * models stay here, addressed by handle. Errors go back as plain objects and
  * are rebuilt as their own classes on the other side.
  */
-import { existsSync } from 'node:fs';
 import { serializeError } from '../core/errors.js';
-import { OptionError } from '../core/options.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
-import { Ranker, buildCache, readCacheHeaderIndex } from '../cache.js';
-import type { RetrieveRanker } from '../retrieve.js';
+import { buildCache, openRanker, type OpenRanker } from '../cache/index.js';
 import { compare } from '../compare.js';
 import { crossValidate } from '../crossval.js';
 import { encodeFile } from '../encode.js';
@@ -24,10 +21,10 @@ import { TextClassifier, TextEncoder } from '../infer/models.js';
 import type { Pooling } from '../infer/embed.js';
 import type { JobName, Reply, Task } from './protocol.js';
 
-/** a retrieving ranker and the K it retrieves */
-interface Retrieving { rr: RetrieveRanker; retrieve: number }
-const handles = new Map<number, TextClassifier | TextEncoder | Ranker | Retrieving>();
-const isRetrieving = (h: unknown): h is Retrieving => typeof h === 'object' && h !== null && 'rr' in h;
+/** a loaded cache ranker (exhaustive or retrieve-then-rerank, as openRanker chose) */
+interface Scorer { ranker: OpenRanker }
+const handles = new Map<number, TextClassifier | TextEncoder | Scorer>();
+const isScorer = (h: unknown): h is Scorer => typeof h === 'object' && h !== null && 'ranker' in h;
 let nextHandle = 1;
 
 function get<T>(handle: number, C: { prototype: T; name: string }): T {
@@ -48,28 +45,20 @@ async function run(t: Task): Promise<{ value: unknown }> {
       return { value: { ...engineInfo(), autoDtype: kernels.autoDtype } };
     case 'load': {
       const o = { ...t.options, kernels } as never;
-      // a scorer on a cache that names an index retrieves, then reranks (retrieve: 0 scores every candidate)
-      const named = t.kind === 'scorer' && t.options.retrieve !== 0 && readCacheHeaderIndex(t.options.cache);
-      if (t.kind === 'scorer' && typeof t.options.retrieve === 'number' && t.options.retrieve > 0 && !named && existsSync(t.options.cache)) {
-        throw new OptionError(`retrieve: ${t.options.cache} names no index (build it with cache build --index lancedb://PATH)`);
-      }
-      if (named) {
-        process.env.LANCEDB_LOG ??= 'error';
-        const { RetrieveRanker, DEFAULT_RETRIEVE } = await import('../retrieve.js');
-        // a loaded scorer serves many queries: its ANN index is read into memory once, now
-        const rr = await RetrieveRanker.load({ ...(t.options as { cache: string; dtype?: never; chunked?: boolean }), model: t.dir, kernels, prewarm: true });
-        const handle = nextHandle++, retrieve = (t.options.retrieve as number | undefined) ?? DEFAULT_RETRIEVE;
-        handles.set(handle, { rr, retrieve });
-        return { value: { handle, size: rr.size, head: rr.model.pm.head.cfg.type, retrieve } };
+      if (t.kind === 'scorer') {
+        // a cache that names an index retrieves, then reranks (retrieve: 0 scores every candidate); a loaded scorer
+        // serves many queries, so its ANN index is read into memory once, now
+        const ranker = await openRanker({ ...(t.options as { cache: string; dtype?: never; chunked?: boolean; retrieve?: number }), model: t.dir, kernels, prewarm: true });
+        const handle = nextHandle++;
+        handles.set(handle, { ranker });
+        return { value: { handle, size: ranker.size, head: ranker.head, ...(ranker.retrieve !== null ? { retrieve: ranker.retrieve } : {}) } };
       }
       const from = typeof t.options.from === 'number' ? get(t.options.from, TextClassifier) : null;
       const m = t.kind === 'classifier' ? TextClassifier.load(t.dir, o)
-        : t.kind === 'encoder' ? (from ? TextEncoder.fromModel(from.model, from.tokenizer, from.dir, t.options.maxSeqLength as number | undefined) : TextEncoder.load(t.dir, o))
-          : Ranker.load({ ...(t.options as { cache: string }), model: t.dir, kernels } as never);
+        : from ? TextEncoder.fromModel(from.model, from.tokenizer, from.dir, t.options.maxSeqLength as number | undefined) : TextEncoder.load(t.dir, o);
       const handle = nextHandle++;
       handles.set(handle, m);
-      const about = m instanceof TextClassifier ? { labels: m.labels, head: m.head, needsPairs: m.needsPairs }
-        : m instanceof TextEncoder ? { dimension: m.dimension } : { size: m.size, head: m.model.pm.head.cfg.type };
+      const about = m instanceof TextClassifier ? { labels: m.labels, head: m.head, needsPairs: m.needsPairs } : { dimension: m.dimension };
       return { value: { handle, ...about } };
     }
     case 'classify':
@@ -84,12 +73,12 @@ async function run(t: Task): Promise<{ value: unknown }> {
     }
     case 'rank': {
       const h = handles.get(t.handle);
-      if (isRetrieving(h)) return { value: await h.rr.rank({ ...t.query, retrieve: h.retrieve }) };
-      return { value: get(t.handle, Ranker).rank(t.query) };
+      if (!isScorer(h)) throw new Error(`engine: no ranker with handle ${t.handle} (closed?)`);
+      return { value: await h.ranker.rank(t.query) };
     }
     case 'dispose': {
       const h = handles.get(t.handle);
-      if (isRetrieving(h)) h.rr.close();
+      if (isScorer(h)) h.ranker.close();
       handles.delete(t.handle);
       return { value: null };
     }
@@ -99,7 +88,7 @@ async function run(t: Task): Promise<{ value: unknown }> {
       if (port) options.log = (line: string) => port.postMessage(line);
       if (abort) options.signal = { get aborted() { return Atomics.load(abort, 0) !== 0; } };
       try {
-        return { value: JOBS[t.name](options) };
+        return { value: await JOBS[t.name](options) };
       } finally {
         port?.close();
       }

@@ -15,16 +15,16 @@ import type { SplitStrategy } from '../data/split.js';
 import { tokenizeFile } from '../tokenize/file.js';
 import { classificationReport, confusionMatrixText } from '../eval/metrics.js';
 import { modelOrDefault } from '../model/default.js';
-import { buildCache, rank } from '../cache.js';
+import { buildCache, openRanker } from '../cache/index.js';
 import { compare, compareMarkdown, DEFAULT_COMPARE_HEADS } from '../compare.js';
-import { closeCache, readCache, readCacheHeaderIndex, type CacheStorage } from '../cache.js';
+import type { CacheStorage } from '../cache/index.js';
 import { exportModel } from '../export/export.js';
 import type { OnnxTask } from '../export/onnx.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
 import { closest, commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { HEAD_TYPES } from '../model/heads/index.js';
-import { choiceOption, intOption } from '../core/options.js';
+import { intOption } from '../core/options.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
@@ -328,63 +328,28 @@ async function main(argv: string[]): Promise<number> {
       const { flags, positional } = parseArgs(rest, { model: 'string', texts: 'string', 'from-embeddings': 'string', cache: 'string', 'batch-size': 'number', dtype: 'string', 'save-seconds': 'number', 'cache-dtype': 'string',
         queue: 'string', 'chunk-size': 'number', 'stall-seconds': 'number', index: 'string', 'index-type': 'string', overwrite: 'boolean' });
       if (positional[0] !== 'build') throw new UsageError('usage: ja-bert cache build --model M (--texts F | --from-embeddings F.jsonl) --cache C');
-      const fromEmbeddings = flags['from-embeddings'] as string | undefined;
-      // --index: checked before anything is encoded; the index is written after the cache that names it
-      if (flags.index !== undefined) process.env.LANCEDB_LOG ??= 'error'; // LanceDB's k-means chatter, unless asked for
-      const retrieve = flags.index !== undefined ? await import('../retrieve.js') : null;
-      const index = retrieve ? retrieve.indexPath(flags.index as string) : undefined;
-      if (flags['index-type'] !== undefined && !retrieve) throw new UsageError('--index-type needs --index lancedb://PATH');
-      const indexType = retrieve ? choiceOption('index-type', flags['index-type'] as string | undefined, retrieve.INDEX_TYPES, 'ivf_flat') : undefined;
-      const writeIndex = async () => {
-        if (!retrieve) return;
-        const c = readCache(need(flags, 'cache'));
-        try {
-          const ix = await retrieve.writeIndex(c, index!, progress, indexType);
-          console.log(`index: ${ix.keys} keys for ${ix.rows} texts${ix.type ? ` (${ix.type === 'ivf_pq' ? 'IVF-PQ' : 'IVF-flat'})` : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${index!}`);
-        } finally { closeCache(c); }
-      };
-      if (flags.queue !== undefined) {
-        if (fromEmbeddings) throw new UsageError('--queue builds from --texts (workers encode them), not from --from-embeddings');
-        // loaded only here: bullmq and ioredis are for queue builds alone
-        const { buildCacheQueued } = await import('../queue.js');
-        const r = await buildCacheQueued({ model: need(flags, 'model'), texts: need(flags, 'texts'), cache: need(flags, 'cache'), kernels: nativeKernels(), queue: flags.queue as string,
-          chunkSize: flags['chunk-size'] as number | undefined, batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype),
-          cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, stallSeconds: flags['stall-seconds'] as number | undefined, index, overwrite: flags.overwrite === true, log: progress });
-        if (process.stderr.isTTY) process.stderr.write('\n');
-        console.log(`cache: ${r.entries} texts (${r.encoded} encoded by the queue's workers, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
-        await writeIndex();
-        return 0;
-      }
-      const r = buildCache({ model: need(flags, 'model'), texts: fromEmbeddings ? flags.texts as string | undefined : need(flags, 'texts'), fromEmbeddings, cache: need(flags, 'cache'), kernels: nativeKernels(), index,
-        batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress, partialEverySeconds: flags['save-seconds'] as number | undefined,
-        cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, overwrite: flags.overwrite === true });
+      const r = await buildCache({ model: need(flags, 'model'), texts: flags['from-embeddings'] !== undefined ? flags.texts as string | undefined : need(flags, 'texts'),
+        fromEmbeddings: flags['from-embeddings'] as string | undefined, cache: need(flags, 'cache'), kernels: nativeKernels(), index: flags.index as string | undefined,
+        indexType: flags['index-type'] as 'ivf_flat' | 'ivf_pq' | undefined, queue: flags.queue as string | undefined, chunkSize: flags['chunk-size'] as number | undefined,
+        stallSeconds: flags['stall-seconds'] as number | undefined, batchSize: flags['batch-size'] as number | undefined, dtype: dtypeOf(flags.dtype), log: progress,
+        partialEverySeconds: flags['save-seconds'] as number | undefined, cacheDtype: flags['cache-dtype'] as CacheStorage | undefined, overwrite: flags.overwrite === true });
       if (process.stderr.isTTY) process.stderr.write('\n');
-      console.log(`cache: ${r.entries} texts (${r.encoded} encoded, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
-      await writeIndex();
+      console.log(`cache: ${r.entries} texts (${r.encoded} encoded${r.queued ? " by the queue's workers" : ''}, ${r.reused} reused), ${r.bytes} bytes, ${r.seconds.toFixed(1)} s -> ${flags.cache as string}`);
+      const ix = r.index;
+      if (ix) console.log(`index: ${ix.keys} keys for ${ix.rows} texts${ix.type ? ` (${ix.type === 'ivf_pq' ? 'IVF-PQ' : 'IVF-flat'})` : ' (searched exhaustively)'}, ${ix.seconds.toFixed(1)} s -> lancedb://${ix.path}`);
       return 0;
     }
     case 'rank': {
       const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean', retrieve: 'number', nprobes: 'number' });
       // a cache that names an index is ranked by retrieve-then-rerank (--retrieve 0: every candidate)
-      const retrieveK = flags.retrieve as number | undefined;
-      const named = retrieveK !== 0 && readCacheHeaderIndex(need(flags, 'cache'));
-      if (retrieveK !== undefined && retrieveK > 0 && !named) throw new UsageError(`--retrieve: ${flags.cache as string} names no index (build it with cache build --index lancedb://PATH)`);
-      if (flags.nprobes !== undefined && !named) throw new UsageError(`--nprobes: ${flags.cache as string} is ranked without an index (--nprobes is for a cache built with --index)`);
-      if (named) {
-        process.env.LANCEDB_LOG ??= 'error';
-        const { RetrieveRanker } = await import('../retrieve.js');
-        const rr = await RetrieveRanker.load({ model: need(flags, 'model'), cache: need(flags, 'cache'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
-        try {
-          const r = await rr.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10, retrieve: retrieveK, nprobes: flags.nprobes as number | undefined });
-          r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
-          console.error(`retrieved ${r.retrieved} of ${r.candidates} cached candidates by the LanceDB index in ${r.retrieveMs.toFixed(1)} ms, reranked by the head in ${r.scoreMs.toFixed(1)} ms (encoding A ${r.encodeMs.toFixed(1)} ms)`);
-        } finally { rr.close(); }
-        return 0;
-      }
-      const r = rank({ model: need(flags, 'model'), cache: need(flags, 'cache'), id: flags.id as string | undefined, text: flags.text as string | undefined,
-        top: (flags.top as number | undefined) ?? 10, kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true });
-      r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
-      console.error(`ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms (cache laid out for scoring in ${r.loadMs.toFixed(0)} ms)`);
+      const rk = await openRanker({ model: need(flags, 'model'), cache: need(flags, 'cache'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true,
+        retrieve: flags.retrieve as number | undefined, nprobes: flags.nprobes as number | undefined });
+      try {
+        const r = await rk.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10 });
+        r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
+        console.error(rk.kind === 'retrieve' ? `retrieved ${r.retrieved} of ${r.candidates} cached candidates by the LanceDB index in ${r.retrieveMs!.toFixed(1)} ms, reranked by the head in ${r.scoreMs.toFixed(1)} ms (encoding A ${r.encodeMs.toFixed(1)} ms)`
+          : `ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms (cache laid out for scoring in ${r.loadMs.toFixed(0)} ms)`);
+      } finally { rk.close(); }
       return 0;
     }
     case 'compare': {
@@ -433,7 +398,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'worker': {
       const { flags } = parseArgs(rest, { queue: 'string', concurrency: 'number', 'lock-seconds': 'number' });
-      const { runWorker } = await import('../queue.js');
+      const { runWorker } = await import('../cache/queue.js');
       const ac = new AbortController();
       process.once('SIGTERM', () => { console.error('ja-bert worker: SIGTERM: finishing the chunk in hand'); ac.abort(); });
       process.once('SIGINT', () => { console.error('ja-bert worker: SIGINT: finishing the chunk in hand'); ac.abort(); });

@@ -27,6 +27,7 @@ import { copyTokenizerFiles } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { configToJson } from '../model/config.js';
 import { findModelFiles, loadBert } from '../model/load.js';
+import { headDescription, type HeadType } from '../model/heads/index.js';
 import { loadTokenizer } from '../tokenize/index.js';
 import { InputBuilder } from '../tokenize/inputs.js';
 import { DataError, positiveLabelIndex } from '../data/processors.js';
@@ -158,24 +159,12 @@ export function exportModel(o: ExportOptions): ExportResult {
 }
 
 /** pair_head.json: what a pair head reads of the encoder's outputs and how it scores (docs/EXPORT.md) */
-function pairHeadSpec(type: string, h: { dim: number; codes: number; side_length: number }, labels: string[]): Record<string, unknown> {
-  const reads: Record<string, string> = {
-    bi: 'pooler_output of A (u) and B (v)', cosine: 'pooler_output of A (u) and B (v)', poly: 'last_hidden_state of A, pooler_output of B (v)',
-    dot: 'last_hidden_state of A and B (masked)', additive: 'last_hidden_state of A and B (masked)', lowrank: 'last_hidden_state of A and B (masked)', late: 'last_hidden_state of A and B (masked)',
-  };
-  const score: Record<string, string> = {
-    bi: 'logits = head.classifier([u, v, |u − v|, u ⊙ v])',
-    cosine: 'logits = head.classifier([cos(u, v)])',
-    dot: 'e_ij = a_i · b_j / √D over B\'s real tokens, c_i = Σ_j softmax_j(e_ij) b_j; logits = head.classifier([mean_i a_i ⊙ c_i, mean_i |a_i − c_i|]) over A\'s real tokens',
-    additive: 'e_ij = head.w · tanh(head.W a_i + head.U b_j); c_i and the classifier as dot',
-    lowrank: 'e_ij = (head.Q a_i) · (head.K b_j) / √dim; c_i and the classifier as dot',
-    poly: 'codes attend over A\'s tokens, v attends over the codes\' results; logits = head.classifier(...) (src/model/heads/poly.ts)',
-    late: 'ColBERT MaxSim: s = Σ_i max_j â_i · b̂_j over L2-normalised head.proj a_i, head.proj b_j; logits = head.classifier([s])',
-  };
+function pairHeadSpec(type: HeadType, h: { dim: number; codes: number; side_length: number }, labels: string[]): Record<string, unknown> {
+  const { reads, scores } = headDescription(type);
   return {
     type, dim: h.dim, codes: h.codes, side_length: h.side_length, labels, positive_label: labels[positiveLabelIndex(labels)],
     inputs: 'each text encoded alone as [CLS] text [SEP], at most side_length tokens, by onnx/model.onnx',
-    reads: reads[type], score: score[type], probability: 'softmax(logits)[positive_label]',
+    reads, score: scores, probability: 'softmax(logits)[positive_label]',
     parameters: 'pair_head.safetensors (head.* tensors, PyTorch Linear layout [out, in])',
     reference: `src/model/heads/${type}.ts`,
   };

@@ -70,6 +70,10 @@ export const additive: Head<AttentionSaved<AdditiveExtra>> = {
   auxWidth: (h) => h.dim,
   perToken: true,
   bf16Scoring: true,
+  retrievable: true,
+  inCompareByDefault: true,
+  reads: 'last_hidden_state of A and B (masked)',
+  scores: 'e_ij = head.w · tanh(head.W a_i + head.U b_j); c_i and the classifier as dot',
   bRep(c, b) {
     const { P, S, x, mask } = b;
     const ub = c.linear(x, c.param('head.additive.key.weight'), P * S, c.dim, c.D);

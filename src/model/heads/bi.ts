@@ -11,6 +11,10 @@ export const bi: Head<{ v: F32 }> = {
   auxWidth: () => 0,
   perToken: false,
   bf16Scoring: false,
+  retrievable: true,
+  inCompareByDefault: true,
+  reads: 'pooler_output of A (u) and B (v)',
+  scores: 'logits = head.classifier([u, v, |u − v|, u ⊙ v])',
   bRep(c, b) {
     const { P, pooled } = b, D = c.D;
     return { P, S: 1, W: D, perToken: false, data: pooled.slice(0, P * D), mask: new Uint8Array(P).fill(1) };

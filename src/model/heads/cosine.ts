@@ -32,6 +32,10 @@ export const cosine: Head<{ v: F32 }> = {
   auxWidth: () => 0,
   perToken: false,
   bf16Scoring: false,
+  retrievable: true,
+  inCompareByDefault: false,
+  reads: 'pooler_output of A (u) and B (v)',
+  scores: 'logits = head.classifier([cos(u, v)])',
   // B's side is the bi head's: the pooled vector
   bRep: (c, b) => bi.bRep(c, b),
   score(c, a, rep) {

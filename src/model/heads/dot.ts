@@ -21,6 +21,10 @@ export const dot: Head<AttentionSaved<null>> = {
   auxWidth: () => 0,
   perToken: true,
   bf16Scoring: true,
+  retrievable: true,
+  inCompareByDefault: true,
+  reads: 'last_hidden_state of A and B (masked)',
+  scores: 'e_ij = a_i · b_j / √D over B\'s real tokens, c_i = Σ_j softmax_j(e_ij) b_j; logits = head.classifier([mean_i a_i ⊙ c_i, mean_i |a_i − c_i|]) over A\'s real tokens',
   bRep(c, b) {
     const { P, S, x, mask } = b;
     return { P, S, W: c.D, perToken: true, data: x.slice(0, P * S * c.D), mask };

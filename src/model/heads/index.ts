@@ -60,6 +60,15 @@ export function auxWidth(h: PairHeadConfig): number { return HEADS[h.type].auxWi
 /** whether a head's cached scoring runs in bf16 on a bf16 model (its cache then holds a bf16 copy) */
 export function bf16Scoring(type: HeadType): boolean { return HEADS[type].bf16Scoring; }
 
+/** the heads whose B side a retrieval index can key */
+export const RETRIEVABLE_HEADS: HeadType[] = HEAD_TYPES.filter((h) => HEADS[h].retrievable);
+
+/** the heads `compare` trains when --heads is not given */
+export const COMPARE_DEFAULT_HEADS: HeadType[] = HEAD_TYPES.filter((h) => HEADS[h].inCompareByDefault);
+
+/** what a head reads of the encoder's outputs and how it scores (pair_head.json) */
+export function headDescription(type: HeadType): { reads: string; scores: string } { return { reads: HEADS[type].reads, scores: HEADS[type].scores }; }
+
 /** the head of a pair model: forward from two sides or from A + a cached BRep; backward after a forward from two sides */
 export class PairHead {
   readonly C: number;

@@ -15,6 +15,10 @@ export const late: Head<LateSaved> = {
   auxWidth: () => 0,
   perToken: true,
   bf16Scoring: false,
+  retrievable: false,
+  inCompareByDefault: true,
+  reads: 'last_hidden_state of A and B (masked)',
+  scores: 'ColBERT MaxSim: s = Σ_i max_j â_i · b̂_j over L2-normalised head.proj a_i, head.proj b_j; logits = head.classifier([s])',
   bRep(c, b) {
     const { P, S, x, mask } = b, k = c.dim;
     const y = c.linear(x, c.param('head.late.proj.weight'), P * S, k, c.D);

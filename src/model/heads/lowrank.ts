@@ -26,6 +26,10 @@ export const lowrank: Head<AttentionSaved<null>> = {
   auxWidth: () => 0,
   perToken: true,
   bf16Scoring: true,
+  retrievable: false,
+  inCompareByDefault: true,
+  reads: 'last_hidden_state of A and B (masked)',
+  scores: 'e_ij = (head.Q a_i) · (head.K b_j) / √dim; c_i and the classifier as dot',
   bRep(c, b) {
     const { P, S, x, mask } = b;
     return { P, S, W: c.dim, perToken: true, data: c.linear(x, c.param('head.lowrank.key.weight'), P * S, c.dim, c.D), mask };

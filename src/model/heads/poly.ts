@@ -16,6 +16,10 @@ export const poly: Head<PolySaved> = {
   auxWidth: () => 0,
   perToken: false,
   bf16Scoring: false,
+  retrievable: true,
+  inCompareByDefault: true,
+  reads: 'last_hidden_state of A, pooler_output of B (v)',
+  scores: 'codes attend over A\'s tokens, v attends over the codes\' results; logits = head.classifier(...) (src/model/heads/poly.ts)',
   bRep: bi.bRep,
   score(c, a, rep, keep) {
     const P = rep.P, D = c.D, m = c.codes, S = a.S, Pa = a.P, K = c.K, codes = c.param('head.poly.codes');

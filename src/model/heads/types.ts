@@ -63,6 +63,13 @@ export interface Head<T> {
   perToken: boolean;
   /** whether scoring against a cache runs its big matmuls in bf16 when the model does (the cache then keeps a bf16 copy) */
   bf16Scoring: boolean;
+  /** whether a LanceDB index can key its B side: retrieve-then-rerank (src/cache/retrieve.ts) works for it */
+  retrievable: boolean;
+  /** whether `compare` trains it when --heads is not given */
+  inCompareByDefault: boolean;
+  /** for pair_head.json (export): what it reads of the encoder's outputs, and how it scores */
+  reads: string;
+  scores: string;
   bRep(c: HeadContext, b: Side): BRep;
   score(c: HeadContext, a: Side, rep: BRep, keep: boolean): Scored<T>;
   backward(c: HeadContext, df: F32, saved: T, a: Side, b: Side, g: HeadGrads): void;

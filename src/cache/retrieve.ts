@@ -34,14 +34,13 @@
 import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
-import type { Kernels } from './core/kernels.js';
-import { resolveDtype, type DTypeOption } from './core/dtype.js';
-import { choiceOption, intOption, OptionError } from './core/options.js';
-import { auxWidth, type Side } from './model/heads/index.js';
-import {
-  CacheError, cachedReps, resolveIndexPath, checkIndexTarget, isIndexFolder, INDEX_MARKER, INDEX_TABLE, checkCacheFor, closeCache, encodeQuery, entryValues, loadScoringModel, rankQuery, readCache, scoreAgainst,
-  type Cache, type RankResult, type ScoringModel,
-} from './cache.js';
+import type { Kernels } from '../core/kernels.js';
+import { resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { choiceOption, intOption, OptionError } from '../core/options.js';
+import { auxWidth, type Side } from '../model/heads/index.js';
+import { CacheError, resolveIndexPath, checkIndexTarget, isIndexFolder, INDEX_MARKER, INDEX_TABLE, closeCache, entryValues, readCache, type Cache } from './format.js';
+import { rankQuery, type RankResult } from './rank.js';
+import { cachedReps, checkCacheFor, encodeQuery, loadScoringModel, scoreAgainst, type ScoringModel } from './scoring.js';
 
 export { INDEX_TABLE, INDEX_MARKER, checkIndexTarget, isIndexFolder };
 /** candidates retrieved per query when none is asked for (rank --retrieve, serve --retrieve, PairScorer) */

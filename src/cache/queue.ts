@@ -23,16 +23,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { writeFileAtomic } from './io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
-import type { Kernels } from './core/kernels.js';
-import { DTYPE_OPTIONS, resolveDtype, type DTypeOption } from './core/dtype.js';
-import { choiceOption, intOption, OptionError } from './core/options.js';
-import { DataError } from './data/processors.js';
-import {
-  CACHE_STORAGES, CacheError, cacheHeaderFor, checkCacheTarget, indexField, checkCacheFor, closeCache, encodeTexts, entryValues, loadScoringModel, readCache, readCorpusTexts, textHash, writeCacheFile,
-  type BuildResult, type CacheRecord, type CacheStorage, type ScoringModel,
-} from './cache.js';
+import type { Kernels } from '../core/kernels.js';
+import { DTYPE_OPTIONS, resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { choiceOption, intOption, OptionError } from '../core/options.js';
+import { DataError } from '../data/processors.js';
+import { readCorpusTexts, type BuildResult } from './build.js';
+import { CACHE_STORAGES, CacheError, checkCacheTarget, closeCache, entryValues, readCache, textHash, writeCacheFile, type CacheRecord, type CacheStorage } from './format.js';
+import { cacheHeaderFor, indexField, checkCacheFor, encodeTexts, loadScoringModel, type ScoringModel } from './scoring.js';
 
 export const QUEUE_NAME = 'ja-bert-cache';
 
