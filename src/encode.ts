@@ -6,6 +6,7 @@
  * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
 import { checkOutputFile, writeFileAtomic } from './io/atomic.js';
+import { Progress } from './core/progress.js';
 import { jsonErrorReason, readTextFile } from './io/text.js';
 import { checkOutputPath } from './io/files.js';
 import { choiceOption, intOption, OptionError } from './core/options.js';
@@ -34,6 +35,8 @@ export interface EncodeOptions {
   tokenizer?: string;
   maxSeqLength?: number;
   lowercase?: boolean;
+  /** progress lines (core/progress.ts: throttled) */
+  log?: (line: string) => void;
   /** add "embedding": a sentence vector by this pooling (mean over the real tokens, the [CLS] vector, or the pooler output) */
   pooling?: Pooling;
   /** scale each embedding to unit length */
@@ -119,6 +122,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
     return { ids: f.inputIds, tt: f.tokenTypeIds, mask: f.inputIds.map(() => 1) };
   });
   const D = model.cfg.hidden_size, C = model.numLabels;
+  const bar = new Progress(o.log, 'encode', rows.length, 'lines');
   writeFileAtomic(o.output, (write) => {
     for (let start = 0; start < rows.length; start += bs) {
       const part = rows.slice(start, start + bs);
@@ -143,6 +147,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
         text += JSON.stringify(rec) + '\n';
       });
       write(text);
+      bar.update(Math.min(start + bs, rows.length));
     }
   });
   return { lines: rows.length };

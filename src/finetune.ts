@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
+import { Progress } from './core/progress.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
 import { dataInputs, type DataOptions, loadData } from './data/load.js';
@@ -380,7 +381,11 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   }
 }
 
-export interface PredictOptions { model: string; input: string; output: string; kernels: Kernels; maxSeqLength?: number; lowercase?: boolean; dtype?: DTypeOption }
+export interface PredictOptions { model: string; input: string; output: string; kernels: Kernels; maxSeqLength?: number; lowercase?: boolean; dtype?: DTypeOption;
+  /** progress lines (core/progress.ts: throttled) */ log?: (line: string) => void }
+
+/** examples per part of a predict run (one progress update each) */
+const PREDICT_CHUNK = 1024;
 
 /** probabilities per example: JSONL, plus test_results.tsv as run_classifier writes it */
 export function predict(o: PredictOptions): number {
@@ -406,8 +411,17 @@ export function predict(o: PredictOptions): number {
   if (missing) throw new DataError(`${src}: example ${missing.guid} has no "text_b"; the ${clf.head === 'nsp' ? 'next-sentence' : clf.head} head scores text pairs`);
   // a model whose outputs are not finite (a diverged run) gives no answer, not lines of nulls
   const finite = (v: ArrayLike<number>, i: number) => { const k = firstNonFinite(v); if (k >= 0) throw new DataError(`${o.model}: the model's output for example ${rows[i]!.guid} is not finite (${v[k]}); its weights are damaged or training diverged`); };
+  // the examples in parts of PREDICT_CHUNK, so a long file shows progress (each part is batched by length as a whole file is)
+  const inputs = rows.map((r) => ({ text: r.a, textB: r.b }));
+  const bar = new Progress(o.log, 'predict', inputs.length, 'examples');
+  const parts = <R>(f: (part: typeof inputs) => R): R[] => {
+    const out: R[] = [];
+    for (let s = 0; s < inputs.length; s += PREDICT_CHUNK) { out.push(f(inputs.slice(s, s + PREDICT_CHUNK))); bar.update(Math.min(s + PREDICT_CHUNK, inputs.length)); }
+    return out;
+  };
+  const probabilities = () => { const p = parts((x) => clf.probabilities(x)); return { probs: p.flatMap((r) => r.probs), predictions: p.flatMap((r) => r.predictions) }; };
   if (clf.multiLabel) {
-    const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
+    const res = probabilities();
     res.probs.forEach(finite);
     writeFileAtomic(o.output, (w) => rows.forEach((r, i) => w(JSON.stringify({
       guid: r.guid, labels: clf.labels.filter((_, c) => res.probs[i]![c]! >= 0.5), probabilities: Object.fromEntries(clf.labels.map((l, c) => [l, Math.round(res.probs[i]![c]! * 1e6) / 1e6])),
@@ -416,14 +430,14 @@ export function predict(o: PredictOptions): number {
     return rows.length;
   }
   if (clf.regression) {
-    const scores = clf.scores(rows.map((r) => ({ text: r.a, textB: r.b })));
+    const scores = Float32Array.from(parts((x) => Array.from(clf.scores(x))).flat());
     scores.forEach((s, i) => finite([s], i));
     // as the library and the server answer (label, score); "prediction" repeats the score for one release
     writeFileAtomic(o.output, (w) => rows.forEach((r, i) => { const score = Math.round(scores[i]! * 1e6) / 1e6; w(JSON.stringify({ guid: r.guid, label: clf.labels[0], score, prediction: score }) + '\n'); }));
     if (tsv) writeFileAtomic(tsv, (w) => scores.forEach((v) => w(`${v}\n`)));
     return rows.length;
   }
-  const res = clf.probabilities(rows.map((r) => ({ text: r.a, textB: r.b })));
+  const res = probabilities();
   res.probs.forEach(finite);
   const labels = clf.labels;
   // as the library and the server answer (label, score, probabilities); "prediction" repeats the label for one release

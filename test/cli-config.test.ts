@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinySetup } from './helpers.js';
+import { formatDuration, Progress } from '../src/core/progress.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const cli = (args: string[], input?: string) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8', input });
@@ -119,4 +120,36 @@ test('misspelt commands and flags get a "did you mean"; --help and --version aft
   assert.equal(one.status, 0);
   assert.equal(one.stdout, cli(['finetune', '--help']).stdout);
   assert.match(cli(['help', 'finetun']).stderr, /did you mean "finetune"/);
+});
+
+test('one throttled progress line for long work: first and last always, in between at most one per interval; predict and encode use it', () => {
+  const lines: string[] = [];
+  const bar = new Progress((l) => lines.push(l), 'predict', 10, 'examples', 60_000);
+  for (let i = 1; i <= 10; i++) bar.update(i);
+  assert.equal(lines.length, 2, lines.join('\n'));
+  assert.match(lines[0]!, /^predict \[##\.{18}\] 1\/10 examples, [0-9.?]+ examples\/s, elapsed \d+s, ETA [0-9a-z?]+$/);
+  assert.match(lines[1]!, /^predict \[#{20}\] 10\/10 examples, .*ETA 0s$/);
+  const every: string[] = [];
+  const each = new Progress((l) => every.push(l), 'x', 3, 'lines', 0);
+  for (let i = 1; i <= 3; i++) each.update(i, `loss ${i}`);
+  assert.equal(every.length, 3);
+  assert.match(every[2]!, /, loss 3$/);
+  assert.equal(formatDuration(62), '1m02s');
+  assert.equal(formatDuration(Infinity), '?');
+  // the commands: off a terminal a line per JA_BERT_PROGRESS_SECONDS (0: every update), and the default (10 s) gives a short run its first and last line only
+  const input = join(dir, 'progress-in.jsonl');
+  const body = JSON.parse(readFileSync(texts, 'utf8')) as Record<string, string>;
+  writeFileSync(input, Object.values(body).slice(0, 40).map((t) => JSON.stringify({ text: t.slice(0, 60), text_b: t.slice(60, 120) })).join('\n') + '\n');
+  const env = (s?: string) => ({ ...process.env, ...(s === undefined ? {} : { JA_BERT_PROGRESS_SECONDS: s }) });
+  const run = (args: string[], s?: string) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8', env: env(s) });
+  const enc = run(['encode', '--model', model, '--input', input, '--output', join(dir, 'progress-enc.jsonl'), '--batch-size', '8', '--max-seq-length', '32'], '0');
+  assert.equal(enc.status, 0, enc.stderr);
+  assert.equal(enc.stderr.match(/^encode \[/gm)?.length, 5, enc.stderr);
+  assert.match(enc.stderr, /^encode \[#{20}\] 40\/40 lines/m);
+  const quiet = run(['encode', '--model', model, '--input', input, '--output', join(dir, 'progress-enc2.jsonl'), '--batch-size', '8', '--max-seq-length', '32']);
+  assert.equal(quiet.stderr.match(/^encode \[/gm)?.length, 2, quiet.stderr);
+  const pred = run(['predict', '--model', join(dir, 'ft'), '--input', input, '--output', join(dir, 'progress-pred.jsonl'), '--max-seq-length', '32'], '0');
+  assert.equal(pred.status, 0, pred.stderr);
+  assert.match(pred.stderr, /^predict \[#{20}\] 40\/40 examples/m);
+  assert.match(pred.stderr, /predicted 40 examples/);
 });

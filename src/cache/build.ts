@@ -3,6 +3,7 @@
  * as embeddings, unchanged texts reused from the cache already there, partial progress kept and resumed.
  */
 import { AbortedError } from '../core/errors.js';
+import { Progress } from '../core/progress.js';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
@@ -121,7 +122,7 @@ export function encodeCache(o: { model: string; texts?: string; cache: string; k
     if (src) entries.push({ id, text, hash, rows: src.e!.rows, data: entryValues(src.c, src.e!) });
     else { todo.push(entries.length); entries.push({ id, text, hash, rows: 0, data: new Float32Array(0) }); }
   }
-  const tStart = Date.now();
+  const bar = new Progress(o.log, 'cache', todo.length, 'texts');
   let lastPartial = Date.now();
   for (let s = 0; s < todo.length; s += bs) {
     if (o.signal?.aborted) {
@@ -147,8 +148,8 @@ export function encodeCache(o: { model: string; texts?: string; cache: string; k
       rep = m.pm.bReps(feats, m.builder.pad);
     }
     repValues(rep, tokens, W).forEach((v, k) => { entries[idx[k]!]!.rows = v.rows; entries[idx[k]!]!.data = v.data; });
-    const done = Math.min(s + bs, todo.length), el = (Date.now() - tStart) / 1000;
-    o.log?.(`cache [${'#'.repeat(Math.round((done / todo.length) * 20)).padEnd(20, '.')}] ${done}/${todo.length} encoded, ${(done / el).toFixed(1)} texts/s, ETA ${Math.round((el / done) * (todo.length - done))}s`);
+    const done = Math.min(s + bs, todo.length);
+    bar.update(done);
     // progress on disk: everything encoded so far, as a cache of its own (a killed build resumes from it)
     if (done < todo.length && Date.now() - lastPartial >= (o.partialEverySeconds ?? 30) * 1000) {
       writeCache(partialPath, header, entries.filter((e) => e.rows > 0));

@@ -24,6 +24,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { Progress } from '../core/progress.js';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Kernels } from '../core/kernels.js';
 import { DTYPE_OPTIONS, resolveDtype, type DTypeOption } from '../core/dtype.js';
@@ -191,14 +192,14 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
       })));
       let done = 0, last = Date.now();
       const failed: string[] = [];
+      const bar = new Progress(o.log, 'cache', jobs.length, 'chunks');
       await new Promise<void>((resolve, reject) => {
         const ids = new Set(jobs.map((j) => j.id!));
         const finish = () => { if (done + failed.length === ids.size) { if (failed.length) reject(new CacheError(`${o.cache}: ${failed.length} chunk(s) failed on the workers: ${failed[0]}; rerun to retry them`)); else resolve(); } };
         events.on('completed', ({ jobId }) => {
           if (!ids.has(jobId)) return;
           done++; last = Date.now();
-          const el = (Date.now() - t0) / 1000;
-          o.log?.(`cache [${'#'.repeat(Math.round((done / ids.size) * 20)).padEnd(20, '.')}] ${done}/${ids.size} chunks, ETA ${Math.round((el / done) * (ids.size - done))}s`);
+          bar.update(done);
           finish();
         });
         events.on('failed', async ({ jobId, failedReason }) => {

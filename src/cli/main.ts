@@ -153,7 +153,7 @@ function packageVersion(): string {
   return `${pkg.name} ${pkg.version}`;
 }
 
-/** progress lines: rewritten in place on a terminal, one per line otherwise */
+/** progress lines (throttled by core/progress.ts): rewritten in place on a terminal, one per line otherwise */
 const progress = (l: string) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n'));
 
 function need(flags: Record<string, unknown>, name: string): string {
@@ -269,7 +269,8 @@ async function main(argv: string[]): Promise<number> {
     case 'predict': {
       const { flags } = parseArgs(rest, { model: 'string', input: 'string', output: 'string', 'max-seq-length': 'number', lowercase: 'boolean', dtype: 'string' });
       const n = predict({ model: modelOrDefault(flags.model as string | undefined), input: need(flags, 'input'), output: need(flags, 'output'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype),
-        maxSeqLength: flags['max-seq-length'] as number | undefined, lowercase: flags.lowercase === true ? true : undefined });
+        maxSeqLength: flags['max-seq-length'] as number | undefined, lowercase: flags.lowercase === true ? true : undefined, log: progress });
+      if (process.stderr.isTTY) process.stderr.write('\n');
       console.error(`predicted ${n} examples -> ${flags.output as string}`);
       return 0;
     }
@@ -418,8 +419,9 @@ async function main(argv: string[]): Promise<number> {
         model: modelOrDefault(flags.model as string | undefined), input: need(flags, 'input'), output, kernels: nativeKernels(),
         allTokens: flags['all-tokens'] === true, batchSize: (flags['batch-size'] as number | undefined) ?? 16, dtype: dtypeOf(flags.dtype),
         tokenizer: flags.tokenizer as string | undefined, maxSeqLength: flags['max-seq-length'] as number | undefined,
-        lowercase: flags.lowercase === true ? true : undefined, pooling: flags.pooling as Pooling | undefined, normalize: flags.normalize === true,
+        lowercase: flags.lowercase === true ? true : undefined, pooling: flags.pooling as Pooling | undefined, normalize: flags.normalize === true, log: progress,
       });
+      if (process.stderr.isTTY) process.stderr.write('\n');
       console.error(`encoded ${r.lines} lines -> ${output}`);
       return 0;
     }

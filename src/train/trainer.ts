@@ -10,6 +10,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatDuration, progressInterval } from '../core/progress.js';
 import type { F32, Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -131,11 +132,6 @@ export function trainingSteps(nTrain: number, o: Pick<TrainOptions, 'batchSize' 
   return o.maxSteps ?? Math.floor((nTrain / (o.batchSize * (o.gradientAccumulation ?? 1))) * o.epochs);
 }
 
-function fmtTime(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60), sec = Math.round(s % 60);
-  return m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
-}
 
 /**
  * What a training step does with one micro-batch of examples: forward, loss,
@@ -245,7 +241,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     o.log?.(`resuming from ${o.resumeFrom} at step ${step}/${total}`);
   }
   const t0 = Date.now(), startStep = step;
-  const isTty = process.stderr.isTTY === true;
+  const logEvery = progressInterval();
   const diverged = (at: number, what: string): DivergedError => {
     const lastGood = o.checkpoint ? latestCheckpoint(o.checkpoint.dir) : null;
     return new DivergedError(`training diverged at step ${at} of ${total}: ${what}; nothing was written as finished${lastGood ? ` (the last good checkpoint, ${lastGood}, is kept)` : ''}: lower --learning-rate, check the labels, or set --max-grad-norm`);
@@ -301,13 +297,13 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
         saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
       }
       const now = Date.now();
-      if (o.log && (now - lastLog > (isTty ? 250 : 10000) || step === total)) {
+      if (o.log && (now - lastLog > logEvery || step === total)) {
         lastLog = now;
         const el = (now - t0) / 1000, rate = (step - startStep) / el;
         const recent = curve.slice(-20).reduce((a, c) => a + c.loss, 0) / Math.min(20, curve.length);
         const pct = Math.floor((100 * step) / total);
         const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-        o.log(`train [${bar}] ${step}/${total} loss ${recent.toFixed(4)} ${rate.toFixed(2)} steps/s elapsed ${fmtTime(el)} ETA ${fmtTime((total - step) / rate)}`);
+        o.log(`train [${bar}] ${step}/${total} loss ${recent.toFixed(4)} ${rate.toFixed(2)} steps/s elapsed ${formatDuration(el)} ETA ${formatDuration((total - step) / rate)}`);
       }
     }
   }
