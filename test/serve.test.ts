@@ -131,6 +131,93 @@ test('rank without a cache is 409; a cross-encoder serves single texts', async (
   }
 });
 
+test("TEI's routes and OpenAI's /v1/embeddings answer as the anchors do, with ja-bert's numbers; the official openai client works unchanged", async () => {
+  const [q, a, b, c] = slice.slice(0, 4).map(([x]) => body[x]!.slice(0, 10)); // within the pair head's 16 tokens a side
+  // /embed (TEI's request from its docs): normalised by default, and otherwise the same vectors as /v1/encode's mean pooling
+  let res = await post('/embed', { inputs: 'What is Deep Learning?' });
+  assert.equal(res.status, 200);
+  for (const h of ['x-compute-type', 'x-compute-time', 'x-compute-characters', 'x-compute-tokens', 'x-total-time', 'x-tokenization-time', 'x-queue-time', 'x-inference-time']) assert.ok(res.headers.get(h) !== null, h);
+  const one = await res.json() as number[][];
+  assert.equal(one.length, 1);
+  assert.ok(Math.abs(Math.hypot(...one[0]!) - 1) < 1e-5);
+  res = await post('/embed', { inputs: [a, b], normalize: false });
+  const tokens = Number(res.headers.get('x-compute-tokens'));
+  const raw = await res.json() as number[][];
+  const mine = await (await post('/v1/encode', { inputs: [a, b], pooling: 'mean', normalize: false })).json() as { embeddings: number[][] };
+  assert.deepEqual(raw, mine.embeddings);
+  // OpenAI's client (base64 by default) gets the same unit vectors, and usage counts the tokens
+  const { default: OpenAI } = await import('openai');
+  const openai = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+  const e = await openai.embeddings.create({ model: 'ja-bert', input: [a, b] });
+  assert.equal(e.object, 'list');
+  assert.equal(e.model, 'ja-bert');
+  assert.deepEqual(e.data.map((d) => d.index), [0, 1]);
+  const unit = raw.map((v) => { const n = Math.hypot(...v); return v.map((x) => x / n); });
+  e.data.forEach((d, i) => d.embedding.forEach((x, k) => assert.ok(Math.abs(x - unit[i]![k]!) < 1e-5, `embedding ${i}[${k}]`)));
+  assert.deepEqual(e.usage, { prompt_tokens: tokens, total_tokens: tokens });
+  const floats = await (await post('/v1/embeddings', { input: a, encoding_format: 'float' })).json() as { data: Array<{ object: string; embedding: number[] }> };
+  assert.equal(floats.data[0]!.object, 'embedding');
+  assert.ok(floats.data[0]!.embedding.every((x, k) => Math.abs(x - unit[0]![k]!) < 1e-5));
+  await assert.rejects(openai.embeddings.create({ model: 'ja-bert', input: [a], encoding_format: 'nope' as 'float' }), (err: { status?: number }) => err.status === 422);
+  // /rerank: (query, text) pairs scored by the pair head, no cache involved: the positive label's probability, best first
+  res = await post('/rerank', { query: q, texts: [a, b, c], return_text: true });
+  assert.equal(res.status, 200);
+  const ranks = await res.json() as Array<{ index: number; score: number; text: string }>;
+  const probs = (await (await post('/v1/classify', { inputs: [a, b, c].map((t) => ({ text: q, text_b: t })) })).json() as { results: Array<{ probabilities: Record<string, number> }> }).results;
+  const labels = Object.keys(probs[0]!.probabilities);
+  const pos = labels.includes('1') ? '1' : labels[labels.length - 1]!;
+  assert.deepEqual(ranks.map((r) => r.index).sort(), [0, 1, 2]);
+  for (let i = 1; i < 3; i++) assert.ok(ranks[i - 1]!.score >= ranks[i]!.score, 'best first');
+  for (const r of ranks) { assert.ok(Math.abs(r.score - probs[r.index]!.probabilities[pos]!) < 1e-6); assert.equal(r.text, [a, b, c][r.index]); }
+  const logOdds = await (await post('/rerank', { query: q, texts: [a], raw_scores: true })).json() as Array<{ score: number; text?: string }>;
+  const p0 = probs[0]!.probabilities[pos]!;
+  assert.ok(Math.abs(logOdds[0]!.score - Math.log(p0 / (1 - p0))) < 1e-4);
+  assert.equal(logOdds[0]!.text, undefined);
+  // /predict: a pair → every label, best first; a batch → one list per input; log-probabilities with raw_scores
+  const single = await (await post('/predict', { inputs: [q, a] })).json() as Array<{ label: string; score: number }>;
+  assert.deepEqual(single.map((x) => x.label).sort(), labels.slice().sort());
+  assert.ok(single[0]!.score >= single[1]!.score);
+  for (const x of single) assert.ok(Math.abs(x.score - probs[0]!.probabilities[x.label]!) < 1e-6);
+  const many = await (await post('/predict', { inputs: [[q, a], [q, b]], raw_scores: true })).json() as Array<Array<{ label: string; score: number }>>;
+  assert.equal(many.length, 2);
+  for (const x of many[1]!) assert.ok(Math.abs(x.score - Math.log(probs[1]!.probabilities[x.label]!)) < 1e-5);
+  // /similarity: cosines of the normalised embeddings
+  const sim = await (await post('/similarity', { inputs: { source_sentence: a, sentences: [a, b] } })).json() as number[];
+  assert.ok(Math.abs(sim[0]! - 1) < 1e-5);
+  assert.ok(Math.abs(sim[1]! - unit[0]!.reduce((s, x, k) => s + x * unit[1]![k]!, 0)) < 1e-5);
+  // /info and /health
+  const info = await (await fetch(`${server.url}/info`)).json() as { model_id: string; model_type: { reranker?: { id2label: Record<string, string> } }; max_input_length: number; max_client_batch_size: number; version: string };
+  assert.equal(info.model_id, 'dot');
+  assert.deepEqual(Object.values(info.model_type.reranker!.id2label).sort(), labels.slice().sort());
+  assert.equal(info.max_client_batch_size, 16);
+  assert.match(info.version, /^\d+\.\d+\.\d+$/);
+  assert.equal((await fetch(`${server.url}/health`)).status, 200);
+  // TEI's errors: {error, error_type} and its status codes
+  const long = (body[slice[0]![0]]! + body[slice[1]![0]]!).repeat(10).slice(0, 1900);
+  const cases: Array<[string, unknown, number, string]> = [
+    ['/embed', {}, 422, 'Validation'],
+    ['/embed', { inputs: Array.from({ length: 17 }, () => a) }, 413, 'Validation'],
+    ['/embed', { inputs: long }, 413, 'Validation'],
+    ['/embed', { inputs: a, bogus: 1 }, 422, 'Validation'],
+    ['/predict', { inputs: q }, 422, 'Validation'],
+    ['/rerank', { query: q }, 422, 'Validation'],
+  ];
+  for (const [path, payload, status, type] of cases) {
+    const r = await post(path, payload);
+    assert.equal(r.status, status, `${path} ${JSON.stringify(payload).slice(0, 60)}`);
+    const j = await r.json() as { error: string; error_type: string };
+    assert.equal(j.error_type, type);
+    assert.equal(typeof j.error, 'string');
+  }
+  assert.match((await (await post('/embed', { inputs: long })).json() as { error: string }).error, /must have less than \d+ tokens\. Given: \d+/);
+  assert.equal((await post('/embed', { inputs: long, truncate: true })).status, 200);
+  const bad = await post('/v1/embeddings', { input: a, encoding_format: 'hex' });
+  assert.deepEqual(Object.keys(await bad.json() as object).sort(), ['code', 'error_type', 'message']);
+  const syntax = await post('/embed', '{"inputs": ', true);
+  assert.equal(syntax.status, 400);
+  assert.equal((await syntax.json() as { error_type: string }).error_type, 'Validation');
+});
+
 test('ja-bert serve: SIGTERM finishes the request in flight, then exits 0', async () => {
   const child = spawn(join(ROOT, 'bin/ja-bert'), ['serve', '--model', cross, '--port', '0', '--dtype', 'f32', '--max-inputs', '3000', '--body-limit', '20000000'],
     { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -114,6 +114,12 @@ export class Classifier extends Loaded {
     });
     return call<Classification[]>({ op: 'classify', handle: this.handle, inputs: list, batchSize: o.batchSize });
   }
+
+  /** each input's length in tokens before truncation, and the most the model takes (TEI's usage and limits) */
+  async tokens(inputs: ClassifyInput[]): Promise<{ counts: number[]; maxLength: number }> {
+    this.check();
+    return call<{ counts: number[]; maxLength: number }>({ op: 'tokens', handle: this.handle, inputs: inputs.map((x) => ({ text: x.text, textB: x.textB })) });
+  }
 }
 
 /** sentence embeddings (sentence-transformers' model.encode) */
@@ -145,6 +151,13 @@ export class Encoder extends Loaded {
     const flat = await call<Float32Array>({ op: 'encode', handle: this.handle, texts, options: { ...o } });
     const D = this.dimension;
     return Array.from({ length: flat.length / D }, (_, i) => flat.subarray(i * D, (i + 1) * D));
+  }
+
+  /** each text's length in tokens with [CLS] and [SEP] before truncation, and the most the encoder takes */
+  async tokens(texts: string[]): Promise<{ counts: number[]; maxLength: number }> {
+    this.check();
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) throw new DataError('texts must be an array of strings');
+    return call<{ counts: number[]; maxLength: number }>({ op: 'tokens', handle: this.handle, inputs: texts.map((text) => ({ text })) });
   }
 }
 

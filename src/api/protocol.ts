@@ -10,6 +10,7 @@ export type Task =
   | { op: 'classify'; handle: number; inputs: Array<{ text: string; textB?: string }>; batchSize?: number }
   | { op: 'encode'; handle: number; texts: string[]; options: { pooling?: string; normalize?: boolean; batchSize?: number } }
   | { op: 'rank'; handle: number; query: { id?: string; text?: string; top?: number } }
+  | { op: 'tokens'; handle: number; inputs: Array<{ text: string; textB?: string }> }
   | { op: 'dispose'; handle: number }
   | { op: 'info' }
   | { op: 'job'; name: JobName; options: Record<string, unknown>; port?: MessagePort; abort?: Int32Array };

@@ -61,6 +61,11 @@ async function run(t: Task): Promise<{ value: unknown }> {
       const about = m instanceof TextClassifier ? { labels: m.labels, head: m.head, needsPairs: m.needsPairs } : { dimension: m.dimension };
       return { value: { handle, ...about } };
     }
+    case 'tokens': {
+      const h = handles.get(t.handle);
+      if (h instanceof TextClassifier) return { value: { counts: h.tokenCounts(t.inputs), maxLength: h.maxLength } };
+      return { value: { counts: get(t.handle, TextEncoder).tokenCounts(t.inputs.map((x) => x.text)), maxLength: get(t.handle, TextEncoder).maxLength } };
+    }
     case 'classify':
       return { value: get(t.handle, TextClassifier).classify(t.inputs, t.batchSize) };
     case 'encode': {

@@ -137,6 +137,8 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       HTTP JSON server: POST /v1/classify {"inputs": [{"text": ..., "text_b": ...}]}, POST /v1/encode {"inputs": [...], "pooling": "mean"},
       POST /v1/rank {"text": ... | "id": ..., "top": 10} (with --cache; a cache that names an index: the top --retrieve K by it,
       reranked by the head; --retrieve 0: every candidate), GET /healthz, GET /metrics (Prometheus).
+      Text Embeddings Inference's routes too (POST /embed, /predict, /rerank, /similarity, GET /info, /health, TEI's errors and
+      headers) and OpenAI's POST /v1/embeddings (float or base64, usage in tokens), so their clients work unchanged.
       Requests arriving together run as one batch (dynamic batching); SIGTERM stops accepting, finishes what is in flight, exits 0.
   ja-bert info          engine facts (oneDNN version, ISA, native bf16, what --dtype auto picks, kernel build, ISA cap, threads)
 

@@ -82,6 +82,18 @@ export class TextClassifier {
   /** whether every input needs a textB */
   get needsPairs(): boolean { return this.pm !== null || this.nsp; }
 
+  /** the longest input the model takes, in tokens with [CLS]/[SEP] (longer inputs are truncated) */
+  get maxLength(): number { return this.builder.maxSeqLength; }
+
+  /**
+   * each input's length in tokens before truncation, as the model sees it: [CLS] a [SEP] (b [SEP]) for the
+   * cross-encoder, the longer side's [CLS] text [SEP] for a pair head (each side is encoded alone)
+   */
+  tokenCounts(inputs: ClassifyInput[]): number[] {
+    const n = (t: string) => this.builder.tokenizer.encode(t).ids.length;
+    return inputs.map((r) => (this.pm ? Math.max(n(r.text), r.textB === undefined ? 0 : n(r.textB)) + 2 : n(r.text) + 2 + (r.textB === undefined ? 0 : n(r.textB) + 1)));
+  }
+
   /** multi-label (problem_type multi_label_classification): independent sigmoid probabilities per label */
   get multiLabel(): boolean { return this.model.cfg.problem_type === 'multi_label_classification'; }
 
@@ -154,6 +166,12 @@ export class TextEncoder {
   }
 
   get dimension(): number { return this.model.cfg.hidden_size; }
+
+  /** the longest text the encoder takes, in tokens with [CLS] and [SEP] (longer texts are truncated) */
+  get maxLength(): number { return this.builder.maxSeqLength; }
+
+  /** each text's length in tokens with [CLS] and [SEP], before truncation */
+  tokenCounts(texts: string[]): number[] { return texts.map((t) => this.builder.tokenizer.encode(t).ids.length + 2); }
 
   /** one vector per text; `normalize` scales each to unit length (cosine similarity = dot product) */
   embed(texts: string[], o: EmbedOptions = {}): Float32Array[] {

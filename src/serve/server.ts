@@ -6,6 +6,8 @@
  *   POST /v1/encode   {"inputs": ["…"], "pooling": "mean", "normalize": false} → {"embeddings": [[…]]}
  *   POST /v1/rank     {"text": "…" | "id": "…", "top": 10} → {"results": [{id, score}], "candidates": N}
  *   GET  /healthz, GET /metrics
+ *   and Text Embeddings Inference's routes with OpenAI's /v1/embeddings (tei.ts): /embed, /predict, /rerank,
+ *   /similarity, /info, /health, /v1/embeddings, with TEI's request fields, defaults, errors and headers
  *
  * Every error is a JSON body {"error": {"code", "message"}} with a 4xx status
  * for a bad request (400 shape, 404 route, 409 rank without a cache, 413 body,
@@ -15,14 +17,16 @@
  */
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { Classifier, PairScorer, type Classification, type Pooling } from '../api/index.js';
+import { Classifier, info, PairScorer, type Classification, type Pooling } from '../api/index.js';
 import { JaBertError } from '../core/errors.js';
 import { EngineThreadError } from '../api/engine.js';
 import type { DTypeOption } from '../core/dtype.js';
 import { intOption, OptionError } from '../core/options.js';
 import { jsonErrorReason } from '../io/text.js';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { Batcher } from './batcher.js';
+import { registerTeiRoutes, TEI_ROUTES, TeiError } from './tei.js';
 
 export interface ServeOptions {
   /** model folder (default: the embedded default model) */
@@ -143,7 +147,20 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     if (queued() + n > maxQueue) throw new HttpError(503, 'overloaded', `the server has ${queued()} inputs waiting; try again later`);
   };
 
-  app.setErrorHandler((err: FastifyError | HttpError | Error, _req, reply) => {
+  app.setErrorHandler((err: FastifyError | HttpError | Error, req, reply) => {
+    // TEI's routes answer in TEI's vocabulary: {error, error_type}; /v1/embeddings in TEI's OpenAI-compatible {message, code, error_type}
+    const route = req.routeOptions.url ?? '';
+    if (TEI_ROUTES.has(route)) {
+      const f = err as FastifyError;
+      const [status, type, message] = err instanceof TeiError ? [err.status, err.errorType, err.message]
+        : err instanceof HttpError ? (err.status === 503 ? [429, 'Overloaded', err.message] : [err.status, 'Validation', err.message])
+          : err instanceof EngineThreadError ? [424, 'Backend', err.message]
+            : err instanceof JaBertError ? [422, 'Validation', redact(err.message)]
+              : f.statusCode && f.statusCode >= 400 && f.statusCode < 500 ? [f.statusCode === 400 ? 422 : f.statusCode, 'Validation', f.message]
+                : [424, 'Backend', 'Inference failed'];
+      if (!(err instanceof TeiError || err instanceof HttpError || err instanceof JaBertError || (f.statusCode && f.statusCode < 500))) o.log?.(`internal error: ${err.stack ?? err.message}`);
+      return reply.status(status as number).send(route === '/v1/embeddings' ? { message, code: status, error_type: type } : { error: message, error_type: type });
+    }
     if (err instanceof HttpError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
     if (err instanceof EngineThreadError) return reply.status(500).send({ error: { code: err.code, message: err.message } });
     // the request's own content was refused by the model (empty after trimming, no text_b for a pair model, ...)
@@ -206,6 +223,12 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     } finally {
       rankWaiting--;
     }
+  });
+
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  registerTeiRoutes(app, {
+    clf, enc, modelId: basename(clf.dir), dtype: (await info()).autoDtype === 'bf16' && (o.dtype ?? 'auto') !== 'f32' ? 'bfloat16' : 'float32', version: pkg.version,
+    classifyBatcher, encodeBatcher: (pooling, normalize) => encodeBatcher(pooling, normalize), admit, maxInputs, maxTextLength, maxConcurrent: maxQueue,
   });
 
   try { await app.listen({ host, port }); } catch (e) {
