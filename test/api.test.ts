@@ -99,6 +99,12 @@ test('a pair-head Classifier and PairScorer agree with predict and rank', async 
   const want = c.stdout.trim().split('\n').map((l) => { const [, s, i] = /^\s*\d+\s+(\S+)\s+(.+)$/.exec(l)!; return { id: i!, score: Number(s) }; });
   assert.deepEqual(r.results.map((x) => x.id), want.map((x) => x.id));
   r.results.forEach((x, k) => assert.ok(Math.abs(x.score - want[k]!.score) < 2e-6));
+  // rank --json: the library's results exactly, as one JSON object
+  const j = cli('rank', '--model', dot, '--cache', cache, '--id', id, '--top', '5', '--dtype', 'f32', '--json');
+  assert.equal(j.status, 0, j.stderr);
+  const parsed = JSON.parse(j.stdout) as { results: Array<{ id: string; score: number }>; candidates: number };
+  assert.deepEqual(parsed.results, r.results);
+  assert.equal(parsed.candidates, r.candidates);
   // a new text ranks too, and the same query twice gives the same answer (the cache stays warm)
   const q1 = await scorer.rank('ファイルを一覧表示する', { top: 3 }), q2 = await scorer.rank('ファイルを一覧表示する', { top: 3 });
   assert.deepEqual(q1.results, q2.results);

@@ -240,4 +240,10 @@ test('compare, killed part-way and run again, keeps the heads it finished, resum
   assert.ok((again.stderr.match(/^fine-tuning /gm) ?? []).length <= 1, 'the finished cross head is not trained again');
   const acc = (d: string) => (JSON.parse(readFileSync(join(d, 'compare.json'), 'utf8')) as Array<{ head: string; accuracy: number; global_step: number }>).map((r) => [r.head, r.accuracy, r.global_step]);
   assert.deepEqual(acc(out), acc(join(dir, 'cmp-whole')));
+  // --json on the finished folder: no training, the rows of compare.json on standard output
+  const j = cli(...args(out), '--json');
+  assert.equal(j.status, 0, j.stderr);
+  assert.doesNotMatch(j.stderr, /^fine-tuning /m);
+  const rows = JSON.parse(j.stdout) as Array<{ head: string; accuracy: number }>;
+  assert.deepEqual(rows.map((r) => [r.head, r.accuracy]), acc(out).map(([h, a]) => [h, a]));
 });

@@ -110,14 +110,14 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       retried, and a rerun keeps the chunks done (CACHE.chunks/).
   ja-bert worker --queue redis://HOST:PORT [--concurrency 1 --lock-seconds 30]
       encode cache chunks from the queue until SIGTERM/SIGINT (the chunk in hand is finished first).
-  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked --retrieve 200 --nprobes N]
+  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked --retrieve 200 --nprobes N --json]
       A cache that names an index: the top --retrieve K by the index, reranked by the head (--retrieve 0: every candidate);
       --nprobes: the index partitions a search visits (default 5 % of them, at least 8).
       --chunked: read the candidates from the file 4,096 at a time instead of all into memory (automatic for a cache
       larger than a quarter of RAM).
       score A against every cached B; prints the top K with P(label 1) and the latency.
   ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${DEFAULT_COMPARE_HEADS.join(',')}]
-      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100 --split random|group]
+      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100 --split random|group --json]
       trains every head on the same split; DIR/compare.md, compare.json (accuracy with its Wilson interval, macro_f1, train_seconds,
       pair_ms, rank10k_ms, cache_bytes_per_text per head; vs_cross: McNemar's test and the paired-bootstrap accuracy difference
       against the cross-encoder) and compare.svg (accuracy vs ranking time).
@@ -343,13 +343,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'rank': {
-      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean', retrieve: 'number', nprobes: 'number' });
+      const { flags } = parseArgs(rest, { model: 'string', cache: 'string', id: 'string', text: 'string', top: 'number', dtype: 'string', chunked: 'boolean', retrieve: 'number', nprobes: 'number', json: 'boolean' });
       // a cache that names an index is ranked by retrieve-then-rerank (--retrieve 0: every candidate)
       const rk = await openRanker({ model: need(flags, 'model'), cache: need(flags, 'cache'), kernels: nativeKernels(), dtype: dtypeOf(flags.dtype), chunked: flags.chunked === true,
         retrieve: flags.retrieve as number | undefined, nprobes: flags.nprobes as number | undefined });
       try {
         const r = await rk.rank({ id: flags.id as string | undefined, text: flags.text as string | undefined, top: (flags.top as number | undefined) ?? 10 });
-        r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
+        // --json: one JSON object (results best first, with the counts and timings) instead of the table
+        if (flags.json === true) console.log(JSON.stringify({ results: r.results, candidates: r.candidates, ...(r.retrieved !== undefined ? { retrieved: r.retrieved } : {}), encode_ms: r.encodeMs, score_ms: r.scoreMs }));
+        else r.results.forEach((x, i) => console.log(`${String(i + 1).padStart(3)}  ${x.score.toFixed(6)}  ${x.id}`));
         console.error(rk.kind === 'retrieve' ? `retrieved ${r.retrieved} of ${r.candidates} cached candidates by the LanceDB index in ${r.retrieveMs!.toFixed(1)} ms, reranked by the head in ${r.scoreMs.toFixed(1)} ms (encoding A ${r.encodeMs.toFixed(1)} ms)`
           : `ranked ${r.candidates} cached candidates: encoding A ${r.encodeMs.toFixed(1)} ms, scoring ${r.scoreMs.toFixed(1)} ms (cache laid out for scoring in ${r.loadMs.toFixed(0)} ms)`);
       } finally { rk.close(); }
@@ -357,7 +359,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'compare': {
       const spec: FlagSpec = { model: 'string', texts: 'string', pairs: 'string', output: 'string', heads: 'string', 'max-steps': 'number', epochs: 'number',
-        'eval-ratio': 'number', 'batch-size': 'number', 'learning-rate': 'number', 'max-seq-length': 'number', seed: 'number', dtype: 'string', 'timing-pairs': 'number', config: 'string', split: 'string' };
+        'eval-ratio': 'number', 'batch-size': 'number', 'learning-rate': 'number', 'max-seq-length': 'number', seed: 'number', dtype: 'string', 'timing-pairs': 'number', config: 'string', split: 'string', json: 'boolean' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const output = need(flags, 'output');
       mkdirSync(output, { recursive: true });
@@ -367,6 +369,7 @@ async function main(argv: string[]): Promise<number> {
         maxSteps: num('max-steps'), epochs: num('epochs'), evalRatio: num('eval-ratio'), batchSize: num('batch-size'), learningRate: num('learning-rate'),
         maxSeqLength: num('max-seq-length'), seed: num('seed'), dtype: dtypeOf(flags.dtype), timingPairs: num('timing-pairs'), split: flags.split as SplitStrategy | undefined, log: progress });
       if (process.stderr.isTTY) process.stderr.write('\n');
+      if (flags.json === true) { console.log(JSON.stringify(rows)); return 0; } // the rows of compare.json
       console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: flags.pairs as string, maxSteps: num('max-steps'), epochs: num('epochs'), dtype: resolveDtype(dtypeOf(flags.dtype), nativeKernels()) }));
       console.log(`-> ${output}/compare.md, compare.json, compare.svg`);
       return 0;
