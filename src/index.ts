@@ -53,6 +53,7 @@ export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { readTorchBin } from './io/torchbin.js';
 export { readTf1Checkpoint, tfNameToHf } from './io/tf1.js';
 export { CheckpointError, type RawTensor } from './io/tensor.js';
+export { HubError, resolveModel, parseHubId, hubCacheDir, cachedSnapshot, type HubOptions } from './io/hub.js';
 export { AdamW, bertLearningRate } from './train/optimizer.js';
 export { loadTokenizer, SentencePieceTokenizer, WordPieceTokenizer, TokenizerJsonTokenizer, TokenizerError, type Tokenizer, type Encoding, type TokenizerOptions } from './tokenize/index.js';
 export { InputBuilder, padBatch, truncateSeqPair, type Features } from './tokenize/inputs.js';

@@ -9,6 +9,7 @@ import { Piscina } from 'piscina';
 import { AbortedError, deserializeError, JaBertError, registerError } from '../core/errors.js';
 import { OptionError } from '../core/options.js';
 import type { JobName, Reply, Task } from './protocol.js';
+import { resolveModel } from '../io/hub.js';
 
 /** the engine thread could not start or died */
 export class EngineThreadError extends JaBertError { override readonly code = 'ERR_JA_BERT_ENGINE_THREAD'; }
@@ -38,7 +39,9 @@ async function send<T>(task: Task, transferList?: Array<import('node:worker_thre
 }
 
 /** a model call: load, classify, encode, rank, dispose */
-export function call<T>(task: Exclude<Task, { op: 'job' }>): Promise<T> {
+export async function call<T>(task: Exclude<Task, { op: 'job' }>): Promise<T> {
+  // a model named by hub id (org/name[@revision]) is resolved here, downloading it if needed, before the engine loads it
+  if (task.op === 'load' && !(task.kind === 'encoder' && typeof task.options.from === 'number')) task = { ...task, dir: await resolveModel(task.dir) };
   return send<T>(task);
 }
 
@@ -62,6 +65,8 @@ export async function job<T>(name: JobName, options: object, control: JobControl
     channel.port1.unref();
   }
   try {
+    const model = (options as { model?: unknown }).model;
+    if (typeof model === 'string') options = { ...options, model: await resolveModel(model, { log: control.onProgress }) };
     const task: Task = { op: 'job', name, options: options as Record<string, unknown>, abort, port: channel?.port2 };
     return await send<T>(task, channel ? [channel.port2] : undefined);
   } finally {

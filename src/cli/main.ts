@@ -21,6 +21,7 @@ import type { CacheStorage } from '../cache/index.js';
 import { exportModel } from '../export/export.js';
 import type { OnnxTask } from '../export/onnx.js';
 import { linkPairs, readManPages } from '../data/manpages.js';
+import { parseHubId, resolveModel } from '../io/hub.js';
 import { closest, commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, withConfig } from './args.js';
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { HEAD_TYPES } from '../model/heads/index.js';
@@ -145,6 +146,8 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
   ja-bert manpage-pairs --output DIR [--man-dir /usr/share/man/ja --max-pairs N --max-chars 500 --seed 42]
       Link pairs from Debian's manpages-ja in the seed's honbun_data.json / negaposi.json format.
 Without --model, encode, finetune and baseline use the embedded default model (models/ja-bert-mini-debian).
+--model also takes a Hugging Face Hub id, org/name[@revision]: read from the local Hugging Face cache (HF_HUB_CACHE,
+HF_HOME), else downloaded from HF_ENDPOINT into it (HF_TOKEN for gated models; HF_HUB_OFFLINE=1 never connects).
 --dtype auto (every command's default): bf16 where the CPU runs it natively (oneDNN avx512_core_bf16 or avx512_core_amx),
 f32 elsewhere; an explicit bf16 on a CPU without it is refused (exit 2). Models are stored in f32 and load on any CPU.
 Environment: JA_BERT_THREADS sets the thread count (default: all cores). JA_BERT_MAX_ISA=avx2 (or sse41, avx512_core, ...)
@@ -190,6 +193,14 @@ async function main(argv: string[]): Promise<number> {
   if (cmd !== undefined && !COMMANDS.includes(cmd)) unknownCommand(cmd);
   if (cmd !== undefined && wantsHelp(rest)) { console.log(commandHelp(HELP, cmd)); return 0; }
   if (cmd !== undefined && rest.includes('--version')) { console.log(packageVersion()); return 0; }
+  // --model org/name[@revision]: from the Hugging Face cache, or downloaded into it (io/hub.ts), before the command runs
+  for (let i = 0; i < rest.length; i++) {
+    const eq = rest[i]!.startsWith('--model=') ? rest[i]!.slice('--model='.length) : null;
+    const value = eq ?? (rest[i] === '--model' ? rest[i + 1] : undefined);
+    if (value === undefined || !parseHubId(value)) continue;
+    const dir = await resolveModel(value, { log: progress });
+    if (eq !== null) rest[i] = `--model=${dir}`; else rest[i + 1] = dir;
+  }
   switch (cmd) {
     case undefined: case 'help': case '--help': case '-h':
       console.log(HELP);

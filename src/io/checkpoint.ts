@@ -4,6 +4,7 @@
  * mapped by name onto the Hugging Face names of params.ts; problems (missing,
  * unexpected, mis-shaped tensors) are gathered and reported in one error.
  */
+import { resolveCachedModel } from './hub.js';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
 import { dirname, join } from 'node:path';
@@ -23,6 +24,7 @@ export interface ModelFiles {
 
 /** locate config and weights from a folder or a TF1 checkpoint prefix (DIR/model.ckpt-N) */
 export function findModelFiles(path: string): ModelFiles {
+  path = resolveCachedModel(path); // org/name[@revision] from the Hugging Face cache (io/hub.ts)
   let dir = path;
   let tfPrefix: string | null = null;
   let weightsFile: ModelFiles | null = null;
