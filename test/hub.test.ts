@@ -163,8 +163,8 @@ test('refusals say which applies: 404, 401 (gated, HF_TOKEN), offline and not ca
   await new Promise((r) => closed.close(r));
   const args = (m: string) => ['encode', '--model', m, '--input', input(), '--output', join(dir, 'x.jsonl')];
   const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
-    ['test-org/nope', env, /test-org\/nope: no such model or revision on http:\/\/127\.0\.0\.1:\d+ \(404 for config\.json\)/],
-    ['test-org/tiny@v9', env, /test-org\/tiny@v9: no such model or revision/],
+    ['test-org/nope', env, /test-org\/nope: not a local folder, and no such model or revision on http:\/\/127\.0\.0\.1:\d+ \(404 for config\.json\)/],
+    ['test-org/tiny@v9', env, /test-org\/tiny@v9: not a local folder, and no such model or revision/],
     ['test-org/gated', env, /test-org\/gated: 401 Unauthorized .*gated or private model \(set HF_TOKEN/],
     ['test-org/gated', { ...env, HF_TOKEN: 'wrong' }, /401 Unauthorized .*this HF_TOKEN may not read/],
     ['test-org/tiny', { ...env, HF_HUB_OFFLINE: '1' }, /test-org\/tiny: not in the Hugging Face cache \(.*hf3\/hub\) and HF_HUB_OFFLINE=1/],

@@ -189,7 +189,7 @@ export async function downloadModel(repo: string, revision: string, o: HubOption
   const token = o.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
   const headers: Record<string, string> = { 'user-agent': 'ja-bert', ...(token ? { authorization: `Bearer ${token}` } : {}) };
   const config = await head(endpoint, repo, revision, 'config.json', headers);
-  if (!config) throw new HubError(`${repo}${revision !== 'main' ? `@${revision}` : ''}: no such model or revision on ${endpoint} (404 for config.json)`);
+  if (!config) throw new HubError(`${repo}${revision !== 'main' ? `@${revision}` : ''}: not a local folder, and no such model or revision on ${endpoint} (404 for config.json)`);
   const commit = config.commit || (isCommit(revision) ? revision : '');
   if (!isCommit(commit)) throw new HubError(`${repo}: ${endpoint} did not name the commit (x-repo-commit); is HF_ENDPOINT a Hugging Face Hub?`);
   // every file of one snapshot: pinned to the commit config.json came from
