@@ -64,7 +64,8 @@ async function run(t: Task): Promise<{ value: unknown }> {
     case 'tokens': {
       const h = handles.get(t.handle);
       if (h instanceof TextClassifier) return { value: { counts: h.tokenCounts(t.inputs), maxLength: h.maxLength } };
-      return { value: { counts: get(t.handle, TextEncoder).tokenCounts(t.inputs.map((x) => x.text)), maxLength: get(t.handle, TextEncoder).maxLength } };
+      const enc = get(t.handle, TextEncoder);
+      return { value: { counts: enc.tokenCounts(t.inputs.map((x) => x.text)), maxLength: enc.maxLength } };
     }
     case 'classify':
       return { value: get(t.handle, TextClassifier).classify(t.inputs, t.batchSize) };

@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import type { Kernels } from '../core/kernels.js';
 import type { DTypeOption } from '../core/dtype.js';
 import { choiceOption, OptionError } from '../core/options.js';
-import { encodeCache } from './build.js';
+import { encodeCache, type BuildResult } from './build.js';
 import { closeCache, readCache, readCacheHeaderIndex, type CacheStorage } from './format.js';
 import { Ranker, type RankResult } from './rank.js';
 
@@ -32,8 +32,7 @@ export { Ranker, rank, rankQuery, type RankResult } from './rank.js';
 export { cacheHeaderFor, cachedReps, checkCacheFor, encodeQuery, encodeTexts, indexField, loadScoringModel, repSlice, scoreAgainst, type ScoringModel } from './scoring.js';
 
 /** where a built cache went, and its index when one was asked for */
-export interface CacheBuildResult {
-  entries: number; encoded: number; reused: number; bytes: number; seconds: number;
+export interface CacheBuildResult extends BuildResult {
   /** --queue: encoded by the queue's workers */
   queued: boolean;
   index?: { path: string; keys: number; rows: number; type: 'ivf_flat' | 'ivf_pq' | null; seconds: number };
@@ -63,7 +62,7 @@ export async function buildCache(o: CacheBuildOptions): Promise<CacheBuildResult
   const index = retrieve ? retrieve.indexPath(o.index!) : undefined;
   if (o.indexType !== undefined && !retrieve) throw new OptionError('--index-type needs --index lancedb://PATH');
   const indexType = retrieve ? choiceOption('index-type', o.indexType, retrieve.INDEX_TYPES, 'ivf_flat') : undefined;
-  let r: { entries: number; encoded: number; reused: number; bytes: number; seconds: number };
+  let r: BuildResult;
   if (o.queue !== undefined) {
     if (o.fromEmbeddings !== undefined) throw new OptionError('--queue builds from --texts (workers encode them), not from --from-embeddings');
     if (o.texts === undefined) throw new OptionError('--queue needs --texts');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** ja-bert command line: a thin layer over the library. */
 import { benchDefaults, runBench, runTorchBench } from '../bench.js';
-import { engineInfo, nativeKernels } from '../core/native.js';
+import { engineInfo, nativeKernels, packageInfo } from '../core/native.js';
 import { encodeFile } from '../encode.js';
 import { JaBertError } from '../core/errors.js';
 import { runEngineDemo, runManpageDemo } from '../demo.js';
@@ -26,7 +26,7 @@ import { closest, commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, 
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { HEAD_TYPES } from '../model/heads/index.js';
 import { intOption } from '../core/options.js';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
 
@@ -154,7 +154,7 @@ Environment: JA_BERT_THREADS sets the thread count (default: all cores). JA_BERT
 caps both oneDNN and ja-bert's own kernels, so any machine runs as a CPU with only that ISA would.`;
 
 function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+  const pkg = packageInfo();
   return `${pkg.name} ${pkg.version}`;
 }
 

@@ -3,7 +3,7 @@
  * (oneDNN version, ISA, bf16 support, threads) through engineInfo().
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kernels } from './kernels.js';
@@ -38,6 +38,11 @@ export function packageRoot(): string {
     dir = resolve(dir, '..');
   }
   throw new EngineError('ja-bert: cannot find the package root (package.json + binding.gyp) above ' + fileURLToPath(import.meta.url));
+}
+
+/** the package's name and version, from its package.json */
+export function packageInfo(): { name: string; version: string } {
+  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
 }
 
 let mod: NativeModule | null = null;

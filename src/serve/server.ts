@@ -19,11 +19,11 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Classifier, info, PairScorer, type Classification, type Pooling } from '../api/index.js';
 import { JaBertError } from '../core/errors.js';
+import { packageInfo } from '../core/native.js';
 import { EngineThreadError } from '../api/engine.js';
 import type { DTypeOption } from '../core/dtype.js';
 import { intOption, OptionError } from '../core/options.js';
 import { jsonErrorReason } from '../io/text.js';
-import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Batcher } from './batcher.js';
 import { registerTeiRoutes, TEI_ROUTES, TeiError } from './tei.js';
@@ -225,10 +225,9 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
     }
   });
 
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   registerTeiRoutes(app, {
-    clf, enc, modelId: basename(clf.dir), dtype: (await info()).autoDtype === 'bf16' && (o.dtype ?? 'auto') !== 'f32' ? 'bfloat16' : 'float32', version: pkg.version,
-    classifyBatcher, encodeBatcher: (pooling, normalize) => encodeBatcher(pooling, normalize), admit, maxInputs, maxTextLength, maxConcurrent: maxQueue,
+    clf, enc, modelId: basename(clf.dir), dtype: (await info()).autoDtype === 'bf16' && (o.dtype ?? 'auto') !== 'f32' ? 'bfloat16' : 'float32', version: packageInfo().version,
+    classifyBatcher, encodeBatcher, admit, maxInputs, maxTextLength, maxConcurrent: maxQueue,
   });
 
   try { await app.listen({ host, port }); } catch (e) {

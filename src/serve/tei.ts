@@ -42,7 +42,7 @@ export interface TeiContext {
   dtype: string;
   version: string;
   classifyBatcher: Batcher<{ text: string; textB?: string }, Classification>;
-  encodeBatcher: (pooling: 'mean', normalize: boolean) => Batcher<string, Float32Array>;
+  encodeBatcher: (pooling: 'mean' | 'cls' | 'pooled', normalize: boolean) => Batcher<string, Float32Array>;
   admit: (n: number) => void;
   maxInputs: number;
   maxTextLength: number;
@@ -230,12 +230,15 @@ export function registerTeiRoutes(app: FastifyInstance, c: TeiContext): void {
     return rest.map((v) => { let d = 0; for (let k = 0; k < v.length; k++) d += v[k]! * s![k]!; return d; });
   });
 
-  app.get('/info', async () => ({
-    model_id: c.modelId, model_sha: null, model_dtype: c.dtype,
-    model_type: clf.head === 'nsp' ? { embedding: { pooling: 'mean' } } : { [clf.needsPairs ? 'reranker' : 'classifier']: { id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) } },
-    max_concurrent_requests: c.maxConcurrent, max_input_length: (await enc.tokens([''])).maxLength, max_batch_tokens: c.maxInputs * (await enc.tokens([''])).maxLength,
-    max_batch_requests: null, max_client_batch_size: c.maxInputs, auto_truncate: false, tokenization_workers: 1, version: c.version, sha: null, docker_label: null,
-  }));
+  app.get('/info', async () => {
+    const { maxLength } = await enc.tokens(['']);
+    return {
+      model_id: c.modelId, model_sha: null, model_dtype: c.dtype,
+      model_type: clf.head === 'nsp' ? { embedding: { pooling: 'mean' } } : { [clf.needsPairs ? 'reranker' : 'classifier']: { id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) } },
+      max_concurrent_requests: c.maxConcurrent, max_input_length: maxLength, max_batch_tokens: c.maxInputs * maxLength,
+      max_batch_requests: null, max_client_batch_size: c.maxInputs, auto_truncate: false, tokenization_workers: 1, version: c.version, sha: null, docker_label: null,
+    };
+  });
 
   app.get('/health', async (_req, reply) => {
     try { await enc.tokens(['ok']); } catch { throw new TeiError(503, 'Unhealthy', 'unhealthy'); }
