@@ -190,18 +190,21 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
         // retried after a worker's crash (its lock lapses) or failure; kept briefly for inspection
         opts: { jobId: `${nonce}-${k}`, attempts: 3, backoff: { type: 'fixed', delay: 1000 }, removeOnComplete: { age: 3600 }, removeOnFail: { age: 86400 } },
       })));
-      let done = 0, last = Date.now();
+      // the jobs seen completed, by id: the event stream and the state poll below both report a job, often both
+      // (a count incremented by one and raised by the other would count a job twice and merge before it is done)
+      const completed = new Set<string>();
+      let last = Date.now();
       const failed: string[] = [];
       const bar = new Progress(o.log, 'cache', jobs.length, 'chunks');
       await new Promise<void>((resolve, reject) => {
         const ids = new Set(jobs.map((j) => j.id!));
-        const finish = () => { if (done + failed.length === ids.size) { if (failed.length) reject(new CacheError(`${o.cache}: ${failed.length} chunk(s) failed on the workers: ${failed[0]}; rerun to retry them`)); else resolve(); } };
-        events.on('completed', ({ jobId }) => {
-          if (!ids.has(jobId)) return;
-          done++; last = Date.now();
-          bar.update(done);
-          finish();
-        });
+        const finish = () => { if (completed.size + failed.length === ids.size) { if (failed.length) reject(new CacheError(`${o.cache}: ${failed.length} chunk(s) failed on the workers: ${failed[0]}; rerun to retry them`)); else resolve(); } };
+        const complete = (jobId: string) => {
+          if (!ids.has(jobId) || completed.has(jobId)) return;
+          completed.add(jobId); last = Date.now();
+          bar.update(completed.size);
+        };
+        events.on('completed', ({ jobId }) => { complete(jobId); finish(); });
         events.on('failed', async ({ jobId, failedReason }) => {
           if (!ids.has(jobId)) return;
           // a failure with attempts left is retried; only the last one counts
@@ -212,12 +215,11 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
         const timer = setInterval(async () => {
           // jobs finished before this listener existed count too
           const states = await Promise.all(jobs.map((j) => queue.getJobState(j.id!)));
-          const nowDone = states.filter((s) => s === 'completed').length;
-          if (nowDone > done) { done = nowDone; last = Date.now(); }
-          if (done === ids.size) { clearInterval(timer); resolve(); }
+          states.forEach((st, k) => { if (st === 'completed') complete(jobs[k]!.id!); });
+          if (completed.size === ids.size) { clearInterval(timer); resolve(); }
           else if (Date.now() - last > stallSeconds * 1000) {
             clearInterval(timer);
-            reject(new CacheError(`${o.cache}: no chunk finished for ${stallSeconds} s (${done} of ${ids.size} done): is a worker running (ja-bert worker --queue ${o.queue})? The chunks done stay in ${dir}; rerun to resume`));
+            reject(new CacheError(`${o.cache}: no chunk finished for ${stallSeconds} s (${completed.size} of ${ids.size} done): is a worker running (ja-bert worker --queue ${o.queue})? The chunks done stay in ${dir}; rerun to resume`));
           }
         }, 1000);
         const stop = (e?: unknown) => { clearInterval(timer); if (e) reject(e); };
