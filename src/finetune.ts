@@ -11,7 +11,8 @@ import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, r
 import { dataInputs, type DataOptions, loadData } from './data/load.js';
 import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, positiveLabelIndex, scoreTargets } from './data/processors.js';
 import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, MULTI_LABEL_SELECTION_METRICS, multiLabelMetrics, multiLabelResultsText, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './eval/metrics.js';
-import { writeMultiLabelReports, writeRegressionReports, writeReports, writeSplitJson, writeTensorboard } from './eval/reports.js';
+import { writeMultiLabelReports, writeRegressionReports, writeReports, writeSplitJson } from './eval/reports.js';
+import { RunLog } from './eval/runlog.js';
 import { classificationReliability, readRunPredictions, reliability, reliabilityKeys, reliabilityText, type Reliability, type Significance } from './eval/reliability.js';
 import { InputFileError, readJsonLines } from './io/text.js';
 import { checkOutputFile, outputTarget, writeFileAtomic } from './io/atomic.js';
@@ -285,11 +286,13 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       num_train_epochs: st.epochs, max_steps: st.maxSteps ?? null, warmup_proportion: st.warmupProportion, seed, dtype,
     };
     o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''}${contrastive ? ` and --loss ${st.loss}` : ''} on ${positives ? `${positives.length} positive pairs of ${data.train.length} examples` : `${data.train.length} examples`} (eval ${data.eval.length}), labels ${labels.join(', ')}`);
+    // metrics.csv (and the TensorBoard event file) as the run goes, the final evaluation last
+    const runLog = new RunLog(o.output, st.reportTo === 'tensorboard');
     const trainOpts: Parameters<typeof train>[4] = {
       batchSize: st.batchSize, learningRate: st.learningRate, epochs: st.epochs, maxSteps: st.maxSteps,
       warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log, weightDecay: st.weightDecay, maxGradNorm: st.maxGradNorm, loss: lossSpec,
       checkpoint: st.saveSteps ? { dir: o.output, every: st.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
-      gradientAccumulation: st.gradientAccumulation, signal: o.signal,
+      gradientAccumulation: st.gradientAccumulation, signal: o.signal, record: runLog,
       evaluation: st.evalSteps === undefined && st.patience === undefined ? undefined : {
         every: st.evalSteps ?? 0,
         patience: st.patience,
@@ -333,9 +336,9 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     if (ml) {
       const z = runLogits(), probs = Float32Array.from(z, sigmoid), m = multiLabelMetrics(labels, ml.eval, probs), loss = bceLoss(z, ml.eval, z.length);
       const evalText = multiLabelResultsText({ eval_loss: loss, eval_micro_f1: m.micro.f1, eval_macro_f1: m.macro.f1, eval_subset_accuracy: m.subsetAccuracy, global_step: result.globalStep, loss });
+      runLog.eval({ step: result.globalStep, eval_loss: loss, eval_micro_f1: m.micro.f1, eval_macro_f1: m.macro.f1, eval_subset_accuracy: m.subsetAccuracy }, 'final');
       saveBert(model, o.output);
       copyTokenizerFiles(files.dir, o.output);
-      if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
       const rel = reliability(data, labels, null, { seed, resamples: st.bootstrapSamples });
       writeSplitJson(o.output, data.split);
       writeMultiLabelReports(o.output, data.eval, probs, m, evalText, {
@@ -347,9 +350,9 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     if (regression) {
       const r = runScores(), m = regressionMetrics(targets!.eval, r.scores);
       const evalText = regressionResultsText({ eval_loss: m.mse, eval_pearson: m.pearson, eval_spearmanr: m.spearmanr, global_step: result.globalStep, loss: m.mse });
+      runLog.eval({ step: result.globalStep, eval_loss: m.mse, eval_pearson: m.pearson, eval_spearmanr: m.spearmanr }, 'final');
       saveBert(model, o.output);
       copyTokenizerFiles(files.dir, o.output);
-      if (st.reportTo === 'tensorboard') writeTensorboard(o.output, result.curve, result.evals);
       const rel = reliability(data, labels, null, { seed, resamples: st.bootstrapSamples });
       writeSplitJson(o.output, data.split);
       writeRegressionReports(o.output, data.eval, targets!.eval, r.scores, m, evalText, {
@@ -361,6 +364,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     const ev2 = runEval();
     const metrics = computeMetrics(labels, Array.from(ev.y), ev2.predictions, ev2.probs);
     const evalText = evalResultsText({ eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, global_step: result.globalStep, loss: ev2.loss });
+    runLog.eval({ step: result.globalStep, eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, ...Object.fromEntries(Object.entries(extraMetrics(metrics)).map(([k, v]) => [`eval_${k}`, v])) }, 'final');
     const rel = classificationReliability(data, labels, ev.y, ev2.predictions, ev2.probs, { accuracy: metrics.accuracy, macro_f1: metrics.macro.f1, mcc: metrics.mcc, roc_auc: metrics.rocAuc },
       { seed, resamples: st.bootstrapSamples, against: o.baselineRun });
 
@@ -368,7 +372,6 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     const out = o.output;
     saveBert(model, out);
     copyTokenizerFiles(files.dir, out);
-    if (st.reportTo === 'tensorboard') writeTensorboard(out, result.curve, result.evals);
     writeSplitJson(out, data.split);
     writeReports(out, data.eval, labels, ev2.predictions, ev2.probs, metrics, evalText, {
       eval_accuracy: metrics.accuracy, eval_loss: ev2.evalLoss, loss: ev2.loss, ...common,

@@ -181,6 +181,7 @@ test('a kill at any phase (SIGKILL at sampled file-system steps): rerunning the 
   const events = Number(readFileSync(countFile, 'utf8'));
   assert.ok(events > 20, `${events} file-system steps`);
   const refEval = readFileSync(join(dir, 'whole', 'eval_results.txt'), 'utf8'), refModel = readFileSync(join(dir, 'whole', 'model.safetensors'));
+  const refCsv = readFileSync(join(dir, 'whole', 'metrics.csv'), 'utf8');
   assert.ok(!readdirSync(join(dir, 'whole')).some((f) => /^checkpoint-|best-model|\.tmp$|\.lock$/.test(f)), 'a finished folder holds no checkpoints, temp files or lock');
   let resumedMidway = 0;
   for (const k of faultPoints(events, Number(process.env.JA_BERT_FAULT_CASES ?? 6))) {
@@ -196,6 +197,7 @@ test('a kill at any phase (SIGKILL at sampled file-system steps): rerunning the 
     if (/resuming from .*checkpoint-\d+ at step \d+\/10/.test(again.stderr)) resumedMidway++;
     assert.equal(readFileSync(join(out, 'eval_results.txt'), 'utf8'), refEval, `event ${k}: eval results`);
     assert.deepEqual(readFileSync(join(out, 'model.safetensors')), refModel, `event ${k}: model`);
+    assert.equal(readFileSync(join(out, 'metrics.csv'), 'utf8'), refCsv, `event ${k}: metrics.csv, each step once`);
     assert.ok(!readdirSync(out).some((f) => /^checkpoint-|\.tmp$|\.lock$/.test(f)), `event ${k}: leftovers ${readdirSync(out).join(' ')}`);
     rmSync(out, { recursive: true, force: true });
   }

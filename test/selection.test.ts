@@ -59,13 +59,18 @@ test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json
   assert.ok(Math.abs(rep.eval_macro_f1 - best.eval_macro_f1) < 1e-9);
   assert.equal(ej.eval_macro_f1, rep.eval_macro_f1);
   assert.equal(ej.eval_mcc, rep.eval_mcc);
-  // metrics.csv: a row per step and per evaluation, in step order
+  // metrics.csv: a row per step and per evaluation, in step order, then the final evaluation of the saved (best) model
   const csv = readFileSync(join(out, 'metrics.csv'), 'utf8').trim().split('\n');
   assert.equal(csv[0], 'step,kind,loss,learning_rate,eval_accuracy,eval_loss,eval_macro_f1,eval_mcc,eval_roc_auc');
   assert.equal(csv.filter((l) => l.split(',')[1] === 'train').length, 12);
   assert.deepEqual(csv.filter((l) => l.split(',')[1] === 'eval').map((l) => Number(l.split(',')[0])), [3, 6, 9, 12]);
   const evalRow = csv.find((l) => l.startsWith('6,eval,'))!.split(',');
   assert.equal(Number(evalRow[6]), rep.evaluations[1]!.eval_macro_f1);
+  assert.match(csv[csv.length - 1]!, /^12,final,,,/);
+  assert.equal(Number(csv[csv.length - 1]!.split(',')[6]), rep.eval_macro_f1);
+  // learning rates at float32's precision, as the kernels apply them: step 4's is 2e-3 · (1 − 3/12), printed 0.0015
+  assert.equal(csv.find((l) => l.startsWith('4,train,'))!.split(',')[3], '0.0015');
+  assert.ok(csv.slice(1).every((l) => l.split(',').slice(2, 4).every((c) => c.replace(/^-?0\.0*|e-?\d+$/g, '').replace('.', '').length <= 9)), 'losses and learning rates with float32\'s digits, no float64 noise');
   // the TensorBoard event file: TensorFlow's record framing with valid masked CRC-32Cs, the version event, then the same scalars as metrics.csv
   const { EventType, maskedCrc } = await import('../src/eval/tfevents.js');
   const runs = readdirSync(join(out, 'runs'));
@@ -85,8 +90,11 @@ test('finetune reports macro-F1, MCC and ROC-AUC (report.json, eval_results.json
   const scalar = (tag: string) => events.flatMap((e) => ((e.summary as { value: Array<{ tag: string; simpleValue: number }> } | undefined)?.value ?? [])
     .filter((v) => v.tag === tag).map((v) => [e.step as number, v.simpleValue]));
   assert.equal(scalar('train/loss').length, 12);
-  assert.deepEqual(scalar('eval/macro_f1').map((x) => x[0]), [3, 6, 9, 12]);
-  scalar('eval/macro_f1').forEach(([, v], i) => assert.ok(Math.abs(v! - rep.evaluations[i]!.eval_macro_f1) < 1e-6));
+  assert.deepEqual(scalar('eval/macro_f1').map((x) => x[0]), [3, 6, 9, 12, 12], 'four evaluations and the final one');
+  scalar('eval/macro_f1').forEach(([, v], i) => assert.ok(Math.abs(v! - (rep.evaluations[i]?.eval_macro_f1 ?? rep.eval_macro_f1)) < 1e-6));
+  // each event at the time it happened: wall times do not go back, and the first step's is before the final evaluation's
+  const walls = events.map((e) => e.wallTime as number);
+  assert.ok(walls.every((t, i) => i === 0 || t >= walls[i - 1]!), 'wall times in order');
   // report.html's run table lists the options: learning rate, batch size, seed, selection metric
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   for (const [k, v] of [['learning_rate', '0.002'], ['train_batch_size', '8'], ['seed', '5'], ['metric_for_best_model', 'macro_f1'], ['weight_decay', '0.01']]) {
@@ -188,4 +196,60 @@ test('label smoothing and class weights: the loss and its gradient as HF/PyTorch
   const r = cli('finetune', ...common, '--output', join(dir, 'bad-ls'), '--label-smoothing', '1');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--label-smoothing must be a number in \[0, 1\)/);
+});
+
+test('metrics.csv and the TensorBoard event file grow while training runs; a run stopped and resumed logs every step once, as an uninterrupted run does', async () => {
+  const { finetune } = await import('../src/finetune.js');
+  const { nativeKernels } = await import('../src/core/native.js');
+  const { AbortedError } = await import('../src/core/errors.js');
+  const { EventType } = await import('../src/eval/tfevents.js');
+  const readEvents = (path: string) => {
+    const buf = readFileSync(path), out: Array<Record<string, unknown>> = [];
+    for (let off = 0; off < buf.length;) {
+      const len = Number(buf.readBigUInt64LE(off));
+      out.push(EventType.toObject(EventType.decode(buf.subarray(off + 12, off + 12 + len)), { longs: Number }) as Record<string, unknown>);
+      off += 16 + len;
+    }
+    return out;
+  };
+  const saved = process.env.JA_BERT_PROGRESS_SECONDS;
+  process.env.JA_BERT_PROGRESS_SECONDS = '0'; // a progress line per step
+  try {
+    const opts = (output: string) => ({ model, texts, pairs, output, kernels: nativeKernels(), maxSteps: 12, batchSize: 8, maxSeqLength: 32, learningRate: 2e-3,
+      evalSteps: 4, dtype: 'f32' as const, seed: 5, saveSteps: 3, reportTo: 'tensorboard' as const });
+    // while running: at the evaluation of step 8, the files already hold steps 1..8 and the evaluations at 4 and 8
+    const whole = join(dir, 'live-whole');
+    let seen: { csv: string[]; scalars: number } | null = null;
+    finetune({ ...opts(whole), log: (l) => {
+      if (!l.startsWith('eval at step 8')) return;
+      const csv = readFileSync(join(whole, 'metrics.csv'), 'utf8').trim().split('\n');
+      const runs = readdirSync(join(whole, 'runs'));
+      seen = { csv, scalars: readEvents(join(whole, 'runs', runs[0]!)).filter((e) => e.summary).length };
+    } });
+    assert.ok(seen, 'the log reached step 8');
+    const mid = seen as unknown as { csv: string[]; scalars: number };
+    assert.deepEqual(mid.csv.slice(1).map((l) => l.split(',').slice(0, 2).join(',')),
+      ['1,train', '2,train', '3,train', '4,train', '4,eval', '5,train', '6,train', '7,train', '8,train', '8,eval']);
+    assert.ok(mid.scalars >= 8 * 2 + 2 * 5, `the event file held ${mid.scalars} scalars at step 8`);
+    assert.ok(existsSync(join(whole, 'eval_results.txt')));
+    // stopped after step 7 (a checkpoint at 6, and 7 saved on the way out), then resumed by the same call
+    const parted = join(dir, 'live-parted');
+    const signal = { aborted: false };
+    assert.throws(() => finetune({ ...opts(parted), signal, log: (l) => { if (/ 7\/12 /.test(l)) signal.aborted = true; } }), AbortedError);
+    assert.ok(!existsSync(join(parted, 'eval_results.txt')));
+    assert.equal(readFileSync(join(parted, 'metrics.csv'), 'utf8').trim().split('\n').filter((l) => l.includes(',train,')).length, 7);
+    finetune({ ...opts(parted), log: () => {} });
+    const csvOf = (d: string) => readFileSync(join(d, 'metrics.csv'), 'utf8');
+    assert.equal(csvOf(parted), csvOf(whole), 'the same rows, each step once, the final evaluation last');
+    // two event files: the second opens with SessionLog START at step 8, so TensorBoard drops anything the first logged from step 8 on
+    const files = readdirSync(join(parted, 'runs')).sort();
+    assert.equal(files.length, 2);
+    const second = files.map((f) => readEvents(join(parted, 'runs', f))).find((ev) => ev.some((e) => e.sessionLog))!;
+    assert.ok(second, 'one file starts a resumed session');
+    assert.deepEqual([second[1]!.step, (second[1]!.sessionLog as { status: number }).status], [8, 1]);
+    const trainSteps = second.filter((e) => (e.summary as { value: Array<{ tag: string }> } | undefined)?.value[0]?.tag === 'train/loss').map((e) => e.step);
+    assert.deepEqual(trainSteps, [8, 9, 10, 11, 12]);
+  } finally {
+    if (saved === undefined) delete process.env.JA_BERT_PROGRESS_SECONDS; else process.env.JA_BERT_PROGRESS_SECONDS = saved;
+  }
 });

@@ -68,8 +68,12 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       the batch a negative); --loss cosent: CoSENT on every pair (0/1 labels or scores). Both train the cosine similarity
       (the model's head is cosine) and then fit its classifier to the training pairs, so rank orders by cosine.
       Rerunning the same command on the same OUT resumes from its last checkpoint (after a crash or kill).
-      Writes eval_results.txt, classification_report.txt, confusion_matrix.txt, report.json,
-      eval_predictions.jsonl and the fine-tuned model (config, weights, tokenizer files) into OUT.
+      Writes into OUT: the fine-tuned model (config.json, model.safetensors, the tokenizer files), eval_results.txt
+      (run_classifier's block, written last: the run finished), eval_results.json, report.json, report.html,
+      classification_report.txt, confusion_matrix.txt, eval_predictions.jsonl, split.json, confusion_matrix.png,
+      learning_curve.png, and metrics.csv, which grows as the run goes (a row per step, per evaluation, and the final
+      evaluation as kind "final"); --report-to tensorboard also appends runs/events.out.tfevents.* as it goes (tensorboard
+      --logdir OUT/runs follows it live). run.json names the run; checkpoint-N and best-model exist while it runs.
   ja-bert baseline [--model DIR] --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16]
       [--split random|group --folds K --bootstrap-samples 1000] (as finetune's)
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
@@ -86,8 +90,9 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       --seq 128 --batch 8 --dtype auto|f32|bf16 --steps 10 --warmup 2] [--vs-torch]
   ja-bert pretrain --corpus corpus.txt --output OUT (--tokenizer spm.model [--layers 4 --hidden 256 --heads 4 --intermediate 1024] | --model DIR)
       [--max-seq-length 128 --batch-size 32 --learning-rate 1e-4 --epochs 1 --max-steps N --save-steps 200 --eval-steps N --dtype auto|f32|bf16]
-      [--objective mlm|nsp|sop --wwm]
+      [--objective mlm|nsp|sop --wwm --report-to none|tensorboard]
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume.
+      metrics.csv (and with --report-to tensorboard, runs/events.out.tfevents.*) grows as the run goes: a row per step and per evaluation.
       --objective nsp|sop: [CLS] A [SEP] B [SEP] pairs from consecutive sentences with next-sentence (B random half the time)
       or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).
   ja-bert corpus --output corpus.txt [--report corpus.json]
@@ -292,7 +297,7 @@ async function main(argv: string[]): Promise<number> {
         corpus: 'string', output: 'string', model: 'string', tokenizer: 'string', layers: 'number', hidden: 'number', heads: 'number', intermediate: 'number',
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', 'save-steps': 'number', 'eval-steps': 'number', overwrite: 'boolean',
-        objective: 'string', wwm: 'boolean', config: 'string' };
+        objective: 'string', wwm: 'boolean', 'report-to': 'string', config: 'string' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = pretrain({
@@ -301,6 +306,7 @@ async function main(argv: string[]): Promise<number> {
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'), maxSteps: num('max-steps'),
         warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype), saveSteps: num('save-steps'),
         evalSteps: num('eval-steps'), overwrite: flags.overwrite === true, objective: flags.objective as 'mlm' | 'nsp' | 'sop' | undefined, wwm: flags.wwm === true,
+        reportTo: flags['report-to'] as 'none' | 'tensorboard' | undefined,
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');

@@ -39,3 +39,14 @@ export class Progress {
     this.log(`${this.label} [${bar}] ${done}/${this.total} ${this.unit}, ${done > 0 && el > 0 ? rate.toFixed(1) : '?'} ${this.unit}/s, elapsed ${formatDuration(el)}, ETA ${done > 0 ? formatDuration((this.total - done) / rate) : '?'}${extra ? `, ${extra}` : ''}`);
   }
 }
+
+/** the shortest decimal that reads back as the same float32: a loss or learning rate the kernels computed in float32, printed at its precision */
+export function float32Decimal(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const f = Math.fround(x);
+  for (let p = 1; p < 17; p++) {
+    const d = Number(f.toPrecision(p));
+    if (Math.fround(d) === f) return d;
+  }
+  return f;
+}

@@ -1,7 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { eventsFile, runScalars } from './tfevents.js';
 import type { Example } from '../data/processors.js';
 import type { SplitRecord } from '../data/load.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -40,27 +37,11 @@ export function writeReports(out: string, evalSet: Example[], labels: string[], 
   writeCurvesAndFinish(out, curve, evals, evalText);
 }
 
-/** every run's last files: metrics.csv, learning_curve.png, then eval_results.txt, whose presence means the run finished (run/rundir.ts) */
+/** every run's last files: learning_curve.png, then eval_results.txt, whose presence means the run finished (run/rundir.ts); metrics.csv was written as the run went (eval/runlog.ts) */
 function writeCurvesAndFinish(out: string, curve: Array<{ step: number; loss: number; lr?: number }> | undefined,
   evals: Array<{ step: number; eval_loss: number; [k: string]: number | undefined }> | undefined, evalText: string, lossName?: string): void {
-  if (curve?.length || evals?.length) writeFileAtomic(join(out, 'metrics.csv'), (w) => w(metricsCsv(curve ?? [], evals ?? [])));
   if (curve?.length) writeFileAtomic(join(out, 'learning_curve.png'), (w) => w(curvesPng(curve, evals ?? [], lossName)));
   writeFileAtomic(join(out, 'eval_results.txt'), (w) => w(evalText));
-}
-
-/**
- * metrics.csv: one row per training step (its loss and learning rate) and one
- * per evaluation (every eval metric), by step, as a tracker would log them.
- */
-export function metricsCsv(curve: Array<{ step: number; loss: number; lr?: number }>, evals: Array<{ step: number; [k: string]: number | undefined }>): string {
-  const evalKeys = [...new Set(evals.flatMap((e) => Object.keys(e).filter((k) => k !== 'step')))].sort();
-  const cols = ['step', 'kind', 'loss', 'learning_rate', ...evalKeys];
-  const rows: Array<[number, number, string]> = [];
-  const cell = (v: number | undefined) => (v === undefined ? '' : String(v));
-  for (const c of curve) rows.push([c.step, 0, [c.step, 'train', cell(c.loss), cell(c.lr), ...evalKeys.map(() => '')].join(',')]);
-  for (const e of evals) rows.push([e.step, 1, [e.step, 'eval', '', '', ...evalKeys.map((k) => cell(e[k]))].join(',')]);
-  rows.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-  return cols.join(',') + '\n' + rows.map((r) => r[2] + '\n').join('');
 }
 
 /**
@@ -109,14 +90,4 @@ export function writeSplitJson(out: string, split: SplitRecord): void {
   const { train, eval: ev, dropped, ...rest } = split;
   // one line per list: a 7,830-pair file's split stays readable and small
   writeFileAtomic(join(out, 'split.json'), (w) => w(`{\n${Object.entries(rest).map(([k, v]) => ` ${JSON.stringify(k)}: ${JSON.stringify(v)},\n`).join('')} "train": ${JSON.stringify(train)},\n "eval": ${JSON.stringify(ev)},\n "dropped": ${JSON.stringify(dropped)}\n}\n`));
-}
-
-/** TensorBoard's event file of a run, in OUT/runs/ (written before the finished marker) */
-export function writeTensorboard(out: string, curve: Array<{ step: number; loss: number; lr?: number }>, evals: Array<{ step: number; [k: string]: number | undefined }>): string {
-  const dir = join(out, 'runs');
-  mkdirSync(dir, { recursive: true });
-  const now = Date.now() / 1000;
-  const path = join(dir, `events.out.tfevents.${Math.floor(now)}.${hostname()}.ja-bert`);
-  writeFileAtomic(path, (w) => w(eventsFile(runScalars(curve, evals), now)));
-  return path;
 }

@@ -14,7 +14,8 @@ const root = protobuf.Root.fromJSON({
   nested: {
     Value: { fields: { tag: { type: 'string', id: 1 }, simpleValue: { type: 'float', id: 2 } } },
     Summary: { fields: { value: { rule: 'repeated', type: 'Value', id: 1 } } },
-    Event: { fields: { wallTime: { type: 'double', id: 1 }, step: { type: 'int64', id: 2 }, fileVersion: { type: 'string', id: 3 }, summary: { type: 'Summary', id: 5 } } },
+    SessionLog: { fields: { status: { type: 'int32', id: 1 }, checkpointPath: { type: 'string', id: 2 }, msg: { type: 'string', id: 3 } } },
+    Event: { fields: { wallTime: { type: 'double', id: 1 }, step: { type: 'int64', id: 2 }, fileVersion: { type: 'string', id: 3 }, summary: { type: 'Summary', id: 5 }, sessionLog: { type: 'SessionLog', id: 6 } } },
   },
 });
 export const EventType = root.lookupType('Event');
@@ -26,7 +27,8 @@ export function maskedCrc(b: Uint8Array): number {
 
 export { crc32c };
 
-function record(data: Uint8Array): Buffer {
+/** one TFRecord: length, masked CRC of the length, data, masked CRC of the data */
+export function record(data: Uint8Array): Buffer {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(data.length));
   const c1 = Buffer.alloc(4), c2 = Buffer.alloc(4);
@@ -37,23 +39,29 @@ function record(data: Uint8Array): Buffer {
 
 export interface Scalar { step: number; tag: string; value: number }
 
-/** an event file: the version record, then one event per scalar */
-export function eventsFile(scalars: Scalar[], wallTime = Date.now() / 1000): Buffer {
-  const parts = [record(EventType.encode(EventType.create({ wallTime, fileVersion: 'brain.Event:2' })).finish())];
-  for (const s of scalars) {
-    if (!Number.isFinite(s.value)) continue;
-    parts.push(record(EventType.encode(EventType.create({ wallTime, step: s.step, summary: { value: [{ tag: s.tag, simpleValue: s.value }] } })).finish()));
-  }
-  return Buffer.concat(parts);
+/** the first record of every event file */
+export function versionRecord(wallTime: number): Buffer {
+  return record(EventType.encode(EventType.create({ wallTime, fileVersion: 'brain.Event:2' })).finish());
 }
 
-/** the scalars of a run: train/loss and train/learning_rate per step, eval/<metric> per evaluation */
-export function runScalars(curve: Array<{ step: number; loss: number; lr?: number }>, evals: Array<{ step: number; [k: string]: number | undefined }>): Scalar[] {
-  const out: Scalar[] = [];
-  for (const c of curve) {
-    out.push({ step: c.step, tag: 'train/loss', value: c.loss });
-    if (c.lr !== undefined) out.push({ step: c.step, tag: 'train/learning_rate', value: c.lr });
-  }
-  for (const e of evals) for (const [k, v] of Object.entries(e)) if (k !== 'step' && v !== undefined) out.push({ step: e.step, tag: `eval/${k.replace(/^eval_/, '')}`, value: v });
-  return out;
+/** one scalar's event (a non-finite value has none: TensorBoard cannot chart it) */
+export function scalarRecord(s: Scalar, wallTime: number): Buffer | null {
+  if (!Number.isFinite(s.value)) return null;
+  return record(EventType.encode(EventType.create({ wallTime, step: s.step, summary: { value: [{ tag: s.tag, simpleValue: s.value }] } })).finish());
+}
+
+/**
+ * SessionLog START at `step`: what TensorFlow's supervisor writes when a run restarts from a
+ * checkpoint. TensorBoard then drops the events of earlier files whose step is ≥ `step`: those an
+ * interrupted process logged after its last checkpoint, which the resumed run logs again.
+ */
+export function sessionStartRecord(step: number, wallTime: number): Buffer {
+  return record(EventType.encode(EventType.create({ wallTime, step, sessionLog: { status: 1 } })).finish());
+}
+
+/** an event file: the version record, then one event per scalar */
+export function eventsFile(scalars: Scalar[], wallTime = Date.now() / 1000): Buffer {
+  const parts = [versionRecord(wallTime)];
+  for (const s of scalars) { const r = scalarRecord(s, wallTime); if (r) parts.push(r); }
+  return Buffer.concat(parts);
 }

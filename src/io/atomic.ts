@@ -62,6 +62,24 @@ export function checkOutputFile(path: string): void {
   outputTarget(path);
 }
 
+/** an error of the file system, naming the file it happened to (ENOSPC, EFBIG, EACCES, EROFS ...) */
+function writeError(path: string, e: unknown): Error {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code ? new OutputPathError(`${path}: cannot write (${code}${code === 'ENOSPC' ? ': the disk is full' : code === 'EFBIG' ? ': file too large' : code === 'EACCES' || code === 'EPERM' ? ': permission denied' : code === 'EROFS' ? ': read-only file system' : ''})`) : e as Error;
+}
+
+/**
+ * Appends to a log that is meant to be read while it grows (metrics.csv, a TensorBoard event file):
+ * a kill leaves whole earlier appends and at most one cut short at the end, which readers of such
+ * logs skip (TensorBoard checks each record's CRC); the file is written by the run that owns its folder.
+ */
+export function appendToFile(path: string, data: string | Uint8Array): void {
+  let fd: number;
+  try { fd = openSync(path, 'a'); } catch (e) { throw writeError(path, e); }
+  const b = typeof data === 'string' ? Buffer.from(data) : data;
+  try { for (let off = 0; off < b.length;) off += writeSync(fd, b, off, b.length - off); } catch (e) { throw writeError(path, e); } finally { closeSync(fd); }
+}
+
 /** `fill` writes the content through `write` (strings or bytes, in order) */
 export function writeFileAtomic(target: string, fill: (write: (chunk: string | Uint8Array) => void) => void): void {
   const t = outputTarget(target);
@@ -82,11 +100,7 @@ export function writeFileAtomic(target: string, fill: (write: (chunk: string | U
   const path = t.path;
   removeStaleTemps(path);
   const tmp = `${path}.${process.pid}.tmp`;
-  // an error of the file system names the file it happened to (ENOSPC, EFBIG, EACCES, EROFS ...)
-  const named = (e: unknown): Error => {
-    const code = (e as NodeJS.ErrnoException).code;
-    return code ? new OutputPathError(`${path}: cannot write (${code}${code === 'ENOSPC' ? ': the disk is full' : code === 'EFBIG' ? ': file too large' : code === 'EACCES' || code === 'EPERM' ? ': permission denied' : code === 'EROFS' ? ': read-only file system' : ''})`) : e as Error;
-  };
+  const named = (e: unknown): Error => writeError(path, e);
   let fd: number;
   try { fd = openSync(tmp, 'w'); } catch (e) { throw named(e); }
   try {

@@ -21,6 +21,7 @@ import { choiceOption, intOption, OptionError, positiveOption, ratioOption } fro
 import { beginRun, finishRun, inspectRun } from '../run/rundir.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padBatch } from '../tokenize/inputs.js';
+import { RunLog } from '../eval/runlog.js';
 import { DivergedError, trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
 import { readFileChecked } from '../io/files.js';
 import { InputFileError, readTextFile } from '../io/text.js';
@@ -117,6 +118,8 @@ export interface PretrainOptions {
   objective?: 'mlm' | PairObjective;
   /** whole-word masking: the pieces of a MeCab (UniDic) word are masked together */
   wwm?: boolean;
+  /** tensorboard: also OUT/runs/events.out.tfevents.* as the run goes (metrics.csv is always written) */
+  reportTo?: 'none' | 'tensorboard';
   log?: (l: string) => void;
   /** cancels pretraining between steps (AbortedError; rerunning resumes from the checkpoint) */
   signal?: { readonly aborted: boolean };
@@ -125,11 +128,12 @@ export interface PretrainOptions {
 export interface PretrainResult { steps: number; evalLoss: number; evalAccuracy: number; evalPairAccuracy: number | null; seconds: number }
 
 /** files a pretraining run writes into its folder */
-const PRETRAIN_FILES = /^(config\.json|model\.safetensors|spiece\.model|pretrain_report\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+const PRETRAIN_FILES = /^(config\.json|model\.safetensors|spiece\.model|pretrain_report\.json|metrics\.csv|runs|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 export function pretrain(o: PretrainOptions): PretrainResult {
   // 1. check and read everything; nothing is written until the run begins
   const objective = choiceOption('objective', o.objective, ['mlm', 'nsp', 'sop'] as const, 'mlm');
+  const reportTo = choiceOption('report-to', o.reportTo, ['none', 'tensorboard'] as const, 'none');
   const wwm = o.wwm ?? false;
   const maxLen = intOption('max-seq-length', o.maxSeqLength, 128, 8, 4096), seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
   const batchSize = intOption('batch-size', o.batchSize, 32), learningRate = positiveOption('learning-rate', o.learningRate, 1e-4);
@@ -195,13 +199,15 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     const task = pretrainTask(model, lengths, make, sp);
     const evalHeld = () => evaluatePretrain(model, heldN, heldMake, sp);
     const t0 = Date.now();
+    const runLog = new RunLog(o.output, reportTo === 'tensorboard');
     const r = trainTask(model, o.kernels, task, {
       batchSize, learningRate, epochs, maxSteps, warmupProportion, seed, log: o.log,
       checkpoint: saveSteps ? { dir: o.output, every: saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined, signal: o.signal,
-      evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined,
+      evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined, record: runLog,
     });
     const ev = evalHeld();
     if (!Number.isFinite(ev.loss) || !Number.isFinite(ev.accuracy)) throw new DivergedError(`pretraining diverged: the held-out MLM loss is ${ev.loss}; nothing was written as finished: lower --learning-rate`);
+    runLog.eval({ step: r.globalStep, eval_loss: ev.loss, eval_accuracy: ev.accuracy, ...Object.fromEntries(Object.entries(ev.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) }, 'final');
     saveBert(model, o.output);
     const tokFile = tokPath.endsWith('.model') ? tokPath : null;
     if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileChecked(tokFile, 'SentencePiece model')));

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDuration, progressInterval } from '../core/progress.js';
+import { float32Decimal, formatDuration, progressInterval } from '../core/progress.js';
 import type { F32, Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -65,6 +65,16 @@ export interface TrainOptions {
     /** keep the best model (lowest eval loss) here and load it back at the end (the caller removes the folder when done) */
     bestDir?: string;
   };
+  /** where the run's scalars go as they happen (eval/runlog.ts: metrics.csv, TensorBoard) */
+  record?: TrainRecorder;
+}
+
+/** a live log of the run: the history at the start (a resumed run's, from its checkpoint), then every step and evaluation; flush writes what is buffered */
+export interface TrainRecorder {
+  begin(curve: CurvePoint[], evals: EvalPoint[]): void;
+  step(p: CurvePoint): void;
+  eval(p: EvalPoint): void;
+  flush(): void;
 }
 
 export interface EvalPoint { step: number; eval_accuracy?: number; eval_loss: number; [metric: string]: number | undefined }
@@ -242,6 +252,8 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   }
   const t0 = Date.now(), startStep = step;
   const logEvery = progressInterval();
+  const rec = o.record;
+  rec?.begin(curve, evals);
   const diverged = (at: number, what: string): DivergedError => {
     const lastGood = o.checkpoint ? latestCheckpoint(o.checkpoint.dir) : null;
     return new DivergedError(`training diverged at step ${at} of ${total}: ${what}; nothing was written as finished${lastGood ? ` (the last good checkpoint, ${lastGood}, is kept)` : ''}: lower --learning-rate, check the labels, or set --max-grad-norm`);
@@ -256,6 +268,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     const r = ev!.run();
     if (!Number.isFinite(r.loss)) throw new DivergedError(`evaluation at step ${step} gave a non-finite loss (${r.loss}); training diverged: lower --learning-rate or check the labels`);
     evals.push({ step, ...(r.accuracy === undefined ? {} : { eval_accuracy: r.accuracy }), eval_loss: r.loss, ...Object.fromEntries(Object.entries(r.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) });
+    rec?.eval(evals[evals.length - 1]!);
     // the selection value (kept in the checkpoint as bestLoss, whatever the metric, so old checkpoints resume)
     const metric = (ev!.metric ?? 'loss').replace(/^eval_/, '');
     const value = metric === 'loss' ? r.loss : metric === 'accuracy' ? r.accuracy : r.extra?.[metric];
@@ -268,44 +281,51 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     o.log?.(`eval at step ${step}: ${r.accuracy === undefined ? '' : `accuracy ${r.accuracy.toFixed(4)} `}loss ${r.loss.toFixed(4)}${Object.entries(r.extra ?? {}).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('')}${bestStep === step ? ' (best)' : ''}`);
     if (ev!.patience && sinceBest >= ev!.patience) stoppedEarly = true;
   };
-  while (step < total && !stoppedEarly) {
-    const epoch = Math.floor(step / perEpoch);
-    const batches = lengthGroupedBatches(lengths, o.batchSize, new Rng((o.seed * 7919 + epoch * 104729) >>> 0));
-    for (let k = (step - epoch * perEpoch) * accum; k + accum <= batches.length; k += accum) {
-      if (step >= total || stoppedEarly) break;
-      if (o.signal?.aborted) {
-        if (o.checkpoint && step > startStep && step % o.checkpoint.every !== 0) {
+  try {
+    while (step < total && !stoppedEarly) {
+      const epoch = Math.floor(step / perEpoch);
+      const batches = lengthGroupedBatches(lengths, o.batchSize, new Rng((o.seed * 7919 + epoch * 104729) >>> 0));
+      for (let k = (step - epoch * perEpoch) * accum; k + accum <= batches.length; k += accum) {
+        if (step >= total || stoppedEarly) break;
+        if (o.signal?.aborted) {
+          if (o.checkpoint && step > startStep && step % o.checkpoint.every !== 0) {
+            saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
+          }
+          throw new AbortedError(`training cancelled at step ${step} of ${total}${o.checkpoint ? ' (the same call resumes it)' : ''}`);
+        }
+        model.zeroGrads();
+        let loss = 0;
+        for (let m = 0; m < accum; m++) {
+          const r = task.step(batches[k + m]!, (o.seed * 1000003 + step * accum + m) >>> 0, 1 / accum);
+          loss += r.loss / accum;
+          tokens += r.tokens;
+        }
+        if (!Number.isFinite(loss)) throw diverged(step + 1, `the loss is ${loss}`);
+        const lr = bertLearningRate(o.learningRate, step, total, warmup);
+        opt.apply(lr);
+        step++;
+        // the learning rate the kernels apply and the loss they computed, both float32, kept at that precision (0.000015, not 0.000015000000000000004)
+        const point = { step, loss: float32Decimal(loss), lr: float32Decimal(lr) };
+        curve.push(point);
+        rec?.step(point);
+        if (ev && (ev.every > 0 ? step % ev.every === 0 : step % perEpoch === 0 || step === total)) evalNow();
+        if (o.checkpoint && step % o.checkpoint.every === 0 && step < total && !stoppedEarly) {
+          checkWeights();
           saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
         }
-        throw new AbortedError(`training cancelled at step ${step} of ${total}${o.checkpoint ? ' (the same call resumes it)' : ''}`);
-      }
-      model.zeroGrads();
-      let loss = 0;
-      for (let m = 0; m < accum; m++) {
-        const r = task.step(batches[k + m]!, (o.seed * 1000003 + step * accum + m) >>> 0, 1 / accum);
-        loss += r.loss / accum;
-        tokens += r.tokens;
-      }
-      if (!Number.isFinite(loss)) throw diverged(step + 1, `the loss is ${loss}`);
-      const lr = bertLearningRate(o.learningRate, step, total, warmup);
-      opt.apply(lr);
-      step++;
-      curve.push({ step, loss, lr });
-      if (ev && (ev.every > 0 ? step % ev.every === 0 : step % perEpoch === 0 || step === total)) evalNow();
-      if (o.checkpoint && step % o.checkpoint.every === 0 && step < total && !stoppedEarly) {
-        checkWeights();
-        saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
-      }
-      const now = Date.now();
-      if (o.log && (now - lastLog > logEvery || step === total)) {
-        lastLog = now;
-        const el = (now - t0) / 1000, rate = (step - startStep) / el;
-        const recent = curve.slice(-20).reduce((a, c) => a + c.loss, 0) / Math.min(20, curve.length);
-        const pct = Math.floor((100 * step) / total);
-        const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-        o.log(`train [${bar}] ${step}/${total} loss ${recent.toFixed(4)} ${rate.toFixed(2)} steps/s elapsed ${formatDuration(el)} ETA ${formatDuration((total - step) / rate)}`);
+        const now = Date.now();
+        if (o.log && (now - lastLog > logEvery || step === total)) {
+          lastLog = now;
+          const el = (now - t0) / 1000, rate = (step - startStep) / el;
+          const recent = curve.slice(-20).reduce((a, c) => a + c.loss, 0) / Math.min(20, curve.length);
+          const pct = Math.floor((100 * step) / total);
+          const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+          o.log(`train [${bar}] ${step}/${total} loss ${recent.toFixed(4)} ${rate.toFixed(2)} steps/s elapsed ${formatDuration(el)} ETA ${formatDuration((total - step) / rate)}`);
+        }
       }
     }
+  } finally {
+    rec?.flush();
   }
   const seconds = before + (Date.now() - t0) / 1000;
   if (step > startStep) checkWeights();
