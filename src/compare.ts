@@ -20,6 +20,8 @@ import type { SplitStrategy } from './data/split.js';
 import { formatP, readRunPredictions, significanceAgainst } from './eval/reliability.js';
 import { wilson } from './eval/stats.js';
 import { COMPARE_DEFAULT_HEADS, HEAD_TYPES } from './model/heads/index.js';
+import { esc, logTicks, measureText } from './eval/chart.js';
+import { scaleLinear } from 'd3-scale';
 
 export const ALL_HEADS = ['cross', ...HEAD_TYPES] as const;
 /** what compare trains by default: every head with cross-entropy, and the bi-encoder also trained contrastively (its cosine) */
@@ -198,17 +200,50 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
 }
 
 export function compareSvg(rows: CompareRow[]): string {
-  const W = 640, H = 360, L = 60, R = 20, T = 30, B = 50;
-  const xs = rows.map((r) => Math.log10(Math.max(r.rank10k_ms, 0.01))), ys = rows.map((r) => r.accuracy);
-  const x0 = Math.floor(Math.min(...xs)), x1 = Math.ceil(Math.max(...xs)) + (Math.ceil(Math.max(...xs)) === Math.floor(Math.min(...xs)) ? 1 : 0);
-  const y0 = Math.max(0, Math.floor(Math.min(...ys) * 20) / 20 - 0.05), y1 = Math.min(1, Math.ceil(Math.max(...ys) * 20) / 20 + 0.05);
-  const px = (x: number) => L + ((x - x0) / (x1 - x0)) * (W - L - R), py = (y: number) => H - B - ((y - y0) / (y1 - y0)) * (H - T - B);
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`, `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">accuracy vs time to rank 10,000 candidates</text>`];
-  for (let e = x0; e <= x1; e++) parts.push(`<line x1="${px(e)}" y1="${T}" x2="${px(e)}" y2="${H - B}" stroke="#ddd"/><text x="${px(e)}" y="${H - B + 16}" text-anchor="middle">${10 ** e >= 1000 ? `${10 ** (e - 3)} s` : `${10 ** e} ms`}</text>`);
-  for (let y = Math.ceil(y0 * 20) / 20; y <= y1 + 1e-9; y += 0.05) parts.push(`<line x1="${L}" y1="${py(y)}" x2="${W - R}" y2="${py(y)}" stroke="#eee"/><text x="${L - 6}" y="${py(y) + 4}" text-anchor="end">${y.toFixed(2)}</text>`);
-  parts.push(`<text x="${W / 2}" y="${H - 12}" text-anchor="middle">rank 10k (log scale)</text>`, `<text x="14" y="${H / 2}" transform="rotate(-90 14 ${H / 2})" text-anchor="middle">accuracy</text>`);
-  rows.forEach((r, i) => parts.push(`<circle cx="${px(xs[i]!)}" cy="${py(ys[i]!)}" r="5" fill="${r.head === 'cross' ? '#c0392b' : '#2c7fb8'}"/><text x="${px(xs[i]!) + 8}" y="${py(ys[i]!) - 6}">${r.head}</text>`));
+  const W = 640, H = 360, F = 12;
+  const ms = rows.map((r) => Math.max(r.rank10k_ms, 0.01)), ys = rows.map((r) => r.accuracy);
+  const lo = Math.min(...ms), hi = Math.max(...ms);
+  const x = logTicks(lo, hi === lo ? lo * 10 : hi);
+  const yl = scaleLinear().domain([Math.max(0, Math.min(...ys) - 0.05), Math.min(1, Math.max(...ys) + 0.05)]).nice(6);
+  const yTicks = yl.ticks(6), yFmt = yl.tickFormat(6);
+  const msLabel = (v: number): string => (v >= 1000 ? `${Number((v / 1000).toPrecision(3))} s` : `${Number(v.toPrecision(3))} ms`);
+  const L = 8 + F * 1.2 + 6 + Math.max(...yTicks.map((t) => measureText(yFmt(t), F).width)) + 6, R = 8 + measureText(msLabel(x.domain[1]), F).width / 2;
+  const T = 8 + 14 * 1.2 + 8, B = 6 + F * 1.2 + 6 + F * 1.2 + 8;
+  x.range(L, W - R);
+  yl.range([H - B, T]);
+  const title = 'accuracy vs time to rank 10,000 candidates';
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="${F}">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`, `<text x="${W / 2}" y="${8 + 14}" text-anchor="middle" font-size="14">${esc(title)}</text>`];
+  for (const t of x.ticks) parts.push(`<line x1="${x.scale(t)}" y1="${T}" x2="${x.scale(t)}" y2="${H - B}" stroke="#ddd"/><text x="${x.scale(t)}" y="${H - B + 6 + F}" text-anchor="middle">${msLabel(t)}</text>`);
+  for (const t of yTicks) parts.push(`<line x1="${L}" y1="${yl(t)}" x2="${W - R}" y2="${yl(t)}" stroke="#eee"/><text x="${L - 6}" y="${yl(t) + 4}" text-anchor="end">${yFmt(t)}</text>`);
+  parts.push(`<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="#444"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="#444"/>`);
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">time to rank 10,000 candidates (log scale)</text>`,
+    `<text x="${8 + F}" y="${(T + H - B) / 2}" transform="rotate(-90 ${8 + F} ${(T + H - B) / 2})" text-anchor="middle">accuracy</text>`);
+  // each point's name beside it: the first of eight places around the point whose box stays in the plot and covers no
+  // point and no name placed before; failing all, further out (names of points close together fan out)
+  const pts = rows.map((_, i) => [x.scale(ms[i]!), yl(ys[i]!)] as const);
+  const placed: Array<[number, number, number, number]> = [];
+  const free = (b: [number, number, number, number]): boolean => b[0] >= L + 2 && b[2] <= W - 4 && b[1] >= T && b[3] <= H - B - 2
+    && !placed.some((p) => b[0] < p[2] && b[2] > p[0] && b[1] < p[3] && b[3] > p[1])
+    && !pts.some(([px, py]) => px + 6 > b[0] && px - 6 < b[2] && py + 6 > b[1] && py - 6 < b[3]);
+  rows.forEach((r, i) => {
+    const [cx, cy] = pts[i]!, m = measureText(r.head, F), h = F * 1.2;
+    let box: [number, number, number, number] | null = null, far = false;
+    for (let d = 8; d <= 80 && !box; d += 8) {
+      far = d > 8;
+      for (const [dx, dy] of [[1, -1], [1, 1], [-1, -1], [-1, 1], [0, -1], [0, 1], [1, 0], [-1, 0]] as const) {
+        const x0 = dx > 0 ? cx + d : dx < 0 ? cx - d - m.width : cx - m.width / 2;
+        const y0 = dy < 0 ? cy - d / 2 - h : dy > 0 ? cy + d / 2 : cy - h / 2;
+        const cand: [number, number, number, number] = [x0, y0, x0 + m.width, y0 + h];
+        if (free(cand)) { box = cand; break; }
+      }
+    }
+    box ??= [Math.min(cx + 8, W - 4 - m.width), cy - 6 - h, Math.min(cx + 8, W - 4 - m.width) + m.width, cy - 6];
+    placed.push(box);
+    // a name set further out is tied to its point by a thin line to the nearest point of its box
+    if (far) parts.push(`<line x1="${cx}" y1="${cy}" x2="${Math.min(Math.max(cx, box[0]), box[2])}" y2="${Math.min(Math.max(cy, box[1]), box[3])}" stroke="#999" stroke-width="0.8"/>`);
+    parts.push(`<circle cx="${cx}" cy="${cy}" r="5" fill="${r.head === 'cross' ? '#c0392b' : '#2c7fb8'}"/><text x="${box[0]}" y="${box[3] - h * 0.22}">${esc(r.head)}</text>`);
+  });
   parts.push('</svg>\n');
   return parts.join('\n');
 }

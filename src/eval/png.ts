@@ -7,9 +7,10 @@
 import { Resvg } from '@resvg/resvg-js';
 import type { Metrics } from './metrics.js';
 import { confusionSvg, trainingCharts } from './html.js';
+import { RESVG_FONTS } from './chart.js';
 
 export function svgToPng(svg: string): Buffer {
-  return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' }, background: '#ffffff' }).render().asPng();
+  return new Resvg(svg, { font: RESVG_FONTS, background: '#ffffff' }).render().asPng();
 }
 
 export function confusionPng(m: Metrics): Buffer {
