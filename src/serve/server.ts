@@ -9,12 +9,13 @@
  *   and Text Embeddings Inference's routes with OpenAI's /v1/embeddings (tei.ts): /embed, /predict, /rerank,
  *   /similarity, /info, /health, /v1/embeddings, with TEI's request fields, defaults, errors and headers
  *
- * Every error is a JSON body {"error": {"code", "message"}} with a 4xx status
+ * Every error is a JSON body {"error": {"code", "message"}} with a 4xx status, the code snake_case
  * for a bad request (400 shape, 404 route, 409 rank without a cache, 413 body,
  * 415 content type) and 500 for a failure of the server itself; no request
  * can end the process. close() stops accepting, finishes the requests in
  * flight, then releases the models.
  */
+import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { Classifier, info, PairScorer, type Classification, type Pooling } from '../api/index.js';
@@ -64,6 +65,9 @@ export interface Server {
   retrieve: number | null;
   close(): Promise<void>;
 }
+
+/** an HTTP status as a snake_case code: 413 payload_too_large, 415 unsupported_media_type */
+const statusCode = (status: number): string => (STATUS_CODES[status] ?? 'bad request').toLowerCase().replace(/[^a-z]+/g, '_').replace(/^_|_$/g, '');
 
 class HttpError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) { super(message); }
@@ -161,13 +165,15 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
       if (!(err instanceof TeiError || err instanceof HttpError || err instanceof JaBertError || (f.statusCode && f.statusCode < 500))) o.log?.(`internal error: ${err.stack ?? err.message}`);
       return reply.status(status as number).send(route === '/v1/embeddings' ? { message, code: status, error_type: type } : { error: message, error_type: type });
     }
+    // ja-bert's own routes: {"error": {"code", "message"}}, the code always snake_case (bad_request, no_cache, overloaded,
+    // payload_too_large, unsupported_media_type, not_found, internal), whoever refused: the route, the model, or fastify
     if (err instanceof HttpError) return reply.status(err.status).send({ error: { code: err.code, message: err.message } });
-    if (err instanceof EngineThreadError) return reply.status(500).send({ error: { code: err.code, message: err.message } });
+    if (err instanceof EngineThreadError) return reply.status(500).send({ error: { code: 'internal', message: err.message } });
     // the request's own content was refused by the model (empty after trimming, no text_b for a pair model, ...)
-    if (err instanceof JaBertError) return reply.status(400).send({ error: { code: err.code, message: redact(err.message) } });
+    if (err instanceof JaBertError) return reply.status(400).send({ error: { code: 'bad_request', message: redact(err.message) } });
     const f = err as FastifyError;
     if (f.validation) return reply.status(400).send({ error: { code: 'bad_request', message: `request ${f.message}` } });
-    if (f.statusCode && f.statusCode >= 400 && f.statusCode < 500) return reply.status(f.statusCode).send({ error: { code: f.code ?? 'bad_request', message: f.message } });
+    if (f.statusCode && f.statusCode >= 400 && f.statusCode < 500) return reply.status(f.statusCode).send({ error: { code: statusCode(f.statusCode), message: f.message } });
     o.log?.(`internal error: ${err.stack ?? err.message}`);
     return reply.status(500).send({ error: { code: 'internal', message: 'internal server error' } });
   });
