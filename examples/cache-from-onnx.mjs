@@ -8,13 +8,15 @@
 //   bin/ja-bert cache build --model MY-DOT-MODEL --from-embeddings embeddings.jsonl --cache b.jabc
 //   bin/ja-bert rank --model MY-DOT-MODEL --cache b.jabc --id 'close(2)'
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 
-const [dir, textsFile, outFile] = process.argv.slice(2);
-if (!dir || !textsFile || !outFile) { console.error('usage: node examples/cache-from-onnx.mjs EXPORTED_DIR texts.json out.jsonl'); process.exit(2); }
+const [dirArg, textsFile, outFile] = process.argv.slice(2);
+if (!dirArg || !textsFile || !outFile) { console.error('usage: node examples/cache-from-onnx.mjs EXPORTED_DIR texts.json out.jsonl'); process.exit(2); }
 env.allowRemoteModels = false; // local files only
+// an absolute path: transformers.js reads a bare name (exported) as a model under env.localModelPath (/models/)
+const dir = resolve(dirArg);
 const spec = JSON.parse(readFileSync(join(dir, 'pair_head.json'), 'utf8'));
 const tokenizer = await AutoTokenizer.from_pretrained(dir);
 const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'));

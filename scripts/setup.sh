@@ -16,7 +16,8 @@ say() { echo "[setup] $*" >&2; }
 #    Fonts for the report pictures (resvg draws their text with the system's
 #    fonts): DejaVu, and IPA Gothic for Japanese class names. redis-server for
 #    queue-built caches (BullMQ); the tests start their own on a loopback port.
-pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic redis-server)
+#    curl: the README's serving example, which the package test runs.
+pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic redis-server curl)
 if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy python3-scipy libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do

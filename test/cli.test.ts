@@ -178,3 +178,27 @@ test('--help on every command prints its usage and exits 0; --version', () => {
   assert.equal(u.status, 2);
   assert.match(u.stderr, /^ja-bert: unknown option --no-such-flag\n$/);
 });
+
+test('the README is true to the CLI: every command its synopsis and recipes name exists, and every flag they show is in that command\'s --help; --head lists every head', async () => {
+  const md = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const lines = [...md.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.replace(/\\\n\s*/g, ' ').split('\n')).filter((l) => l.startsWith('bin/ja-bert '));
+  assert.ok(lines.length >= 15, `${lines.length} command lines`);
+  const helps = new Map<string, string>();
+  for (const line of lines) {
+    const words = line.replace(/#.*$/, '').split(/\s+/).slice(1);
+    const cmd = words[0] === 'cache' ? ['cache', words[1]!] : [words[0]!];
+    const key = cmd.join(' ');
+    if (!helps.has(key)) {
+      const r = cli(...cmd, '--help');
+      assert.equal(r.status, 0, `${key} --help: ${r.stderr}`);
+      helps.set(key, r.stdout);
+    }
+    for (const f of line.replace(/#.*$/, '').match(/--[a-z][a-z0-9-]*/g) ?? []) {
+      if (f === '--help') continue;
+      assert.ok(new RegExp(`${f}(?![a-z-])`).test(helps.get(key)!), `README: "${key} ${f}" is not in ${key} --help`);
+    }
+  }
+  const { HEAD_TYPES } = await import('../src/model/heads/index.js');
+  const heads = /--head ((?:[a-z]+\|)+[a-z]+)/.exec(md)![1]!.split('|');
+  assert.deepEqual(heads, ['cross', ...HEAD_TYPES], 'README\'s --head values are the registry\'s');
+});

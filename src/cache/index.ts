@@ -14,6 +14,7 @@
  * or retrieve-then-rerank when the cache names an index).
  */
 import { existsSync } from 'node:fs';
+import { loadFeature } from '../core/optional.js';
 import type { Kernels } from '../core/kernels.js';
 import type { DTypeOption } from '../core/dtype.js';
 import { choiceOption, OptionError } from '../core/options.js';
@@ -58,7 +59,7 @@ export interface CacheBuildOptions {
 export async function buildCache(o: CacheBuildOptions): Promise<CacheBuildResult> {
   if (o.index !== undefined) process.env.LANCEDB_LOG ??= 'error'; // LanceDB's k-means chatter, unless asked for
   // loaded only here: @lancedb/lancedb for an index, bullmq and ioredis for a queue
-  const retrieve = o.index !== undefined ? await import('./retrieve.js') : null;
+  const retrieve = o.index !== undefined ? await loadFeature('index', () => import('./retrieve.js')) : null;
   const index = retrieve ? retrieve.indexPath(o.index!) : undefined;
   if (o.indexType !== undefined && !retrieve) throw new OptionError('--index-type needs --index lancedb://PATH');
   const indexType = retrieve ? choiceOption('index-type', o.indexType, retrieve.INDEX_TYPES, 'ivf_flat') : undefined;
@@ -66,7 +67,7 @@ export async function buildCache(o: CacheBuildOptions): Promise<CacheBuildResult
   if (o.queue !== undefined) {
     if (o.fromEmbeddings !== undefined) throw new OptionError('--queue builds from --texts (workers encode them), not from --from-embeddings');
     if (o.texts === undefined) throw new OptionError('--queue needs --texts');
-    const { buildCacheQueued } = await import('./queue.js');
+    const { buildCacheQueued } = await loadFeature('queue', () => import('./queue.js'));
     r = await buildCacheQueued({ model: o.model, texts: o.texts, cache: o.cache, kernels: o.kernels, queue: o.queue, chunkSize: o.chunkSize, batchSize: o.batchSize,
       dtype: o.dtype, cacheDtype: o.cacheDtype, stallSeconds: o.stallSeconds, index, overwrite: o.overwrite, log: o.log });
   } else {
@@ -111,7 +112,7 @@ export async function openRanker(o: { model: string; cache: string; kernels: Ker
   if (o.nprobes !== undefined && !named) throw new OptionError(`--nprobes: ${o.cache} is ranked without an index (--nprobes is for a cache built with --index)`);
   if (named) {
     process.env.LANCEDB_LOG ??= 'error';
-    const { RetrieveRanker, DEFAULT_RETRIEVE } = await import('./retrieve.js');
+    const { RetrieveRanker, DEFAULT_RETRIEVE } = await loadFeature('index', () => import('./retrieve.js'));
     const rr = await RetrieveRanker.load({ model: o.model, cache: o.cache, kernels: o.kernels, dtype: o.dtype, chunked: o.chunked, prewarm: o.prewarm });
     const retrieve = o.retrieve ?? DEFAULT_RETRIEVE;
     return { kind: 'retrieve', size: rr.size, head: rr.model.pm.head.cfg.type, retrieve, rank: (q) => rr.rank({ ...q, retrieve, nprobes: o.nprobes }), close: () => rr.close() };

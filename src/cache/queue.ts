@@ -26,6 +26,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { Progress } from '../core/progress.js';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
+import { loadFeature } from '../core/optional.js';
 import type { Kernels } from '../core/kernels.js';
 import { DTYPE_OPTIONS, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { choiceOption, intOption, OptionError } from '../core/options.js';
@@ -93,7 +94,7 @@ export function checkChunkJob(d: unknown, id: string): ChunkJob & { file: string
 
 /** connect once, with a bounded retry, so a missing Redis is one line (ioredis alone retries forever) */
 async function probeRedis(url: string, connection: ReturnType<typeof redisConnection>): Promise<void> {
-  const { Redis } = await import('ioredis');
+  const { Redis } = await loadFeature('queue', () => import('ioredis'));
   let last = '';
   const client = new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 3000,
     retryStrategy: (n: number) => (n > 4 ? null : 250 * n) });

@@ -26,6 +26,7 @@ import { closest, commandHelp, type FlagSpec, parseArgs, UsageError, wantsHelp, 
 import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { HEAD_TYPES } from '../model/heads/index.js';
 import { intOption } from '../core/options.js';
+import { loadFeature } from '../core/optional.js';
 import { mkdirSync } from 'node:fs';
 
 const HELP = `ja-bert — fine-tune Japanese BERT models in TypeScript on a native oneDNN engine
@@ -74,7 +75,8 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       learning_curve.png, and metrics.csv, which grows as the run goes (a row per step, per evaluation, and the final
       evaluation as kind "final"); --report-to tensorboard also appends runs/events.out.tfevents.* as it goes (tensorboard
       --logdir OUT/runs follows it live). run.json names the run; checkpoint-N and best-model exist while it runs.
-  ja-bert baseline [--model DIR] --output OUT (same data flags) [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16]
+  ja-bert baseline [--model DIR] --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F] | --livedoor ldcc-20140209.tar.gz)
+      [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16]
       [--split random|group --folds K --bootstrap-samples 1000] (as finetune's)
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
   ja-bert predict [--model OUT] --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16]
@@ -89,7 +91,8 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
   ja-bert bench train|infer [--layers 12 --hidden 768 --heads 12 --intermediate 3072 --vocab 32768
       --seq 128 --batch 8 --dtype auto|f32|bf16 --steps 10 --warmup 2] [--vs-torch]
   ja-bert pretrain --corpus corpus.txt --output OUT (--tokenizer spm.model [--layers 4 --hidden 256 --heads 4 --intermediate 1024] | --model DIR)
-      [--max-seq-length 128 --batch-size 32 --learning-rate 1e-4 --epochs 1 --max-steps N --save-steps 200 --eval-steps N --dtype auto|f32|bf16]
+      [--max-seq-length 128 --batch-size 32 --learning-rate 1e-4 --epochs 1 --max-steps N --warmup-proportion 0.1 --seed 42 --save-steps 200 --eval-steps N
+       --dtype auto|f32|bf16 --overwrite]
       [--objective mlm|nsp|sop --wwm --report-to none|tensorboard]
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume.
       metrics.csv (and with --report-to tensorboard, runs/events.out.tfevents.*) grows as the run goes: a row per step and per evaluation.
@@ -421,7 +424,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'worker': {
       const { flags } = parseArgs(rest, { queue: 'string', concurrency: 'number', 'lock-seconds': 'number' });
-      const { runWorker } = await import('../cache/queue.js');
+      const { runWorker } = await loadFeature('queue', () => import('../cache/queue.js'));
       const ac = new AbortController();
       process.once('SIGTERM', () => { console.error('ja-bert worker: SIGTERM: finishing the chunk in hand'); ac.abort(); });
       process.once('SIGINT', () => { console.error('ja-bert worker: SIGINT: finishing the chunk in hand'); ac.abort(); });

@@ -41,6 +41,12 @@ export function packageRoot(): string {
 }
 
 /** the package's name and version, from its package.json */
+/** how to build the addons: setup in a clone; npm rebuild where ja-bert is an installed dependency (its install script did not run) */
+export function buildHint(): string {
+  return existsSync(join(packageRoot(), 'scripts', 'setup.sh')) ? 'Run: bash scripts/setup.sh'
+    : 'Run: npm rebuild ja-bert (with Debian\'s libdnnl-dev, libmecab-dev, g++ and make installed; where npm holds back install scripts, npm install-scripts approve ja-bert first)';
+}
+
 export function packageInfo(): { name: string; version: string } {
   return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { name: string; version: string };
 }
@@ -51,7 +57,7 @@ function load(): NativeModule {
   if (mod) return mod;
   const path = join(packageRoot(), 'build', 'Release', 'jabert.node');
   if (!existsSync(path)) {
-    throw new EngineError(`ja-bert: the native engine is not built (${path} is missing). Run: bash scripts/setup.sh`);
+    throw new EngineError(`ja-bert: the native engine is not built (${path} is missing). ${buildHint()}`);
   }
   const require = createRequire(import.meta.url);
   try {

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { EngineError, packageRoot } from '../core/native.js';
+import { buildHint, EngineError, packageRoot } from '../core/native.js';
 
 export interface MecabBinding {
   /** argv as for the mecab command; returns a handle */
@@ -21,7 +21,7 @@ let binding: MecabBinding | null = null;
 export function mecabBinding(): MecabBinding {
   if (binding) return binding;
   const path = join(packageRoot(), 'build', 'Release', 'jabert_mecab.node');
-  if (!existsSync(path)) throw new EngineError(`ja-bert: the MeCab binding is not built (${path} is missing). Run: bash scripts/setup.sh`);
+  if (!existsSync(path)) throw new EngineError(`ja-bert: the MeCab binding is not built (${path} is missing). ${buildHint()}`);
   binding = createRequire(import.meta.url)(path) as MecabBinding;
   return binding;
 }
