@@ -4,6 +4,7 @@
  * time with a warm cache, time to rank 10,000 cached candidates for one A, and
  * cache bytes per text. Writes compare.md, compare.json and compare.svg.
  */
+import { maxSequenceLength } from './model/config.js';
 import { join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
@@ -89,7 +90,7 @@ export function compare(o: CompareOptions): CompareRow[] {
     if (head === 'cross') reliabilityBlock = r.reliabilityText;
     if (head === 'cross') {
       const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });
-      const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(o.maxSeqLength ?? 128, model.cfg.max_position_embeddings));
+      const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(o.maxSeqLength ?? 128, maxSequenceLength(model.cfg)));
       const feats = evalPairs.map((e) => builder.features(e.textA, e.textB));
       model.forward(padBatch(feats.slice(0, 2), builder.pad)); // warm-up
       let t0 = performance.now();

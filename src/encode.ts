@@ -5,6 +5,7 @@
  * folder's tokenizer, or --tokenizer, as run_classifier builds inputs) or
  * pre-tokenized {"input_ids": [...], "token_type_ids": [...]?, "attention_mask": [...]?}.
  */
+import { maxSequenceLength } from './model/config.js';
 import { checkOutputFile, writeFileAtomic } from './io/atomic.js';
 import { Progress } from './core/progress.js';
 import { jsonErrorReason, readTextFile } from './io/text.js';
@@ -111,13 +112,13 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
   const lines: Line[] = [];
   raw.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
-    lines.push(parseLine(line, o.input === '-' ? '<stdin>' : o.input, i + 1, model.cfg.max_position_embeddings, { size: model.cfg.vocab_size, types: model.cfg.type_vocab_size }));
+    lines.push(parseLine(line, o.input === '-' ? '<stdin>' : o.input, i + 1, maxSequenceLength(model.cfg), { size: model.cfg.vocab_size, types: model.cfg.type_vocab_size }));
   });
   let builder: InputBuilder | null = null;
   const rows: Row[] = lines.map((l) => {
     if (!('text' in l)) return l;
     builder ??= new InputBuilder(loadTokenizer(o.tokenizer ?? files.dir, { lowercase: o.lowercase }),
-      Math.min(maxSeqLength, model.cfg.max_position_embeddings));
+      Math.min(maxSeqLength, maxSequenceLength(model.cfg)));
     const f = builder.features(l.text, l.textB);
     return { ids: f.inputIds, tt: f.tokenTypeIds, mask: f.inputIds.map(() => 1) };
   });

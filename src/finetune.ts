@@ -2,6 +2,7 @@
  * finetune / predict: the run_classifier workflow on files. Data flows one
  * way: files -> examples -> features -> batches -> model -> metrics -> report.
  */
+import { maxSequenceLength } from './model/config.js';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
@@ -239,8 +240,8 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   if (regression) model.cfg.problem_type = 'regression';
   if (ml) model.cfg.problem_type = 'multi_label_classification';
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
-  const maxLen = Math.min(requestedLen, model.cfg.max_position_embeddings);
-  const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, model.cfg.max_position_embeddings) : maxLen);
+  const maxLen = Math.min(requestedLen, maxSequenceLength(model.cfg));
+  const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, maxSequenceLength(model.cfg)) : maxLen);
   model.cfg.pad_token_id = builder.pad; // config.json names the padding id (HF's default 0 is often another token)
   // the cross-encoder reads one [CLS] a [SEP] b [SEP] input; a pair head encodes a and b separately
   let tr: { features: Features[]; y: Int32Array } | { features: PairFeatures; y: Int32Array };

@@ -2,6 +2,7 @@
 // padded pair batch, from both safetensors and pytorch_model.bin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { refKernels } from '../src/core/ref.js';
@@ -208,4 +209,40 @@ test('a classifier checkpoint without the MLM head gets a freshly initialised on
   assert.deepEqual(tfNameToHf('cls/predictions/transform/dense/kernel'), { name: 'cls.predictions.transform.dense.weight', transpose: true });
   assert.deepEqual(tfNameToHf('cls/predictions/transform/LayerNorm/gamma'), { name: 'cls.predictions.transform.LayerNorm.weight', transpose: false });
   assert.equal(tfNameToHf('cls/seq_relationship/output_weights'), null);
+});
+
+// BERT's relatives (family.ts) against PyTorch twins written from HF's modeling files (tools/make_family_fixtures.py):
+// XLM-R's positions after padding_idx and its head (dense, tanh, out_proj), DistilBERT's names and ReLU head without
+// token types, ELECTRA's 16-wide embeddings projected to 32 and its GELU head
+for (const family of ['xlm-roberta', 'distilbert', 'electra'] as const) {
+  const dir = join(FIX, `parity-${family}`);
+  test(`parity ${family}: native f32 and the TypeScript reference match PyTorch (outputs 1e-4, gradients 1e-3); bf16 within its bound`, () => {
+    runParity(dir, 'safetensors', nativeKernels(), 'f32', 1e-4, 1e-3);
+    runParity(dir, 'safetensors', refKernels, 'f32', 1e-4, 1e-3);
+    const N = nativeKernels();
+    runParity(dir, 'safetensors', N.bf16Supported ? N : refKernels, 'bf16', 3e-2, 5e-2);
+  });
+  test(`${family}: saved in its own Hugging Face layout (model_type, parameter names, config keys) and loaded back to the same weights`, (t) => {
+    const { model } = loadBert(dir, { kernels: nativeKernels() });
+    const tmp = tempDir(t);
+    saveBert(model, tmp);
+    const cfg = JSON.parse(readFileSync(join(tmp, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const orig = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.model_type, family);
+    assert.deepEqual(cfg.architectures, orig.architectures);
+    for (const [k, v] of Object.entries(orig)) if (!['architectures', 'position_embedding_type', 'summary_type', 'bos_token_id', 'eos_token_id'].includes(k)) assert.deepEqual(cfg[k], v, `config ${k}`);
+    assert.deepEqual([...readSafetensors(join(tmp, 'model.safetensors')).tensors.keys()].sort(), [...readSafetensors(join(dir, 'model.safetensors')).tensors.keys()].sort());
+    assert.deepEqual(loadBert(tmp, { kernels: nativeKernels() }).model.params, model.params);
+  });
+}
+
+test('a model_type ja-bert does not load is one line naming the supported ones; a checkpoint of another family is refused by name', (t) => {
+  const tmp = tempDir(t);
+  writeFileSync(join(tmp, 'config.json'), JSON.stringify({ model_type: 'deberta-v2', vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16 }));
+  copyFileSync(join(FIX, 'parity-gelu', 'model.safetensors'), join(tmp, 'model.safetensors'));
+  assert.throws(() => loadBert(tmp, { kernels: nativeKernels() }), /model_type "deberta-v2" is not supported; ja-bert loads bert, roberta, xlm-roberta, distilbert, electra/);
+  // an XLM-R config over BERT's weights: the missing and unexpected names are listed
+  const cfg = JSON.parse(readFileSync(join(FIX, 'parity-xlm-roberta', 'config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...cfg, max_position_embeddings: 64 }));
+  assert.throws(() => loadBert(tmp, { kernels: nativeKernels() }), /missing: roberta\.embeddings\.word_embeddings\.weight.*unexpected: bert\.embeddings/);
 });

@@ -4,6 +4,7 @@
  * vectors), build pair features (the seed's concatenation [u, v], or
  * [u, v, |u-v|, u*v]), and fit an L2 logistic regression to convergence.
  */
+import { maxSequenceLength } from '../model/config.js';
 import { join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
 import { resolveDtype, type DTypeOption } from '../core/dtype.js';
@@ -76,7 +77,7 @@ export function baseline(o: BaselineOptions): BaselineResult {
   const index = new Map(labels.map((l, i) => [l, i]));
   const files = findModelFiles(o.model);
   const { model } = loadBert(o.model, { kernels: o.kernels, dtype });
-  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(maxSeqLength, model.cfg.max_position_embeddings));
+  const builder = new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), Math.min(maxSeqLength, maxSequenceLength(model.cfg)));
   // every distinct text once
   const all = [...data.train, ...data.eval];
   const textIds = new Map<string, number>();

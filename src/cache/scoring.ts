@@ -2,6 +2,7 @@
  * A pair-head model loaded for its cache: encoding texts into cacheable rows, reading them back as B's
  * representation, encoding a query, scoring it against cached rows; the cache header a model writes and checks.
  */
+import { maxSequenceLength } from '../model/config.js';
 import { dirname, resolve } from 'node:path';
 import type { DType, Kernels } from '../core/kernels.js';
 import { DataError, positiveLabelIndex } from '../data/processors.js';
@@ -21,7 +22,7 @@ export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = '
   const { model, files } = loadBert(dir, { kernels, dtype });
   if (!model.cfg.pair_head) throw new DataError(`${dir}: not a pair-head model (fine-tune one with --head ${HEAD_TYPES.join('|')})`);
   const pm = new PairModel(model);
-  const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(pm.sideLength, model.cfg.max_position_embeddings));
+  const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(pm.sideLength, maxSequenceLength(model.cfg)));
   const labels = model.cfg.labels;
   const positive = positiveLabelIndex(labels);
   return { pm, builder, hash: modelHash(dir), dir, positive, dtype };

@@ -3,6 +3,7 @@
  * the cores of `predict`, `encode` and `rank` and of the async library API
  * (src/api/), which runs them in its engine thread.
  */
+import { maxSequenceLength } from '../model/config.js';
 import type { Kernels } from '../core/kernels.js';
 import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH } from '../core/options.js';
@@ -68,8 +69,8 @@ export class TextClassifier {
       throw new DataError(`${dir}: the model has no classifier and no next-sentence head (fine-tune it first)`);
     }
     const maxLen = model.cfg.pair_head
-      ? Math.min(model.cfg.pair_head.side_length, model.cfg.max_position_embeddings)
-      : Math.min(requested, model.cfg.max_position_embeddings);
+      ? Math.min(model.cfg.pair_head.side_length, maxSequenceLength(model.cfg))
+      : Math.min(requested, maxSequenceLength(model.cfg));
     return new TextClassifier(model, new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen), dir, nsp);
   }
 
@@ -155,13 +156,13 @@ export class TextEncoder {
   static load(dir: string, o: LoadOptions): TextEncoder {
     const dtype = resolveDtype(o.dtype, o.kernels);
     const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });
-    const maxLen = Math.min(intOption('max-seq-length', o.maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), model.cfg.max_position_embeddings);
+    const maxLen = Math.min(intOption('max-seq-length', o.maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), maxSequenceLength(model.cfg));
     return new TextEncoder(model, new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen), dir);
   }
 
   /** sentence embeddings from an already loaded model (a server's classifier), sharing its weights */
   static fromModel(model: Bert, tokenizer: Tokenizer, dir: string, maxSeqLength?: number): TextEncoder {
-    const maxLen = Math.min(intOption('max-seq-length', maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), model.cfg.max_position_embeddings);
+    const maxLen = Math.min(intOption('max-seq-length', maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), maxSequenceLength(model.cfg));
     return new TextEncoder(model, new InputBuilder(tokenizer, maxLen), dir);
   }
 

@@ -65,9 +65,9 @@ function damagedAsError<T>(path: string, read: () => T): T {
 }
 
 /** HF-named tensors from any format; TF kernels are transposed to [out, in] */
-export function readWeights(files: ModelFiles): Map<string, RawTensor> {
-  if (files.format === 'safetensors') return normaliseHfNames(damagedAsError(files.weightsPath, () => readSafetensors(files.weightsPath).tensors));
-  if (files.format === 'bin') return normaliseHfNames(damagedAsError(files.weightsPath, () => readTorchBin(files.weightsPath)));
+export function readWeights(files: ModelFiles, prefix = 'bert'): Map<string, RawTensor> {
+  if (files.format === 'safetensors') return normaliseHfNames(damagedAsError(files.weightsPath, () => readSafetensors(files.weightsPath).tensors), prefix);
+  if (files.format === 'bin') return normaliseHfNames(damagedAsError(files.weightsPath, () => readTorchBin(files.weightsPath)), prefix);
   const tf = damagedAsError(files.weightsPath, () => readTf1Checkpoint(files.weightsPath));
   const out = new Map<string, RawTensor>();
   for (const [name, t] of tf) {
@@ -77,12 +77,15 @@ export function readWeights(files: ModelFiles): Map<string, RawTensor> {
   return out;
 }
 
-/** older HF files use gamma/beta and may lack the "bert." prefix (BertModel saves) */
-function normaliseHfNames(m: Map<string, RawTensor>): Map<string, RawTensor> {
+/**
+ * Older HF files use gamma/beta; a bare encoder's save (BertModel, XLMRobertaModel as sentence-transformers
+ * writes it, DistilBertModel, ElectraModel) lacks the family's prefix ("bert.", "roberta.", ...), which is added
+ */
+function normaliseHfNames(m: Map<string, RawTensor>, prefix: string): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   for (const [k, v] of m) {
     let name = k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
-    if (/^(embeddings|encoder|pooler)\./.test(name)) name = 'bert.' + name;
+    if (/^(embeddings|encoder|pooler|transformer|embeddings_project)\./.test(name)) name = `${prefix}.${name}`;
     out.set(name, v);
   }
   return out;

@@ -2,6 +2,10 @@
  * BERT as in the paper and Hugging Face's BertModel: embeddings (word +
  * position + token type, LayerNorm, dropout) -> post-LN encoder layers ->
  * pooler tanh(dense(h[CLS])) -> optional classifier (dropout + linear).
+ * Its relatives run through the same code from their declarations
+ * (family.ts): RoBERTa's positions after padding_idx and its head's dropout,
+ * dense and tanh on <s>; DistilBERT without token types, with ReLU in its head;
+ * ELECTRA's narrower embeddings projected to hidden_size and GELU in its head.
  *
  * Parameters live in one flat arena (params.ts) with a gradient arena of the
  * same layout; activations live in a workspace of named buffers that grow to
@@ -13,7 +17,8 @@ import { DTYPE_BF16, DTYPE_F32, dtypeCode, MASK_NEG, type DType, type F32, type 
 import { Rng } from '../core/random.js';
 import { JaBertError, registerError } from '../core/errors.js';
 import { totalmem } from 'node:os';
-import { type BertConfig, geluIsTanh } from './config.js';
+import { type BertConfig, geluIsTanh, maxSequenceLength } from './config.js';
+import { familyOf, type FamilyDecl } from './family.js';
 import { type Layout, makeLayout } from './params.js';
 import { classifierHead, mlmHead, nspHead, type MlmSaved, type PooledIn, type TaskContext } from './heads/task.js';
 import type { Batch } from '../tokenize/inputs.js';
@@ -35,10 +40,13 @@ type LayerActs = Record<Exclude<LayerAct, 'aod' | 'od'>, F32>;
 /** the activations of the last forward, typed: backward reads these, never a buffer by name */
 interface Acts {
   emb: F32; embLn: F32; embMean: F32; embRstd: F32;
-  /** the encoder's input (embeddings after LayerNorm and dropout) */
+  /** the embeddings after LayerNorm and dropout (the projection's input where the family projects them) */
+  embOut: F32;
+  /** the encoder's input (embOut, or its projection to hidden_size) */
   x0: F32;
   layers: LayerActs[];
-  cls: F32; pooled: F32;
+  /** the first token's rows; clsIn: after the head's dropout where the family has one; pre: the pooler's dense output */
+  cls: F32; clsIn: F32; pre: F32; pooled: F32;
   /** the classifier's input (pooled after dropout) and output */
   pd: F32; logits: F32 | null;
 }
@@ -48,7 +56,7 @@ interface Ref { offset: number; size: number }
 interface LayerRefs { qkvW: Ref; qkvB: Ref; aoW: Ref; aoB: Ref; ln1W: Ref; ln1B: Ref; interW: Ref; interB: Ref; outW: Ref; outB: Ref; ln2W: Ref; ln2B: Ref }
 /** every parameter bert.ts uses, looked up by name once, at construction */
 interface Refs {
-  word: Ref; pos: Ref; type: Ref; embLnW: Ref; embLnB: Ref; poolW: Ref; poolB: Ref; layers: LayerRefs[];
+  word: Ref; pos: Ref; type: Ref | null; embLnW: Ref; embLnB: Ref; projW: Ref | null; projB: Ref | null; poolW: Ref; poolB: Ref; layers: LayerRefs[];
 }
 
 export interface BertOptions {
@@ -68,6 +76,8 @@ registerError(ModelInputError);
 
 export class Bert {
   readonly cfg: BertConfig;
+  /** the family's declaration (names, positions, head) */
+  readonly family: FamilyDecl;
   readonly layout: Layout;
   readonly K: Kernels;
   readonly numLabels: number;
@@ -97,6 +107,8 @@ export class Bert {
     this.numLabels = cfg.pair_head ? 0 : cfg.labels.length;
     this.mlm = opts.mlmHead ?? false;
     this.nsp = opts.nspHead ?? false;
+    this.family = familyOf(cfg);
+    if ((this.mlm || this.nsp) && (cfg.model_type ?? 'bert') !== 'bert') throw new ModelInputError(`pretraining heads (masked LM, next sentence) are BERT's; this model is ${cfg.model_type}`);
     this.layout = makeLayout(cfg, this.numLabels, this.mlm, this.nsp);
     this.K = opts.kernels;
     this.dtype = opts.dtype ?? 'f32';
@@ -115,7 +127,7 @@ export class Bert {
       linearBack: (dY, X, W, b, R, O, In, dt, dX) => this.linearBack(dY, X, this.refOf(W), b ? this.refOf(b) : null, R, O, In, dt, dX),
     };
     const none = new Float32Array(0);
-    this.acts = { emb: none, embLn: none, embMean: none, embRstd: none, x0: none, cls: none, pooled: none, pd: none, logits: null,
+    this.acts = { emb: none, embLn: none, embMean: none, embRstd: none, embOut: none, x0: none, cls: none, clsIn: none, pre: none, pooled: none, pd: none, logits: null,
       layers: Array.from({ length: cfg.num_hidden_layers }, () => ({}) as LayerActs) };
     this.initParams(opts.seed ?? 0);
   }
@@ -127,27 +139,23 @@ export class Bert {
       return { offset: s.offset, size: s.size * count };
     };
     /** the fused q|k|v: query, key and value must lie next to each other in the arena */
-    const qkv = (p: string, kind: 'weight' | 'bias'): Ref => {
-      const q = ref(`${p}attention.self.query.${kind}`), k = ref(`${p}attention.self.key.${kind}`), v = ref(`${p}attention.self.value.${kind}`);
-      if (k.offset !== q.offset + q.size || v.offset !== k.offset + k.size) throw new Error(`${p}attention.self: query, key and value ${kind}s are not adjacent`);
+    const qkv = (n: ReturnType<FamilyDecl['layer']>, kind: 'w' | 'b'): Ref => {
+      const q = ref(n.q[kind]), k = ref(n.k[kind]), v = ref(n.v[kind]);
+      if (k.offset !== q.offset + q.size || v.offset !== k.offset + k.size) throw new Error(`${n.q[kind]}: query, key and value are not adjacent`);
       return { offset: q.offset, size: 3 * q.size };
     };
+    const F = this.family;
     const layers: LayerRefs[] = [];
     for (let l = 0; l < this.cfg.num_hidden_layers; l++) {
-      const p = `bert.encoder.layer.${l}.`;
+      const n = F.layer(l);
       layers.push({
-        qkvW: qkv(p, 'weight'), qkvB: qkv(p, 'bias'),
-        aoW: ref(p + 'attention.output.dense.weight'), aoB: ref(p + 'attention.output.dense.bias'),
-        ln1W: ref(p + 'attention.output.LayerNorm.weight'), ln1B: ref(p + 'attention.output.LayerNorm.bias'),
-        interW: ref(p + 'intermediate.dense.weight'), interB: ref(p + 'intermediate.dense.bias'),
-        outW: ref(p + 'output.dense.weight'), outB: ref(p + 'output.dense.bias'),
-        ln2W: ref(p + 'output.LayerNorm.weight'), ln2B: ref(p + 'output.LayerNorm.bias'),
+        qkvW: qkv(n, 'w'), qkvB: qkv(n, 'b'), aoW: ref(n.ao.w), aoB: ref(n.ao.b), ln1W: ref(n.ln1.w), ln1B: ref(n.ln1.b),
+        interW: ref(n.inter.w), interB: ref(n.inter.b), outW: ref(n.out.w), outB: ref(n.out.b), ln2W: ref(n.ln2.w), ln2B: ref(n.ln2.b),
       });
     }
     return {
-      word: ref('bert.embeddings.word_embeddings.weight'), pos: ref('bert.embeddings.position_embeddings.weight'),
-      type: ref('bert.embeddings.token_type_embeddings.weight'), embLnW: ref('bert.embeddings.LayerNorm.weight'), embLnB: ref('bert.embeddings.LayerNorm.bias'),
-      poolW: ref('bert.pooler.dense.weight'), poolB: ref('bert.pooler.dense.bias'), layers,
+      word: ref(F.word), pos: ref(F.pos), type: F.type ? ref(F.type) : null, embLnW: ref(F.embLn.w), embLnB: ref(F.embLn.b),
+      projW: F.proj ? ref(F.proj.w) : null, projB: F.proj ? ref(F.proj.b) : null, poolW: ref(F.pooler.w), poolB: ref(F.pooler.b), layers,
     };
   }
 
@@ -228,13 +236,16 @@ export class Bert {
     if (b.inputIds.length !== n || b.tokenTypeIds.length !== n || b.attentionMask.length !== n) {
       throw new Error(`batch arrays must all have B*S = ${n} elements (input_ids ${b.inputIds.length}, token_type_ids ${b.tokenTypeIds.length}, attention_mask ${b.attentionMask.length})`);
     }
-    if (b.S > this.cfg.max_position_embeddings) {
-      throw new Error(`sequence length ${b.S} exceeds max_position_embeddings ${this.cfg.max_position_embeddings}`);
+    const maxLen = maxSequenceLength(this.cfg);
+    if (b.S > maxLen) {
+      throw new Error(`sequence length ${b.S} exceeds the model's ${maxLen} positions (max_position_embeddings ${this.cfg.max_position_embeddings})`);
     }
+    // a family with one token type (RoBERTa) or none (DistilBERT) reads no token type ids: a pair's second segment is type 0 there
+    const types = this.R.type !== null && this.cfg.type_vocab_size > 1;
     for (let i = 0; i < n; i++) {
       const id = b.inputIds[i]!, tt = b.tokenTypeIds[i]!;
       if (id < 0 || id >= this.cfg.vocab_size) throw new ModelInputError(`input id ${id} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside the vocabulary (size ${this.cfg.vocab_size})`);
-      if (tt < 0 || tt >= this.cfg.type_vocab_size) throw new ModelInputError(`token type id ${tt} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside [0, ${this.cfg.type_vocab_size})`);
+      if (types && (tt < 0 || tt >= this.cfg.type_vocab_size)) throw new ModelInputError(`token type id ${tt} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside [0, ${this.cfg.type_vocab_size})`);
     }
   }
 
@@ -263,19 +274,20 @@ export class Bert {
       return out;
     };
 
-    // embeddings
-    const pos = ws.i32('posIds', N);
-    for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) pos[b * S + s] = s;
-    const emb = ws.f32('emb', N * D);
-    K.embeddingForward(emb, batch.inputIds, this.p(R.word), N, D, cfg.vocab_size, false);
-    K.embeddingForward(emb, pos, this.p(R.pos), N, D, cfg.max_position_embeddings, true);
-    K.embeddingForward(emb, batch.tokenTypeIds, this.p(R.type), N, D, cfg.type_vocab_size, true);
-    const embLn = ws.f32('emb.ln', N * D);
-    K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, D, cfg.layer_norm_eps);
+    // embeddings: word + position (+ token type) in the embeddings' width E, LayerNorm, dropout, then (ELECTRA) projected to D
+    const E = cfg.embedding_size ?? D;
+    const pos = this.positions(batch);
+    const emb = ws.f32('emb', N * E);
+    K.embeddingForward(emb, batch.inputIds, this.p(R.word), N, E, cfg.vocab_size, false);
+    K.embeddingForward(emb, pos, this.p(R.pos), N, E, cfg.max_position_embeddings, true);
+    if (R.type) K.embeddingForward(emb, this.typeIds(batch), this.p(R.type), N, E, cfg.type_vocab_size, true);
+    const embLn = ws.f32('emb.ln', N * E);
+    K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, E, cfg.layer_norm_eps);
     const embMean = ws.f32('emb.mean', N), embRstd = ws.f32('emb.rstd', N);
-    let x = drop('emb.drop', embLn, pH);
+    const embOut = drop('emb.drop', embLn, pH);
+    let x = R.projW ? this.linear(ws.f32('emb.proj', N * D), embOut, R.projW, R.projB, N, D, E, dt) : embOut;
     const acts = this.acts;
-    Object.assign(acts, { emb, embLn, embMean, embRstd, x0: x });
+    Object.assign(acts, { emb, embLn, embMean, embRstd, embOut, x0: x });
 
     const maskAdd = ws.f32('maskAdd', N);
     for (let i = 0; i < N; i++) maskAdd[i] = batch.attentionMask[i] ? 0 : MASK_NEG;
@@ -301,7 +313,7 @@ export class Bert {
       K.headsToRows(ctx, ctxh, B, S, H, dh);
       const ao = this.linear(a('ao'), ctx, L.aoW, L.aoB, N, D, D, dt);
       const r1 = a('r1');
-      K.addForward(r1, drop(`l${l}.aod`, ao, pH), x, N * D);
+      K.addForward(r1, this.family.attnOutputDropout ? drop(`l${l}.aod`, ao, pH) : ao, x, N * D);
       const h1 = a('h1');
       K.layernormForward(h1, a('mean1'), a('rstd1'), r1, this.p(L.ln1W), this.p(L.ln1B), N, D, cfg.layer_norm_eps);
       const inter = this.linear(a('inter'), h1, L.interW, L.interB, N, I, D, dt);
@@ -317,20 +329,26 @@ export class Bert {
       x = out;
     }
 
-    // pooler over the [CLS] rows (tiny: always f32)
+    // pooler over the first token's rows (BERT's pooler, or the family head's dropout + dense + activation; tiny: always f32)
+    const pC = train ? cfg.classifier_dropout ?? cfg.hidden_dropout_prob : 0;
     const cls = ws.f32('cls', B * D);
     for (let b = 0; b < B; b++) cls.set(x.subarray(b * S * D, b * S * D + D), b * D);
-    const pre = this.linear(ws.f32('pooler.pre', B * D), cls, R.poolW, R.poolB, B, D, D, DTYPE_F32);
+    const clsIn = this.family.poolerDropout ? drop('cls.drop', cls, pC) : cls;
+    const pre = this.linear(ws.f32('pooler.pre', B * D), clsIn, R.poolW, R.poolB, B, D, D, DTYPE_F32);
     const pooled = ws.f32('pooled', B * D);
-    K.tanhForward(pooled, pre, B * D);
+    const act = this.family.poolerAct;
+    if (act === 'tanh') K.tanhForward(pooled, pre, B * D);
+    else if (act === 'gelu') K.geluForward(pooled, pre, B * D, false);
+    else for (let i = 0; i < B * D; i++) pooled[i] = pre[i]! > 0 ? pre[i]! : 0; // ReLU on [B, D]
 
     let logits: F32 | null = null, pd = pooled;
     if (this.numLabels > 0) {
-      pd = drop('pooled.drop', pooled, pH);
+      pd = drop('pooled.drop', pooled, pC);
       const r = classifierHead.forward(this.tc, { pooled: pd, B });
       logits = r.logits;
       this.lastCls = r.saved;
     }
+    acts.clsIn = clsIn; acts.pre = pre;
     acts.cls = cls; acts.pooled = pooled; acts.pd = pd; acts.logits = logits;
     this.last = { batch, train, seeds, acts };
     this.lastMlm = null;
@@ -373,6 +391,7 @@ export class Bert {
       return out;
     };
 
+    const pC = train ? cfg.classifier_dropout ?? cfg.hidden_dropout_prob : 0;
     const dPooled = ws.f32('d.pooled', B * D);
     if (opts.dPooled) dPooled.set(opts.dPooled.subarray(0, B * D)); else dPooled.fill(0);
     if (opts.labels) {
@@ -383,13 +402,17 @@ export class Bert {
       if (opts.dLogits) dLogits.set(opts.dLogits.subarray(0, B * C));
       else K.crossEntropyBackward(dLogits, ws.f32('probs', B * C), opts.labels, B, C, opts.dLoss ?? 1);
       const { dPooled: dpd } = classifierHead.backward(this.tc, dLogits, this.lastCls!);
-      K.accumulate(dPooled, dropB('pooled.drop', dpd, pH), B * D);
+      K.accumulate(dPooled, dropB('pooled.drop', dpd, pC), B * D);
     }
     // pooler
     const dPre = ws.f32('d.pre', B * D);
-    K.tanhBackward(dPre, acts.pooled, dPooled, B * D);
-    const dCls = ws.f32('d.cls', B * D);
-    this.linearBack(dPre, acts.cls, R.poolW, R.poolB, B, D, D, DTYPE_F32, dCls);
+    const act = this.family.poolerAct;
+    if (act === 'tanh') K.tanhBackward(dPre, acts.pooled, dPooled, B * D);
+    else if (act === 'gelu') K.geluBackward(dPre, acts.pre, dPooled, B * D, false);
+    else for (let i = 0; i < B * D; i++) dPre[i] = acts.pre[i]! > 0 ? dPooled[i]! : 0;
+    const dClsIn = ws.f32('d.cls', B * D);
+    this.linearBack(dPre, acts.clsIn, R.poolW, R.poolB, B, D, D, DTYPE_F32, dClsIn);
+    const dCls = this.family.poolerDropout ? dropB('cls.drop', dClsIn, pC) : dClsIn;
 
     // gradients w.r.t. layer outputs ping-pong between two buffers
     let cur: 0 | 1 = 0;
@@ -417,7 +440,7 @@ export class Bert {
       // h1 = LN1(r1), r1 = drop(ao) + inp
       const dR1 = ws.f32('d.r1', N * D);
       K.layernormBackward(dR1, this.g(L.ln1W), this.g(L.ln1B), dH1, A.r1, this.p(L.ln1W), A.mean1, A.rstd1, N, D);
-      const dAo = dropB(`l${l}.aod`, dR1, pH);
+      const dAo = this.family.attnOutputDropout ? dropB(`l${l}.aod`, dR1, pH) : dR1;
       const dCtx = ws.f32('d.ctx', N * D);
       this.linearBack(dAo, A.ctx, L.aoW, L.aoB, N, D, D, dt, dCtx);
       const dCtxh = ws.f32('d.ctxh', N * D);
@@ -443,13 +466,42 @@ export class Bert {
       dX = dIn;
     }
 
-    // embeddings
-    const dEmbLn = dropB('emb.drop', dX, pH);
-    const dEmb = ws.f32('d.emb', N * D);
-    K.layernormBackward(dEmb, this.g(R.embLnW), this.g(R.embLnB), dEmbLn, acts.emb, this.p(R.embLnW), acts.embMean, acts.embRstd, N, D);
-    K.embeddingBackward(this.g(R.word), dEmb, batch.inputIds, N, D, cfg.vocab_size);
-    K.embeddingBackward(this.g(R.pos), dEmb, ws.i32('posIds', N), N, D, cfg.max_position_embeddings);
-    K.embeddingBackward(this.g(R.type), dEmb, batch.tokenTypeIds, N, D, cfg.type_vocab_size);
+    // embeddings (through the projection where the family has one)
+    const E = cfg.embedding_size ?? D;
+    let dEmbOut = dX;
+    if (R.projW) {
+      dEmbOut = ws.f32('d.embln', N * E);
+      this.linearBack(dX, acts.embOut, R.projW, R.projB, N, D, E, dt, dEmbOut);
+    }
+    const dEmbLn = dropB('emb.drop', dEmbOut, pH);
+    const dEmb = ws.f32('d.emb', N * E);
+    K.layernormBackward(dEmb, this.g(R.embLnW), this.g(R.embLnB), dEmbLn, acts.emb, this.p(R.embLnW), acts.embMean, acts.embRstd, N, E);
+    K.embeddingBackward(this.g(R.word), dEmb, batch.inputIds, N, E, cfg.vocab_size);
+    K.embeddingBackward(this.g(R.pos), dEmb, ws.i32('posIds', N), N, E, cfg.max_position_embeddings);
+    if (R.type) K.embeddingBackward(this.g(R.type), dEmb, ws.i32('typeIds', N), N, E, cfg.type_vocab_size);
+  }
+
+  /** position ids: 0..S-1, or fairseq's (padding_idx + 1 + the index among the row's non-padding tokens; padding_idx at padding) */
+  private positions(batch: Batch): Int32Array {
+    const { B, S } = batch, pos = this.ws.i32('posIds', B * S);
+    if (this.family.positions === 'absolute') {
+      for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) pos[b * S + s] = s;
+    } else {
+      // HF's create_position_ids_from_input_ids: mask = ids != padding_idx; cumsum(mask) * mask + padding_idx
+      const pad = this.cfg.pad_token_id ?? 1;
+      for (let b = 0; b < B; b++) {
+        let c = 0;
+        for (let s = 0; s < S; s++) { const real = batch.inputIds[b * S + s] !== pad; if (real) c++; pos[b * S + s] = real ? c + pad : pad; }
+      }
+    }
+    return pos;
+  }
+
+  /** the token type ids the model reads: the batch's, or zeros where the family has a single type (RoBERTa) */
+  private typeIds(batch: Batch): Int32Array {
+    const n = batch.B * batch.S, t = this.ws.i32('typeIds', n);
+    if (this.cfg.type_vocab_size > 1) t.set(batch.tokenTypeIds.subarray(0, n)); else t.fill(0);
+    return t;
   }
 
   /**

@@ -1,6 +1,9 @@
 /**
  * BertConfig: the Hugging Face config.json keys (and the TF bert_config.json
- * keys, which are the same minus layer_norm_eps), validated when built.
+ * keys, which are the same minus layer_norm_eps), validated when built. The
+ * relatives of BERT (family.ts) are read into the same shape: RoBERTa, XLM-R and
+ * ELECTRA use BERT's key names (ELECTRA adds embedding_size); DistilBERT's own
+ * names (dim, n_layers, ...) are mapped on reading and written back on saving.
  */
 export type HiddenAct = 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh';
 
@@ -25,6 +28,17 @@ export interface BertConfig {
   pad_token_id?: number;
   /** HF's problem_type: 'regression' = one output trained with MSE (labels then holds one name); absent = single-label classification */
   problem_type?: 'regression' | 'multi_label_classification';
+  /** the encoder family (family.ts); absent: bert */
+  model_type?: FamilyName;
+  /** ELECTRA: the embeddings' width, projected to hidden_size when it differs */
+  embedding_size?: number;
+  /** dropout before the classifier (HF's classifier_dropout; DistilBERT's seq_classif_dropout); absent: hidden_dropout_prob */
+  classifier_dropout?: number;
+}
+
+/** the longest input the model's position table takes (fairseq-style positions start after padding_idx) */
+export function maxSequenceLength(cfg: BertConfig): number {
+  return familyOf(cfg).positions === 'padding-offset' ? cfg.max_position_embeddings - (cfg.pad_token_id ?? 1) - 1 : cfg.max_position_embeddings;
 }
 
 export class ConfigError extends JaBertError { override readonly code = 'ERR_JA_BERT_CONFIG'; }
@@ -32,6 +46,11 @@ registerError(ConfigError);
 
 import { JaBertError, registerError } from '../core/errors.js';
 import { headConfig, type PairHeadConfig } from './heads/index.js';
+import { FAMILIES, familyOf, type FamilyName } from './family.js';
+
+/** DistilBERT's config names for BERT's */
+const DISTILBERT_KEYS: Array<[string, string]> = [['dim', 'hidden_size'], ['n_layers', 'num_hidden_layers'], ['n_heads', 'num_attention_heads'], ['hidden_dim', 'intermediate_size'],
+  ['activation', 'hidden_act'], ['dropout', 'hidden_dropout_prob'], ['attention_dropout', 'attention_probs_dropout_prob'], ['seq_classif_dropout', 'classifier_dropout']];
 
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
   hidden_act: 'gelu',
@@ -50,7 +69,20 @@ export function geluIsTanh(act: HiddenAct): boolean {
 }
 
 /** Build and validate a config from a parsed config.json / bert_config.json object. */
-export function makeConfig(raw: Record<string, unknown>, source = 'config'): BertConfig {
+export function makeConfig(raw0: Record<string, unknown>, source = 'config'): BertConfig {
+  const modelType = raw0.model_type === undefined || raw0.model_type === null ? 'bert' : String(raw0.model_type);
+  if (!(FAMILIES as readonly string[]).includes(modelType)) {
+    throw new ConfigError(`${source}: model_type "${modelType}" is not supported; ja-bert loads ${FAMILIES.join(', ')}`);
+  }
+  const family = modelType as FamilyName;
+  let raw = raw0;
+  if (family === 'distilbert') {
+    raw = { ...raw0, type_vocab_size: 0, layer_norm_eps: 1e-12 };
+    for (const [d, b] of DISTILBERT_KEYS) if (raw0[d] !== undefined) raw[b] = raw0[d];
+    if (raw.classifier_dropout === undefined) raw.classifier_dropout = 0.2; // DistilBertConfig's seq_classif_dropout
+    if (raw0.sinusoidal_pos_embds === true) throw new ConfigError(`${source}: sinusoidal_pos_embds: true (fixed sinusoidal positions) is not supported; ja-bert trains the position table`);
+  }
+  if ((family === 'roberta' || family === 'xlm-roberta') && raw.pad_token_id === undefined) raw = { ...raw, pad_token_id: 1 };
   // upper bounds far beyond any BERT, so that a damaged config fails here, not in an allocation
   const MAX: Record<string, number> = { vocab_size: 2_000_000, hidden_size: 16_384, num_hidden_layers: 256, num_attention_heads: 1024, intermediate_size: 65_536 };
   const need = (k: string): number => {
@@ -98,7 +130,14 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
     labels,
     ...(typeof raw.pad_token_id === 'number' ? { pad_token_id: opt('pad_token_id', 0, true) } : {}),
     ...(raw.problem_type === 'regression' || raw.problem_type === 'multi_label_classification' ? { problem_type: raw.problem_type } : {}),
+    ...(family !== 'bert' ? { model_type: family } : {}),
+    // ELECTRA's default embedding width is 128 (ElectraConfig)
+    ...(family === 'electra' ? { embedding_size: raw.embedding_size === undefined ? 128 : need('embedding_size') } : {}),
+    ...(typeof raw.classifier_dropout === 'number' ? { classifier_dropout: opt('classifier_dropout', 0.1) } : {}),
   };
+  if (familyOf(cfg).positions === 'padding-offset' && cfg.max_position_embeddings <= (cfg.pad_token_id ?? 1) + 1) {
+    throw new ConfigError(`${source}: max_position_embeddings ${cfg.max_position_embeddings} leaves no position after padding_idx ${cfg.pad_token_id} (RoBERTa numbers positions from padding_idx + 1)`);
+  }
   if (raw.pair_head !== undefined && raw.pair_head !== null) {
     const h = raw.pair_head as Record<string, unknown>;
     try {
@@ -112,7 +151,7 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
     throw new ConfigError(`${source}: hidden_size ${cfg.hidden_size} is not divisible by num_attention_heads ${cfg.num_attention_heads}`);
   }
-  if (cfg.hidden_dropout_prob >= 1 || cfg.attention_probs_dropout_prob >= 1) {
+  if (cfg.hidden_dropout_prob >= 1 || cfg.attention_probs_dropout_prob >= 1 || (cfg.classifier_dropout ?? 0) >= 1) {
     throw new ConfigError(`${source}: dropout probabilities must be below 1`);
   }
   if (cfg.max_position_embeddings > 65_536 || cfg.type_vocab_size > 1024 || cfg.labels.length > 100_000) {
@@ -120,19 +159,29 @@ export function makeConfig(raw: Record<string, unknown>, source = 'config'): Ber
   }
   // the parameter count, before anything of that size is allocated (typed arrays hold at most 2^32 - 1 elements; gradients and Adam triple it)
   const D = cfg.hidden_size, I = cfg.intermediate_size, L = cfg.num_hidden_layers;
-  const params = (cfg.vocab_size + cfg.max_position_embeddings + cfg.type_vocab_size) * D + L * (4 * D * D + 2 * D * I + 9 * D + I) + D * D;
+  const params = (cfg.vocab_size + cfg.max_position_embeddings + cfg.type_vocab_size) * (cfg.embedding_size ?? D) + L * (4 * D * D + 2 * D * I + 9 * D + I) + D * D;
   if (params > 1.5e9) throw new ConfigError(`${source}: a model of ${(params / 1e9).toFixed(1)} billion parameters is beyond what ja-bert trains on a CPU (limit 1.5 billion)`);
   return cfg;
 }
 
-/** config.json as Hugging Face writes it, with our labels folded into id2label/label2id */
+/** config.json as Hugging Face writes it for the family, with our labels folded into id2label/label2id */
 export function configToJson(cfg: BertConfig): Record<string, unknown> {
-  const { labels, ...rest } = cfg;
-  const out: Record<string, unknown> = { model_type: 'bert', architectures: [rest.pair_head ? 'JaBertPairHead' : labels.length ? 'BertForSequenceClassification' : 'BertModel'], position_embedding_type: 'absolute', ...rest };
-  if (labels.length) {
-    out.num_labels = labels.length;
-    out.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
-    out.label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
+  const { labels, model_type: _t, ...rest } = cfg;
+  const family = cfg.model_type ?? 'bert', decl = familyOf(cfg);
+  const arch = rest.pair_head ? 'JaBertPairHead' : labels.length ? decl.classifierArch : decl.baseArch;
+  let body: Record<string, unknown> = { model_type: family, architectures: [arch], position_embedding_type: 'absolute', ...rest };
+  if (family === 'distilbert') {
+    const { hidden_size: _h, num_hidden_layers: _l, num_attention_heads: _a, intermediate_size: _i, hidden_act: _g, hidden_dropout_prob: _d,
+      attention_probs_dropout_prob: _p, classifier_dropout: _c, type_vocab_size: _v, layer_norm_eps: _e, ...others } = rest;
+    body = { model_type: family, architectures: [arch], ...others, dim: cfg.hidden_size, n_layers: cfg.num_hidden_layers, n_heads: cfg.num_attention_heads,
+      hidden_dim: cfg.intermediate_size, activation: cfg.hidden_act, dropout: cfg.hidden_dropout_prob, attention_dropout: cfg.attention_probs_dropout_prob,
+      seq_classif_dropout: cfg.classifier_dropout ?? 0.2, qa_dropout: 0.1, sinusoidal_pos_embds: false, tie_weights_: true };
   }
-  return out;
+  if (family === 'roberta' || family === 'xlm-roberta') body = { ...body, bos_token_id: 0, eos_token_id: 2 };
+  if (labels.length) {
+    body.num_labels = labels.length;
+    body.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));
+    body.label2id = Object.fromEntries(labels.map((l, i) => [l, i]));
+  }
+  return body;
 }

@@ -25,9 +25,8 @@ export function readConfig(files: ModelFiles): BertConfig {
   return makeConfig(raw as Record<string, unknown>, files.configPath);
 }
 
-/** names a BERT checkpoint may carry that a classifier does not use */
-const IGNORED = [/^cls\./, /position_ids$/, /^bert\.embeddings\.position_ids$/];
-// (cls.predictions.* is loaded when the model has the masked-LM head; its decoder.weight is the tied word embedding)
+// names a checkpoint may carry that a classifier does not use: the family's (family.ts `ignored`: pretraining heads,
+// a bare model's pooler, buffers); cls.predictions.* is loaded when the model has the masked-LM head (its decoder.weight is the tied word embedding)
 
 export interface LoadOptions {
   kernels: Kernels;
@@ -60,11 +59,16 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   if (opts.pairHead) cfg.pair_head = opts.pairHead;
   const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead: opts.nspHead });
   if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
-  const tensors = readWeights(files);
+  const tensors = readWeights(files, model.family.prefix);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
+  const F = model.family;
+  // the label-sized classifier (new labels: freshly initialised) and what may be absent from an encoder's checkpoint: the heads, and
+  // the pooler where it is the first layer of the family's classification head (RoBERTa's classifier.dense, DistilBERT's pre_classifier)
+  const labelSized = new Set([F.classifier.w, F.classifier.b]);
+  const headOnly = new Set(F.poolerInEncoder ? [] : [F.pooler.w, F.pooler.b]);
   for (const spec of model.layout.specs) {
-    const isClassifier = spec.name.startsWith('classifier.') || spec.name.startsWith('head.');
-    const isHead = isClassifier || spec.name.startsWith('cls.');
+    const isClassifier = labelSized.has(spec.name) || spec.name.startsWith('head.');
+    const isHead = isClassifier || headOnly.has(spec.name) || spec.name.startsWith('cls.');
     const t = relabel && isClassifier ? undefined : tensors.get(spec.name);
     if (!t) {
       if (isHead) { initialised.push(spec.name); continue; }
@@ -81,8 +85,9 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
     model.params.set(v, spec.offset);
   }
   for (const name of tensors.keys()) {
-    if (model.layout.byName.has(name) || IGNORED.some((r) => r.test(name))) continue;
-    if (name.startsWith('classifier.') && (relabel || cfg.labels.length === 0 || cfg.pair_head)) continue;
+    if (model.layout.byName.has(name) || F.ignored.some((r) => r.test(name))) continue;
+    // a classifier the model does not use (new labels, an encoder alone, a pair head in its place)
+    if ((labelSized.has(name) || headOnly.has(name) || name.startsWith('classifier.')) && (relabel || cfg.labels.length === 0 || cfg.pair_head)) continue;
     if (name.startsWith('head.') && relabel) continue;
     unexpected.push(name);
   }

@@ -1,11 +1,12 @@
 /**
- * The parameter layout: one table from Hugging Face names to offsets in one
+ * The parameter layout: one table from Hugging Face names (the family's, family.ts) to offsets in one
  * flat arena. Tensors that take weight decay come first and those that do not
  * (LayerNorm and biases) after, so AdamW is two passes over two slices. Within
  * a layer, query|key|value weights (and biases) are adjacent so the three
  * projections run as one fused [3D, D] matmul.
  */
 import type { BertConfig } from './config.js';
+import { familyOf } from './family.js';
 import { headParamSpecs } from './heads/index.js';
 import { classifierHead, mlmHead, nspHead, type TaskSpec } from './heads/task.js';
 
@@ -32,31 +33,33 @@ export interface Layout {
  * BertForPreTraining names it; next-sentence or sentence-order prediction)
  */
 export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp = false): Layout {
-  const D = cfg.hidden_size, I = cfg.intermediate_size;
+  const D = cfg.hidden_size, I = cfg.intermediate_size, E = cfg.embedding_size ?? D, F = familyOf(cfg);
   const decay: Array<[string, number[], ParamSpec['init']]> = [];
   const noDecay: Array<[string, number[], ParamSpec['init']]> = [];
-  decay.push(['bert.embeddings.word_embeddings.weight', [cfg.vocab_size, D], 'normal']);
-  decay.push(['bert.embeddings.position_embeddings.weight', [cfg.max_position_embeddings, D], 'normal']);
-  decay.push(['bert.embeddings.token_type_embeddings.weight', [cfg.type_vocab_size, D], 'normal']);
-  noDecay.push(['bert.embeddings.LayerNorm.weight', [D], 'ones']);
-  noDecay.push(['bert.embeddings.LayerNorm.bias', [D], 'zeros']);
+  // the family's names (family.ts), in BERT's order: embeddings, layers (query|key|value adjacent), pooler
+  decay.push([F.word, [cfg.vocab_size, E], 'normal']);
+  decay.push([F.pos, [cfg.max_position_embeddings, E], 'normal']);
+  if (F.type) decay.push([F.type, [cfg.type_vocab_size, E], 'normal']);
+  noDecay.push([F.embLn.w, [E], 'ones']);
+  noDecay.push([F.embLn.b, [E], 'zeros']);
+  if (F.proj) { decay.push([F.proj.w, [D, E], 'normal']); noDecay.push([F.proj.b, [D], 'zeros']); }
   for (let l = 0; l < cfg.num_hidden_layers; l++) {
-    const p = `bert.encoder.layer.${l}.`;
-    for (const w of ['query', 'key', 'value']) decay.push([`${p}attention.self.${w}.weight`, [D, D], 'normal']);
-    for (const w of ['query', 'key', 'value']) noDecay.push([`${p}attention.self.${w}.bias`, [D], 'zeros']);
-    decay.push([`${p}attention.output.dense.weight`, [D, D], 'normal']);
-    noDecay.push([`${p}attention.output.dense.bias`, [D], 'zeros']);
-    noDecay.push([`${p}attention.output.LayerNorm.weight`, [D], 'ones']);
-    noDecay.push([`${p}attention.output.LayerNorm.bias`, [D], 'zeros']);
-    decay.push([`${p}intermediate.dense.weight`, [I, D], 'normal']);
-    noDecay.push([`${p}intermediate.dense.bias`, [I], 'zeros']);
-    decay.push([`${p}output.dense.weight`, [D, I], 'normal']);
-    noDecay.push([`${p}output.dense.bias`, [D], 'zeros']);
-    noDecay.push([`${p}output.LayerNorm.weight`, [D], 'ones']);
-    noDecay.push([`${p}output.LayerNorm.bias`, [D], 'zeros']);
+    const n = F.layer(l);
+    for (const w of [n.q, n.k, n.v]) decay.push([w.w, [D, D], 'normal']);
+    for (const w of [n.q, n.k, n.v]) noDecay.push([w.b, [D], 'zeros']);
+    decay.push([n.ao.w, [D, D], 'normal']);
+    noDecay.push([n.ao.b, [D], 'zeros']);
+    noDecay.push([n.ln1.w, [D], 'ones']);
+    noDecay.push([n.ln1.b, [D], 'zeros']);
+    decay.push([n.inter.w, [I, D], 'normal']);
+    noDecay.push([n.inter.b, [I], 'zeros']);
+    decay.push([n.out.w, [D, I], 'normal']);
+    noDecay.push([n.out.b, [D], 'zeros']);
+    noDecay.push([n.ln2.w, [D], 'ones']);
+    noDecay.push([n.ln2.b, [D], 'zeros']);
   }
-  decay.push(['bert.pooler.dense.weight', [D, D], 'normal']);
-  noDecay.push(['bert.pooler.dense.bias', [D], 'zeros']);
+  decay.push([F.pooler.w, [D, D], 'normal']);
+  noDecay.push([F.pooler.b, [D], 'zeros']);
   // the heads on the encoder, each giving its own parameters (heads/task.ts, heads/index.ts)
   const heads: TaskSpec[] = [
     ...(mlm ? mlmHead.params(cfg, 0) : []),

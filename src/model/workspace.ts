@@ -7,12 +7,12 @@
 /** the activations one encoder layer keeps for its backward (workspace names l<i>.<name>) */
 export type LayerAct = 'qkv' | 'q' | 'k' | 'v' | 'P' | 'Pd' | 'ctx' | 'ao' | 'aod' | 'r1' | 'h1' | 'mean1' | 'rstd1' | 'inter' | 'gelu' | 'o' | 'od' | 'r2' | 'out' | 'mean2' | 'rstd2';
 /** where dropout runs: its mask is <site>.mask, its backward output <site>.d */
-export type DropSite = 'emb.drop' | 'pooled.drop' | `l${number}.${'Pd' | 'aod' | 'od'}`;
+export type DropSite = 'emb.drop' | 'pooled.drop' | 'cls.drop' | `l${number}.${'Pd' | 'aod' | 'od'}`;
 /** every named f32 buffer of the workspace: a name outside this type does not compile (no silent fresh zero buffer) */
 export type Act =
-  | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
+  | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'emb.proj' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
   | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
-  | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb'}`
+  | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln'}`
   | `d.x${0 | 1}`
   | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq'}`
   | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`;
@@ -38,7 +38,7 @@ export class Workspace {
     if (!b || b.length < n) { b = new Uint8Array(n); this.u.set(name, b); }
     return b.subarray(0, n);
   }
-  i32(name: 'posIds', n: number): Int32Array {
+  i32(name: 'posIds' | 'typeIds', n: number): Int32Array {
     let b = this.i.get(name);
     if (!b || b.length < n) { b = new Int32Array(n); this.i.set(name, b); }
     return b.subarray(0, n);

@@ -3,6 +3,9 @@
  * `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, segment ids 0 then 1; a pair is
  * truncated by popping the last token of the longer side (b when equal) until
  * it fits max_seq_length - 3, a single text is cut to max_seq_length - 2.
+ * A vocabulary with `<s>` and `</s>` and no [CLS] (RoBERTa, XLM-R) is framed as
+ * their tokenizers do: `<s> a </s>` or `<s> a </s></s> b </s>`, every segment id 0,
+ * the pair fitted into max_seq_length - 4 the same way.
  * Batches are padded to their longest row, not to max_seq_length.
  */
 import { TokenizerError } from './sentencepiece.js';
@@ -35,16 +38,19 @@ export class InputBuilder {
   readonly cls: number;
   readonly sep: number;
   readonly pad: number;
+  /** bert: [CLS] a [SEP] b [SEP] with segment ids 0 then 1; roberta: <s> a </s></s> b </s>, segment ids 0 */
+  readonly framing: 'bert' | 'roberta';
   constructor(readonly tokenizer: Tokenizer, readonly maxSeqLength: number) {
     const id = (t: string, alt?: string) => {
       const v = tokenizer.tokenId(t) ?? (alt ? tokenizer.tokenId(alt) : undefined);
-      if (v === undefined) throw new TokenizerError(`the vocabulary has no ${t} token`);
+      if (v === undefined) throw new TokenizerError(`the vocabulary has no ${t} token${alt ? ` (nor ${alt})` : ''}`);
       return v;
     };
-    this.cls = id('[CLS]');
-    this.sep = id('[SEP]');
+    this.framing = tokenizer.tokenId('[CLS]') === undefined && tokenizer.tokenId('<s>') !== undefined && tokenizer.tokenId('</s>') !== undefined ? 'roberta' : 'bert';
+    this.cls = this.framing === 'roberta' ? id('<s>') : id('[CLS]');
+    this.sep = this.framing === 'roberta' ? id('</s>') : id('[SEP]');
     this.pad = id('[PAD]', '<pad>');
-    if (maxSeqLength < 3) throw new TokenizerError(`max_seq_length must be at least 3, got ${maxSeqLength}`);
+    if (maxSeqLength < (this.framing === 'roberta' ? 4 : 3)) throw new TokenizerError(`max_seq_length must be at least ${this.framing === 'roberta' ? 4 : 3}, got ${maxSeqLength}`);
   }
 
   features(textA: string, textB?: string): Features {
@@ -54,6 +60,11 @@ export class InputBuilder {
       return { inputIds: [this.cls, ...a, this.sep], tokenTypeIds: new Array<number>(a.length + 2).fill(0) };
     }
     const b = this.tokenizer.encode(textB).ids;
+    if (this.framing === 'roberta') {
+      truncateSeqPair(a, b, this.maxSeqLength - 4);
+      const ids = [this.cls, ...a, this.sep, this.sep, ...b, this.sep];
+      return { inputIds: ids, tokenTypeIds: new Array<number>(ids.length).fill(0) };
+    }
     truncateSeqPair(a, b, this.maxSeqLength - 3);
     return {
       inputIds: [this.cls, ...a, this.sep, ...b, this.sep],

@@ -14,6 +14,7 @@ import type { F32, Kernels } from '../../core/kernels.js';
 import { DTYPE_F32 } from '../../core/kernels.js';
 import type { Act } from '../workspace.js';
 import { type BertConfig, geluIsTanh } from '../config.js';
+import { familyOf, type Dense } from '../family.js';
 
 /** a parameter: name, shape, initialisation, whether weight decay applies */
 export type TaskSpec = [name: string, shape: number[], init: 'normal' | 'zeros' | 'ones', decay: boolean];
@@ -43,28 +44,28 @@ export interface TaskHead<In, S, G> {
 /** a linear classifier on the pooled output [B, D] */
 export interface PooledIn { pooled: F32; B: number }
 
-function pooledLinear(prefix: string, logitsBuf: Act, dBuf: Act, fixedLabels?: number): TaskHead<PooledIn, PooledIn & { C: number }, { dPooled: F32 }> {
+function pooledLinear(names: (cfg: BertConfig) => Dense, logitsBuf: Act, dBuf: Act, fixedLabels?: number): TaskHead<PooledIn, PooledIn & { C: number }, { dPooled: F32 }> {
   return {
-    params: (cfg, labels) => [[`${prefix}.weight`, [fixedLabels ?? labels, cfg.hidden_size], 'normal', true], [`${prefix}.bias`, [fixedLabels ?? labels], 'zeros', false]],
+    params: (cfg, labels) => { const n = names(cfg); return [[n.w, [fixedLabels ?? labels, cfg.hidden_size], 'normal', true], [n.b, [fixedLabels ?? labels], 'zeros', false]]; },
     forward(c, { pooled, B }) {
-      const D = c.cfg.hidden_size, C = c.param(`${prefix}.bias`).length;
-      const logits = c.linear(c.buf(logitsBuf, B * C), pooled, `${prefix}.weight`, `${prefix}.bias`, B, C, D, DTYPE_F32);
+      const D = c.cfg.hidden_size, n = names(c.cfg), C = c.param(n.b).length;
+      const logits = c.linear(c.buf(logitsBuf, B * C), pooled, n.w, n.b, B, C, D, DTYPE_F32);
       return { logits, saved: { pooled, B, C } };
     },
     backward(c, dLogits, { pooled, B, C }) {
-      const D = c.cfg.hidden_size;
+      const D = c.cfg.hidden_size, n = names(c.cfg);
       const dPooled = c.buf(dBuf, B * D);
-      c.linearBack(dLogits, pooled, `${prefix}.weight`, `${prefix}.bias`, B, C, D, DTYPE_F32, dPooled);
+      c.linearBack(dLogits, pooled, n.w, n.b, B, C, D, DTYPE_F32, dPooled);
       return { dPooled };
     },
   };
 }
 
-/** BertForSequenceClassification's classifier (on the pooled output after dropout; tiny: always f32) */
-export const classifierHead = pooledLinear('classifier', 'logits', 'd.pd');
+/** the family's sequence classifier (BertForSequenceClassification's classifier, RoBERTa's and ELECTRA's classifier.out_proj, ...) on the pooled output after dropout; tiny: always f32 */
+export const classifierHead = pooledLinear((cfg) => familyOf(cfg).classifier, 'logits', 'd.pd');
 
 /** the sentence-pair head (NSP or SOP) on the pooled output, no dropout, as google-research/bert's get_next_sentence_output */
-export const nspHead = pooledLinear('cls.seq_relationship', 'nsp.logits', 'nsp.dpooled', 2);
+export const nspHead = pooledLinear(() => ({ w: 'cls.seq_relationship.weight', b: 'cls.seq_relationship.bias' }), 'nsp.logits', 'nsp.dpooled', 2);
 
 export interface MlmIn { sequence: F32; positions: Int32Array; N: number }
 export interface MlmSaved { positions: Int32Array; N: number; M: number; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32 }
@@ -93,14 +94,14 @@ export const mlmHead: TaskHead<MlmIn, MlmSaved, { dSequence: F32 }> = {
     K.geluForward(act, pre, M * D, geluIsTanh(cfg.hidden_act));
     const h = c.buf('mlm.h', M * D), mean = c.buf('mlm.mean', M), rstd = c.buf('mlm.rstd', M);
     K.layernormForward(h, mean, rstd, act, c.param('cls.predictions.transform.LayerNorm.weight'), c.param('cls.predictions.transform.LayerNorm.bias'), M, D, cfg.layer_norm_eps);
-    const logits = c.linear(c.buf('mlm.logits', M * V), h, 'bert.embeddings.word_embeddings.weight', 'cls.predictions.bias', M, V, D, c.dt);
+    const logits = c.linear(c.buf('mlm.logits', M * V), h, familyOf(cfg).word, 'cls.predictions.bias', M, V, D, c.dt);
     return { logits, saved: { positions, N, M, x, pre, act, h, mean, rstd } };
   },
   backward(c, dLogits, { positions, N, M, x, pre, act, h, mean, rstd }) {
     const K = c.K, cfg = c.cfg, D = cfg.hidden_size, V = cfg.vocab_size;
     // the tied decoder: its gradient joins the word-embedding gradient
     const dH = c.buf('mlm.dh', M * D);
-    c.linearBack(dLogits, h, 'bert.embeddings.word_embeddings.weight', 'cls.predictions.bias', M, V, D, c.dt, dH);
+    c.linearBack(dLogits, h, familyOf(cfg).word, 'cls.predictions.bias', M, V, D, c.dt, dH);
     const dAct = c.buf('mlm.dact', M * D);
     K.layernormBackward(dAct, c.grad('cls.predictions.transform.LayerNorm.weight'), c.grad('cls.predictions.transform.LayerNorm.bias'), dH, act,
       c.param('cls.predictions.transform.LayerNorm.weight'), mean, rstd, M, D);
