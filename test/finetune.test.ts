@@ -369,8 +369,10 @@ test('evaluation during training, best model kept, early stopping', () => {
   assert.ok(html.includes(readFileSync(join(out, 'eval_results.txt'), 'utf8').replace(/&/g, '&amp;')), 'the eval block is in the page');
   assert.equal((html.match(/<svg /g) ?? []).length, 3, 'heat map, loss and accuracy charts');
   assert.ok(!/<script|https?:\/\//.test(html.replaceAll('http://www.w3.org/2000/svg', '')), 'self-contained: no scripts, nothing fetched');
-  // the same SVGs as report.html, rendered: 140 + 2 × 70 + 20 wide for two labels; two 560-wide charts
-  for (const [f, w] of [['confusion_matrix.png', 300], ['learning_curve.png', 560]] as const) {
+  // the same SVGs as report.html, rendered: the heat map as wide as its page SVG (laid out from measured text); two 560-wide charts
+  const heatW = Number(/<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="(\d+)"/.exec(html)![1]);
+  assert.ok(heatW >= 300, `the heat map holds its title (${heatW} px)`);
+  for (const [f, w] of [['confusion_matrix.png', heatW], ['learning_curve.png', 560]] as const) {
     const png = readFileSync(join(out, f));
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], f);
     assert.equal(png.readUInt32BE(16), w, `${f} width`);

@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { copyTokenizerFiles } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { configToJson } from '../model/config.js';
-import { findModelFiles, loadBert } from '../model/load.js';
+import { findModelFiles, loadBert, readConfig } from '../model/load.js';
 import { headDescription, type HeadType } from '../model/heads/index.js';
 import { loadTokenizer } from '../tokenize/index.js';
 import { InputBuilder } from '../tokenize/inputs.js';
@@ -85,6 +85,8 @@ export function exportModel(o: ExportOptions): ExportResult {
   }
 
   const files = findModelFiles(o.model);
+  const family = readConfig(files).model_type ?? 'bert';
+  if (family !== 'bert') throw new OptionError(`${o.model}: a ${family} model; export writes BERT models only so far (${family} models fine-tune, predict, encode, cache and serve; its own folder is already in the Hugging Face layout)`);
   const { model, initialised } = loadBert(o.model, { kernels: o.kernels, dtype: 'f32', nspHead: true, mlmHead: askedTask === 'fill-mask' });
   const cfg = model.cfg;
   const has = (name: string) => !initialised.includes(name);

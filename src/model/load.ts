@@ -36,7 +36,7 @@ export interface LoadOptions {
   seed?: number;
   /** include the masked-LM head (loaded when the checkpoint has it, else initialised) */
   mlmHead?: boolean;
-  /** include the sentence-pair head cls.seq_relationship (loaded when the checkpoint has it, else initialised) */
+  /** include the sentence-pair head cls.seq_relationship (loaded when the checkpoint has it, else initialised; BERT only, ignored for the other families) */
   nspHead?: boolean;
   /** put a fresh cacheable pair head (with `labels`) in place of the classifier */
   pairHead?: PairHeadConfig;
@@ -57,7 +57,9 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   const relabel = opts.labels !== undefined;
   if (relabel) cfg.labels = opts.labels!;
   if (opts.pairHead) cfg.pair_head = opts.pairHead;
-  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead: opts.nspHead });
+  // the next-sentence head is BERT's (a classifier without labels answers with it); the other families have none
+  const nspHead = opts.nspHead && (cfg.model_type ?? 'bert') === 'bert';
+  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead });
   if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
   const tensors = readWeights(files, model.family.prefix);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];

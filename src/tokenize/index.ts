@@ -2,7 +2,7 @@
  * One entry point for tokenizers: given a model folder or a file, pick the
  * tokenizer from what is there, or say in one error what is missing.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type Encoding, SentencePieceTokenizer, TokenizerError } from './sentencepiece.js';
 import { TokenizerJsonTokenizer } from './tokenizerjson.js';
@@ -15,6 +15,14 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** id of a vocabulary entry ([CLS], a piece), or undefined */
   tokenId(token: string): number | undefined;
+}
+
+/** config.json's model_type in a model folder, if any */
+function modelType(dir: string): string | undefined {
+  try {
+    const v = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model_type?: unknown };
+    return typeof v.model_type === 'string' ? v.model_type : undefined;
+  } catch { return undefined; }
 }
 
 export interface TokenizerOptions {
@@ -46,7 +54,9 @@ export function loadTokenizer(path: string, opts: TokenizerOptions = {}): Tokeni
     // the seed's layout (bert_config.json + wiki-ja.model + wiki-ja.vocab) maps ids through the .vocab file
     const vocab = join(path, models[0]!.replace(/\.model$/, '.vocab'));
     const seed = existsSync(join(path, 'bert_config.json')) && existsSync(vocab);
-    return SentencePieceTokenizer.fromFile(join(path, models[0]!), { ...opts, vocabFile: seed ? vocab : undefined });
+    // XLM-R's sentencepiece.bpe.model: fairseq's ids (the model's config.json names the family)
+    const fairseq = !seed && modelType(path) === 'xlm-roberta';
+    return SentencePieceTokenizer.fromFile(join(path, models[0]!), { ...opts, vocabFile: seed ? vocab : undefined, fairseq });
   }
   if (models.length > 1) throw new TokenizerError(`${path}: several SentencePiece models (${models.join(', ')}); name one file`);
   if (existsSync(join(path, 'vocab.txt'))) return wordPieceFromFolder(path, opts);

@@ -192,6 +192,11 @@ export interface SentencePieceOptions {
   lowercase?: boolean;
   /** take ids from this `.vocab` file's line numbers instead of the model's order */
   vocabFile?: string;
+  /**
+   * fairseq's ids, as XLMRobertaTokenizer maps them: <s> 0, <pad> 1, </s> 2, <unk> 3, every other piece its
+   * SentencePiece id + 1, <mask> after the last (the model's own <unk>, <s>, </s> at 0-2 are replaced)
+   */
+  fairseq?: boolean;
 }
 
 export interface Encoding {
@@ -226,6 +231,11 @@ export class SentencePieceTokenizer {
         if (!this.vocabIds!.has(piece)) this.vocabIds!.set(piece, i);
       });
       if (!this.vocabIds.has(model.pieces[model.unkId]!)) throw new TokenizerError(`${opts.vocabFile}: no ${model.pieces[model.unkId]} line`);
+    } else if (opts.fairseq) {
+      const unk = model.pieces[model.unkId]!;
+      this.vocabIds = new Map([['<s>', 0], ['<pad>', 1], ['</s>', 2], [unk, 3]]);
+      model.pieces.forEach((p, i) => { if (i !== model.unkId && !this.vocabIds!.has(p)) this.vocabIds!.set(p, i + 1); });
+      this.vocabIds.set('<mask>', model.pieces.length + 1);
     }
     model.pieces.forEach((p, id) => {
       const t = model.types[id]!;

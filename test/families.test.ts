@@ -1,0 +1,122 @@
+// BERT's relatives end to end (issue 26): small XLM-R, DistilBERT and ELECTRA models in their Hugging Face layouts
+// fine-tune as cross-encoders and with a cacheable pair head, predict, encode, run the baseline, build a cache and
+// rank, all through the CLI as for BERT; their outputs stay in the family's layout. XLM-R's SentencePiece model gets
+// fairseq's ids, and its pairs are framed <s> a </s></s> b </s>.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeKernels } from '../src/core/native.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
+import { saveBert } from '../src/model/load.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { InputBuilder } from '../src/tokenize/inputs.js';
+import { loadTokenizer, SentencePieceTokenizer } from '../src/tokenize/index.js';
+import { requireCommand, SHARED_DIR, tinySetup, type TinySetup } from './helpers.js';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
+let dir = '', t: TinySetup, xlmrSpm = '';
+
+before(() => {
+  requireCommand('spm_train', 'sentencepiece');
+  dir = mkdtempSync(join(tmpdir(), 'jabert-families-'));
+  t = tinySetup(dir, { seed: 4, from: 500, to: 600 });
+  // an XLM-R-like SentencePiece model: <unk> <s> </s> at 0-2 and no [CLS], as sentencepiece.bpe.model is
+  const corpus = Object.values(JSON.parse(readFileSync(join(SHARED_DIR, 'data/manpages-ja-links/honbun_data.json'), 'utf8')) as Record<string, string>)
+    .slice(0, 400).flatMap((b) => b.split('\n')).filter((l) => l.trim()).map((l) => l.slice(0, 1000));
+  writeFileSync(join(dir, 'corpus.txt'), corpus.join('\n') + '\n');
+  execFileSync('spm_train', [`--input=${join(dir, 'corpus.txt')}`, `--model_prefix=${join(dir, 'xlmr')}`, '--vocab_size=800', '--character_coverage=0.995',
+    '--num_threads=2', '--model_type=unigram'], { stdio: 'pipe' });
+  xlmrSpm = join(dir, 'xlmr.model');
+});
+after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+
+/** a random small model of the family, saved in its HF layout, with its tokenizer */
+function familyModel(family: 'xlm-roberta' | 'distilbert' | 'electra'): string {
+  const out = join(dir, `base-${family}`);
+  mkdirSync(out, { recursive: true });
+  const common = { num_attention_heads: 4, max_position_embeddings: 80, initializer_range: 0.02 };
+  const raw: Record<string, unknown> = family === 'xlm-roberta'
+    ? { model_type: family, vocab_size: 802, hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64, type_vocab_size: 1, pad_token_id: 1, layer_norm_eps: 1e-5, ...common }
+    : family === 'distilbert'
+      ? { model_type: family, vocab_size: 32000, dim: 32, n_layers: 1, n_heads: 4, hidden_dim: 64, activation: 'gelu', max_position_embeddings: 80, pad_token_id: 0 }
+      : { model_type: family, vocab_size: 32000, embedding_size: 16, hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64, ...common };
+  saveBert(new Bert(makeConfig(raw), { kernels: nativeKernels(), seed: 3 }), out);
+  if (family === 'xlm-roberta') copyFileSync(xlmrSpm, join(out, 'sentencepiece.bpe.model'));
+  else copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(out, 'spiece.model'));
+  return out;
+}
+
+test('XLM-R\'s SentencePiece model read with fairseq\'s ids; pairs framed <s> a </s></s> b </s> with segment ids 0', () => {
+  const plain = SentencePieceTokenizer.fromFile(xlmrSpm);
+  const fs = SentencePieceTokenizer.fromFile(xlmrSpm, { fairseq: true });
+  assert.deepEqual(['<s>', '<pad>', '</s>', '<unk>'].map((p) => fs.tokenId(p)), [0, 1, 2, 3]);
+  assert.equal(fs.tokenId('<mask>'), 801);
+  assert.equal(fs.vocabSize, 802, 'the pieces, <pad> and <mask>');
+  const text = 'ファイルの一覧を表示する。ls コマンド';
+  assert.deepEqual(fs.encode(text).ids, plain.encode(text).ids.map((i) => (i === 0 ? 3 : i + 1)));
+  // a folder whose config.json says xlm-roberta gets fairseq's ids
+  const m = familyModel('xlm-roberta');
+  const tok = loadTokenizer(m);
+  assert.deepEqual(tok.encode(text).ids, fs.encode(text).ids);
+  const b = new InputBuilder(tok, 16);
+  assert.equal(b.framing, 'roberta');
+  const f = b.features('ファイルの一覧を表示する', '削除する');
+  const a = fs.encode('ファイルの一覧を表示する').ids, bb = fs.encode('削除する').ids;
+  assert.equal(b.pad, 1);
+  assert.deepEqual(f.inputIds.slice(0, 1), [0]);
+  assert.ok(f.inputIds.length <= 16);
+  assert.deepEqual(f.inputIds, [0, ...a.slice(0, f.inputIds.length - 4 - Math.min(bb.length, 6)), 2, 2, ...bb.slice(0, Math.min(bb.length, 6)), 2].slice(0, f.inputIds.length));
+  assert.ok(f.tokenTypeIds.every((x) => x === 0));
+});
+
+for (const family of ['xlm-roberta', 'distilbert', 'electra'] as const) {
+  test(`${family}: finetune (cross-encoder and dot head), predict, encode, baseline, cache build and rank, outputs in the family's layout`, () => {
+    const base = familyModel(family);
+    const common = ['--texts', t.texts, '--pairs', t.pairs, '--max-steps', '3', '--batch-size', '8', '--max-seq-length', '48', '--dtype', 'f32', '--save-steps', '0'];
+    const cross = join(dir, `${family}-cross`);
+    let r = cli('finetune', '--model', base, '--output', cross, ...common);
+    assert.equal(r.status, 0, r.stderr);
+    const cfg = JSON.parse(readFileSync(join(cross, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(cfg.model_type, family);
+    const names = [...readSafetensors(join(cross, 'model.safetensors')).tensors.keys()];
+    const classifier = family === 'distilbert' ? ['pre_classifier.weight', 'classifier.weight'] : ['classifier.dense.weight', 'classifier.out_proj.weight'];
+    for (const n of classifier) assert.ok(names.includes(n), `${n} in ${names.filter((x) => !/layer/.test(x)).join(' ')}`);
+    assert.ok(names.every((n) => !n.startsWith('bert.')), 'no BERT names');
+    if (family === 'distilbert') assert.deepEqual([cfg.dim, cfg.n_layers, cfg.hidden_dim], [32, 1, 64]);
+    // predict with what finetune wrote
+    const input = join(dir, `${family}-in.jsonl`), pred = join(dir, `${family}-pred.jsonl`);
+    writeFileSync(input, t.slice.slice(0, 5).map(([a, b]) => JSON.stringify({ text: t.body[a], text_b: t.body[b] })).join('\n') + '\n');
+    r = cli('predict', '--model', cross, '--input', input, '--output', pred);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = readFileSync(pred, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: string; probabilities: Record<string, number> });
+    assert.equal(rows.length, 5);
+    for (const row of rows) assert.ok(Math.abs(Object.values(row.probabilities).reduce((x, y) => x + y, 0) - 1) < 1e-5);
+    // encode: mean pooling
+    const enc = join(dir, `${family}-enc.jsonl`);
+    r = cli('encode', '--model', cross, '--input', input, '--output', enc, '--pooling', 'mean');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(readFileSync(enc, 'utf8').split('\n')[0]!) as { embedding: number[] }).embedding.length, 32);
+    // the frozen-vector baseline on the first token's vector
+    r = cli('baseline', '--model', base, '--output', join(dir, `${family}-baseline`), '--texts', t.texts, '--pairs', t.pairs, '--pooling', 'cls', '--max-seq-length', '48', '--dtype', 'f32');
+    assert.equal(r.status, 0, r.stderr);
+    // a cacheable pair head over the family's encoder, its cache and a ranking
+    const dot = join(dir, `${family}-dot`);
+    r = cli('finetune', '--model', base, '--output', dot, '--head', 'dot', ...common);
+    assert.equal(r.status, 0, r.stderr);
+    const cache = join(dir, `${family}.jabc`);
+    r = cli('cache', 'build', '--model', dot, '--texts', t.texts, '--cache', cache, '--dtype', 'f32');
+    assert.equal(r.status, 0, r.stderr);
+    r = cli('rank', '--model', dot, '--cache', cache, '--id', t.slice[0]![0], '--top', '3', '--json', '--dtype', 'f32');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { results: unknown[] }).results.length, 3);
+    // export is BERT's alone so far: one line, not a crash
+    r = cli('export', '--model', cross, '--output', join(dir, `${family}-export`));
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, new RegExp(`a ${family} model; export writes BERT models only so far`));
+  });
+}
