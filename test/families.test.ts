@@ -120,3 +120,25 @@ for (const family of ['xlm-roberta', 'distilbert', 'electra'] as const) {
     assert.match(r.stderr, new RegExp(`a ${family} model; export writes BERT models only so far`));
   });
 }
+
+test('a sentence-transformers folder (modules.json, 1_Pooling, 2_Normalize): the encoder pools and normalises as it declares; a pooling ja-bert does not compute is one line', async () => {
+  const { TextEncoder } = await import('../src/infer/models.js');
+  const m = familyModel('xlm-roberta');
+  const texts = ['ファイルを削除する', 'ディレクトリの一覧'];
+  const plain = TextEncoder.load(m, { kernels: nativeKernels(), dtype: 'f32' });
+  assert.equal(plain.declared, null);
+  writeFileSync(join(m, 'modules.json'), JSON.stringify([{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+    { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' }, { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' }]));
+  mkdirSync(join(m, '1_Pooling'));
+  const pool = (mode: string) => writeFileSync(join(m, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: mode === 'cls',
+    pooling_mode_mean_tokens: mode === 'mean', pooling_mode_max_tokens: mode === 'max', pooling_mode_mean_sqrt_len_tokens: false }));
+  for (const mode of ['mean', 'cls'] as const) {
+    pool(mode);
+    const st = TextEncoder.load(m, { kernels: nativeKernels(), dtype: 'f32' });
+    assert.deepEqual(st.declared, { pooling: mode, normalize: true });
+    const got = st.embed(texts), want = plain.embed(texts, { pooling: mode, normalize: true });
+    got.forEach((v, i) => { assert.deepEqual(Array.from(v), Array.from(want[i]!)); assert.ok(Math.abs(v.reduce((a, x) => a + x * x, 0) - 1) < 1e-5); });
+  }
+  pool('max');
+  assert.throws(() => TextEncoder.load(m, { kernels: nativeKernels(), dtype: 'f32' }), /1_Pooling\/config\.json: pooling max_tokens is not one ja-bert computes \(mean_tokens or cls_token\)/);
+});

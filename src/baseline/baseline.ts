@@ -17,7 +17,8 @@ import { classificationReliability, reliabilityText, type Reliability } from '..
 import { readFileSync } from 'node:fs';
 import { OUTPUT_FILES } from '../finetune.js';
 import { beginRun, inspectRun } from '../run/rundir.js';
-import { findModelFiles, loadBert } from '../model/load.js';
+import { findModelFiles, loadBert, readConfig } from '../model/load.js';
+import { familyOf } from '../model/family.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { embedTexts, POOLINGS, type Pooling } from '../infer/embed.js';
 import { loadTokenizer } from '../tokenize/index.js';
@@ -60,7 +61,11 @@ function pairFeatures(u: Float64Array, v: Float64Array | undefined, kind: PairFe
 export interface BaselineResult { metrics: Metrics; evalText: string; iterations: number; reliability: Reliability; reliabilityText: string }
 
 export function baseline(o: BaselineOptions): BaselineResult {
-  const pooling = choiceOption('pooling', o.pooling, POOLINGS, 'pooled');
+  // the default: BERT's pooler output; for a family whose pooler is its classification head's first layer (RoBERTa, DistilBERT,
+  // ELECTRA: untrained in a base checkpoint), the first token's vector that head reads (a model that cannot be read fails below)
+  let poolerTrained = true;
+  try { poolerTrained = familyOf(readConfig(findModelFiles(o.model))).poolerInEncoder; } catch { /* reported when the model is loaded */ }
+  const pooling = choiceOption('pooling', o.pooling, POOLINGS, poolerTrained ? 'pooled' : 'cls');
   const kind = choiceOption('pair-features', o.pairFeatures, ['concat', 'full'] as const, 'concat');
   const Creg = positiveOption('C', o.C, 1.0);
   const maxSeqLength = intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096);

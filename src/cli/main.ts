@@ -77,6 +77,7 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
       --logdir OUT/runs follows it live). run.json names the run; checkpoint-N and best-model exist while it runs.
   ja-bert baseline [--model DIR] --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F] | --livedoor ldcc-20140209.tar.gz)
       [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16]
+      --pooling: default pooled (BERT's pooler); cls for XLM-R/RoBERTa, DistilBERT and ELECTRA, whose pooler is their untrained head's first layer.
       [--split random|group --folds K --bootstrap-samples 1000] (as finetune's)
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.
   ja-bert predict [--model OUT] --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16]

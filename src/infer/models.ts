@@ -9,6 +9,7 @@ import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH } from '../core/options.js';
 import { DataError } from '../data/processors.js';
 import { loadBert } from '../model/load.js';
+import { readSentenceTransformers, type SentenceTransformersSpec } from '../io/checkpoint.js';
 import type { Bert } from '../model/bert.js';
 import { PairModel } from '../model/pairmodel.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
@@ -151,19 +152,23 @@ export interface EmbedOptions { pooling?: Pooling; normalize?: boolean; batchSiz
 
 /** sentence embeddings from any BERT (pretrained or fine-tuned) */
 export class TextEncoder {
-  private constructor(readonly model: Bert, private readonly builder: InputBuilder, readonly dir: string) {}
+  /**
+   * @param declared what a sentence-transformers folder declares (modules.json: its pooling, Normalize), the defaults of
+   * embed(); null: mean pooling, not normalised
+   */
+  private constructor(readonly model: Bert, private readonly builder: InputBuilder, readonly dir: string, readonly declared: SentenceTransformersSpec | null) {}
 
   static load(dir: string, o: LoadOptions): TextEncoder {
     const dtype = resolveDtype(o.dtype, o.kernels);
     const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });
     const maxLen = Math.min(intOption('max-seq-length', o.maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), maxSequenceLength(model.cfg));
-    return new TextEncoder(model, new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen), dir);
+    return new TextEncoder(model, new InputBuilder(loadTokenizer(files.dir, { lowercase: o.lowercase }), maxLen), dir, readSentenceTransformers(files.dir));
   }
 
-  /** sentence embeddings from an already loaded model (a server's classifier), sharing its weights */
+  /** sentence embeddings from an already loaded model (a server's classifier), sharing its weights; `dir` its folder */
   static fromModel(model: Bert, tokenizer: Tokenizer, dir: string, maxSeqLength?: number): TextEncoder {
     const maxLen = Math.min(intOption('max-seq-length', maxSeqLength, 512, MIN_SEQ_LENGTH, 65536), maxSequenceLength(model.cfg));
-    return new TextEncoder(model, new InputBuilder(tokenizer, maxLen), dir);
+    return new TextEncoder(model, new InputBuilder(tokenizer, maxLen), dir, readSentenceTransformers(dir));
   }
 
   get dimension(): number { return this.model.cfg.hidden_size; }
@@ -174,15 +179,19 @@ export class TextEncoder {
   /** each text's length in tokens with [CLS] and [SEP], before truncation */
   tokenCounts(texts: string[]): number[] { return texts.map((t) => this.builder.tokenizer.encode(t).ids.length + 2); }
 
-  /** one vector per text; `normalize` scales each to unit length (cosine similarity = dot product) */
+  /**
+   * one vector per text; `normalize` scales each to unit length (cosine similarity = dot product). Unset, pooling and
+   * normalize are what a sentence-transformers folder declares, else mean pooling, not normalised
+   */
   embed(texts: string[], o: EmbedOptions = {}): Float32Array[] {
-    const pooling = choiceOption('pooling', o.pooling, POOLINGS, 'mean');
+    const pooling = choiceOption('pooling', o.pooling, POOLINGS, this.declared?.pooling ?? 'mean');
+    const normalize = o.normalize ?? this.declared?.normalize ?? false;
     const bs = intOption('batch-size', o.batchSize, 32);
     if (!Array.isArray(texts)) throw new DataError('texts must be an array of strings');
     texts.forEach((t, i) => { if (typeof t !== 'string' || t.trim() === '') throw new DataError(`text ${i}: must be a non-empty string`); });
     return embedTexts(this.model, this.builder, texts, pooling, undefined, bs).map((v) => {
       const out = Float32Array.from(v);
-      if (o.normalize) {
+      if (normalize) {
         let n = 0;
         for (const x of v) n += x * x;
         n = Math.sqrt(n);

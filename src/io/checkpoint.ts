@@ -10,6 +10,7 @@ import { writeFileAtomic } from './atomic.js';
 import { dirname, join } from 'node:path';
 import { readSafetensors } from './safetensors.js';
 import { CheckpointError, type RawTensor } from './tensor.js';
+import { readJsonChecked } from './text.js';
 import { readTorchBin } from './torchbin.js';
 import { readTf1Checkpoint, tfNameToHf } from './tf1.js';
 
@@ -105,4 +106,38 @@ export function copyTokenizerFiles(from: string, to: string): void {
   for (const f of readdirSync(from)) {
     if (/^(tokenizer\.json|tokenizer_config\.json|vocab\.txt|special_tokens_map\.json)$/.test(f) || /\.(model|vocab)$/.test(f)) writeFileAtomic(join(to, f), (w) => w(readFileSync(join(from, f))));
   }
+}
+
+/** what a sentence-transformers folder declares after its Transformer module: the pooling and whether vectors are normalised */
+export interface SentenceTransformersSpec { pooling: 'mean' | 'cls'; normalize: boolean }
+
+/**
+ * modules.json with a Pooling module (1_Pooling/config.json) and optionally Normalize, as sentence-transformers
+ * saves an embedding model (multilingual-e5, ruri, ...): null when the folder has no modules.json. A pooling mode
+ * ja-bert does not compute (max, mean of sqrt length, weighted mean, last token) or a module after the pooling other
+ * than Normalize (a Dense projection) is one line naming it, not a silently different vector.
+ */
+export function readSentenceTransformers(dir: string): SentenceTransformersSpec | null {
+  const path = join(dir, 'modules.json');
+  if (!existsSync(path)) return null;
+  const modules = readJsonChecked(path, 'sentence-transformers modules', CheckpointError);
+  if (!Array.isArray(modules)) throw new CheckpointError(`${path}: expected a list of modules`);
+  let pooling: SentenceTransformersSpec['pooling'] | null = null, normalize = false;
+  for (const m of modules as Array<{ type?: unknown; path?: unknown }>) {
+    const type = String(m?.type ?? ''), name = type.split('.').pop() ?? '';
+    if (name === 'Transformer' || name === 'XLMRoBERTa' || name === 'BERT') continue;
+    if (name === 'Normalize') { normalize = true; continue; }
+    if (name === 'Pooling') {
+      const cfgPath = join(dir, String(m.path ?? '1_Pooling'), 'config.json');
+      const c = readJsonChecked(cfgPath, 'pooling config', CheckpointError) as Record<string, unknown>;
+      const on = Object.entries(c).filter(([k, v]) => k.startsWith('pooling_mode_') && v === true).map(([k]) => k.slice('pooling_mode_'.length));
+      if (on.length === 1 && on[0] === 'mean_tokens') pooling = 'mean';
+      else if (on.length === 1 && on[0] === 'cls_token') pooling = 'cls';
+      else throw new CheckpointError(`${cfgPath}: pooling ${on.join(' + ') || 'none'} is not one ja-bert computes (mean_tokens or cls_token)`);
+      continue;
+    }
+    throw new CheckpointError(`${path}: module ${type || '(no type)'} after the encoder is not one ja-bert applies (Pooling, Normalize)`);
+  }
+  if (!pooling) throw new CheckpointError(`${path}: no Pooling module`);
+  return { pooling, normalize };
 }

@@ -101,8 +101,8 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
   const classifyBatcher = new Batcher<{ text: string; textB?: string }, Classification>((items) => clf.classify(items),
     { ...batching, onBatch: (n) => batchSizes.observe({ route: 'classify' }, n) });
   const encodeBatchers = new Map<string, Batcher<string, Float32Array>>();
-  const encodeBatcher = (pooling: Pooling, normalize: boolean) => {
-    const key = `${pooling}/${normalize}`;
+  const encodeBatcher = (pooling: Pooling | undefined, normalize: boolean) => {
+    const key = `${pooling ?? 'model'}/${normalize}`;
     let b = encodeBatchers.get(key);
     if (!b) {
       b = new Batcher<string, Float32Array>((texts) => enc.encode(texts, { pooling, normalize }), { ...batching, onBatch: (n) => batchSizes.observe({ route: 'encode' }, n) });

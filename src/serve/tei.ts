@@ -42,7 +42,8 @@ export interface TeiContext {
   dtype: string;
   version: string;
   classifyBatcher: Batcher<{ text: string; textB?: string }, Classification>;
-  encodeBatcher: (pooling: 'mean' | 'cls' | 'pooled', normalize: boolean) => Batcher<string, Float32Array>;
+  /** pooling undefined: the model's own (a sentence-transformers folder's declared pooling, else mean) */
+  encodeBatcher: (pooling: 'mean' | 'cls' | 'pooled' | undefined, normalize: boolean) => Batcher<string, Float32Array>;
   admit: (n: number) => void;
   maxInputs: number;
   maxTextLength: number;
@@ -110,7 +111,7 @@ export function registerTeiRoutes(app: FastifyInstance, c: TeiContext): void {
     t.chars = texts.reduce((a, s) => a + s.length, 0);
     c.admit(texts.length);
     t1 = performance.now();
-    const v = await c.encodeBatcher('mean', normalize).submit(texts);
+    const v = await c.encodeBatcher(undefined, normalize).submit(texts);
     t.inf = performance.now() - t1;
     return v;
   };
