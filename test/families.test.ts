@@ -15,7 +15,13 @@ import { saveBert } from '../src/model/load.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { InputBuilder } from '../src/tokenize/inputs.js';
 import { loadTokenizer, SentencePieceTokenizer } from '../src/tokenize/index.js';
-import { requireCommand, SHARED_DIR, tinySetup, type TinySetup } from './helpers.js';
+import { maxRelErr, requireCommand, SHARED_DIR, tinySetup, type TinySetup } from './helpers.js';
+import { TextClassifier } from '../src/infer/models.js';
+import * as ort from 'onnxruntime-node';
+import { AutoModelForSequenceClassification, AutoTokenizer, env } from '@huggingface/transformers';
+
+env.allowRemoteModels = false;
+env.allowLocalModels = true;
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
@@ -114,12 +120,44 @@ for (const family of ['xlm-roberta', 'distilbert', 'electra'] as const) {
     r = cli('rank', '--model', dot, '--cache', cache, '--id', t.slice[0]![0], '--top', '3', '--json', '--dtype', 'f32');
     assert.equal(r.status, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { results: unknown[] }).results.length, 3);
-    // export is BERT's alone so far: one line, not a crash
-    r = cli('export', '--model', cross, '--output', join(dir, `${family}-export`));
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, new RegExp(`a ${family} model; export writes BERT models only so far`));
+  });
+
+  test(`${family}: exported (ONNX + tokenizer.json), onnxruntime-node and transformers.js give ja-bert's ids and probabilities`, async () => {
+    const cross = join(dir, `${family}-cross`), out = join(dir, `${family}-export`);
+    const r = cli('export', '--model', cross, '--output', out);
+    assert.equal(r.status, 0, r.stderr);
+    const exported = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(exported.model_type, family);
+    // short enough not to be truncated (transformers.js' pair truncation is its own; what is compared here is the ids and the model)
+    const pairs = t.slice.slice(0, 24).map(([a, b]) => ({ text: t.body[a]!.slice(0, 24), textB: t.body[b]!.slice(0, 24) }));
+    const clf = TextClassifier.load(cross, { kernels: nativeKernels(), dtype: 'f32', maxSeqLength: 76 });
+    const want = clf.classify(pairs).map((c) => clf.labels.map((l) => c.probabilities[l]!));
+    // onnxruntime-node on ja-bert's own inputs; only the inputs the graph declares (no token types for XLM-R and DistilBERT)
+    const session = await ort.InferenceSession.create(join(out, 'onnx/model.onnx'));
+    assert.equal(session.inputNames.includes('token_type_ids'), family === 'electra');
+    const builder = new InputBuilder(loadTokenizer(cross), 76);
+    const f = pairs.map((p) => builder.features(p.text, p.textB));
+    const S = Math.max(...f.map((x) => x.inputIds.length));
+    assert.ok(S < 76, `no pair is truncated (${S} tokens)`);
+    const i64 = (rows: number[][], pad: number) => new ort.Tensor('int64', BigInt64Array.from(rows.flatMap((row) => [...row, ...new Array<number>(S - row.length).fill(pad)]), (v) => BigInt(v)), [rows.length, S]);
+    const feeds: Record<string, ort.Tensor> = { input_ids: i64(f.map((x) => x.inputIds), builder.pad), attention_mask: i64(f.map((x) => x.inputIds.map(() => 1)), 0) };
+    if (session.inputNames.includes('token_type_ids')) feeds.token_type_ids = i64(f.map((x) => x.tokenTypeIds), 0);
+    const z = (await session.run(feeds)).logits!.data as Float32Array;
+    want.forEach((w, i) => assert.ok(maxRelErr(softmax(z.subarray(i * w.length, (i + 1) * w.length)), w, 1e-2) < 1e-4, `onnxruntime, pair ${i}`));
+    // transformers.js: its tokenizer from tokenizer.json gives ja-bert's ids; its model gives ja-bert's probabilities
+    const tjs = await AutoTokenizer.from_pretrained(out);
+    const enc = tjs(pairs.map((p) => p.text), { text_pair: pairs.map((p) => p.textB), padding: true }) as { input_ids: { tolist(): bigint[][] } };
+    const ids = enc.input_ids.tolist().map((row) => row.map(Number));
+    f.forEach((x, i) => assert.deepEqual(ids[i]!.slice(0, x.inputIds.length), x.inputIds, `transformers.js ids, pair ${i}`));
+    const m = await AutoModelForSequenceClassification.from_pretrained(out, { dtype: 'fp32' });
+    const { logits } = await m(enc) as { logits: { data: Float32Array; dims: number[] } };
+    const C = logits.dims[1]!;
+    want.forEach((w, i) => assert.ok(maxRelErr(softmax(logits.data.subarray(i * C, (i + 1) * C)), w, 1e-2) < 1e-4, `transformers.js, pair ${i}`));
+    await m.dispose();
   });
 }
+
+const softmax = (v: ArrayLike<number>): number[] => { const mx = Math.max(...Array.from(v)); const e = Array.from(v, (x) => Math.exp(x - mx)); const s = e.reduce((a, b) => a + b, 0); return e.map((x) => x / s); };
 
 test('a sentence-transformers folder (modules.json, 1_Pooling, 2_Normalize): the encoder pools and normalises as it declares; a pooling ja-bert does not compute is one line', async () => {
   const { TextEncoder } = await import('../src/infer/models.js');

@@ -25,7 +25,7 @@ import { choiceOption, intOption, OptionError } from '../core/options.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { copyTokenizerFiles } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { configToJson } from '../model/config.js';
+import { configToJson, maxSequenceLength } from '../model/config.js';
 import { findModelFiles, loadBert, readConfig } from '../model/load.js';
 import { headDescription, type HeadType } from '../model/heads/index.js';
 import { loadTokenizer } from '../tokenize/index.js';
@@ -86,10 +86,10 @@ export function exportModel(o: ExportOptions): ExportResult {
 
   const files = findModelFiles(o.model);
   const family = readConfig(files).model_type ?? 'bert';
-  if (family !== 'bert') throw new OptionError(`${o.model}: a ${family} model; export writes BERT models only so far (${family} models fine-tune, predict, encode, cache and serve; its own folder is already in the Hugging Face layout)`);
+  if (family !== 'bert' && askedTask === 'fill-mask') throw new OptionError(`${o.model}: --task fill-mask exports BERT's masked-LM head; this is a ${family} model`);
   const { model, initialised } = loadBert(o.model, { kernels: o.kernels, dtype: 'f32', nspHead: true, mlmHead: askedTask === 'fill-mask' });
   const cfg = model.cfg;
-  const has = (name: string) => !initialised.includes(name);
+  const has = (name: string) => model.layout.byName.has(name) && !initialised.includes(name);
   let task: OnnxTask, head = 'none', labels = cfg.labels;
   if (askedTask === 'fill-mask') {
     if (!has('cls.predictions.transform.dense.weight')) throw new DataError(`${o.model}: --task fill-mask needs the masked-LM head (cls.predictions.*), which this checkpoint does not have`);
@@ -97,7 +97,7 @@ export function exportModel(o: ExportOptions): ExportResult {
   } else if (cfg.pair_head || askedTask === 'feature-extraction') {
     task = 'feature-extraction'; labels = [];
   } else if (askedTask === 'text-classification' || askedTask === undefined) {
-    if (cfg.labels.length) { task = 'text-classification'; head = 'classifier'; }
+    if (cfg.labels.length) { task = 'text-classification'; head = model.family.classifier.w.replace(/\.weight$/, ''); }
     else if (has('cls.seq_relationship.weight')) { task = 'text-classification'; head = 'cls.seq_relationship'; labels = NSP_LABELS; }
     else if (askedTask) throw new DataError(`${o.model}: no classifier and no next-sentence head to export for text-classification`);
     else { task = 'feature-extraction'; labels = []; }
@@ -105,14 +105,14 @@ export function exportModel(o: ExportOptions): ExportResult {
 
   const tokenizer = loadTokenizer(files.dir, { lowercase: o.lowercase });
   const pad = new InputBuilder(tokenizer, 8).pad;
-  const tok = exportTokenizer(tokenizer, cfg.max_position_embeddings);
+  const tok = exportTokenizer(tokenizer, maxSequenceLength(cfg));
 
   // config.json as HF reads it, with the pad token the inputs use (HF's default 0 is often another token)
   const json: Record<string, unknown> = { ...configToJson(cfg), pad_token_id: pad, position_embedding_type: 'absolute', torch_dtype: 'float32' };
   if (head === 'cls.seq_relationship') Object.assign(json, { architectures: ['BertForNextSentencePrediction'] });
   if (task === 'text-classification') Object.assign(json, { num_labels: labels.length, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) });
   if (task === 'fill-mask') json.architectures = ['BertForMaskedLM'];
-  if (task === 'feature-extraction') { json.architectures = ['BertModel']; delete json.id2label; delete json.label2id; delete json.num_labels; }
+  if (task === 'feature-extraction') { json.architectures = [model.family.baseArch]; delete json.id2label; delete json.label2id; delete json.num_labels; }
   if (cfg.pair_head) json.ja_bert_pair_head = 'pair_head.json';
 
   const out = o.output.replace(/\/+$/, '');

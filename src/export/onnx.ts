@@ -124,8 +124,11 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     const scales = g.op('Mul', [xs!, g.f32(`${prefix}.weight_scale`, [out], scale)]);
     return g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: FLOAT }), scales]), b]);
   };
-  const layerNorm = (x: string, prefix: string): string =>
-    g.op('LayerNormalization', [x, g.f32(`${prefix}.weight`, [D], P(`${prefix}.weight`)), g.f32(`${prefix}.bias`, [D], P(`${prefix}.bias`))], { axis: -1, epsilon: eps });
+  const layerNorm = (x: string, prefix: string, width = D): string =>
+    g.op('LayerNormalization', [x, g.f32(`${prefix}.weight`, [width], P(`${prefix}.weight`)), g.f32(`${prefix}.bias`, [width], P(`${prefix}.bias`))], { axis: -1, epsilon: eps });
+  const F = model.family, E = cfg.embedding_size ?? D;
+  const stem = (d: { w: string }): string => d.w.replace(/\.weight$/, '');
+  const withTypes = F.type !== null && cfg.type_vocab_size > 1;
   const gelu = (x: string): string => {
     if (geluIsTanh(cfg.hidden_act)) {
       // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
@@ -137,42 +140,60 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
   };
 
-  // embeddings
-  const wordName = 'bert.embeddings.word_embeddings.weight', V = cfg.vocab_size;
+  // embeddings (the family's names, family.ts): word + position (+ token type) in width E, LayerNorm, (ELECTRA) projected to D
+  const wordName = F.word, V = cfg.vocab_size;
   let words: string;
   if (q) {
-    const { q: tq, scale } = quantizeRows(P(wordName), V, D);
-    const rows = g.op('Cast', [g.op('Gather', [g.i8(`${wordName}_quantized`, [V, D], tq), 'input_ids'], { axis: 0 })], { to: FLOAT });
+    const { q: tq, scale } = quantizeRows(P(wordName), V, E);
+    const rows = g.op('Cast', [g.op('Gather', [g.i8(`${wordName}_quantized`, [V, E], tq), 'input_ids'], { axis: 0 })], { to: FLOAT });
     const rowScale = g.op('Unsqueeze', [g.op('Gather', [g.f32(`${wordName}_scale`, [V], scale), 'input_ids'], { axis: 0 }), g.ints([-1])]);
     words = g.op('Mul', [rows, rowScale]);
-  } else words = g.op('Gather', [g.f32(wordName, [V, D], P(wordName)), 'input_ids'], { axis: 0 });
-  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int(1)], { axis: 0 });
-  const positions = g.op('Range', [g.int(0), seqLen, g.int(1)]);
-  const pos = g.op('Gather', [g.f32('bert.embeddings.position_embeddings.weight', [cfg.max_position_embeddings, D], P('bert.embeddings.position_embeddings.weight')), positions], { axis: 0 });
-  const types = g.op('Gather', [g.f32('bert.embeddings.token_type_embeddings.weight', [cfg.type_vocab_size, D], P('bert.embeddings.token_type_embeddings.weight')), 'token_type_ids'], { axis: 0 });
-  let x = layerNorm(g.op('Add', [g.op('Add', [words, pos]), types]), 'bert.embeddings.LayerNorm');
+  } else words = g.op('Gather', [g.f32(wordName, [V, E], P(wordName)), 'input_ids'], { axis: 0 });
+  let positions: string;
+  if (F.positions === 'absolute') {
+    const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int(1)], { axis: 0 });
+    positions = g.op('Range', [g.int(0), seqLen, g.int(1)]);
+  } else {
+    // fairseq's: padding_idx + the running count of non-padding tokens, padding_idx at padding (HF's create_position_ids_from_input_ids)
+    const pad = cfg.pad_token_id ?? 1;
+    const real = g.op('Cast', [g.op('Not', [g.op('Equal', ['input_ids', g.int(pad)])])], { to: INT64 });
+    positions = g.op('Add', [g.op('Mul', [g.op('CumSum', [real, g.int(1)]), real]), g.int(pad)]);
+  }
+  const pos = g.op('Gather', [g.f32(F.pos, [cfg.max_position_embeddings, E], P(F.pos)), positions], { axis: 0 });
+  let sum = g.op('Add', [words, pos]);
+  if (F.type && withTypes) sum = g.op('Add', [sum, g.op('Gather', [g.f32(F.type, [cfg.type_vocab_size, E], P(F.type)), 'token_type_ids'], { axis: 0 })]);
+  // one token type (RoBERTa): its row is added to every position
+  else if (F.type) sum = g.op('Add', [sum, g.f32(`${F.type}_row0`, [E], P(F.type).slice(0, E))]);
+  let x = layerNorm(sum, stem(F.embLn), E);
+  if (F.proj) x = linear(x, stem(F.proj), D, E);
 
   // the additive mask [batch, 1, 1, sequence]: 0 where attended, −10000 where padded
   const maskF = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: FLOAT }), g.ints([1, 2])]);
   const maskAdd = g.op('Mul', [g.op('Sub', [g.scalar(1), maskF]), g.scalar(MASK_NEG)]);
   const heads = g.ints([0, 0, H, dh]), merged = g.ints([0, 0, D]);
   for (let l = 0; l < cfg.num_hidden_layers; l++) {
-    const p = `bert.encoder.layer.${l}.`;
+    const n = F.layer(l);
     const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
-    const qh = split(linear(x, `${p}attention.self.query`, D, D), [0, 2, 1, 3]);
-    const kh = split(linear(x, `${p}attention.self.key`, D, D), [0, 2, 3, 1]);
-    const vh = split(linear(x, `${p}attention.self.value`, D, D), [0, 2, 1, 3]);
+    const qh = split(linear(x, stem(n.q), D, D), [0, 2, 1, 3]);
+    const kh = split(linear(x, stem(n.k), D, D), [0, 2, 3, 1]);
+    const vh = split(linear(x, stem(n.v), D, D), [0, 2, 1, 3]);
     const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(1 / Math.sqrt(dh))]), maskAdd]);
     const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vh])], { perm: [0, 2, 1, 3] }), merged]);
-    const h1 = layerNorm(g.op('Add', [linear(ctx, `${p}attention.output.dense`, D, D), x]), `${p}attention.output.LayerNorm`);
-    const inter = gelu(linear(h1, `${p}intermediate.dense`, I, D));
-    x = layerNorm(g.op('Add', [linear(inter, `${p}output.dense`, D, I), h1]), `${p}output.LayerNorm`);
+    const h1 = layerNorm(g.op('Add', [linear(ctx, stem(n.ao), D, D), x]), stem(n.ln1));
+    const inter = gelu(linear(h1, stem(n.inter), I, D));
+    x = layerNorm(g.op('Add', [linear(inter, stem(n.out), D, I), h1]), stem(n.ln2));
   }
 
   const outputs: Array<{ name: string; dims: Array<string | number> }> = [];
-  const pooled = () => g.op('Tanh', [linear(g.op('Gather', [x, g.int(0)], { axis: 1 }), 'bert.pooler.dense', D, D)]);
+  // the pooler on the first token: BERT's tanh, or the family head's first layer (tanh, exact GELU, ReLU)
+  const pooled = () => {
+    const pre = linear(g.op('Gather', [x, g.int(0)], { axis: 1 }), stem(F.pooler), D, D);
+    if (F.poolerAct === 'tanh') return g.op('Tanh', [pre]);
+    if (F.poolerAct === 'relu') return g.op('Relu', [pre]);
+    return g.op('Mul', [g.op('Mul', [pre, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [pre, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+  };
   if (o.task === 'text-classification') {
-    const prefix = o.classifier ?? 'classifier', C = P(`${prefix}.bias`).length;
+    const prefix = o.classifier ?? stem(F.classifier), C = P(`${prefix}.bias`).length;
     g.op('Identity', [linear(pooled(), prefix, C, D)], {}, 'logits');
     outputs.push({ name: 'logits', dims: ['batch_size', C] });
   } else if (o.task === 'fill-mask') {
@@ -189,7 +210,8 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   }
 
   const tensorType = (elemType: number, dims: Array<string | number>) => ({ tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } });
-  const input = ['input_ids', 'attention_mask', 'token_type_ids'].map((name) => ({ name, type: tensorType(INT64, ['batch_size', 'sequence_length']) }));
+  // token_type_ids only where the model reads them (RoBERTa's single type and DistilBERT take none, as HF's ONNX exports of them)
+  const input = ['input_ids', 'attention_mask', ...(withTypes ? ['token_type_ids'] : [])].map((name) => ({ name, type: tensorType(INT64, ['batch_size', 'sequence_length']) }));
   const model_ = onnx.ModelProto.create({
     irVersion: 8, producerName: 'ja-bert', producerVersion: o.producerVersion ?? '', opsetImport: [{ domain: '', version: o.opset ?? 17 }],
     graph: { name: 'bert', node: g.nodes, initializer: g.inits, input, output: outputs.map((u) => ({ name: u.name, type: tensorType(FLOAT, u.dims) })) },

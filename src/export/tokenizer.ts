@@ -28,16 +28,20 @@ export interface TokenizerExport {
 /** the special tokens by role, as the model's inputs use them */
 function specials(tok: Tokenizer): Record<'cls_token' | 'sep_token' | 'pad_token' | 'unk_token' | 'mask_token', string> {
   const pick = (...names: string[]) => names.find((n) => tok.tokenId(n) !== undefined) ?? names[0]!;
-  return { cls_token: pick('[CLS]', '<cls>'), sep_token: pick('[SEP]', '<sep>'), pad_token: pick('[PAD]', '<pad>'), unk_token: pick('[UNK]', '<unk>'), mask_token: pick('[MASK]', '<mask>') };
+  return { cls_token: pick('[CLS]', '<cls>', '<s>'), sep_token: pick('[SEP]', '<sep>', '</s>'), pad_token: pick('[PAD]', '<pad>'), unk_token: pick('[UNK]', '<unk>'), mask_token: pick('[MASK]', '<mask>') };
 }
+
+/** a vocabulary framed as RoBERTa's (<s> a </s></s> b </s>, tokenize/inputs.ts): no [CLS], an <s> and a </s> */
+const robertaFramed = (tok: Tokenizer): boolean => tok.tokenId('[CLS]') === undefined && tok.tokenId('<s>') !== undefined && tok.tokenId('</s>') !== undefined;
 
 function template(tok: Tokenizer, cls: string, sep: string): Record<string, unknown> {
   const sp = (id: string, typeId: number) => ({ SpecialToken: { id, type_id: typeId } });
   const seq = (id: 'A' | 'B', typeId: number) => ({ Sequence: { id, type_id: typeId } });
+  const roberta = robertaFramed(tok);
   return {
     type: 'TemplateProcessing',
     single: [sp(cls, 0), seq('A', 0), sp(sep, 0)],
-    pair: [sp(cls, 0), seq('A', 0), sp(sep, 0), seq('B', 1), sp(sep, 1)],
+    pair: roberta ? [sp(cls, 0), seq('A', 0), sp(sep, 0), sp(sep, 0), seq('B', 0), sp(sep, 0)] : [sp(cls, 0), seq('A', 0), sp(sep, 0), seq('B', 1), sp(sep, 1)],
     special_tokens: Object.fromEntries([cls, sep].map((t) => [t, { id: t, ids: [tok.tokenId(t)!], tokens: [t] }])),
   };
 }
@@ -47,7 +51,8 @@ const added = (id: number, content: string, special: boolean) => ({ id, content,
 function sentencePieceJson(tok: SentencePieceTokenizer, sp: ReturnType<typeof specials>): Record<string, unknown> | string {
   const m = tok.model;
   if (m.modelType !== 'unigram') return `a SentencePiece ${m.modelType} model: tokenizer.json is written for unigram models (the .model file is exported for SentencePiece itself)`;
-  if (!tok.idsArePiecePositions) return 'the ids come from a .vocab file in another order than the model\'s pieces';
+  if (tok.fairseq && (m.unkId !== 0 || m.pieces[1] !== '<s>' || m.pieces[2] !== '</s>')) return 'fairseq ids over a SentencePiece model whose first pieces are not <unk> <s> </s>';
+  if (!tok.fairseq && !tok.idsArePiecePositions) return 'the ids come from a .vocab file in another order than the model\'s pieces';
   if (m.treatWhitespaceAsSuffix || !m.escapeWhitespaces || !m.addDummyPrefix || !m.removeExtraWhitespaces) return 'the SentencePiece model\'s whitespace options (suffix, no escaping, no dummy prefix or keeping extra spaces) have no tokenizer.json equivalent';
   const normalizers: Array<Record<string, unknown>> = [];
   if (tok.lowercase) normalizers.push({ type: 'Lowercase' });
@@ -66,13 +71,18 @@ function sentencePieceJson(tok: SentencePieceTokenizer, sp: ReturnType<typeof sp
   // sections, each stripped and given its own "▁" (HF's converter does so, and loses the space before a "-"),
   // while SentencePiece segments them inside the normalised text, where their score of 0 always wins
   const addedTokens = m.pieces.flatMap((p, id) => (m.types[id] === PieceType.CONTROL || (m.types[id] === PieceType.USER_DEFINED && Object.values(sp).includes(p)) ? [added(id, p, true)] : []));
+  // XLM-R: fairseq's ids, as HF's XLMRobertaConverter writes them: <s> <pad> </s> <unk>, the pieces after the model's first three, <mask>
+  const unigram = tok.fairseq
+    ? { type: 'Unigram', unk_id: 3, byte_fallback: m.byteFallback, vocab: [['<s>', 0], ['<pad>', 0], ['</s>', 0], ['<unk>', 0], ...m.pieces.slice(3).map((p, i) => [p, m.scores[i + 3]!]), ['<mask>', 0]] }
+    : { type: 'Unigram', unk_id: m.unkId, vocab: m.pieces.map((p, i) => [p, m.scores[i]!]), byte_fallback: m.byteFallback };
+  if (tok.fairseq) addedTokens.splice(0, addedTokens.length, ...['<s>', '<pad>', '</s>', '<unk>', '<mask>'].map((t) => added(tok.tokenId(t)!, t, true)));
   return {
     version: '1.0', truncation: null, padding: null, added_tokens: addedTokens,
     normalizer: { type: 'Sequence', normalizers },
     pre_tokenizer: metaspace,
     post_processor: template(tok, sp.cls_token, sp.sep_token),
     decoder: m.byteFallback ? { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] } : metaspace,
-    model: { type: 'Unigram', unk_id: m.unkId, vocab: m.pieces.map((p, i) => [p, m.scores[i]!]), byte_fallback: m.byteFallback },
+    model: unigram,
   };
 }
 
@@ -99,11 +109,15 @@ export function exportTokenizer(tok: Tokenizer, maxLength: number): TokenizerExp
     : 'the model folder\'s own tokenizer.json is copied as it is';
   const files: Record<string, string | Uint8Array> = {};
   files['special_tokens_map.json'] = JSON.stringify(sp, null, 2) + '\n';
-  const common = { ...sp, model_max_length: maxLength, clean_up_tokenization_spaces: false, model_input_names: ['input_ids', 'token_type_ids', 'attention_mask'] };
+  const roberta = robertaFramed(tok);
+  const common = { ...sp, ...(roberta ? { bos_token: '<s>', eos_token: '</s>' } : {}), model_max_length: maxLength, clean_up_tokenization_spaces: false,
+    model_input_names: roberta ? ['input_ids', 'attention_mask'] : ['input_ids', 'token_type_ids', 'attention_mask'] };
   if (typeof json !== 'string') {
     files['tokenizer.json'] = JSON.stringify(json) + '\n';
-    // BertTokenizerFast: HF loads it from tokenizer.json, and transformers.js then returns token_type_ids (its generic class does not)
-    files['tokenizer_config.json'] = JSON.stringify({ tokenizer_class: 'BertTokenizerFast', ...common, do_lower_case: tok instanceof WordPieceTokenizer ? tok.opts.doLowerCase : (tok as SentencePieceTokenizer).lowercase }, null, 2) + '\n';
+    // BertTokenizerFast: HF loads it from tokenizer.json, and transformers.js then returns token_type_ids (its generic class does not);
+    // XLMRobertaTokenizerFast for RoBERTa's framing (no token types)
+    files['tokenizer_config.json'] = JSON.stringify({ tokenizer_class: roberta ? 'XLMRobertaTokenizerFast' : 'BertTokenizerFast', ...common,
+      do_lower_case: tok instanceof WordPieceTokenizer ? tok.opts.doLowerCase : (tok as SentencePieceTokenizer).lowercase }, null, 2) + '\n';
     return { files };
   }
   // no tokenizer.json: the folder's own files (vocab.txt, tokenizer_config.json, a .model) are what HF's slow tokenizers read

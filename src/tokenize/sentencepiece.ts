@@ -217,12 +217,15 @@ export class SentencePieceTokenizer {
   private enc = new TextEncoder();
   private dec = new TextDecoder();
 
-  /** piece -> id from a `.vocab` file (line number), as the seed's tokenizer maps them */
+  /** piece -> id from a `.vocab` file (line number), as the seed's tokenizer maps them, or fairseq's ids */
   private vocabIds: Map<string, number> | null = null;
+  /** ids are fairseq's (XLM-R): <s> <pad> </s> <unk>, then the pieces shifted by one, <mask> last */
+  readonly fairseq: boolean;
 
   constructor(model: SentencePieceModel, opts: SentencePieceOptions = {}) {
     this.model = model;
     this.lowercase = opts.lowercase ?? false;
+    this.fairseq = !opts.vocabFile && (opts.fairseq ?? false);
     if (opts.vocabFile) {
       const lines = readFileChecked(opts.vocabFile, 'vocabulary', MAX_TEXT_BYTES, TokenizerError).toString('utf8').split('\n').filter((l) => l !== '');
       this.vocabIds = new Map();
