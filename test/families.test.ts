@@ -211,3 +211,9 @@ test('XLM-R tokenizer parity on 2,000 Japanese lines: ja-bert\'s fairseq ids are
   const b = new InputBuilder(tok, 512), f = b.features(lines[0]!, lines[1]!);
   assert.deepEqual((await rust.encode(lines[0]!, lines[1]!)).getIds(), f.inputIds);
 });
+
+test('a tokenizer defined by the model\'s own code (tokenizer_config.json auto_map, as LINE\'s DistilBERT) is one line, not a silently different tokenization', () => {
+  const m = familyModel('distilbert');
+  writeFileSync(join(m, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'DistilBertJapaneseTokenizer', auto_map: { AutoTokenizer: ['distilbert_japanese_tokenizer.DistilBertJapaneseTokenizer', null] } }));
+  assert.throws(() => loadTokenizer(m), /tokenizer_config\.json names DistilBertJapaneseTokenizer, a tokenizer defined by the model's own Python code \(auto_map\); ja-bert cannot reproduce it/);
+});

@@ -17,6 +17,16 @@ export interface Tokenizer {
   tokenId(token: string): number | undefined;
 }
 
+/** the class a folder's tokenizer_config.json maps AutoTokenizer to through auto_map (custom code), if any */
+function customTokenizer(dir: string): string | null {
+  try {
+    const v = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')) as { auto_map?: { AutoTokenizer?: unknown }; tokenizer_class?: unknown };
+    const a = v.auto_map?.AutoTokenizer;
+    if (a === undefined || a === null) return null;
+    return typeof v.tokenizer_class === 'string' ? v.tokenizer_class : JSON.stringify(a);
+  } catch { return null; }
+}
+
 /** config.json's model_type in a model folder, if any */
 function modelType(dir: string): string | undefined {
   try {
@@ -46,6 +56,10 @@ export function loadTokenizer(path: string, opts: TokenizerOptions = {}): Tokeni
     if (path.endsWith('.txt')) return wordPieceFromFolder(dirname(path), opts);
     throw new TokenizerError(`${path}: not a tokenizer file this build reads (a SentencePiece .model or a WordPiece vocab.txt)`);
   }
+  // a tokenizer that is custom code (tokenizer_config.json's auto_map, trust_remote_code in HF): ja-bert cannot know what it does
+  // before the files it would read (LINE's DistilBERT splits words with MeCab before SentencePiece, for one)
+  const custom = customTokenizer(path);
+  if (custom) throw new TokenizerError(`${path}: tokenizer_config.json names ${custom}, a tokenizer defined by the model's own Python code (auto_map); ja-bert cannot reproduce it`);
   // a SentencePiece .model first: ja-bert applies its normaliser exactly, where tokenizer.json readers in
   // JavaScript approximate it (ja-bert export writes both); then tokenizer.json, then vocab.txt
   const models = readdirSync(path).filter((f) => f.endsWith('.model')).sort();
