@@ -14,6 +14,10 @@ import { Encoder, closeEngine } from '../src/index.js';
 import { cachedSnapshot, parseHubId, resolveCachedModel } from '../src/io/hub.js';
 import { findModelFiles } from '../src/io/checkpoint.js';
 import { tinySetup } from './helpers.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
+import { saveBert } from '../src/model/load.js';
+import { nativeKernels } from '../src/core/native.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const sha1 = (b: Buffer | string) => createHash('sha1').update(b).digest('hex');
@@ -64,6 +68,17 @@ before(async () => {
   repos.set('test-org/tiny', { commit: sha1('tiny-1'), files, lfs: new Set(['model.safetensors', 'spiece.model']) });
   repos.set('test-org/gated', { commit: sha1('gated-1'), files, lfs: new Set(['model.safetensors']), gated: true });
   repos.set('test-org/corrupt', { commit: sha1('corrupt-1'), files, lfs: new Set(['model.safetensors']), corrupt: 'model.safetensors' });
+  // a sentence-transformers embedding model on XLM-R (as multilingual-e5 is): modules.json, 1_Pooling/config.json, XLM-R's SentencePiece file
+  const xlmr = join(dir, 'xlmr');
+  mkdirSync(xlmr);
+  saveBert(new Bert(makeConfig({ model_type: 'xlm-roberta', vocab_size: 32002, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 4, intermediate_size: 64,
+    max_position_embeddings: 66, type_vocab_size: 1, pad_token_id: 1 }), { kernels: nativeKernels(), seed: 2 }), xlmr);
+  repos.set('test-org/e5-tiny', { commit: sha1('e5-1'), lfs: new Set(['model.safetensors']), files: {
+    ...Object.fromEntries(readdirSync(xlmr).map((f) => [f, readFileSync(join(xlmr, f))])), 'sentencepiece.bpe.model': files['spiece.model']!,
+    'modules.json': Buffer.from(JSON.stringify([{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' }, { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' }])),
+    '1_Pooling/config.json': Buffer.from(JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: true, pooling_mode_mean_tokens: false })),
+  } });
   repos.set('test-org/noweights', { commit: sha1('nw-1'), files: { 'config.json': files['config.json']! }, lfs: new Set() });
   server = createServer(hub);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -180,4 +195,22 @@ test('refusals say which applies: 404, 401 (gated, HF_TOKEN), offline and not ca
   assert.ok(!existsSync(join(dir, 'x.jsonl')));
   const ok = await run(args('test-org/gated'), { ...env, HF_TOKEN: 'secret' });
   assert.equal(ok.status, 0, ok.stderr);
+});
+
+test('a sentence-transformers model on XLM-R by hub id: its SentencePiece file, modules.json and 1_Pooling/config.json arrive, and the encoder pools as declared (cls, normalised)', async () => {
+  const hf = join(dir, 'hf-e5');
+  const prev = { HF_HOME: process.env.HF_HOME, HF_ENDPOINT: process.env.HF_ENDPOINT };
+  process.env.HF_HOME = hf; process.env.HF_ENDPOINT = url;
+  try {
+    const enc = await Encoder.load('test-org/e5-tiny');
+    const [u, v] = await enc.encode(['ファイルを削除する', 'ファイルを消す']);
+    assert.ok(Math.abs(u!.reduce((a, x) => a + x * x, 0) - 1) < 1e-5, 'normalised as 2_Normalize declares');
+    const cls = await enc.encode(['ファイルを削除する', 'ファイルを消す'], { pooling: 'cls', normalize: true });
+    assert.deepEqual(Array.from(u!), Array.from(cls[0]!));
+    assert.deepEqual(Array.from(v!), Array.from(cls[1]!));
+    const snap = join(hf, 'hub', 'models--test-org--e5-tiny', 'snapshots', repos.get('test-org/e5-tiny')!.commit);
+    for (const f of ['sentencepiece.bpe.model', 'modules.json', '1_Pooling/config.json']) assert.ok(existsSync(join(snap, f)), f);
+  } finally {
+    for (const [k, val] of Object.entries(prev)) if (val === undefined) delete process.env[k]; else process.env[k] = val;
+  }
 });

@@ -30,7 +30,9 @@ export class HubError extends JaBertError { override readonly code = 'ERR_JA_BER
 registerError(HubError);
 
 /** the files a model folder may need besides config.json and its weights; each is fetched when the repository has it */
-export const HUB_OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'spiece.model', 'sentencepiece.bpe.model', 'added_tokens.json'];
+export const HUB_OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'spiece.model', 'sentencepiece.bpe.model', 'added_tokens.json',
+  // sentence-transformers folders (embedding models): the pooling and normalisation they declare
+  'modules.json', '1_Pooling/config.json', 'sentence_bert_config.json'];
 /** the weights, in the order they are preferred */
 export const HUB_WEIGHTS = ['model.safetensors', 'pytorch_model.bin'];
 
