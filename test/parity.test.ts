@@ -12,6 +12,8 @@ import { readSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import type { Batch } from '../src/model/bert.js';
 import { maxAbs, maxRelErr, normErr, tempDir } from './helpers.js';
+import { electraStep } from '../src/pretrain/electra.js';
+import { Rng } from '../src/core/random.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 
@@ -247,4 +249,56 @@ test('a model_type ja-bert does not load is one line naming the supported ones; 
   const cfg = JSON.parse(readFileSync(join(FIX, 'parity-xlm-roberta', 'config.json'), 'utf8')) as Record<string, unknown>;
   writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...cfg, max_position_embeddings: 64 }));
   assert.throws(() => loadBert(tmp, { kernels: nativeKernels() }), /missing: roberta\.embeddings\.word_embeddings\.weight.*unexpected: bert\.embeddings/);
+});
+
+test('ELECTRA pretraining matches PyTorch: generator MLM loss, replaced-token loss over real tokens, and every gradient of both models with the shared embeddings', () => {
+  const dir = join(FIX, 'parity-electra-pretrain');
+  const { get, batch } = referenceBatch(dir);
+  const masked = toFloat64(get('masked_input_ids')), positions = toFloat64(get('positions')), targets = toFloat64(get('targets'));
+  const sampled = toFloat64(get('sampled'));
+  const { B, S } = batch;
+  // the step's inputs as electraStep takes them: each row's real tokens, its masking, and the given samples
+  const rows = Array.from({ length: B }, (_, b) => {
+    const n = batch.attentionMask.subarray(b * S, b * S + S).reduce((a, x) => a + x, 0);
+    return { input: Array.from(batch.inputIds.subarray(b * S, b * S + n)), tokenTypes: Array.from(batch.tokenTypeIds.subarray(b * S, b * S + n)), starts: new Uint8Array(n).fill(1) };
+  });
+  const masks = rows.map((r, b) => {
+    const mine = Array.from(positions).map((p, i) => ({ p, i })).filter(({ p }) => Math.floor(p / S) === b);
+    return { input: Array.from(masked.subarray(b * S, b * S + r.input.length)), positions: mine.map(({ p }) => p % S), targets: mine.map(({ i }) => targets[i]!) };
+  });
+  const sp = { cls: 2, sep: 3, mask: 4, pad: 0, vocab: 99, special: new Set([0, 1, 2, 3, 4]) };
+  for (const K of [nativeKernels(), refKernels]) {
+    const disc = loadBert(dir, { kernels: K, rtdHead: true });
+    const gen = loadBert(join(dir, 'generator'), { kernels: K, mlmHead: true });
+    assert.deepEqual([disc.initialised, gen.initialised], [['classifier.dense.weight', 'classifier.dense.bias'], ['classifier.dense.weight', 'classifier.dense.bias']],
+      'every pretraining tensor comes from the checkpoints (the classification head\'s dense layer is not part of pretraining)');
+    // the generator's own copy of the embeddings is overwritten by the discriminator's: they are one set of parameters
+    gen.model.param('electra.embeddings.word_embeddings.weight').fill(0);
+    disc.model.zeroGrads(); gen.model.zeroGrads();
+    let draws = 0;
+    const r = electraStep(disc.model, gen.model, rows, sp, { train: false, backward: true, seed: 0, rng: new Rng(1), discWeight: 50, masks, sample: () => sampled[draws++]! });
+    assert.equal(draws, positions.length);
+    for (const [name, got] of [['gen_loss', r.mlmLoss], ['disc_loss', r.rtdLoss], ['loss', r.loss]] as const) {
+      const want = toFloat64(get(name))[0]!;
+      assert.ok(Math.abs(got - want) / want < 1e-5, `${K.name}: ${name} ${got} vs ${want}`);
+    }
+    assert.equal(r.tp + r.fn, 4, 'four of the six samples differ from the original token');
+    assert.equal(r.active, batch.attentionMask.reduce((a, x) => a + x, 0));
+    check(`${K.name} disc logits`, disc.model.rtdLogits().subarray(0, B * S).map((z, i) => (batch.attentionMask[i] ? z : 0)),
+      toFloat64(get('disc_logits')).map((z, i) => (batch.attentionMask[i] ? z : 0)), 1e-4);
+    let gmax = 0;
+    for (const [k, t] of readSafetensors(join(dir, 'reference.safetensors')).tensors) if (k.includes('grad.')) gmax = Math.max(gmax, maxAbs(toFloat64(t)));
+    let n = 0;
+    for (const [m, prefix] of [[disc.model, 'grad.'], [gen.model, 'generator_grad.']] as const) {
+      for (const spec of m.layout.specs) {
+        if (spec.name.startsWith('classifier.')) { assert.equal(maxAbs(m.grad(spec.name)), 0, `${spec.name} takes no part`); continue; }
+        const ref = prefix === 'generator_grad.' && spec.name.startsWith('electra.embeddings.') ? null : get(prefix + spec.name);
+        if (!ref) { assert.equal(maxAbs(m.grad(spec.name)), 0, `the generator's ${spec.name} gradient went to the discriminator's`); continue; }
+        n++;
+        if (spec.name.endsWith('key.bias')) { assert.ok(maxAbs(m.grad(spec.name)) / gmax <= 1e-6, `grad ${spec.name} should vanish`); continue; }
+        check(`${K.name} ${prefix}${spec.name}`, m.grad(spec.name), toFloat64(ref), 1e-3, 1e-3 * gmax);
+      }
+    }
+    assert.equal(n, [...readSafetensors(join(dir, 'reference.safetensors')).tensors.keys()].filter((k) => k.includes('grad.')).length, 'every reference gradient is compared');
+  }
 });

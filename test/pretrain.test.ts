@@ -185,7 +185,7 @@ test('pretrain --objective sop --wwm trains the pair head and reports held-out p
   assert.match(other.stderr, /holds another run/);
   const bad = cli(args(join(dir, 'bad'), 'xyz'));
   assert.equal(bad.status, 2);
-  assert.match(bad.stderr, /--objective must be mlm, nsp or sop, got "xyz"/);
+  assert.match(bad.stderr, /--objective must be mlm, nsp, sop or electra, got "xyz"/);
   assert.ok(!existsSync(join(dir, 'bad')));
 });
 
@@ -202,4 +202,59 @@ test('continued pretraining (--model) writes a complete model folder: weights, c
   assert.equal(loadTokenizer(out).vocabSize, loadTokenizer(WIKI).vocabSize);
   r = cli(['pretrain', ...common, '--model', out, '--output', join(dir, 'cont2')]);
   assert.equal(r.status, 0, r.stderr);
+});
+
+test('pretrain --objective electra: generator and discriminator learn together, saved as ElectraForPreTraining + generator/ElectraForMaskedLM with one set of embeddings; resumes after SIGKILL exactly; continues from its folder', () => {
+  const args = (out: string, extra: string[] = []) => ['pretrain', '--corpus', corpus, '--tokenizer', WIKI, '--output', out, '--layers', '1', '--hidden', '32', '--heads', '2',
+    '--intermediate', '64', '--max-seq-length', '32', '--batch-size', '16', '--max-steps', '30', '--learning-rate', '2e-3', '--eval-steps', '10', '--save-steps', '10', '--seed', '3',
+    '--objective', 'electra', '--generator-size', '0.25', ...extra];
+  const out = join(dir, 'electra');
+  const r = cli(args(out));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /generator hidden 8/);
+  assert.match(r.stdout, /replaced-token accuracy \d\.\d{4}/);
+  const rep = JSON.parse(readFileSync(join(out, 'pretrain_report.json'), 'utf8')) as { objective: string; disc_weight: number; generator: { hidden_size: number };
+    evaluations: Array<Record<string, number>>; eval_rtd_accuracy: number; eval_replaced: number };
+  assert.equal(rep.objective, 'electra');
+  assert.equal(rep.disc_weight, 50);
+  assert.equal(rep.generator.hidden_size, 8);
+  const ev = rep.evaluations;
+  assert.equal(ev.length, 3);
+  assert.ok(ev[2]!.eval_loss! < ev[0]!.eval_loss!, `the generator's held-out MLM loss falls: ${ev.map((e) => e.eval_loss!.toFixed(3))}`);
+  assert.ok(ev[2]!.eval_rtd_loss! < ev[0]!.eval_rtd_loss!, `the discriminator's held-out loss falls: ${ev.map((e) => e.eval_rtd_loss!.toFixed(3))}`);
+  assert.ok(rep.eval_replaced > 0 && rep.eval_replaced < 0.15, `a share of the real tokens is replaced: ${rep.eval_replaced}`);
+  // Hugging Face's layout: the discriminator with its head, the generator in generator/, the same embedding values
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const gcfg = JSON.parse(readFileSync(join(out, 'generator', 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual([cfg.model_type, cfg.architectures, cfg.embedding_size], ['electra', ['ElectraForPreTraining'], 32]);
+  assert.deepEqual([gcfg.model_type, gcfg.architectures, gcfg.hidden_size, gcfg.num_attention_heads, gcfg.embedding_size], ['electra', ['ElectraForMaskedLM'], 8, 1, 32]);
+  const disc = loadBert(out, { kernels: nativeKernels(), rtdHead: true }), gen = loadBert(join(out, 'generator'), { kernels: nativeKernels(), mlmHead: true });
+  assert.deepEqual(disc.initialised, ['classifier.dense.weight', 'classifier.dense.bias'], 'the discriminator head is saved; the classification head is not pretrained');
+  assert.deepEqual(gen.initialised, ['classifier.dense.weight', 'classifier.dense.bias']);
+  for (const n of ['word_embeddings.weight', 'position_embeddings.weight', 'token_type_embeddings.weight', 'LayerNorm.weight', 'LayerNorm.bias']) {
+    assert.deepEqual(gen.model.param(`electra.embeddings.${n}`), disc.model.param(`electra.embeddings.${n}`), `shared ${n}`);
+  }
+  assert.ok(gen.model.layout.byName.has('electra.embeddings_project.weight'), 'the generator projects the 32-wide embeddings to its 8');
+  // fine-tuning starts from the discriminator: a classifier on it
+  assert.ok(loadBert(out, { kernels: nativeKernels(), labels: ['0', '1'] }).initialised.includes('classifier.out_proj.weight'));
+  // SIGKILL part-way, then the same command: the same two models
+  const kill = join(dir, 'electra-killed'), countFile = join(dir, 'electra-events');
+  assert.equal(cli(args(join(dir, 'electra-counted')), faultEnv({ JA_BERT_FAULT_COUNT: countFile })).status, 0);
+  const at = Math.round(Number(readFileSync(countFile, 'utf8')) * 0.6);
+  assert.equal(cli(args(kill), faultEnv({ JA_BERT_FAULT_AT: String(at) })).signal, 'SIGKILL');
+  const resumed = cli(args(kill));
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stderr, /resuming from .*checkpoint-\d+ at step \d+\/30/);
+  for (const f of ['model.safetensors', 'generator/model.safetensors']) assert.deepEqual(readFileSync(join(kill, f)), readFileSync(join(out, f)), f);
+  // continued from the folder (its generator/ with it); the objective must fit the model
+  const cont = cli(['pretrain', '--corpus', corpus, '--model', out, '--output', join(dir, 'electra-cont'), '--max-seq-length', '32', '--batch-size', '16', '--max-steps', '3', '--objective', 'electra']);
+  assert.equal(cont.status, 0, cont.stderr);
+  assert.match(cont.stderr, /generator hidden 8/);
+  const wrong = cli(['pretrain', '--corpus', corpus, '--model', out, '--output', join(dir, 'electra-mlm'), '--max-steps', '3']);
+  assert.equal(wrong.status, 2);
+  assert.match(wrong.stderr, /is electra: .*use --objective electra/);
+  const flag = cli(['pretrain', '--corpus', corpus, '--tokenizer', WIKI, '--output', join(dir, 'electra-flag'), '--objective', 'nsp', '--disc-weight', '10']);
+  assert.equal(flag.status, 2);
+  assert.match(flag.stderr, /--disc-weight and --embedding-size are for --objective electra/);
+  assert.ok(!existsSync(join(dir, 'electra-flag')) && !existsSync(join(dir, 'electra-mlm')));
 });

@@ -16,6 +16,15 @@ a plain PyTorch twin of the family written from Hugging Face's modeling files in
 - modeling_electra.py: embeddings in embedding_size (word + position + token type, LayerNorm), then
   embeddings_project to hidden_size; BERT's layers; ElectraClassificationHead: dense, GELU (exact), out_proj.
 
+And test/fixtures/parity-electra-pretrain/: ELECTRA's pretraining step (google-research/electra run_pretraining.py
+with HF's ElectraForMaskedLM / ElectraForPreTraining heads): a generator (generator/, hidden 8, one head, 16-wide
+embeddings projected to 8) and a discriminator (hidden 32) sharing one set of embedding tensors; the generator's
+masked-LM loss (generator_predictions: dense to embedding_size, exact GELU, LayerNorm; generator_lm_head tied to the
+word embeddings, with its bias) at given masked positions; the discriminator (discriminator_predictions: dense,
+hidden_act, dense_prediction) on the input with given samples put at those positions, binary cross-entropy over the
+real tokens against "replaced" (sample != original); loss = generator loss + 50 x discriminator loss, and the gradient
+of every parameter of both (the shared embeddings' once, summed over both uses).
+
 The same reference format as tools/make_parity_fixture.py ("ja-bert-parity" v1). Needs Debian's python3-torch.
 Re-run:  /usr/bin/python3 tools/make_family_fixtures.py
 """
@@ -186,8 +195,97 @@ def make(family, out_dir, seed):
     print(f"{out_dir}: loss {loss.item():.6f}, {len(p32)} parameters")
 
 
+def electra_encoder(p, cfg, ids, tt, mask):
+    """ElectraModel: embeddings in embedding_size, embeddings_project when it differs from hidden_size, BERT's layers"""
+    S, eps = ids.shape[1], cfg["layer_norm_eps"]
+    e = p["electra.embeddings.word_embeddings.weight"][ids] + p["electra.embeddings.position_embeddings.weight"][torch.arange(S)][None] \
+        + p["electra.embeddings.token_type_embeddings.weight"][tt]
+    h = layer_norm(e, p["electra.embeddings.LayerNorm.weight"], p["electra.embeddings.LayerNorm.bias"], eps)
+    if cfg["embedding_size"] != cfg["hidden_size"]:
+        h = h @ p["electra.embeddings_project.weight"].T + p["electra.embeddings_project.bias"]
+    madd = (1.0 - mask.to(h.dtype))[:, None, None, :] * torch.finfo(h.dtype).min
+    return bert_layers(p, "electra.encoder.layer", h, madd, cfg["num_hidden_layers"], cfg["num_attention_heads"], eps, act_fn(cfg["hidden_act"]), BERT_NAMES)
+
+
+def electra_shapes(prefix_cfg, E, D, L, I, with_proj):
+    shapes = {"electra.embeddings.word_embeddings.weight": (V, E), "electra.embeddings.position_embeddings.weight": (64, E),
+              "electra.embeddings.token_type_embeddings.weight": (2, E),
+              "electra.embeddings.LayerNorm.weight": (E,), "electra.embeddings.LayerNorm.bias": (E,)}
+    if with_proj:
+        shapes.update({"electra.embeddings_project.weight": (D, E), "electra.embeddings_project.bias": (D,)})
+    shapes.update(layer_shapes("electra.encoder.layer", BERT_NAMES, L, D, I))
+    return shapes
+
+
+def make_electra_pretraining(out_dir, seed):
+    torch.manual_seed(seed)
+    E, Dg, Ig, MASK = 16, 8, 32, 4
+    base = {"model_type": "electra", "vocab_size": V, "embedding_size": E, "num_hidden_layers": L, "hidden_act": "gelu",
+            "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 64, "type_vocab_size": 2,
+            "initializer_range": 0.02, "layer_norm_eps": 1e-12, "pad_token_id": 0}
+    dcfg = {"architectures": ["ElectraForPreTraining"], **base, "hidden_size": D, "num_attention_heads": H, "intermediate_size": I}
+    gcfg = {"architectures": ["ElectraForMaskedLM"], **base, "hidden_size": Dg, "num_attention_heads": 1, "intermediate_size": Ig}
+    dshapes = electra_shapes(dcfg, E, D, L, I, True)
+    dshapes.update({"discriminator_predictions.dense.weight": (D, D), "discriminator_predictions.dense.bias": (D,),
+                    "discriminator_predictions.dense_prediction.weight": (1, D), "discriminator_predictions.dense_prediction.bias": (1,)})
+    gshapes = electra_shapes(gcfg, E, Dg, L, Ig, True)
+    gshapes.update({"generator_predictions.dense.weight": (E, Dg), "generator_predictions.dense.bias": (E,),
+                    "generator_predictions.LayerNorm.weight": (E,), "generator_predictions.LayerNorm.bias": (E,), "generator_lm_head.bias": (V,)})
+    d32 = random_weights(dshapes)
+    g32 = random_weights(gshapes)
+    shared = [n for n in gshapes if n.startswith("electra.embeddings.")]
+    for n in shared:
+        g32[n] = d32[n]  # one set of embedding tensors (the generator's file holds a copy)
+    os.makedirs(os.path.join(out_dir, "generator"), exist_ok=True)
+    for d, cfg, w in ((out_dir, dcfg, d32), (os.path.join(out_dir, "generator"), gcfg, g32)):
+        with open(os.path.join(d, "config.json"), "w") as f:
+            json.dump(cfg, f, indent=2)
+        write_safetensors(os.path.join(d, "model.safetensors"), w, {"format": "pt"})
+    ids, tt, mask = batch(seed, 2, 3, 0, False)
+    # masked positions (row, position), the generator's input there ([MASK], a random token, the original kept), the samples
+    # (two equal to the original: not replaced)
+    picks = [(0, 1), (0, 4), (0, 8), (1, 2), (1, 5), (2, 1)]
+    masked = ids.clone()
+    S = ids.shape[1]
+    positions = torch.tensor([b * S + s for b, s in picks])
+    targets = ids.view(-1)[positions].clone()
+    for k, (b, s) in enumerate(picks):
+        masked[b, s] = MASK if k % 3 != 1 else (17 if k == 1 else ids[b, s])
+    sampled = torch.tensor([int(targets[0]), 40, 41, 42, int(targets[4]), 43])
+    disc_ids = ids.clone().view(-1)
+    disc_ids[positions] = sampled
+    disc_ids = disc_ids.view(ids.shape)
+    labels = (disc_ids != ids).double()
+    dp = {n: t.double().requires_grad_(True) for n, t in d32.items()}
+    gp = {n: (dp[n] if n in shared else t.double().requires_grad_(True)) for n, t in g32.items()}
+    hg = electra_encoder(gp, gcfg, masked, tt, mask)
+    x = hg.reshape(-1, Dg)[positions] @ gp["generator_predictions.dense.weight"].T + gp["generator_predictions.dense.bias"]
+    x = layer_norm(0.5 * x * (1 + torch.erf(x / math.sqrt(2))), gp["generator_predictions.LayerNorm.weight"], gp["generator_predictions.LayerNorm.bias"], 1e-12)
+    gen_logits = x @ gp["electra.embeddings.word_embeddings.weight"].T + gp["generator_lm_head.bias"]
+    gen_loss = torch.nn.functional.cross_entropy(gen_logits, targets)
+    hd = electra_encoder(dp, dcfg, disc_ids, tt, mask)
+    a = act_fn(dcfg["hidden_act"])(hd @ dp["discriminator_predictions.dense.weight"].T + dp["discriminator_predictions.dense.bias"])
+    z = (a @ dp["discriminator_predictions.dense_prediction.weight"].T + dp["discriminator_predictions.dense_prediction.bias"]).squeeze(-1)
+    active = mask.view(-1) == 1
+    disc_loss = torch.nn.functional.binary_cross_entropy_with_logits(z.view(-1)[active], labels.view(-1)[active])
+    loss = gen_loss + 50.0 * disc_loss
+    loss.backward()
+    ref = {"input_ids": ids, "token_type_ids": tt, "attention_mask": mask, "masked_input_ids": masked, "positions": positions, "targets": targets,
+           "sampled": sampled, "gen_loss": gen_loss.detach().reshape(1), "disc_loss": disc_loss.detach().reshape(1), "loss": loss.detach().reshape(1),
+           "disc_logits": z.detach()}
+    for n, t in dp.items():
+        ref["grad." + n] = t.grad.detach()
+    for n, t in gp.items():
+        if n not in shared:
+            ref["generator_grad." + n] = t.grad.detach()
+    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
+                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_family_fixtures.py", "torch": torch.__version__})
+    print(f"{out_dir}: generator loss {gen_loss.item():.6f}, discriminator loss {disc_loss.item():.6f}, {int(labels.sum())} replaced")
+
+
 if __name__ == "__main__":
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures")
     make("xlm-roberta", os.path.join(root, "parity-xlm-roberta"), 21)
     make("distilbert", os.path.join(root, "parity-distilbert"), 22)
     make("electra", os.path.join(root, "parity-electra"), 23)
+    make_electra_pretraining(os.path.join(root, "parity-electra-pretrain"), 24)

@@ -6,7 +6,7 @@ import { encodeFile } from '../encode.js';
 import { JaBertError } from '../core/errors.js';
 import { runEngineDemo, runManpageDemo } from '../demo.js';
 import { buildCorpus } from '../pretrain/corpus.js';
-import { pretrain } from '../pretrain/pretrain.js';
+import { pretrain, type PretrainOptions } from '../pretrain/pretrain.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { finetune, type FinetuneOptions, predict } from '../finetune.js';
 import { baseline, type BaselineOptions, type PairFeatureKind, type Pooling } from '../baseline/baseline.js';
@@ -94,11 +94,14 @@ Usage (ja-bert <command> --help shows one command; ja-bert --version):
   ja-bert pretrain --corpus corpus.txt --output OUT (--tokenizer spm.model [--layers 4 --hidden 256 --heads 4 --intermediate 1024] | --model DIR)
       [--max-seq-length 128 --batch-size 32 --learning-rate 1e-4 --epochs 1 --max-steps N --warmup-proportion 0.1 --seed 42 --save-steps 200 --eval-steps N
        --dtype auto|f32|bf16 --overwrite]
-      [--objective mlm|nsp|sop --wwm --report-to none|tensorboard]
+      [--objective mlm|nsp|sop|electra --wwm --report-to none|tensorboard] [--generator-size 0.25 --disc-weight 50 --embedding-size N]
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume.
       metrics.csv (and with --report-to tensorboard, runs/events.out.tfevents.*) grows as the run goes: a row per step and per evaluation.
       --objective nsp|sop: [CLS] A [SEP] B [SEP] pairs from consecutive sentences with next-sentence (B random half the time)
       or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).
+      --objective electra: ELECTRA's replaced-token detection. A generator (the same depth, --generator-size of the width) fills the
+      masked positions by sampling; the discriminator (OUT, ElectraForPreTraining) learns which tokens were replaced; they share the
+      embeddings (--embedding-size wide) and train on generator loss + --disc-weight x discriminator loss. OUT/generator: ElectraForMaskedLM.
   ja-bert corpus --output corpus.txt [--report corpus.json]
       Japanese pretraining text from Debian's documentation packages (never man pages or chABSA).
   ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30 --cache-dtype f32|bf16|int8 --overwrite]
@@ -301,20 +304,21 @@ async function main(argv: string[]): Promise<number> {
         corpus: 'string', output: 'string', model: 'string', tokenizer: 'string', layers: 'number', hidden: 'number', heads: 'number', intermediate: 'number',
         'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
         'warmup-proportion': 'number', seed: 'number', dtype: 'string', 'save-steps': 'number', 'eval-steps': 'number', overwrite: 'boolean',
-        objective: 'string', wwm: 'boolean', 'report-to': 'string', config: 'string' };
+        objective: 'string', wwm: 'boolean', 'report-to': 'string', config: 'string', 'generator-size': 'number', 'disc-weight': 'number', 'embedding-size': 'number' };
       const flags = withConfig(parseArgs(rest, spec).flags, spec);
       const num = (k: string) => flags[k] as number | undefined;
       const r = pretrain({
+        generatorSize: num('generator-size'), discWeight: num('disc-weight'), embeddingSize: num('embedding-size'),
         corpus: need(flags, 'corpus'), output: need(flags, 'output'), kernels: nativeKernels(), model: flags.model as string | undefined,
         tokenizer: flags.tokenizer as string | undefined, layers: num('layers'), hidden: num('hidden'), heads: num('heads'), intermediate: num('intermediate'),
         maxSeqLength: num('max-seq-length'), batchSize: num('batch-size'), learningRate: num('learning-rate'), epochs: num('epochs'), maxSteps: num('max-steps'),
         warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype), saveSteps: num('save-steps'),
-        evalSteps: num('eval-steps'), overwrite: flags.overwrite === true, objective: flags.objective as 'mlm' | 'nsp' | 'sop' | undefined, wwm: flags.wwm === true,
+        evalSteps: num('eval-steps'), overwrite: flags.overwrite === true, objective: flags.objective as PretrainOptions['objective'], wwm: flags.wwm === true,
         reportTo: flags['report-to'] as 'none' | 'tensorboard' | undefined,
         log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
-      console.log(`pretrained ${r.steps} steps in ${r.seconds.toFixed(0)} s: held-out MLM loss ${r.evalLoss.toFixed(4)}, accuracy ${r.evalAccuracy.toFixed(4)}${r.evalPairAccuracy === null ? '' : `, pair accuracy ${r.evalPairAccuracy.toFixed(4)}`} -> ${flags.output as string}`);
+      console.log(`pretrained ${r.steps} steps in ${r.seconds.toFixed(0)} s: held-out MLM loss ${r.evalLoss.toFixed(4)}, accuracy ${r.evalAccuracy.toFixed(4)}${r.evalPairAccuracy === null ? '' : `, pair accuracy ${r.evalPairAccuracy.toFixed(4)}`}${r.evalRtdAccuracy === null ? '' : `, replaced-token accuracy ${r.evalRtdAccuracy.toFixed(4)}`} -> ${flags.output as string}`);
       return 0;
     }
     case 'export': {

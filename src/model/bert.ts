@@ -20,7 +20,7 @@ import { totalmem } from 'node:os';
 import { type BertConfig, geluIsTanh, maxSequenceLength } from './config.js';
 import { familyOf, type FamilyDecl } from './family.js';
 import { type Layout, makeLayout } from './params.js';
-import { classifierHead, mlmHead, nspHead, type MlmSaved, type PooledIn, type TaskContext } from './heads/task.js';
+import { classifierHead, mlmHead, nspHead, rtdHead, type MlmSaved, type PooledIn, type RtdSaved, type TaskContext } from './heads/task.js';
 import type { Batch } from '../tokenize/inputs.js';
 import { type DropSite, type LayerAct, Workspace } from './workspace.js';
 
@@ -68,6 +68,8 @@ export interface BertOptions {
   mlmHead?: boolean;
   /** include the sentence-pair head (cls.seq_relationship: NSP or SOP on the pooled output) */
   nspHead?: boolean;
+  /** include ELECTRA's replaced-token detection head (discriminator_predictions) */
+  rtdHead?: boolean;
 }
 
 /** an input the model cannot take (an id outside its vocabulary, a token type outside its type vocabulary) */
@@ -85,6 +87,8 @@ export class Bert {
   readonly mlm: boolean;
   /** whether the sentence-pair head is present */
   readonly nsp: boolean;
+  /** whether the replaced-token detection head is present */
+  readonly rtd: boolean;
   dtype: DType;
   readonly params: Float32Array;
   grads: Float32Array | null = null;
@@ -98,6 +102,7 @@ export class Bert {
   private lastMlm: { targets: Int32Array; probs: F32; saved: MlmSaved } | null = null;
   private lastNsp: { labels: Int32Array; probs: F32; saved: PooledIn & { C: number } } | null = null;
   private lastCls: (PooledIn & { C: number }) | null = null;
+  private lastRtd: RtdSaved | null = null;
   /** what the task heads compute with: this model's kernels, parameters, workspace */
   private readonly tc: TaskContext;
   private readonly R: Refs;
@@ -107,9 +112,13 @@ export class Bert {
     this.numLabels = cfg.pair_head ? 0 : cfg.labels.length;
     this.mlm = opts.mlmHead ?? false;
     this.nsp = opts.nspHead ?? false;
+    this.rtd = opts.rtdHead ?? false;
     this.family = familyOf(cfg);
-    if ((this.mlm || this.nsp) && (cfg.model_type ?? 'bert') !== 'bert') throw new ModelInputError(`pretraining heads (masked LM, next sentence) are BERT's; this model is ${cfg.model_type}`);
-    this.layout = makeLayout(cfg, this.numLabels, this.mlm, this.nsp);
+    const type = cfg.model_type ?? 'bert';
+    if (this.mlm && !this.family.mlm) throw new ModelInputError(`ja-bert pretrains BERT and ELECTRA with a masked-LM head; this model is ${type}`);
+    if (this.nsp && type !== 'bert') throw new ModelInputError(`the next-sentence head is BERT's; this model is ${type}`);
+    if (this.rtd && !this.family.rtd) throw new ModelInputError(`replaced-token detection is ELECTRA's; this model is ${type}`);
+    this.layout = makeLayout(cfg, this.numLabels, this.mlm, this.nsp, this.rtd);
     this.K = opts.kernels;
     this.dtype = opts.dtype ?? 'f32';
     // sized before anything is allocated: a config or --head-dim asking for more than memory holds is one line
@@ -353,6 +362,7 @@ export class Bert {
     this.last = { batch, train, seeds, acts };
     this.lastMlm = null;
     this.lastNsp = null;
+    this.lastRtd = null;
     return { sequenceOutput: x, pooledOutput: pooled, logits };
   }
 
@@ -510,7 +520,7 @@ export class Bert {
    * logits = h . word_embeddings^T + bias (the decoder is tied to the
    * embeddings, as in BERT). Keeps what mlmBackward needs.
    */
-  mlmLoss(positions: Int32Array, targets: Int32Array): { loss: number; accuracy: number } {
+  mlmLoss(positions: Int32Array, targets: Int32Array): { loss: number; accuracy: number; probs: F32 } {
     if (!this.mlm) throw new Error('this model has no masked-LM head (construct it with mlmHead: true)');
     if (!this.last) throw new Error('mlmLoss() needs a forward() first');
     if (positions.length !== targets.length) throw new Error(`${positions.length} positions for ${targets.length} targets`);
@@ -529,7 +539,7 @@ export class Bert {
       if (best === targets[i]) correct++;
     }
     this.lastMlm = { targets, probs, saved };
-    return { loss, accuracy: counted ? correct / counted : 0 };
+    return { loss, accuracy: counted ? correct / counted : 0, probs };
   }
 
   /**
@@ -564,9 +574,34 @@ export class Bert {
     return probs;
   }
 
-  /** backward of mlmLoss (+ nspLoss when it ran after the same forward) through the heads into the encoder */
-  pretrainBackward(dLoss = 1): void {
-    const dSeq = this.mlmSequenceGrad(dLoss);
+  /**
+   * ELECTRA's replaced-token detection on the last forward: one logit per
+   * token [B·S] (a view, valid until the next call); the loss over them is the
+   * caller's (pretrain/electra.ts: binary cross-entropy over real tokens).
+   */
+  rtdLogits(): F32 {
+    if (!this.rtd) throw new Error('this model has no replaced-token detection head (construct it with rtdHead: true)');
+    if (!this.last) throw new Error('rtdLogits() needs a forward() first');
+    const seq = this.last.acts.layers.at(-1)?.out ?? this.last.acts.x0;
+    const { logits, saved } = rtdHead.forward(this.tc, { sequence: seq, N: this.last.batch.B * this.last.batch.S });
+    this.lastRtd = saved;
+    return logits;
+  }
+
+  /**
+   * Backward of the pretraining heads that ran after the last forward, through
+   * the encoder: mlmLoss (scaled by dLoss), nspLoss (the same), and the
+   * replaced-token head from its logits' gradient dRtdLogits [B·S].
+   */
+  pretrainBackward(dLoss = 1, dRtdLogits?: F32): void {
+    let dSeq: F32 | undefined = this.lastMlm ? this.mlmSequenceGrad(dLoss) : undefined;
+    if (dRtdLogits) {
+      if (!this.lastRtd) throw new Error('pretrainBackward(dLoss, dRtdLogits) needs rtdLogits() first');
+      this.ensureGrads();
+      const d = rtdHead.backward(this.tc, dRtdLogits, this.lastRtd).dSequence;
+      if (dSeq) this.K.accumulate(dSeq, d, d.length); else dSeq = d;
+      this.lastRtd = null;
+    }
     let dPooled: F32 | undefined;
     if (this.lastNsp) {
       const B = this.last!.batch.B, ws = this.ws, K = this.K;

@@ -48,6 +48,12 @@ export interface FamilyDecl {
   ignored: RegExp[];
   /** a prefix of every encoder name, for messages and legacy names */
   prefix: string;
+  /** the masked-LM head ja-bert pretrains with (BertForPreTraining's cls.predictions; ElectraForMaskedLM's generator
+   *  head): dense hidden → embedding size, activation (the config's hidden_act, or exact GELU), LayerNorm, then the decoder
+   *  tied to the word embeddings plus `bias`; null where ja-bert does not pretrain the family */
+  mlm: { dense: Dense; ln: Dense; bias: string; act: 'hidden_act' | 'gelu' } | null;
+  /** replaced-token detection (ElectraForPreTraining's discriminator_predictions): dense, hidden_act, one logit per token */
+  rtd: { dense: Dense; prediction: Dense } | null;
 }
 
 const dense = (p: string): Dense => ({ w: `${p}.weight`, b: `${p}.bias` });
@@ -72,6 +78,7 @@ const BERT: FamilyDecl = {
   pooler: dense('bert.pooler.dense'), poolerAct: 'tanh', poolerDropout: false, poolerInEncoder: true, classifier: dense('classifier'),
   positions: 'absolute', attnOutputDropout: true,
   ignored: [/^cls\./, /position_ids$/],
+  mlm: { dense: dense('cls.predictions.transform.dense'), ln: ln('cls.predictions.transform.LayerNorm'), bias: 'cls.predictions.bias', act: 'hidden_act' }, rtd: null,
 };
 
 function roberta(prefix: 'roberta', cls: string, base: string): FamilyDecl {
@@ -83,6 +90,7 @@ function roberta(prefix: 'roberta', cls: string, base: string): FamilyDecl {
     positions: 'padding-offset', attnOutputDropout: true,
     // the masked-LM head and RobertaModel's pooler, which RobertaForSequenceClassification does not use
     ignored: [/^lm_head\./, new RegExp(`^${prefix}\\.pooler\\.`), /position_ids$/],
+    mlm: null, rtd: null,
   };
 }
 
@@ -101,6 +109,7 @@ const DISTILBERT: FamilyDecl = {
   positions: 'absolute', attnOutputDropout: false,
   // DistilBertForMaskedLM's head
   ignored: [/^vocab_(transform|layer_norm|projector)\./, /position_ids$/],
+  mlm: null, rtd: null,
 };
 
 const ELECTRA = (withProj: boolean): FamilyDecl => ({
@@ -111,6 +120,9 @@ const ELECTRA = (withProj: boolean): FamilyDecl => ({
   positions: 'absolute', attnOutputDropout: true,
   // the discriminator's replaced-token head and a generator's MLM head
   ignored: [/^discriminator_predictions\./, /^generator_(predictions|lm_head)\./, /position_ids$/],
+  // ElectraForMaskedLM (the generator: GELU whatever hidden_act says) and ElectraForPreTraining (the discriminator)
+  mlm: { dense: dense('generator_predictions.dense'), ln: ln('generator_predictions.LayerNorm'), bias: 'generator_lm_head.bias', act: 'gelu' },
+  rtd: { dense: dense('discriminator_predictions.dense'), prediction: dense('discriminator_predictions.dense_prediction') },
 });
 
 /** the declaration of `cfg`'s family */

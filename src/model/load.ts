@@ -38,6 +38,8 @@ export interface LoadOptions {
   mlmHead?: boolean;
   /** include the sentence-pair head cls.seq_relationship (loaded when the checkpoint has it, else initialised; BERT only, ignored for the other families) */
   nspHead?: boolean;
+  /** include ELECTRA's replaced-token detection head discriminator_predictions (loaded when present, else initialised) */
+  rtdHead?: boolean;
   /** put a fresh cacheable pair head (with `labels`) in place of the classifier */
   pairHead?: PairHeadConfig;
   /** the folder's config and tokenizer, but freshly initialised weights (training from scratch) */
@@ -59,7 +61,7 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   if (opts.pairHead) cfg.pair_head = opts.pairHead;
   // the next-sentence head is BERT's (a classifier without labels answers with it); the other families have none
   const nspHead = opts.nspHead && (cfg.model_type ?? 'bert') === 'bert';
-  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead });
+  const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead, rtdHead: opts.rtdHead });
   if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
   const tensors = readWeights(files, model.family.prefix);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
@@ -70,7 +72,8 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   const headOnly = new Set(F.poolerInEncoder ? [] : [F.pooler.w, F.pooler.b]);
   for (const spec of model.layout.specs) {
     const isClassifier = labelSized.has(spec.name) || spec.name.startsWith('head.');
-    const isHead = isClassifier || headOnly.has(spec.name) || spec.name.startsWith('cls.');
+    // a head is anything outside the encoder's names (cls.*, generator_predictions.*, discriminator_predictions.*, ...)
+    const isHead = isClassifier || headOnly.has(spec.name) || !spec.name.startsWith(`${F.prefix}.`);
     const t = relabel && isClassifier ? undefined : tensors.get(spec.name);
     if (!t) {
       if (isHead) { initialised.push(spec.name); continue; }
@@ -104,10 +107,10 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   return { model, files, initialised };
 }
 
-/** save config.json + model.safetensors into dir, each written atomically */
-export function saveBert(model: Bert, dir: string, extraConfig: Record<string, unknown> = {}): void {
+/** save config.json + model.safetensors into dir, each written atomically (without the parameters `omit` names) */
+export function saveBert(model: Bert, dir: string, extraConfig: Record<string, unknown> = {}, omit?: (name: string) => boolean): void {
   mkdirSync(dir, { recursive: true });
-  const tensors = model.layout.specs.map((s) => ({ name: s.name, shape: s.shape, data: model.params.subarray(s.offset, s.offset + s.size) }));
+  const tensors = model.layout.specs.filter((s) => !omit?.(s.name)).map((s) => ({ name: s.name, shape: s.shape, data: model.params.subarray(s.offset, s.offset + s.size) }));
   writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt', producer: 'ja-bert' });
   writeFileAtomic(join(dir, 'config.json'), (write) => write(JSON.stringify({ ...configToJson(model.cfg), ...extraConfig }, null, 2) + '\n'));
 }

@@ -8,7 +8,7 @@
 import type { BertConfig } from './config.js';
 import { familyOf } from './family.js';
 import { headParamSpecs } from './heads/index.js';
-import { classifierHead, mlmHead, nspHead, type TaskSpec } from './heads/task.js';
+import { classifierHead, mlmHead, nspHead, rtdHead, type TaskSpec } from './heads/task.js';
 
 export interface ParamSpec {
   name: string;
@@ -30,9 +30,10 @@ export interface Layout {
 /**
  * mlm: add the masked-LM head (cls.predictions; its decoder is tied to the word embeddings);
  * nsp: add the sentence-pair head on the pooled output (cls.seq_relationship, 2 classes, as
- * BertForPreTraining names it; next-sentence or sentence-order prediction)
+ * BertForPreTraining names it; next-sentence or sentence-order prediction);
+ * rtd: add ELECTRA's replaced-token detection head (discriminator_predictions)
  */
-export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp = false): Layout {
+export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp = false, rtd = false): Layout {
   const D = cfg.hidden_size, I = cfg.intermediate_size, E = cfg.embedding_size ?? D, F = familyOf(cfg);
   const decay: Array<[string, number[], ParamSpec['init']]> = [];
   const noDecay: Array<[string, number[], ParamSpec['init']]> = [];
@@ -64,6 +65,7 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp 
   const heads: TaskSpec[] = [
     ...(mlm ? mlmHead.params(cfg, 0) : []),
     ...(nsp ? nspHead.params(cfg, 2) : []),
+    ...(rtd ? rtdHead.params(cfg, 1) : []),
     ...(cfg.pair_head ? headParamSpecs(cfg, cfg.pair_head, cfg.labels.length) : numLabels > 0 ? classifierHead.params(cfg, numLabels) : []),
   ];
   for (const [name, shape, init, d] of heads) (d ? decay : noDecay).push([name, shape, init]);

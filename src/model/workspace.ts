@@ -15,7 +15,8 @@ export type Act =
   | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln'}`
   | `d.x${0 | 1}`
   | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq'}`
-  | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`;
+  | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`
+  | `rtd.${'pre' | 'act' | 'logits' | 'dact' | 'dpre' | 'dseq'}`;
 
 /**
  * Named buffers that grow to the largest batch seen and are then reused. A

@@ -1,12 +1,13 @@
 /**
- * Masked-LM pretraining, the way google-research/bert pretrains: sequences
+ * Masked-LM pretraining, the way google-research/bert pretrains (and ELECTRA's
+ * replaced-token detection, electra.ts, on the same sequences): sequences
  * packed from consecutive sentences of a document up to max_seq_length,
  * dynamic masking of 15 % of the tokens per step (80 % [MASK], 10 % a random
  * token, 10 % unchanged), the MLM head tied to the word embeddings, BERT's
  * AdamW with warmup and decay, checkpoints with resume, held-out MLM loss and
  * accuracy logged as it goes. Continued pretraining starts from --model.
  */
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
 import { resolveDtype, type DTypeOption } from '../core/dtype.js';
@@ -18,6 +19,7 @@ import { loadBert, saveBert } from '../model/load.js';
 import { Bert } from '../model/bert.js';
 import { makeConfig } from '../model/config.js';
 import { choiceOption, intOption, OptionError, positiveOption, ratioOption } from '../core/options.js';
+import { electraStep, type ElectraStats, shareEmbeddings } from './electra.js';
 import { beginRun, finishRun, inspectRun } from '../run/rundir.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padBatch } from '../tokenize/inputs.js';
@@ -89,6 +91,36 @@ function evaluatePretrain(model: Bert, n: number, make: (i: number, rng: Rng) =>
   return { loss: loss / Math.max(1, m), accuracy: acc / Math.max(1, m), extra: pn ? { pair_loss: pl / pn, pair_accuracy: pa / pn } : undefined };
 }
 
+/** ELECTRA: generator and discriminator trained in the same steps (electra.ts) */
+function electraTask(disc: Bert, gen: Bert, lengths: number[], make: (i: number, rng: Rng) => Instance, sp: Special, discWeight: number): TrainTask {
+  return {
+    lengths,
+    step(b: number[], seed: number, dLoss: number) {
+      const rng = new Rng(seed);
+      const inst = b.map((i) => make(i, rng));
+      const r = electraStep(disc, gen, inst, sp, { train: true, seed, rng, discWeight, dLoss });
+      return { loss: r.loss, tokens: r.tokens };
+    },
+  };
+}
+
+/** held-out ELECTRA figures with fixed masks and samples: the generator's MLM loss and accuracy, the discriminator's loss, accuracy, precision and recall on replaced tokens */
+function evaluateElectra(disc: Bert, gen: Bert, n: number, make: (i: number, rng: Rng) => Instance, sp: Special, discWeight: number, batchSize = 32) {
+  const rng = new Rng(12345);
+  const t: Omit<ElectraStats, 'loss' | 'mlmAccuracy' | 'tokens'> & { acc: number } = { mlmLoss: 0, acc: 0, masked: 0, rtdLoss: 0, active: 0, tp: 0, fp: 0, fn: 0, tn: 0 };
+  for (let s = 0; s < n; s += batchSize) {
+    const inst = Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => make(s + i, rng));
+    const r = electraStep(disc, gen, inst, sp, { train: false, seed: 0, rng, discWeight });
+    t.mlmLoss += r.mlmLoss * r.masked; t.acc += r.mlmAccuracy * r.masked; t.masked += r.masked;
+    t.rtdLoss += r.rtdLoss * r.active; t.active += r.active; t.tp += r.tp; t.fp += r.fp; t.fn += r.fn; t.tn += r.tn;
+  }
+  const m = Math.max(1, t.masked), a = Math.max(1, t.active);
+  return { loss: t.mlmLoss / m, accuracy: t.acc / m, extra: {
+    rtd_loss: t.rtdLoss / a, rtd_accuracy: (t.tp + t.tn) / a, rtd_precision: t.tp / Math.max(1, t.tp + t.fp), rtd_recall: t.tp / Math.max(1, t.tp + t.fn),
+    replaced: (t.tp + t.fn) / a,
+  } };
+}
+
 /** sentences of each document packed into sequences of at most maxLen - 2 tokens (the single-sequence MLM objective) */
 export function packDocs(docs: Doc[], maxLen: number): Sentence[] {
   const out: Sentence[] = [];
@@ -114,8 +146,15 @@ export interface PretrainOptions {
   layers?: number; hidden?: number; heads?: number; intermediate?: number;
   maxSeqLength?: number; batchSize?: number; learningRate?: number; epochs?: number; maxSteps?: number;
   warmupProportion?: number; seed?: number; dtype?: DTypeOption; saveSteps?: number; evalSteps?: number; overwrite?: boolean;
-  /** mlm: packed single sequences (default); nsp / sop: [CLS] A [SEP] B [SEP] with the pair objective on the pooled output */
-  objective?: 'mlm' | PairObjective;
+  /** mlm: packed single sequences (default); nsp / sop: [CLS] A [SEP] B [SEP] with the pair objective on the pooled output;
+   *  electra: replaced-token detection on the packed sequences, with a generator trained beside it (electra.ts) */
+  objective?: 'mlm' | PairObjective | 'electra';
+  /** ELECTRA: the generator's width as a fraction of the discriminator's hidden size (ELECTRA-small 0.25, base 1/3) */
+  generatorSize?: number;
+  /** ELECTRA: the discriminator loss's weight (ELECTRA's disc_weight, 50) */
+  discWeight?: number;
+  /** ELECTRA: the width of the shared embeddings (default: --hidden; ELECTRA-small uses 128 with hidden 256) */
+  embeddingSize?: number;
   /** whole-word masking: the pieces of a MeCab (UniDic) word are masked together */
   wwm?: boolean;
   /** tensorboard: also OUT/runs/events.out.tfevents.* as the run goes (metrics.csv is always written) */
@@ -125,14 +164,16 @@ export interface PretrainOptions {
   signal?: { readonly aborted: boolean };
 }
 
-export interface PretrainResult { steps: number; evalLoss: number; evalAccuracy: number; evalPairAccuracy: number | null; seconds: number }
+/** evalLoss / evalAccuracy: the masked-LM head's (ELECTRA: the generator's); evalRtdAccuracy: the ELECTRA discriminator's, over real tokens */
+export interface PretrainResult { steps: number; evalLoss: number; evalAccuracy: number; evalPairAccuracy: number | null; evalRtdAccuracy: number | null; seconds: number }
 
 /** files a pretraining run writes into its folder */
-const PRETRAIN_FILES = /^(config\.json|model\.safetensors|spiece\.model|pretrain_report\.json|metrics\.csv|runs|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
+const PRETRAIN_FILES = /^(generator|config\.json|model\.safetensors|spiece\.model|pretrain_report\.json|metrics\.csv|runs|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|vocab\.txt|.*\.model|.*\.vocab|checkpoint-\d+(\.tmp)?)$/;
 
 export function pretrain(o: PretrainOptions): PretrainResult {
   // 1. check and read everything; nothing is written until the run begins
-  const objective = choiceOption('objective', o.objective, ['mlm', 'nsp', 'sop'] as const, 'mlm');
+  const objective = choiceOption('objective', o.objective, ['mlm', 'nsp', 'sop', 'electra'] as const, 'mlm');
+  const electra = objective === 'electra';
   const reportTo = choiceOption('report-to', o.reportTo, ['none', 'tensorboard'] as const, 'none');
   const wwm = o.wwm ?? false;
   const maxLen = intOption('max-seq-length', o.maxSeqLength, 128, 8, 4096), seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
@@ -143,6 +184,9 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   const hidden = intOption('hidden', o.hidden, 256, 1, 8192), layers = intOption('layers', o.layers, 4, 1, 128), heads = intOption('heads', o.heads, 4, 1, 512);
   const intermediate = intOption('intermediate', o.intermediate, 4 * hidden, 1, 65536);
   if (hidden % heads !== 0) throw new OptionError(`--hidden ${hidden} must be a multiple of --heads ${heads}`);
+  const generatorSize = ratioOption('generator-size', o.generatorSize, 0.25, true), discWeight = positiveOption('disc-weight', o.discWeight, 50);
+  const embeddingSize = intOption('embedding-size', o.embeddingSize, hidden, 1, 8192);
+  if (!electra && (o.generatorSize !== undefined || o.discWeight !== undefined || o.embeddingSize !== undefined)) throw new OptionError('--generator-size, --disc-weight and --embedding-size are for --objective electra');
   const dtype = resolveDtype(o.dtype, o.kernels);
   const tokPath = o.tokenizer ?? o.model;
   if (!tokPath) throw new DataError('pretrain needs --tokenizer (a SentencePiece model) or --model (continued pretraining)');
@@ -152,7 +196,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   for (const t of ['[CLS]', '[SEP]', '[MASK]', '[PAD]', '<pad>', '<unk>', '<s>', '</s>', '[UNK]']) { const v = tok.tokenId(t); if (v !== undefined) sp.special.add(v); }
   // what identifies a run: the same folder resumes only the same run
   const identity = JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, model: o.model ?? null, maxLen, seed, objective, wwm,
-    shape: o.model ? null : { hidden, layers, heads, intermediate }, batch_size: batchSize, learning_rate: learningRate, epochs, max_steps: maxSteps ?? null, warmup_proportion: warmupProportion, dtype });
+    shape: o.model ? null : { hidden, layers, heads, intermediate }, ...(electra ? { electra: { generator_size: generatorSize, disc_weight: discWeight, embedding_size: embeddingSize } } : {}), batch_size: batchSize, learning_rate: learningRate, epochs, max_steps: maxSteps ?? null, warmup_proportion: warmupProportion, dtype });
   const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'pretrain_report.json', ownFiles: PRETRAIN_FILES, inputs: [{ flag: '--corpus', path: o.corpus }, { flag: '--tokenizer', path: o.tokenizer }], model: o.model });
   const resumeFrom = plan.resumeFrom;
   const words = new WordStarts(tok, wwm ? undefined : null);
@@ -169,7 +213,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     const input = [sp.cls, ...q.ids, sp.sep];
     return { input, tokenTypes: input.map(() => 0), starts: Uint8Array.from([1, ...q.starts, 1]) };
   };
-  if (objective === 'mlm') {
+  if (objective === 'mlm' || electra) {
     const tr = packDocs(trainDocs, maxLen), he = packDocs(heldDocs, maxLen).slice(0, 500);
     lengths = tr.map((q) => q.ids.length + 2); make = single(tr); heldN = he.length; heldMake = single(he);
   } else {
@@ -182,33 +226,59 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   // held-out figures are what a pretraining run reports: a corpus too small to hold any out is refused, not reported as NaN
   if (heldN === 0) throw new DataError(`${o.corpus}: too small to hold anything out: ${docs.length} document(s); every 50th document (paragraphs separated by blank lines) is held out, so pretraining needs at least 50${objective !== 'mlm' ? ' with two or more sentences each' : ''}`);
   if (trainingSteps(lengths.length, { batchSize, epochs, maxSteps }) < 1) throw new OptionError(`no training steps: ${lengths.length} sequences with --batch-size ${batchSize} and --epochs ${epochs} make less than one step`);
-  const nsp = objective !== 'mlm';
-  let model: Bert;
-  if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, mlmHead: true, nspHead: nsp }).model;
-  else if (o.model) model = loadBert(o.model, { kernels: o.kernels, dtype, mlmHead: true, nspHead: nsp, seed }).model;
-  else {
+  const nsp = objective === 'nsp' || objective === 'sop';
+  const heads0 = { mlmHead: !electra, nspHead: nsp, rtdHead: electra };
+  let model: Bert, gen: Bert | null = null;
+  if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, ...heads0 }).model;
+  else if (o.model) {
+    const { model_type: type = 'bert' } = loadBert(o.model, { kernels: o.kernels, dtype, randomInit: true }).model.cfg;
+    if ((type === 'electra') !== electra || (type !== 'bert' && type !== 'electra')) throw new OptionError(`--model ${o.model} is ${type}: ja-bert continues ${electra ? 'ELECTRA pretraining from an ELECTRA discriminator' : 'masked-LM pretraining of BERT'} (${type === 'electra' ? 'use --objective electra' : `not ${objective}`})`);
+    model = loadBert(o.model, { kernels: o.kernels, dtype, seed, ...heads0 }).model;
+  } else {
     const cfg = makeConfig({ vocab_size: tok.vocabSize, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,
-      intermediate_size: intermediate, max_position_embeddings: Math.max(512, maxLen) }, 'pretrain');
-    model = new Bert(cfg, { kernels: o.kernels, dtype, seed, mlmHead: true, nspHead: nsp });
+      intermediate_size: intermediate, max_position_embeddings: Math.max(512, maxLen), ...(electra ? { model_type: 'electra', embedding_size: embeddingSize } : {}) }, 'pretrain');
+    model = new Bert(cfg, { kernels: o.kernels, dtype, seed, ...heads0 });
+  }
+  if (electra) {
+    // the generator: the discriminator's depth, generatorSize of its width, one attention head per 64 dimensions (ELECTRA's
+    // get_generator_config), the same embeddings (shared); from the checkpoint or --model's generator/ folder when there is one
+    const genDir = [resumeFrom, o.model].filter((d): d is string => !!d).map((d) => join(d, 'generator')).find((d) => existsSync(join(d, 'config.json')));
+    if (genDir) gen = loadBert(genDir, { kernels: o.kernels, dtype, mlmHead: true }).model;
+    else {
+      if (resumeFrom) throw new DataError(`${resumeFrom}: the checkpoint has no generator/ folder`);
+      const c = model.cfg, gh = Math.max(1, Math.round(c.hidden_size * generatorSize)), gHeads = Math.max(1, Math.floor(gh / 64));
+      if (gh % gHeads !== 0) throw new OptionError(`--generator-size ${generatorSize}: the generator's width ${gh} is not a multiple of its ${gHeads} heads`);
+      gen = new Bert(makeConfig({ model_type: 'electra', vocab_size: c.vocab_size, hidden_size: gh, embedding_size: c.embedding_size ?? c.hidden_size,
+        num_hidden_layers: c.num_hidden_layers, num_attention_heads: gHeads, intermediate_size: 4 * gh, max_position_embeddings: c.max_position_embeddings,
+        type_vocab_size: c.type_vocab_size, layer_norm_eps: c.layer_norm_eps, hidden_act: 'gelu' }, 'generator'), { kernels: o.kernels, dtype, seed: seed + 1, mlmHead: true });
+    }
   }
   // 2. the run begins: lock, run.json; a kill from here on leaves a folder the same command resumes
   const release = beginRun(plan, identity);
   try {
     model.cfg.pad_token_id = sp.pad; // config.json says which id pads (HF masks by it; its default 0 is often another token)
-    o.log?.(`pretraining (${objective}${wwm ? ', whole-word masking' : ''}) on ${lengths.length} ${nsp ? 'chunks' : 'sequences'} (${heldN} held out), vocabulary ${tok.vocabSize}`);
-    const task = pretrainTask(model, lengths, make, sp);
-    const evalHeld = () => evaluatePretrain(model, heldN, heldMake, sp);
+    if (gen) gen.cfg.pad_token_id = sp.pad;
+    o.log?.(`pretraining (${objective}${wwm ? ', whole-word masking' : ''}${gen ? `, generator hidden ${gen.cfg.hidden_size}` : ''}) on ${lengths.length} ${nsp ? 'chunks' : 'sequences'} (${heldN} held out), vocabulary ${tok.vocabSize}`);
+    const task = gen ? electraTask(model, gen, lengths, make, sp, discWeight) : pretrainTask(model, lengths, make, sp);
+    const evalHeld = (): { loss: number; accuracy: number; extra?: Record<string, number> } => gen ? evaluateElectra(model, gen, heldN, heldMake, sp, discWeight) : evaluatePretrain(model, heldN, heldMake, sp);
     const t0 = Date.now();
     const runLog = new RunLog(o.output, reportTo === 'tensorboard');
     const r = trainTask(model, o.kernels, task, {
       batchSize, learningRate, epochs, maxSteps, warmupProportion, seed, log: o.log,
       checkpoint: saveSteps ? { dir: o.output, every: saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined, signal: o.signal,
-      evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined, record: runLog,
+      evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined, record: runLog, jointly: gen ? [{ dir: 'generator', model: gen }] : undefined,
     });
     const ev = evalHeld();
     if (!Number.isFinite(ev.loss) || !Number.isFinite(ev.accuracy)) throw new DivergedError(`pretraining diverged: the held-out MLM loss is ${ev.loss}; nothing was written as finished: lower --learning-rate`);
     runLog.eval({ step: r.globalStep, eval_loss: ev.loss, eval_accuracy: ev.accuracy, ...Object.fromEntries(Object.entries(ev.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) }, 'final');
-    saveBert(model, o.output);
+    if (gen) {
+      // ElectraForPreTraining and, in generator/, ElectraForMaskedLM with the shared embeddings; the classification head's
+      // dense layer (ja-bert's pooler for ELECTRA) is left out: pretraining never trains it, and fine-tuning initialises it
+      const F = model.family, untrained = (n: string) => n === F.pooler.w || n === F.pooler.b;
+      saveBert(model, o.output, { architectures: ['ElectraForPreTraining'] }, untrained);
+      shareEmbeddings(model, gen);
+      saveBert(gen, join(o.output, 'generator'), { architectures: ['ElectraForMaskedLM'] }, untrained);
+    } else saveBert(model, o.output);
     const tokFile = tokPath.endsWith('.model') ? tokPath : null;
     if (tokFile) writeFileAtomic(join(o.output, 'spiece.model'), (w) => w(readFileChecked(tokFile, 'SentencePiece model')));
     // continued pretraining: the output is a complete model folder, tokenizer included
@@ -217,11 +287,12 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     // the report last: its presence means the run finished
     writeFileAtomic(join(o.output, 'pretrain_report.json'), (w) => w(JSON.stringify({
       objective, whole_word_masking: wwm, steps: r.globalStep, eval_mlm_loss: ev.loss, eval_mlm_accuracy: ev.accuracy,
-      eval_pair_loss: ev.extra?.pair_loss ?? null, eval_pair_accuracy: ev.extra?.pair_accuracy ?? null, seconds: r.seconds, tokens_per_second: r.tokensPerSecond,
+      eval_pair_loss: ev.extra?.pair_loss ?? null, eval_pair_accuracy: ev.extra?.pair_accuracy ?? null,
+      ...(gen ? { generator: gen.cfg, disc_weight: discWeight, ...Object.fromEntries(Object.entries(ev.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) } : {}), seconds: r.seconds, tokens_per_second: r.tokensPerSecond,
       train_sequences: lengths.length, heldout_sequences: heldN, evaluations: r.evals, learning_curve: r.curve, config: model.cfg,
     }, null, 1) + '\n'));
     finishRun(o.output);
-    return { steps: r.globalStep, evalLoss: ev.loss, evalAccuracy: ev.accuracy, evalPairAccuracy: ev.extra?.pair_accuracy ?? null, seconds };
+    return { steps: r.globalStep, evalLoss: ev.loss, evalAccuracy: ev.accuracy, evalPairAccuracy: ev.extra?.pair_accuracy ?? null, evalRtdAccuracy: ev.extra?.rtd_accuracy ?? null, seconds };
   } finally {
     release();
   }

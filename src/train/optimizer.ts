@@ -28,34 +28,49 @@ export function bertLearningRate(lr: number, step: number, totalSteps: number, w
   return lr * Math.max(0, 1 - Math.min(step, totalSteps) / totalSteps);
 }
 
+/**
+ * AdamW over one model's parameter arena, or over several trained in the same
+ * steps (ELECTRA's generator beside its discriminator): their moments lie
+ * end to end in m and v, and one global norm over every gradient clips them
+ * all, as google-research/electra's optimizer does.
+ */
 export class AdamW {
   readonly m: Float32Array;
   readonly v: Float32Array;
   step = 0;
-  constructor(private model: Bert, private K: Kernels, public opts: AdamWOptions) {
-    this.m = new Float32Array(model.layout.total);
-    this.v = new Float32Array(model.layout.total);
+  private readonly models: Bert[];
+  constructor(model: Bert | Bert[], private K: Kernels, public opts: AdamWOptions) {
+    this.models = Array.isArray(model) ? model : [model];
+    const total = this.models.reduce((a, x) => a + x.layout.total, 0);
+    this.m = new Float32Array(total);
+    this.v = new Float32Array(total);
   }
 
-  /** global L2 norm of the gradient arena */
+  /** global L2 norm of the gradient arenas */
   gradNorm(): number {
-    const g = this.model.ensureGrads();
-    return Math.sqrt(this.K.sumSquares(g, g.length));
+    let s = 0;
+    for (const x of this.models) { const g = x.ensureGrads(); s += this.K.sumSquares(g, g.length); }
+    return Math.sqrt(s);
   }
 
   /** clip, update, and count the step; returns the gradient norm before clipping */
   apply(lr: number): number {
-    const model = this.model, K = this.K, o = this.opts;
-    const g = model.ensureGrads();
+    const K = this.K, o = this.opts;
     const norm = this.gradNorm();
     const maxNorm = o.maxGradNorm ?? 1.0;
-    if (maxNorm > 0 && Number.isFinite(maxNorm) && norm > maxNorm) K.scale(g, maxNorm / norm, g.length);
+    const clip = maxNorm > 0 && Number.isFinite(maxNorm) && norm > maxNorm;
     const b1 = o.beta1 ?? 0.9, b2 = o.beta2 ?? 0.999, eps = o.eps ?? 1e-6, wd = o.weightDecay ?? 0.01;
-    const { decayEnd, total } = model.layout;
-    const p = model.params;
-    K.adamwStep(p.subarray(0, decayEnd), g.subarray(0, decayEnd), this.m.subarray(0, decayEnd), this.v.subarray(0, decayEnd), decayEnd, lr, b1, b2, eps, wd);
-    K.adamwStep(p.subarray(decayEnd), g.subarray(decayEnd), this.m.subarray(decayEnd), this.v.subarray(decayEnd), total - decayEnd, lr, b1, b2, eps, 0);
-    model.paramsChanged();
+    let at = 0;
+    for (const model of this.models) {
+      const g = model.ensureGrads();
+      if (clip) K.scale(g, maxNorm / norm, g.length);
+      const { decayEnd, total } = model.layout;
+      const p = model.params, m = this.m.subarray(at, at + total), v = this.v.subarray(at, at + total);
+      K.adamwStep(p.subarray(0, decayEnd), g.subarray(0, decayEnd), m.subarray(0, decayEnd), v.subarray(0, decayEnd), decayEnd, lr, b1, b2, eps, wd);
+      K.adamwStep(p.subarray(decayEnd), g.subarray(decayEnd), m.subarray(decayEnd), v.subarray(decayEnd), total - decayEnd, lr, b1, b2, eps, 0);
+      model.paramsChanged();
+      at += total;
+    }
     this.step++;
     return norm;
   }

@@ -67,6 +67,9 @@ export interface TrainOptions {
   };
   /** where the run's scalars go as they happen (eval/runlog.ts: metrics.csv, TensorBoard) */
   record?: TrainRecorder;
+  /** other models the task trains in the same steps (ELECTRA's generator): one optimizer and one clipping norm over all,
+   *  each saved into its checkpoints' subfolder `dir` (the caller loads it back from there on resume) */
+  jointly?: Array<{ dir: string; model: Bert }>;
 }
 
 /** a live log of the run: the history at the start (a resumed run's, from its checkpoint), then every step and evaluation; flush writes what is buffered */
@@ -93,11 +96,12 @@ export function latestCheckpoint(dir: string): string | null {
 }
 
 /** write checkpoint-<step> beside the others: into a .tmp folder first, renamed when complete */
-function saveCheckpoint(dir: string, model: Bert, opt: AdamW, state: TrainerState): void {
+function saveCheckpoint(dir: string, model: Bert, opt: AdamW, state: TrainerState, jointly: TrainOptions['jointly'] = []): void {
   const final = join(dir, `checkpoint-${state.step}`), tmp = `${final}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   saveBert(model, tmp);
+  for (const j of jointly) saveBert(j.model, join(tmp, j.dir));
   writeSafetensors(join(tmp, 'optimizer.safetensors'), [
     { name: 'adam_m', shape: [opt.m.length], data: opt.m }, { name: 'adam_v', shape: [opt.v.length], data: opt.v },
   ]);
@@ -225,7 +229,8 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   const total = trainingSteps(n, o);
   if (total < 1) throw new Error(`no training steps: ${n} examples, batch size ${o.batchSize}, ${o.epochs} epochs`);
   const warmup = Math.floor(total * o.warmupProportion);
-  const opt = new AdamW(model, K, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1.0 });
+  const models = [model, ...(o.jointly ?? []).map((j) => j.model)];
+  const opt = new AdamW(models, K, { lr: o.learningRate, weightDecay: o.weightDecay ?? 0.01, maxGradNorm: o.maxGradNorm ?? 1.0 });
   const lengths = task.lengths;
   let curve: CurvePoint[] = [];
   let evals: EvalPoint[] = [];
@@ -259,7 +264,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     return new DivergedError(`training diverged at step ${at} of ${total}: ${what}; nothing was written as finished${lastGood ? ` (the last good checkpoint, ${lastGood}, is kept)` : ''}: lower --learning-rate, check the labels, or set --max-grad-norm`);
   };
   // an update can overflow the weights with a finite loss (the next step's loss shows it): checked before weights are saved
-  const checkWeights = (): void => { if (firstNonFinite(model.params) >= 0) throw diverged(step, 'the weights became non-finite (an update overflowed)'); };
+  const checkWeights = (): void => { if (models.some((x) => firstNonFinite(x.params) >= 0)) throw diverged(step, 'the weights became non-finite (an update overflowed)'); };
   // each epoch's batch order depends only on (seed, epoch), so a resumed run sees the same batches
   const microPerEpoch = Math.ceil(n / o.batchSize);
   const perEpoch = Math.max(1, Math.floor(microPerEpoch / accum));
@@ -289,11 +294,11 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
         if (step >= total || stoppedEarly) break;
         if (o.signal?.aborted) {
           if (o.checkpoint && step > startStep && step % o.checkpoint.every !== 0) {
-            saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
+            saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest }, o.jointly);
           }
           throw new AbortedError(`training cancelled at step ${step} of ${total}${o.checkpoint ? ' (the same call resumes it)' : ''}`);
         }
-        model.zeroGrads();
+        for (const x of models) x.zeroGrads();
         let loss = 0;
         for (let m = 0; m < accum; m++) {
           const r = task.step(batches[k + m]!, (o.seed * 1000003 + step * accum + m) >>> 0, 1 / accum);
@@ -311,7 +316,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
         if (ev && (ev.every > 0 ? step % ev.every === 0 : step % perEpoch === 0 || step === total)) evalNow();
         if (o.checkpoint && step % o.checkpoint.every === 0 && step < total && !stoppedEarly) {
           checkWeights();
-          saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest });
+          saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest }, o.jointly);
         }
         const now = Date.now();
         if (o.log && (now - lastLog > logEvery || step === total)) {
@@ -330,7 +335,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   const seconds = before + (Date.now() - t0) / 1000;
   if (step > startStep) checkWeights();
   // the end of training is a checkpoint too: a kill while the caller evaluates and writes resumes here, not mid-run
-  if (o.checkpoint && step > startStep) saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds, tokens, evals, bestLoss, bestStep, sinceBest, stoppedEarly });
+  if (o.checkpoint && step > startStep) saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds, tokens, evals, bestLoss, bestStep, sinceBest, stoppedEarly }, o.jointly);
   if (ev?.bestDir && bestStep !== null && bestStep !== step && existsSync(join(ev.bestDir, 'model.safetensors'))) {
     // the best evaluation's weights replace the last ones
     const best = readSafetensors(join(ev.bestDir, 'model.safetensors')).tensors;

@@ -5,7 +5,8 @@
  * parameter gradients accumulate. Here: the sequence classifier
  * (BertForSequenceClassification's `classifier`), the sentence-pair head and
  * the masked-LM head (BertForPreTraining's `cls.seq_relationship` and
- * `cls.predictions`). A pair model's head (index.ts, over the registry of
+ * `cls.predictions`, ElectraForMaskedLM's generator head) and ELECTRA's
+ * replaced-token detection (ElectraForPreTraining). A pair model's head (index.ts, over the registry of
  * cacheable heads) implements the same interface with two encoded sides as
  * its input. Buffers come from the model's workspace, so a training step
  * allocates nothing.
@@ -70,48 +71,93 @@ export const nspHead = pooledLinear(() => ({ w: 'cls.seq_relationship.weight', b
 export interface MlmIn { sequence: F32; positions: Int32Array; N: number }
 export interface MlmSaved { positions: Int32Array; N: number; M: number; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32 }
 
+/** the family's masked-LM head names (family.ts), or an error for a family ja-bert does not pretrain */
+function mlmNames(cfg: BertConfig): NonNullable<ReturnType<typeof familyOf>['mlm']> {
+  const n = familyOf(cfg).mlm;
+  if (!n) throw new Error(`ja-bert has no masked-LM head for ${cfg.model_type}`);
+  return n;
+}
+
+/** whether the masked-LM head's activation is the tanh approximation of GELU (BERT's follows hidden_act; ELECTRA's generator is exact GELU) */
+const mlmTanh = (cfg: BertConfig): boolean => mlmNames(cfg).act === 'hidden_act' && geluIsTanh(cfg.hidden_act);
+
 /**
  * The masked-LM head over the flat positions (b·S + s) of the sequence
- * output: h = LayerNorm(act(dense(x))), logits = h · word_embeddingsᵀ + bias
- * (the decoder tied to the embeddings, as in BERT; in the model's dtype).
+ * output: h = LayerNorm(act(dense(x))) in the embeddings' width E, logits =
+ * h · word_embeddingsᵀ + bias (the decoder tied to the embeddings, as in BERT
+ * and ELECTRA's generator; in the model's dtype).
  */
 export const mlmHead: TaskHead<MlmIn, MlmSaved, { dSequence: F32 }> = {
   params: (cfg) => {
-    const D = cfg.hidden_size;
-    return [['cls.predictions.transform.dense.weight', [D, D], 'normal', true], ['cls.predictions.transform.dense.bias', [D], 'zeros', false],
-      ['cls.predictions.transform.LayerNorm.weight', [D], 'ones', false], ['cls.predictions.transform.LayerNorm.bias', [D], 'zeros', false],
-      ['cls.predictions.bias', [cfg.vocab_size], 'zeros', false]];
+    const D = cfg.hidden_size, E = cfg.embedding_size ?? D, n = mlmNames(cfg);
+    return [[n.dense.w, [E, D], 'normal', true], [n.dense.b, [E], 'zeros', false],
+      [n.ln.w, [E], 'ones', false], [n.ln.b, [E], 'zeros', false], [n.bias, [cfg.vocab_size], 'zeros', false]];
   },
   forward(c, { sequence, positions, N }) {
-    const K = c.K, cfg = c.cfg, M = positions.length, D = cfg.hidden_size, V = cfg.vocab_size;
+    const K = c.K, cfg = c.cfg, M = positions.length, D = cfg.hidden_size, E = cfg.embedding_size ?? D, V = cfg.vocab_size, n = mlmNames(cfg);
     const x = c.buf('mlm.x', M * D);
     positions.forEach((p, i) => {
       if (p < 0 || p >= N) throw new Error(`masked position ${p} is outside the batch (${N} tokens)`);
       x.set(sequence.subarray(p * D, p * D + D), i * D);
     });
-    const pre = c.linear(c.buf('mlm.pre', M * D), x, 'cls.predictions.transform.dense.weight', 'cls.predictions.transform.dense.bias', M, D, D, DTYPE_F32);
-    const act = c.buf('mlm.act', M * D);
-    K.geluForward(act, pre, M * D, geluIsTanh(cfg.hidden_act));
-    const h = c.buf('mlm.h', M * D), mean = c.buf('mlm.mean', M), rstd = c.buf('mlm.rstd', M);
-    K.layernormForward(h, mean, rstd, act, c.param('cls.predictions.transform.LayerNorm.weight'), c.param('cls.predictions.transform.LayerNorm.bias'), M, D, cfg.layer_norm_eps);
-    const logits = c.linear(c.buf('mlm.logits', M * V), h, familyOf(cfg).word, 'cls.predictions.bias', M, V, D, c.dt);
+    const pre = c.linear(c.buf('mlm.pre', M * E), x, n.dense.w, n.dense.b, M, E, D, DTYPE_F32);
+    const act = c.buf('mlm.act', M * E);
+    K.geluForward(act, pre, M * E, mlmTanh(cfg));
+    const h = c.buf('mlm.h', M * E), mean = c.buf('mlm.mean', M), rstd = c.buf('mlm.rstd', M);
+    K.layernormForward(h, mean, rstd, act, c.param(n.ln.w), c.param(n.ln.b), M, E, cfg.layer_norm_eps);
+    const logits = c.linear(c.buf('mlm.logits', M * V), h, familyOf(cfg).word, n.bias, M, V, E, c.dt);
     return { logits, saved: { positions, N, M, x, pre, act, h, mean, rstd } };
   },
   backward(c, dLogits, { positions, N, M, x, pre, act, h, mean, rstd }) {
-    const K = c.K, cfg = c.cfg, D = cfg.hidden_size, V = cfg.vocab_size;
+    const K = c.K, cfg = c.cfg, D = cfg.hidden_size, E = cfg.embedding_size ?? D, V = cfg.vocab_size, n = mlmNames(cfg);
     // the tied decoder: its gradient joins the word-embedding gradient
-    const dH = c.buf('mlm.dh', M * D);
-    c.linearBack(dLogits, h, familyOf(cfg).word, 'cls.predictions.bias', M, V, D, c.dt, dH);
-    const dAct = c.buf('mlm.dact', M * D);
-    K.layernormBackward(dAct, c.grad('cls.predictions.transform.LayerNorm.weight'), c.grad('cls.predictions.transform.LayerNorm.bias'), dH, act,
-      c.param('cls.predictions.transform.LayerNorm.weight'), mean, rstd, M, D);
-    const dPre = c.buf('mlm.dpre', M * D);
-    K.geluBackward(dPre, pre, dAct, M * D, geluIsTanh(cfg.hidden_act));
+    const dH = c.buf('mlm.dh', M * E);
+    c.linearBack(dLogits, h, familyOf(cfg).word, n.bias, M, V, E, c.dt, dH);
+    const dAct = c.buf('mlm.dact', M * E);
+    K.layernormBackward(dAct, c.grad(n.ln.w), c.grad(n.ln.b), dH, act, c.param(n.ln.w), mean, rstd, M, E);
+    const dPre = c.buf('mlm.dpre', M * E);
+    K.geluBackward(dPre, pre, dAct, M * E, mlmTanh(cfg));
     const dX = c.buf('mlm.dx', M * D);
-    c.linearBack(dPre, x, 'cls.predictions.transform.dense.weight', 'cls.predictions.transform.dense.bias', M, D, D, DTYPE_F32, dX);
+    c.linearBack(dPre, x, n.dense.w, n.dense.b, M, E, D, DTYPE_F32, dX);
     const dSequence = c.buf('mlm.dseq', N * D);
     dSequence.fill(0);
     positions.forEach((p, i) => K.accumulate(dSequence.subarray(p * D, p * D + D), dX.subarray(i * D, i * D + D), D));
+    return { dSequence };
+  },
+};
+
+export interface RtdIn { sequence: F32; N: number }
+export interface RtdSaved { N: number; sequence: F32; pre: F32; act: F32 }
+
+/**
+ * Replaced-token detection, ELECTRA's discriminator head
+ * (ElectraDiscriminatorPredictions): logit = dense_prediction(act(dense(h)))
+ * for every token of the sequence output, act the config's hidden_act; the
+ * [N, D] dense runs in the model's dtype (it costs what a layer's attention
+ * output does).
+ */
+export const rtdHead: TaskHead<RtdIn, RtdSaved, { dSequence: F32 }> = {
+  params: (cfg) => {
+    const D = cfg.hidden_size, n = familyOf(cfg).rtd;
+    if (!n) throw new Error(`ja-bert has no replaced-token detection head for ${cfg.model_type ?? 'bert'}`);
+    return [[n.dense.w, [D, D], 'normal', true], [n.dense.b, [D], 'zeros', false], [n.prediction.w, [1, D], 'normal', true], [n.prediction.b, [1], 'zeros', false]];
+  },
+  forward(c, { sequence, N }) {
+    const cfg = c.cfg, D = cfg.hidden_size, n = familyOf(cfg).rtd!;
+    const pre = c.linear(c.buf('rtd.pre', N * D), sequence, n.dense.w, n.dense.b, N, D, D, c.dt);
+    const act = c.buf('rtd.act', N * D);
+    c.K.geluForward(act, pre, N * D, geluIsTanh(cfg.hidden_act));
+    const logits = c.linear(c.buf('rtd.logits', N), act, n.prediction.w, n.prediction.b, N, 1, D, DTYPE_F32);
+    return { logits, saved: { N, sequence, pre, act } };
+  },
+  backward(c, dLogits, { N, sequence, pre, act }) {
+    const cfg = c.cfg, D = cfg.hidden_size, n = familyOf(cfg).rtd!;
+    const dAct = c.buf('rtd.dact', N * D);
+    c.linearBack(dLogits, act, n.prediction.w, n.prediction.b, N, 1, D, DTYPE_F32, dAct);
+    const dPre = c.buf('rtd.dpre', N * D);
+    c.K.geluBackward(dPre, pre, dAct, N * D, geluIsTanh(cfg.hidden_act));
+    const dSequence = c.buf('rtd.dseq', N * D);
+    c.linearBack(dPre, sequence, n.dense.w, n.dense.b, N, D, D, c.dt, dSequence);
     return { dSequence };
   },
 };
