@@ -36,7 +36,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_parity_fixture import FORMAT, VERSION, act_fn, layer_norm, random_weights, write_safetensors  # noqa: E402
+from make_parity_fixture import act_fn, layer_norm, random_weights, write_reference, write_safetensors  # noqa: E402
 
 
 def bert_layers(p, prefix, h, madd, L, H, eps, act, names):
@@ -190,8 +190,7 @@ def make(family, out_dir, seed):
            "sequence_output": seq.detach(), "pooled_output": pooled.detach(), "logits": logits.detach(), "loss": loss.detach().reshape(1)}
     for n, t in p64.items():
         ref["grad." + n] = t.grad.detach()
-    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
-                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_family_fixtures.py", "torch": torch.__version__})
+    write_reference(out_dir, ref, "tools/make_family_fixtures.py")
     print(f"{out_dir}: loss {loss.item():.6f}, {len(p32)} parameters")
 
 
@@ -278,8 +277,7 @@ def make_electra_pretraining(out_dir, seed):
     for n, t in gp.items():
         if n not in shared:
             ref["generator_grad." + n] = t.grad.detach()
-    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
-                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_family_fixtures.py", "torch": torch.__version__})
+    write_reference(out_dir, ref, "tools/make_family_fixtures.py")
     print(f"{out_dir}: generator loss {gen_loss.item():.6f}, discriminator loss {disc_loss.item():.6f}, {int(labels.sum())} replaced")
 
 

@@ -105,6 +105,12 @@ def bert_shapes(V, D, I, L, P):
     return shapes
 
 
+def write_reference(out_dir, ref, generator):
+    """out_dir/reference.safetensors in the "ja-bert-parity" format, naming the script that wrote it"""
+    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
+                      {"format": FORMAT, "version": VERSION, "generator": generator, "torch": torch.__version__})
+
+
 def random_weights(shapes):
     """float32 weights well away from init, so that every path carries signal"""
     p32 = {}
@@ -164,8 +170,7 @@ def make(act, out_dir, seed):
            "loss": loss.detach().reshape(1)}
     for n, t in p64.items():
         ref["grad." + n] = t.grad.detach()
-    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
-                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_parity_fixture.py", "torch": torch.__version__})
+    write_reference(out_dir, ref, "tools/make_parity_fixture.py")
     print(f"{out_dir}: loss {loss.item():.6f}, {len(p32)} parameters")
 
 
@@ -232,8 +237,7 @@ def make_mlm(out_dir, seed):
            "mlm_logits": logits.detach(), "loss": loss.detach().reshape(1)}
     for n, t in p64.items():
         ref["grad." + n] = t.grad if t.grad is not None else torch.zeros_like(t)
-    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
-                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_parity_fixture.py", "torch": torch.__version__})
+    write_reference(out_dir, ref, "tools/make_parity_fixture.py")
     print(f"{out_dir}: MLM loss {loss.item():.6f}")
 
 
@@ -267,8 +271,7 @@ def make_pretrain(out_dir, seed):
            "pair_labels": pair_labels, "pair_logits": pair_logits.detach(), "mlm_loss": mlm.detach().reshape(1), "pair_loss": pair.detach().reshape(1)}
     for n, t in p64.items():
         ref["grad." + n] = t.grad if t.grad is not None else torch.zeros_like(t)
-    write_safetensors(os.path.join(out_dir, "reference.safetensors"), ref,
-                      {"format": FORMAT, "version": VERSION, "generator": "tools/make_parity_fixture.py", "torch": torch.__version__})
+    write_reference(out_dir, ref, "tools/make_parity_fixture.py")
     print(f"{out_dir}: MLM loss {mlm.item():.6f}, pair loss {pair.item():.6f}")
 
 
