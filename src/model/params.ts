@@ -8,7 +8,8 @@
 import type { BertConfig } from './config.js';
 import { familyOf } from './family.js';
 import { headParamSpecs } from './heads/index.js';
-import { classifierHead, mlmHead, nspHead, rtdHead, type TaskSpec } from './heads/task.js';
+import { classifierHead, mlmHead, nspHead, rtdHead } from './heads/task.js';
+import type { Spec } from './heads/types.js';
 
 export interface ParamSpec {
   name: string;
@@ -16,7 +17,7 @@ export interface ParamSpec {
   size: number;
   offset: number;
   decay: boolean;
-  init: 'normal' | 'zeros' | 'ones';
+  init: Spec[2];
 }
 
 export interface Layout {
@@ -62,7 +63,7 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp 
   decay.push([F.pooler.w, [D, D], 'normal']);
   noDecay.push([F.pooler.b, [D], 'zeros']);
   // the heads on the encoder, each giving its own parameters (heads/task.ts, heads/index.ts)
-  const heads: TaskSpec[] = [
+  const heads: Spec[] = [
     ...(mlm ? mlmHead.params(cfg, 0) : []),
     ...(nsp ? nspHead.params(cfg, 2) : []),
     ...(rtd ? rtdHead.params(cfg, 1) : []),

@@ -16,9 +16,8 @@ import { DTYPE_F32 } from '../../core/kernels.js';
 import type { Act } from '../workspace.js';
 import { type BertConfig, geluIsTanh } from '../config.js';
 import { familyOf, type Dense } from '../family.js';
+import type { Spec } from './types.js';
 
-/** a parameter: name, shape, initialisation, whether weight decay applies */
-export type TaskSpec = [name: string, shape: number[], init: 'normal' | 'zeros' | 'ones', decay: boolean];
 
 /** what a head computes with: the model's kernels, parameters by name, workspace buffers, dense helpers */
 export interface TaskContext {
@@ -37,7 +36,7 @@ export interface TaskContext {
 
 /** one head: `In` what it reads of the encoder, `S` what its forward keeps for its backward, `G` the encoder gradients it returns */
 export interface TaskHead<In, S, G> {
-  params(cfg: BertConfig, labels: number): TaskSpec[];
+  params(cfg: BertConfig, labels: number): Spec[];
   forward(c: TaskContext, input: In): { logits: F32; saved: S };
   backward(c: TaskContext, dlogits: F32, saved: S): G;
 }

@@ -19,8 +19,9 @@ export interface HeadShape {
   side_length: number;
 }
 
-/** a parameter: HF-style name, shape, initialisation, whether weight decay applies */
-export type Spec = [name: string, shape: number[], init: 'normal' | 'zeros', decay: boolean];
+/** a parameter as a head or an encoder declares it: HF-style name, shape, initialisation, whether weight decay applies
+ *  (the one declaration type; params.ts places each in the arena as a ParamSpec) */
+export type Spec = [name: string, shape: number[], init: 'normal' | 'zeros' | 'ones', decay: boolean];
 
 /** one side of a batch of P pairs: token vectors [P, S, D], their mask [P, S], pooled vectors [P, D] */
 export interface Side { P: number; S: number; x: F32; mask: Uint8Array; pooled: F32 }
