@@ -20,6 +20,7 @@ import { totalmem } from 'node:os';
 import { type BertConfig, geluIsTanh, maxSequenceLength } from './config.js';
 import { familyOf, type FamilyDecl } from './family.js';
 import { type Layout, makeLayout } from './params.js';
+import { linear, linearBackward } from './linear.js';
 import { classifierHead, mlmHead, nspHead, rtdHead, type MlmSaved, type PooledIn, type RtdSaved, type TaskContext } from './heads/task.js';
 import type { Batch } from '../tokenize/inputs.js';
 import { type DropSite, type LayerAct, Workspace } from './workspace.js';
@@ -228,16 +229,13 @@ export class Bert {
     return dt === DTYPE_BF16 ? this.paramsBf16!.subarray(r.offset, r.offset + r.size) : this.p(r);
   }
 
-  /** out[R, O] = x[R, In] · Wᵀ (+ b), W [O, In] as Hugging Face stores it */
+  /** out[R, O] = x[R, In] · Wᵀ (+ b) (linear.ts) with this model's parameters */
   private linear(out: F32, x: F32, W: Ref, b: Ref | null, R: number, O: number, In: number, dt: number): F32 {
-    this.K.matmul(out, x, this.wt(W, dt), b ? this.p(b) : null, 1, R, O, In, false, true, false, dt);
-    return out;
+    return linear(this.K, out, x, this.wt(W, dt), b ? this.p(b) : null, R, O, In, dt);
   }
-  /** the backward of linear: dW += dYᵀ X, db += Σ_rows dY, then dX = dY · W (or += with accumulate); dX null: not needed */
+  /** its backward into this model's gradients (linear.ts) */
   private linearBack(dY: F32, X: F32, W: Ref, b: Ref | null, R: number, O: number, In: number, dt: number, dX: F32 | null, accumulate = false): void {
-    this.K.matmul(this.g(W), dY, X, null, 1, O, In, R, true, false, true, dt);
-    if (b) this.K.colSumAccumulate(this.g(b), dY, R, O);
-    if (dX) this.K.matmul(dX, dY, this.wt(W, dt), null, 1, R, In, O, false, false, accumulate, dt);
+    linearBackward(this.K, dY, X, this.wt(W, dt), this.g(W), b ? this.g(b) : null, R, O, In, dt, dX, accumulate);
   }
 
   private checkBatch(b: Batch): void {

@@ -6,6 +6,7 @@
  */
 import type { F32, Kernels } from '../../core/kernels.js';
 import { DTYPE_F32 } from '../../core/kernels.js';
+import { linear, linearBackward } from '../linear.js';
 
 export interface ParamAccess { param(name: string): F32; grad(name: string): F32 }
 
@@ -29,17 +30,14 @@ export class HeadContext {
   /** a training forward memoises nothing */
   clearQuery(): void { this.setQuery(undefined); }
 
-  /** Y[R, k] = X[R, D] Wᵀ */
+  /** Y[R, k] = X[R, D] Wᵀ, f32 (the model's one dense layer, linear.ts) into a fresh array */
   linear(X: F32, W: F32, R: number, k: number, D: number): F32 {
-    const Y = new Float32Array(R * k);
-    this.K.matmul(Y, X, W, null, 1, R, k, D, false, true, false, DTYPE_F32);
-    return Y;
+    return linear(this.K, new Float32Array(R * k), X, W, null, R, k, D, DTYPE_F32);
   }
   /** dW += dYᵀ X; returns dX = dY W (or accumulates into dXacc) */
   linearBack(dY: F32, X: F32, W: F32, dW: F32, R: number, k: number, D: number, dXacc?: F32): F32 {
-    this.K.matmul(dW, dY, X, null, 1, k, D, R, true, false, true, DTYPE_F32);
     const dX = dXacc ?? new Float32Array(R * D);
-    this.K.matmul(dX, dY, W, null, 1, R, D, k, false, false, dXacc !== undefined, DTYPE_F32);
+    linearBackward(this.K, dY, X, W, dW, null, R, k, D, DTYPE_F32, dX, dXacc !== undefined);
     return dX;
   }
 
