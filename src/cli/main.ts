@@ -315,7 +315,7 @@ async function main(argv: string[]): Promise<number> {
         warmupProportion: num('warmup-proportion'), seed: num('seed'), dtype: dtypeOf(flags.dtype), saveSteps: num('save-steps'),
         evalSteps: num('eval-steps'), overwrite: flags.overwrite === true, objective: flags.objective as PretrainOptions['objective'], wwm: flags.wwm === true,
         reportTo: flags['report-to'] as 'none' | 'tensorboard' | undefined,
-        log: (l) => process.stderr.write((process.stderr.isTTY ? '\r\x1b[K' : '') + l + (process.stderr.isTTY ? '' : '\n')),
+        log: progress,
       });
       if (process.stderr.isTTY) process.stderr.write('\n');
       console.log(`pretrained ${r.steps} steps in ${r.seconds.toFixed(0)} s: held-out MLM loss ${r.evalLoss.toFixed(4)}, accuracy ${r.evalAccuracy.toFixed(4)}${r.evalPairAccuracy === null ? '' : `, pair accuracy ${r.evalPairAccuracy.toFixed(4)}`}${r.evalRtdAccuracy === null ? '' : `, replaced-token accuracy ${r.evalRtdAccuracy.toFixed(4)}`} -> ${flags.output as string}`);
