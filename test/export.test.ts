@@ -23,7 +23,7 @@ import { makeConfig } from '../src/model/config.js';
 import { DEFAULT_MODEL } from '../src/model/default.js';
 import { loadTokenizer, SentencePieceTokenizer } from '../src/tokenize/index.js';
 import { InputBuilder } from '../src/tokenize/inputs.js';
-import { evaluateLogits } from '../src/train/trainer.js';
+import { evaluateLogits } from '../src/infer/evaluate.js';
 import { loadData } from '../src/data/load.js';
 import { entryValues, readCache } from '../src/cache/index.js';
 import { maxAbs, maxAbsDiff, maxRelErr, SHARED_DIR, tinySetup } from './helpers.js';

@@ -14,9 +14,8 @@ import type { Bert } from '../model/bert.js';
 import { PairModel } from '../model/pairmodel.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { InputBuilder, padBatch } from '../tokenize/inputs.js';
-import { evaluate, evaluateBatches, evaluateLogits, evaluateScores, type EvalResult } from '../train/trainer.js';
+import { evaluate, evaluateBatches, evaluateLogits, evaluatePairLogits, evaluatePairs, evaluatePairScores, evaluateScores, type EvalResult } from './evaluate.js';
 import { sigmoid } from '../train/loss.js';
-import { evaluatePairLogits, evaluatePairs, evaluatePairScores } from '../train/pairtask.js';
 import { embedTexts, POOLINGS, type Pooling } from './embed.js';
 
 export interface LoadOptions {

@@ -1,12 +1,12 @@
 /**
- * Training and evaluation of a BERT with a cacheable pair head: each example's
+ * Training of a BERT with a cacheable pair head (its batched evaluation: infer/evaluate.ts): each example's
  * A and B texts are tokenized alone ([CLS] text [SEP], up to the head's side
  * length) and encoded by the same BERT in one batch.
  */
 import { DataError, type Example, labelIds } from '../data/processors.js';
 import type { PairModel } from '../model/pairmodel.js';
 import type { Features, InputBuilder } from '../tokenize/inputs.js';
-import { evaluateBatches, logitBatches, scoreResult, type EvalResult, type ScoreResult, type TrainTask } from './trainer.js';
+import type { TrainTask } from './trainer.js';
 import { isPlainLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
 
 export interface PairFeatures { a: Features[]; b: Features[] }
@@ -46,12 +46,6 @@ export function pairTask(pm: PairModel, f: PairFeatures, labels: Int32Array, pad
   };
 }
 
-/** trainer.evaluate for a pair model */
-export function evaluatePairs(pm: PairModel, f: PairFeatures, labels: Int32Array | null, batchSize: number, padId: number): EvalResult {
-  const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
-  return evaluateBatches(f.a.length, len, pm.C, labels, batchSize, (idx, y) => pm.loss(pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId), y));
-}
-
 /** a pair head trained with a loss on its logits (regression: mseOn, multi-label: bceOn; train/loss.ts) */
 export function pairLogitLossTask(pm: PairModel, f: PairFeatures, lossOf: LogitLoss, padId: number): TrainTask {
   return {
@@ -63,15 +57,4 @@ export function pairLogitLossTask(pm: PairModel, f: PairFeatures, lossOf: LogitL
       return { loss, tokens: pm.lastTokens };
     },
   };
-}
-
-/** a pair model's logits for every pair [n, C] */
-export function evaluatePairLogits(pm: PairModel, f: PairFeatures, batchSize: number, padId: number): Float32Array {
-  const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
-  return logitBatches(f.a.length, len, pm.C, batchSize, (idx) => pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId));
-}
-
-/** a pair model's scores (regression) */
-export function evaluatePairScores(pm: PairModel, f: PairFeatures, targets: Float64Array | null, batchSize: number, padId: number): ScoreResult {
-  return scoreResult(evaluatePairLogits(pm, f, batchSize, padId), targets);
 }

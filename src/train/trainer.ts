@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { float32Decimal, formatDuration, progressInterval } from '../core/progress.js';
-import type { F32, Kernels } from '../core/kernels.js';
+import type { Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { saveBert } from '../model/load.js';
@@ -21,7 +21,7 @@ import type { Bert } from '../model/bert.js';
 import { type Features, padBatch } from '../tokenize/inputs.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
 import { AbortedError, JaBertError, registerError } from '../core/errors.js';
-import { isPlainLoss, mseLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
+import { isPlainLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
 
 export { AbortedError };
 /** training produced a non-finite loss or weights: stopped, never reported as finished */
@@ -193,31 +193,6 @@ export function logitLossTask(model: Bert, features: Features[], lossOf: LogitLo
   };
 }
 
-/** every example's C logits [n, C], in order, from batches of similar length */
-export function logitBatches(n: number, lengthOf: (i: number) => number, C: number, batchSize: number, run: (idx: number[]) => F32): Float32Array {
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengthOf(a) - lengthOf(b));
-  const out = new Float32Array(n * C);
-  for (let s = 0; s < n; s += batchSize) {
-    const idx = order.slice(s, s + batchSize), z = run(idx);
-    idx.forEach((i, k) => out.set(z.subarray(k * C, (k + 1) * C), i * C));
-  }
-  return out;
-}
-
-/** the cross-encoder's logits for every example [n, C] */
-export function evaluateLogits(model: Bert, features: Features[], batchSize: number, padId = 0): Float32Array {
-  return logitBatches(features.length, (i) => features[i]!.inputIds.length, model.numLabels, batchSize, (idx) => model.forward(padBatch(idx.map((i) => features[i]!), padId)).logits!);
-}
-
-/** a regressor's score per example in order; with targets, the mean squared error too */
-export interface ScoreResult { scores: Float32Array; mse: number }
-
-export const scoreResult = (scores: Float32Array, targets: Float64Array | null): ScoreResult => ({ scores, mse: targets ? mseLoss(scores, targets, scores.length) : NaN });
-
-export function evaluateScores(model: Bert, features: Features[], targets: Float64Array | null, batchSize: number, padId = 0): ScoreResult {
-  return scoreResult(evaluateLogits(model, features, batchSize, padId), targets);
-}
-
 export function train(model: Bert, K: Kernels, features: Features[], labels: Int32Array, o: TrainOptions): TrainResult {
   return trainTask(model, K, classificationTask(model, features, labels, o.padId ?? 0, o.loss), o);
 }
@@ -345,47 +320,4 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   }
   const tail = curve.slice(-Math.max(1, Math.ceil(curve.length / 10)));
   return { globalStep: step, evals, bestStep, stoppedEarly, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds };
-}
-
-export interface EvalResult {
-  probs: Float32Array[];
-  predictions: number[];
-  /** mean per-example loss (run_classifier's eval_loss) */
-  evalLoss: number;
-  /** mean of per-batch mean losses (the Estimator's loss) */
-  loss: number;
-}
-
-/**
- * The evaluation loop shared by every model kind: examples sorted by length
- * (less padding) and scored in batches by `scoreBatch` (mean loss and
- * probabilities [b, C] for the given indices and labels, -1 = none); results
- * go back in input order.
- */
-export function evaluateBatches(n: number, lengthOf: (i: number) => number, C: number, labels: Int32Array | null, batchSize: number,
-  scoreBatch: (idx: number[], y: Int32Array) => { loss: number; probs: Float32Array }): EvalResult {
-  let sumLoss = 0, sumBatch = 0, batches = 0;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengthOf(a) - lengthOf(b));
-  const outProbs = new Array<Float32Array>(n), outPred = new Array<number>(n);
-  for (let s = 0; s < order.length; s += batchSize) {
-    const b = order.slice(s, s + batchSize);
-    const y = labels ? Int32Array.from(b, (i) => labels[i]!) : new Int32Array(b.length).fill(-1);
-    const { loss, probs: p } = scoreBatch(b, y);
-    if (labels) { sumLoss += loss * b.length; sumBatch += loss; batches++; }
-    b.forEach((i, k) => {
-      const row = p.slice(k * C, k * C + C);
-      outProbs[i] = row;
-      let best = 0;
-      for (let c = 1; c < C; c++) if (row[c]! > row[best]!) best = c;
-      outPred[i] = best;
-    });
-  }
-  return { probs: outProbs, predictions: outPred, evalLoss: labels ? sumLoss / n : NaN, loss: labels ? sumBatch / batches : NaN };
-}
-
-export function evaluate(model: Bert, features: Features[], labels: Int32Array | null, batchSize: number, padId = 0): EvalResult {
-  return evaluateBatches(features.length, (i) => features[i]!.inputIds.length, model.numLabels, labels, batchSize, (b, y) => {
-    model.forward(padBatch(b.map((i) => features[i]!), padId));
-    return model.loss(y);
-  });
 }
