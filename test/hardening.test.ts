@@ -137,6 +137,14 @@ test('data: run folders: --output may not be the model or hold an input; --overw
   refused(run(['finetune', '--model', t.model, '--output', out, '--overwrite', '--texts', t.texts, '--pairs', t.pairs, '--max-steps', '1']), /did not write/, 'finetune --overwrite on a user folder');
   refused(run(['export', '--model', t.model, '--output', out, '--overwrite']), /does not write/, 'export --overwrite on a user folder');
   assert.equal(readFileSync(join(out, 'thesis.tex'), 'utf8'), 'keep');
+  // a model folder of the user's (no run.json): its files are named like a run's outputs, and are still not ja-bert's
+  const hf = join(dir, 'hf-model');
+  mkdirSync(join(hf, 'generator'), { recursive: true });
+  writeFileSync(join(hf, 'config.json'), '{}');
+  writeFileSync(join(hf, 'generator', 'config.json'), '{}');
+  refused(run(['finetune', '--model', t.model, '--output', hf, '--overwrite', '--texts', t.texts, '--pairs', t.pairs, '--max-steps', '1']), /did not write/, 'finetune --overwrite on a model folder');
+  refused(run(['pretrain', '--corpus', t.texts, '--tokenizer', join(t.model, 'spiece.model'), '--output', hf, '--overwrite', '--objective', 'electra']), /did not write/, 'pretrain --overwrite on a model folder');
+  assert.deepEqual([readdirSync(hf).sort(), readdirSync(join(hf, 'generator'))], [['config.json', 'generator'], ['config.json']]);
 });
 
 test('broken runs: a diverging run stops in one line and writes no finished result; out-of-range labels are refused', () => {

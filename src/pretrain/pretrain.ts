@@ -15,7 +15,7 @@ import { Rng } from '../core/random.js';
 import { DataError } from '../data/processors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { copyTokenizerFiles } from '../io/checkpoint.js';
-import { loadBert, saveBert } from '../model/load.js';
+import { findModelFiles, loadBert, readConfig, saveBert } from '../model/load.js';
 import { Bert } from '../model/bert.js';
 import { makeConfig } from '../model/config.js';
 import { choiceOption, intOption, OptionError, positiveOption, ratioOption } from '../core/options.js';
@@ -231,7 +231,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   let model: Bert, gen: Bert | null = null;
   if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, ...heads0 }).model;
   else if (o.model) {
-    const { model_type: type = 'bert' } = loadBert(o.model, { kernels: o.kernels, dtype, randomInit: true }).model.cfg;
+    const { model_type: type = 'bert' } = readConfig(findModelFiles(o.model));
     if ((type === 'electra') !== electra || (type !== 'bert' && type !== 'electra')) throw new OptionError(`--model ${o.model} is ${type}: ja-bert continues ${electra ? 'ELECTRA pretraining from an ELECTRA discriminator' : 'masked-LM pretraining of BERT'} (${type === 'electra' ? 'use --objective electra' : `not ${objective}`})`);
     model = loadBert(o.model, { kernels: o.kernels, dtype, seed, ...heads0 }).model;
   } else {

@@ -75,7 +75,10 @@ function inspectLocked(dir: string, identity: string, o: RunOptions): RunPlan {
   try { entries = readdirSync(dir); } catch (e) { throw new RunDirError(`${dir}: cannot read the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   if (o.overwrite) {
     // --overwrite replaces a run of ja-bert's, never a folder that holds files it did not write
-    const foreign = entries.filter((f) => !o.ownFiles.test(f) && !RUN_RECORDS.test(f));
+    // a file counts as ja-bert's only in a folder that a run of ja-bert's claimed (its run.json): without one, an entry named
+    // like an output (config.json, model.safetensors, generator/) is still the user's, e.g. a downloaded model folder
+    const claimed = existsSync(runPath);
+    const foreign = entries.filter((f) => (claimed ? !o.ownFiles.test(f) && !RUN_RECORDS.test(f) : f !== LOCK && !/\.\d+\.tmp$/.test(f)));
     if (foreign.length) throw new RunDirError(`${dir}: holds files ja-bert did not write (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? `, … ${foreign.length} in all` : ''}); --overwrite replaces only a ja-bert run folder: give another folder`);
     return plan(null, false);
   }
