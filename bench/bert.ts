@@ -13,7 +13,7 @@
  *     [--dtype auto|f32|bf16] [--modes train,infer] [--no-torch]
  */
 import { benchDefaults, runBench, runTorchBench, type BenchResult } from '../src/bench.js';
-import { parseArgs } from '../src/cli/args.js';
+import { parseArgs } from '../src/commands/args.js';
 import { parseDtype, resolveDtype } from '../src/core/dtype.js';
 import { engineInfo, nativeKernels } from '../src/core/native.js';
 

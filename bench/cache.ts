@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeCache, cacheDataBytes, cachedReps, closeCache, encodeQuery, loadScoringModel, Ranker, readCache, scoreAgainst } from '../src/cache/index.js';
-import { parseArgs } from '../src/cli/args.js';
+import { parseArgs } from '../src/commands/args.js';
 import { rankingMetrics } from '../src/compare.js';
 import { engineInfo, nativeKernels } from '../src/core/native.js';
 import { loadData } from '../src/data/load.js';

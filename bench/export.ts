@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { benchDefaults, runBench, runTorchBench } from '../src/bench.js';
-import { parseArgs } from '../src/cli/args.js';
+import { parseArgs } from '../src/commands/args.js';
 import { engineInfo, nativeKernels } from '../src/core/native.js';
 import { Rng } from '../src/core/random.js';
 import { exportModel } from '../src/export/export.js';

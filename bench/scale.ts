@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import {
   cacheHeaderFor, closeCache, encodeQuery, encodeTexts, loadScoringModel, readCache, readCorpusTexts, scoreAgainst, cachedReps, textHash, writeCacheStream,
 } from '../src/cache/index.js';
-import { parseArgs } from '../src/cli/args.js';
+import { parseArgs } from '../src/commands/args.js';
 import { engineInfo, nativeKernels } from '../src/core/native.js';
 import { quantizeRows } from '../src/core/quant.js';
 import { Rng } from '../src/core/random.js';

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { benchDefaults, runBench, runTorchBench } from '../src/bench.js';
-import { parseArgs } from '../src/cli/args.js';
+import { parseArgs } from '../src/commands/args.js';
 import { engineInfo, nativeKernels, packageRoot } from '../src/core/native.js';
 import { DEFAULT_MODEL } from '../src/model/default.js';
 import { DEMO_DATA } from '../src/demo.js';

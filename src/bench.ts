@@ -9,6 +9,7 @@ import type { DType } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { EngineError, engineInfo, nativeKernels, packageRoot } from './core/native.js';
 import { Rng } from './core/random.js';
+import { intOption, OptionError } from './core/options.js';
 import { Bert, type Batch } from './model/bert.js';
 import { makeConfig } from './model/config.js';
 import { AdamW } from './train/optimizer.js';
@@ -133,4 +134,26 @@ export function runTorchBench(o: BenchOptions, threads: number, dtype: DType = n
   }
   const line = r.stdout.trim().split('\n').pop()!;
   return JSON.parse(line) as BenchResult;
+}
+
+/**
+ * `ja-bert bench`: one benchmark line, ja-bert's numbers and, with vsTorch, the PyTorch twin's in the same run
+ * (torch_dtype, torch_tokens_per_s, torch_peak_rss_mb, speedup_vs_torch)
+ */
+export function bench(o: Partial<BenchOptions> & { vsTorch?: boolean }): Record<string, unknown> {
+  if (o.mode !== undefined && o.mode !== 'train' && o.mode !== 'infer') throw new OptionError(`bench mode must be train or infer, got "${String(o.mode)}"`);
+  for (const k of ['layers', 'hidden', 'heads', 'intermediate', 'vocab', 'seq', 'batch', 'steps'] as const) if (o[k] !== undefined) intOption(k, o[k], 1);
+  if (o.warmup !== undefined) intOption('warmup', o.warmup, 0, 0);
+  const opts = benchDefaults(o);
+  resolveDtype(opts.dtype, nativeKernels());
+  const ours = runBench(opts);
+  const line: Record<string, unknown> = { ...ours };
+  if (o.vsTorch) {
+    const torch = runTorchBench(opts, ours.threads);
+    line.torch_dtype = torch.dtype;
+    line.torch_tokens_per_s = torch.tokens_per_s;
+    line.torch_peak_rss_mb = torch.peak_rss_mb;
+    line.speedup_vs_torch = ours.tokens_per_s / torch.tokens_per_s;
+  }
+  return line;
 }

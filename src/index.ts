@@ -8,9 +8,27 @@
  * while async calls are in flight, since the native engine serves one thread at a time.
  */
 export {
-  Classifier, Encoder, PairScorer, finetune, pretrain, baseline, crossValidate, compare, buildCache, predict, encodeFile, tokenize, buildCorpus, exportModel, info,
-  closeEngine, DEFAULT_MODEL, type ModelOptions, type JobControl, type Classification, type ClassifyInput, type Pooling, type RankResult,
+  Classifier, Encoder, PairScorer, finetune, pretrain, baseline, crossValidate, compare, buildCache, predict, encodeFile, tokenize, buildCorpus, exportModel,
+  manpagePairs, bench, info, closeEngine, DEFAULT_MODEL, type ApiOptions, type ModelOptions, type JobControl, type Classification, type ClassifyInput, type Pooling, type RankResult,
 } from './api/index.js';
+export { JOBS, type JobName, type JobOptions, type JobResult } from './jobs.js';
+export { runManpageDemo, runEngineDemo, type ManpageDemoOptions, type ManpageDemoResult } from './demo.js';
+import type { ServeOptions, Server } from './serve/server.js';
+import { loadFeature } from './core/optional.js';
+import { nativeKernels as kernelsForWorker } from './core/native.js';
+
+/** `ja-bert serve`: the HTTP server (fastify, prom-client and the engine thread are loaded on the first call) */
+export async function startServer(o: ServeOptions = {}): Promise<Server> {
+  const { startServer: start } = await import('./serve/server.js');
+  return start(o);
+}
+export type { ServeOptions, Server };
+
+/** `ja-bert worker`: encode cache chunks from a BullMQ queue (redis://HOST:PORT) until `signal` aborts; bullmq is loaded on the first call */
+export async function runWorker(o: { queue: string; concurrency?: number; lockSeconds?: number; log?: (line: string) => void; signal?: AbortSignal }): Promise<{ jobs: number }> {
+  const { runWorker: run } = await loadFeature('queue', () => import('./cache/queue.js'));
+  return run({ ...o, kernels: kernelsForWorker() });
+}
 export { JaBertError } from './core/errors.js';
 export { EngineThreadError } from './api/engine.js';
 export { AbortedError } from './train/trainer.js';
@@ -28,7 +46,7 @@ export { leakage } from './data/leakage.js';
 export type { BuildResult, CacheBuildResult, CacheBuildOptions } from './cache/index.js';
 export type { Metrics, RegressionMetrics, MultiLabelMetrics } from './eval/metrics.js';
 // the errors each area throws (all JaBertError)
-export { UsageError } from './cli/args.js';
+export { UsageError } from './commands/args.js';
 export { DTypeError } from './core/dtype.js';
 export { OptionError } from './core/options.js';
 export { DataError } from './data/processors.js';

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The import graph of src/ (issue 13): one line per module with what it imports, the
 // layer of each, and every cycle and upward import, type-only imports included (marked "(types)"). Layers, lowest first:
-//   core < io, data < tokenize < model < train, eval, pretrain, run < infer < commands (src/*.ts, baseline/, export/, cache/)
-//   < api (the async library API and its engine thread) < serve < cli, index.ts (the package root)
+//   core < io, data < tokenize < model < train, eval, pretrain, run < infer < jobs (src/*.ts, baseline/, export/, cache/)
+//   < api (the async library API and its engine thread) < serve < commands (the CLI's table) < cli, index.ts (the package root)
 //   node tools/import-graph.mjs [--check] [--write]
 //   --check: exit 1 on a cycle or an upward import; --write: put the graph into docs/architecture.md
 //   between its <!-- import-graph --> markers (the test checks that the document is current)
@@ -29,8 +29,8 @@ for (const f of files) {
   graph.set(rel(f), [...value, ...types].sort());
   typeOnly.set(rel(f), types);
 }
-const LAYERS = [['core'], ['io', 'data'], ['tokenize'], ['model'], ['train', 'eval', 'pretrain', 'run'], ['infer'], ['commands', 'baseline', 'export', 'cache'], ['api'], ['serve'], ['cli', 'root']];
-const layerOf = (m) => { const top = m === 'index.ts' ? 'root' : m.includes('/') ? m.split('/')[0] : 'commands'; return LAYERS.findIndex((l) => l.includes(top)); };
+const LAYERS = [['core'], ['io', 'data'], ['tokenize'], ['model'], ['train', 'eval', 'pretrain', 'run'], ['infer'], ['jobs', 'baseline', 'export', 'cache'], ['api'], ['serve'], ['commands'], ['cli', 'root']];
+const layerOf = (m) => { const top = m === 'index.ts' ? 'root' : m.includes('/') ? m.split('/')[0] : 'jobs'; return LAYERS.findIndex((l) => l.includes(top)); };
 const upward = [];
 for (const [m, deps] of graph) for (const d of deps) if (layerOf(d) > layerOf(m)) upward.push(`${m} -> ${d}`);
 const cycles = [];

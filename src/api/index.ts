@@ -8,14 +8,9 @@
  *   const [r] = await clf.classify([{ text: 'A', textB: 'B' }]);
  *   console.log(r.label, r.score, r.probabilities);
  */
-import type { BaselineOptions, BaselineResult } from '../baseline/baseline.js';
-import type { CacheBuildResult, RankResult } from '../cache/index.js';
-import type { CompareOptions, CompareRow } from '../compare.js';
-import type { CrossValidateResult } from '../crossval.js';
+import type { RankResult } from '../cache/index.js';
+import { MODEL_DEFAULTED, type JobName, type JobOptions, type JobResult, type ModelDefaulted } from '../jobs.js';
 import type { DTypeOption } from '../core/dtype.js';
-import type { EncodeOptions } from '../encode.js';
-import type { FinetuneOptions, FinetuneResult, PredictOptions } from '../finetune.js';
-import type { ExportOptions, ExportResult } from '../export/export.js';
 import type { Pooling } from '../infer/embed.js';
 import type { Classification, ClassifyInput } from '../infer/models.js';
 import { intOption, OptionError } from '../core/options.js';
@@ -23,9 +18,6 @@ import { JaBertError, registerError } from '../core/errors.js';
 import { parseDtype } from '../core/dtype.js';
 import { DataError } from '../data/processors.js';
 import { DEFAULT_MODEL, modelOrDefault } from '../model/default.js';
-import type { PretrainOptions, PretrainResult } from '../pretrain/pretrain.js';
-import type { SourceReport } from '../pretrain/corpus.js';
-import type { TokenizeFileOptions } from '../tokenize/file.js';
 import { call, closeEngine, job, type JobControl } from './engine.js';
 import type { EngineInfo } from '../core/native.js';
 
@@ -191,57 +183,47 @@ export class PairScorer extends Loaded {
   }
 }
 
-/** the options of a job as a library caller gives them: the engine supplies the kernels, progress goes to onProgress */
-type JobOptions<T> = Omit<T, 'kernels' | 'log' | 'signal'>;
+/** Omit over each member of a union (crossValidate's options are one per method) */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** a job's options as a library caller gives them: the engine supplies the kernels, progress goes to onProgress, `model` defaults where the job's does */
+export type ApiOptions<K extends JobName> = K extends ModelDefaulted
+  ? OmitEach<JobOptions<K>, 'kernels' | 'log' | 'signal' | 'model'> & { model?: string }
+  : OmitEach<JobOptions<K>, 'kernels' | 'log' | 'signal'>;
+
+/** the API's function for a job of the table (jobs.ts): its options and result are the job's, run in the engine thread */
+function jobFunction<K extends JobName>(name: K): (o: ApiOptions<K>, c?: JobControl) => Promise<JobResult<K>> {
+  return (o, c) => job<JobResult<K>>(name, MODEL_DEFAULTED.has(name) && o !== null && typeof o === 'object' ? { ...o, model: modelOrDefault((o as { model?: string }).model) } : o, c);
+}
 
 /** `ja-bert finetune`: fine-tune a model (cross-encoder or a pair head) and write the run folder; model defaults to the default model */
-export function finetune(o: Omit<JobOptions<FinetuneOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<FinetuneResult> {
-  return job('finetune', { ...o, model: modelOrDefault(o.model) }, c);
-}
-/** `ja-bert pretrain`: masked-LM (+ NSP/SOP) pretraining from a corpus */
-export function pretrain(o: JobOptions<PretrainOptions>, c?: JobControl): Promise<PretrainResult> {
-  return job('pretrain', o, c);
-}
+export const finetune = jobFunction('finetune');
+/** `ja-bert pretrain`: masked-LM (+ NSP/SOP, or ELECTRA's replaced-token detection) pretraining from a corpus */
+export const pretrain = jobFunction('pretrain');
 /** `ja-bert baseline`: frozen vectors + logistic regression */
-export function baseline(o: Omit<JobOptions<BaselineOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<BaselineResult> {
-  return job('baseline', { ...o, model: modelOrDefault(o.model) }, c);
-}
+export const baseline = jobFunction('baseline');
 /** `ja-bert finetune|baseline --folds K`: k-fold cross-validation (grouped with split: 'group'), mean ± std per metric; model defaults to the default model */
-export function crossValidate(o: ({ method: 'finetune' } & Omit<JobOptions<FinetuneOptions>, 'model'> | { method: 'baseline' } & Omit<JobOptions<BaselineOptions>, 'model'>) & { model?: string }, c?: JobControl): Promise<CrossValidateResult> {
-  return job('crossValidate', { ...o, model: modelOrDefault(o.model) }, c);
-}
+export const crossValidate = jobFunction('crossValidate');
 /** `ja-bert compare`: every head on the same split, accuracy and speed */
-export function compare(o: Omit<JobOptions<CompareOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<CompareRow[]> {
-  return job('compare', { ...o, model: modelOrDefault(o.model) }, c);
-}
+export const compare = jobFunction('compare');
 /**
  * `ja-bert cache build`: encode every text once with a pair-head model; `queue` (redis://HOST:PORT) has `ja-bert worker`s
  * encode the chunks; `index` (lancedb://PATH) then writes the LanceDB index the cache names, which PairScorer retrieves from
  */
-export function buildCache(o: { model: string; texts?: string; fromEmbeddings?: string; cache: string; batchSize?: number; dtype?: DTypeOption; partialEverySeconds?: number; cacheDtype?: 'f32' | 'bf16' | 'int8'; overwrite?: boolean;
-  index?: string; indexType?: 'ivf_flat' | 'ivf_pq'; queue?: string; chunkSize?: number; stallSeconds?: number }, c?: JobControl): Promise<CacheBuildResult> {
-  return job('buildCache', o, c);
-}
+export const buildCache = jobFunction('buildCache');
 /** `ja-bert predict`: probabilities for a JSONL file; returns the number of examples */
-export function predict(o: Omit<JobOptions<PredictOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<number> {
-  return job('predict', { ...o, model: modelOrDefault(o.model) }, c);
-}
+export const predict = jobFunction('predict');
 /** `ja-bert encode`: pooled output, logits, token vectors for a JSONL file */
-export function encodeFile(o: Omit<JobOptions<EncodeOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<{ lines: number }> {
-  return job('encodeFile', { ...o, model: modelOrDefault(o.model) }, c);
-}
+export const encodeFile = jobFunction('encodeFile');
 /** `ja-bert tokenize`: ids and tokens for a file of texts; returns the number of texts */
-export function tokenize(o: TokenizeFileOptions, c?: JobControl): Promise<number> {
-  return job('tokenizeFile', o, c);
-}
-/** `ja-bert corpus`: the pretraining corpus from Debian's documentation packages */
-export function buildCorpus(o: { output: string }, c?: JobControl): Promise<{ sources: SourceReport[]; total: SourceReport }> {
-  return job('buildCorpus', o, c);
-}
+export const tokenize = jobFunction('tokenizeFile');
+/** `ja-bert corpus`: the pretraining corpus from Debian's documentation packages (and its report) */
+export const buildCorpus = jobFunction('buildCorpus');
 /** `ja-bert export`: ONNX (+ int8) and tokenizer.json for transformers.js and onnxruntime, or HF's PyTorch layout; model defaults to the default model */
-export function exportModel(o: Omit<JobOptions<ExportOptions>, 'model'> & { model?: string }, c?: JobControl): Promise<ExportResult> {
-  return job('exportModel', { ...o, model: modelOrDefault(o.model) }, c);
-}
+export const exportModel = jobFunction('exportModel');
+/** `ja-bert manpage-pairs`: link pairs of Japanese man pages in the seed's honbun_data.json / negaposi.json format */
+export const manpagePairs = jobFunction('manpagePairs');
+/** `ja-bert bench`: the engine's training or inference throughput on a random BERT, with the PyTorch twin's beside it (vsTorch) */
+export const bench = jobFunction('bench');
 /** the engine's facts: oneDNN version, ISA, bf16, threads (as `ja-bert info`) */
 export function info(): Promise<EngineInfo & { autoDtype: string }> {
   return call({ op: 'info' });

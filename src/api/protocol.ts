@@ -2,7 +2,9 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '../core/errors.js';
 
-export type JobName = 'finetune' | 'pretrain' | 'baseline' | 'crossValidate' | 'compare' | 'buildCache' | 'predict' | 'encodeFile' | 'tokenizeFile' | 'buildCorpus' | 'exportModel';
+import type { JobName } from '../jobs.js';
+
+export type { JobName };
 
 export type Task =
   | { op: 'load'; kind: 'classifier' | 'encoder'; dir: string; options: Record<string, unknown> }

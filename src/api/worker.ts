@@ -7,19 +7,11 @@
  */
 import { serializeError } from '../core/errors.js';
 import { engineInfo, nativeKernels } from '../core/native.js';
-import { buildCache, openRanker, type OpenRanker } from '../cache/index.js';
-import { compare } from '../compare.js';
-import { crossValidate } from '../crossval.js';
-import { encodeFile } from '../encode.js';
-import { finetune, predict } from '../finetune.js';
-import { baseline } from '../baseline/baseline.js';
-import { pretrain } from '../pretrain/pretrain.js';
-import { buildCorpus } from '../pretrain/corpus.js';
-import { exportModel } from '../export/export.js';
-import { tokenizeFile } from '../tokenize/file.js';
+import { openRanker, type OpenRanker } from '../cache/index.js';
 import { TextClassifier, TextEncoder } from '../infer/models.js';
 import type { Pooling } from '../infer/embed.js';
-import type { JobName, Reply, Task } from './protocol.js';
+import { JOBS } from '../jobs.js';
+import type { Reply, Task } from './protocol.js';
 
 /** a loaded cache ranker (exhaustive or retrieve-then-rerank, as openRanker chose) */
 interface Scorer { ranker: OpenRanker }
@@ -33,10 +25,6 @@ function get<T>(handle: number, C: { prototype: T; name: string }): T {
   return h;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const JOBS: Record<JobName, (o: any) => unknown> = {
-  finetune, pretrain, baseline, crossValidate, compare, buildCache, predict, encodeFile, tokenizeFile, buildCorpus, exportModel,
-};
 
 async function run(t: Task): Promise<{ value: unknown }> {
   const kernels = nativeKernels();
@@ -94,7 +82,7 @@ async function run(t: Task): Promise<{ value: unknown }> {
       if (port) options.log = (line: string) => port.postMessage(line);
       if (abort) options.signal = { get aborted() { return Atomics.load(abort, 0) !== 0; } };
       try {
-        return { value: await JOBS[t.name](options) };
+        return { value: await (JOBS[t.name] as (o: unknown) => unknown)(options) };
       } finally {
         port?.close();
       }

@@ -6,10 +6,12 @@
  * 関連項目 (SEE ALSO) and 0 for a random unlinked pair, balanced.
  * Used by scripts/make-demo-data.sh to make the demo's shipped sample.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Rng } from '../core/random.js';
+import { intOption } from '../core/options.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { DataError } from './processors.js';
 
 const NAMED: Record<string, string> = { em: '—', en: '–', aq: "'", lq: '“', rq: '”', dq: '"', bu: '•', co: '©', mi: '-', hy: '-', ga: '`', ti: '~', ha: '^', oq: '‘', cq: '’', rs: '\\', at: '@' };
@@ -118,4 +120,18 @@ export function linkPairs(pages: ManPage[], seed = 42, maxPairs?: number): PairS
   const texts: Record<string, string> = {};
   for (const t of titles) texts[t] = byTitle.get(t)!.body;
   return { texts, pairs };
+}
+
+export interface ManpagePairsOptions { output: string; manDir?: string; maxPairs?: number; maxChars?: number; seed?: number }
+
+/** `ja-bert manpage-pairs`: the link pairs of the man pages under manDir, written as OUT/honbun_data.json and OUT/negaposi.json */
+export function manpagePairs(o: ManpagePairsOptions): { pages: number; texts: number; pairs: number; linked: number; output: string } {
+  const maxChars = intOption('max-chars', o.maxChars, 500), seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
+  const maxPairs = o.maxPairs === undefined ? undefined : intOption('max-pairs', o.maxPairs, 1);
+  const pages = readManPages(o.manDir ?? '/usr/share/man/ja', maxChars);
+  const set = linkPairs(pages, seed, maxPairs);
+  mkdirSync(o.output, { recursive: true });
+  writeFileAtomic(join(o.output, 'honbun_data.json'), (w) => w(JSON.stringify(set.texts, null, 1) + '\n'));
+  writeFileAtomic(join(o.output, 'negaposi.json'), (w) => w('[\n' + set.pairs.map((p) => JSON.stringify(p)).join(',\n') + '\n]\n'));
+  return { pages: pages.length, texts: Object.keys(set.texts).length, pairs: set.pairs.length, linked: set.pairs.filter((p) => p[2] === 1).length, output: o.output };
 }

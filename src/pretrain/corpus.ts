@@ -171,8 +171,10 @@ function walk(root: string, include: RegExp, out: string[]): void {
 
 export interface SourceReport { name: string; package: string; files: number; documents: number; paragraphs: number; sentences: number; japaneseChars: number; chars: number }
 
-export function buildCorpus(o: { output: string; sources?: CorpusSource[]; log?: (l: string) => void }): { sources: SourceReport[]; total: SourceReport } {
+/** the corpus into `output`; with `report`, the per-source counts as JSON there too (ja-bert corpus --report) */
+export function buildCorpus(o: { output: string; report?: string; sources?: CorpusSource[]; log?: (l: string) => void }): { sources: SourceReport[]; total: SourceReport } {
   checkOutputFile(o.output);
+  if (o.report !== undefined) checkOutputFile(o.report);
   const sources = o.sources ?? DEFAULT_SOURCES;
   const seen = new Set<string>();
   const reports: SourceReport[] = [];
@@ -213,5 +215,9 @@ export function buildCorpus(o: { output: string; sources?: CorpusSource[]; log?:
   writeFileAtomic(o.output, (w) => { for (let i = 0; i < chunks.length; i++) w((i ? '\n' : '') + chunks[i]! + '\n'); });
   const total = reports.reduce<SourceReport>((a, r) => ({ ...a, files: a.files + r.files, documents: a.documents + r.documents, paragraphs: a.paragraphs + r.paragraphs, sentences: a.sentences + r.sentences, japaneseChars: a.japaneseChars + r.japaneseChars, chars: a.chars + r.chars }),
     { name: 'total', package: '', files: 0, documents: 0, paragraphs: 0, sentences: 0, japaneseChars: 0, chars: 0 });
+  if (o.report !== undefined) {
+    const report = JSON.stringify({ sources: reports, total, built: new Date().toISOString() }, null, 1) + '\n';
+    writeFileAtomic(o.report, (w) => w(report));
+  }
   return { sources: reports, total };
 }
