@@ -10,7 +10,7 @@ import { Progress } from './core/progress.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
 import { dataInputs, type DataOptions, loadData } from './data/load.js';
-import { DataError, type Example, isScoreLabel, labelIds, labelList, multiLabelTargets, positiveLabelIndex, scoreTargets } from './data/processors.js';
+import { DataError, isScoreLabel, labelIds, labelList, multiLabelTargets, positiveLabelIndex, scoreTargets } from './data/processors.js';
 import { computeMetrics, evalResultsText, extraMetrics, matthewsFromConfusion, MULTI_LABEL_SELECTION_METRICS, multiLabelMetrics, multiLabelResultsText, REGRESSION_SELECTION_METRICS, regressionMetrics, regressionResultsText, SELECTION_METRICS, type Metrics, type MultiLabelMetrics, type RegressionMetrics } from './eval/metrics.js';
 import { writeMultiLabelReports, writeRegressionReports, writeReports, writeSplitJson } from './eval/reports.js';
 import { RunLog } from './eval/runlog.js';
@@ -23,12 +23,13 @@ import { findModelFiles, loadBert, saveBert } from './model/load.js';
 import { copyTokenizerFiles } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
 import { loadTokenizer } from './tokenize/index.js';
-import { type Features, InputBuilder } from './tokenize/inputs.js';
+import { InputBuilder } from './tokenize/inputs.js';
 import { classificationTask, logitLossTask, train, trainingSteps, trainTask, type TrainResult } from './train/trainer.js';
-import { evaluate, evaluateLogits, evaluatePairLogits, evaluatePairs, evaluatePairScores, evaluateScores, type EvalResult, type ScoreResult } from './infer/evaluate.js';
+import { evaluate, evaluateLogits, evaluateScores, type EvalResult, type ScoreResult } from './infer/evaluate.js';
 import { HEAD_TYPES, headConfig } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
-import { pairFeatures, pairLogitLossTask, pairSides, pairTask, type PairFeatures } from './train/pairtask.js';
+import { taskModel } from './model/crossmodel.js';
+import type { PairInputs } from './model/taskmodel.js';
 import { TextClassifier } from './infer/models.js';
 import { calibrate, CONTRASTIVE_LOSSES, cosentTask, mnrlTask } from './train/contrastive.js';
 import { balancedClassWeights, bceLoss, bceOn, mseOn, sigmoid, type LossSpec } from './train/loss.js';
@@ -112,10 +113,6 @@ function makeLossSpec(cw: FinetuneOptions['classWeights'], labelSmoothing: numbe
     classWeights = Float32Array.from(cw);
   }
   return { classWeights, labelSmoothing: labelSmoothing || undefined };
-}
-
-function featurize(builder: InputBuilder, examples: Example[], labels: string[], source: string): { features: Features[]; y: Int32Array } {
-  return { features: examples.map((e) => builder.features(e.textA, e.textB)), y: labelIds(examples, labels, source) };
 }
 
 /**
@@ -244,22 +241,14 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const maxLen = Math.min(requestedLen, maxSequenceLength(model.cfg));
   const builder = new InputBuilder(tokenizer, pairHead ? Math.min(pairHead.side_length, maxSequenceLength(model.cfg)) : maxLen);
   model.cfg.pad_token_id = builder.pad; // config.json names the padding id (HF's default 0 is often another token)
-  // the cross-encoder reads one [CLS] a [SEP] b [SEP] input; a pair head encodes a and b separately
-  let tr: { features: Features[]; y: Int32Array } | { features: PairFeatures; y: Int32Array };
-  let ev: typeof tr;
-  const pm = pairHead ? new PairModel(model) : null;
-  if (regression || ml) {
-    // the same features; y unused (the targets are floats, or label lists)
-    const none = () => new Int32Array(0);
-    tr = pm ? { features: pairSides(builder, data.train, data.source), y: none() } : { features: data.train.map((e) => builder.features(e.textA, e.textB)), y: none() };
-    ev = pm ? { features: pairSides(builder, data.eval, o.evalFile ?? data.source), y: none() } : { features: data.eval.map((e) => builder.features(e.textA, e.textB)), y: none() };
-  } else if (pm) {
-    tr = pairFeatures(builder, data.train, labels, data.source);
-    ev = pairFeatures(builder, data.eval, labels, o.evalFile ?? data.source);
-  } else {
-    tr = featurize(builder, data.train, labels, data.source);
-    ev = featurize(builder, data.eval, labels, o.evalFile ?? data.source);
-  }
+  // the cross-encoder reads one [CLS] a [SEP] b [SEP] input; a pair head encodes a and b separately (model/taskmodel.ts)
+  const tm = taskModel(model);
+  // contrastive losses train a pair head's two sides (train/contrastive.ts)
+  const pm = tm instanceof PairModel ? tm : null;
+  // regression and multi-label: y unused (the targets are floats, or label lists)
+  const none = () => new Int32Array(0);
+  const tr = { x: tm.inputs(builder, data.train, data.source), y: regression || ml ? none() : labelIds(data.train, labels, data.source) };
+  const ev = { x: tm.inputs(builder, data.eval, o.evalFile ?? data.source), y: regression || ml ? none() : labelIds(data.eval, labels, o.evalFile ?? data.source) };
   const positive = positiveLabelIndex(labels);
   // contrastive trains on the positive pairs alone (in-batch negatives)
   const positives = st.loss === 'contrastive' ? Array.from(tr.y.keys()).filter((i) => tr.y[i] === positive) : null;
@@ -271,13 +260,13 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   // 2. the run begins: lock, run.json; from here a kill leaves a folder the same command resumes
   const release = beginRun(plan, identity);
   try {
-    const runEval = (): EvalResult => (pm ? evaluatePairs(pm, ev.features as PairFeatures, ev.y, 64, builder.pad) : evaluate(model, ev.features as Features[], ev.y, 64, builder.pad));
-    const runLogits = (): Float32Array => (pm ? evaluatePairLogits(pm, ev.features as PairFeatures, 64, builder.pad) : evaluateLogits(model, ev.features as Features[], 64, builder.pad));
-    const runScores = (): ScoreResult => (pm ? evaluatePairScores(pm, ev.features as PairFeatures, targets!.eval, 64, builder.pad) : evaluateScores(model, ev.features as Features[], targets!.eval, 64, builder.pad));
+    const runEval = (): EvalResult => evaluate(tm, ev.x, ev.y, 64, builder.pad);
+    const runLogits = (): Float32Array => evaluateLogits(tm, ev.x, 64, builder.pad);
+    const runScores = (): ScoreResult => evaluateScores(tm, ev.x, targets!.eval, 64, builder.pad);
     // contrastive and cosent train the cosine alone: its classifier is fitted to the training pairs before every evaluation and at the end
     const calibrateHead = (): void => {
       if (!contrastive) return;
-      const fit = calibrate(pm!, tr.features as PairFeatures, builder.pad, regression ? { scores: targets!.train } : { positive, y: tr.y });
+      const fit = calibrate(pm!, tr.x as PairInputs, builder.pad, regression ? { scores: targets!.train } : { positive, y: tr.y });
       o.log?.(`classifier fitted to the cosine: ${regression ? 'score' : `logit of P(${labels[positive]})`} = ${fit.w.toFixed(4)} · cos ${fit.c < 0 ? '−' : '+'} ${Math.abs(fit.c).toFixed(4)}`);
     };
     const methodBase = !pm ? 'fine-tuned cross-encoder' : contrastive
@@ -319,11 +308,10 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     // multi-label and regression train on a loss of the logits; single-label classification on the kernels' cross-entropy
     const lossOf = ml ? bceOn(ml.train, labels.length) : regression ? mseOn(targets!.train) : null;
     const keys = { a: data.train.map((e) => e.textA), b: data.train.map((e) => e.textB ?? '') };
-    const task = st.loss === 'contrastive' ? mnrlTask(pm!, tr.features as PairFeatures, positives!, keys, builder.pad, st.lossScale)
-      : st.loss === 'cosent' ? cosentTask(pm!, tr.features as PairFeatures, regression ? targets!.train : Float64Array.from(tr.y, (y) => (y === positive ? 1 : 0)), builder.pad, st.lossScale)
-      : lossOf
-      ? (pm ? pairLogitLossTask(pm, tr.features as PairFeatures, lossOf, builder.pad) : logitLossTask(model, tr.features as Features[], lossOf, builder.pad))
-      : (pm ? pairTask(pm, tr.features as PairFeatures, tr.y, builder.pad, lossSpec) : classificationTask(model, tr.features as Features[], tr.y, builder.pad, lossSpec));
+    const task = st.loss === 'contrastive' ? mnrlTask(pm!, tr.x as PairInputs, positives!, keys, builder.pad, st.lossScale)
+      : st.loss === 'cosent' ? cosentTask(pm!, tr.x as PairInputs, regression ? targets!.train : Float64Array.from(tr.y, (y) => (y === positive ? 1 : 0)), builder.pad, st.lossScale)
+      : lossOf ? logitLossTask(tm, tr.x, lossOf, builder.pad)
+      : classificationTask(tm, tr.x, tr.y, builder.pad, lossSpec);
     const result = trainTask(model, o.kernels, task, trainOpts);
     calibrateHead();
     const hyperparameters = { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,

@@ -24,6 +24,7 @@ import { DEFAULT_MODEL } from '../src/model/default.js';
 import { loadTokenizer, SentencePieceTokenizer } from '../src/tokenize/index.js';
 import { InputBuilder } from '../src/tokenize/inputs.js';
 import { evaluateLogits } from '../src/infer/evaluate.js';
+import { CrossModel } from '../src/model/crossmodel.js';
 import { loadData } from '../src/data/load.js';
 import { entryValues, readCache } from '../src/cache/index.js';
 import { maxAbs, maxAbsDiff, maxRelErr, SHARED_DIR, tinySetup } from './helpers.js';
@@ -162,7 +163,7 @@ for (const which of ['default', 'demo'] as const) {
     if (which === 'demo') {
       // the logits themselves, against ja-bert's (what `encode` writes for a model with a classifier)
       const { model: bert } = loadBert(model, { kernels: K, dtype: 'f32' });
-      const zj = evaluateLogits(bert, pairs.map((p) => builder.features(p.text, p.textB)), 16, builder.pad);
+      const zj = evaluateLogits(new CrossModel(bert), { a: pairs.map((p) => builder.features(p.text, p.textB)) }, 16, builder.pad);
       const zo = (await ortLogits(session, builder, pairs, 16)).flatMap((l) => Array.from(l));
       // normwise, relative to the largest logit: two f32 engines that sum in different orders (oneDNN picks its
       // kernels per CPU: AVX2, AVX-512, AMX) differ by about √K·u per dot product of length K (u = 2^-24, K up to

@@ -1,14 +1,10 @@
 /**
- * Batched evaluation of both model kinds (a cross-encoder Bert with its classifier, a PairModel with a
- * cacheable head): examples sorted by length, scored in batches, results back in input order. Used by
- * fine-tuning's evaluations and by inference (infer/models.ts); training itself takes evaluation as a callback.
+ * Batched evaluation of a task model (model/taskmodel.ts: the cross-encoder or a pair head): examples sorted by
+ * length, scored in batches, results back in input order. Used by fine-tuning's evaluations and by inference (infer/models.ts); training itself takes evaluation as a callback.
  */
 import type { F32 } from '../core/kernels.js';
-import type { Bert } from '../model/bert.js';
-import type { PairModel } from '../model/pairmodel.js';
-import { type Features, padBatch } from '../tokenize/inputs.js';
+import { inputLength, type TaskInputs, type TaskModel } from '../model/taskmodel.js';
 import { mseLoss } from '../train/loss.js';
-import type { PairFeatures } from '../train/pairtask.js';
 
 export interface EvalResult {
   probs: Float32Array[];
@@ -46,13 +42,10 @@ export function evaluateBatches(n: number, lengthOf: (i: number) => number, C: n
   return { probs: outProbs, predictions: outPred, evalLoss: labels ? sumLoss / n : NaN, loss: labels ? sumBatch / batches : NaN };
 }
 
-export function evaluate(model: Bert, features: Features[], labels: Int32Array | null, batchSize: number, padId = 0): EvalResult {
-  return evaluateBatches(features.length, (i) => features[i]!.inputIds.length, model.numLabels, labels, batchSize, (b, y) => {
-    model.forward(padBatch(b.map((i) => features[i]!), padId));
-    return model.loss(y);
-  });
+/** a task model's probabilities, predictions and loss for every example (labels: -1 or null = none) */
+export function evaluate(tm: TaskModel, x: TaskInputs, labels: Int32Array | null, batchSize: number, padId = 0): EvalResult {
+  return evaluateBatches(x.a.length, (i) => inputLength(x, i), tm.C, labels, batchSize, (idx, y) => tm.loss(tm.logits(x, idx, padId), y));
 }
-
 /** every example's C logits [n, C], in order, from batches of similar length */
 export function logitBatches(n: number, lengthOf: (i: number) => number, C: number, batchSize: number, run: (idx: number[]) => F32): Float32Array {
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengthOf(a) - lengthOf(b));
@@ -64,9 +57,9 @@ export function logitBatches(n: number, lengthOf: (i: number) => number, C: numb
   return out;
 }
 
-/** the cross-encoder's logits for every example [n, C] */
-export function evaluateLogits(model: Bert, features: Features[], batchSize: number, padId = 0): Float32Array {
-  return logitBatches(features.length, (i) => features[i]!.inputIds.length, model.numLabels, batchSize, (idx) => model.forward(padBatch(idx.map((i) => features[i]!), padId)).logits!);
+/** a task model's logits for every example [n, C], in order */
+export function evaluateLogits(tm: TaskModel, x: TaskInputs, batchSize: number, padId = 0): Float32Array {
+  return logitBatches(x.a.length, (i) => inputLength(x, i), tm.C, batchSize, (idx) => tm.logits(x, idx, padId));
 }
 
 /** a regressor's score per example in order; with targets, the mean squared error too */
@@ -74,23 +67,6 @@ export interface ScoreResult { scores: Float32Array; mse: number }
 
 export const scoreResult = (scores: Float32Array, targets: Float64Array | null): ScoreResult => ({ scores, mse: targets ? mseLoss(scores, targets, scores.length) : NaN });
 
-export function evaluateScores(model: Bert, features: Features[], targets: Float64Array | null, batchSize: number, padId = 0): ScoreResult {
-  return scoreResult(evaluateLogits(model, features, batchSize, padId), targets);
-}
-
-/** evaluate() for a pair model */
-export function evaluatePairs(pm: PairModel, f: PairFeatures, labels: Int32Array | null, batchSize: number, padId: number): EvalResult {
-  const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
-  return evaluateBatches(f.a.length, len, pm.C, labels, batchSize, (idx, y) => pm.loss(pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId), y));
-}
-
-/** a pair model's logits for every pair [n, C] */
-export function evaluatePairLogits(pm: PairModel, f: PairFeatures, batchSize: number, padId: number): Float32Array {
-  const len = (i: number) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length);
-  return logitBatches(f.a.length, len, pm.C, batchSize, (idx) => pm.forward(idx.map((i) => f.a[i]!), idx.map((i) => f.b[i]!), padId));
-}
-
-/** a pair model's scores (regression) */
-export function evaluatePairScores(pm: PairModel, f: PairFeatures, targets: Float64Array | null, batchSize: number, padId: number): ScoreResult {
-  return scoreResult(evaluatePairLogits(pm, f, batchSize, padId), targets);
+export function evaluateScores(tm: TaskModel, x: TaskInputs, targets: Float64Array | null, batchSize: number, padId = 0): ScoreResult {
+  return scoreResult(evaluateLogits(tm, x, batchSize, padId), targets);
 }

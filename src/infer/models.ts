@@ -11,10 +11,11 @@ import { DataError } from '../data/processors.js';
 import { loadBert } from '../model/load.js';
 import { readSentenceTransformers, type SentenceTransformersSpec } from '../io/checkpoint.js';
 import type { Bert } from '../model/bert.js';
-import { PairModel } from '../model/pairmodel.js';
+import { taskModel } from '../model/crossmodel.js';
+import type { TaskInputs, TaskModel } from '../model/taskmodel.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { InputBuilder, padBatch } from '../tokenize/inputs.js';
-import { evaluate, evaluateBatches, evaluateLogits, evaluatePairLogits, evaluatePairs, evaluatePairScores, evaluateScores, type EvalResult } from './evaluate.js';
+import { evaluate, evaluateBatches, evaluateLogits, evaluateScores, type EvalResult } from './evaluate.js';
 import { sigmoid } from '../train/loss.js';
 import { embedTexts, POOLINGS, type Pooling } from './embed.js';
 
@@ -54,9 +55,10 @@ export const NSP_LABELS = ['is_next', 'not_next'];
  */
 export class TextClassifier {
   readonly labels: string[];
-  private readonly pm: PairModel | null;
+  /** the fine-tuned classifier (null: the next-sentence head) */
+  private readonly tm: TaskModel | null;
   private constructor(readonly model: Bert, private readonly builder: InputBuilder, readonly dir: string, private readonly nsp: boolean) {
-    this.pm = model.cfg.pair_head ? new PairModel(model) : null;
+    this.tm = nsp ? null : taskModel(model);
     this.labels = nsp ? NSP_LABELS : model.cfg.labels;
   }
 
@@ -81,7 +83,9 @@ export class TextClassifier {
   get tokenizer(): Tokenizer { return this.builder.tokenizer; }
 
   /** whether every input needs a textB */
-  get needsPairs(): boolean { return this.pm !== null || this.nsp; }
+  get needsPairs(): boolean { return this.pairHead || this.nsp; }
+
+  private get pairHead(): boolean { return this.model.cfg.pair_head !== undefined; }
 
   /** the longest input the model takes, in tokens with [CLS]/[SEP] (longer inputs are truncated) */
   get maxLength(): number { return this.builder.maxSeqLength; }
@@ -92,7 +96,7 @@ export class TextClassifier {
    */
   tokenCounts(inputs: ClassifyInput[]): number[] {
     const n = (t: string) => this.builder.tokenizer.encode(t).ids.length;
-    return inputs.map((r) => (this.pm ? Math.max(n(r.text), r.textB === undefined ? 0 : n(r.textB)) + 2 : n(r.text) + 2 + (r.textB === undefined ? 0 : n(r.textB) + 1)));
+    return inputs.map((r) => (this.pairHead ? Math.max(n(r.text), r.textB === undefined ? 0 : n(r.textB)) + 2 : n(r.text) + 2 + (r.textB === undefined ? 0 : n(r.textB) + 1)));
   }
 
   /** multi-label (problem_type multi_label_classification): independent sigmoid probabilities per label */
@@ -104,8 +108,7 @@ export class TextClassifier {
   /** a regressor's scores, in input order */
   scores(inputs: ClassifyInput[], batchSize = 64): Float32Array {
     checkInputs(inputs, this.needsPairs, `the ${this.head} head`);
-    if (this.pm) return evaluatePairScores(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, null, batchSize, this.builder.pad).scores;
-    return evaluateScores(this.model, inputs.map((r) => this.builder.features(r.text, r.textB)), null, batchSize, this.builder.pad).scores;
+    return evaluateScores(this.tm!, this.inputs(inputs), null, batchSize, this.builder.pad).scores;
   }
 
   /** class probabilities per input, in input order (run_classifier's test_results) */
@@ -114,26 +117,25 @@ export class TextClassifier {
     if (this.multiLabel) {
       // sigmoid per label; the best label as the prediction
       checkInputs(inputs, this.needsPairs, `the ${this.head} head`);
-      const feats = this.pm ? null : inputs.map((r) => this.builder.features(r.text, r.textB));
-      const z = this.pm
-        ? evaluatePairLogits(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, batchSize, this.builder.pad)
-        : evaluateLogits(this.model, feats!, batchSize, this.builder.pad);
+      const z = evaluateLogits(this.tm!, this.inputs(inputs), batchSize, this.builder.pad);
       const C = this.labels.length;
       const probs = inputs.map((_, i) => Float32Array.from(z.subarray(i * C, (i + 1) * C), sigmoid));
       return { probs, predictions: probs.map((p) => p.indexOf(p.reduce((a, b) => Math.max(a, b), -Infinity))), evalLoss: NaN, loss: NaN };
     }
     checkInputs(inputs, this.needsPairs, this.nsp ? 'the next-sentence head' : `the ${this.head} head`);
-    if (this.pm) {
-      return evaluatePairs(this.pm, { a: inputs.map((r) => this.builder.features(r.text)), b: inputs.map((r) => this.builder.features(r.textB!)) }, null, batchSize, this.builder.pad);
-    }
-    const feats = inputs.map((r) => this.builder.features(r.text, r.textB));
     if (this.nsp) {
+      const feats = inputs.map((r) => this.builder.features(r.text, r.textB));
       return evaluateBatches(feats.length, (i) => feats[i]!.inputIds.length, 2, null, batchSize, (idx) => {
         this.model.forward(padBatch(idx.map((i) => feats[i]!), this.builder.pad));
         return { loss: NaN, probs: this.model.nspProbs() };
       });
     }
-    return evaluate(this.model, feats, null, batchSize, this.builder.pad);
+    return evaluate(this.tm!, this.inputs(inputs), null, batchSize, this.builder.pad);
+  }
+
+  /** the task model's inputs (checked by the caller) */
+  private inputs(inputs: ClassifyInput[]): TaskInputs {
+    return this.tm!.inputs(this.builder, inputs.map((r) => ({ textA: r.text, textB: r.textB })), 'inputs');
   }
 
   classify(inputs: ClassifyInput[], batchSize = 64): Classification[] {

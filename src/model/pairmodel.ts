@@ -4,12 +4,14 @@
  * scores them, and backward sends the head's gradients into the encoder.
  */
 import type { F32 } from '../core/kernels.js';
-import type { Features } from '../tokenize/inputs.js';
+import { DataError } from '../data/processors.js';
+import type { Features, InputBuilder } from '../tokenize/inputs.js';
 import { padBatch } from '../tokenize/inputs.js';
 import type { Bert } from './bert.js';
 import { PairHead, type BRep, type Side } from './heads/index.js';
+import type { PairInputs, TaskInputs, TaskModel, TextPair } from './taskmodel.js';
 
-export class PairModel {
+export class PairModel implements TaskModel {
   readonly head: PairHead;
   private lastP = 0;
   private lastS = 0;
@@ -45,6 +47,22 @@ export class PairModel {
     const side = (k: number): Side => ({ P, S, x: both.x.subarray(k * P * S * D, (k + 1) * P * S * D), mask: both.mask.subarray(k * P * S, (k + 1) * P * S), pooled: both.pooled.subarray(k * P * D, (k + 1) * P * D) });
     this.lastP = P; this.lastS = S;
     return { a: side(0), b: side(1) };
+  }
+
+  /** each example's two sides, encoded alone */
+  inputs(builder: InputBuilder, examples: readonly TextPair[], source: string): PairInputs {
+    const a: Features[] = [], b: Features[] = [];
+    for (const e of examples) {
+      if (e.textB === undefined) throw new DataError(`${source}: example ${e.guid} has no second text; a pair head needs text pairs`);
+      a.push(builder.features(e.textA));
+      b.push(builder.features(e.textB));
+    }
+    return { a, b };
+  }
+
+  logits(x: TaskInputs, idx: readonly number[], padId: number, opts: { train?: boolean; seed?: number } = {}): F32 {
+    if (!x.b) throw new Error('a pair head reads two sides per example; these inputs have one');
+    return this.forward(idx.map((i) => x.a[i]!), idx.map((i) => x.b![i]!), padId, opts);
   }
 
   /** forward over P pairs; returns logits [P, C] */

@@ -21,7 +21,7 @@
 import type { F32 } from '../core/kernels.js';
 import { cosineAt, norm } from '../model/heads/cosine.js';
 import type { PairModel } from '../model/pairmodel.js';
-import type { PairFeatures } from './pairtask.js';
+import type { PairInputs } from '../model/taskmodel.js';
 import type { TrainTask } from './trainer.js';
 
 export const CONTRASTIVE_LOSSES = ['cross-entropy', 'contrastive', 'cosent'] as const;
@@ -88,7 +88,7 @@ export function cosentLoss(u: F32, v: F32, t: ArrayLike<number>, P: number, D: n
  * MultipleNegativesRankingLoss over the positive pairs `rows` (indices into f).
  * `keys`: each example's texts, to recognise duplicates and known positives.
  */
-export function mnrlTask(pm: PairModel, f: PairFeatures, rows: number[], keys: { a: string[]; b: string[] }, padId: number, scale: number): TrainTask {
+export function mnrlTask(pm: PairModel, f: PairInputs, rows: number[], keys: { a: string[]; b: string[] }, padId: number, scale: number): TrainTask {
   const positives = new Set(rows.map((i) => `${keys.a[i]}\u0000${keys.b[i]}`));
   return {
     lengths: rows.map((i) => Math.max(f.a[i]!.inputIds.length, f.b[i]!.inputIds.length)),
@@ -106,7 +106,7 @@ export function mnrlTask(pm: PairModel, f: PairFeatures, rows: number[], keys: {
 }
 
 /** CoSENT over all pairs, against each example's target (0/1 for labels, or a score) */
-export function cosentTask(pm: PairModel, f: PairFeatures, targets: Float64Array, padId: number, scale: number): TrainTask {
+export function cosentTask(pm: PairModel, f: PairInputs, targets: Float64Array, padId: number, scale: number): TrainTask {
   return {
     lengths: f.a.map((x, i) => Math.max(x.inputIds.length, f.b[i]!.inputIds.length)),
     step(idx, seed, dLoss) {
@@ -121,7 +121,7 @@ export function cosentTask(pm: PairModel, f: PairFeatures, targets: Float64Array
 }
 
 /** cos(a_i, b_i) of up to `limit` pairs of f (evenly spaced), in batches, no dropout */
-export function pairCosines(pm: PairModel, f: PairFeatures, padId: number, limit = 4096, batch = 64): { rows: number[]; cos: Float64Array } {
+export function pairCosines(pm: PairModel, f: PairInputs, padId: number, limit = 4096, batch = 64): { rows: number[]; cos: Float64Array } {
   const n = f.a.length, m = Math.min(n, limit);
   const rows = Array.from({ length: m }, (_, k) => Math.floor((k * n) / m));
   const cos = new Float64Array(m), D = pm.bert.cfg.hidden_size;
@@ -171,7 +171,7 @@ export function linear1d(x: ArrayLike<number>, y: ArrayLike<number>): { w: numbe
  * Fit the cosine head's classifier to the training pairs' cosines: for two labels, logits
  * [0, w·cos + c] (positive label's row), so P(positive) = σ(w·cos + c); for regression, w·cos + c.
  */
-export function calibrate(pm: PairModel, f: PairFeatures, padId: number, target: { positive: number; y: Int32Array } | { scores: Float64Array }): { w: number; c: number } {
+export function calibrate(pm: PairModel, f: PairInputs, padId: number, target: { positive: number; y: Int32Array } | { scores: Float64Array }): { w: number; c: number } {
   const { rows, cos } = pairCosines(pm, f, padId);
   const W = pm.bert.param('head.classifier.weight'), B = pm.bert.param('head.classifier.bias');
   W.fill(0); B.fill(0);

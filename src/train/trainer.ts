@@ -18,7 +18,9 @@ import { saveBert } from '../model/load.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { firstNonFinite, toFloat32 } from '../io/tensor.js';
 import type { Bert } from '../model/bert.js';
-import { type Features, padBatch } from '../tokenize/inputs.js';
+import type { Features } from '../tokenize/inputs.js';
+import { CrossModel } from '../model/crossmodel.js';
+import { inputLength, type TaskInputs, type TaskModel } from '../model/taskmodel.js';
 import { AdamW, bertLearningRate } from './optimizer.js';
 import { AbortedError, JaBertError, registerError } from '../core/errors.js';
 import { isPlainLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
@@ -158,43 +160,44 @@ export interface TrainTask {
   step(indices: number[], seed: number, dLoss: number): { loss: number; tokens: number };
 }
 
-/** fine-tuning a classifier: the cross-encoder's task */
-export function classificationTask(model: Bert, features: Features[], labels: Int32Array, padId = 0, lossSpec?: LossSpec): TrainTask {
+/**
+ * fine-tuning a classifier (the cross-encoder or a pair head: model/taskmodel.ts) on cross-entropy, with label
+ * smoothing and class weights when `lossSpec` asks (train/loss.ts)
+ */
+export function classificationTask(tm: TaskModel, x: TaskInputs, labels: Int32Array, padId = 0, lossSpec?: LossSpec): TrainTask {
   return {
-    lengths: features.map((f) => f.inputIds.length),
-    step(b, seed, dLoss) {
-      const batch = padBatch(b.map((i) => features[i]!), padId);
-      const y = Int32Array.from(b, (i) => labels[i]!);
-      model.forward(batch, { train: true, seed });
-      const { loss, probs } = model.loss(y);
+    lengths: x.a.map((_, i) => inputLength(x, i)),
+    step(idx, seed, dLoss) {
+      const y = Int32Array.from(idx, (i) => labels[i]!);
+      const { loss, probs } = tm.loss(tm.logits(x, idx, padId, { train: true, seed }), y);
       if (isPlainLoss(lossSpec)) {
-        model.backward({ labels: y, dLoss });
-        return { loss, tokens: batch.B * batch.S };
+        tm.backward(y, dLoss);
+        return { loss, tokens: tm.lastTokens };
       }
-      const C = model.numLabels, dLogits = new Float32Array(y.length * C);
+      const C = tm.C, dLogits = new Float32Array(y.length * C);
       specLossGrad(dLogits, probs, y, y.length, C, dLoss, lossSpec!);
-      model.backward({ labels: y, dLoss, dLogits });
-      return { loss: specLoss(probs, y, y.length, C, lossSpec!), tokens: batch.B * batch.S };
+      tm.backward(y, dLoss, dLogits);
+      return { loss: specLoss(probs, y, y.length, C, lossSpec!), tokens: tm.lastTokens };
     },
   };
 }
 
-/** fine-tuning the cross-encoder with a loss on its logits (regression: mseOn, multi-label: bceOn; train/loss.ts) */
-export function logitLossTask(model: Bert, features: Features[], lossOf: LogitLoss, padId = 0): TrainTask {
+/** fine-tuning with a loss on the logits (regression: mseOn, multi-label: bceOn; train/loss.ts) */
+export function logitLossTask(tm: TaskModel, x: TaskInputs, lossOf: LogitLoss, padId = 0): TrainTask {
   return {
-    lengths: features.map((f) => f.inputIds.length),
-    step(b, seed, dLoss) {
-      const batch = padBatch(b.map((i) => features[i]!), padId);
-      const { logits } = model.forward(batch, { train: true, seed });
-      const { loss, dLogits } = lossOf(logits!, b, dLoss);
-      model.backward({ labels: new Int32Array(b.length), dLoss, dLogits });
-      return { loss, tokens: batch.B * batch.S };
+    lengths: x.a.map((_, i) => inputLength(x, i)),
+    step(idx, seed, dLoss) {
+      const z = tm.logits(x, idx, padId, { train: true, seed });
+      const { loss, dLogits } = lossOf(z, idx, dLoss);
+      tm.backward(new Int32Array(idx.length), dLoss, dLogits);
+      return { loss, tokens: tm.lastTokens };
     },
   };
 }
 
+/** fine-tune a cross-encoder on single inputs (features) and their labels */
 export function train(model: Bert, K: Kernels, features: Features[], labels: Int32Array, o: TrainOptions): TrainResult {
-  return trainTask(model, K, classificationTask(model, features, labels, o.padId ?? 0, o.loss), o);
+  return trainTask(model, K, classificationTask(new CrossModel(model), { a: features }, labels, o.padId ?? 0, o.loss), o);
 }
 
 export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOptions): TrainResult {
