@@ -23,8 +23,7 @@ const model = flags.model as string, texts = flags.texts as string, pairs = flag
 if (!model || !texts || !pairs) { console.error('usage: node dist/bench/cache.js --model FT --texts F --pairs F'); process.exit(2); }
 const K = nativeKernels(), info = engineInfo();
 const data = loadData({ texts, pairs, evalRatio: flags['eval-ratio'] as number | undefined }, (flags.seed as number | undefined) ?? 42);
-const m = loadScoringModel(model, K, K.autoDtype);
-const bf16 = m.dtype === 'bf16' ? K : null;
+const m = loadScoringModel(model, K, 'auto');
 const dir = mkdtempSync(join(tmpdir(), 'jabert-bench-cache-'));
 const rows: Array<Record<string, number | string>> = [];
 let refTops: Map<string, number[]> | null = null;
@@ -36,11 +35,11 @@ try {
     const byText = new Map(cache.header.entries.map((e) => [e.text, e]));
     let correct = 0;
     for (const e of data.eval) {
-      const p = scoreAgainst(m, encodeQuery(m, e.textA), cachedReps(cache, [byText.get(e.textB!)!], m.pm.sideLength, bf16))[0]!;
+      const p = scoreAgainst(m, encodeQuery(m, e.textA), cachedReps(m, cache, [byText.get(e.textB!)!]))[0]!;
       if ((p >= 0.5 ? '1' : '0') === e.label) correct++;
     }
     const tops = new Map<string, number[]>();
-    const rk = rankingMetrics(m, cache, data.eval, bf16, tops);
+    const rk = rankingMetrics(m, cache, data.eval, tops);
     if (!refTops) refTops = tops;
     let agree = 0;
     for (const [q, t] of tops) { const ref = new Set(refTops.get(q)); agree += t.filter((x) => ref.has(x)).length / ref.size; }

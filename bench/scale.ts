@@ -49,8 +49,7 @@ const Ks = ((flags.k as string | undefined) ?? '100,200,500').split(',').map(Num
 const indexType = ((flags['index-type'] as string | undefined) ?? 'ivf_flat') as IndexType;
 const probeList: Array<number | undefined> = flags.nprobes ? (flags.nprobes as string).split(',').map(Number) : [undefined];
 const K = nativeKernels(), info = engineInfo();
-const m = loadScoringModel(model, K, K.autoDtype);
-const bf16 = m.dtype === 'bf16' ? K : null;
+const m = loadScoringModel(model, K, 'auto');
 // --work DIR: build there and keep it; a rerun with the same DIR, N and queries reuses the cache, index and exhaustive top 10
 const work = flags.work as string | undefined;
 const dir = work ?? mkdtempSync(join((flags.dir as string | undefined) ?? tmpdir(), 'jabert-scale-'));
@@ -128,7 +127,7 @@ async function build(): Promise<Built> {
   t0 = performance.now();
   const CH = 2048;
   for (let s = 0; s < N; s += CH) {
-    const rep = cachedReps(cache, cache.header.entries.slice(s, s + CH), m.pm.sideLength, bf16);
+    const rep = cachedReps(m, cache, cache.header.entries.slice(s, s + CH));
     sides.forEach((a, qi) => exact[qi]!.set(scoreAgainst(m, a, rep), s));
     const tk = performance.now();
     for (let p = 0; p < rep.P; p++) for (const k of entryKeys(cache, s + p)) qkeys.forEach((q, qi) => { let d = 0; for (let j = 0; j < k.length; j++) d += q[j]! * k[j]!; if (d > byKey[qi]![s + p]! || byKey[qi]![s + p] === 0) byKey[qi]![s + p] = d; });

@@ -145,8 +145,7 @@ export function bench(o: Partial<BenchOptions> & { vsTorch?: boolean }): Record<
   for (const k of ['layers', 'hidden', 'heads', 'intermediate', 'vocab', 'seq', 'batch', 'steps'] as const) if (o[k] !== undefined) intOption(k, o[k], 1);
   if (o.warmup !== undefined) intOption('warmup', o.warmup, 0, 0);
   const opts = benchDefaults(o);
-  resolveDtype(opts.dtype, nativeKernels());
-  const ours = runBench(opts);
+  const ours = runBench(opts); // resolves the dtype first: an unusable one is refused before anything runs
   const line: Record<string, unknown> = { ...ours };
   if (o.vsTorch) {
     const torch = runTorchBench(opts, ours.threads);

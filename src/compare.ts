@@ -109,19 +109,18 @@ export function compare(o: CompareOptions): CompareRow[] {
       const cache = readCache(cachePath);
       const nTexts = cache.header.entries.length;
       // per pair, warm cache: encode A alone, score it against B's cached representation
-      const S = m.pm.sideLength;
-      const pairReps = bIds(evalPairs, cache).map((id) => cachedReps(cache, [cache.byId.get(id)!], S, dtype === 'bf16' ? o.kernels : null));
+      const pairReps = bIds(evalPairs, cache).map((id) => cachedReps(m, cache, [cache.byId.get(id)!]));
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), pairReps[0]!);
       let t0 = performance.now();
       evalPairs.forEach((e, i) => scoreAgainst(m, encodeQuery(m, e.textA), pairReps[i]!));
       const pairMs = ms(t0) / evalPairs.length;
       // rank 10,000 cached candidates (the corpus's entries repeated to 10,000), warm: laid out for scoring once
-      const warm = cachedReps(cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!), S, dtype === 'bf16' ? o.kernels : null);
+      const warm = cachedReps(m, cache, Array.from({ length: 10000 }, (_, i) => cache.header.entries[i % nTexts]!));
       scoreAgainst(m, encodeQuery(m, evalPairs[0]!.textA), repSlice(warm, 0, 512)); // warm-up
       t0 = performance.now();
       scoreAgainst(m, encodeQuery(m, evalPairs[1 % evalPairs.length]!.textA), warm);
       const rankMs = ms(t0);
-      const rk = rankingMetrics(m, cache, data.eval, dtype === 'bf16' ? o.kernels : null);
+      const rk = rankingMetrics(m, cache, data.eval);
       rows.push({ ...base, pair_ms: pairMs, rank10k_ms: rankMs, cache_bytes_per_text: cacheDataBytes(cache) / nTexts, cache_file_bytes: cacheFileSize(cachePath), rank10k_measured_pairs: 10000, ...rk });
     }
     o.log?.(`${head}: accuracy ${rows.at(-1)!.accuracy.toFixed(4)}, pair ${rows.at(-1)!.pair_ms.toFixed(2)} ms, rank 10k ${rows.at(-1)!.rank10k_ms.toFixed(0)} ms`);
@@ -147,7 +146,7 @@ export function compare(o: CompareOptions): CompareRow[] {
  * the share of a query's positives in its top 10, averaged over queries; MRR: the mean of 1 / the rank of
  * its first positive. `tops`, when given, receives each query's top 10 candidate indices.
  */
-export function rankingMetrics(m: ScoringModel, cache: Cache, evalSet: Example[], bf16: Kernels | null, tops?: Map<string, number[]>): { recall_at_10: number; mrr: number; ranking_queries: number } {
+export function rankingMetrics(m: ScoringModel, cache: Cache, evalSet: Example[], tops?: Map<string, number[]>): { recall_at_10: number; mrr: number; ranking_queries: number } {
   const positiveLabel = m.pm.bert.cfg.labels[m.positive]!;
   const byText = new Map(cache.header.entries.map((e) => [e.text, e]));
   const cands = [...new Set(evalSet.map((e) => e.textB).filter((t): t is string => t !== undefined && byText.has(t)))];
@@ -158,7 +157,7 @@ export function rankingMetrics(m: ScoringModel, cache: Cache, evalSet: Example[]
     positives.get(e.textA)!.add(index.get(e.textB)!);
   }
   if (positives.size === 0) return { recall_at_10: NaN, mrr: NaN, ranking_queries: 0 };
-  const reps = cachedReps(cache, cands.map((t) => byText.get(t)!), m.pm.sideLength, bf16);
+  const reps = cachedReps(m, cache, cands.map((t) => byText.get(t)!));
   let recall = 0, mrr = 0;
   for (const [a, pos] of positives) {
     const scores = scoreAgainst(m, encodeQuery(m, a), reps);

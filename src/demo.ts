@@ -124,13 +124,13 @@ export interface ManpageDemoResult {
  */
 export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
   const K = nativeKernels();
-  resolveDtype(o.dtype, K); // an unusable --dtype fails before anything runs
+  const dtype = resolveDtype(o.dtype, K); // once, before anything runs: an unusable --dtype fails here
   if (o.epochs !== undefined) positiveOption('epochs', o.epochs, 3);
   const model = o.model ?? DEFAULT_MODEL, data = o.data ?? DEMO_DATA, out = o.output ?? 'ja-bert-demo';
   const print = o.print ?? console.log, log = o.log ?? ((l: string) => console.error(l));
   const texts = join(data, 'honbun_data.json'), pairs = join(data, 'negaposi.json');
   print(`ja-bert demo: Japanese man-page link pairs (${data})\nmodel: ${model}\n`);
-  const ft = { kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype: o.dtype ?? 'auto', saveSteps: 0, log };
+  const ft = { kernels: K, texts, pairs, overwrite: true, epochs: o.epochs ?? 3, learningRate: 1e-4, dtype, saveSteps: 0, log };
   let t0 = Date.now();
   log('1/4 frozen-vector baseline: encode every text once, logistic regression on [u, v]');
   const b = baseline({ model, output: join(out, 'baseline'), kernels: K, texts, pairs, overwrite: true, dtype: ft.dtype, log });

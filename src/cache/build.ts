@@ -7,7 +7,7 @@ import { Progress } from '../core/progress.js';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
-import { resolveDtype, type DTypeOption } from '../core/dtype.js';
+import type { DTypeOption } from '../core/dtype.js';
 import { DataError } from '../data/processors.js';
 import { InputFileError, readJsonFile, readJsonLines } from '../io/text.js';
 import { choiceOption, intOption, OptionError } from '../core/options.js';
@@ -85,7 +85,7 @@ export function encodeCache(o: { model: string; texts?: string; cache: string; k
   const t0 = Date.now();
   const bs = intOption('batch-size', o.batchSize, 32);
   if (o.partialEverySeconds !== undefined && !(o.partialEverySeconds >= 0)) throw new OptionError(`--save-seconds must be a number ≥ 0, got ${o.partialEverySeconds}`);
-  const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
+  const m = loadScoringModel(o.model, o.kernels, o.dtype);
   if ((o.texts === undefined) === (o.fromEmbeddings === undefined)) throw new OptionError('cache build needs --texts or --from-embeddings (one of them)');
   const D = m.pm.bert.cfg.hidden_size, S = m.pm.sideLength;
   const emb = o.fromEmbeddings ? readEmbeddings(o.fromEmbeddings, D, S) : null;

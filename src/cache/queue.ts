@@ -28,7 +28,7 @@ import { Progress } from '../core/progress.js';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import { loadFeature } from '../core/optional.js';
 import type { Kernels } from '../core/kernels.js';
-import { DTYPE_OPTIONS, resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { DTYPE_OPTIONS, type DTypeOption } from '../core/dtype.js';
 import { choiceOption, intOption, OptionError } from '../core/options.js';
 import { DataError } from '../data/processors.js';
 import { readCorpusTexts, type BuildResult } from './build.js';
@@ -143,7 +143,7 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
   const storage = choiceOption('cache-dtype', o.cacheDtype, CACHE_STORAGES, 'f32');
   const stallSeconds = o.stallSeconds ?? 600;
   checkCacheTarget(o.cache, { inputs: [{ flag: '--texts', path: o.texts }], model: o.model, overwrite: o.overwrite, index: o.index });
-  const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
+  const m = loadScoringModel(o.model, o.kernels, o.dtype);
   const texts = readCorpusTexts(o.texts);
   const header = { ...cacheHeaderFor(m, storage), ...indexField(m, o.index, o.cache) };
   // what a single-process build would reuse: the existing cache's rows of the same model, storage and text
@@ -262,7 +262,7 @@ export async function runWorker(o: { queue: string; kernels: Kernels; concurrenc
   const worker = new Worker<ChunkJob>(QUEUE_NAME, async (job: Job<ChunkJob>) => {
     const d = checkChunkJob(job.data, String(job.id));
     const key = `${d.model}\0${d.dtype ?? 'auto'}`;
-    if (!models.has(key)) models.set(key, loadScoringModel(d.model, o.kernels, resolveDtype(d.dtype, o.kernels)));
+    if (!models.has(key)) models.set(key, loadScoringModel(d.model, o.kernels, d.dtype));
     const m = models.get(key)!;
     const items = d.items.map((x) => ({ ...x, hash: textHash(x.text) }));
     if (chunkReady(d.file, m, d.storage, items)) return { entries: items.length, skipped: true };

@@ -2,7 +2,7 @@
  * Ranking every cached text against one query with the head (exhaustive; chunked for caches larger than memory).
  */
 import type { Kernels } from '../core/kernels.js';
-import { resolveDtype, type DTypeOption } from '../core/dtype.js';
+import type { DTypeOption } from '../core/dtype.js';
 import { DataError } from '../data/processors.js';
 import { intOption } from '../core/options.js';
 import type { BRep } from '../model/heads/index.js';
@@ -18,7 +18,7 @@ export interface RankResult { results: Array<{ id: string; score: number }>; can
  * `rank` and the server's /v1/rank keep one and score many queries against it.
  */
 export class Ranker {
-  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly warm: BRep | null, readonly loadMs: number, private readonly bf16: Kernels | null) {}
+  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly warm: BRep | null, readonly loadMs: number) {}
 
   /**
    * warm (default): every candidate decoded and laid out for scoring once, in memory. chunked: the
@@ -26,12 +26,12 @@ export class Ranker {
    * memory still ranks; chosen by itself when the file is larger than a quarter of RAM.
    */
   static load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption; chunked?: boolean }): Ranker {
-    const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
+    const m = loadScoringModel(o.model, o.kernels, o.dtype);
     const cache = readCache(o.cache, o.chunked ? { inMemoryBytes: 0 } : {});
     checkCacheFor(cache, m);
-    const tl = performance.now(), bf16 = m.dtype === 'bf16' ? o.kernels : null;
-    const warm = cache.buf ? cachedReps(cache, cache.header.entries, m.pm.sideLength, bf16) : null;
-    return new Ranker(m, cache, warm, performance.now() - tl, bf16);
+    const tl = performance.now();
+    const warm = cache.buf ? cachedReps(m, cache, cache.header.entries) : null;
+    return new Ranker(m, cache, warm, performance.now() - tl);
   }
 
   /** whether candidates are read from the file per query */
@@ -52,7 +52,7 @@ export class Ranker {
     else {
       const all = this.cache.header.entries, CH = 4096;
       scores = new Float32Array(all.length);
-      for (let s = 0; s < all.length; s += CH) scores.set(scoreAgainst(this.model, a, cachedReps(this.cache, all.slice(s, s + CH), this.model.pm.sideLength, this.bf16)), s);
+      for (let s = 0; s < all.length; s += CH) scores.set(scoreAgainst(this.model, a, cachedReps(this.model, this.cache, all.slice(s, s + CH))), s);
     }
     const t2 = performance.now();
     const entries = this.cache.header.entries;

@@ -35,7 +35,7 @@ import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import type { Kernels } from '../core/kernels.js';
-import { resolveDtype, type DTypeOption } from '../core/dtype.js';
+import type { DTypeOption } from '../core/dtype.js';
 import { choiceOption, intOption, OptionError } from '../core/options.js';
 import { auxWidth, type Side } from '../model/heads/index.js';
 import { CacheError, resolveIndexPath, checkIndexTarget, isIndexFolder, INDEX_MARKER, INDEX_TABLE, closeCache, entryValues, readCache, type Cache } from './format.js';
@@ -153,13 +153,13 @@ export async function writeIndex(cache: Cache, path: string, log?: (l: string) =
 
 /** a pair-head model, its cache and the cache's LanceDB index: top K by key, reranked by the head */
 export class RetrieveRanker {
-  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly db: lancedb.Connection, private readonly table: lancedb.Table, private readonly bf16: Kernels | null, private readonly keys: number,
+  private constructor(readonly model: ScoringModel, readonly cache: Cache, private readonly db: lancedb.Connection, private readonly table: lancedb.Table, private readonly keys: number,
     /** the ANN index's type, null when LanceDB searches every key */
     readonly indexType: IndexType | null) {}
 
   /** `prewarm`: load the ANN index into memory now (a server's first queries then need not read it from disk) */
   static async load(o: { model: string; cache: string; kernels: Kernels; dtype?: DTypeOption; chunked?: boolean; prewarm?: boolean }): Promise<RetrieveRanker> {
-    const m = loadScoringModel(o.model, o.kernels, resolveDtype(o.dtype, o.kernels));
+    const m = loadScoringModel(o.model, o.kernels, o.dtype);
     const cache = readCache(o.cache, o.chunked ? { inMemoryBytes: 0 } : {});
     try {
       checkCacheFor(cache, m);
@@ -186,7 +186,7 @@ export class RetrieveRanker {
         await table.vectorSearch(new Array<number>(cache.header.per_token ? m.pm.bert.cfg.hidden_size : cache.header.width - auxWidth(cache.header.head)).fill(0)).distanceType('dot').limit(1).select(['i']).toArray();
       } catch { throw new CacheError(`${o.cache}: its index ${name} cannot be searched (damaged?); rebuild it with cache build --index`); }
       const type: IndexType | null = ann.length === 0 ? null : ann.some((x) => /pq/i.test(x.indexType)) ? 'ivf_pq' : 'ivf_flat';
-      return new RetrieveRanker(m, cache, db, table, m.dtype === 'bf16' ? o.kernels : null, rows, type);
+      return new RetrieveRanker(m, cache, db, table, rows, type);
     } catch (e) {
       closeCache(cache);
       throw e;
@@ -213,7 +213,7 @@ export class RetrieveRanker {
     const cand = [...new Set(hits.map((h) => Number(h.i)))].filter((i) => i !== self).slice(0, K);
     const t2 = performance.now();
     const entries = this.cache.header.entries;
-    const scores = scoreAgainst(this.model, a, cachedReps(this.cache, cand.map((i) => entries[i]!), this.model.pm.sideLength, this.bf16));
+    const scores = scoreAgainst(this.model, a, cachedReps(this.model, this.cache, cand.map((i) => entries[i]!)));
     const order = cand.map((_, k) => k).sort((x, y) => scores[y]! - scores[x]! || cand[x]! - cand[y]!).slice(0, top);
     const t3 = performance.now();
     return { results: order.map((k) => ({ id: entries[cand[k]!]!.id, score: scores[k]! })), candidates: entries.length - (self >= 0 ? 1 : 0), loadMs: 0, encodeMs: t1 - t0, scoreMs: t3 - t2, retrieved: cand.length, retrieveMs: t2 - t1 };

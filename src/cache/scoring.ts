@@ -5,6 +5,7 @@
 import { maxSequenceLength } from '../model/config.js';
 import { dirname, resolve } from 'node:path';
 import type { DType, Kernels } from '../core/kernels.js';
+import { resolveDtype, type DTypeOption } from '../core/dtype.js';
 import { DataError, positiveLabelIndex } from '../data/processors.js';
 import { OptionError } from '../core/options.js';
 import { loadBert } from '../model/load.js';
@@ -18,7 +19,9 @@ import { CACHE_VERSION, type Cache, type CacheEntry, CacheError, type CacheHeade
 export interface ScoringModel { pm: PairModel; builder: InputBuilder; hash: string; dir: string; positive: number; dtype: DType }
 
 
-export function loadScoringModel(dir: string, kernels: Kernels, dtype: DType = 'f32'): ScoringModel {
+/** a pair-head model loaded for scoring; `dtype` as the caller's option (auto: bf16 where the CPU runs it natively) */
+export function loadScoringModel(dir: string, kernels: Kernels, dtypeOption?: DTypeOption): ScoringModel {
+  const dtype = resolveDtype(dtypeOption, kernels);
   const { model, files } = loadBert(dir, { kernels, dtype });
   if (!model.cfg.pair_head) throw new DataError(`${dir}: not a pair-head model (fine-tune one with --head ${HEAD_TYPES.join('|')})`);
   const pm = new PairModel(model);
@@ -94,15 +97,14 @@ export function checkCacheFor(cache: Cache, m: ScoringModel): void {
 
 
 /**
- * cached representations of the given entries as one BRep (per-token rows
- * padded to S): the warm, scoring-ready layout. `bf16`: also a bf16 copy, so
- * the attention heads score with bf16 matmuls (converted by the kernels given).
+ * cached representations of the given entries as one BRep (per-token rows padded to the model's side length): the
+ * warm, scoring-ready layout. A bf16 model gets a bf16 copy too, so the attention heads score with bf16 matmuls.
  */
-export function cachedReps(cache: Cache, entries: CacheEntry[], S: number, bf16: Kernels | null = null): BRep {
-  const rep = cachedRepsF32(cache, entries, S);
-  if (bf16 && rep.perToken && bf16Scoring(cache.header.head.type)) {
+export function cachedReps(m: ScoringModel, cache: Cache, entries: CacheEntry[]): BRep {
+  const rep = cachedRepsF32(cache, entries, m.pm.sideLength);
+  if (m.dtype === 'bf16' && rep.perToken && bf16Scoring(cache.header.head.type)) {
     rep.dataBf16 = new Uint16Array(rep.data.length);
-    bf16.f32ToBf16(rep.dataBf16, rep.data, rep.data.length);
+    m.pm.bert.K.f32ToBf16(rep.dataBf16, rep.data, rep.data.length);
   }
   return rep;
 }

@@ -3,7 +3,8 @@
  * library job it runs (jobs.ts) and how it maps flags to that job's options and prints the result.
  * cli/main.ts is a loop over the table (commands/index.ts); everything a command does is a library call.
  */
-import { parseDtype, resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { parseDtype, resolveDtype } from '../core/dtype.js';
+import type { DType } from '../core/kernels.js';
 import { nativeKernels } from '../core/native.js';
 import type { JobName } from '../jobs.js';
 import { type FlagSpec, UsageError } from './args.js';
@@ -53,11 +54,9 @@ export function boolFlag(name: string, v: unknown): boolean | undefined {
   throw new UsageError(`--${name} must be true or false, got "${String(v)}"`);
 }
 
-/** --dtype auto|f32|bf16, checked against this CPU before anything runs */
-export function dtypeOf(v: unknown): DTypeOption {
-  const d = parseDtype(v);
-  resolveDtype(d, nativeKernels());
-  return d;
+/** --dtype auto|f32|bf16 (absent: auto), resolved against this CPU before anything runs: the dtype the job runs in */
+export function dtypeOf(v: unknown): DType {
+  return resolveDtype(parseDtype(v), nativeKernels());
 }
 
 const camel = (flag: string) => flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -1,10 +1,9 @@
 /** `ja-bert compare` */
 import { mkdirSync } from 'node:fs';
 import { compare, compareMarkdown, DEFAULT_COMPARE_HEADS, type CompareOptions } from '../compare.js';
-import { resolveDtype } from '../core/dtype.js';
 import { modelOrDefault } from '../model/default.js';
 import { nativeKernels } from '../core/native.js';
-import { type Command, need, flagOptions } from './command.js';
+import { type Command, dtypeOf, need, flagOptions } from './command.js';
 
 export const command: Command = {
   name: 'compare',
@@ -23,12 +22,12 @@ export const command: Command = {
     const output = need(flags, 'output');
     mkdirSync(output, { recursive: true });
     const { json, ...rest } = flagOptions(flags);
-    const o = { ...rest, model: modelOrDefault(flags.model as string | undefined), texts: need(flags, 'texts'), pairs: need(flags, 'pairs'), output, kernels: nativeKernels(), log: progress,
+    const o = { ...rest, dtype: dtypeOf(flags.dtype), model: modelOrDefault(flags.model as string | undefined), texts: need(flags, 'texts'), pairs: need(flags, 'pairs'), output, kernels: nativeKernels(), log: progress,
       heads: typeof flags.heads === 'string' ? flags.heads.split(',').map((h) => h.trim()).filter(Boolean) : undefined } as CompareOptions;
     const rows = compare(o);
     endProgress();
     if (json === true) { console.log(JSON.stringify(rows)); return 0; } // the rows of compare.json
-    console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: o.pairs, maxSteps: o.maxSteps, epochs: o.epochs, dtype: resolveDtype(o.dtype, nativeKernels()) }));
+    console.log(compareMarkdown(rows, { model: (flags.model as string | undefined) ?? 'default', pairs: o.pairs, maxSteps: o.maxSteps, epochs: o.epochs, dtype: o.dtype }));
     console.log(`-> ${output}/compare.md, compare.json, compare.svg`);
     return 0;
   },
