@@ -9,7 +9,7 @@ import type { BertConfig } from './config.js';
 import { familyOf } from './family.js';
 import { headParamSpecs } from './heads/index.js';
 import { classifierHead, mlmHead, nspHead, rtdHead } from './heads/task.js';
-import type { Spec } from './heads/types.js';
+import type { Spec } from './spec.js';
 
 export interface ParamSpec {
   name: string;

@@ -173,7 +173,7 @@ export function linear1d(x: ArrayLike<number>, y: ArrayLike<number>): { w: numbe
  */
 export function calibrate(pm: PairModel, f: PairInputs, padId: number, target: { positive: number; y: Int32Array } | { scores: Float64Array }): { w: number; c: number } {
   const { rows, cos } = pairCosines(pm, f, padId);
-  const W = pm.bert.param('head.classifier.weight'), B = pm.bert.param('head.classifier.bias');
+  const { weight: W, bias: B } = pm.head.classifier;
   W.fill(0); B.fill(0);
   let fit: { w: number; c: number };
   if ('scores' in target) {

@@ -8,14 +8,16 @@ import type { Head } from './types.js';
 /** T[p, i, j, :] = tanh(W a_i + U b_j), kept for the backward (training only) */
 export type AdditiveExtra = { T: F32 } | null;
 
-const variant: AttentionVariant<AdditiveExtra> = {
+type Role = 'query' | 'key' | 'v';
+
+const variant: AttentionVariant<AdditiveExtra, Role> = {
   dv: (c) => c.D,
   scale: () => 1,
   scores(c, a, rep, keep, scores) {
     const P = rep.P, S = a.S, Sb = rep.S, k = c.dim, D = c.D;
     const ub = rep.aux!;
-    const wa = c.memo('additive.wa', keep, () => c.linear(a.x, c.param('head.additive.query.weight'), a.P * S, k, D));
-    const vv = c.param('head.additive.v');
+    const wa = c.memo('additive.wa', keep, () => c.linear(a.x, c.w.query, a.P * S, k, D));
+    const vv = c.w.v;
     let extra: AdditiveExtra = null;
     if (keep) {
       // e_ij = T[p, i, j, :] · v
@@ -40,7 +42,7 @@ const variant: AttentionVariant<AdditiveExtra> = {
   },
   backward(c, dscores, dAcmp, dV, s, a, b, g) {
     const P = b.P, S = a.S, Sb = b.S, k = c.dim, D = c.D;
-    const T = s.extra!.T, vv = c.param('head.additive.v'), dvv = c.grad('head.additive.v');
+    const T = s.extra!.T, vv = c.w.v, dvv = c.dw.v;
     const dwa = new Float32Array(P * S * k), dub = new Float32Array(P * Sb * k);
     for (let p = 0; p < P; p++) for (let i = 0; i < S; i++) for (let j = 0; j < Sb; j++) {
       const gs = dscores[(p * S + i) * Sb + j]!;
@@ -55,16 +57,18 @@ const variant: AttentionVariant<AdditiveExtra> = {
       }
     }
     g.dxa.set(dAcmp); g.dxb.set(dV);
-    c.linearBack(dwa, a.x, c.param('head.additive.query.weight'), c.grad('head.additive.query.weight'), P * S, k, D, g.dxa);
-    c.linearBack(dub, b.x, c.param('head.additive.key.weight'), c.grad('head.additive.key.weight'), P * Sb, k, D, g.dxb);
+    c.linearBack(dwa, a.x, c.w.query, c.dw.query, P * S, k, D, g.dxa);
+    c.linearBack(dub, b.x, c.w.key, c.dw.key, P * Sb, k, D, g.dxb);
   },
 };
 
-export const additive: Head<AttentionSaved<AdditiveExtra>> = {
+export const additive: Head<AttentionSaved<AdditiveExtra>, Role> = {
   defaultDim: 16,
   defaultCodes: 0,
-  params: (cfg, h) => [['head.additive.query.weight', [h.dim, cfg.hidden_size], 'normal', true], ['head.additive.key.weight', [h.dim, cfg.hidden_size], 'normal', true],
-    ['head.additive.v', [h.dim], 'normal', true]],
+  params: (cfg, h) => ({
+    query: ['head.additive.query.weight', [h.dim, cfg.hidden_size], 'normal', true], key: ['head.additive.key.weight', [h.dim, cfg.hidden_size], 'normal', true],
+    v: ['head.additive.v', [h.dim], 'normal', true],
+  }),
   features: (D) => 2 * D,
   repWidth: (D, h) => D + h.dim,
   auxWidth: (h) => h.dim,
@@ -76,7 +80,7 @@ export const additive: Head<AttentionSaved<AdditiveExtra>> = {
   scores: 'e_ij = head.w · tanh(head.W a_i + head.U b_j); c_i and the classifier as dot',
   bRep(c, b) {
     const { P, S, x, mask } = b;
-    const ub = c.linear(x, c.param('head.additive.key.weight'), P * S, c.dim, c.D);
+    const ub = c.linear(x, c.w.key, P * S, c.dim, c.D);
     return { P, S, W: c.D, perToken: true, data: x.slice(0, P * S * c.D), mask, aux: ub };
   },
   score: (c, a, rep, keep) => attentionScore(variant, c, a, rep, keep),

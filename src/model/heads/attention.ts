@@ -15,17 +15,18 @@ export interface ScoreParts<X> { aCmp: F32; Acmp: F32; shared: boolean; extra: X
 
 export interface AttentionSaved<X> { V: F32; Acmp: F32; alpha: F32; ctx: F32; na: F32; scale: number; dv: number; extra: X }
 
-export interface AttentionVariant<X> {
+/** a head's part of attention; R: its parameters' roles (HeadContext's c.w) */
+export interface AttentionVariant<X, R extends string = never> {
   /** width of the values and of A's compared vectors */
-  dv(c: HeadContext): number;
-  scale(c: HeadContext): number;
+  dv(c: HeadContext<R>): number;
+  scale(c: HeadContext<R>): number;
   /** scores [P, S, Sb] (or [P, Sb, S] when `shared`: one A against every candidate, laid out for one GEMM) */
-  scores(c: HeadContext, a: Side, rep: BRep, keep: boolean, scores: F32): ScoreParts<X>;
+  scores(c: HeadContext<R>, a: Side, rep: BRep, keep: boolean, scores: F32): ScoreParts<X>;
   /** from d(scores) (scale folded in), d(Acmp) and d(V) so far: the encoder gradients */
-  backward(c: HeadContext, dscores: F32, dAcmp: F32, dV: F32, s: AttentionSaved<X>, a: Side, b: Side, g: HeadGrads): void;
+  backward(c: HeadContext<R>, dscores: F32, dAcmp: F32, dV: F32, s: AttentionSaved<X>, a: Side, b: Side, g: HeadGrads): void;
 }
 
-export function attentionScore<X>(v: AttentionVariant<X>, c: HeadContext, a: Side, rep: BRep, keep: boolean): Scored<AttentionSaved<X>> {
+export function attentionScore<X, R extends string>(v: AttentionVariant<X, R>, c: HeadContext<R>, a: Side, rep: BRep, keep: boolean): Scored<AttentionSaved<X>> {
   const P = rep.P, S = a.S, Sb = rep.S, K = c.K;
   if (S !== Sb) throw new Error(`pair head: A has ${S} positions, B ${Sb}; both sides must be padded alike`);
   const dv = v.dv(c), V = rep.data;
@@ -54,7 +55,7 @@ export function attentionScore<X>(v: AttentionVariant<X>, c: HeadContext, a: Sid
   return { f, F: 2 * dv, saved: { V, Acmp, alpha, ctx, na, scale, dv, extra } };
 }
 
-export function attentionBackward<X>(v: AttentionVariant<X>, c: HeadContext, df: F32, s: AttentionSaved<X>, a: Side, b: Side, g: HeadGrads): void {
+export function attentionBackward<X, R extends string>(v: AttentionVariant<X, R>, c: HeadContext<R>, df: F32, s: AttentionSaved<X>, a: Side, b: Side, g: HeadGrads): void {
   const P = b.P, S = a.S, Sb = b.S, K = c.K;
   const { V, Acmp, alpha, ctx, na, scale, dv } = s;
   const dAcmp = new Float32Array(P * S * dv), dctx = new Float32Array(P * S * dv);
@@ -84,7 +85,7 @@ export function attentionBackward<X>(v: AttentionVariant<X>, c: HeadContext, df:
  * values (dot and lowrank): one GEMM of every candidate's rows against Aᵀ
  * when scoring one A, else one batched GEMM; bf16 when the cache has a copy.
  */
-export function dotScores(c: HeadContext, name: string, ac: F32, a: Side, rep: BRep, keep: boolean, scores: F32, dv: number): ScoreParts<null> {
+export function dotScores<R extends string>(c: HeadContext<R>, name: string, ac: F32, a: Side, rep: BRep, keep: boolean, scores: F32, dv: number): ScoreParts<null> {
   const P = rep.P, S = a.S, Sb = rep.S, K = c.K;
   if (!keep && a.P === 1) {
     // no per-candidate copy of A; one tall GEMM instead of P small ones; scores laid out [P, Sb, S]
@@ -100,7 +101,7 @@ export function dotScores(c: HeadContext, name: string, ac: F32, a: Side, rep: B
 }
 
 /** the backward of dotScores: d(Acmp) += d(scores) V, d(V) += d(scores)ᵀ Acmp */
-export function dotScoresBackward(c: HeadContext, dscores: F32, dAcmp: F32, dV: F32, V: F32, Acmp: F32, P: number, S: number, Sb: number, dv: number): void {
+export function dotScoresBackward<R extends string>(c: HeadContext<R>, dscores: F32, dAcmp: F32, dV: F32, V: F32, Acmp: F32, P: number, S: number, Sb: number, dv: number): void {
   c.K.matmul(dAcmp, dscores, V, null, P, S, dv, Sb, false, false, true, DTYPE_F32);
   c.K.matmul(dV, dscores, Acmp, null, P, Sb, dv, S, true, false, true, DTYPE_F32);
 }

@@ -5,7 +5,7 @@ import type { Head } from './types.js';
 export const bi: Head<{ v: F32 }> = {
   defaultDim: 0,
   defaultCodes: 0,
-  params: () => [],
+  params: () => ({}),
   features: (D) => 4 * D,
   repWidth: (D) => D,
   auxWidth: () => 0,

@@ -1,16 +1,18 @@
 /**
- * What a head computes with: the kernels, its parameters and gradients by
- * name, dense helpers, and the scoring-only state (A-side results memoised
+ * What a head computes with: the kernels, its parameters and their gradients by
+ * role (typed: `c.w.query`, resolved to the model's arena once), dense helpers, and the scoring-only state (A-side results memoised
  * for one query across chunks of candidates, reusable work buffers), kept
  * apart from what a training forward saves for its backward.
  */
 import type { F32, Kernels } from '../../core/kernels.js';
 import { DTYPE_F32 } from '../../core/kernels.js';
 import { linear, linearBackward } from '../linear.js';
+import type { Spec } from '../spec.js';
 
+/** where a head's parameters live: the model's arena, by name (resolved once per role) */
 export interface ParamAccess { param(name: string): F32; grad(name: string): F32 }
 
-export class HeadContext {
+export class HeadContext<R extends string = string> {
   private query: object | null = null;
   private memoVals = new Map<string, F32>();
   private bufs = new Map<string, F32>();
@@ -18,10 +20,22 @@ export class HeadContext {
   private bf16Memo = new Map<string, Uint16Array>();
   private argBuf = new Int32Array(0);
 
-  constructor(readonly K: Kernels, private readonly params: ParamAccess, readonly D: number, readonly dim: number, readonly codes: number) {}
+  /** the head's parameters by role (views into the model's arena) */
+  readonly w: Readonly<Record<R, F32>>;
+  private grads: Readonly<Record<R, F32>> | null = null;
 
-  param(name: string): F32 { return this.params.param(name); }
-  grad(name: string): F32 { return this.params.grad(name); }
+  constructor(readonly K: Kernels, private readonly access: ParamAccess, private readonly specs: Readonly<Record<R, Spec>>, readonly D: number, readonly dim: number, readonly codes: number) {
+    this.w = this.resolve((n) => access.param(n));
+  }
+
+  /** the gradients by role (views into the model's gradient arena, which the first call allocates: a training backward's) */
+  get dw(): Readonly<Record<R, F32>> {
+    return (this.grads ??= this.resolve((n) => this.access.grad(n)));
+  }
+
+  private resolve(at: (name: string) => F32): Record<R, F32> {
+    return Object.fromEntries(Object.entries<Spec>(this.specs).map(([role, s]) => [role, at(s[0])])) as Record<R, F32>;
+  }
 
   /** start scoring for a query (an object standing for one A); another object, or none, drops the memoised A-side values */
   setQuery(query: object | undefined): void {

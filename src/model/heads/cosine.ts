@@ -26,7 +26,7 @@ export function cosineAt(x: F32, xo: number, y: F32, yo: number, D: number): num
 export const cosine: Head<{ v: F32 }> = {
   defaultDim: 0,
   defaultCodes: 0,
-  params: () => [],
+  params: () => ({}),
   features: () => 1,
   repWidth: (D) => D,
   auxWidth: () => 0,

@@ -15,7 +15,7 @@ const variant: AttentionVariant<null> = {
 export const dot: Head<AttentionSaved<null>> = {
   defaultDim: 0,
   defaultCodes: 0,
-  params: () => [],
+  params: () => ({}),
   features: (D) => 2 * D,
   repWidth: (D) => D,
   auxWidth: () => 0,

@@ -48,10 +48,15 @@ export function headConfig(type: string, dim?: number, codes?: number, sideLengt
   return { type: type as HeadType, dim: dim ?? h.defaultDim, codes: codes ?? h.defaultCodes, side_length: sideLength ?? 64 };
 }
 
+/** the classifier on a head's features [C, F] (C = number of labels), under the one name every head's is saved as */
+function classifierSpecs(C: number, F: number): Record<'weight' | 'bias', Spec> {
+  return { weight: ['head.classifier.weight', [C, F], 'normal', true], bias: ['head.classifier.bias', [C], 'zeros', false] };
+}
+
 /** the head's parameters (C = number of labels): its own, then the classifier on its features */
 export function headParamSpecs(cfg: EncoderDims, h: PairHeadConfig, C: number): Spec[] {
   const head = HEADS[h.type];
-  return [...head.params(cfg, h), ['head.classifier.weight', [C, head.features(cfg.hidden_size, h)], 'normal', true], ['head.classifier.bias', [C], 'zeros', false]];
+  return [...Object.values(head.params(cfg, h)), ...Object.values(classifierSpecs(C, head.features(cfg.hidden_size, h)))];
 }
 
 /** how much of a cached row is the head's aux part (additive: U b_j), stored after the data rows */
@@ -75,14 +80,20 @@ export class PairHead {
   readonly D: number;
   private readonly head: Head<unknown>;
   private readonly ctx: HeadContext;
+  /** the classifier on the head's features */
+  private readonly cls: HeadContext<'weight' | 'bias'>;
   /** what the last training forward keeps for backward */
   private last: { a: Side; b: Side; f: F32; saved: unknown } | null = null;
 
   constructor(readonly cfg: PairHeadConfig, D: number, C: number, K: Kernels, params: ParamAccess) {
     this.C = C; this.D = D;
     this.head = HEADS[cfg.type];
-    this.ctx = new HeadContext(K, params, D, cfg.dim, cfg.codes);
+    this.ctx = new HeadContext(K, params, this.head.params({ hidden_size: D }, cfg), D, cfg.dim, cfg.codes);
+    this.cls = new HeadContext(K, params, classifierSpecs(C, this.head.features(D, cfg)), D, cfg.dim, cfg.codes);
   }
+
+  /** the classifier's weight [C, F] and bias [C] (views into the model's arena: writing them changes the model) */
+  get classifier(): { weight: F32; bias: F32 } { return this.cls.w; }
 
   /** width of one cached row (per token or per text) */
   repWidth(): number { return this.head.repWidth(this.D, this.cfg); }
@@ -116,7 +127,7 @@ export class PairHead {
 
   private classify(f: F32, F: number, P: number): F32 {
     const logits = new Float32Array(P * this.C);
-    this.ctx.K.matmul(logits, f, this.ctx.param('head.classifier.weight'), this.ctx.param('head.classifier.bias'), 1, P, this.C, F, false, true, false, DTYPE_F32);
+    this.ctx.K.matmul(logits, f, this.cls.w.weight, this.cls.w.bias, 1, P, this.C, F, false, true, false, DTYPE_F32);
     return logits;
   }
 
@@ -126,10 +137,10 @@ export class PairHead {
     const { a, b, f, saved } = this.last, c = this.ctx, K = c.K;
     const P = b.P, S = a.S, D = this.D, C = this.C, F = f.length / P;
     const g: HeadGrads = { dxa: new Float32Array(a.P * S * D), dxb: new Float32Array(P * b.S * D), dua: new Float32Array(a.P * D), dvb: new Float32Array(P * D) };
-    K.matmul(c.grad('head.classifier.weight'), dlogits, f, null, 1, C, F, P, true, false, true, DTYPE_F32);
-    K.colSumAccumulate(c.grad('head.classifier.bias'), dlogits, P, C);
+    K.matmul(this.cls.dw.weight, dlogits, f, null, 1, C, F, P, true, false, true, DTYPE_F32);
+    K.colSumAccumulate(this.cls.dw.bias, dlogits, P, C);
     const df = new Float32Array(P * F);
-    K.matmul(df, dlogits, c.param('head.classifier.weight'), null, 1, P, F, C, false, false, false, DTYPE_F32);
+    K.matmul(df, dlogits, this.cls.w.weight, null, 1, P, F, C, false, false, false, DTYPE_F32);
     this.head.backward(c, df, saved, a, b, g);
     return g;
   }

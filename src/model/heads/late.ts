@@ -6,10 +6,10 @@ import type { Head } from './types.js';
 
 export interface LateSaved { qn: F32; norms: F32; arg: Int32Array; rep: F32 }
 
-export const late: Head<LateSaved> = {
+export const late: Head<LateSaved, 'proj'> = {
   defaultDim: 128,
   defaultCodes: 0,
-  params: (cfg, h) => [['head.late.proj.weight', [h.dim, cfg.hidden_size], 'normal', true]],
+  params: (cfg, h) => ({ proj: ['head.late.proj.weight', [h.dim, cfg.hidden_size], 'normal', true] }),
   features: () => 1,
   repWidth: (_D, h) => h.dim,
   auxWidth: () => 0,
@@ -21,13 +21,13 @@ export const late: Head<LateSaved> = {
   scores: 'ColBERT MaxSim: s = Σ_i max_j â_i · b̂_j over L2-normalised head.proj a_i, head.proj b_j; logits = head.classifier([s])',
   bRep(c, b) {
     const { P, S, x, mask } = b, k = c.dim;
-    const y = c.linear(x, c.param('head.late.proj.weight'), P * S, k, c.D);
+    const y = c.linear(x, c.w.proj, P * S, k, c.D);
     normalizeRows(y, P * S, k);
     return { P, S, W: k, perToken: true, data: y, mask };
   },
   score(c, a, rep, keep) {
     const P = rep.P, S = a.S, Sb = rep.S, k = c.dim, D = c.D;
-    const qa = c.memo('late.qa', keep, () => c.linear(a.x, c.param('head.late.proj.weight'), a.P * S, k, D));
+    const qa = c.memo('late.qa', keep, () => c.linear(a.x, c.w.proj, a.P * S, k, D));
     const qn = c.memo('late.qn', keep, () => qa.slice());
     const norms = c.memo('late.norms', keep, () => normalizeRows(qn, a.P * S, k));
     const A = c.memo(`late.A.${P}`, keep, () => expand(qn, a.P, P, S * k));
@@ -49,7 +49,7 @@ export const late: Head<LateSaved> = {
         for (let cc = 0; cc < k; cc++) { dqn[qo + cc] = dqn[qo + cc]! + gp * rep[bo + cc]!; drep[bo + cc] = drep[bo + cc]! + gp * qn[qo + cc]!; }
       }
     }
-    const proj = c.param('head.late.proj.weight'), dproj = c.grad('head.late.proj.weight');
+    const proj = c.w.proj, dproj = c.dw.proj;
     const dqa = normalizeBackward(dqn, qn, norms, P * S, k);
     c.linearBack(dqa, a.x, proj, dproj, P * S, k, D, g.dxa);
     // B side: rep = normalize(proj x_b)

@@ -7,10 +7,10 @@ import type { Head } from './types.js';
 
 export interface PolySaved { att: F32; y: F32; w: F32; ctx: F32; v: F32 }
 
-export const poly: Head<PolySaved> = {
+export const poly: Head<PolySaved, 'codes'> = {
   defaultDim: 0,
   defaultCodes: 16,
-  params: (cfg, h) => [['head.poly.codes', [h.codes, cfg.hidden_size], 'normal', true]],
+  params: (cfg, h) => ({ codes: ['head.poly.codes', [h.codes, cfg.hidden_size], 'normal', true] }),
   features: (D) => 4 * D,
   repWidth: (D) => D,
   auxWidth: () => 0,
@@ -22,7 +22,7 @@ export const poly: Head<PolySaved> = {
   scores: 'codes attend over A\'s tokens, v attends over the codes\' results; logits = head.classifier(...) (src/model/heads/poly.ts)',
   bRep: bi.bRep,
   score(c, a, rep, keep) {
-    const P = rep.P, D = c.D, m = c.codes, S = a.S, Pa = a.P, K = c.K, codes = c.param('head.poly.codes');
+    const P = rep.P, D = c.D, m = c.codes, S = a.S, Pa = a.P, K = c.K, codes = c.w.codes;
     // A side: m codes attend over A's tokens -> y [Pa, m, D]
     const att = new Float32Array(Pa * m * S);
     const y = c.memo('poly.y', keep, () => {
@@ -74,7 +74,7 @@ export const poly: Head<PolySaved> = {
     K.matmul(g.dxa, att, dy, null, P, S, D, m, true, false, true, DTYPE_F32);
     const dl = new Float32Array(P * m * S);
     K.softmaxBackward(dl, datt, att, P * m, S);
-    const codes = c.param('head.poly.codes'), dcodes = c.grad('head.poly.codes');
+    const codes = c.w.codes, dcodes = c.dw.codes;
     for (let p = 0; p < P; p++) {
       const dlp = dl.subarray(p * m * S, (p + 1) * m * S), xp = a.x.subarray(p * S * D, (p + 1) * S * D);
       K.matmul(dcodes, dlp, xp, null, 1, m, D, S, false, false, true, DTYPE_F32);

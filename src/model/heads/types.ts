@@ -19,9 +19,9 @@ export interface HeadShape {
   side_length: number;
 }
 
-/** a parameter as a head or an encoder declares it: HF-style name, shape, initialisation, whether weight decay applies
- *  (the one declaration type; params.ts places each in the arena as a ParamSpec) */
-export type Spec = [name: string, shape: number[], init: 'normal' | 'zeros' | 'ones', decay: boolean];
+import type { Spec } from '../spec.js';
+
+export type { Spec };
 
 /** one side of a batch of P pairs: token vectors [P, S, D], their mask [P, S], pooled vectors [P, D] */
 export interface Side { P: number; S: number; x: F32; mask: Uint8Array; pooled: F32 }
@@ -45,17 +45,19 @@ export interface HeadGrads { dxa: F32; dxb: F32; dua: F32; dvb: F32 }
 export interface Scored<T> { f: F32; F: number; saved: T }
 
 /**
- * One head. `T` is what its forward keeps for its backward (typed per head).
+ * One head. `T` is what its forward keeps for its backward (typed per head); `R` names its parameters: `params`
+ * declares each under a role (HF-style name, shape, init, decay), and the head reads them as `c.w[role]` and writes
+ * their gradients into `c.dw[role]` (HeadContext resolves each role to its place in the model's arena once).
  * bRep depends on B alone (cacheable); score runs A against a BRep, with
  * `keep` true when training (nothing reused across calls, everything saved);
  * backward gets d(features) and writes the encoder gradients.
  */
-export interface Head<T> {
+export interface Head<T, R extends string = string> {
   /** the projection size (additive, lowrank, late) and code count (poly) when none is given; 0 where unused */
   defaultDim: number;
   defaultCodes: number;
-  /** the head's parameters besides head.classifier.* (C = number of labels), and the classifier's input width */
-  params(cfg: EncoderDims, h: HeadShape): Spec[];
+  /** the head's parameters besides head.classifier.* (C = number of labels), by role; and the classifier's input width */
+  params(cfg: EncoderDims, h: HeadShape): Record<R, Spec>;
   features(D: number, h: HeadShape): number;
   /** width of one cached row, and whether rows are per token (else one per text) */
   repWidth(D: number, h: HeadShape): number;
@@ -71,7 +73,7 @@ export interface Head<T> {
   /** for pair_head.json (export): what it reads of the encoder's outputs, and how it scores */
   reads: string;
   scores: string;
-  bRep(c: HeadContext, b: Side): BRep;
-  score(c: HeadContext, a: Side, rep: BRep, keep: boolean): Scored<T>;
-  backward(c: HeadContext, df: F32, saved: T, a: Side, b: Side, g: HeadGrads): void;
+  bRep(c: HeadContext<R>, b: Side): BRep;
+  score(c: HeadContext<R>, a: Side, rep: BRep, keep: boolean): Scored<T>;
+  backward(c: HeadContext<R>, df: F32, saved: T, a: Side, b: Side, g: HeadGrads): void;
 }
