@@ -22,7 +22,7 @@ import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
 import { DEFAULT_MODEL } from '../src/model/default.js';
 import { loadTokenizer, SentencePieceTokenizer } from '../src/tokenize/index.js';
-import { InputBuilder } from '../src/tokenize/inputs.js';
+import { InputBuilder, padBatch } from '../src/tokenize/inputs.js';
 import { evaluateLogits } from '../src/infer/evaluate.js';
 import { CrossModel } from '../src/model/crossmodel.js';
 import { loadData } from '../src/data/load.js';
@@ -311,4 +311,52 @@ test('export refuses, in one line and before writing: a non-empty output without
   assert.throws(() => exportModel({ model: DEFAULT_MODEL, output: join(dir, 'o2'), kernels: K, format: 'hf', quantize: 'int8' }), OptionError);
   assert.throws(() => exportModel({ model: ftModel, output: join(dir, 'o3'), kernels: K, task: 'fill-mask' }), /masked-LM head/);
   for (const o of ['o1', 'o2', 'o3']) assert.ok(!existsSync(join(dir, o)), o);
+});
+
+test('fill-mask: the masked-LM head of the family (the default model\'s cls.predictions; an ELECTRA generator\'s generator_predictions, E < hidden, exact GELU) in onnxruntime-node gives ja-bert\'s log-probabilities', async (t) => {
+  // a small ELECTRA generator as pretrain --objective electra writes one (ElectraForMaskedLM): embedding_size 16, hidden 32
+  const gen = join(dir, 'electra-generator');
+  const gcfg = makeConfig({ model_type: 'electra', vocab_size: 32000, embedding_size: 16, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
+    max_position_embeddings: 128, hidden_act: 'gelu_new', initializer_range: 0.2 });
+  saveBert(new Bert(gcfg, { kernels: K, seed: 11, mlmHead: true }), gen);
+  copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(gen, 'spiece.model'));
+  for (const [name, model, arch] of [['default model', DEFAULT_MODEL, 'BertForMaskedLM'], ['ELECTRA generator', gen, 'ElectraForMaskedLM']] as const) {
+    const out = join(dir, `fill-mask-${name.replace(/ /g, '-')}`);
+    exportModel({ model, output: out, kernels: K, task: 'fill-mask' });
+    const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { architectures: string[]; intermediate_size: number; num_hidden_layers: number; vocab_size: number };
+    assert.deepEqual(cfg.architectures, [arch]);
+    const builder = new InputBuilder(loadTokenizer(model), 64);
+    const feats = texts.slice(0, 6).map((s) => builder.features(s));
+    const S = Math.max(...feats.map((f) => f.inputIds.length)), B = feats.length, V = cfg.vocab_size;
+    const session = await ort.InferenceSession.create(join(out, 'onnx/model.onnx'));
+    const inputs: Record<string, ort.Tensor> = { input_ids: i64(feats.map((f) => f.inputIds), S, builder.pad), attention_mask: i64(feats.map((f) => f.inputIds.map(() => 1)), S, 0) };
+    if (session.inputNames.includes('token_type_ids')) inputs.token_type_ids = i64(feats.map((f) => f.tokenTypeIds), S, 0);
+    const zo = (await session.run(inputs)).logits!.data as Float32Array;
+    assert.equal(zo.length, B * S * V);
+    // ja-bert: the same batch, its masked-LM probabilities at every real token
+    const { model: bert } = loadBert(model, { kernels: K, dtype: 'f32', mlmHead: true });
+    bert.forward(padBatch(feats, builder.pad));
+    const positions = Int32Array.from(feats.flatMap((f, b) => f.inputIds.map((_, s) => b * S + s)));
+    const { probs } = bert.mlmLoss(positions, new Int32Array(positions.length));
+    // log-softmax of ORT's logits against log(ja-bert's probabilities), normwise as the classifier's logits are compared (above):
+    // the encoder's 6 matmuls a layer and the head's two (dense, tied decoder)
+    let worst = 0, scale = 0, zeros = 0;
+    positions.forEach((p, i) => {
+      const row = zo.subarray(p * V, (p + 1) * V);
+      let m = -Infinity, sum = 0;
+      for (const z of row) m = Math.max(m, z);
+      for (const z of row) sum += Math.exp(z - m);
+      const lse = m + Math.log(sum);
+      for (let v = 0; v < V; v++) {
+        const pj = probs[i * V + v]!;
+        if (pj === 0) { zeros++; continue; }
+        worst = Math.max(worst, Math.abs(row[v]! - lse - Math.log(pj)));
+        scale = Math.max(scale, Math.abs(row[v]! - lse));
+      }
+    });
+    assert.ok(zeros < positions.length * V * 0.001, `${name}: ${zeros} probabilities underflow`);
+    const err = worst / scale, bound = 2 ** -24 * Math.sqrt(cfg.intermediate_size) * (6 * cfg.num_hidden_layers + 2);
+    t.diagnostic(`${name}: log-probabilities against ja-bert's over ${positions.length} tokens: normwise error ${err.toExponential(2)} (bound ${bound.toExponential(2)})`);
+    assert.ok(err < bound, `${name}: normwise error ${err.toExponential(2)} against ${bound.toExponential(2)}`);
+  }
 });

@@ -26,6 +26,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { copyTokenizerFiles } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { configToJson, maxSequenceLength } from '../model/config.js';
+import { FAMILIES, familyOf } from '../model/family.js';
 import { findModelFiles, loadBert, readConfig } from '../model/load.js';
 import { headDescription, type HeadType } from '../model/heads/index.js';
 import { loadTokenizer } from '../tokenize/index.js';
@@ -85,20 +86,20 @@ export function exportModel(o: ExportOptions): ExportResult {
   }
 
   const files = findModelFiles(o.model);
-  const family = readConfig(files).model_type ?? 'bert';
-  if (family !== 'bert' && askedTask === 'fill-mask') throw new OptionError(`${o.model}: --task fill-mask exports BERT's masked-LM head; this is a ${family} model`);
+  const rawCfg = readConfig(files), family = rawCfg.model_type ?? 'bert', F = familyOf(rawCfg);
+  if (askedTask === 'fill-mask' && !F.mlm) throw new OptionError(`${o.model}: --task fill-mask exports the masked-LM head of ${FAMILIES.filter((f) => familyOf({ model_type: f, hidden_size: 1 }).mlm).join(' and ')} models; this is a ${family} model`);
   const { model, initialised } = loadBert(o.model, { kernels: o.kernels, dtype: 'f32', nspHead: true, mlmHead: askedTask === 'fill-mask' });
   const cfg = model.cfg;
   const has = (name: string) => model.layout.byName.has(name) && !initialised.includes(name);
   let task: OnnxTask, head = 'none', labels = cfg.labels;
   if (askedTask === 'fill-mask') {
-    if (!has('cls.predictions.transform.dense.weight')) throw new DataError(`${o.model}: --task fill-mask needs the masked-LM head (cls.predictions.*), which this checkpoint does not have`);
+    if (!has(F.mlm!.dense.w)) throw new DataError(`${o.model}: --task fill-mask needs the masked-LM head, which this checkpoint does not have (no ${F.mlm!.dense.w})`);
     task = 'fill-mask'; labels = [];
   } else if (cfg.pair_head || askedTask === 'feature-extraction') {
     task = 'feature-extraction'; labels = [];
   } else if (askedTask === 'text-classification' || askedTask === undefined) {
     if (cfg.labels.length) { task = 'text-classification'; head = model.family.classifier.w.replace(/\.weight$/, ''); }
-    else if (has('cls.seq_relationship.weight')) { task = 'text-classification'; head = 'cls.seq_relationship'; labels = NSP_LABELS; }
+    else if (F.nsp && has(F.nsp.dense.w)) { task = 'text-classification'; head = F.nsp.dense.w.replace(/\.weight$/, ''); labels = NSP_LABELS; }
     else if (askedTask) throw new DataError(`${o.model}: no classifier and no next-sentence head to export for text-classification`);
     else { task = 'feature-extraction'; labels = []; }
   } else task = 'feature-extraction';
@@ -109,9 +110,9 @@ export function exportModel(o: ExportOptions): ExportResult {
 
   // config.json as HF reads it, with the pad token the inputs use (HF's default 0 is often another token)
   const json: Record<string, unknown> = { ...configToJson(cfg), pad_token_id: pad, position_embedding_type: 'absolute', torch_dtype: 'float32' };
-  if (head === 'cls.seq_relationship') Object.assign(json, { architectures: ['BertForNextSentencePrediction'] });
+  if (F.nsp && head === F.nsp.dense.w.replace(/\.weight$/, '')) Object.assign(json, { architectures: [F.nsp.arch] });
   if (task === 'text-classification') Object.assign(json, { num_labels: labels.length, id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])) });
-  if (task === 'fill-mask') json.architectures = ['BertForMaskedLM'];
+  if (task === 'fill-mask') json.architectures = [F.mlm!.arch];
   if (task === 'feature-extraction') { json.architectures = [model.family.baseArch]; delete json.id2label; delete json.label2id; delete json.num_labels; }
   if (cfg.pair_head) json.ja_bert_pair_head = 'pair_head.json';
 

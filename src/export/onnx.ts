@@ -31,7 +31,7 @@ export type OnnxTask = 'text-classification' | 'fill-mask' | 'feature-extraction
 
 export interface OnnxOptions {
   task: OnnxTask;
-  /** for text-classification: the classifier's parameter prefix (classifier, or cls.seq_relationship for the next-sentence head) */
+  /** for text-classification: the classifier's parameter prefix (the family's classifier, or its next-sentence head's) */
   classifier?: string;
   quantize?: boolean;
   opset?: number;
@@ -129,8 +129,8 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   const F = model.family, E = cfg.embedding_size ?? D;
   const stem = (d: { w: string }): string => d.w.replace(/\.weight$/, '');
   const withTypes = F.type !== null && cfg.type_vocab_size > 1;
-  const gelu = (x: string): string => {
-    if (geluIsTanh(cfg.hidden_act)) {
+  const gelu = (x: string, tanh = geluIsTanh(cfg.hidden_act)): string => {
+    if (tanh) {
       // 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))
       const x3 = g.op('Mul', [g.op('Mul', [x, x]), x]);
       const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [x3, g.scalar(0.044715)])]), g.scalar(Math.sqrt(2 / Math.PI))]);
@@ -197,11 +197,13 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     g.op('Identity', [linear(pooled(), prefix, C, D)], {}, 'logits');
     outputs.push({ name: 'logits', dims: ['batch_size', C] });
   } else if (o.task === 'fill-mask') {
-    const t = g.op('LayerNormalization', [gelu(linear(x, 'cls.predictions.transform.dense', D, D)),
-      g.f32('cls.predictions.transform.LayerNorm.weight', [D], P('cls.predictions.transform.LayerNorm.weight')), g.f32('cls.predictions.transform.LayerNorm.bias', [D], P('cls.predictions.transform.LayerNorm.bias'))], { axis: -1, epsilon: eps });
+    // the family's masked-LM head (family.ts): dense hidden → E, its activation (hidden_act, or exact GELU), LayerNorm in E
+    const m = F.mlm;
+    if (!m) throw new Error(`no masked-LM head for ${cfg.model_type}`);
+    const t = layerNorm(gelu(linear(x, stem(m.dense), E, D), m.act === 'gelu' ? false : geluIsTanh(cfg.hidden_act)), stem(m.ln), E);
     // the decoder is the word-embedding table (tied), kept f32 here; its own bias
-    const dec = g.f32('cls.predictions.decoder.weight_T', [D, V], transposed(P(wordName), V, D));
-    g.op('Add', [g.op('MatMul', [t, dec]), g.f32('cls.predictions.bias', [V], P('cls.predictions.bias'))], {}, 'logits');
+    const dec = g.f32(m.bias.replace(/bias$/, 'decoder.weight_T'), [E, V], transposed(P(wordName), V, E));
+    g.op('Add', [g.op('MatMul', [t, dec]), g.f32(m.bias, [V], P(m.bias))], {}, 'logits');
     outputs.push({ name: 'logits', dims: ['batch_size', 'sequence_length', V] });
   } else {
     g.op('Identity', [pooled()], {}, 'pooler_output');

@@ -67,7 +67,7 @@ export class TextClassifier {
     const requested = intOption('max-seq-length', o.maxSeqLength, 128, MIN_SEQ_LENGTH, 4096);
     const { model, files, initialised } = loadBert(dir, { kernels: o.kernels, dtype, nspHead: true });
     const nsp = model.numLabels === 0 && !model.cfg.pair_head;
-    if (nsp && initialised.includes('cls.seq_relationship.weight')) {
+    if (nsp && (!model.family.nsp || initialised.includes(model.family.nsp.dense.w))) {
       throw new DataError(`${dir}: the model has no classifier and no next-sentence head (fine-tune it first)`);
     }
     const maxLen = model.cfg.pair_head

@@ -50,8 +50,11 @@ export interface FamilyDecl {
   prefix: string;
   /** the masked-LM head ja-bert pretrains with (BertForPreTraining's cls.predictions; ElectraForMaskedLM's generator
    *  head): dense hidden → embedding size, activation (the config's hidden_act, or exact GELU), LayerNorm, then the decoder
-   *  tied to the word embeddings plus `bias`; null where ja-bert does not pretrain the family */
-  mlm: { dense: Dense; ln: Dense; bias: string; act: 'hidden_act' | 'gelu' } | null;
+   *  tied to the word embeddings plus `bias`; `arch` the HF class of a model with it; null where ja-bert does not pretrain the family */
+  mlm: { dense: Dense; ln: Dense; bias: string; act: 'hidden_act' | 'gelu'; arch: string } | null;
+  /** the sentence-pair head on the pooled output (BertForPreTraining's cls.seq_relationship: NSP or SOP, 2 classes) and the HF
+   *  class of a model with it; null where the family has none */
+  nsp: { dense: Dense; arch: string } | null;
   /** replaced-token detection (ElectraForPreTraining's discriminator_predictions): dense, hidden_act, one logit per token */
   rtd: { dense: Dense; prediction: Dense } | null;
 }
@@ -78,7 +81,8 @@ const BERT: FamilyDecl = {
   pooler: dense('bert.pooler.dense'), poolerAct: 'tanh', poolerDropout: false, poolerInEncoder: true, classifier: dense('classifier'),
   positions: 'absolute', attnOutputDropout: true,
   ignored: [/^cls\./, /position_ids$/],
-  mlm: { dense: dense('cls.predictions.transform.dense'), ln: ln('cls.predictions.transform.LayerNorm'), bias: 'cls.predictions.bias', act: 'hidden_act' }, rtd: null,
+  mlm: { dense: dense('cls.predictions.transform.dense'), ln: ln('cls.predictions.transform.LayerNorm'), bias: 'cls.predictions.bias', act: 'hidden_act', arch: 'BertForMaskedLM' },
+  nsp: { dense: dense('cls.seq_relationship'), arch: 'BertForNextSentencePrediction' }, rtd: null,
 };
 
 function roberta(prefix: 'roberta', cls: string, base: string): FamilyDecl {
@@ -90,7 +94,7 @@ function roberta(prefix: 'roberta', cls: string, base: string): FamilyDecl {
     positions: 'padding-offset', attnOutputDropout: true,
     // the masked-LM head and RobertaModel's pooler, which RobertaForSequenceClassification does not use
     ignored: [/^lm_head\./, new RegExp(`^${prefix}\\.pooler\\.`), /position_ids$/],
-    mlm: null, rtd: null,
+    mlm: null, nsp: null, rtd: null,
   };
 }
 
@@ -109,7 +113,7 @@ const DISTILBERT: FamilyDecl = {
   positions: 'absolute', attnOutputDropout: false,
   // DistilBertForMaskedLM's head
   ignored: [/^vocab_(transform|layer_norm|projector)\./, /position_ids$/],
-  mlm: null, rtd: null,
+  mlm: null, nsp: null, rtd: null,
 };
 
 const ELECTRA = (withProj: boolean): FamilyDecl => ({
@@ -121,7 +125,8 @@ const ELECTRA = (withProj: boolean): FamilyDecl => ({
   // the discriminator's replaced-token head and a generator's MLM head
   ignored: [/^discriminator_predictions\./, /^generator_(predictions|lm_head)\./, /position_ids$/],
   // ElectraForMaskedLM (the generator: GELU whatever hidden_act says) and ElectraForPreTraining (the discriminator)
-  mlm: { dense: dense('generator_predictions.dense'), ln: ln('generator_predictions.LayerNorm'), bias: 'generator_lm_head.bias', act: 'gelu' },
+  mlm: { dense: dense('generator_predictions.dense'), ln: ln('generator_predictions.LayerNorm'), bias: 'generator_lm_head.bias', act: 'gelu', arch: 'ElectraForMaskedLM' },
+  nsp: null,
   rtd: { dense: dense('discriminator_predictions.dense'), prediction: dense('discriminator_predictions.dense_prediction') },
 });
 

@@ -14,6 +14,7 @@ import { CheckpointError, firstNonFinite, toFloat32 } from '../io/tensor.js';
 import { InputFileError, readJsonFile } from '../io/text.js';
 import { Bert } from './bert.js';
 import { type BertConfig, configToJson, makeConfig } from './config.js';
+import { familyOf } from './family.js';
 import type { PairHeadConfig } from './heads/index.js';
 
 export { findModelFiles, readWeights, type ModelFiles };
@@ -60,7 +61,7 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   if (relabel) cfg.labels = opts.labels!;
   if (opts.pairHead) cfg.pair_head = opts.pairHead;
   // the next-sentence head is BERT's (a classifier without labels answers with it); the other families have none
-  const nspHead = opts.nspHead && (cfg.model_type ?? 'bert') === 'bert';
+  const nspHead = opts.nspHead && familyOf(cfg).nsp !== null;
   const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead, rtdHead: opts.rtdHead });
   if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
   const tensors = readWeights(files, model.family.prefix);

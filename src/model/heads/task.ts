@@ -65,7 +65,11 @@ function pooledLinear(names: (cfg: BertConfig) => Dense, logitsBuf: Act, dBuf: A
 export const classifierHead = pooledLinear((cfg) => familyOf(cfg).classifier, 'logits', 'd.pd');
 
 /** the sentence-pair head (NSP or SOP) on the pooled output, no dropout, as google-research/bert's get_next_sentence_output */
-export const nspHead = pooledLinear(() => ({ w: 'cls.seq_relationship.weight', b: 'cls.seq_relationship.bias' }), 'nsp.logits', 'nsp.dpooled', 2);
+export const nspHead = pooledLinear((cfg) => {
+  const n = familyOf(cfg).nsp;
+  if (!n) throw new Error(`the next-sentence head is BERT's; this model is ${cfg.model_type}`);
+  return n.dense;
+}, 'nsp.logits', 'nsp.dpooled', 2);
 
 export interface MlmIn { sequence: F32; positions: Int32Array; N: number }
 export interface MlmSaved { positions: Int32Array; N: number; M: number; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32 }
