@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { OUTPUT_FILES } from '../finetune.js';
 import { beginRun, inspectRun } from '../run/rundir.js';
 import { findModelFiles, loadBert, readConfig } from '../model/load.js';
-import { familyOf } from '../model/family.js';
+import { familyOf } from '../model/families/index.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { embedTexts, POOLINGS, type Pooling } from '../infer/embed.js';
 import { loadTokenizer } from '../tokenize/index.js';

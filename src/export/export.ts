@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { copyTokenizerFiles } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { configToJson, maxSequenceLength } from '../model/config.js';
-import { FAMILIES, familyOf } from '../model/family.js';
+import { FAMILIES, familyOf } from '../model/families/index.js';
 import { findModelFiles, loadBert, readConfig } from '../model/load.js';
 import { headDescription, type HeadType } from '../model/heads/index.js';
 import { loadTokenizer } from '../tokenize/index.js';

@@ -140,7 +140,7 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
   };
 
-  // embeddings (the family's names, family.ts): word + position (+ token type) in width E, LayerNorm, (ELECTRA) projected to D
+  // embeddings (the family's names, families/): word + position (+ token type) in width E, LayerNorm, (ELECTRA) projected to D
   const wordName = F.word, V = cfg.vocab_size;
   let words: string;
   if (q) {
@@ -197,7 +197,7 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     g.op('Identity', [linear(pooled(), prefix, C, D)], {}, 'logits');
     outputs.push({ name: 'logits', dims: ['batch_size', C] });
   } else if (o.task === 'fill-mask') {
-    // the family's masked-LM head (family.ts): dense hidden → E, its activation (hidden_act, or exact GELU), LayerNorm in E
+    // the family's masked-LM head (families/): dense hidden → E, its activation (hidden_act, or exact GELU), LayerNorm in E
     const m = F.mlm;
     if (!m) throw new Error(`no masked-LM head for ${cfg.model_type}`);
     const t = layerNorm(gelu(linear(x, stem(m.dense), E, D), m.act === 'gelu' ? false : geluIsTanh(cfg.hidden_act)), stem(m.ln), E);

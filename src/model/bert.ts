@@ -3,7 +3,7 @@
  * position + token type, LayerNorm, dropout) -> post-LN encoder layers ->
  * pooler tanh(dense(h[CLS])) -> optional classifier (dropout + linear).
  * Its relatives run through the same code from their declarations
- * (family.ts): RoBERTa's positions after padding_idx and its head's dropout,
+ * (families/): RoBERTa's positions after padding_idx and its head's dropout,
  * dense and tanh on <s>; DistilBERT without token types, with ReLU in its head;
  * ELECTRA's narrower embeddings projected to hidden_size and GELU in its head.
  *
@@ -18,7 +18,7 @@ import { Rng } from '../core/random.js';
 import { JaBertError, registerError } from '../core/errors.js';
 import { totalmem } from 'node:os';
 import { type BertConfig, geluIsTanh, maxSequenceLength } from './config.js';
-import { familyOf, type FamilyDecl } from './family.js';
+import { familyOf, type FamilyDecl } from './families/index.js';
 import { type Layout, makeLayout } from './params.js';
 import { linear, linearBackward } from './linear.js';
 import { classifierHead, mlmHead, nspHead, rtdHead, type MlmSaved, type PooledIn, type RtdSaved, type TaskContext } from './heads/task.js';

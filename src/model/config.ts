@@ -1,7 +1,7 @@
 /**
  * BertConfig: the Hugging Face config.json keys (and the TF bert_config.json
  * keys, which are the same minus layer_norm_eps), validated when built. The
- * relatives of BERT (family.ts) are read into the same shape: RoBERTa, XLM-R and
+ * relatives of BERT (families/) are read into the same shape: RoBERTa, XLM-R and
  * ELECTRA use BERT's key names (ELECTRA adds embedding_size); DistilBERT's own
  * names (dim, n_layers, ...) are mapped on reading and written back on saving.
  */
@@ -28,7 +28,7 @@ export interface BertConfig {
   pad_token_id?: number;
   /** HF's problem_type: 'regression' = one output trained with MSE (labels then holds one name); absent = single-label classification */
   problem_type?: 'regression' | 'multi_label_classification';
-  /** the encoder family (family.ts); absent: bert */
+  /** the encoder family (families/); absent: bert */
   model_type?: FamilyName;
   /** ELECTRA: the embeddings' width, projected to hidden_size when it differs */
   embedding_size?: number;
@@ -46,12 +46,9 @@ registerError(ConfigError);
 
 import { JaBertError, registerError } from '../core/errors.js';
 import { headConfig, type PairHeadConfig } from './heads/index.js';
-import { FAMILIES, familyOf, type FamilyName } from './family.js';
+import { FAMILIES, familyOf, type FamilyName } from './families/index.js';
 
 /** DistilBERT's config names for BERT's */
-const DISTILBERT_KEYS: Array<[string, string]> = [['dim', 'hidden_size'], ['n_layers', 'num_hidden_layers'], ['n_heads', 'num_attention_heads'], ['hidden_dim', 'intermediate_size'],
-  ['activation', 'hidden_act'], ['dropout', 'hidden_dropout_prob'], ['attention_dropout', 'attention_probs_dropout_prob'], ['seq_classif_dropout', 'classifier_dropout']];
-
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
   hidden_act: 'gelu',
   hidden_dropout_prob: 0.1,
@@ -75,14 +72,14 @@ export function makeConfig(raw0: Record<string, unknown>, source = 'config'): Be
     throw new ConfigError(`${source}: model_type "${modelType}" is not supported; ja-bert loads ${FAMILIES.join(', ')}`);
   }
   const family = modelType as FamilyName;
+  // the family's own config keys and defaults (families/: DistilBERT's dim, n_layers, ...; RoBERTa's padding id)
+  const decl = familyOf({ model_type: family, hidden_size: 1 });
   let raw = raw0;
-  if (family === 'distilbert') {
-    raw = { ...raw0, type_vocab_size: 0, layer_norm_eps: 1e-12 };
-    for (const [d, b] of DISTILBERT_KEYS) if (raw0[d] !== undefined) raw[b] = raw0[d];
-    if (raw.classifier_dropout === undefined) raw.classifier_dropout = 0.2; // DistilBertConfig's seq_classif_dropout
-    if (raw0.sinusoidal_pos_embds === true) throw new ConfigError(`${source}: sinusoidal_pos_embds: true (fixed sinusoidal positions) is not supported; ja-bert trains the position table`);
+  try {
+    if (decl.configIn) raw = decl.configIn(raw0);
+  } catch (e) {
+    throw new ConfigError(`${source}: ${(e as Error).message}`);
   }
-  if ((family === 'roberta' || family === 'xlm-roberta') && raw.pad_token_id === undefined) raw = { ...raw, pad_token_id: 1 };
   // upper bounds far beyond any BERT, so that a damaged config fails here, not in an allocation
   const MAX: Record<string, number> = { vocab_size: 2_000_000, hidden_size: 16_384, num_hidden_layers: 256, num_attention_heads: 1024, intermediate_size: 65_536 };
   const need = (k: string): number => {
@@ -131,8 +128,8 @@ export function makeConfig(raw0: Record<string, unknown>, source = 'config'): Be
     ...(typeof raw.pad_token_id === 'number' ? { pad_token_id: opt('pad_token_id', 0, true) } : {}),
     ...(raw.problem_type === 'regression' || raw.problem_type === 'multi_label_classification' ? { problem_type: raw.problem_type } : {}),
     ...(family !== 'bert' ? { model_type: family } : {}),
-    // ELECTRA's default embedding width is 128 (ElectraConfig)
-    ...(family === 'electra' ? { embedding_size: raw.embedding_size === undefined ? 128 : need('embedding_size') } : {}),
+    // a family with an embedding width of its own (ELECTRA's default is 128, ElectraConfig)
+    ...(decl.defaultEmbeddingSize !== undefined ? { embedding_size: raw.embedding_size === undefined ? decl.defaultEmbeddingSize : need('embedding_size') } : {}),
     ...(typeof raw.classifier_dropout === 'number' ? { classifier_dropout: opt('classifier_dropout', 0.1) } : {}),
   };
   if (familyOf(cfg).positions === 'padding-offset' && cfg.max_position_embeddings <= (cfg.pad_token_id ?? 1) + 1) {
@@ -170,14 +167,7 @@ export function configToJson(cfg: BertConfig): Record<string, unknown> {
   const family = cfg.model_type ?? 'bert', decl = familyOf(cfg);
   const arch = rest.pair_head ? 'JaBertPairHead' : labels.length ? decl.classifierArch : decl.baseArch;
   let body: Record<string, unknown> = { model_type: family, architectures: [arch], position_embedding_type: 'absolute', ...rest };
-  if (family === 'distilbert') {
-    const { hidden_size: _h, num_hidden_layers: _l, num_attention_heads: _a, intermediate_size: _i, hidden_act: _g, hidden_dropout_prob: _d,
-      attention_probs_dropout_prob: _p, classifier_dropout: _c, type_vocab_size: _v, layer_norm_eps: _e, ...others } = rest;
-    body = { model_type: family, architectures: [arch], ...others, dim: cfg.hidden_size, n_layers: cfg.num_hidden_layers, n_heads: cfg.num_attention_heads,
-      hidden_dim: cfg.intermediate_size, activation: cfg.hidden_act, dropout: cfg.hidden_dropout_prob, attention_dropout: cfg.attention_probs_dropout_prob,
-      seq_classif_dropout: cfg.classifier_dropout ?? 0.2, qa_dropout: 0.1, sinusoidal_pos_embds: false, tie_weights_: true };
-  }
-  if (family === 'roberta' || family === 'xlm-roberta') body = { ...body, bos_token_id: 0, eos_token_id: 2 };
+  if (decl.configOut) body = decl.configOut(body);
   if (labels.length) {
     body.num_labels = labels.length;
     body.id2label = Object.fromEntries(labels.map((l, i) => [String(i), l]));

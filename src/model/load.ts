@@ -14,7 +14,7 @@ import { CheckpointError, firstNonFinite, toFloat32 } from '../io/tensor.js';
 import { InputFileError, readJsonFile } from '../io/text.js';
 import { Bert } from './bert.js';
 import { type BertConfig, configToJson, makeConfig } from './config.js';
-import { familyOf } from './family.js';
+import { familyOf } from './families/index.js';
 import type { PairHeadConfig } from './heads/index.js';
 
 export { findModelFiles, readWeights, type ModelFiles };
@@ -26,7 +26,7 @@ export function readConfig(files: ModelFiles): BertConfig {
   return makeConfig(raw as Record<string, unknown>, files.configPath);
 }
 
-// names a checkpoint may carry that a classifier does not use: the family's (family.ts `ignored`: pretraining heads,
+// names a checkpoint may carry that a classifier does not use: the family's (families/ `ignored`: pretraining heads,
 // a bare model's pooler, buffers); cls.predictions.* is loaded when the model has the masked-LM head (its decoder.weight is the tied word embedding)
 
 export interface LoadOptions {

@@ -1,12 +1,12 @@
 /**
- * The parameter layout: one table from Hugging Face names (the family's, family.ts) to offsets in one
+ * The parameter layout: one table from Hugging Face names (the family's, families/) to offsets in one
  * flat arena. Tensors that take weight decay come first and those that do not
  * (LayerNorm and biases) after, so AdamW is two passes over two slices. Within
  * a layer, query|key|value weights (and biases) are adjacent so the three
  * projections run as one fused [3D, D] matmul.
  */
 import type { BertConfig } from './config.js';
-import { familyOf } from './family.js';
+import { familyOf } from './families/index.js';
 import { headParamSpecs } from './heads/index.js';
 import { classifierHead, mlmHead, nspHead, rtdHead } from './heads/task.js';
 import type { Spec } from './spec.js';
@@ -38,7 +38,7 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp 
   const D = cfg.hidden_size, I = cfg.intermediate_size, E = cfg.embedding_size ?? D, F = familyOf(cfg);
   const decay: Array<[string, number[], ParamSpec['init']]> = [];
   const noDecay: Array<[string, number[], ParamSpec['init']]> = [];
-  // the family's names (family.ts), in BERT's order: embeddings, layers (query|key|value adjacent), pooler
+  // the family's names (families/), in BERT's order: embeddings, layers (query|key|value adjacent), pooler
   decay.push([F.word, [cfg.vocab_size, E], 'normal']);
   decay.push([F.pos, [cfg.max_position_embeddings, E], 'normal']);
   if (F.type) decay.push([F.type, [cfg.type_vocab_size, E], 'normal']);

@@ -15,7 +15,7 @@ import type { F32, Kernels } from '../../core/kernels.js';
 import { DTYPE_F32 } from '../../core/kernels.js';
 import type { Act } from '../workspace.js';
 import { type BertConfig, geluIsTanh } from '../config.js';
-import { familyOf, type Dense } from '../family.js';
+import { familyOf, type Dense } from '../families/index.js';
 import type { Spec } from './types.js';
 
 
@@ -74,7 +74,7 @@ export const nspHead = pooledLinear((cfg) => {
 export interface MlmIn { sequence: F32; positions: Int32Array; N: number }
 export interface MlmSaved { positions: Int32Array; N: number; M: number; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32 }
 
-/** the family's masked-LM head names (family.ts), or an error for a family ja-bert does not pretrain */
+/** the family's masked-LM head names (families/), or an error for a family ja-bert does not pretrain */
 function mlmNames(cfg: BertConfig): NonNullable<ReturnType<typeof familyOf>['mlm']> {
   const n = familyOf(cfg).mlm;
   if (!n) throw new Error(`ja-bert has no masked-LM head for ${cfg.model_type}`);

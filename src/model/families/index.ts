@@ -1,0 +1,32 @@
+/**
+ * Encoder families: BERT and its relatives that share BERT's post-LayerNorm transformer layer and differ in
+ * names, embeddings, the classification head and config.json's keys. Each family is one file here declaring
+ * itself (types.ts FamilyDecl); this registry maps config.json's model_type to it. Adding a family that keeps
+ * BERT's layer: one file, one line below.
+ *
+ * | family | HF classes | positions | token types | pooler (family head) | classifier |
+ * |---|---|---|---|---|---|
+ * | bert | BertModel / BertForSequenceClassification | 0..S-1 | yes | bert.pooler.dense, tanh | classifier |
+ * | roberta, xlm-roberta | RobertaForSequenceClassification | pad+1+cumsum over non-pad | one type | dropout, classifier.dense, tanh | classifier.out_proj |
+ * | distilbert | DistilBertForSequenceClassification | 0..S-1 | none | pre_classifier, ReLU | classifier (seq_classif_dropout) |
+ * | electra | ElectraForSequenceClassification | 0..S-1 | yes; embedding_size may differ (embeddings_project) | dropout, classifier.dense, GELU | classifier.out_proj |
+ */
+import { bert } from './bert.js';
+import { distilbert } from './distilbert.js';
+import { electra } from './electra.js';
+import { robertaFamily, xlmRoberta } from './roberta.js';
+import type { FamilyDecl, FamilyEntry } from './types.js';
+
+export type { Dense, FamilyDecl, LayerNames } from './types.js';
+
+/** the registry: config.json's model_type → the family's declaration */
+const REGISTRY = { bert, roberta: robertaFamily, 'xlm-roberta': xlmRoberta, distilbert, electra } satisfies Record<string, FamilyEntry>;
+
+export type FamilyName = keyof typeof REGISTRY;
+export const FAMILIES = Object.keys(REGISTRY) as FamilyName[];
+
+/** the declaration of `cfg`'s family */
+export function familyOf(cfg: { model_type?: FamilyName; embedding_size?: number; hidden_size: number }): FamilyDecl {
+  const e: FamilyEntry = REGISTRY[cfg.model_type ?? 'bert'];
+  return typeof e === 'function' ? e(cfg) : e;
+}

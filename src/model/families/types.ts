@@ -1,0 +1,75 @@
+/**
+ * What an encoder family declares (one file per family in this folder, index.ts the registry): the Hugging Face
+ * name of every parameter, how positions are numbered, whether token types exist, the embedding projection, its
+ * sequence-classification head, its pretraining heads, and how its config.json names things. The layout
+ * (params.ts), the encoder's forward and backward (bert.ts), the task heads (heads/task.ts), checkpoint loading
+ * (load.ts), config.json on both sides (config.ts) and the ONNX graph (export/onnx.ts) read the declaration;
+ * nothing else spells a parameter name.
+ */
+export interface Dense { w: string; b: string }
+export interface LayerNames { q: Dense; k: Dense; v: Dense; ao: Dense; ln1: Dense; inter: Dense; out: Dense; ln2: Dense }
+
+export interface FamilyDecl {
+  /** the HF class names config.json's architectures lists for a classifier and for the bare encoder */
+  classifierArch: string; baseArch: string;
+  word: string; pos: string;
+  /** the token-type table, null where the family has none */
+  type: string | null;
+  embLn: Dense;
+  /** embedding_size → hidden_size (ELECTRA's embeddings_project), when the config makes them differ */
+  proj: Dense | null;
+  layer(l: number): LayerNames;
+  /** the dense + activation on the first token (BERT's pooler; the others' classification head's first layer) */
+  pooler: Dense;
+  poolerAct: 'tanh' | 'gelu' | 'relu';
+  /** dropout on the first token before the pooler's dense (RoBERTa's and ELECTRA's heads) */
+  poolerDropout: boolean;
+  /** whether the pooler belongs to the encoder (BERT) or to the classification head (loaded if present, else initialised) */
+  poolerInEncoder: boolean;
+  /** the label-sized linear layer */
+  classifier: Dense;
+  /** positions 0..S-1, or fairseq's: padding_idx + 1 + index among the row's non-padding tokens, padding at padding_idx */
+  positions: 'absolute' | 'padding-offset';
+  /** dropout on the attention output before its residual (DistilBERT has none) */
+  attnOutputDropout: boolean;
+  /** checkpoint names the classifier does not use: pretraining heads, a bare model's pooler, buffers */
+  ignored: RegExp[];
+  /** a prefix of every encoder name, for messages and legacy names */
+  prefix: string;
+  /** the masked-LM head ja-bert pretrains with (BertForPreTraining's cls.predictions; ElectraForMaskedLM's generator
+   *  head): dense hidden → embedding size, activation (the config's hidden_act, or exact GELU), LayerNorm, then the decoder
+   *  tied to the word embeddings plus `bias`; `arch` the HF class of a model with it; null where ja-bert does not pretrain the family */
+  mlm: { dense: Dense; ln: Dense; bias: string; act: 'hidden_act' | 'gelu'; arch: string } | null;
+  /** the sentence-pair head on the pooled output (BertForPreTraining's cls.seq_relationship: NSP or SOP, 2 classes) and the HF
+   *  class of a model with it; null where the family has none */
+  nsp: { dense: Dense; arch: string } | null;
+  /** replaced-token detection (ElectraForPreTraining's discriminator_predictions): dense, hidden_act, one logit per token */
+  rtd: { dense: Dense; prediction: Dense } | null;
+  /** the embeddings' width when config.json does not give embedding_size (ELECTRA's 128); absent: the family has no
+   *  embedding width of its own (it is hidden_size) */
+  defaultEmbeddingSize?: number;
+  /** config.json as the family writes it → BERT's keys (DistilBERT's dim, n_layers, ...; RoBERTa's pad default); throws an Error
+   *  whose message names the field for a config the family cannot load */
+  configIn?(raw: Record<string, unknown>): Record<string, unknown>;
+  /** BERT's keys → config.json as HF writes it for the family */
+  configOut?(body: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** a family's declaration, or (ELECTRA) one that depends on the config's widths */
+export type FamilyEntry = FamilyDecl | ((cfg: { embedding_size?: number; hidden_size: number }) => FamilyDecl);
+
+export const dense = (p: string): Dense => ({ w: `${p}.weight`, b: `${p}.bias` });
+export const ln = (p: string): Dense => dense(p);
+
+/** BERT's layer names under `prefix` (BERT, RoBERTa, XLM-R and ELECTRA share them) */
+export function bertLayer(prefix: string): (l: number) => LayerNames {
+  return (l) => {
+    const p = `${prefix}.encoder.layer.${l}.`;
+    return {
+      q: dense(`${p}attention.self.query`), k: dense(`${p}attention.self.key`), v: dense(`${p}attention.self.value`),
+      ao: dense(`${p}attention.output.dense`), ln1: ln(`${p}attention.output.LayerNorm`),
+      inter: dense(`${p}intermediate.dense`), out: dense(`${p}output.dense`), ln2: ln(`${p}output.LayerNorm`),
+    };
+  };
+}
+
