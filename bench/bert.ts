@@ -8,9 +8,12 @@
  * reports each engine's median tokens/s with its spread (min–max), so a noisy
  * machine slows both alike. --vocab 250002 is XLM-R-base's shape (the encoder is
  * the same; its 250k-row embedding is the difference measured).
+ * --breakdown adds one more ja-bert run per mode with every kernel call timed (core/profile.ts): milliseconds
+ * per step by kind of operation (gemm, attention_softmax, gelu, layernorm, head_copies, ...; host = outside the
+ * kernels), kept apart from the timed rounds.
  * Prints one JSON line per mode, then a one-line summary.
  *   node dist/bench/bert.js [--steps N] [--rounds 1] [--layers 12 --hidden 768 --seq 128 --batch 8 --vocab 32768]
- *     [--dtype auto|f32|bf16] [--modes train,infer] [--no-torch]
+ *     [--dtype auto|f32|bf16] [--modes train,infer] [--no-torch] [--breakdown]
  */
 import { benchDefaults, runBench, runTorchBench, type BenchResult } from '../src/bench.js';
 import { parseArgs } from '../src/commands/args.js';
@@ -18,7 +21,7 @@ import { parseDtype, resolveDtype } from '../src/core/dtype.js';
 import { engineInfo, nativeKernels } from '../src/core/native.js';
 
 const { flags } = parseArgs(process.argv.slice(2), { steps: 'number', warmup: 'number', layers: 'number', hidden: 'number', seq: 'number', batch: 'number', vocab: 'number',
-  rounds: 'number', modes: 'string', dtype: 'string', 'no-torch': 'boolean' });
+  rounds: 'number', modes: 'string', dtype: 'string', 'no-torch': 'boolean', breakdown: 'boolean' });
 const dtype = resolveDtype(parseDtype(flags.dtype), nativeKernels());
 const info = engineInfo();
 const rounds = (flags.rounds as number | undefined) ?? 1;
@@ -26,7 +29,7 @@ const modes = ((flags.modes as string | undefined) ?? 'train,infer').split(',') 
 const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
 const summary: string[] = [];
 for (const mode of modes) {
-  const { rounds: _r, modes: _m, ...shape } = flags as Record<string, number>;
+  const { rounds: _r, modes: _m, breakdown: _b, ...shape } = flags as Record<string, number>;
   const o = benchDefaults({ ...shape, mode, dtype, steps: (flags.steps as number | undefined) ?? (mode === 'train' ? 3 : 4), warmup: (flags.warmup as number | undefined) ?? 1 });
   const ours: BenchResult[] = [], torch: BenchResult[] = [];
   for (let r = 0; r < rounds; r++) {
@@ -39,6 +42,10 @@ for (const mode of modes) {
     const t = torch[0]!;
     Object.assign(line, { torch_dtype: t.dtype, torch_tokens_per_s: median(ttps), torch_tokens_per_s_runs: ttps, torch_peak_rss_mb: Math.max(...torch.map((x) => x.peak_rss_mb)),
       torch_blas: t.blas, torch_openblas_core: t.openblas_core, speedup_vs_torch: median(tps) / median(ttps) });
+  }
+  if (flags.breakdown) {
+    const p = runBench({ ...o, breakdown: true });
+    Object.assign(line, { breakdown_ms_per_step: p.breakdown_ms_per_step, breakdown_step_ms: 1000 / p.steps_per_s, kernel_calls_per_step: p.kernel_calls_per_step });
   }
   console.log(JSON.stringify(line));
   const spread = (v: number[]) => (v.length > 1 ? ` [${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)}]` : '');

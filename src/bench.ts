@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { DType } from './core/kernels.js';
 import { resolveDtype, type DTypeOption } from './core/dtype.js';
 import { EngineError, engineInfo, nativeKernels, packageRoot } from './core/native.js';
+import { profileKernels } from './core/profile.js';
 import { Rng } from './core/random.js';
 import { intOption, OptionError } from './core/options.js';
 import { Bert, type Batch } from './model/bert.js';
@@ -27,6 +28,8 @@ export interface BenchOptions {
   dtype: DTypeOption;
   steps: number;
   warmup: number;
+  /** time every kernel call of the timed steps and report the milliseconds per step by kind of operation (core/profile.ts) */
+  breakdown?: boolean;
 }
 
 export interface BenchResult {
@@ -60,12 +63,15 @@ export function benchDefaults(partial: Partial<BenchOptions>): BenchOptions {
     dtype: partial.dtype ?? 'auto',
     steps: partial.steps ?? 10,
     warmup: partial.warmup ?? 2,
+    breakdown: partial.breakdown ?? false,
   };
 }
 
 export function runBench(o: BenchOptions): BenchResult {
-  const K = nativeKernels();
-  const dtype = resolveDtype(o.dtype, K);
+  const native = nativeKernels();
+  const dtype = resolveDtype(o.dtype, native);
+  const profile = o.breakdown ? profileKernels(native) : null;
+  const K = profile?.kernels ?? native;
   const cfg = makeConfig({
     vocab_size: o.vocab, hidden_size: o.hidden, num_hidden_layers: o.layers, num_attention_heads: o.heads,
     intermediate_size: o.intermediate, max_position_embeddings: Math.max(512, o.seq), labels: ['0', '1'],
@@ -90,15 +96,25 @@ export function runBench(o: BenchOptions): BenchResult {
     opt.apply(1e-5);
   };
   for (let i = 0; i < o.warmup; i++) step(i);
+  profile?.reset();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.steps; i++) step(o.warmup + i);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const info = engineInfo();
-  return {
+  const result: BenchResult = {
     engine: 'ja-bert', mode: o.mode, dtype, layers: o.layers, hidden: o.hidden, seq: o.seq, batch: o.batch,
     steps: o.steps, seconds, steps_per_s: o.steps / seconds, tokens_per_s: (o.steps * n) / seconds,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: info.threads, isa: info.isa, kernels: info.kernels, onednn: info.onednn,
   };
+  if (profile) {
+    // per step, by kind; host: the step's time outside every kernel call
+    const per: Array<[string, number]> = Object.entries(profile.totals()).filter(([, v]) => v.calls > 0).map(([k, v]) => [k, v.ms / o.steps]);
+    const inKernels = per.reduce((s, [, v]) => s + v, 0);
+    per.push(['host', (seconds * 1000) / o.steps - inKernels]);
+    result.breakdown_ms_per_step = Object.fromEntries(per.map(([k, v]) => [k, Math.round(v * 100) / 100]));
+    result.kernel_calls_per_step = Object.values(profile.totals()).reduce((s, v) => s + v.calls, 0) / o.steps;
+  }
+  return result;
 }
 
 /**

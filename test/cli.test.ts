@@ -7,6 +7,11 @@ import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { toFloat64 } from '../src/io/tensor.js';
 import { maxRelErr, tempDir } from './helpers.js';
+import { nativeKernels } from '../src/core/native.js';
+import { OPERATION_KINDS, profileKernels } from '../src/core/profile.js';
+import { refKernels } from '../src/core/ref.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
 
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -77,6 +82,34 @@ test('bench prints one JSON line with tokens_per_s', () => {
   const o = JSON.parse(r.stdout.trim()) as { tokens_per_s: number; mode: string };
   assert.equal(o.mode, 'infer');
   assert.ok(o.tokens_per_s > 0);
+  assert.ok(!('breakdown_ms_per_step' in o), 'no breakdown unless asked');
+});
+
+test('bench --breakdown: milliseconds per step by kind of operation that add up to the step, and the kinds cover every kernel', () => {
+  // every kernel of the interface (the TypeScript reference implements exactly it) is in one kind: no silent gap
+  const kinds = Object.values(OPERATION_KINDS).flat() as string[];
+  const fns = Object.entries(refKernels).filter(([, v]) => typeof v === 'function').map(([k]) => k);
+  assert.deepEqual(fns.filter((f) => !kinds.includes(f)), []);
+  assert.equal(new Set(kinds).size, kinds.length, 'a kernel in two kinds');
+  const r = cli('bench', 'train', '--layers', '2', '--hidden', '32', '--heads', '2', '--vocab', '100', '--seq', '16', '--batch', '2', '--steps', '3', '--warmup', '1', '--dtype', 'f32', '--breakdown');
+  assert.equal(r.status, 0, r.stderr);
+  const o = JSON.parse(r.stdout.trim()) as { steps_per_s: number; breakdown_ms_per_step: Record<string, number>; kernel_calls_per_step: number };
+  const b = o.breakdown_ms_per_step;
+  for (const k of ['gemm', 'attention_softmax', 'gelu', 'layernorm', 'head_copies', 'dropout', 'embedding', 'loss', 'optimizer', 'host']) assert.ok(k in b, k);
+  // (host is the step less the kernels: rounding can leave it a hair below 0)
+  for (const v of Object.values(b)) assert.ok(v > -0.05, `${JSON.stringify(b)}`);
+  // the kinds and the host part are the step, to the rounding of each entry to 0.01 ms
+  const sum = Object.values(b).reduce((s, v) => s + v, 0), step = 1000 / o.steps_per_s;
+  assert.ok(Math.abs(sum - step) < 0.01 * Object.keys(b).length + 1e-6, `sum ${sum} vs step ${step}`);
+  // a training step of 2 layers: per layer forward and backward, several GEMMs each (qkv, scores, context, out, two FFN)
+  assert.ok(o.kernel_calls_per_step > 2 * 2 * 6, `${o.kernel_calls_per_step} calls`);
+  // the timed kernels compute what the kernels they wrap do, and count their calls
+  const K = nativeKernels(), prof = profileKernels(K);
+  const cfg = makeConfig({ vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, labels: ['a', 'b'] });
+  const batch = { B: 2, S: 5, inputIds: Int32Array.from({ length: 10 }, (_, i) => (i * 7) % 50), tokenTypeIds: new Int32Array(10), attentionMask: new Uint8Array(10).fill(1) };
+  const plain = new Bert(cfg, { kernels: K, seed: 3 }).forward(batch).logits!, timed = new Bert(cfg, { kernels: prof.kernels, seed: 3 }).forward(batch).logits!;
+  assert.deepEqual(Array.from(timed), Array.from(plain));
+  assert.ok(prof.totals().gemm.calls >= 4 && prof.totals().layernorm.calls >= 3, JSON.stringify(prof.totals()));
 });
 
 test('tokenize: SentencePiece ids equal spm_encode, WordPiece via a model folder, --special, bad paths', (t) => {

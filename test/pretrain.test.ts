@@ -87,7 +87,7 @@ test('pretrain learns (held-out MLM loss falls), writes a model the fine-tuner l
   for (const at of [Math.round(events * 0.6), events - 1]) {
     const out = join(dir, `killed-${at}`);
     const k = cli(args(out), faultEnv({ JA_BERT_FAULT_AT: String(at) }));
-    assert.equal(k.signal, 'SIGKILL');
+    assert.equal(k.signal, 'SIGKILL', `event ${at} of ${events}: exit ${k.status}, ${k.stderr.slice(-600)}`);
     const resumed = cli(args(out));
     if (at < events - 3) assert.match(resumed.stderr, /resuming from .*checkpoint-\d+ at step \d+\/40/);
     assert.ok(resumed.status === 0 || /already finished/.test(resumed.stderr), resumed.stderr);
@@ -241,7 +241,8 @@ test('pretrain --objective electra: generator and discriminator learn together, 
   const kill = join(dir, 'electra-killed'), countFile = join(dir, 'electra-events');
   assert.equal(cli(args(join(dir, 'electra-counted')), faultEnv({ JA_BERT_FAULT_COUNT: countFile })).status, 0);
   const at = Math.round(Number(readFileSync(countFile, 'utf8')) * 0.6);
-  assert.equal(cli(args(kill), faultEnv({ JA_BERT_FAULT_AT: String(at) })).signal, 'SIGKILL');
+  const k = cli(args(kill), faultEnv({ JA_BERT_FAULT_AT: String(at) }));
+  assert.equal(k.signal, 'SIGKILL', `event ${at}: exit ${k.status}, ${k.stderr.slice(-600)}`);
   const resumed = cli(args(kill));
   assert.equal(resumed.status, 0, resumed.stderr);
   assert.match(resumed.stderr, /resuming from .*checkpoint-\d+ at step \d+\/30/);
