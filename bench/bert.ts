@@ -45,7 +45,7 @@ for (const mode of modes) {
   }
   if (flags.breakdown) {
     const p = runBench({ ...o, breakdown: true });
-    Object.assign(line, { breakdown_ms_per_step: p.breakdown_ms_per_step, breakdown_step_ms: 1000 / p.steps_per_s, kernel_calls_per_step: p.kernel_calls_per_step });
+    Object.assign(line, { breakdown_ms_per_step: p.breakdown_ms_per_step, breakdown_step_ms: 1000 / p.steps_per_s, kernel_calls_per_step: p.kernel_calls_per_step, kernel_ms_per_step: p.kernel_ms_per_step });
   }
   console.log(JSON.stringify(line));
   const spread = (v: number[]) => (v.length > 1 ? ` [${Math.min(...v).toFixed(0)}–${Math.max(...v).toFixed(0)}]` : '');

@@ -113,6 +113,7 @@ export function runBench(o: BenchOptions): BenchResult {
     per.push(['host', (seconds * 1000) / o.steps - inKernels]);
     result.breakdown_ms_per_step = Object.fromEntries(per.map(([k, v]) => [k, Math.round(v * 100) / 100]));
     result.kernel_calls_per_step = Object.values(profile.totals()).reduce((s, v) => s + v.calls, 0) / o.steps;
+    result.kernel_ms_per_step = Object.fromEntries(Object.entries(profile.byKernel()).sort((a, b) => b[1].ms - a[1].ms).map(([fn, v]) => [fn, Math.round((v.ms / o.steps) * 100) / 100]));
   }
   return result;
 }

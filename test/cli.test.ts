@@ -103,6 +103,10 @@ test('bench --breakdown: milliseconds per step by kind of operation that add up 
   assert.ok(Math.abs(sum - step) < 0.01 * Object.keys(b).length + 1e-6, `sum ${sum} vs step ${step}`);
   // a training step of 2 layers: per layer forward and backward, several GEMMs each (qkv, scores, context, out, two FFN)
   assert.ok(o.kernel_calls_per_step > 2 * 2 * 6, `${o.kernel_calls_per_step} calls`);
+  // per kernel: the parts of the kinds (matmul is all of gemm)
+  const byKernel = (o as unknown as { kernel_ms_per_step: Record<string, number> }).kernel_ms_per_step;
+  assert.ok(Math.abs(byKernel.matmul! - b.gemm!) <= 0.011, `${byKernel.matmul} vs ${b.gemm}`);
+  assert.ok(Math.abs((byKernel.layernormForward! + byKernel.layernormBackward!) - b.layernorm!) <= 0.021);
   // the timed kernels compute what the kernels they wrap do, and count their calls
   const K = nativeKernels(), prof = profileKernels(K);
   const cfg = makeConfig({ vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, labels: ['a', 'b'] });

@@ -29,21 +29,26 @@ export interface KernelProfile {
   readonly kernels: Kernels;
   /** milliseconds and calls per kind since the last reset */
   totals(): Record<OperationKind, { ms: number; calls: number }>;
+  /** milliseconds and calls per kernel (the kinds' parts) since the last reset, kernels never called left out */
+  byKernel(): Record<string, { ms: number; calls: number }>;
   reset(): void;
 }
 
 export function profileKernels(K: Kernels): KernelProfile {
   const kinds = Object.keys(OPERATION_KINDS) as OperationKind[];
   const ms = new Float64Array(kinds.length), calls = new Float64Array(kinds.length);
+  const fnMs = new Map<string, number>(), fnCalls = new Map<string, number>();
   const wrapped: Record<string, unknown> = { name: K.name, isa: K.isa, autoDtype: K.autoDtype, bf16Supported: K.bf16Supported };
   kinds.forEach((kind, k) => {
     for (const fn of OPERATION_KINDS[kind]) {
       const f = (K as unknown as Record<string, (...a: unknown[]) => unknown>)[fn]!;
+      fnMs.set(fn, 0); fnCalls.set(fn, 0);
       wrapped[fn] = (...args: unknown[]) => {
         const t0 = performance.now();
         const r = f(...args);
-        ms[k] += performance.now() - t0;
-        calls[k]++;
+        const dt = performance.now() - t0;
+        ms[k] += dt; calls[k]++;
+        fnMs.set(fn, fnMs.get(fn)! + dt); fnCalls.set(fn, fnCalls.get(fn)! + 1);
         return r;
       };
     }
@@ -51,6 +56,7 @@ export function profileKernels(K: Kernels): KernelProfile {
   return {
     kernels: Object.freeze(wrapped) as unknown as Kernels,
     totals: () => Object.fromEntries(kinds.map((kind, k) => [kind, { ms: ms[k]!, calls: calls[k]! }])) as Record<OperationKind, { ms: number; calls: number }>,
-    reset: () => { ms.fill(0); calls.fill(0); },
+    byKernel: () => Object.fromEntries([...fnMs].filter(([fn]) => fnCalls.get(fn)! > 0).map(([fn, t]) => [fn, { ms: t, calls: fnCalls.get(fn)! }])),
+    reset: () => { ms.fill(0); calls.fill(0); for (const fn of fnMs.keys()) { fnMs.set(fn, 0); fnCalls.set(fn, 0); } },
   };
 }
