@@ -215,7 +215,7 @@ test('a classifier checkpoint without the MLM head gets a freshly initialised on
   assert.equal(tfNameToHf('cls/seq_relationship/output_weights'), null);
 });
 
-// BERT's relatives (family.ts) against PyTorch twins written from HF's modeling files (tools/make_family_fixtures.py):
+// BERT's relatives (src/model/families/) against PyTorch twins written from HF's modeling files (tools/make_family_fixtures.py):
 // XLM-R's positions after padding_idx and its head (dense, tanh, out_proj), DistilBERT's names and ReLU head without
 // token types, ELECTRA's 16-wide embeddings projected to 32 and its GELU head
 for (const family of ['xlm-roberta', 'distilbert', 'electra'] as const) {
