@@ -36,27 +36,26 @@ export interface KernelProfile {
 
 export function profileKernels(K: Kernels): KernelProfile {
   const kinds = Object.keys(OPERATION_KINDS) as OperationKind[];
-  const ms = new Float64Array(kinds.length), calls = new Float64Array(kinds.length);
-  const fnMs = new Map<string, number>(), fnCalls = new Map<string, number>();
+  // one counter per kernel; a kind's totals are the sums of its kernels'
+  const fns = kinds.flatMap((kind) => OPERATION_KINDS[kind] as readonly string[]);
+  const ms = new Float64Array(fns.length), calls = new Float64Array(fns.length);
   const wrapped: Record<string, unknown> = { name: K.name, isa: K.isa, autoDtype: K.autoDtype, bf16Supported: K.bf16Supported };
-  kinds.forEach((kind, k) => {
-    for (const fn of OPERATION_KINDS[kind]) {
-      const f = (K as unknown as Record<string, (...a: unknown[]) => unknown>)[fn]!;
-      fnMs.set(fn, 0); fnCalls.set(fn, 0);
-      wrapped[fn] = (...args: unknown[]) => {
-        const t0 = performance.now();
-        const r = f(...args);
-        const dt = performance.now() - t0;
-        ms[k] += dt; calls[k]++;
-        fnMs.set(fn, fnMs.get(fn)! + dt); fnCalls.set(fn, fnCalls.get(fn)! + 1);
-        return r;
-      };
-    }
+  fns.forEach((fn, k) => {
+    const f = (K as unknown as Record<string, (...a: unknown[]) => unknown>)[fn]!;
+    wrapped[fn] = (...args: unknown[]) => {
+      const t0 = performance.now();
+      const r = f(...args);
+      ms[k] += performance.now() - t0;
+      calls[k]++;
+      return r;
+    };
   });
+  const of = (fn: string) => { const k = fns.indexOf(fn); return { ms: ms[k]!, calls: calls[k]! }; };
   return {
     kernels: Object.freeze(wrapped) as unknown as Kernels,
-    totals: () => Object.fromEntries(kinds.map((kind, k) => [kind, { ms: ms[k]!, calls: calls[k]! }])) as Record<OperationKind, { ms: number; calls: number }>,
-    byKernel: () => Object.fromEntries([...fnMs].filter(([fn]) => fnCalls.get(fn)! > 0).map(([fn, t]) => [fn, { ms: t, calls: fnCalls.get(fn)! }])),
-    reset: () => { ms.fill(0); calls.fill(0); for (const fn of fnMs.keys()) { fnMs.set(fn, 0); fnCalls.set(fn, 0); } },
+    totals: () => Object.fromEntries(kinds.map((kind) => [kind, (OPERATION_KINDS[kind] as readonly string[]).map(of)
+      .reduce((s, v) => ({ ms: s.ms + v.ms, calls: s.calls + v.calls }), { ms: 0, calls: 0 })])) as Record<OperationKind, { ms: number; calls: number }>,
+    byKernel: () => Object.fromEntries(fns.filter((fn) => of(fn).calls > 0).map((fn) => [fn, of(fn)])),
+    reset: () => { ms.fill(0); calls.fill(0); },
   };
 }

@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { copyTokenizerFiles } from '../io/checkpoint.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import { configToJson, maxSequenceLength } from '../model/config.js';
-import { FAMILIES, familyOf } from '../model/families/index.js';
+import { FAMILIES, familyNamed, familyOf } from '../model/families/index.js';
 import { findModelFiles, loadBert, readConfig } from '../model/load.js';
 import { headDescription, type HeadType } from '../model/heads/index.js';
 import { loadTokenizer } from '../tokenize/index.js';
@@ -87,7 +87,7 @@ export function exportModel(o: ExportOptions): ExportResult {
 
   const files = findModelFiles(o.model);
   const rawCfg = readConfig(files), family = rawCfg.model_type ?? 'bert', F = familyOf(rawCfg);
-  if (askedTask === 'fill-mask' && !F.mlm) throw new OptionError(`${o.model}: --task fill-mask exports the masked-LM head of ${FAMILIES.filter((f) => familyOf({ model_type: f, hidden_size: 1 }).mlm).join(' and ')} models; this is a ${family} model`);
+  if (askedTask === 'fill-mask' && !F.mlm) throw new OptionError(`${o.model}: --task fill-mask exports the masked-LM head of ${FAMILIES.filter((f) => familyNamed(f).mlm).join(' and ')} models; this is a ${family} model`);
   const { model, initialised } = loadBert(o.model, { kernels: o.kernels, dtype: 'f32', nspHead: true, mlmHead: askedTask === 'fill-mask' });
   const cfg = model.cfg;
   const has = (name: string) => model.layout.byName.has(name) && !initialised.includes(name);

@@ -1,6 +1,7 @@
 /**
  * Batched evaluation of a task model (model/taskmodel.ts: the cross-encoder or a pair head): examples sorted by
- * length, scored in batches, results back in input order. Used by fine-tuning's evaluations and by inference (infer/models.ts); training itself takes evaluation as a callback.
+ * length, scored in batches, results back in input order. Used by fine-tuning's evaluations and by inference
+ * (infer/models.ts); training itself takes evaluation as a callback.
  */
 import type { F32 } from '../core/kernels.js';
 import { inputLength, type TaskInputs, type TaskModel } from '../model/taskmodel.js';

@@ -46,7 +46,7 @@ registerError(ConfigError);
 
 import { JaBertError, registerError } from '../core/errors.js';
 import { headConfig, type PairHeadConfig } from './heads/index.js';
-import { FAMILIES, familyOf, type FamilyName } from './families/index.js';
+import { FAMILIES, familyNamed, familyOf, type FamilyName } from './families/index.js';
 
 /** DistilBERT's config names for BERT's */
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
@@ -73,7 +73,7 @@ export function makeConfig(raw0: Record<string, unknown>, source = 'config'): Be
   }
   const family = modelType as FamilyName;
   // the family's own config keys and defaults (families/: DistilBERT's dim, n_layers, ...; RoBERTa's padding id)
-  const decl = familyOf({ model_type: family, hidden_size: 1 });
+  const decl = familyNamed(family);
   let raw = raw0;
   try {
     if (decl.configIn) raw = decl.configIn(raw0);

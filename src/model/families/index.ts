@@ -25,6 +25,11 @@ const REGISTRY = { bert, roberta: robertaFamily, 'xlm-roberta': xlmRoberta, dist
 export type FamilyName = keyof typeof REGISTRY;
 export const FAMILIES = Object.keys(REGISTRY) as FamilyName[];
 
+/** a family's declaration for what does not depend on the config's widths (its config keys, its heads' names) */
+export function familyNamed(name: FamilyName): FamilyDecl {
+  return familyOf({ model_type: name, hidden_size: 1 });
+}
+
 /** the declaration of `cfg`'s family */
 export function familyOf(cfg: { model_type?: FamilyName; embedding_size?: number; hidden_size: number }): FamilyDecl {
   const e: FamilyEntry = REGISTRY[cfg.model_type ?? 'bert'];

@@ -1,8 +1,9 @@
 /**
  * What a head computes with: the kernels, its parameters and their gradients by
- * role (typed: `c.w.query`, resolved to the model's arena once), dense helpers, and the scoring-only state (A-side results memoised
- * for one query across chunks of candidates, reusable work buffers), kept
- * apart from what a training forward saves for its backward.
+ * role (typed: `c.w.query`, resolved to the model's arena once: ParamViews),
+ * dense helpers, and the scoring-only state (A-side results memoised for one
+ * query across chunks of candidates, reusable work buffers), kept apart from
+ * what a training forward saves for its backward.
  */
 import type { F32, Kernels } from '../../core/kernels.js';
 import { DTYPE_F32 } from '../../core/kernels.js';
@@ -12,19 +13,13 @@ import type { Spec } from '../spec.js';
 /** where a head's parameters live: the model's arena, by name (resolved once per role) */
 export interface ParamAccess { param(name: string): F32; grad(name: string): F32 }
 
-export class HeadContext<R extends string = string> {
-  private query: object | null = null;
-  private memoVals = new Map<string, F32>();
-  private bufs = new Map<string, F32>();
-  private bf16Buf = new Uint16Array(0);
-  private bf16Memo = new Map<string, Uint16Array>();
-  private argBuf = new Int32Array(0);
-
-  /** the head's parameters by role (views into the model's arena) */
+/** parameters declared by role, as views into the model's arena: resolved by name once, gradients on first use */
+export class ParamViews<R extends string = string> {
+  /** the parameters by role */
   readonly w: Readonly<Record<R, F32>>;
   private grads: Readonly<Record<R, F32>> | null = null;
 
-  constructor(readonly K: Kernels, private readonly access: ParamAccess, private readonly specs: Readonly<Record<R, Spec>>, readonly D: number, readonly dim: number, readonly codes: number) {
+  constructor(private readonly access: ParamAccess, private readonly specs: Readonly<Record<R, Spec>>) {
     this.w = this.resolve((n) => access.param(n));
   }
 
@@ -35,6 +30,19 @@ export class HeadContext<R extends string = string> {
 
   private resolve(at: (name: string) => F32): Record<R, F32> {
     return Object.fromEntries(Object.entries<Spec>(this.specs).map(([role, s]) => [role, at(s[0])])) as Record<R, F32>;
+  }
+}
+
+export class HeadContext<R extends string = string> extends ParamViews<R> {
+  private query: object | null = null;
+  private memoVals = new Map<string, F32>();
+  private bufs = new Map<string, F32>();
+  private bf16Buf = new Uint16Array(0);
+  private bf16Memo = new Map<string, Uint16Array>();
+  private argBuf = new Int32Array(0);
+
+  constructor(readonly K: Kernels, access: ParamAccess, specs: Readonly<Record<R, Spec>>, readonly D: number, readonly dim: number, readonly codes: number) {
+    super(access, specs);
   }
 
   /** start scoring for a query (an object standing for one A); another object, or none, drops the memoised A-side values */

@@ -22,7 +22,7 @@ import { DTYPE_F32 } from '../../core/kernels.js';
 import { additive } from './additive.js';
 import { bi } from './bi.js';
 import { cosine } from './cosine.js';
-import { HeadContext, type ParamAccess } from './context.js';
+import { HeadContext, ParamViews, type ParamAccess } from './context.js';
 import { dot } from './dot.js';
 import { late } from './late.js';
 import { lowrank } from './lowrank.js';
@@ -81,7 +81,7 @@ export class PairHead {
   private readonly head: Head<unknown>;
   private readonly ctx: HeadContext;
   /** the classifier on the head's features */
-  private readonly cls: HeadContext<'weight' | 'bias'>;
+  private readonly cls: ParamViews<'weight' | 'bias'>;
   /** what the last training forward keeps for backward */
   private last: { a: Side; b: Side; f: F32; saved: unknown } | null = null;
 
@@ -89,7 +89,7 @@ export class PairHead {
     this.C = C; this.D = D;
     this.head = HEADS[cfg.type];
     this.ctx = new HeadContext(K, params, this.head.params({ hidden_size: D }, cfg), D, cfg.dim, cfg.codes);
-    this.cls = new HeadContext(K, params, classifierSpecs(C, this.head.features(D, cfg)), D, cfg.dim, cfg.codes);
+    this.cls = new ParamViews(params, classifierSpecs(C, this.head.features(D, cfg)));
   }
 
   /** the classifier's weight [C, F] and bias [C] (views into the model's arena: writing them changes the model) */
