@@ -184,6 +184,19 @@ OP(AttnSoftmaxShared) { Reader s(info, "attnSoftmaxShared"); s.i = 3; int64_t P 
 OP(AttnSoftmaxBackward) { Reader s(info, "attnSoftmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"); double sc = s.num("scale");
   Reader r(info, "attnSoftmaxBackward"); int64_t n = s.prod({rows, S}); float* d = r.f32("dscores", n); float* dp = r.f32("dP", n); float* p = r.f32("P", n);
   jb::K().attnSoftmaxBackward(d, dp, p, rows, S, (float)sc); return info.Env().Undefined(); }
+OP(AttnSoftmaxWindow) { Reader s(info, "attnSoftmaxWindow"); s.i = 3; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"); double sc = s.num("scale"); int64_t half = s.int_("half");
+  Reader r(info, "attnSoftmaxWindow"); int64_t n = s.prod({B, H, S, S}); float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", s.prod({B, S}));
+  jb::K().attnSoftmaxWindow(P, x, m, B, H, S, (float)sc, half); return info.Env().Undefined(); }
+OP(RopeApply) { Reader s(info, "ropeApply"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"), dh = s.int_("dh"); bool conj = s.flag("conjugate");
+  if (dh % 2) s.fail("dh must be even");
+  Reader r(info, "ropeApply"); float* x = r.f32("x", s.prod({rows, S, dh})); float* c = r.f32("cos", s.prod({S, dh / 2})); float* sn = r.f32("sin", s.prod({S, dh / 2}));
+  jb::K().ropeApply(x, c, sn, rows, S, dh, conj); return info.Env().Undefined(); }
+OP(GegluForward) { Reader s(info, "gegluForward"); s.i = 2; int64_t N = s.int_("N"), I = s.int_("I"); bool t = s.flag("tanh");
+  Reader r(info, "gegluForward"); float* o = r.f32("out", s.prod({N, I})); float* x = r.f32("x", s.prod({N, 2, I}));
+  jb::K().gegluForward(o, x, N, I, t); return info.Env().Undefined(); }
+OP(GegluBackward) { Reader s(info, "gegluBackward"); s.i = 3; int64_t N = s.int_("N"), I = s.int_("I"); bool t = s.flag("tanh");
+  Reader r(info, "gegluBackward"); float* d = r.f32("dx", s.prod({N, 2, I})); float* x = r.f32("x", s.prod({N, 2, I})); float* g = r.f32("dout", s.prod({N, I}));
+  jb::K().gegluBackward(d, x, g, N, I, t); return info.Env().Undefined(); }
 OP(SoftmaxForward) { Reader s(info, "softmaxForward"); s.i = 2; int64_t rows = s.int_("rows"), C = s.int_("C");
   Reader r(info, "softmaxForward"); float* o = r.f32("out", s.prod({rows, C})); float* x = r.f32("inp", s.prod({rows, C})); jb::K().softmaxForward(o, x, rows, C); return info.Env().Undefined(); }
 OP(SoftmaxBackward) { Reader s(info, "softmaxBackward"); s.i = 3; int64_t rows = s.int_("rows"), C = s.int_("C");
@@ -236,6 +249,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("splitHeads", SplitHeads); EXPORT("mergeHeads3", MergeHeads3);
   EXPORT("headsToRows", HeadsToRows); EXPORT("rowsToHeads", RowsToHeads);
   EXPORT("attnSoftmaxForward", AttnSoftmaxForward); EXPORT("attnSoftmaxBackward", AttnSoftmaxBackward); EXPORT("attnSoftmaxShared", AttnSoftmaxShared);
+  EXPORT("attnSoftmaxWindow", AttnSoftmaxWindow); EXPORT("ropeApply", RopeApply); EXPORT("gegluForward", GegluForward); EXPORT("gegluBackward", GegluBackward);
   EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);

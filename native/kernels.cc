@@ -424,6 +424,76 @@ void attnSoftmaxBackward(float* dscores, const float* dP, const float* P, int64_
   }
 }
 
+void attnSoftmaxWindow(float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale, int64_t half) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t i = 0; i < S; i++) {
+        int64_t o = ((b * H + h) * S + i) * S;
+        int64_t lo = i - half < 0 ? 0 : i - half, hi = i + half + 1 > S ? S : i + half + 1;
+        for (int64_t j = 0; j < lo; j++) P[o + j] = 0;
+        maskedSoftmaxRow(P + o + lo, scores + o + lo, 1, maskAdd + b * S + lo, hi - lo, scale);
+        for (int64_t j = hi; j < S; j++) P[o + j] = 0;
+      }
+}
+
+void ropeApply(float* x, const float* cosT, const float* sinT, int64_t rows, int64_t S, int64_t dh, bool conjugate) {
+  const int64_t h2 = dh / 2;
+  const float sg = conjugate ? -1.0f : 1.0f;
+#pragma omp parallel for collapse(2) schedule(static) if (rows * S * dh > 65536)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t s = 0; s < S; s++) {
+      float* v = x + (r * S + s) * dh;
+      const float* c = cosT + s * h2;
+      const float* sn = sinT + s * h2;
+#pragma omp simd
+      for (int64_t j = 0; j < h2; j++) {
+        float a = v[j], b = v[j + h2], si = sg * sn[j];
+        v[j] = a * c[j] - b * si;
+        v[j + h2] = b * c[j] + a * si;
+      }
+    }
+}
+
+static inline float geluOf(float x, bool tanhForm) {
+  return tanhForm ? x * sigmoid2(kSqrt2OverPi * (x + 0.044715f * x * x * x)) : 0.5f * x * (1.0f + ferf(x * kInvSqrt2));
+}
+static inline float geluGrad(float x, bool tanhForm) {
+  if (tanhForm) {
+    float u = kSqrt2OverPi * (x + 0.044715f * x * x * x);
+    float sg = sigmoid2(u);
+    float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
+    return sg + 2.0f * x * sg * (1.0f - sg) * du;
+  }
+  return 0.5f * (1.0f + ferf(x * kInvSqrt2)) + x * kInvSqrt2Pi * fexp(-0.5f * x * x);
+}
+
+void gegluForward(float* out, const float* x, int64_t N, int64_t I, bool tanhForm) {
+#pragma omp parallel for schedule(static) if (N * I > 16384)
+  for (int64_t r = 0; r < N; r++) {
+    const float* in = x + r * 2 * I;
+    const float* gate = in + I;
+    float* o = out + r * I;
+    for (int64_t j = 0; j < I; j++) o[j] = geluOf(in[j], tanhForm) * gate[j];
+  }
+}
+
+void gegluBackward(float* dx, const float* x, const float* dout, int64_t N, int64_t I, bool tanhForm) {
+#pragma omp parallel for schedule(static) if (N * I > 16384)
+  for (int64_t r = 0; r < N; r++) {
+    const float* in = x + r * 2 * I;
+    const float* gate = in + I;
+    const float* d = dout + r * I;
+    float* di = dx + r * 2 * I;
+    float* dg = di + I;
+    for (int64_t j = 0; j < I; j++) {
+      float v = in[j];
+      di[j] = d[j] * gate[j] * geluGrad(v, tanhForm);
+      dg[j] = d[j] * geluOf(v, tanhForm);
+    }
+  }
+}
+
 void softmaxForward(float* out, const float* inp, int64_t rows, int64_t C) {
 #pragma omp parallel for schedule(static) if (rows > 64)
   for (int64_t r = 0; r < rows; r++) {

@@ -81,6 +81,17 @@ size_t matmulCacheSize();
   X(void, attnSoftmaxShared, (float* out, const float* scores, const float* maskAdd, int64_t P, int64_t S, int64_t Sb, float scale)) \
   /* dscores = P * (dP - rowsum(dP*P)) * scale */ \
   X(void, attnSoftmaxBackward, (float* dscores, const float* dP, const float* P, int64_t rows, int64_t S, float scale)) \
+  /* sliding-window attention (ModernBERT's local layers): attnSoftmaxForward where key j is visible to query i */ \
+  /* only when |i - j| <= half; P is exactly 0 outside the band (HF masks it with the dtype's minimum) */ \
+  X(void, attnSoftmaxWindow, (float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale, int64_t half)) \
+  /* rotary position embedding in place on x[rows, S, dh] (head-split q or k), half-rotation form (GPT-NeoX, HF's */ \
+  /* rotate_half): x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin with cos, sin [S, dh/2]; conjugate: sin -> -sin */ \
+  /* (the backward is the rotation by the opposite angle) */ \
+  X(void, ropeApply, (float* x, const float* cosT, const float* sinT, int64_t rows, int64_t S, int64_t dh, bool conjugate)) \
+  /* GeGLU (ModernBERT's MLP): x[N, 2I] = [input | gate]; out[N, I] = gelu(input) * gate */ \
+  X(void, gegluForward, (float* out, const float* x, int64_t N, int64_t I, bool tanhForm)) \
+  /* dx[N, 2I] = [dout * gate * gelu'(input) | dout * gelu(input)] */ \
+  X(void, gegluBackward, (float* dx, const float* x, const float* dout, int64_t N, int64_t I, bool tanhForm)) \
   /* ---- softmax over rows + cross-entropy -------------------------------------- */ \
   X(void, softmaxForward, (float* out, const float* inp, int64_t rows, int64_t C)) \
   X(void, softmaxBackward, (float* dinp, const float* dout, const float* out, int64_t rows, int64_t C)) \

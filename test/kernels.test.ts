@@ -283,3 +283,70 @@ test('late-interaction MaxSim with masks, A broadcast and per pair', () => {
     assert.ok(a1.subarray(0, S).every((j) => j === -1));
   }
 });
+
+test('attnSoftmaxWindow: native equals the reference; keys beyond the half-window get exactly 0; a window covering the row is attnSoftmaxForward', () => {
+  const B = 2, H = 2, S = 37;
+  const scores = randn(B * H * S * S, rng, 4), mask = new Float32Array(B * S);
+  for (let s = 30; s < S; s++) mask[S + s] = -10000; // row 1: padding after 30
+  for (const half of [0, 1, 4, 16]) {
+    const P1 = new Float32Array(scores.length), P2 = new Float32Array(scores.length);
+    N.attnSoftmaxWindow(P1, scores, mask, B, H, S, 0.125, half); R.attnSoftmaxWindow(P2, scores, mask, B, H, S, 0.125, half);
+    for (let r = 0; r < B * H * S; r++) {
+      const i = r % S;
+      // a row whose window holds only padding sits near -10000, where f32 spacing is ~1e-3: checked for being a distribution only
+      if (!(Math.floor(r / (H * S)) === 1 && i - half >= 30)) assertClose(`window softmax half=${half} row ${r}`, P1.subarray(r * S, r * S + S), P2.subarray(r * S, r * S + S), 1e-5);
+      let sum = 0;
+      for (let j = 0; j < S; j++) {
+        const p = P1[r * S + j]!;
+        if (Math.abs(i - j) > half) assert.equal(p, 0, `half=${half} query ${i} key ${j}`);
+        sum += p;
+      }
+      assert.ok(Math.abs(sum - 1) < 1e-5, `row ${r} sums to 1`);
+    }
+  }
+  const P1 = new Float32Array(scores.length), P2 = new Float32Array(scores.length);
+  N.attnSoftmaxWindow(P1, scores, mask, B, H, S, 0.125, S); N.attnSoftmaxForward(P2, scores, mask, B, H, S, 0.125);
+  assert.deepEqual(P1, P2);
+});
+
+test('ropeApply: native equals the reference, rotation keeps each pair\'s norm, the conjugate undoes it', () => {
+  const rows = 3, S = 11, dh = 8, h2 = dh / 2;
+  const cos = new Float32Array(S * h2), sin = new Float32Array(S * h2);
+  for (let s = 0; s < S; s++) for (let j = 0; j < h2; j++) { const a = s * 10000 ** (-2 * j / dh); cos[s * h2 + j] = Math.cos(a); sin[s * h2 + j] = Math.sin(a); }
+  const x = randn(rows * S * dh, rng), a = x.slice(), b = x.slice();
+  N.ropeApply(a, cos, sin, rows, S, dh, false); R.ropeApply(b, cos, sin, rows, S, dh, false);
+  assertClose('rope', a, b, 1e-5);
+  for (let r = 0; r < rows * S; r++) for (let j = 0; j < h2; j++) {
+    const o = r * dh;
+    assert.ok(Math.abs(Math.hypot(a[o + j]!, a[o + j + h2]!) - Math.hypot(x[o + j]!, x[o + j + h2]!)) < 1e-5);
+  }
+  // position 0 does not rotate
+  assert.deepEqual(a.subarray(0, dh), x.subarray(0, dh));
+  N.ropeApply(a, cos, sin, rows, S, dh, true);
+  assertClose('rope then its conjugate', a, x, 1e-6);
+  assert.throws(() => N.ropeApply(a, cos, sin, rows, S, 7, false), /ropeApply: dh must be even/);
+});
+
+test('gegluForward / gegluBackward: native equals the reference; the gradient matches finite differences', () => {
+  for (const t of [false, true]) {
+    const Nn = 5, I = 9;
+    const x = randn(Nn * 2 * I, rng, 2), dy = randn(Nn * I, rng);
+    const a = new Float32Array(Nn * I), b = new Float32Array(Nn * I);
+    N.gegluForward(a, x, Nn, I, t); R.gegluForward(b, x, Nn, I, t);
+    assertClose(`geglu tanh=${t}`, a, b, 1e-5);
+    const g = new Float32Array(Nn * I);
+    R.geluForward(g, Float32Array.from({ length: Nn * I }, (_, k) => x[Math.floor(k / I) * 2 * I + (k % I)]!), Nn * I, t);
+    for (let k = 0; k < Nn * I; k++) assert.ok(Math.abs(b[k]! - g[k]! * x[Math.floor(k / I) * 2 * I + I + (k % I)]!) < 1e-6);
+    const d1 = new Float32Array(Nn * 2 * I), d2 = new Float32Array(Nn * 2 * I);
+    N.gegluBackward(d1, x, dy, Nn, I, t); R.gegluBackward(d2, x, dy, Nn, I, t);
+    assertClose(`geglu' tanh=${t}`, d1, d2, 1e-4);
+    // d/dx of Σ dy·out by central differences (float64 through the reference)
+    const f = (xx: Float32Array) => { const o = new Float32Array(Nn * I); R.gegluForward(o, xx, Nn, I, t); let s = 0; for (let k = 0; k < o.length; k++) s += o[k]! * dy[k]!; return s; };
+    for (const k of [0, 3, I, I + 4, 2 * I + 1, Nn * 2 * I - 1]) {
+      const xp = x.slice(), xm = x.slice(), h = 1e-2;
+      xp[k] = x[k]! + h; xm[k] = x[k]! - h;
+      const fd = (f(xp) - f(xm)) / (xp[k]! - xm[k]!);
+      assert.ok(Math.abs(fd - d2[k]!) < 2e-3 * (1 + Math.abs(fd)), `geglu' at ${k}: ${d2[k]} vs ${fd}`);
+    }
+  }
+});

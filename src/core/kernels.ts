@@ -58,6 +58,15 @@ export interface Kernels {
   /** one A for all P candidates: scores [P, Sb, S] (one GEMM of every candidate's rows against Aᵀ); out[p, i, j] = softmax_j(scores[p, j, i] · scale + maskAdd[p, j]) */
   attnSoftmaxShared(out: F32, scores: F32, maskAdd: F32, P: number, S: number, Sb: number, scale: number): void;
   attnSoftmaxBackward(dscores: F32, dP: F32, P: F32, rows: number, S: number, scale: number): void;
+  /** attnSoftmaxForward where key j is visible to query i only when |i − j| ≤ half (ModernBERT's local layers); P is exactly 0 outside the band */
+  attnSoftmaxWindow(P: F32, scores: F32, maskAdd: F32, B: number, H: number, S: number, scale: number, half: number): void;
+  /** rotary position embedding in place on x [rows, S, dh], HF's rotate_half form: x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin,
+   *  cos and sin [S, dh/2]; conjugate: the rotation by the opposite angle (the backward) */
+  ropeApply(x: F32, cos: F32, sin: F32, rows: number, S: number, dh: number, conjugate: boolean): void;
+  /** GeGLU: x [N, 2I] = [input | gate] → out [N, I] = gelu(input) · gate */
+  gegluForward(out: F32, x: F32, N: number, I: number, tanh: boolean): void;
+  /** dx [N, 2I] = [dout · gate · gelu′(input) | dout · gelu(input)] */
+  gegluBackward(dx: F32, x: F32, dout: F32, N: number, I: number, tanh: boolean): void;
   softmaxForward(out: F32, inp: F32, rows: number, C: number): void;
   softmaxBackward(dinp: F32, dout: F32, out: F32, rows: number, C: number): void;
   /** returns the mean loss over rows whose label is >= 0 */

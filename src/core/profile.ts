@@ -9,10 +9,11 @@ import type { Kernels } from './kernels.js';
 /** the operation kinds a breakdown reports, and the kernels each covers */
 export const OPERATION_KINDS = {
   gemm: ['matmul'],
-  attention_softmax: ['attnSoftmaxForward', 'attnSoftmaxShared', 'attnSoftmaxBackward'],
-  gelu: ['geluForward', 'geluBackward'],
+  attention_softmax: ['attnSoftmaxForward', 'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnSoftmaxBackward'],
+  gelu: ['geluForward', 'geluBackward', 'gegluForward', 'gegluBackward'],
   layernorm: ['layernormForward', 'layernormBackward'],
   head_copies: ['splitHeads', 'mergeHeads3', 'headsToRows', 'rowsToHeads'],
+  rotary: ['ropeApply'],
   dropout: ['dropoutForward', 'dropoutBackward'],
   elementwise: ['addForward', 'accumulate', 'scale', 'sumSquares', 'tanhForward', 'tanhBackward', 'colSumAccumulate'],
   bf16_conversion: ['f32ToBf16', 'bf16ToF32'],

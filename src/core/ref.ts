@@ -58,6 +58,17 @@ export function erf(x: number): number {
   return x >= 0 ? 1 - r : r - 1;
 }
 
+/** GELU, exact (erf) or the tanh approximation */
+function gelu(x: number, tanh: boolean): number {
+  return tanh ? 0.5 * x * (1 + Math.tanh(SQRT2_OVER_PI * (x + 0.044715 * x ** 3))) : 0.5 * x * (1 + erf(x / Math.SQRT2));
+}
+/** its derivative */
+function geluGrad(x: number, tanh: boolean): number {
+  if (!tanh) return 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+  const t = Math.tanh(SQRT2_OVER_PI * (x + 0.044715 * x ** 3));
+  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT2_OVER_PI * (1 + 3 * 0.044715 * x * x);
+}
+
 export const refKernels: Kernels = {
   name: 'reference',
   isa: 'typescript',
@@ -90,25 +101,8 @@ export const refKernels: Kernels = {
   accumulate(dst, src, n) { for (let i = 0; i < n; i++) dst[i] = dst[i]! + src[i]!; },
   scale(x, s, n) { for (let i = 0; i < n; i++) x[i] = x[i]! * s; },
   sumSquares(x, n) { let s = 0; for (let i = 0; i < n; i++) s += x[i]! * x[i]!; return s; },
-  geluForward(out, inp, n, tanh) {
-    for (let i = 0; i < n; i++) {
-      const x = inp[i]!;
-      out[i] = tanh ? 0.5 * x * (1 + Math.tanh(SQRT2_OVER_PI * (x + 0.044715 * x ** 3))) : 0.5 * x * (1 + erf(x / Math.SQRT2));
-    }
-  },
-  geluBackward(dinp, inp, dout, n, tanh) {
-    for (let i = 0; i < n; i++) {
-      const x = inp[i]!;
-      let d: number;
-      if (tanh) {
-        const t = Math.tanh(SQRT2_OVER_PI * (x + 0.044715 * x ** 3));
-        d = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT2_OVER_PI * (1 + 3 * 0.044715 * x * x);
-      } else {
-        d = 0.5 * (1 + erf(x / Math.SQRT2)) + x * Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
-      }
-      dinp[i] = dout[i]! * d;
-    }
-  },
+  geluForward(out, inp, n, tanh) { for (let i = 0; i < n; i++) out[i] = gelu(inp[i]!, tanh); },
+  geluBackward(dinp, inp, dout, n, tanh) { for (let i = 0; i < n; i++) dinp[i] = dout[i]! * geluGrad(inp[i]!, tanh); },
   tanhForward(out, inp, n) { for (let i = 0; i < n; i++) out[i] = Math.tanh(inp[i]!); },
   attnPoolFeatures(f, a, c, maskA, P, Pa, S, dv) {
     for (let p = 0; p < P; p++) {
@@ -257,6 +251,38 @@ export const refKernels: Kernels = {
       let sum = 0;
       for (let j = 0; j < Sb; j++) sum += Math.exp(x(j) - mx);
       for (let j = 0; j < Sb; j++) out[o + j] = Math.exp(x(j) - mx) / sum;
+    }
+  },
+  attnSoftmaxWindow(P, scores, maskAdd, B, H, S, scale, half) {
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
+      const o = ((b * H + h) * S + i) * S, lo = Math.max(0, i - half), hi = Math.min(S, i + half + 1);
+      const x = (j: number) => scores[o + j]! * scale + maskAdd[b * S + j]!;
+      let mx = -Infinity;
+      for (let j = lo; j < hi; j++) mx = Math.max(mx, x(j));
+      let sum = 0;
+      for (let j = lo; j < hi; j++) sum += Math.exp(x(j) - mx);
+      for (let j = 0; j < S; j++) P[o + j] = j >= lo && j < hi ? Math.exp(x(j) - mx) / sum : 0;
+    }
+  },
+  ropeApply(x, cos, sin, rows, S, dh, conjugate) {
+    const h2 = dh / 2, sg = conjugate ? -1 : 1;
+    for (let r = 0; r < rows; r++) for (let s = 0; s < S; s++) {
+      const o = (r * S + s) * dh;
+      for (let j = 0; j < h2; j++) {
+        const a = x[o + j]!, b = x[o + j + h2]!, c = cos[s * h2 + j]!, si = sg * sin[s * h2 + j]!;
+        x[o + j] = a * c - b * si;
+        x[o + j + h2] = b * c + a * si;
+      }
+    }
+  },
+  gegluForward(out, x, N, I, tanh) {
+    for (let r = 0; r < N; r++) for (let j = 0; j < I; j++) out[r * I + j] = gelu(x[r * 2 * I + j]!, tanh) * x[r * 2 * I + I + j]!;
+  },
+  gegluBackward(dx, x, dout, N, I, tanh) {
+    for (let r = 0; r < N; r++) for (let j = 0; j < I; j++) {
+      const v = x[r * 2 * I + j]!, g = x[r * 2 * I + I + j]!, d = dout[r * I + j]!;
+      dx[r * 2 * I + j] = d * g * geluGrad(v, tanh);
+      dx[r * 2 * I + I + j] = d * gelu(v, tanh);
     }
   },
   attnSoftmaxBackward(dscores, dP, P, rows, S, scale) {
