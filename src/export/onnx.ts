@@ -109,6 +109,8 @@ function transposed(w: Float32Array, out: number, inp: number): Float32Array {
 export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   const cfg = model.cfg, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size, eps = cfg.layer_norm_eps;
   const g = new GraphBuilder(), q = o.quantize ?? false;
+  if (model.family.modern || !model.family.pos) throw new Error(`bertToOnnx: ${cfg.model_type} has no ONNX graph yet`);
+  const posTable = model.family.pos;
   const P = (name: string) => model.param(name);
 
   /** x · Wᵀ + b for a Linear named `prefix` ([out, in] weight) */
@@ -159,7 +161,7 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     const real = g.op('Cast', [g.op('Not', [g.op('Equal', ['input_ids', g.int(pad)])])], { to: INT64 });
     positions = g.op('Add', [g.op('Mul', [g.op('CumSum', [real, g.int(1)]), real]), g.int(pad)]);
   }
-  const pos = g.op('Gather', [g.f32(F.pos, [cfg.max_position_embeddings, E], P(F.pos)), positions], { axis: 0 });
+  const pos = g.op('Gather', [g.f32(posTable, [cfg.max_position_embeddings, E], P(posTable)), positions], { axis: 0 });
   let sum = g.op('Add', [words, pos]);
   if (F.type && withTypes) sum = g.op('Add', [sum, g.op('Gather', [g.f32(F.type, [cfg.type_vocab_size, E], P(F.type)), 'token_type_ids'], { axis: 0 })]);
   // one token type (RoBERTa): its row is added to every position

@@ -86,7 +86,7 @@ function normaliseHfNames(m: Map<string, RawTensor>, prefix: string): Map<string
   const out = new Map<string, RawTensor>();
   for (const [k, v] of m) {
     let name = k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
-    if (/^(embeddings|encoder|pooler|transformer|embeddings_project)\./.test(name)) name = `${prefix}.${name}`;
+    if (/^(embeddings|encoder|pooler|transformer|embeddings_project|layers|final_norm)\./.test(name)) name = `${prefix}.${name}`;
     out.set(name, v);
   }
   return out;

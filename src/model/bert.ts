@@ -50,14 +50,25 @@ interface Acts {
   cls: F32; clsIn: F32; pre: F32; pooled: F32;
   /** the classifier's input (pooled after dropout) and output */
   pd: F32; logits: F32 | null;
+  /** ModernBERT: final_norm's output and statistics; the head's activation (its norm's input) and the norm's statistics */
+  final: F32; finalMean: F32; finalRstd: F32; headAct: F32; headMean: F32; headRstd: F32;
 }
+
+/** a LayerNorm's weight and (where the config has one) bias */
+interface NormRef { w: Ref; b: Ref | null }
+/** ModernBERT's parameters (families/modernbert.ts), by role; `local`: a sliding-window layer; `theta`: its rotary base */
+interface ModernLayerRefs {
+  an: NormRef | null; qkvW: Ref; qkvB: Ref | null; woW: Ref; woB: Ref | null; mn: NormRef; wiW: Ref; wiB: Ref | null; mwW: Ref; mwB: Ref | null;
+  local: boolean; theta: number;
+}
+interface ModernRefs { word: Ref; emb: NormRef; layers: ModernLayerRefs[]; final: NormRef; headW: Ref; headB: Ref | null; headN: NormRef }
 
 /** a parameter's place in the arenas (a run of `count` adjacent parameters for the fused q|k|v) */
 interface Ref { offset: number; size: number }
 interface LayerRefs { qkvW: Ref; qkvB: Ref; aoW: Ref; aoB: Ref; ln1W: Ref; ln1B: Ref; interW: Ref; interB: Ref; outW: Ref; outB: Ref; ln2W: Ref; ln2B: Ref }
 /** every parameter bert.ts uses, looked up by name once, at construction */
 interface Refs {
-  word: Ref; pos: Ref; type: Ref | null; embLnW: Ref; embLnB: Ref; projW: Ref | null; projB: Ref | null; poolW: Ref; poolB: Ref; layers: LayerRefs[];
+  word: Ref; pos: Ref | null; type: Ref | null; embLnW: Ref; embLnB: Ref; projW: Ref | null; projB: Ref | null; poolW: Ref; poolB: Ref; layers: LayerRefs[];
 }
 
 export interface BertOptions {
@@ -106,7 +117,12 @@ export class Bert {
   private lastRtd: RtdSaved | null = null;
   /** what the task heads compute with: this model's kernels, parameters, workspace */
   private readonly tc: TaskContext;
-  private readonly R: Refs;
+  /** BERT's post-LN encoder (and its relatives'): null for ModernBERT */
+  private readonly R: Refs | null;
+  /** ModernBERT's pre-norm encoder: null for the others */
+  private readonly MR: ModernRefs | null;
+  /** rotary cos/sin tables [S, dh/2] by theta and length, made once per length seen */
+  private readonly ropeTables = new Map<string, { cos: F32; sin: F32 }>();
 
   constructor(cfg: BertConfig, opts: BertOptions) {
     this.cfg = cfg;
@@ -127,7 +143,8 @@ export class Bert {
     const most = Math.floor(totalmem() / 16);
     if (!(this.layout.total <= Math.min(most, 2 ** 32 - 1))) throw new ModelInputError(`the model would have ${this.layout.total} parameters, more than this machine can hold (${most} at 16 bytes each for training); check the config (hidden_size, vocab_size, layers) and --head-dim / --poly-codes`);
     this.params = new Float32Array(this.layout.total);
-    this.R = this.makeRefs();
+    this.MR = this.family.modern ? this.makeModernRefs() : null;
+    this.R = this.family.modern ? null : this.makeRefs();
     const model = this;
     this.tc = {
       K: this.K, cfg,
@@ -138,6 +155,7 @@ export class Bert {
     };
     const none = new Float32Array(0);
     this.acts = { emb: none, embLn: none, embMean: none, embRstd: none, embOut: none, x0: none, cls: none, clsIn: none, pre: none, pooled: none, pd: none, logits: null,
+      final: none, finalMean: none, finalRstd: none, headAct: none, headMean: none, headRstd: none,
       layers: Array.from({ length: cfg.num_hidden_layers }, () => ({}) as LayerActs) };
     this.initParams(opts.seed ?? 0);
   }
@@ -164,9 +182,34 @@ export class Bert {
       });
     }
     return {
-      word: ref(F.word), pos: ref(F.pos), type: F.type ? ref(F.type) : null, embLnW: ref(F.embLn.w), embLnB: ref(F.embLn.b),
+      word: ref(F.word), pos: F.pos ? ref(F.pos) : null, type: F.type ? ref(F.type) : null, embLnW: ref(F.embLn.w), embLnB: ref(F.embLn.b),
       projW: F.proj ? ref(F.proj.w) : null, projB: F.proj ? ref(F.proj.b) : null, poolW: ref(F.pooler.w), poolB: ref(F.pooler.b), layers,
     };
+  }
+
+  private makeModernRefs(): ModernRefs {
+    const cfg = this.cfg, m = cfg.modernbert!, M = this.family.modern!;
+    const ref = (name: string): Ref => {
+      const s = this.layout.byName.get(name);
+      if (!s) throw new Error(`no parameter named ${name}`);
+      return { offset: s.offset, size: s.size };
+    };
+    const opt = (name: string, has: boolean): Ref | null => (has ? ref(name) : null);
+    const norm = (p: string): NormRef => ({ w: ref(`${p}.weight`), b: opt(`${p}.bias`, m.norm_bias) });
+    const layers = Array.from({ length: cfg.num_hidden_layers }, (_, l): ModernLayerRefs => {
+      const n = M.layer(l);
+      return {
+        an: n.attnNorm ? norm(n.attnNorm) : null, qkvW: ref(`${n.wqkv}.weight`), qkvB: opt(`${n.wqkv}.bias`, m.attention_bias),
+        woW: ref(`${n.wo}.weight`), woB: opt(`${n.wo}.bias`, m.attention_bias), mn: norm(n.mlpNorm),
+        wiW: ref(`${n.wi}.weight`), wiB: opt(`${n.wi}.bias`, m.mlp_bias), mwW: ref(`${n.mlpWo}.weight`), mwB: opt(`${n.mlpWo}.bias`, m.mlp_bias),
+        // HF: the window by l % global_attn_every_n_layers, the rotary base by layer_types
+        local: l % m.global_attn_every_n_layers !== 0,
+        theta: m.layer_types[l] === 'sliding_attention' ? m.local_rope_theta : m.global_rope_theta,
+      };
+    });
+    const F = this.family;
+    return { word: ref(F.word), emb: norm(F.embLn.w.replace(/\.weight$/, '')), layers, final: norm(M.finalNorm),
+      headW: ref(F.pooler.w), headB: opt(F.pooler.b, m.classifier_bias), headN: norm(M.headNorm) };
   }
 
   /** HF's init: N(0, initializer_range) for weights and embeddings, LayerNorm 1/0, biases 0 */
@@ -248,7 +291,7 @@ export class Bert {
       throw new Error(`sequence length ${b.S} exceeds the model's ${maxLen} positions (max_position_embeddings ${this.cfg.max_position_embeddings})`);
     }
     // a family with one token type (RoBERTa) or none (DistilBERT) reads no token type ids: a pair's second segment is type 0 there
-    const types = this.R.type !== null && this.cfg.type_vocab_size > 1;
+    const types = this.family.type !== null && this.cfg.type_vocab_size > 1;
     for (let i = 0; i < n; i++) {
       const id = b.inputIds[i]!, tt = b.tokenTypeIds[i]!;
       if (id < 0 || id >= this.cfg.vocab_size) throw new ModelInputError(`input id ${id} at row ${Math.floor(i / b.S)}, position ${i % b.S} is outside the vocabulary (size ${this.cfg.vocab_size})`);
@@ -263,30 +306,31 @@ export class Bert {
   forward(batch: Batch, opts: { train?: boolean; seed?: number } = {}): ForwardResult {
     this.checkBatch(batch);
     this.syncBf16();
-    const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R;
     const train = opts.train ?? false;
-    const { B, S } = batch;
-    const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
-    const dt = dtypeCode(this.dtype);
-    const pH = train ? cfg.hidden_dropout_prob : 0;
-    const pA = train ? cfg.attention_probs_dropout_prob : 0;
     const rng = new Rng(opts.seed ?? 0);
     const seeds: number[] = [];
     const drop = (name: DropSite, x: F32, p: number): F32 => {
       if (p <= 0) return x;
       const s = rng.seed();
       seeds.push(s);
-      const out = ws.f32(name, x.length);
-      K.dropoutForward(out, ws.u8(`${name}.mask`, x.length), x, x.length, p, s);
+      const out = this.ws.f32(name, x.length);
+      this.K.dropoutForward(out, this.ws.u8(`${name}.mask`, x.length), x, x.length, p, s);
       return out;
     };
+    if (this.MR) return this.forwardModern(batch, train, drop, seeds);
+    const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R!;
+    const { B, S } = batch;
+    const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
+    const dt = dtypeCode(this.dtype);
+    const pH = train ? cfg.hidden_dropout_prob : 0;
+    const pA = train ? cfg.attention_probs_dropout_prob : 0;
 
     // embeddings: word + position (+ token type) in the embeddings' width E, LayerNorm, dropout, then (ELECTRA) projected to D
     const E = cfg.embedding_size ?? D;
     const pos = this.positions(batch);
     const emb = ws.f32('emb', N * E);
     K.embeddingForward(emb, batch.inputIds, this.p(R.word), N, E, cfg.vocab_size, false);
-    K.embeddingForward(emb, pos, this.p(R.pos), N, E, cfg.max_position_embeddings, true);
+    K.embeddingForward(emb, pos, this.p(R.pos!), N, E, cfg.max_position_embeddings, true);
     if (R.type) K.embeddingForward(emb, this.typeIds(batch), this.p(R.type), N, E, cfg.type_vocab_size, true);
     const embLn = ws.f32('emb.ln', N * E);
     K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, E, cfg.layer_norm_eps);
@@ -364,6 +408,128 @@ export class Bert {
     return { sequenceOutput: x, pooledOutput: pooled, logits };
   }
 
+  /** a LayerNorm whose bias may be absent (ModernBERT's norm_bias false: a zero bias) */
+  private norm(out: F32, mean: F32, rstd: F32, x: F32, n: NormRef, R: number): void {
+    const D = this.cfg.hidden_size;
+    this.K.layernormForward(out, mean, rstd, x, this.p(n.w), n.b ? this.p(n.b) : this.ws.f32('zeros', D), R, D, this.cfg.layer_norm_eps);
+  }
+  /** its backward: dX = ..., the weight's (and bias's) gradients accumulate */
+  private normBack(dX: F32, dOut: F32, x: F32, n: NormRef, mean: F32, rstd: F32, R: number): void {
+    const D = this.cfg.hidden_size, sink = this.ws.f32('sink', D);
+    if (!n.b) sink.fill(0);
+    this.K.layernormBackward(dX, this.g(n.w), n.b ? this.g(n.b) : sink, dOut, x, this.p(n.w), mean, rstd, R, D);
+  }
+
+  /** cos and sin of position · inv_freq [S, dh/2] in float32 as HF's ModernBertRotaryEmbedding computes them */
+  private rope(theta: number, S: number, dh: number): { cos: F32; sin: F32 } {
+    const key = `${theta}:${S}`;
+    let t = this.ropeTables.get(key);
+    if (!t) {
+      const h2 = dh / 2, f = Math.fround, cos = new Float32Array(S * h2), sin = new Float32Array(S * h2);
+      // inv_freq = 1 / theta ** (arange(0, dh, 2) / dh), each step rounded to float32; freqs = inv_freq · position in float32
+      const inv = Array.from({ length: h2 }, (_, j) => f(1 / f(theta ** f((2 * j) / dh))));
+      for (let s = 0; s < S; s++) for (let j = 0; j < h2; j++) { const a = f(inv[j]! * s); cos[s * h2 + j] = Math.cos(a); sin[s * h2 + j] = Math.sin(a); }
+      t = { cos, sin };
+      this.ropeTables.set(key, t);
+    }
+    return t;
+  }
+
+  /** ModernBERT's forward (families/modernbert.ts): embeddings and norm, pre-norm layers with rotary attention (sliding-window on
+   *  local layers) and GeGLU, final_norm, then the head on the first token or the mean of the real tokens */
+  private forwardModern(batch: Batch, train: boolean, drop: (name: DropSite, x: F32, p: number) => F32, seeds: number[]): ForwardResult {
+    const K = this.K, ws = this.ws, cfg = this.cfg, M = this.MR!, m = cfg.modernbert!;
+    const { B, S } = batch;
+    const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
+    const dt = dtypeCode(this.dtype), tanh = geluIsTanh(cfg.hidden_act);
+    const pE = train ? m.embedding_dropout : 0, pA = train ? m.attention_dropout : 0, pM = train ? m.mlp_dropout : 0;
+    const acts = this.acts;
+    const emb = ws.f32('emb', N * D);
+    K.embeddingForward(emb, batch.inputIds, this.p(M.word), N, D, cfg.vocab_size, false);
+    const embLn = ws.f32('emb.ln', N * D), embMean = ws.f32('emb.mean', N), embRstd = ws.f32('emb.rstd', N);
+    this.norm(embLn, embMean, embRstd, emb, M.emb, N);
+    let x = drop('emb.drop', embLn, pE);
+    Object.assign(acts, { emb, embLn, embMean, embRstd, embOut: x, x0: x });
+    const maskAdd = ws.f32('maskAdd', N);
+    for (let i = 0; i < N; i++) maskAdd[i] = batch.attentionMask[i] ? 0 : MASK_NEG;
+    const scale = 1 / Math.sqrt(dh), half = Math.floor(m.local_attention / 2);
+    for (let l = 0; l < cfg.num_hidden_layers; l++) {
+      const L = M.layers[l]!, A = acts.layers[l]!;
+      const a = (n: LayerAct, size: number) => ws.f32(`l${l}.${n}`, size);
+      let inp = x;
+      if (L.an) {
+        inp = a('an', N * D); A.meanA = a('meanA', N); A.rstdA = a('rstdA', N);
+        this.norm(inp, A.meanA, A.rstdA, x, L.an, N);
+      }
+      A.an = inp;
+      const qkv = this.linear(a('qkv', N * 3 * D), inp, L.qkvW, L.qkvB, N, 3 * D, D, dt);
+      const q = a('q', N * D), k = a('k', N * D), v = a('v', N * D);
+      K.splitHeads(q, k, v, qkv, B, S, H, dh);
+      const r = this.rope(L.theta, S, dh);
+      K.ropeApply(q, r.cos, r.sin, B * H, S, dh, false);
+      K.ropeApply(k, r.cos, r.sin, B * H, S, dh, false);
+      const scores = ws.f32('scores', B * H * S * S);
+      K.matmul(scores, q, k, null, B * H, S, S, dh, false, true, false, dt);
+      const P = a('P', B * H * S * S);
+      if (L.local) K.attnSoftmaxWindow(P, scores, maskAdd, B, H, S, scale, half);
+      else K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
+      const Pd = drop(`l${l}.Pd`, P, pA);
+      const ctxh = ws.f32('ctxh', N * D);
+      K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
+      const ctx = a('ctx', N * D);
+      K.headsToRows(ctx, ctxh, B, S, H, dh);
+      const ao = this.linear(a('ao', N * D), ctx, L.woW, L.woB, N, D, D, dt);
+      const r1 = a('r1', N * D);
+      K.addForward(r1, drop(`l${l}.aod`, ao, pA), x, N * D);
+      const h1 = a('h1', N * D), mean1 = a('mean1', N), rstd1 = a('rstd1', N);
+      this.norm(h1, mean1, rstd1, r1, L.mn, N);
+      const wi = this.linear(a('wi', N * 2 * I), h1, L.wiW, L.wiB, N, 2 * I, D, dt);
+      const glu = a('glu', N * I);
+      K.gegluForward(glu, wi, N, I, tanh);
+      const gd = drop(`l${l}.gd`, glu, pM);
+      const o = this.linear(a('o', N * D), gd, L.mwW, L.mwB, N, D, I, dt);
+      const out = a('out', N * D);
+      K.addForward(out, o, r1, N * D);
+      Object.assign(A, { qkv, q, k, v, P, Pd, ctx, ao, r1, h1, mean1, rstd1, wi, glu, gd, o, out });
+      x = out;
+    }
+    const final = ws.f32('final', N * D), finalMean = ws.f32('final.mean', N), finalRstd = ws.f32('final.rstd', N);
+    this.norm(final, finalMean, finalRstd, x, M.final, N);
+
+    // ModernBertForSequenceClassification: pool (first token, or the mean over attention_mask), head (dense, act, norm), dropout, classifier
+    const cls = ws.f32('cls', B * D);
+    if (m.classifier_pooling === 'cls') for (let b = 0; b < B; b++) cls.set(final.subarray(b * S * D, b * S * D + D), b * D);
+    else {
+      cls.fill(0);
+      for (let b = 0; b < B; b++) {
+        let n = 0;
+        const row = cls.subarray(b * D, b * D + D);
+        for (let s = 0; s < S; s++) if (batch.attentionMask[b * S + s]) { n++; K.accumulate(row, final.subarray((b * S + s) * D, (b * S + s + 1) * D), D); }
+        K.scale(row, 1 / n, D);
+      }
+    }
+    const pre = this.linear(ws.f32('pooler.pre', B * D), cls, M.headW, M.headB, B, D, D, DTYPE_F32);
+    const headAct = ws.f32('head.act', B * D), act = m.classifier_activation;
+    if (act === 'tanh') K.tanhForward(headAct, pre, B * D);
+    else if (act === 'relu') for (let i = 0; i < B * D; i++) headAct[i] = pre[i]! > 0 ? pre[i]! : 0;
+    else K.geluForward(headAct, pre, B * D, geluIsTanh(act));
+    const pooled = ws.f32('pooled', B * D), headMean = ws.f32('head.mean', B), headRstd = ws.f32('head.rstd', B);
+    this.norm(pooled, headMean, headRstd, headAct, M.headN, B);
+    let logits: F32 | null = null, pd = pooled;
+    if (this.numLabels > 0) {
+      pd = drop('pooled.drop', pooled, train ? cfg.classifier_dropout ?? 0 : 0);
+      const r = classifierHead.forward(this.tc, { pooled: pd, B });
+      logits = r.logits;
+      this.lastCls = r.saved;
+    }
+    Object.assign(acts, { final, finalMean, finalRstd, cls, clsIn: cls, pre, headAct, headMean, headRstd, pooled, pd, logits });
+    this.last = { batch, train, seeds, acts };
+    this.lastMlm = null;
+    this.lastNsp = null;
+    this.lastRtd = null;
+    return { sequenceOutput: final, pooledOutput: pooled, logits };
+  }
+
   /** mean cross-entropy of the last forward's logits; keeps probs for backward */
   loss(labels: Int32Array): { loss: number; probs: F32 } {
     if (!this.last) throw new Error('loss() needs a forward() first');
@@ -383,7 +549,7 @@ export class Bert {
   backward(opts: { labels?: Int32Array; dLoss?: number; dPooled?: F32; dSequence?: F32; dLogits?: F32 } = {}): void {
     if (!this.last) throw new Error('backward() needs a forward() first');
     this.ensureGrads();
-    const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R;
+    const K = this.K, ws = this.ws, cfg = this.cfg;
     const { batch, train, acts } = this.last;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
@@ -412,6 +578,8 @@ export class Bert {
       const { dPooled: dpd } = classifierHead.backward(this.tc, dLogits, this.lastCls!);
       K.accumulate(dPooled, dropB('pooled.drop', dpd, pC), B * D);
     }
+    if (this.MR) { this.backwardModern(dPooled, opts.dSequence, dropB); return; }
+    const R = this.R!;
     // pooler
     const dPre = ws.f32('d.pre', B * D);
     const act = this.family.poolerAct;
@@ -485,8 +653,94 @@ export class Bert {
     const dEmb = ws.f32('d.emb', N * E);
     K.layernormBackward(dEmb, this.g(R.embLnW), this.g(R.embLnB), dEmbLn, acts.emb, this.p(R.embLnW), acts.embMean, acts.embRstd, N, E);
     K.embeddingBackward(this.g(R.word), dEmb, batch.inputIds, N, E, cfg.vocab_size);
-    K.embeddingBackward(this.g(R.pos), dEmb, ws.i32('posIds', N), N, E, cfg.max_position_embeddings);
+    K.embeddingBackward(this.g(R.pos!), dEmb, ws.i32('posIds', N), N, E, cfg.max_position_embeddings);
     if (R.type) K.embeddingBackward(this.g(R.type), dEmb, ws.i32('typeIds', N), N, E, cfg.type_vocab_size);
+  }
+
+  /** ModernBERT's backward from d(pooled) [B, D] and d(sequence output) [B·S, D], in reverse order of forwardModern */
+  private backwardModern(dPooled: F32, dSequence: F32 | undefined, dropB: (name: DropSite, d: F32, p: number) => F32): void {
+    const K = this.K, ws = this.ws, cfg = this.cfg, M = this.MR!, m = cfg.modernbert!;
+    const { batch, train, acts } = this.last!;
+    const { B, S } = batch;
+    const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
+    const dt = dtypeCode(this.dtype), tanh = geluIsTanh(cfg.hidden_act);
+    const pE = train ? m.embedding_dropout : 0, pA = train ? m.attention_dropout : 0, pM = train ? m.mlp_dropout : 0;
+    const scale = 1 / Math.sqrt(dh);
+    // head: pooled = norm(act(pre)), pre = dense(pool(final))
+    const dAct = ws.f32('d.act', B * D);
+    this.normBack(dAct, dPooled, acts.headAct, M.headN, acts.headMean, acts.headRstd, B);
+    const dPre = ws.f32('d.pre', B * D), act = m.classifier_activation;
+    if (act === 'tanh') K.tanhBackward(dPre, acts.headAct, dAct, B * D);
+    else if (act === 'relu') for (let i = 0; i < B * D; i++) dPre[i] = acts.pre[i]! > 0 ? dAct[i]! : 0;
+    else K.geluBackward(dPre, acts.pre, dAct, B * D, geluIsTanh(act));
+    const dCls = ws.f32('d.cls', B * D);
+    this.linearBack(dPre, acts.cls, M.headW, M.headB, B, D, D, DTYPE_F32, dCls);
+    const dFinal = ws.f32('d.final', N * D);
+    if (dSequence) dFinal.set(dSequence.subarray(0, N * D)); else dFinal.fill(0);
+    for (let b = 0; b < B; b++) {
+      const g = dCls.subarray(b * D, b * D + D);
+      if (m.classifier_pooling === 'cls') { K.accumulate(dFinal.subarray(b * S * D, b * S * D + D), g, D); continue; }
+      let n = 0;
+      for (let s = 0; s < S; s++) if (batch.attentionMask[b * S + s]) n++;
+      K.scale(g, 1 / n, D);
+      for (let s = 0; s < S; s++) if (batch.attentionMask[b * S + s]) K.accumulate(dFinal.subarray((b * S + s) * D, (b * S + s + 1) * D), g, D);
+    }
+    let cur: 0 | 1 = 0;
+    let dX = ws.f32('d.x0', N * D);
+    const last = acts.layers.at(-1)?.out ?? acts.x0;
+    this.normBack(dX, dFinal, last, M.final, acts.finalMean, acts.finalRstd, N);
+
+    for (let l = cfg.num_hidden_layers - 1; l >= 0; l--) {
+      const L = M.layers[l]!, A = acts.layers[l]!;
+      const inp = l === 0 ? acts.x0 : acts.layers[l - 1]!.out;
+      // out = r1 + Wo(drop(geglu(Wi(norm(r1)))))
+      const dGd = ws.f32('d.gelu', N * I);
+      this.linearBack(dX, A.gd, L.mwW, L.mwB, N, D, I, dt, dGd);
+      const dGlu = dropB(`l${l}.gd`, dGd, pM);
+      const dWi = ws.f32('d.wi', N * 2 * I);
+      K.gegluBackward(dWi, A.wi, dGlu, N, I, tanh);
+      const dH1 = ws.f32('d.h1', N * D);
+      this.linearBack(dWi, A.h1, L.wiW, L.wiB, N, 2 * I, D, dt, dH1);
+      const dR1 = ws.f32('d.r1', N * D);
+      this.normBack(dR1, dH1, A.r1, L.mn, A.mean1, A.rstd1, N);
+      K.accumulate(dR1, dX, N * D);
+      // r1 = inp + drop(Wo(attention(rope(q), rope(k), v)))
+      const dAo = dropB(`l${l}.aod`, dR1, pA);
+      const dCtx = ws.f32('d.ctx', N * D);
+      this.linearBack(dAo, A.ctx, L.woW, L.woB, N, D, D, dt, dCtx);
+      const dCtxh = ws.f32('d.ctxh', N * D);
+      K.rowsToHeads(dCtxh, dCtx, B, S, H, dh);
+      const { P, Pd, v, q, k } = A;
+      const dPd = ws.f32('d.Pd', B * H * S * S);
+      K.matmul(dPd, dCtxh, v, null, B * H, S, S, dh, false, true, false, dt);
+      const dV = ws.f32('d.v', N * D);
+      K.matmul(dV, Pd, dCtxh, null, B * H, S, dh, S, true, false, false, dt);
+      const dP = dropB(`l${l}.Pd`, dPd, pA);
+      const dScores = ws.f32('d.scores', B * H * S * S);
+      // outside a local layer's band P is exactly 0, so its scores get no gradient
+      K.attnSoftmaxBackward(dScores, dP, P, B * H * S, S, scale);
+      const dQ = ws.f32('d.q', N * D), dK = ws.f32('d.k', N * D);
+      K.matmul(dQ, dScores, k, null, B * H, S, dh, S, false, false, false, dt);
+      K.matmul(dK, dScores, q, null, B * H, S, dh, S, true, false, false, dt);
+      const r = this.rope(L.theta, S, dh);
+      K.ropeApply(dQ, r.cos, r.sin, B * H, S, dh, true);
+      K.ropeApply(dK, r.cos, r.sin, B * H, S, dh, true);
+      const dQkv = ws.f32('d.qkv', N * 3 * D);
+      K.mergeHeads3(dQkv, dQ, dK, dV, B, S, H, dh);
+      cur = cur === 0 ? 1 : 0;
+      const dIn = ws.f32(`d.x${cur}`, N * D);
+      if (L.an) {
+        const dAn = ws.f32('d.an', N * D);
+        this.linearBack(dQkv, A.an, L.qkvW, L.qkvB, N, 3 * D, D, dt, dAn);
+        this.normBack(dIn, dAn, inp, L.an, A.meanA, A.rstdA, N);
+      } else this.linearBack(dQkv, A.an, L.qkvW, L.qkvB, N, 3 * D, D, dt, dIn);
+      K.accumulate(dIn, dR1, N * D);
+      dX = dIn;
+    }
+    const dEmbLn = dropB('emb.drop', dX, pE);
+    const dEmb = ws.f32('d.emb', N * D);
+    this.normBack(dEmb, dEmbLn, acts.emb, M.emb, acts.embMean, acts.embRstd, N);
+    K.embeddingBackward(this.g(M.word), dEmb, batch.inputIds, N, D, cfg.vocab_size);
   }
 
   /** position ids: 0..S-1, or fairseq's (padding_idx + 1 + the index among the row's non-padding tokens; padding_idx at padding) */

@@ -34,6 +34,25 @@ export interface BertConfig {
   embedding_size?: number;
   /** dropout before the classifier (HF's classifier_dropout; DistilBERT's seq_classif_dropout); absent: hidden_dropout_prob */
   classifier_dropout?: number;
+  /** ModernBERT's own settings (families/modernbert.ts); present exactly when model_type is modernbert */
+  modernbert?: ModernBertFields;
+}
+
+/** what ModernBertConfig has that BERT's keys do not say */
+export interface ModernBertFields {
+  norm_bias: boolean; attention_bias: boolean; mlp_bias: boolean; classifier_bias: boolean; decoder_bias: boolean;
+  /** the local layers' window: a key is visible when |i − j| ≤ local_attention / 2 (integer division) */
+  local_attention: number;
+  /** layer l is global when l % global_attn_every_n_layers === 0 (HF decides the window by this) */
+  global_attn_every_n_layers: number;
+  global_rope_theta: number; local_rope_theta: number;
+  /** per layer (HF's layer_types; decides each layer's rotary theta) */
+  layer_types: Array<'full_attention' | 'sliding_attention'>;
+  classifier_pooling: 'cls' | 'mean';
+  classifier_activation: HiddenAct | 'relu' | 'tanh';
+  embedding_dropout: number; mlp_dropout: number; attention_dropout: number;
+  /** bos/eos/cls/sep ids as config.json gave them, written back unchanged */
+  ids: Record<string, number>;
 }
 
 /** the longest input the model's position table takes (fairseq-style positions start after padding_idx) */
@@ -131,7 +150,11 @@ export function makeConfig(raw0: Record<string, unknown>, source = 'config'): Be
     // a family with an embedding width of its own (ELECTRA's default is 128, ElectraConfig)
     ...(decl.defaultEmbeddingSize !== undefined ? { embedding_size: raw.embedding_size === undefined ? decl.defaultEmbeddingSize : need('embedding_size') } : {}),
     ...(typeof raw.classifier_dropout === 'number' ? { classifier_dropout: opt('classifier_dropout', 0.1) } : {}),
+    ...(family === 'modernbert' ? { modernbert: raw.modernbert as ModernBertFields } : {}),
   };
+  if (cfg.modernbert && cfg.modernbert.layer_types.length !== cfg.num_hidden_layers) {
+    throw new ConfigError(`${source}: "layer_types" lists ${cfg.modernbert.layer_types.length} layers for num_hidden_layers ${cfg.num_hidden_layers}`);
+  }
   if (familyOf(cfg).positions === 'padding-offset' && cfg.max_position_embeddings <= (cfg.pad_token_id ?? 1) + 1) {
     throw new ConfigError(`${source}: max_position_embeddings ${cfg.max_position_embeddings} leaves no position after padding_idx ${cfg.pad_token_id} (RoBERTa numbers positions from padding_idx + 1)`);
   }

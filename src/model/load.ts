@@ -70,9 +70,11 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   // the label-sized classifier (new labels: freshly initialised) and what may be absent from an encoder's checkpoint: the heads, and
   // the pooler where it is the first layer of the family's classification head (RoBERTa's classifier.dense, DistilBERT's pre_classifier)
   const labelSized = new Set([F.classifier.w, F.classifier.b]);
-  const headOnly = new Set(F.poolerInEncoder ? [] : [F.pooler.w, F.pooler.b]);
+  // (ModernBERT's head.dense and head.norm: the prediction head a masked-LM checkpoint shares with the classifier, kept on relabelling as HF does)
+  const pooler = new Set([F.pooler.w, F.pooler.b, ...(F.modern ? [`${F.modern.headNorm}.weight`, `${F.modern.headNorm}.bias`] : [])]);
+  const headOnly = new Set(F.poolerInEncoder ? [] : pooler);
   for (const spec of model.layout.specs) {
-    const isClassifier = labelSized.has(spec.name) || spec.name.startsWith('head.');
+    const isClassifier = labelSized.has(spec.name) || (spec.name.startsWith('head.') && !pooler.has(spec.name));
     // a head is anything outside the encoder's names (cls.*, generator_predictions.*, discriminator_predictions.*, ...)
     const isHead = isClassifier || headOnly.has(spec.name) || !spec.name.startsWith(`${F.prefix}.`);
     const t = relabel && isClassifier ? undefined : tensors.get(spec.name);
@@ -94,7 +96,7 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
     if (model.layout.byName.has(name) || F.ignored.some((r) => r.test(name))) continue;
     // a classifier the model does not use (new labels, an encoder alone, a pair head in its place)
     if ((labelSized.has(name) || headOnly.has(name) || name.startsWith('classifier.')) && (relabel || cfg.labels.length === 0 || cfg.pair_head)) continue;
-    if (name.startsWith('head.') && relabel) continue;
+    if (name.startsWith('head.') && !pooler.has(name) && relabel) continue;
     unexpected.push(name);
   }
   if (missing.length || misShaped.length || unexpected.length) {

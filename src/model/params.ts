@@ -6,7 +6,7 @@
  * projections run as one fused [3D, D] matmul.
  */
 import type { BertConfig } from './config.js';
-import { familyOf } from './families/index.js';
+import { familyOf, type FamilyDecl } from './families/index.js';
 import { headParamSpecs } from './heads/index.js';
 import { classifierHead, mlmHead, nspHead, rtdHead } from './heads/task.js';
 import type { Spec } from './spec.js';
@@ -28,6 +28,28 @@ export interface Layout {
   decayEnd: number;
 }
 
+type Entry = [string, number[], ParamSpec['init']];
+
+/** ModernBERT's parameters (families/modernbert.ts): biases only where the config's *_bias flags say so; its head's dense and norm */
+function modernLayout(cfg: BertConfig, F: FamilyDecl, decay: Entry[], noDecay: Entry[]): void {
+  const D = cfg.hidden_size, I = cfg.intermediate_size, m = cfg.modernbert!, M = F.modern!;
+  const norm = (p: string) => { noDecay.push([`${p}.weight`, [D], 'ones']); if (m.norm_bias) noDecay.push([`${p}.bias`, [D], 'zeros']); };
+  const lin = (p: string, out: number, inp: number, bias: boolean) => { decay.push([`${p}.weight`, [out, inp], 'normal']); if (bias) noDecay.push([`${p}.bias`, [out], 'zeros']); };
+  norm(F.embLn.w.replace(/\.weight$/, ''));
+  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+    const n = M.layer(l);
+    if (n.attnNorm) norm(n.attnNorm);
+    lin(n.wqkv, 3 * D, D, m.attention_bias);
+    lin(n.wo, D, D, m.attention_bias);
+    norm(n.mlpNorm);
+    lin(n.wi, 2 * I, D, m.mlp_bias);
+    lin(n.mlpWo, D, I, m.mlp_bias);
+  }
+  norm(M.finalNorm);
+  lin(F.pooler.w.replace(/\.weight$/, ''), D, D, m.classifier_bias);
+  norm(M.headNorm);
+}
+
 /**
  * mlm: add the masked-LM head (cls.predictions; its decoder is tied to the word embeddings);
  * nsp: add the sentence-pair head on the pooled output (cls.seq_relationship, 2 classes, as
@@ -36,32 +58,35 @@ export interface Layout {
  */
 export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp = false, rtd = false): Layout {
   const D = cfg.hidden_size, I = cfg.intermediate_size, E = cfg.embedding_size ?? D, F = familyOf(cfg);
-  const decay: Array<[string, number[], ParamSpec['init']]> = [];
-  const noDecay: Array<[string, number[], ParamSpec['init']]> = [];
+  const decay: Entry[] = [];
+  const noDecay: Entry[] = [];
   // the family's names (families/), in BERT's order: embeddings, layers (query|key|value adjacent), pooler
   decay.push([F.word, [cfg.vocab_size, E], 'normal']);
-  decay.push([F.pos, [cfg.max_position_embeddings, E], 'normal']);
-  if (F.type) decay.push([F.type, [cfg.type_vocab_size, E], 'normal']);
-  noDecay.push([F.embLn.w, [E], 'ones']);
-  noDecay.push([F.embLn.b, [E], 'zeros']);
-  if (F.proj) { decay.push([F.proj.w, [D, E], 'normal']); noDecay.push([F.proj.b, [D], 'zeros']); }
-  for (let l = 0; l < cfg.num_hidden_layers; l++) {
-    const n = F.layer(l);
-    for (const w of [n.q, n.k, n.v]) decay.push([w.w, [D, D], 'normal']);
-    for (const w of [n.q, n.k, n.v]) noDecay.push([w.b, [D], 'zeros']);
-    decay.push([n.ao.w, [D, D], 'normal']);
-    noDecay.push([n.ao.b, [D], 'zeros']);
-    noDecay.push([n.ln1.w, [D], 'ones']);
-    noDecay.push([n.ln1.b, [D], 'zeros']);
-    decay.push([n.inter.w, [I, D], 'normal']);
-    noDecay.push([n.inter.b, [I], 'zeros']);
-    decay.push([n.out.w, [D, I], 'normal']);
-    noDecay.push([n.out.b, [D], 'zeros']);
-    noDecay.push([n.ln2.w, [D], 'ones']);
-    noDecay.push([n.ln2.b, [D], 'zeros']);
+  if (F.modern) modernLayout(cfg, F, decay, noDecay);
+  else {
+    decay.push([F.pos!, [cfg.max_position_embeddings, E], 'normal']);
+    if (F.type) decay.push([F.type, [cfg.type_vocab_size, E], 'normal']);
+    noDecay.push([F.embLn.w, [E], 'ones']);
+    noDecay.push([F.embLn.b, [E], 'zeros']);
+    if (F.proj) { decay.push([F.proj.w, [D, E], 'normal']); noDecay.push([F.proj.b, [D], 'zeros']); }
+    for (let l = 0; l < cfg.num_hidden_layers; l++) {
+      const n = F.layer(l);
+      for (const w of [n.q, n.k, n.v]) decay.push([w.w, [D, D], 'normal']);
+      for (const w of [n.q, n.k, n.v]) noDecay.push([w.b, [D], 'zeros']);
+      decay.push([n.ao.w, [D, D], 'normal']);
+      noDecay.push([n.ao.b, [D], 'zeros']);
+      noDecay.push([n.ln1.w, [D], 'ones']);
+      noDecay.push([n.ln1.b, [D], 'zeros']);
+      decay.push([n.inter.w, [I, D], 'normal']);
+      noDecay.push([n.inter.b, [I], 'zeros']);
+      decay.push([n.out.w, [D, I], 'normal']);
+      noDecay.push([n.out.b, [D], 'zeros']);
+      noDecay.push([n.ln2.w, [D], 'ones']);
+      noDecay.push([n.ln2.b, [D], 'zeros']);
+    }
+    decay.push([F.pooler.w, [D, D], 'normal']);
+    noDecay.push([F.pooler.b, [D], 'zeros']);
   }
-  decay.push([F.pooler.w, [D, D], 'normal']);
-  noDecay.push([F.pooler.b, [D], 'zeros']);
   // the heads on the encoder, each giving its own parameters (heads/task.ts, heads/index.ts)
   const heads: Spec[] = [
     ...(mlm ? mlmHead.params(cfg, 0) : []),

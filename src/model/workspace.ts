@@ -5,14 +5,19 @@
  */
 
 /** the activations one encoder layer keeps for its backward (workspace names l<i>.<name>) */
-export type LayerAct = 'qkv' | 'q' | 'k' | 'v' | 'P' | 'Pd' | 'ctx' | 'ao' | 'aod' | 'r1' | 'h1' | 'mean1' | 'rstd1' | 'inter' | 'gelu' | 'o' | 'od' | 'r2' | 'out' | 'mean2' | 'rstd2';
+export type LayerAct = 'qkv' | 'q' | 'k' | 'v' | 'P' | 'Pd' | 'ctx' | 'ao' | 'aod' | 'r1' | 'h1' | 'mean1' | 'rstd1' | 'inter' | 'gelu' | 'o' | 'od' | 'r2' | 'out' | 'mean2' | 'rstd2'
+  // ModernBERT's pre-norm layer: attn_norm's output and statistics, Wi's [input | gate], the GeGLU and its dropout
+  | 'an' | 'meanA' | 'rstdA' | 'wi' | 'glu' | 'gd';
 /** where dropout runs: its mask is <site>.mask, its backward output <site>.d */
-export type DropSite = 'emb.drop' | 'pooled.drop' | 'cls.drop' | `l${number}.${'Pd' | 'aod' | 'od'}`;
+export type DropSite = 'emb.drop' | 'pooled.drop' | 'cls.drop' | `l${number}.${'Pd' | 'aod' | 'od' | 'gd'}`;
 /** every named f32 buffer of the workspace: a name outside this type does not compile (no silent fresh zero buffer) */
 export type Act =
   | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'emb.proj' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
+  // ModernBERT: final_norm's output and statistics, the head's activation and norm statistics, a bias-free norm's zero bias and its gradient's sink
+  | 'final' | 'final.mean' | 'final.rstd' | 'head.act' | 'head.mean' | 'head.rstd' | 'zeros' | 'sink'
+  | `rope.${'cos' | 'sin'}${number}`
   | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
-  | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln'}`
+  | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln' | 'final' | 'act' | 'wi' | 'an'}`
   | `d.x${0 | 1}`
   | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq'}`
   | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`

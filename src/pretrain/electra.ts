@@ -26,7 +26,7 @@ import { maskWords, type Special } from './pairs.js';
 /** the parameters the generator shares with the discriminator (the same names in both: both are ELECTRA models) */
 export function sharedEmbeddingNames(m: Bert): string[] {
   const F = m.family;
-  return [F.word, F.pos, ...(F.type ? [F.type] : []), F.embLn.w, F.embLn.b];
+  return [F.word, F.pos!, ...(F.type ? [F.type] : []), F.embLn.w, F.embLn.b];
 }
 
 /** the generator takes the discriminator's embedding values */

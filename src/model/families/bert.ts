@@ -9,5 +9,5 @@ export const bert: FamilyDecl = {
   positions: 'absolute', attnOutputDropout: true,
   ignored: [/^cls\./, /position_ids$/],
   mlm: { dense: dense('cls.predictions.transform.dense'), ln: ln('cls.predictions.transform.LayerNorm'), bias: 'cls.predictions.bias', act: 'hidden_act', arch: 'BertForMaskedLM' },
-  nsp: { dense: dense('cls.seq_relationship'), arch: 'BertForNextSentencePrediction' }, rtd: null,
+  nsp: { dense: dense('cls.seq_relationship'), arch: 'BertForNextSentencePrediction' }, rtd: null, modern: null,
 };

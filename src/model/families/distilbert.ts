@@ -23,7 +23,7 @@ export const distilbert: FamilyDecl = {
   positions: 'absolute', attnOutputDropout: false,
   // DistilBertForMaskedLM's head
   ignored: [/^vocab_(transform|layer_norm|projector)\./, /position_ids$/],
-  mlm: null, nsp: null, rtd: null,
+  mlm: null, nsp: null, rtd: null, modern: null,
   configIn(raw0) {
     const raw: Record<string, unknown> = { ...raw0, type_vocab_size: 0, layer_norm_eps: 1e-12 };
     for (const [d, b] of KEYS) if (raw0[d] !== undefined) raw[b] = raw0[d];

@@ -19,5 +19,6 @@ export const electra: FamilyEntry = (cfg) => ({
   mlm: { dense: dense('generator_predictions.dense'), ln: ln('generator_predictions.LayerNorm'), bias: 'generator_lm_head.bias', act: 'gelu', arch: 'ElectraForMaskedLM' },
   nsp: null,
   rtd: { dense: dense('discriminator_predictions.dense'), prediction: dense('discriminator_predictions.dense_prediction') },
+  modern: null,
   defaultEmbeddingSize: 128,
 } satisfies FamilyDecl);

@@ -10,17 +10,19 @@
  * | roberta, xlm-roberta | RobertaForSequenceClassification | pad+1+cumsum over non-pad | one type | dropout, classifier.dense, tanh | classifier.out_proj |
  * | distilbert | DistilBertForSequenceClassification | 0..S-1 | none | pre_classifier, ReLU | classifier (seq_classif_dropout) |
  * | electra | ElectraForSequenceClassification | 0..S-1 | yes; embedding_size may differ (embeddings_project) | dropout, classifier.dense, GELU | classifier.out_proj |
+ * | modernbert | ModernBertForSequenceClassification | rotary (pre-norm layer, `modern`) | none | head.dense, act, head.norm on cls or mean | classifier |
  */
 import { bert } from './bert.js';
 import { distilbert } from './distilbert.js';
 import { electra } from './electra.js';
+import { modernbert } from './modernbert.js';
 import { robertaFamily, xlmRoberta } from './roberta.js';
 import type { FamilyDecl, FamilyEntry } from './types.js';
 
 export type { Dense, FamilyDecl, LayerNames } from './types.js';
 
 /** the registry: config.json's model_type → the family's declaration */
-const REGISTRY = { bert, roberta: robertaFamily, 'xlm-roberta': xlmRoberta, distilbert, electra } satisfies Record<string, FamilyEntry>;
+const REGISTRY = { bert, roberta: robertaFamily, 'xlm-roberta': xlmRoberta, distilbert, electra, modernbert } satisfies Record<string, FamilyEntry>;
 
 export type FamilyName = keyof typeof REGISTRY;
 export const FAMILIES = Object.keys(REGISTRY) as FamilyName[];

@@ -15,7 +15,7 @@ function roberta(cls: string, base: string): FamilyDecl {
     positions: 'padding-offset', attnOutputDropout: true,
     // the masked-LM head and RobertaModel's pooler, which RobertaForSequenceClassification does not use
     ignored: [/^lm_head\./, new RegExp(`^${prefix}\\.pooler\\.`), /position_ids$/],
-    mlm: null, nsp: null, rtd: null,
+    mlm: null, nsp: null, rtd: null, modern: null,
     // RobertaConfig's padding id is 1
     configIn: (raw) => (raw.pad_token_id === undefined ? { ...raw, pad_token_id: 1 } : raw),
     configOut: (body) => ({ ...body, bos_token_id: 0, eos_token_id: 2 }),

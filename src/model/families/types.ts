@@ -12,7 +12,9 @@ export interface LayerNames { q: Dense; k: Dense; v: Dense; ao: Dense; ln1: Dens
 export interface FamilyDecl {
   /** the HF class names config.json's architectures lists for a classifier and for the bare encoder */
   classifierArch: string; baseArch: string;
-  word: string; pos: string;
+  word: string;
+  /** the position table, null where positions are rotary (ModernBERT) */
+  pos: string | null;
   /** the token-type table, null where the family has none */
   type: string | null;
   embLn: Dense;
@@ -45,6 +47,8 @@ export interface FamilyDecl {
   nsp: { dense: Dense; arch: string } | null;
   /** replaced-token detection (ElectraForPreTraining's discriminator_predictions): dense, hidden_act, one logit per token */
   rtd: { dense: Dense; prediction: Dense } | null;
+  /** ModernBERT's pre-norm layer (families/modernbert.ts) in place of BERT's post-LN one (`layer`); null for BERT's relatives */
+  modern: ModernNames | null;
   /** the embeddings' width when config.json does not give embedding_size (ELECTRA's 128); absent: the family has no
    *  embedding width of its own (it is hidden_size) */
   defaultEmbeddingSize?: number;
@@ -53,6 +57,16 @@ export interface FamilyDecl {
   configIn?(raw: Record<string, unknown>): Record<string, unknown>;
   /** BERT's keys → config.json as HF writes it for the family */
   configOut?(body: Record<string, unknown>): Record<string, unknown>;
+}
+
+/** the names of ModernBERT's pre-norm layer and final norm: each a module prefix, its tensors `<prefix>.weight` and, where the config's
+ *  *_bias flag says so, `<prefix>.bias` */
+export interface ModernNames {
+  /** layer l: attn_norm (null on layer 0, an identity in HF), Wqkv, Wo, mlp_norm, the MLP's Wi (input | gate) and Wo */
+  layer(l: number): { attnNorm: string | null; wqkv: string; wo: string; mlpNorm: string; wi: string; mlpWo: string };
+  finalNorm: string;
+  /** the classification head's LayerNorm after its dense and activation (ModernBertPredictionHead.norm) */
+  headNorm: string;
 }
 
 /** a family's declaration, or (ELECTRA) one that depends on the config's widths */

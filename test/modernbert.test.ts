@@ -1,0 +1,189 @@
+// ModernBERT against its PyTorch twin (tools/make_modernbert_fixtures.py, written from HF's modeling_modernbert.py):
+// hidden states, the head's output, logits, loss and every parameter gradient; the sliding window, rotary positions past
+// 4,096, bias-free layers, config errors that name the field, save/load and fine-tuning.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nativeKernels } from '../src/core/native.js';
+import { refKernels } from '../src/core/ref.js';
+import type { Kernels } from '../src/core/kernels.js';
+import { loadBert, saveBert } from '../src/model/load.js';
+import { makeConfig } from '../src/model/config.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { toFloat64, type RawTensor } from '../src/io/tensor.js';
+import type { Batch } from '../src/model/bert.js';
+import { maxAbs, maxRelErr, normErr, tempDir } from './helpers.js';
+
+const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
+
+function reference(dir: string) {
+  const f = readSafetensors(join(dir, 'reference.safetensors'));
+  const get = (k: string): RawTensor => { const t = f.tensors.get(k); if (!t) throw new Error(`reference lacks ${k}`); return t; };
+  const ids = get('input_ids');
+  const [B, S] = ids.shape as [number, number];
+  const batch: Batch = { B, S, inputIds: Int32Array.from(toFloat64(ids)), tokenTypeIds: new Int32Array(B * S), attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))) };
+  return { batch, labels: Int32Array.from(toFloat64(get('labels'))), get, tensors: f.tensors };
+}
+
+function check(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number, minScale = 0, normwise = false): number {
+  const e = normwise ? normErr(got, want, minScale) : maxRelErr(got, want, 1e-2, minScale);
+  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
+  return e;
+}
+
+function parity(dir: string, K: Kernels, dtype: 'f32' | 'bf16', outTol: number, gradTol: number): void {
+  const nw = dtype === 'bf16', ref = reference(dir);
+  const { model } = loadBert(dir, { kernels: K, dtype });
+  assert.equal(model.cfg.model_type, 'modernbert');
+  const out = model.forward(ref.batch, { train: false });
+  // real tokens only: what a padding position holds is no one's (HF's own differ by attention implementation: zeros when
+  // flash-attention unpads, the masked softmax's output under eager and sdpa)
+  const D = model.cfg.hidden_size, mask = ref.batch.attentionMask, want0 = toFloat64(ref.get('sequence_output'));
+  const real = (x: ArrayLike<number>) => Float64Array.from({ length: x.length }, (_, i) => (mask[Math.floor(i / D)] ? x[i]! : 0));
+  check('sequence_output (real tokens)', real(out.sequenceOutput), real(want0), outTol, 0, nw);
+  check('pooled_output (head)', out.pooledOutput, toFloat64(ref.get('pooled_output')), outTol, 0, nw);
+  check('logits', out.logits!, toFloat64(ref.get('logits')), outTol, 0, nw);
+  const { loss } = model.loss(ref.labels);
+  const want = toFloat64(ref.get('loss'))[0]!;
+  assert.ok(Math.abs(loss - want) / want <= outTol, `loss ${loss} vs ${want}`);
+  model.zeroGrads();
+  model.backward({ labels: ref.labels });
+  let gmax = 0, count = 0;
+  for (const spec of model.layout.specs) gmax = Math.max(gmax, maxAbs(toFloat64(ref.get('grad.' + spec.name))));
+  for (const spec of model.layout.specs) {
+    count++;
+    check(`grad ${spec.name}`, model.grad(spec.name), toFloat64(ref.get('grad.' + spec.name)), gradTol, (nw ? 1e-2 : 1e-3) * gmax, nw);
+  }
+  assert.equal(count, ref.tensors.size - 8, 'every reference gradient is compared (and no parameter HF lacks)');
+}
+
+for (const name of ['parity-modernbert', 'parity-modernbert-bias']) {
+  const dir = join(FIX, name);
+  test(`${name}: native f32 matches the PyTorch twin (outputs 1e-4, gradients 1e-3)`, () => parity(dir, nativeKernels(), 'f32', 1e-4, 1e-3));
+  test(`${name}: TypeScript reference kernels match the PyTorch twin`, () => parity(dir, refKernels, 'f32', 1e-4, 1e-3));
+  test(`${name}: bf16 within the normwise bound (outputs 3e-2, gradients 5e-2), native where the CPU has bf16, else the reference's emulation`, () => {
+    const N = nativeKernels();
+    parity(dir, N.bf16Supported ? N : refKernels, 'bf16', 3e-2, 5e-2);
+  });
+}
+
+test('sliding window: on a local layer a key farther than local_attention / 2 gets exactly zero attention, so a far token adds nothing there; global layers see every real key', () => {
+  const dir = join(FIX, 'parity-modernbert'), ref = reference(dir);
+  const { model } = loadBert(dir, { kernels: nativeKernels() });
+  model.forward(ref.batch);
+  const { B, S } = ref.batch, H = model.cfg.num_attention_heads, half = model.cfg.modernbert!.local_attention / 2;
+  // the activations the model keeps for its backward: layer l's attention probabilities [B, H, S, S]
+  const layers = (model as unknown as { last: { acts: { layers: Array<{ P: Float32Array }> } } }).last.acts.layers;
+  for (const l of [1, 2]) {
+    const P = layers[l]!.P;
+    for (let r = 0; r < B * H * S; r++) for (let j = 0; j < S; j++) {
+      const i = r % S;
+      if (Math.abs(i - j) > half) assert.equal(P[r * S + j], 0, `layer ${l} query ${i} key ${j}`);
+    }
+  }
+  // layer 0 and 3 are global: query 0 of row 0 (23 real tokens) attends to key 22
+  for (const l of [0, 3]) assert.ok(layers[l]!.P[S - 1]! > 0, `global layer ${l} sees the far key`);
+});
+
+test('rotary positions past 4,096: a 4,200-token row matches the twin at positions 0 … 4,199 (hidden states 1e-4 relative, mean-pooled logits)', () => {
+  const dir = join(FIX, 'parity-modernbert-long'), ref = reference(dir);
+  const { model } = loadBert(dir, { kernels: nativeKernels() });
+  const out = model.forward(ref.batch);
+  const D = model.cfg.hidden_size, pos = Array.from(toFloat64(ref.get('positions'))), want = toFloat64(ref.get('sequence_output'));
+  const got = new Float64Array(pos.length * D);
+  pos.forEach((p, r) => got.set(out.sequenceOutput.subarray(p * D, p * D + D), r * D));
+  check('hidden states at chosen positions', got, want, 1e-4);
+  check('logits', out.logits!, toFloat64(ref.get('logits')), 1e-4);
+});
+
+test('ModernBERT config: ModernBertConfig\'s keys and defaults read; a missing or absurd window, rope or pooling field is one line naming it', () => {
+  const raw = JSON.parse(readFileSync(join(FIX, 'parity-modernbert', 'config.json'), 'utf8'));
+  const cfg = makeConfig(raw, 'config.json');
+  assert.equal(cfg.layer_norm_eps, 1e-5);
+  assert.equal(cfg.type_vocab_size, 0);
+  assert.deepEqual(cfg.modernbert!.layer_types, ['full_attention', 'sliding_attention', 'sliding_attention', 'full_attention']);
+  const { local_attention: _w, global_rope_theta: _g, ...defaults } = raw;
+  assert.equal(makeConfig(defaults).modernbert!.local_attention, 128);
+  assert.equal(makeConfig(defaults).modernbert!.global_rope_theta, 160000);
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ local_attention: 0 }, /config\.json: "local_attention" must be a positive integer/],
+    [{ local_attention: 'wide' }, /"local_attention" must be a positive integer/],
+    [{ global_attn_every_n_layers: -1 }, /"global_attn_every_n_layers" must be a positive integer/],
+    [{ global_rope_theta: 0 }, /"global_rope_theta" must be a positive number/],
+    [{ rope_parameters: { full_attention: { rope_type: 'yarn', factor: 4 } } }, /"rope_parameters\.full_attention\.rope_type" is "yarn"/],
+    [{ rope_parameters: { full_attention: { rope_theta: -5 } } }, /"rope_parameters\.full_attention\.rope_theta" must be a positive number/],
+    [{ layer_types: ['full_attention'] }, /"layer_types" must list/],
+    [{ classifier_pooling: 'max' }, /"classifier_pooling" is "max"; ja-bert runs cls, mean/],
+    [{ hidden_activation: 'silu' }, /"hidden_activation" is "silu"/],
+    [{ max_position_embeddings: 1e9 }, /"max_position_embeddings" must be a positive integer no larger than 65536/],
+    [{ norm_bias: 'yes' }, /"norm_bias" must be true or false/],
+  ];
+  for (const [patch, re] of bad) assert.throws(() => makeConfig({ ...raw, ...patch }, 'config.json'), re, JSON.stringify(patch));
+});
+
+test('a sequence longer than max_position_embeddings is refused with one line, never indexed past the rotary range', (t) => {
+  const dir = tempDir(t);
+  const raw = JSON.parse(readFileSync(join(FIX, 'parity-modernbert', 'config.json'), 'utf8'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, max_position_embeddings: 16 }));
+  copyFileSync(join(FIX, 'parity-modernbert', 'model.safetensors'), join(dir, 'model.safetensors'));
+  const { model } = loadBert(dir, { kernels: nativeKernels() });
+  const ref = reference(join(FIX, 'parity-modernbert'));
+  assert.throws(() => model.forward(ref.batch), /sequence length 23 exceeds the model's 16 positions/);
+});
+
+test('save then load: the same tensors under HF\'s names, config.json in ModernBertConfig\'s keys; a bare ModernBertModel checkpoint loads as the encoder', (t) => {
+  for (const name of ['parity-modernbert', 'parity-modernbert-bias']) {
+    const { model } = loadBert(join(FIX, name), { kernels: nativeKernels() });
+    const dir = tempDir(t);
+    saveBert(model, dir);
+    const again = loadBert(dir, { kernels: nativeKernels() }).model;
+    assert.deepEqual(again.params, model.params);
+    assert.deepEqual(again.cfg, model.cfg);
+    const json = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    assert.equal(json.model_type, 'modernbert');
+    assert.deepEqual(json.architectures, ['ModernBertForSequenceClassification']);
+    for (const k of ['hidden_activation', 'norm_eps', 'local_attention', 'global_attn_every_n_layers', 'classifier_pooling', 'norm_bias', 'layer_types']) assert.ok(k in json, k);
+    for (const k of ['hidden_act', 'layer_norm_eps', 'type_vocab_size', 'hidden_dropout_prob', 'modernbert']) assert.ok(!(k in json), k);
+    const names = [...readSafetensors(join(dir, 'model.safetensors')).tensors.keys()];
+    assert.ok(names.includes('model.layers.1.attn_norm.weight') && !names.includes('model.layers.0.attn_norm.weight'));
+    assert.equal(names.some((n) => n.endsWith('.bias') && n !== 'classifier.bias'), name.endsWith('bias'));
+  }
+  // ModernBertModel.save_pretrained: no "model." prefix and no head; loaded for a classifier, the encoder is the checkpoint's and the head initialised
+  const src = join(FIX, 'parity-modernbert'), st = readSafetensors(join(src, 'model.safetensors'));
+  const dir = tempDir(t);
+  const bare = [...st.tensors].filter(([n]) => n.startsWith('model.')).map(([n, tt]) => ({ name: n.slice('model.'.length), shape: tt.shape, data: Float32Array.from(toFloat64(tt)) }));
+  writeSafetensors(join(dir, 'model.safetensors'), bare, { format: 'pt' });
+  const raw = JSON.parse(readFileSync(join(src, 'config.json'), 'utf8'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...raw, architectures: ['ModernBertModel'] }));
+  const { model, initialised } = loadBert(dir, { kernels: nativeKernels(), labels: ['a', 'b'] });
+  const full = loadBert(src, { kernels: nativeKernels() }).model;
+  assert.deepEqual(initialised.sort(), ['classifier.bias', 'classifier.weight', 'head.dense.weight', 'head.norm.weight']);
+  for (const spec of model.layout.specs) if (spec.name.startsWith('model.')) assert.deepEqual(model.param(spec.name), full.param(spec.name), spec.name);
+});
+
+test('relabelling a ModernBERT checkpoint keeps its prediction head (head.dense, head.norm) as HF does and initialises only the classifier', () => {
+  const src = join(FIX, 'parity-modernbert');
+  const full = loadBert(src, { kernels: nativeKernels() }).model;
+  const { model, initialised } = loadBert(src, { kernels: nativeKernels(), labels: ['x', 'y'] });
+  assert.deepEqual(initialised.sort(), ['classifier.bias', 'classifier.weight']);
+  assert.deepEqual(model.param('head.dense.weight'), full.param('head.dense.weight'));
+});
+
+test('training step: dropout on (embedding, attention, MLP, classifier) is seeded; native and reference kernels give the same gradients', () => {
+  const dir = join(FIX, 'parity-modernbert-bias'), ref = reference(dir);
+  const grads = (K: Kernels) => {
+    const { model } = loadBert(dir, { kernels: K });
+    model.forward(ref.batch, { train: true, seed: 5 });
+    const l = model.loss(ref.labels).loss;
+    model.zeroGrads();
+    model.backward({ labels: ref.labels });
+    return { l, g: model.grads!.slice() };
+  };
+  const a = grads(nativeKernels()), b = grads(refKernels);
+  assert.ok(Math.abs(a.l - b.l) < 1e-5 * Math.abs(b.l), `${a.l} vs ${b.l}`);
+  assert.ok(maxRelErr(a.g, b.g, 1e-2, 1e-3 * maxAbs(b.g)) < 1e-3);
+  const { model } = loadBert(dir, { kernels: nativeKernels() });
+  model.forward(ref.batch, { train: false });
+  assert.notEqual(model.loss(ref.labels).loss, a.l, 'dropout changed the loss');
+});
