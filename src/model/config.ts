@@ -38,23 +38,6 @@ export interface BertConfig {
   modernbert?: ModernBertFields;
 }
 
-/** what ModernBertConfig has that BERT's keys do not say */
-export interface ModernBertFields {
-  norm_bias: boolean; attention_bias: boolean; mlp_bias: boolean; classifier_bias: boolean; decoder_bias: boolean;
-  /** the local layers' window: a key is visible when |i − j| ≤ local_attention / 2 (integer division) */
-  local_attention: number;
-  /** layer l is global when l % global_attn_every_n_layers === 0 (HF decides the window by this) */
-  global_attn_every_n_layers: number;
-  global_rope_theta: number; local_rope_theta: number;
-  /** per layer (HF's layer_types; decides each layer's rotary theta) */
-  layer_types: Array<'full_attention' | 'sliding_attention'>;
-  classifier_pooling: 'cls' | 'mean';
-  classifier_activation: HiddenAct | 'relu' | 'tanh';
-  embedding_dropout: number; mlp_dropout: number; attention_dropout: number;
-  /** bos/eos/cls/sep ids as config.json gave them, written back unchanged */
-  ids: Record<string, number>;
-}
-
 /** the longest input the model's position table takes (fairseq-style positions start after padding_idx) */
 export function maxSequenceLength(cfg: BertConfig): number {
   return familyOf(cfg).positions === 'padding-offset' ? cfg.max_position_embeddings - (cfg.pad_token_id ?? 1) - 1 : cfg.max_position_embeddings;
@@ -65,7 +48,9 @@ registerError(ConfigError);
 
 import { JaBertError, registerError } from '../core/errors.js';
 import { headConfig, type PairHeadConfig } from './heads/index.js';
-import { FAMILIES, familyNamed, familyOf, type FamilyName } from './families/index.js';
+import { FAMILIES, familyNamed, familyOf, type FamilyName, type ModernBertFields } from './families/index.js';
+
+export type { ModernBertFields };
 
 /** DistilBERT's config names for BERT's */
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {

@@ -19,7 +19,7 @@ import { modernbert } from './modernbert.js';
 import { robertaFamily, xlmRoberta } from './roberta.js';
 import type { FamilyDecl, FamilyEntry } from './types.js';
 
-export type { Dense, FamilyDecl, LayerNames } from './types.js';
+export type { Dense, FamilyDecl, LayerNames, ModernBertFields } from './types.js';
 
 /** the registry: config.json's model_type → the family's declaration */
 const REGISTRY = { bert, roberta: robertaFamily, 'xlm-roberta': xlmRoberta, distilbert, electra, modernbert } satisfies Record<string, FamilyEntry>;

@@ -11,8 +11,7 @@
  * config.json uses ModernBertConfig's keys; they are read into BertConfig's (hidden_activation → hidden_act, norm_eps →
  * layer_norm_eps, ...) plus `modernbert` for what BERT has no key for, and written back under their own names.
  */
-import type { HiddenAct, ModernBertFields } from '../config.js';
-import { dense, type FamilyDecl } from './types.js';
+import { dense, type FamilyDecl, type ModernBertFields } from './types.js';
 
 const ACTS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh'];
 const HEAD_ACTS = [...ACTS, 'relu', 'tanh'];
@@ -79,7 +78,7 @@ function configIn(raw: Record<string, unknown>): Record<string, unknown> {
     ids: Object.fromEntries(['bos_token_id', 'eos_token_id', 'cls_token_id', 'sep_token_id'].filter((k) => typeof raw[k] === 'number').map((k) => [k, raw[k] as number])),
   };
   for (const k of ['embedding_dropout', 'mlp_dropout', 'attention_dropout'] as const) if (modern[k] >= 1) throw new Error(`"${k}" must be below 1, got ${modern[k]}`);
-  const act = str('hidden_activation', (raw.hidden_act as string | undefined) ?? 'gelu', ACTS) as HiddenAct;
+  const act = str('hidden_activation', (raw.hidden_act as string | undefined) ?? 'gelu', ACTS) as 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh';
   return {
     ...raw, hidden_act: act, layer_norm_eps: num('norm_eps', 1e-5), type_vocab_size: 0, max_position_embeddings: maxPos,
     hidden_dropout_prob: modern.embedding_dropout, attention_probs_dropout_prob: modern.attention_dropout,

@@ -59,6 +59,23 @@ export interface FamilyDecl {
   configOut?(body: Record<string, unknown>): Record<string, unknown>;
 }
 
+/** what ModernBertConfig has that BERT's keys do not say */
+export interface ModernBertFields {
+  norm_bias: boolean; attention_bias: boolean; mlp_bias: boolean; classifier_bias: boolean; decoder_bias: boolean;
+  /** the local layers' window: a key is visible when |i − j| ≤ local_attention / 2 (integer division) */
+  local_attention: number;
+  /** layer l is global when l % global_attn_every_n_layers === 0 (HF decides the window by this) */
+  global_attn_every_n_layers: number;
+  global_rope_theta: number; local_rope_theta: number;
+  /** per layer (HF's layer_types; decides each layer's rotary theta) */
+  layer_types: Array<'full_attention' | 'sliding_attention'>;
+  classifier_pooling: 'cls' | 'mean';
+  classifier_activation: 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh' | 'relu' | 'tanh';
+  embedding_dropout: number; mlp_dropout: number; attention_dropout: number;
+  /** bos/eos/cls/sep ids as config.json gave them, written back unchanged */
+  ids: Record<string, number>;
+}
+
 /** the names of ModernBERT's pre-norm layer and final norm: each a module prefix, its tensors `<prefix>.weight` and, where the config's
  *  *_bias flag says so, `<prefix>.bias` */
 export interface ModernNames {
