@@ -68,22 +68,52 @@ for (const name of ['parity-modernbert', 'parity-modernbert-bias']) {
   });
 }
 
-test('sliding window: on a local layer a key farther than local_attention / 2 gets exactly zero attention, so a far token adds nothing there; global layers see every real key', () => {
+test('sliding window: on a local layer a key farther than local_attention / 2 gets exactly zero attention, so a far token adds nothing there; global layers see every real key (padded and unpadded)', () => {
   const dir = join(FIX, 'parity-modernbert'), ref = reference(dir);
-  const { model } = loadBert(dir, { kernels: nativeKernels() });
-  model.forward(ref.batch);
-  const { B, S } = ref.batch, H = model.cfg.num_attention_heads, half = model.cfg.modernbert!.local_attention / 2;
-  // the activations the model keeps for its backward: layer l's attention probabilities [B, H, S, S]
-  const layers = (model as unknown as { last: { acts: { layers: Array<{ P: Float32Array }> } } }).last.acts.layers;
-  for (const l of [1, 2]) {
-    const P = layers[l]!.P;
-    for (let r = 0; r < B * H * S; r++) for (let j = 0; j < S; j++) {
-      const i = r % S;
-      if (Math.abs(i - j) > half) assert.equal(P[r * S + j], 0, `layer ${l} query ${i} key ${j}`);
+  for (const unpad of [false, true]) {
+    const { model } = loadBert(dir, { kernels: nativeKernels() });
+    model.unpad = unpad;
+    model.forward(ref.batch);
+    const H = model.cfg.num_attention_heads, half = model.cfg.modernbert!.local_attention / 2;
+    // what the model keeps for its backward: its token layout and layer l's attention probabilities, [H, len, len] per sequence
+    const inner = model as unknown as { seg: { unpadded: boolean; len: number[]; pOff: number[] }; last: { acts: { layers: Array<{ P: Float32Array }> } } };
+    assert.equal(inner.seg.unpadded, unpad);
+    const layers = inner.last.acts.layers;
+    for (const l of [1, 2]) {
+      const P = layers[l]!.P;
+      inner.seg.len.forEach((n, b) => {
+        for (let r = 0; r < H * n; r++) for (let j = 0; j < n; j++) {
+          const i = r % n;
+          if (Math.abs(i - j) > half) assert.equal(P[inner.seg.pOff[b]! + r * n + j], 0, `layer ${l} row ${b} query ${i} key ${j}`);
+        }
+      });
     }
+    // layers 0 and 3 are global: query 0 of row 0 (23 real tokens) attends to key 22
+    for (const l of [0, 3]) assert.ok(layers[l]!.P[22]! > 0, `global layer ${l} sees the far key`);
   }
-  // layer 0 and 3 are global: query 0 of row 0 (23 real tokens) attends to key 22
-  for (const l of [0, 3]) assert.ok(layers[l]!.P[S - 1]! > 0, `global layer ${l} sees the far key`);
+});
+
+test('unpadded (the real tokens packed, HF\'s flash-attention layout) and padded runs give the same logits, real-token states and gradients; padding rows are zeros unpadded', () => {
+  const dir = join(FIX, 'parity-modernbert-bias'), ref = reference(dir);
+  const run = (unpad: boolean) => {
+    const { model } = loadBert(dir, { kernels: nativeKernels() });
+    model.unpad = unpad;
+    const out = model.forward(ref.batch, { train: false });
+    const seq = out.sequenceOutput.slice(), logits = out.logits!.slice();
+    model.loss(ref.labels);
+    model.zeroGrads();
+    model.backward({ labels: ref.labels });
+    return { seq, logits, grads: model.grads!.slice(), D: model.cfg.hidden_size };
+  };
+  const a = run(false), b = run(true);
+  assert.ok(maxRelErr(b.logits, a.logits, 1e-2) < 1e-5);
+  assert.ok(maxRelErr(b.grads, a.grads, 1e-2, 1e-4 * maxAbs(a.grads)) < 1e-4);
+  const mask = ref.batch.attentionMask;
+  for (let i = 0; i < mask.length; i++) {
+    const rowA = a.seq.subarray(i * a.D, (i + 1) * a.D), rowB = b.seq.subarray(i * a.D, (i + 1) * a.D);
+    if (mask[i]) assert.ok(maxRelErr(rowB, rowA, 1e-2) < 1e-5, `token ${i}`);
+    else assert.ok(rowB.every((x) => x === 0), `padding token ${i} is zero unpadded`);
+  }
 });
 
 test('rotary positions past 4,096: a 4,200-token row matches the twin at positions 0 … 4,199 (hidden states 1e-4 relative, mean-pooled logits)', () => {

@@ -212,13 +212,17 @@ export class Bert {
       headW: ref(F.pooler.w), headB: opt(F.pooler.b, m.classifier_bias), headN: norm(M.headNorm) };
   }
 
-  /** HF's init: N(0, initializer_range) for weights and embeddings, LayerNorm 1/0, biases 0 */
+  /** HF's init: N(0, initializer_range) for weights and embeddings (or the family's truncated normals), LayerNorm 1/0, biases 0 */
   initParams(seed: number, only?: (name: string) => boolean): void {
     const rng = new Rng(seed);
     for (const s of this.layout.specs) {
       if (only && !only(s.name)) continue;
       const v = this.params.subarray(s.offset, s.offset + s.size);
-      if (s.init === 'normal') for (let i = 0; i < v.length; i++) v[i] = rng.normal() * this.cfg.initializer_range;
+      const t = s.init === 'normal' ? this.family.initStd?.(this.cfg, s.name) : undefined;
+      if (t) {
+        // a truncated normal (the family's own init): redraw what falls beyond the cutoff
+        for (let i = 0; i < v.length; i++) { let z = rng.normal(); while (Math.abs(z) > t.cutoff) z = rng.normal(); v[i] = z * t.std; }
+      } else if (s.init === 'normal') for (let i = 0; i < v.length; i++) v[i] = rng.normal() * this.cfg.initializer_range;
       else v.fill(s.init === 'ones' ? 1 : 0);
     }
     this.paramsChanged();
@@ -435,6 +439,15 @@ export class Bert {
     return t;
   }
 
+  /**
+   * How the last ModernBERT forward laid out its tokens, for its backward: padded (T = B·S rows, sequence b at rows b·S …, all S
+   * of them, padding masked) or unpadded as HF runs it with flash-attention (only the real tokens, packed: sequence b at rows off[b]
+   * … off[b] + len[b]), so that the dense layers cost what the real tokens cost. pOff[b]: where b's attention probabilities start.
+   */
+  private seg = { unpadded: false, T: 0, off: [] as number[], len: [] as number[], pOff: [] as number[] };
+  /** ModernBERT only: run unpadded when the batch has padding and every row's mask is a prefix (ja-bert's inputs are); false: always padded */
+  unpad = true;
+
   /** ModernBERT's forward (families/modernbert.ts): embeddings and norm, pre-norm layers with rotary attention (sliding-window on
    *  local layers) and GeGLU, final_norm, then the head on the first token or the mean of the real tokens */
   private forwardModern(batch: Batch, train: boolean, drop: (name: DropSite, x: F32, p: number) => F32, seeds: number[]): ForwardResult {
@@ -443,68 +456,104 @@ export class Bert {
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
     const dt = dtypeCode(this.dtype), tanh = geluIsTanh(cfg.hidden_act);
     const pE = train ? m.embedding_dropout : 0, pA = train ? m.attention_dropout : 0, pM = train ? m.mlp_dropout : 0;
-    const acts = this.acts;
-    const emb = ws.f32('emb', N * D);
-    K.embeddingForward(emb, batch.inputIds, this.p(M.word), N, D, cfg.vocab_size, false);
-    const embLn = ws.f32('emb.ln', N * D), embMean = ws.f32('emb.mean', N), embRstd = ws.f32('emb.rstd', N);
-    this.norm(embLn, embMean, embRstd, emb, M.emb, N);
+    const acts = this.acts, mask = batch.attentionMask;
+    // the layout: unpadded where the batch has padding and every row's real tokens come first
+    const lens: number[] = [];
+    let prefix = true, real = 0;
+    for (let b = 0; b < B; b++) {
+      let n = 0;
+      for (let s = 0; s < S; s++) if (mask[b * S + s]) { if (n !== s) prefix = false; n++; }
+      lens.push(n);
+      real += n;
+    }
+    const unpadded = this.unpad && prefix && real < N && lens.every((n) => n > 0);
+    const len = unpadded ? lens : lens.map(() => S), off: number[] = [], pOff: number[] = [];
+    let T = 0, PT = 0;
+    for (let b = 0; b < B; b++) { off.push(T); pOff.push(PT); T += len[b]!; PT += H * len[b]! * len[b]!; }
+    this.seg = { unpadded, T, off, len, pOff };
+    let ids = batch.inputIds;
+    if (unpadded) {
+      ids = ws.i32('packedIds', T);
+      for (let b = 0; b < B; b++) ids.set(batch.inputIds.subarray(b * S, b * S + len[b]!), off[b]!);
+    }
+    const emb = ws.f32('emb', T * D);
+    K.embeddingForward(emb, ids, this.p(M.word), T, D, cfg.vocab_size, false);
+    const embLn = ws.f32('emb.ln', T * D), embMean = ws.f32('emb.mean', T), embRstd = ws.f32('emb.rstd', T);
+    this.norm(embLn, embMean, embRstd, emb, M.emb, T);
     let x = drop('emb.drop', embLn, pE);
     Object.assign(acts, { emb, embLn, embMean, embRstd, embOut: x, x0: x });
+    // padded: the padding mask; unpadded: nothing to mask (a zero row as long as the longest sequence)
     const maskAdd = ws.f32('maskAdd', N);
-    for (let i = 0; i < N; i++) maskAdd[i] = batch.attentionMask[i] ? 0 : MASK_NEG;
+    for (let i = 0; i < N; i++) maskAdd[i] = unpadded || mask[i] ? 0 : MASK_NEG;
     const scale = 1 / Math.sqrt(dh), half = Math.floor(m.local_attention / 2);
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
       const L = M.layers[l]!, A = acts.layers[l]!;
       const a = (n: LayerAct, size: number) => ws.f32(`l${l}.${n}`, size);
       let inp = x;
       if (L.an) {
-        inp = a('an', N * D); A.meanA = a('meanA', N); A.rstdA = a('rstdA', N);
-        this.norm(inp, A.meanA, A.rstdA, x, L.an, N);
+        inp = a('an', T * D); A.meanA = a('meanA', T); A.rstdA = a('rstdA', T);
+        this.norm(inp, A.meanA, A.rstdA, x, L.an, T);
       }
       A.an = inp;
-      const qkv = this.linear(a('qkv', N * 3 * D), inp, L.qkvW, L.qkvB, N, 3 * D, D, dt);
-      const q = a('q', N * D), k = a('k', N * D), v = a('v', N * D);
-      K.splitHeads(q, k, v, qkv, B, S, H, dh);
+      const qkv = this.linear(a('qkv', T * 3 * D), inp, L.qkvW, L.qkvB, T, 3 * D, D, dt);
+      const q = a('q', T * D), k = a('k', T * D), v = a('v', T * D), P = a('P', PT);
       const r = this.rope(L.theta, S, dh);
-      K.ropeApply(q, r.cos, r.sin, B * H, S, dh, false);
-      K.ropeApply(k, r.cos, r.sin, B * H, S, dh, false);
-      const scores = ws.f32('scores', B * H * S * S);
-      K.matmul(scores, q, k, null, B * H, S, S, dh, false, true, false, dt);
-      const P = a('P', B * H * S * S);
-      if (L.local) K.attnSoftmaxWindow(P, scores, maskAdd, B, H, S, scale, half);
-      else K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
+      // per sequence (one call for all when padded): heads, rotary q and k, scores, softmax over the visible keys
+      const groups = unpadded ? B : 1;
+      for (let g = 0; g < groups; g++) {
+        const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D;
+        const qg = q.subarray(o, o + n), kg = k.subarray(o, o + n);
+        K.splitHeads(qg, kg, v.subarray(o, o + n), qkv.subarray(3 * o, 3 * o + 3 * n), Bc, Sc, H, dh);
+        K.ropeApply(qg, r.cos, r.sin, Bc * H, Sc, dh, false);
+        K.ropeApply(kg, r.cos, r.sin, Bc * H, Sc, dh, false);
+        const np = Bc * H * Sc * Sc, Pg = P.subarray(pOff[g]!, pOff[g]! + np), scores = ws.f32('scores', np);
+        K.matmul(scores, qg, kg, null, Bc * H, Sc, Sc, dh, false, true, false, dt);
+        const madd = maskAdd.subarray(0, Bc * Sc);
+        if (L.local) K.attnSoftmaxWindow(Pg, scores, madd, Bc, H, Sc, scale, half);
+        else K.attnSoftmaxForward(Pg, scores, madd, Bc, H, Sc, scale);
+      }
       const Pd = drop(`l${l}.Pd`, P, pA);
-      const ctxh = ws.f32('ctxh', N * D);
-      K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
-      const ctx = a('ctx', N * D);
-      K.headsToRows(ctx, ctxh, B, S, H, dh);
-      const ao = this.linear(a('ao', N * D), ctx, L.woW, L.woB, N, D, D, dt);
-      const r1 = a('r1', N * D);
-      K.addForward(r1, drop(`l${l}.aod`, ao, pA), x, N * D);
-      const h1 = a('h1', N * D), mean1 = a('mean1', N), rstd1 = a('rstd1', N);
-      this.norm(h1, mean1, rstd1, r1, L.mn, N);
-      const wi = this.linear(a('wi', N * 2 * I), h1, L.wiW, L.wiB, N, 2 * I, D, dt);
-      const glu = a('glu', N * I);
-      K.gegluForward(glu, wi, N, I, tanh);
+      const ctx = a('ctx', T * D);
+      for (let g = 0; g < groups; g++) {
+        const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
+        const ctxh = ws.f32('ctxh', n);
+        K.matmul(ctxh, Pd.subarray(pOff[g]!, pOff[g]! + np), v.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, false, false, false, dt);
+        K.headsToRows(ctx.subarray(o, o + n), ctxh, Bc, Sc, H, dh);
+      }
+      const ao = this.linear(a('ao', T * D), ctx, L.woW, L.woB, T, D, D, dt);
+      const r1 = a('r1', T * D);
+      K.addForward(r1, drop(`l${l}.aod`, ao, pA), x, T * D);
+      const h1 = a('h1', T * D), mean1 = a('mean1', T), rstd1 = a('rstd1', T);
+      this.norm(h1, mean1, rstd1, r1, L.mn, T);
+      const wi = this.linear(a('wi', T * 2 * I), h1, L.wiW, L.wiB, T, 2 * I, D, dt);
+      const glu = a('glu', T * I);
+      K.gegluForward(glu, wi, T, I, tanh);
       const gd = drop(`l${l}.gd`, glu, pM);
-      const o = this.linear(a('o', N * D), gd, L.mwW, L.mwB, N, D, I, dt);
-      const out = a('out', N * D);
-      K.addForward(out, o, r1, N * D);
+      const o = this.linear(a('o', T * D), gd, L.mwW, L.mwB, T, D, I, dt);
+      const out = a('out', T * D);
+      K.addForward(out, o, r1, T * D);
       Object.assign(A, { qkv, q, k, v, P, Pd, ctx, ao, r1, h1, mean1, rstd1, wi, glu, gd, o, out });
       x = out;
     }
-    const final = ws.f32('final', N * D), finalMean = ws.f32('final.mean', N), finalRstd = ws.f32('final.rstd', N);
-    this.norm(final, finalMean, finalRstd, x, M.final, N);
+    const final = ws.f32('final', T * D), finalMean = ws.f32('final.mean', T), finalRstd = ws.f32('final.rstd', T);
+    this.norm(final, finalMean, finalRstd, x, M.final, T);
+    // the sequence output [B, S, D]: unpadded, the real tokens' rows put back and zeros at padding (as HF re-pads them)
+    let seqOut = final;
+    if (unpadded) {
+      seqOut = ws.f32('seqOut', N * D);
+      seqOut.fill(0);
+      for (let b = 0; b < B; b++) seqOut.set(final.subarray(off[b]! * D, (off[b]! + len[b]!) * D), b * S * D);
+    }
 
     // ModernBertForSequenceClassification: pool (first token, or the mean over attention_mask), head (dense, act, norm), dropout, classifier
     const cls = ws.f32('cls', B * D);
-    if (m.classifier_pooling === 'cls') for (let b = 0; b < B; b++) cls.set(final.subarray(b * S * D, b * S * D + D), b * D);
+    if (m.classifier_pooling === 'cls') for (let b = 0; b < B; b++) cls.set(final.subarray(off[b]! * D, off[b]! * D + D), b * D);
     else {
       cls.fill(0);
       for (let b = 0; b < B; b++) {
         let n = 0;
         const row = cls.subarray(b * D, b * D + D);
-        for (let s = 0; s < S; s++) if (batch.attentionMask[b * S + s]) { n++; K.accumulate(row, final.subarray((b * S + s) * D, (b * S + s + 1) * D), D); }
+        for (let s = 0; s < len[b]!; s++) if (unpadded || mask[b * S + s]) { n++; K.accumulate(row, final.subarray((off[b]! + s) * D, (off[b]! + s + 1) * D), D); }
         K.scale(row, 1 / n, D);
       }
     }
@@ -527,7 +576,7 @@ export class Bert {
     this.lastMlm = null;
     this.lastNsp = null;
     this.lastRtd = null;
-    return { sequenceOutput: final, pooledOutput: pooled, logits };
+    return { sequenceOutput: seqOut, pooledOutput: pooled, logits };
   }
 
   /** mean cross-entropy of the last forward's logits; keeps probs for backward */
@@ -657,12 +706,13 @@ export class Bert {
     if (R.type) K.embeddingBackward(this.g(R.type), dEmb, ws.i32('typeIds', N), N, E, cfg.type_vocab_size);
   }
 
-  /** ModernBERT's backward from d(pooled) [B, D] and d(sequence output) [B·S, D], in reverse order of forwardModern */
+  /** ModernBERT's backward from d(pooled) [B, D] and d(sequence output) [B·S, D], in reverse order of forwardModern, on its layout */
   private backwardModern(dPooled: F32, dSequence: F32 | undefined, dropB: (name: DropSite, d: F32, p: number) => F32): void {
     const K = this.K, ws = this.ws, cfg = this.cfg, M = this.MR!, m = cfg.modernbert!;
     const { batch, train, acts } = this.last!;
-    const { B, S } = batch;
-    const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
+    const { B, S } = batch, mask = batch.attentionMask;
+    const { unpadded, T, off, len, pOff } = this.seg;
+    const D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
     const dt = dtypeCode(this.dtype), tanh = geluIsTanh(cfg.hidden_act);
     const pE = train ? m.embedding_dropout : 0, pA = train ? m.attention_dropout : 0, pM = train ? m.mlp_dropout : 0;
     const scale = 1 / Math.sqrt(dh);
@@ -675,72 +725,81 @@ export class Bert {
     else K.geluBackward(dPre, acts.pre, dAct, B * D, geluIsTanh(act));
     const dCls = ws.f32('d.cls', B * D);
     this.linearBack(dPre, acts.cls, M.headW, M.headB, B, D, D, DTYPE_F32, dCls);
-    const dFinal = ws.f32('d.final', N * D);
-    if (dSequence) dFinal.set(dSequence.subarray(0, N * D)); else dFinal.fill(0);
+    // d(final) on the layout's rows: the sequence output's gradient (its real tokens' rows when unpadded), then the pooling's
+    const dFinal = ws.f32('d.final', T * D);
+    if (!dSequence) dFinal.fill(0);
+    else if (!unpadded) dFinal.set(dSequence.subarray(0, T * D));
+    else for (let b = 0; b < B; b++) dFinal.set(dSequence.subarray(b * S * D, (b * S + len[b]!) * D), off[b]! * D);
     for (let b = 0; b < B; b++) {
       const g = dCls.subarray(b * D, b * D + D);
-      if (m.classifier_pooling === 'cls') { K.accumulate(dFinal.subarray(b * S * D, b * S * D + D), g, D); continue; }
+      if (m.classifier_pooling === 'cls') { K.accumulate(dFinal.subarray(off[b]! * D, off[b]! * D + D), g, D); continue; }
       let n = 0;
-      for (let s = 0; s < S; s++) if (batch.attentionMask[b * S + s]) n++;
+      for (let s = 0; s < len[b]!; s++) if (unpadded || mask[b * S + s]) n++;
       K.scale(g, 1 / n, D);
-      for (let s = 0; s < S; s++) if (batch.attentionMask[b * S + s]) K.accumulate(dFinal.subarray((b * S + s) * D, (b * S + s + 1) * D), g, D);
+      for (let s = 0; s < len[b]!; s++) if (unpadded || mask[b * S + s]) K.accumulate(dFinal.subarray((off[b]! + s) * D, (off[b]! + s + 1) * D), g, D);
     }
     let cur: 0 | 1 = 0;
-    let dX = ws.f32('d.x0', N * D);
+    let dX = ws.f32('d.x0', T * D);
     const last = acts.layers.at(-1)?.out ?? acts.x0;
-    this.normBack(dX, dFinal, last, M.final, acts.finalMean, acts.finalRstd, N);
+    this.normBack(dX, dFinal, last, M.final, acts.finalMean, acts.finalRstd, T);
+    const groups = unpadded ? B : 1;
 
     for (let l = cfg.num_hidden_layers - 1; l >= 0; l--) {
       const L = M.layers[l]!, A = acts.layers[l]!;
       const inp = l === 0 ? acts.x0 : acts.layers[l - 1]!.out;
       // out = r1 + Wo(drop(geglu(Wi(norm(r1)))))
-      const dGd = ws.f32('d.gelu', N * I);
-      this.linearBack(dX, A.gd, L.mwW, L.mwB, N, D, I, dt, dGd);
+      const dGd = ws.f32('d.gelu', T * I);
+      this.linearBack(dX, A.gd, L.mwW, L.mwB, T, D, I, dt, dGd);
       const dGlu = dropB(`l${l}.gd`, dGd, pM);
-      const dWi = ws.f32('d.wi', N * 2 * I);
-      K.gegluBackward(dWi, A.wi, dGlu, N, I, tanh);
-      const dH1 = ws.f32('d.h1', N * D);
-      this.linearBack(dWi, A.h1, L.wiW, L.wiB, N, 2 * I, D, dt, dH1);
-      const dR1 = ws.f32('d.r1', N * D);
-      this.normBack(dR1, dH1, A.r1, L.mn, A.mean1, A.rstd1, N);
-      K.accumulate(dR1, dX, N * D);
+      const dWi = ws.f32('d.wi', T * 2 * I);
+      K.gegluBackward(dWi, A.wi, dGlu, T, I, tanh);
+      const dH1 = ws.f32('d.h1', T * D);
+      this.linearBack(dWi, A.h1, L.wiW, L.wiB, T, 2 * I, D, dt, dH1);
+      const dR1 = ws.f32('d.r1', T * D);
+      this.normBack(dR1, dH1, A.r1, L.mn, A.mean1, A.rstd1, T);
+      K.accumulate(dR1, dX, T * D);
       // r1 = inp + drop(Wo(attention(rope(q), rope(k), v)))
       const dAo = dropB(`l${l}.aod`, dR1, pA);
-      const dCtx = ws.f32('d.ctx', N * D);
-      this.linearBack(dAo, A.ctx, L.woW, L.woB, N, D, D, dt, dCtx);
-      const dCtxh = ws.f32('d.ctxh', N * D);
-      K.rowsToHeads(dCtxh, dCtx, B, S, H, dh);
+      const dCtx = ws.f32('d.ctx', T * D);
+      this.linearBack(dAo, A.ctx, L.woW, L.woB, T, D, D, dt, dCtx);
       const { P, Pd, v, q, k } = A;
-      const dPd = ws.f32('d.Pd', B * H * S * S);
-      K.matmul(dPd, dCtxh, v, null, B * H, S, S, dh, false, true, false, dt);
-      const dV = ws.f32('d.v', N * D);
-      K.matmul(dV, Pd, dCtxh, null, B * H, S, dh, S, true, false, false, dt);
+      const dPd = ws.f32('d.Pd', P.length), dV = ws.f32('d.v', T * D);
+      for (let g = 0; g < groups; g++) {
+        const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
+        const dCtxh = ws.f32('d.ctxh', n);
+        K.rowsToHeads(dCtxh, dCtx.subarray(o, o + n), Bc, Sc, H, dh);
+        K.matmul(dPd.subarray(pOff[g]!, pOff[g]! + np), dCtxh, v.subarray(o, o + n), null, Bc * H, Sc, Sc, dh, false, true, false, dt);
+        K.matmul(dV.subarray(o, o + n), Pd.subarray(pOff[g]!, pOff[g]! + np), dCtxh, null, Bc * H, Sc, dh, Sc, true, false, false, dt);
+      }
       const dP = dropB(`l${l}.Pd`, dPd, pA);
-      const dScores = ws.f32('d.scores', B * H * S * S);
-      // outside a local layer's band P is exactly 0, so its scores get no gradient
-      K.attnSoftmaxBackward(dScores, dP, P, B * H * S, S, scale);
-      const dQ = ws.f32('d.q', N * D), dK = ws.f32('d.k', N * D);
-      K.matmul(dQ, dScores, k, null, B * H, S, dh, S, false, false, false, dt);
-      K.matmul(dK, dScores, q, null, B * H, S, dh, S, true, false, false, dt);
+      const dQ = ws.f32('d.q', T * D), dK = ws.f32('d.k', T * D), dQkv = ws.f32('d.qkv', T * 3 * D);
       const r = this.rope(L.theta, S, dh);
-      K.ropeApply(dQ, r.cos, r.sin, B * H, S, dh, true);
-      K.ropeApply(dK, r.cos, r.sin, B * H, S, dh, true);
-      const dQkv = ws.f32('d.qkv', N * 3 * D);
-      K.mergeHeads3(dQkv, dQ, dK, dV, B, S, H, dh);
+      for (let g = 0; g < groups; g++) {
+        const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
+        const dScores = ws.f32('d.scores', np);
+        // outside a local layer's band P is exactly 0, so its scores get no gradient
+        K.attnSoftmaxBackward(dScores, dP.subarray(pOff[g]!, pOff[g]! + np), P.subarray(pOff[g]!, pOff[g]! + np), Bc * H * Sc, Sc, scale);
+        const dQg = dQ.subarray(o, o + n), dKg = dK.subarray(o, o + n);
+        K.matmul(dQg, dScores, k.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, false, false, false, dt);
+        K.matmul(dKg, dScores, q.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, true, false, false, dt);
+        K.ropeApply(dQg, r.cos, r.sin, Bc * H, Sc, dh, true);
+        K.ropeApply(dKg, r.cos, r.sin, Bc * H, Sc, dh, true);
+        K.mergeHeads3(dQkv.subarray(3 * o, 3 * o + 3 * n), dQg, dKg, dV.subarray(o, o + n), Bc, Sc, H, dh);
+      }
       cur = cur === 0 ? 1 : 0;
-      const dIn = ws.f32(`d.x${cur}`, N * D);
+      const dIn = ws.f32(`d.x${cur}`, T * D);
       if (L.an) {
-        const dAn = ws.f32('d.an', N * D);
-        this.linearBack(dQkv, A.an, L.qkvW, L.qkvB, N, 3 * D, D, dt, dAn);
-        this.normBack(dIn, dAn, inp, L.an, A.meanA, A.rstdA, N);
-      } else this.linearBack(dQkv, A.an, L.qkvW, L.qkvB, N, 3 * D, D, dt, dIn);
-      K.accumulate(dIn, dR1, N * D);
+        const dAn = ws.f32('d.an', T * D);
+        this.linearBack(dQkv, A.an, L.qkvW, L.qkvB, T, 3 * D, D, dt, dAn);
+        this.normBack(dIn, dAn, inp, L.an, A.meanA, A.rstdA, T);
+      } else this.linearBack(dQkv, A.an, L.qkvW, L.qkvB, T, 3 * D, D, dt, dIn);
+      K.accumulate(dIn, dR1, T * D);
       dX = dIn;
     }
     const dEmbLn = dropB('emb.drop', dX, pE);
-    const dEmb = ws.f32('d.emb', N * D);
-    this.normBack(dEmb, dEmbLn, acts.emb, M.emb, acts.embMean, acts.embRstd, N);
-    K.embeddingBackward(this.g(M.word), dEmb, batch.inputIds, N, D, cfg.vocab_size);
+    const dEmb = ws.f32('d.emb', T * D);
+    this.normBack(dEmb, dEmbLn, acts.emb, M.emb, acts.embMean, acts.embRstd, T);
+    K.embeddingBackward(this.g(M.word), dEmb, unpadded ? ws.i32('packedIds', T) : batch.inputIds, T, D, cfg.vocab_size);
   }
 
   /** position ids: 0..S-1, or fairseq's (padding_idx + 1 + the index among the row's non-padding tokens; padding_idx at padding) */

@@ -14,8 +14,7 @@ export type DropSite = 'emb.drop' | 'pooled.drop' | 'cls.drop' | `l${number}.${'
 export type Act =
   | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'emb.proj' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
   // ModernBERT: final_norm's output and statistics, the head's activation and norm statistics, a bias-free norm's zero bias and its gradient's sink
-  | 'final' | 'final.mean' | 'final.rstd' | 'head.act' | 'head.mean' | 'head.rstd' | 'zeros' | 'sink'
-  | `rope.${'cos' | 'sin'}${number}`
+  | 'final' | 'final.mean' | 'final.rstd' | 'seqOut' | 'head.act' | 'head.mean' | 'head.rstd' | 'zeros' | 'sink'
   | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
   | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln' | 'final' | 'act' | 'wi' | 'an'}`
   | `d.x${0 | 1}`
@@ -44,7 +43,7 @@ export class Workspace {
     if (!b || b.length < n) { b = new Uint8Array(n); this.u.set(name, b); }
     return b.subarray(0, n);
   }
-  i32(name: 'posIds' | 'typeIds', n: number): Int32Array {
+  i32(name: 'posIds' | 'typeIds' | 'packedIds', n: number): Int32Array {
     let b = this.i.get(name);
     if (!b || b.length < n) { b = new Int32Array(n); this.i.set(name, b); }
     return b.subarray(0, n);

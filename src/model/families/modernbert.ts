@@ -105,6 +105,14 @@ export const modernbert: FamilyDecl = {
   ignored: [/^decoder\./],
   mlm: null, nsp: null, rtd: null,
   configIn,
+  // ModernBertPreTrainedModel._init_weights: truncated normals at ±initializer_cutoff_factor (2) standard deviations; "in" (embeddings,
+  // Wqkv, Wi) initializer_range, "out" (attention and MLP Wo, head.dense) initializer_range / sqrt(2 · layers), the classifier hidden_size^-0.5
+  initStd(cfg, name) {
+    const cutoff = 2;
+    if (name === 'classifier.weight') return { std: cfg.hidden_size ** -0.5, cutoff };
+    if (/\.(attn\.Wo|mlp\.Wo)\.weight$/.test(name) || name === 'head.dense.weight') return { std: cfg.initializer_range / Math.sqrt(2 * cfg.num_hidden_layers), cutoff };
+    return { std: cfg.initializer_range, cutoff };
+  },
   configOut(body) {
     const { hidden_act, layer_norm_eps, hidden_dropout_prob: _h, attention_probs_dropout_prob: _a, type_vocab_size: _t, position_embedding_type: _p, modernbert: m0, ...others } = body;
     const m = m0 as ModernBertFields;

@@ -47,6 +47,9 @@ export interface FamilyDecl {
   nsp: { dense: Dense; arch: string } | null;
   /** replaced-token detection (ElectraForPreTraining's discriminator_predictions): dense, hidden_act, one logit per token */
   rtd: { dense: Dense; prediction: Dense } | null;
+  /** the standard deviation a freshly initialised weight (init 'normal') is drawn with and the cutoff (in standard deviations) it is
+   *  truncated at, where the family's _init_weights differs from BERT's N(0, initializer_range) (ModernBERT); absent: BERT's */
+  initStd?(cfg: { hidden_size: number; num_hidden_layers: number; initializer_range: number }, name: string): { std: number; cutoff: number };
   /** ModernBERT's pre-norm layer (families/modernbert.ts) in place of BERT's post-LN one (`layer`); null for BERT's relatives */
   modern: ModernNames | null;
   /** the embeddings' width when config.json does not give embedding_size (ELECTRA's 128); absent: the family has no
