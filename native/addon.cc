@@ -187,6 +187,9 @@ OP(AttnSoftmaxBackward) { Reader s(info, "attnSoftmaxBackward"); s.i = 3; int64_
 OP(AttnSoftmaxWindow) { Reader s(info, "attnSoftmaxWindow"); s.i = 3; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"); double sc = s.num("scale"); int64_t half = s.int_("half");
   Reader r(info, "attnSoftmaxWindow"); int64_t n = s.prod({B, H, S, S}); float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", s.prod({B, S}));
   jb::K().attnSoftmaxWindow(P, x, m, B, H, S, (float)sc, half); return info.Env().Undefined(); }
+OP(AttnBlocked) { Reader s(info, "attnBlocked"); s.i = 5; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"), dh = s.int_("dh"); double sc = s.num("scale"); int64_t half = s.int_("half");
+  Reader r(info, "attnBlocked"); int64_t n = s.prod({B, H, S, dh}); float* o = r.f32("ctx", n); float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n);
+  float* m = r.f32("maskAdd", s.prod({B, S})); jb::K().attnBlocked(o, q, k, v, m, B, H, S, dh, (float)sc, half); return info.Env().Undefined(); }
 OP(RopeApply) { Reader s(info, "ropeApply"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"), dh = s.int_("dh"); bool conj = s.flag("conjugate");
   if (dh % 2) s.fail("dh must be even");
   Reader r(info, "ropeApply"); float* x = r.f32("x", s.prod({rows, S, dh})); float* c = r.f32("cos", s.prod({S, dh / 2})); float* sn = r.f32("sin", s.prod({S, dh / 2}));
@@ -249,7 +252,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("splitHeads", SplitHeads); EXPORT("mergeHeads3", MergeHeads3);
   EXPORT("headsToRows", HeadsToRows); EXPORT("rowsToHeads", RowsToHeads);
   EXPORT("attnSoftmaxForward", AttnSoftmaxForward); EXPORT("attnSoftmaxBackward", AttnSoftmaxBackward); EXPORT("attnSoftmaxShared", AttnSoftmaxShared);
-  EXPORT("attnSoftmaxWindow", AttnSoftmaxWindow); EXPORT("ropeApply", RopeApply); EXPORT("gegluForward", GegluForward); EXPORT("gegluBackward", GegluBackward);
+  EXPORT("attnSoftmaxWindow", AttnSoftmaxWindow); EXPORT("ropeApply", RopeApply); EXPORT("attnBlocked", AttnBlocked); EXPORT("gegluForward", GegluForward); EXPORT("gegluBackward", GegluBackward);
   EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);

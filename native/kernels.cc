@@ -437,6 +437,71 @@ void attnSoftmaxWindow(float* P, const float* scores, const float* maskAdd, int6
       }
 }
 
+void attnBlocked(float* ctx, const float* q, const float* k, const float* v, const float* maskAdd, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half) {
+  const int64_t TQ = 16, TK = 128, BH = B * H, nq = (S + TQ - 1) / TQ;
+  // k transposed per (b, h) to [dh, S], so that a row of scores accumulates over contiguous keys
+  std::vector<float> kT((size_t)(BH * S * dh));
+#pragma omp parallel for schedule(static)
+  for (int64_t bh = 0; bh < BH; bh++)
+    for (int64_t j = 0; j < S; j++)
+      for (int64_t d = 0; d < dh; d++) kT[(size_t)((bh * dh + d) * S + j)] = k[(bh * S + j) * dh + d];
+#pragma omp parallel
+  {
+    std::vector<float> sb((size_t)(TQ * TK)), acc((size_t)(TQ * dh)), mr(TQ), lr(TQ);
+#pragma omp for collapse(2) schedule(dynamic)
+    for (int64_t bh = 0; bh < BH; bh++)
+      for (int64_t t = 0; t < nq; t++) {
+        const int64_t b = bh / H, i0 = t * TQ, i1 = i0 + TQ < S ? i0 + TQ : S;
+        const int64_t jlo = i0 - half > 0 ? i0 - half : 0, jhi = i1 - 1 + half + 1 < S ? i1 + half : S;
+        const float* madd = maskAdd + b * S;
+        const float* kt = kT.data() + bh * dh * S;
+        const float* vb = v + bh * S * dh;
+        for (int64_t ii = 0; ii < i1 - i0; ii++) { mr[ii] = -INFINITY; lr[ii] = 0; }
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t j0 = jlo; j0 < jhi; j0 += TK) {
+          const int64_t n = j0 + TK < jhi ? TK : jhi - j0;
+          for (int64_t ii = 0; ii < i1 - i0; ii++) {
+            const int64_t i = i0 + ii;
+            // this row's keys in the tile that lie inside its window
+            const int64_t a0 = i - half - j0 > 0 ? i - half - j0 : 0, a1 = i + half + 1 - j0 < n ? i + half + 1 - j0 : n;
+            if (a0 >= a1) continue;
+            float* sr = sb.data() + ii * TK;
+            const float* qi = q + (bh * S + i) * dh;
+            for (int64_t j = a0; j < a1; j++) sr[j] = 0;
+            for (int64_t d = 0; d < dh; d++) {
+              const float qd = qi[d];
+              const float* kd = kt + d * S + j0;
+#pragma omp simd
+              for (int64_t j = a0; j < a1; j++) sr[j] += qd * kd[j];
+            }
+            float mx = -INFINITY;
+            for (int64_t j = a0; j < a1; j++) { float x = sr[j] * scale + madd[j0 + j]; sr[j] = x; mx = x > mx ? x : mx; }
+            const float mnew = mr[ii] > mx ? mr[ii] : mx, corr = fexp(mr[ii] - mnew);
+            float sum = 0;
+#pragma omp simd reduction(+ : sum)
+            for (int64_t j = a0; j < a1; j++) { float e = fexp(sr[j] - mnew); sr[j] = e; sum += e; }
+            lr[ii] = lr[ii] * corr + sum;
+            mr[ii] = mnew;
+            float* ai = acc.data() + ii * dh;
+            if (corr != 1.0f)
+              for (int64_t d = 0; d < dh; d++) ai[d] *= corr;
+            for (int64_t j = a0; j < a1; j++) {
+              const float p = sr[j];
+              const float* vj = vb + (j0 + j) * dh;
+#pragma omp simd
+              for (int64_t d = 0; d < dh; d++) ai[d] += p * vj[d];
+            }
+          }
+        }
+        for (int64_t ii = 0; ii < i1 - i0; ii++) {
+          const float inv = 1.0f / lr[ii];
+          float* o = ctx + (bh * S + i0 + ii) * dh;
+          for (int64_t d = 0; d < dh; d++) o[d] = acc[ii * dh + d] * inv;
+        }
+      }
+  }
+}
+
 void ropeApply(float* x, const float* cosT, const float* sinT, int64_t rows, int64_t S, int64_t dh, bool conjugate) {
   const int64_t h2 = dh / 2;
   const float sg = conjugate ? -1.0f : 1.0f;

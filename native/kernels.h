@@ -84,6 +84,10 @@ size_t matmulCacheSize();
   /* sliding-window attention (ModernBERT's local layers): attnSoftmaxForward where key j is visible to query i */ \
   /* only when |i - j| <= half; P is exactly 0 outside the band (HF masks it with the dtype's minimum) */ \
   X(void, attnSoftmaxWindow, (float* P, const float* scores, const float* maskAdd, int64_t B, int64_t H, int64_t S, float scale, int64_t half)) \
+  /* attention without the S x S matrix (inference): ctx[b, h, i] = sum_j softmax_j(q_i . k_j * scale + maskAdd[b, j]) v_j over */ \
+  /* the keys with |i - j| <= half (half >= S: every key), by tiles of queries x keys with a running max and sum */ \
+  /* (flash-attention's recurrence); q, k, v, ctx [B, H, S, dh]; a local layer's cost grows with S * half, not S^2 */ \
+  X(void, attnBlocked, (float* ctx, const float* q, const float* k, const float* v, const float* maskAdd, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half)) \
   /* rotary position embedding in place on x[rows, S, dh] (head-split q or k), half-rotation form (GPT-NeoX, HF's */ \
   /* rotate_half): x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin with cos, sin [S, dh/2]; conjugate: sin -> -sin */ \
   /* (the backward is the rotation by the opposite angle) */ \

@@ -88,7 +88,7 @@ export function runBench(o: BenchOptions): BenchResult {
   const labels = Int32Array.from({ length: o.batch }, () => rng.int(2));
   const opt = new AdamW(model, K, { lr: 1e-5 });
   const step = (i: number) => {
-    if (o.mode === 'infer') { model.forward(batch, { train: false }); return; }
+    if (o.mode === 'infer') { model.forward(batch, { train: false, grad: false }); return; }
     model.forward(batch, { train: true, seed: i });
     model.loss(labels);
     model.zeroGrads();

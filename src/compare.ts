@@ -92,15 +92,15 @@ export function compare(o: CompareOptions): CompareRow[] {
       const { model, files } = loadBert(dir, { kernels: o.kernels, dtype });
       const builder = new InputBuilder(loadTokenizer(files.dir), Math.min(o.maxSeqLength ?? 128, maxSequenceLength(model.cfg)));
       const feats = evalPairs.map((e) => builder.features(e.textA, e.textB));
-      model.forward(padBatch(feats.slice(0, 2), builder.pad)); // warm-up
+      model.forward(padBatch(feats.slice(0, 2), builder.pad), { grad: false }); // warm-up
       let t0 = performance.now();
-      for (const f of feats) model.forward(padBatch([f], builder.pad));
+      for (const f of feats) model.forward(padBatch([f], builder.pad), { grad: false });
       const pairMs = ms(t0) / feats.length;
       // ranking without a cache: one full pass per candidate, batched; timed on a sample and scaled to 10,000
       const n = o.crossRankSample ?? 320, q = data.eval[0]!;
       const cands = Array.from({ length: n }, (_, i) => data.eval[i % data.eval.length]!.textB ?? data.eval[i % data.eval.length]!.textA);
       t0 = performance.now();
-      for (let s = 0; s < n; s += 32) model.forward(padBatch(cands.slice(s, s + 32).map((b) => builder.features(q.textA, b)), builder.pad));
+      for (let s = 0; s < n; s += 32) model.forward(padBatch(cands.slice(s, s + 32).map((b) => builder.features(q.textA, b)), builder.pad), { grad: false });
       rows.push({ ...base, pair_ms: pairMs, rank10k_ms: (ms(t0) / n) * 10000, cache_bytes_per_text: 0, cache_file_bytes: null, rank10k_measured_pairs: n, recall_at_10: null, mrr: null, ranking_queries: 0 });
     } else {
       const cachePath = join(dir, 'cache.jabc');

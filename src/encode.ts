@@ -134,7 +134,7 @@ export function encodeFile(o: EncodeOptions): { lines: number } {
         batch.tokenTypeIds.set(r.tt, b * S);
         batch.attentionMask.set(r.mask.map((m) => (m ? 1 : 0)), b * S);
       });
-      const out = model.forward(batch, { train: false });
+      const out = model.forward(batch, { train: false, grad: false });
       let text = '';
       part.forEach((r, b) => {
         const rec: Record<string, unknown> = { pooled_output: Array.from(out.pooledOutput.subarray(b * D, b * D + D), round) };

@@ -119,12 +119,33 @@ test('unpadded (the real tokens packed, HF\'s flash-attention layout) and padded
 test('rotary positions past 4,096: a 4,200-token row matches the twin at positions 0 … 4,199 (hidden states 1e-4 relative, mean-pooled logits)', () => {
   const dir = join(FIX, 'parity-modernbert-long'), ref = reference(dir);
   const { model } = loadBert(dir, { kernels: nativeKernels() });
-  const out = model.forward(ref.batch);
-  const D = model.cfg.hidden_size, pos = Array.from(toFloat64(ref.get('positions'))), want = toFloat64(ref.get('sequence_output'));
-  const got = new Float64Array(pos.length * D);
-  pos.forEach((p, r) => got.set(out.sequenceOutput.subarray(p * D, p * D + D), r * D));
-  check('hidden states at chosen positions', got, want, 1e-4);
-  check('logits', out.logits!, toFloat64(ref.get('logits')), 1e-4);
+  // materialised (grad kept) and blocked (inference: no S×S matrix)
+  for (const grad of [true, false]) {
+    const out = model.forward(ref.batch, { grad });
+    const D = model.cfg.hidden_size, pos = Array.from(toFloat64(ref.get('positions'))), want = toFloat64(ref.get('sequence_output'));
+    const got = new Float64Array(pos.length * D);
+    pos.forEach((p, r) => got.set(out.sequenceOutput.subarray(p * D, p * D + D), r * D));
+    check(`hidden states at chosen positions (grad ${grad})`, got, want, 1e-4);
+    check(`logits (grad ${grad})`, out.logits!, toFloat64(ref.get('logits')), 1e-4);
+  }
+});
+
+test('inference forward (grad: false) runs the blocked attention: the same logits and states as the materialised one, padded and unpadded; backward after it and train with it are refused', () => {
+  for (const name of ['parity-modernbert', 'parity-modernbert-bias']) {
+    const dir = join(FIX, name), ref = reference(dir);
+    for (const unpad of [false, true]) {
+      const { model } = loadBert(dir, { kernels: nativeKernels() });
+      model.unpad = unpad;
+      const a = model.forward(ref.batch), la = a.logits!.slice(), sa = a.sequenceOutput.slice();
+      const b = model.forward(ref.batch, { grad: false });
+      // the two differ by f32 reassociation (running against two-pass softmax): within the PyTorch parity bound
+      assert.ok(maxRelErr(b.logits!, la, 1e-2) < 1e-4, `${name} unpad=${unpad} logits`);
+      const mask = ref.batch.attentionMask, D = model.cfg.hidden_size;
+      for (let i = 0; i < mask.length; i++) if (mask[i]) assert.ok(maxRelErr(b.sequenceOutput.subarray(i * D, i * D + D), sa.subarray(i * D, i * D + D), 1e-2) < 1e-4);
+      assert.throws(() => model.backward({ labels: ref.labels }), /backward\(\) needs a forward\(\) that kept its activations/);
+      assert.throws(() => model.forward(ref.batch, { train: true, grad: false }), /train needs the activations/);
+    }
+  }
 });
 
 test('ModernBERT config: ModernBertConfig\'s keys and defaults read; a missing or absurd window, rope or pooling field is one line naming it', () => {

@@ -264,6 +264,27 @@ export const refKernels: Kernels = {
       for (let j = 0; j < S; j++) P[o + j] = j >= lo && j < hi ? Math.exp(x(j) - mx) / sum : 0;
     }
   },
+  attnBlocked(ctx, q, k, v, maskAdd, B, H, S, dh, scale, half) {
+    // the plain two-pass softmax over each query's visible keys (what the native tiles compute with a running max)
+    const p = new Float64Array(S);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
+      const o = (b * H + h) * S, lo = Math.max(0, i - half), hi = Math.min(S, i + half + 1);
+      let mx = -Infinity;
+      for (let j = lo; j < hi; j++) {
+        let dot = 0;
+        for (let d = 0; d < dh; d++) dot += q[(o + i) * dh + d]! * k[(o + j) * dh + d]!;
+        p[j] = dot * scale + maskAdd[b * S + j]!;
+        mx = Math.max(mx, p[j]!);
+      }
+      let sum = 0;
+      for (let j = lo; j < hi; j++) { p[j] = Math.exp(p[j]! - mx); sum += p[j]!; }
+      for (let d = 0; d < dh; d++) {
+        let acc = 0;
+        for (let j = lo; j < hi; j++) acc += p[j]! * v[(o + j) * dh + d]!;
+        ctx[(o + i) * dh + d] = acc / sum;
+      }
+    }
+  },
   ropeApply(x, cos, sin, rows, S, dh, conjugate) {
     const h2 = dh / 2, sg = conjugate ? -1 : 1;
     for (let r = 0; r < rows; r++) for (let s = 0; s < S; s++) {

@@ -22,7 +22,7 @@ export function embedTexts(model: Bert, builder: InputBuilder, texts: string[], 
   for (let s = 0; s < order.length; s += batchSize) {
     const idx = order.slice(s, s + batchSize);
     const batch = builder.batch(idx.map((i) => feats[i]!));
-    const r = model.forward(batch);
+    const r = model.forward(batch, { grad: false });
     idx.forEach((i, b) => {
       const v = new Float64Array(D);
       if (pooling === 'pooled') for (let d = 0; d < D; d++) v[d] = r.pooledOutput[b * D + d]!;

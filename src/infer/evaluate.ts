@@ -45,7 +45,7 @@ export function evaluateBatches(n: number, lengthOf: (i: number) => number, C: n
 
 /** a task model's probabilities, predictions and loss for every example (labels: -1 or null = none) */
 export function evaluate(tm: TaskModel, x: TaskInputs, labels: Int32Array | null, batchSize: number, padId = 0): EvalResult {
-  return evaluateBatches(x.a.length, (i) => inputLength(x, i), tm.C, labels, batchSize, (idx, y) => tm.loss(tm.logits(x, idx, padId), y));
+  return evaluateBatches(x.a.length, (i) => inputLength(x, i), tm.C, labels, batchSize, (idx, y) => tm.loss(tm.logits(x, idx, padId, { grad: false }), y));
 }
 /** every example's C logits [n, C], in order, from batches of similar length */
 export function logitBatches(n: number, lengthOf: (i: number) => number, C: number, batchSize: number, run: (idx: number[]) => F32): Float32Array {
@@ -60,7 +60,7 @@ export function logitBatches(n: number, lengthOf: (i: number) => number, C: numb
 
 /** a task model's logits for every example [n, C], in order */
 export function evaluateLogits(tm: TaskModel, x: TaskInputs, batchSize: number, padId = 0): Float32Array {
-  return logitBatches(x.a.length, (i) => inputLength(x, i), tm.C, batchSize, (idx) => tm.logits(x, idx, padId));
+  return logitBatches(x.a.length, (i) => inputLength(x, i), tm.C, batchSize, (idx) => tm.logits(x, idx, padId, { grad: false }));
 }
 
 /** a regressor's score per example in order; with targets, the mean squared error too */

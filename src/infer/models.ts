@@ -126,7 +126,7 @@ export class TextClassifier {
     if (this.nsp) {
       const feats = inputs.map((r) => this.builder.features(r.text, r.textB));
       return evaluateBatches(feats.length, (i) => feats[i]!.inputIds.length, 2, null, batchSize, (idx) => {
-        this.model.forward(padBatch(idx.map((i) => feats[i]!), this.builder.pad));
+        this.model.forward(padBatch(idx.map((i) => feats[i]!), this.builder.pad), { grad: false });
         return { loss: NaN, probs: this.model.nspProbs() };
       });
     }

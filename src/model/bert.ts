@@ -71,6 +71,14 @@ interface Refs {
   word: Ref; pos: Ref | null; type: Ref | null; embLnW: Ref; embLnB: Ref; projW: Ref | null; projB: Ref | null; poolW: Ref; poolB: Ref; layers: LayerRefs[];
 }
 
+export interface ForwardOptions {
+  /** dropout on, with masks drawn from `seed` */
+  train?: boolean;
+  seed?: number;
+  /** keep what backward reads (default true); false (inference only): ModernBERT's attention then runs blocked, never holding an S×S matrix */
+  grad?: boolean;
+}
+
 export interface BertOptions {
   kernels: Kernels;
   dtype?: DType;
@@ -307,10 +315,12 @@ export class Bert {
    * Forward pass. train=true turns dropout on with masks drawn from `seed`
    * (one sub-seed per dropout site) and keeps what backward needs.
    */
-  forward(batch: Batch, opts: { train?: boolean; seed?: number } = {}): ForwardResult {
+  forward(batch: Batch, opts: ForwardOptions = {}): ForwardResult {
     this.checkBatch(batch);
     this.syncBf16();
     const train = opts.train ?? false;
+    if (train && opts.grad === false) throw new Error('forward: train needs the activations a backward reads (grad: false is for inference)');
+    this.gradKept = opts.grad ?? true;
     const rng = new Rng(opts.seed ?? 0);
     const seeds: number[] = [];
     const drop = (name: DropSite, x: F32, p: number): F32 => {
@@ -321,7 +331,7 @@ export class Bert {
       this.K.dropoutForward(out, this.ws.u8(`${name}.mask`, x.length), x, x.length, p, s);
       return out;
     };
-    if (this.MR) return this.forwardModern(batch, train, drop, seeds);
+    if (this.MR) return this.forwardModern(batch, train, drop, seeds, !this.gradKept);
     const K = this.K, ws = this.ws, cfg = this.cfg, R = this.R!;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
@@ -444,13 +454,15 @@ export class Bert {
    * of them, padding masked) or unpadded as HF runs it with flash-attention (only the real tokens, packed: sequence b at rows off[b]
    * … off[b] + len[b]), so that the dense layers cost what the real tokens cost. pOff[b]: where b's attention probabilities start.
    */
+  /** whether the last forward kept what backward reads */
+  private gradKept = true;
   private seg = { unpadded: false, T: 0, off: [] as number[], len: [] as number[], pOff: [] as number[] };
   /** ModernBERT only: run unpadded when the batch has padding and every row's mask is a prefix (ja-bert's inputs are); false: always padded */
   unpad = true;
 
   /** ModernBERT's forward (families/modernbert.ts): embeddings and norm, pre-norm layers with rotary attention (sliding-window on
    *  local layers) and GeGLU, final_norm, then the head on the first token or the mean of the real tokens */
-  private forwardModern(batch: Batch, train: boolean, drop: (name: DropSite, x: F32, p: number) => F32, seeds: number[]): ForwardResult {
+  private forwardModern(batch: Batch, train: boolean, drop: (name: DropSite, x: F32, p: number) => F32, seeds: number[], blocked: boolean): ForwardResult {
     const K = this.K, ws = this.ws, cfg = this.cfg, M = this.MR!, m = cfg.modernbert!;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
@@ -496,25 +508,32 @@ export class Bert {
       }
       A.an = inp;
       const qkv = this.linear(a('qkv', T * 3 * D), inp, L.qkvW, L.qkvB, T, 3 * D, D, dt);
-      const q = a('q', T * D), k = a('k', T * D), v = a('v', T * D), P = a('P', PT);
+      const q = a('q', T * D), k = a('k', T * D), v = a('v', T * D), P = blocked ? a('P', 0) : a('P', PT);
       const r = this.rope(L.theta, S, dh);
       // per sequence (one call for all when padded): heads, rotary q and k, scores, softmax over the visible keys
       const groups = unpadded ? B : 1;
+      const ctx = a('ctx', T * D);
       for (let g = 0; g < groups; g++) {
         const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D;
         const qg = q.subarray(o, o + n), kg = k.subarray(o, o + n);
         K.splitHeads(qg, kg, v.subarray(o, o + n), qkv.subarray(3 * o, 3 * o + 3 * n), Bc, Sc, H, dh);
         K.ropeApply(qg, r.cos, r.sin, Bc * H, Sc, dh, false);
         K.ropeApply(kg, r.cos, r.sin, Bc * H, Sc, dh, false);
+        if (blocked) {
+          // inference: tiles with a running softmax, never the S×S matrix; a local layer reads only its band
+          const ctxh = ws.f32('ctxh', n);
+          K.attnBlocked(ctxh, qg, kg, v.subarray(o, o + n), maskAdd.subarray(0, Bc * Sc), Bc, H, Sc, dh, scale, L.local ? half : Sc);
+          K.headsToRows(ctx.subarray(o, o + n), ctxh, Bc, Sc, H, dh);
+          continue;
+        }
         const np = Bc * H * Sc * Sc, Pg = P.subarray(pOff[g]!, pOff[g]! + np), scores = ws.f32('scores', np);
         K.matmul(scores, qg, kg, null, Bc * H, Sc, Sc, dh, false, true, false, dt);
         const madd = maskAdd.subarray(0, Bc * Sc);
         if (L.local) K.attnSoftmaxWindow(Pg, scores, madd, Bc, H, Sc, scale, half);
         else K.attnSoftmaxForward(Pg, scores, madd, Bc, H, Sc, scale);
       }
-      const Pd = drop(`l${l}.Pd`, P, pA);
-      const ctx = a('ctx', T * D);
-      for (let g = 0; g < groups; g++) {
+      const Pd = blocked ? P : drop(`l${l}.Pd`, P, pA);
+      for (let g = 0; g < groups && !blocked; g++) {
         const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
         const ctxh = ws.f32('ctxh', n);
         K.matmul(ctxh, Pd.subarray(pOff[g]!, pOff[g]! + np), v.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, false, false, false, dt);
@@ -597,6 +616,7 @@ export class Bert {
    */
   backward(opts: { labels?: Int32Array; dLoss?: number; dPooled?: F32; dSequence?: F32; dLogits?: F32 } = {}): void {
     if (!this.last) throw new Error('backward() needs a forward() first');
+    if (!this.gradKept) throw new Error('backward() needs a forward() that kept its activations (this one ran with grad: false)');
     this.ensureGrads();
     const K = this.K, ws = this.ws, cfg = this.cfg;
     const { batch, train, acts } = this.last;

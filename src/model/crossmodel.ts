@@ -4,7 +4,7 @@
  */
 import type { F32 } from '../core/kernels.js';
 import { type InputBuilder, padBatch } from '../tokenize/inputs.js';
-import type { Bert } from './bert.js';
+import type { Bert, ForwardOptions } from './bert.js';
 import { PairModel } from './pairmodel.js';
 import type { TaskInputs, TaskModel, TextPair } from './taskmodel.js';
 
@@ -22,7 +22,7 @@ export class CrossModel implements TaskModel {
     return { a: examples.map((e) => builder.features(e.textA, e.textB)) };
   }
 
-  logits(x: TaskInputs, idx: readonly number[], padId: number, opts: { train?: boolean; seed?: number } = {}): F32 {
+  logits(x: TaskInputs, idx: readonly number[], padId: number, opts: ForwardOptions = {}): F32 {
     const batch = padBatch(idx.map((i) => x.a[i]!), padId);
     this.tokens = batch.B * batch.S;
     return this.bert.forward(batch, opts).logits!;

@@ -7,7 +7,7 @@ import type { F32 } from '../core/kernels.js';
 import { DataError } from '../data/processors.js';
 import type { Features, InputBuilder } from '../tokenize/inputs.js';
 import { padBatch } from '../tokenize/inputs.js';
-import type { Bert } from './bert.js';
+import type { Bert, ForwardOptions } from './bert.js';
 import { PairHead, type BRep, type Side } from './heads/index.js';
 import type { PairInputs, TaskInputs, TaskModel, TextPair } from './taskmodel.js';
 
@@ -32,14 +32,14 @@ export class PairModel implements TaskModel {
   get sideLength(): number { return this.bert.cfg.pair_head!.side_length; }
 
   /** encode texts (features of single texts) padded to S (default: their longest) -> a Side */
-  encode(rows: Features[], padId: number, opts: { train?: boolean; seed?: number; S?: number } = {}): Side {
+  encode(rows: Features[], padId: number, opts: ForwardOptions & { S?: number } = {}): Side {
     const batch = padBatch(rows, padId, opts.S);
-    const r = this.bert.forward(batch, { train: opts.train, seed: opts.seed });
+    const r = this.bert.forward(batch, { train: opts.train, seed: opts.seed, grad: opts.grad });
     return { P: batch.B, S: batch.S, x: r.sequenceOutput, mask: batch.attentionMask, pooled: r.pooledOutput };
   }
 
   /** encode P pairs' two sides in one batch (A's rows, then B's) */
-  sides(a: Features[], b: Features[], padId: number, opts: { train?: boolean; seed?: number } = {}): { a: Side; b: Side } {
+  sides(a: Features[], b: Features[], padId: number, opts: ForwardOptions = {}): { a: Side; b: Side } {
     const P = a.length;
     if (b.length !== P) throw new Error(`pair batch: ${P} A rows, ${b.length} B rows`);
     const both = this.encode([...a, ...b], padId, opts);
@@ -60,13 +60,13 @@ export class PairModel implements TaskModel {
     return { a, b };
   }
 
-  logits(x: TaskInputs, idx: readonly number[], padId: number, opts: { train?: boolean; seed?: number } = {}): F32 {
+  logits(x: TaskInputs, idx: readonly number[], padId: number, opts: ForwardOptions = {}): F32 {
     if (!x.b) throw new Error('a pair head reads two sides per example; these inputs have one');
     return this.forward(idx.map((i) => x.a[i]!), idx.map((i) => x.b![i]!), padId, opts);
   }
 
   /** forward over P pairs; returns logits [P, C] */
-  forward(a: Features[], b: Features[], padId: number, opts: { train?: boolean; seed?: number } = {}): F32 {
+  forward(a: Features[], b: Features[], padId: number, opts: ForwardOptions = {}): F32 {
     const s = this.sides(a, b, padId, opts);
     return this.head.forward(s.a, s.b);
   }
@@ -108,6 +108,6 @@ export class PairModel implements TaskModel {
 
   /** cacheable B representations of texts, each padded to the side length */
   bReps(rows: Features[], padId: number): BRep {
-    return this.head.bRep(this.encode(rows, padId, { S: this.sideLength }));
+    return this.head.bRep(this.encode(rows, padId, { S: this.sideLength, grad: false }));
   }
 }

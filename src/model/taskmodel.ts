@@ -7,7 +7,7 @@
  */
 import type { F32 } from '../core/kernels.js';
 import type { Features, InputBuilder } from '../tokenize/inputs.js';
-import type { Bert } from './bert.js';
+import type { Bert, ForwardOptions } from './bert.js';
 
 /**
  * A set of examples as a task model reads them: `a` holds one input per example (the cross-encoder's joint input, a
@@ -30,7 +30,7 @@ export interface TaskModel {
   /** the examples' inputs (DataError: a pair head given an example with no text B) */
   inputs(builder: InputBuilder, examples: readonly TextPair[], source: string): TaskInputs;
   /** forward over the examples `idx` of x (padded to their longest); logits [idx.length, C] */
-  logits(x: TaskInputs, idx: readonly number[], padId: number, opts?: { train?: boolean; seed?: number }): F32;
+  logits(x: TaskInputs, idx: readonly number[], padId: number, opts?: ForwardOptions): F32;
   /** mean cross-entropy of the last forward's logits (labels -1: no label); keeps the probabilities for backward */
   loss(logits: F32, labels: Int32Array): { loss: number; probs: F32 };
   /** backward of the last forward: plain cross-entropy's gradient scaled by dLoss, or `dLogits`, the gradient a loss of the logits gives */
