@@ -30,6 +30,26 @@ export interface BenchOptions {
   warmup: number;
   /** time every kernel call of the timed steps and report the milliseconds per step by kind of operation (core/profile.ts) */
   breakdown?: boolean;
+  /** the encoder family (default bert); modernbert: a random ModernBERT of this width (no biases, exact GELU, cls pooling) */
+  family?: 'bert' | 'modernbert';
+  /** ModernBERT: local_attention (the window) and global_attn_every_n_layers */
+  window?: number;
+  every?: number;
+  /** row lengths drawn from [16, seq] (mixedLengths), padded; tokens/s counts the real tokens */
+  mixed?: boolean;
+  /** ModernBERT: run unpadded (default) or padded */
+  unpad?: boolean;
+}
+
+/** a length-mixed batch's row lengths, 16 + ⌊u · (seq − 15)⌋ with u from a 32-bit LCG (bench/torch_modernbert.py draws the same) */
+export function mixedLengths(batch: number, seq: number, seed = 7): number[] {
+  const out: number[] = [];
+  let x = seed;
+  for (let b = 0; b < batch; b++) {
+    x = (x * 1664525 + 1013904223) % 4294967296;
+    out.push(16 + Math.floor((x * (seq - 15)) / 4294967296));
+  }
+  return out;
 }
 
 export interface BenchResult {
@@ -72,18 +92,20 @@ export function runBench(o: BenchOptions): BenchResult {
   const dtype = resolveDtype(o.dtype, native);
   const profile = o.breakdown ? profileKernels(native) : null;
   const K = profile?.kernels ?? native;
-  const cfg = makeConfig({
-    vocab_size: o.vocab, hidden_size: o.hidden, num_hidden_layers: o.layers, num_attention_heads: o.heads,
-    intermediate_size: o.intermediate, max_position_embeddings: Math.max(512, o.seq), labels: ['0', '1'],
-  }, 'bench');
+  const shape = { vocab_size: o.vocab, hidden_size: o.hidden, num_hidden_layers: o.layers, num_attention_heads: o.heads, intermediate_size: o.intermediate, labels: ['0', '1'] };
+  const cfg = makeConfig(o.family === 'modernbert'
+    ? { ...shape, model_type: 'modernbert', max_position_embeddings: Math.max(8192, o.seq), local_attention: o.window ?? 128, global_attn_every_n_layers: o.every ?? 3 }
+    : { ...shape, max_position_embeddings: Math.max(512, o.seq) }, 'bench');
   const model = new Bert(cfg, { kernels: K, dtype, seed: 1 });
+  if (o.unpad !== undefined) model.unpad = o.unpad;
   const rng = new Rng(2);
-  const n = o.batch * o.seq;
+  const lens = o.mixed ? mixedLengths(o.batch, o.seq) : new Array<number>(o.batch).fill(o.seq);
+  const n = o.batch * o.seq, real = lens.reduce((x, y) => x + y, 0);
   const batch: Batch = {
     B: o.batch, S: o.seq,
     inputIds: Int32Array.from({ length: n }, () => rng.int(o.vocab)),
     tokenTypeIds: Int32Array.from({ length: n }, (_, i) => (i % o.seq < o.seq / 2 ? 0 : 1)),
-    attentionMask: new Uint8Array(n).fill(1),
+    attentionMask: Uint8Array.from({ length: n }, (_, i) => (i % o.seq < lens[Math.floor(i / o.seq)]! ? 1 : 0)),
   };
   const labels = Int32Array.from({ length: o.batch }, () => rng.int(2));
   const opt = new AdamW(model, K, { lr: 1e-5 });
@@ -103,7 +125,7 @@ export function runBench(o: BenchOptions): BenchResult {
   const info = engineInfo();
   const result: BenchResult = {
     engine: 'ja-bert', mode: o.mode, dtype, layers: o.layers, hidden: o.hidden, seq: o.seq, batch: o.batch,
-    steps: o.steps, seconds, steps_per_s: o.steps / seconds, tokens_per_s: (o.steps * n) / seconds,
+    steps: o.steps, seconds, steps_per_s: o.steps / seconds, tokens_per_s: (o.steps * real) / seconds, real_tokens: real,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024, threads: info.threads, isa: info.isa, kernels: info.kernels, onednn: info.onednn,
   };
   if (profile) {
@@ -129,7 +151,7 @@ export function runBench(o: BenchOptions): BenchResult {
  * result names the kernel it ran).
  */
 export function runTorchBench(o: BenchOptions, threads: number, dtype: DType = nativeKernels().autoDtype): BenchResult {
-  const script = join(packageRoot(), 'bench', 'torch_bert.py');
+  const script = join(packageRoot(), 'bench', o.family === 'modernbert' ? 'torch_modernbert.py' : 'torch_bert.py');
   const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const info = engineInfo();
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -143,7 +165,8 @@ export function runTorchBench(o: BenchOptions, threads: number, dtype: DType = n
   }
   const args = [script, '--mode', o.mode, '--dtype', dtype, '--layers', String(o.layers), '--hidden', String(o.hidden),
     '--heads', String(o.heads), '--intermediate', String(o.intermediate), '--vocab', String(o.vocab), '--seq', String(o.seq),
-    '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(threads)];
+    '--batch', String(o.batch), '--steps', String(o.steps), '--warmup', String(o.warmup), '--threads', String(threads),
+    ...(o.family === 'modernbert' ? ['--every', String(o.every ?? 3), '--window', String(o.window ?? 128)] : []), ...(o.mixed ? ['--mixed'] : [])];
   const r = spawnSync(py, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
   if (r.status === 3) throw new EngineError(r.stderr.trim());
   if (r.status !== 0) {

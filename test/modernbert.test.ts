@@ -130,7 +130,7 @@ test('rotary positions past 4,096: a 4,200-token row matches the twin at positio
   }
 });
 
-test('inference forward (grad: false) runs the blocked attention: the same logits and states as the materialised one, padded and unpadded; backward after it and train with it are refused', () => {
+test('inference forward (grad: false) keeps nothing for a backward (layers share buffers; past BLOCKED_FROM tokens the attention runs blocked, the 4,200-token test): the same logits and states, padded and unpadded; backward after it and train with it are refused', () => {
   for (const name of ['parity-modernbert', 'parity-modernbert-bias']) {
     const dir = join(FIX, name), ref = reference(dir);
     for (const unpad of [false, true]) {
