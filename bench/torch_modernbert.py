@@ -80,7 +80,7 @@ class ModernBert(nn.Module):
             cos, sin = cs[10000.0 if l % s.every else 160000.0]
             x = layer(x, gmask, smask, cos, sin)
         x = F.layer_norm(x, (D,), s.final_norm, None, 1e-5)
-        return s.cls(F.layer_norm(F.gelu(s.head(x[:, 0])), (D,), s.head_norm, None, 1e-5))
+        return s.cls(F.layer_norm(F.gelu(s.head(x[:, 0])).float(), (D,), s.head_norm, None, 1e-5))
 
 
 def mixed_lengths(batch, seq, seed):

@@ -437,63 +437,136 @@ void attnSoftmaxWindow(float* P, const float* scores, const float* maskAdd, int6
       }
 }
 
+// the widest float vector of this build (GCC's vector extension: a zmm with AVX-512, a ymm with AVX2, an xmm below),
+// so that the partial sums below stay in registers at every ISA level; W = 16 floats are NV of them
+#if defined(__AVX512F__)
+typedef float vf __attribute__((vector_size(64)));
+#elif defined(__AVX__)
+typedef float vf __attribute__((vector_size(32)));
+#else
+typedef float vf __attribute__((vector_size(16)));
+#endif
+
+// attnBlocked's inner work on up to 4 query rows of one tile at a time, so that each key (a column of k transposed)
+// and each value row is loaded once for 4 rows and the partial sums stay in registers: 16 keys x 4 rows of scores,
+// then 16 of dh x 4 rows of the output.
 void attnBlocked(float* ctx, const float* q, const float* k, const float* v, const float* maskAdd, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half) {
   const int64_t TQ = 16, TK = 128, BH = B * H, nq = (S + TQ - 1) / TQ;
-  // k transposed per (b, h) to [dh, S], so that a row of scores accumulates over contiguous keys
-  std::vector<float> kT((size_t)(BH * S * dh));
+  constexpr int64_t W = 16;
+  constexpr int VL = (int)(sizeof(vf) / sizeof(float)), NV = (int)(W / VL);
+  // k packed per (b, h) in chunks of W keys, each chunk [dh, W] (keys past S zero), so that a chunk's scores read
+  // dh * W contiguous floats; tiles start on chunk boundaries
+  const int64_t SC = (S + W - 1) / W;
+  std::vector<float> kC((size_t)(BH * SC * dh * W), 0.0f);
 #pragma omp parallel for schedule(static)
   for (int64_t bh = 0; bh < BH; bh++)
     for (int64_t j = 0; j < S; j++)
-      for (int64_t d = 0; d < dh; d++) kT[(size_t)((bh * dh + d) * S + j)] = k[(bh * S + j) * dh + d];
+      for (int64_t d = 0; d < dh; d++) kC[(size_t)(((bh * SC + j / W) * dh + d) * W + j % W)] = k[(bh * S + j) * dh + d];
+  const bool vec = dh % W == 0;
 #pragma omp parallel
   {
     std::vector<float> sb((size_t)(TQ * TK)), acc((size_t)(TQ * dh)), mr(TQ), lr(TQ);
 #pragma omp for collapse(2) schedule(dynamic)
     for (int64_t bh = 0; bh < BH; bh++)
       for (int64_t t = 0; t < nq; t++) {
-        const int64_t b = bh / H, i0 = t * TQ, i1 = i0 + TQ < S ? i0 + TQ : S;
-        const int64_t jlo = i0 - half > 0 ? i0 - half : 0, jhi = i1 - 1 + half + 1 < S ? i1 + half : S;
+        const int64_t b = bh / H, i0 = t * TQ, i1 = i0 + TQ < S ? i0 + TQ : S, nr = i1 - i0;
+        const int64_t jlo = (i0 - half > 0 ? i0 - half : 0) / W * W, jhi = i1 - 1 + half + 1 < S ? i1 + half : S;
         const float* madd = maskAdd + b * S;
-        const float* kt = kT.data() + bh * dh * S;
+        const float* kc = kC.data() + bh * SC * dh * W;
         const float* vb = v + bh * S * dh;
-        for (int64_t ii = 0; ii < i1 - i0; ii++) { mr[ii] = -INFINITY; lr[ii] = 0; }
+        for (int64_t ii = 0; ii < nr; ii++) { mr[ii] = -INFINITY; lr[ii] = 0; }
         std::fill(acc.begin(), acc.end(), 0.0f);
         for (int64_t j0 = jlo; j0 < jhi; j0 += TK) {
           const int64_t n = j0 + TK < jhi ? TK : jhi - j0;
-          for (int64_t ii = 0; ii < i1 - i0; ii++) {
-            const int64_t i = i0 + ii;
-            // this row's keys in the tile that lie inside its window
-            const int64_t a0 = i - half - j0 > 0 ? i - half - j0 : 0, a1 = i + half + 1 - j0 < n ? i + half + 1 - j0 : n;
-            if (a0 >= a1) continue;
-            float* sr = sb.data() + ii * TK;
-            const float* qi = q + (bh * S + i) * dh;
-            for (int64_t j = a0; j < a1; j++) sr[j] = 0;
-            for (int64_t d = 0; d < dh; d++) {
-              const float qd = qi[d];
-              const float* kd = kt + d * S + j0;
-#pragma omp simd
-              for (int64_t j = a0; j < a1; j++) sr[j] += qd * kd[j];
+          for (int64_t r0 = 0; r0 < nr; r0 += 4) {
+            const int64_t rn = nr - r0 < 4 ? nr - r0 : 4;
+            // the keys of this tile any of the rows sees: [u0, u1)
+            int64_t u0 = n, u1 = 0, lo[4], hi[4];
+            for (int64_t r = 0; r < rn; r++) {
+              const int64_t i = i0 + r0 + r;
+              lo[r] = i - half - j0 > 0 ? i - half - j0 : 0;
+              hi[r] = i + half + 1 - j0 < n ? i + half + 1 - j0 : n;
+              if (lo[r] < u0) u0 = lo[r];
+              if (hi[r] > u1) u1 = hi[r];
             }
-            float mx = -INFINITY;
-            for (int64_t j = a0; j < a1; j++) { float x = sr[j] * scale + madd[j0 + j]; sr[j] = x; mx = x > mx ? x : mx; }
-            const float mnew = mr[ii] > mx ? mr[ii] : mx, corr = fexp(mr[ii] - mnew);
-            float sum = 0;
+            if (u0 >= u1) continue;
+            const float* qr[4];
+            for (int64_t r = 0; r < 4; r++) qr[r] = q + (bh * S + i0 + r0 + (r < rn ? r : 0)) * dh;
+            float* sr[4];
+            for (int64_t r = 0; r < 4; r++) sr[r] = sb.data() + (r0 + (r < rn ? r : 0)) * TK;
+            // scores, 16 keys x 4 rows at a time, from the chunk boundary at or before u0
+            for (int64_t jc = u0 / W * W; jc < u1; jc += W) {
+              vf cv[4][NV] = {};
+              const float* kk = kc + ((j0 + jc) / W) * dh * W;
+              for (int64_t d = 0; d < dh; d++) {
+                const float q0 = qr[0][d], q1 = qr[1][d], q2 = qr[2][d], q3 = qr[3][d];
+                for (int u = 0; u < NV; u++) {
+                  vf kv;
+                  std::memcpy(&kv, kk + d * W + u * VL, sizeof kv);
+                  cv[0][u] += q0 * kv; cv[1][u] += q1 * kv; cv[2][u] += q2 * kv; cv[3][u] += q3 * kv;
+                }
+              }
+              float c0[W], c1[W], c2[W], c3[W];
+              std::memcpy(c0, cv[0], sizeof c0); std::memcpy(c1, cv[1], sizeof c1); std::memcpy(c2, cv[2], sizeof c2); std::memcpy(c3, cv[3], sizeof c3);
+              const int64_t w = u1 - jc < W ? u1 - jc : W;
+              for (int64_t x = jc < u0 ? u0 - jc : 0; x < w; x++) { sr[0][jc + x] = c0[x]; sr[1][jc + x] = c1[x]; sr[2][jc + x] = c2[x]; sr[3][jc + x] = c3[x]; }
+            }
+            // each row's running softmax over its own keys (outside them: probability 0)
+            float pc[4];
+            for (int64_t r = 0; r < rn; r++) {
+              float* row = sr[r];
+              float mx = -INFINITY;
+              for (int64_t j = u0; j < u1; j++) {
+                float x = j >= lo[r] && j < hi[r] ? row[j] * scale + madd[j0 + j] : -INFINITY;
+                row[j] = x;
+                mx = x > mx ? x : mx;
+              }
+              const int64_t ii = r0 + r;
+              if (mx == -INFINITY) { pc[r] = 1.0f; for (int64_t j = u0; j < u1; j++) row[j] = 0; continue; }
+              const float mnew = mr[ii] > mx ? mr[ii] : mx, corr = fexp(mr[ii] - mnew);
+              float sum = 0;
 #pragma omp simd reduction(+ : sum)
-            for (int64_t j = a0; j < a1; j++) { float e = fexp(sr[j] - mnew); sr[j] = e; sum += e; }
-            lr[ii] = lr[ii] * corr + sum;
-            mr[ii] = mnew;
-            float* ai = acc.data() + ii * dh;
-            if (corr != 1.0f)
-              for (int64_t d = 0; d < dh; d++) ai[d] *= corr;
-            for (int64_t j = a0; j < a1; j++) {
-              const float p = sr[j];
-              const float* vj = vb + (j0 + j) * dh;
-#pragma omp simd
-              for (int64_t d = 0; d < dh; d++) ai[d] += p * vj[d];
+              for (int64_t j = u0; j < u1; j++) { float e = fexp(row[j] - mnew); row[j] = e; sum += e; }
+              lr[ii] = lr[ii] * corr + sum;
+              mr[ii] = mnew;
+              pc[r] = corr;
+            }
+            for (int64_t r = rn; r < 4; r++) pc[r] = 1.0f;
+            // out += p . v, 16 of dh x 4 rows at a time (rows past rn: weights 0, results dropped)
+            float* ar[4];
+            for (int64_t r = 0; r < 4; r++) ar[r] = r < rn ? acc.data() + (r0 + r) * dh : nullptr;
+            if (vec) {
+              for (int64_t dc = 0; dc < dh; dc += W) {
+                vf av[4][NV] = {};
+                for (int64_t r = 0; r < rn; r++) {
+                  std::memcpy(av[r], ar[r] + dc, sizeof av[r]);
+                  for (int u = 0; u < NV; u++) av[r][u] *= pc[r];
+                }
+                for (int64_t j = u0; j < u1; j++) {
+                  const float* vj = vb + (j0 + j) * dh + dc;
+                  const float p0 = sr[0][j], p1 = rn > 1 ? sr[1][j] : 0, p2 = rn > 2 ? sr[2][j] : 0, p3 = rn > 3 ? sr[3][j] : 0;
+                  for (int u = 0; u < NV; u++) {
+                    vf vv;
+                    std::memcpy(&vv, vj + u * VL, sizeof vv);
+                    av[0][u] += p0 * vv; av[1][u] += p1 * vv; av[2][u] += p2 * vv; av[3][u] += p3 * vv;
+                  }
+                }
+                for (int64_t r = 0; r < rn; r++) std::memcpy(ar[r] + dc, av[r], sizeof av[r]);
+              }
+            } else {
+              for (int64_t r = 0; r < rn; r++) {
+                float* ai = ar[r];
+                for (int64_t d = 0; d < dh; d++) ai[d] *= pc[r];
+                for (int64_t j = u0; j < u1; j++) {
+                  const float p = sr[r][j];
+                  const float* vj = vb + (j0 + j) * dh;
+                  for (int64_t d = 0; d < dh; d++) ai[d] += p * vj[d];
+                }
+              }
             }
           }
         }
-        for (int64_t ii = 0; ii < i1 - i0; ii++) {
+        for (int64_t ii = 0; ii < nr; ii++) {
           const float inv = 1.0f / lr[ii];
           float* o = ctx + (bh * S + i0 + ii) * dh;
           for (int64_t d = 0; d < dh; d++) o[d] = acc[ii * dh + d] * inv;
