@@ -103,15 +103,24 @@ def main():
     opt = torch.optim.AdamW(m.parameters(), lr=1e-5, eps=1e-6, weight_decay=0.01)
     ac = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if o.dtype == "bf16" else (lambda: torch.autocast("cpu", enabled=False))
 
+    def forward():
+        return m(ids, tt, mask)
+
+    run_and_report(m, forward, y, opt, ac, o, o.batch * o.seq, libs, core)
+
+
+def run_and_report(m, forward, y, opt, ac, o, tokens, libs, core, **extra):
+    """the timed steps both PyTorch twins run: inference (no grad) or a training step (cross-entropy, backward, clip
+    norm 1, AdamW) under `ac`, warm-up steps first; prints the one JSON line (tokens: counted per step)"""
     def step():
         if o.mode == "infer":
             m.eval()
             with torch.no_grad(), ac():
-                m(ids, tt, mask)
+                forward()
             return
         m.train()
         with ac():
-            loss = F.cross_entropy(m(ids, tt, mask).float(), y)
+            loss = F.cross_entropy(forward().float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
@@ -125,10 +134,10 @@ def main():
     sec = time.perf_counter() - t
     print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "mode": o.mode, "dtype": o.dtype, "layers": o.layers,
                       "hidden": o.hidden, "seq": o.seq, "batch": o.batch, "steps": o.steps, "seconds": sec,
-                      "steps_per_s": o.steps / sec, "tokens_per_s": o.steps * o.batch * o.seq / sec,
+                      "steps_per_s": o.steps / sec, "tokens_per_s": o.steps * tokens / sec,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(),
                       "blas": libs, "openblas_core": core, "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
-                      "autocast_bf16": o.dtype == "bf16"}))
+                      "autocast_bf16": o.dtype == "bf16", **extra}))
 
 
 if __name__ == "__main__":

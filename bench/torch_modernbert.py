@@ -11,19 +11,15 @@ head (dense, GELU, norm) on the first token; classifier. No biases, as the publi
 Prints one JSON line.
 """
 import argparse
-import json
-import math
 import os
-import resource
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import blas_in_use  # noqa: E402
+from torch_bert import blas_in_use, run_and_report  # noqa: E402
 
 
 def rotate_half(x):
@@ -117,31 +113,7 @@ def main():
     opt = torch.optim.AdamW(m.parameters(), lr=1e-5, eps=1e-6, weight_decay=0.01)
     ac = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if o.dtype == "bf16" else (lambda: torch.autocast("cpu", enabled=False))
 
-    def step():
-        if o.mode == "infer":
-            m.eval()
-            with torch.no_grad(), ac():
-                m(ids, mask)
-            return
-        m.train()
-        with ac():
-            loss = F.cross_entropy(m(ids, mask).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
-        opt.step()
-
-    for _ in range(o.warmup):
-        step()
-    t = time.perf_counter()
-    for _ in range(o.steps):
-        step()
-    sec = time.perf_counter() - t
-    print(json.dumps({"engine": "pytorch", "torch": torch.__version__, "mode": o.mode, "dtype": o.dtype, "layers": o.layers,
-                      "hidden": o.hidden, "seq": o.seq, "batch": o.batch, "steps": o.steps, "seconds": sec, "steps_per_s": o.steps / sec,
-                      "tokens_per_s": o.steps * sum(lens) / sec, "real_tokens": sum(lens),
-                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "threads": torch.get_num_threads(),
-                      "blas": libs, "openblas_core": core, "autocast_bf16": o.dtype == "bf16"}))
+    run_and_report(m, lambda: m(ids, mask), y, opt, ac, o, sum(lens), libs, core, real_tokens=sum(lens))
 
 
 if __name__ == "__main__":

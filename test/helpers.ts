@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -154,4 +155,16 @@ export function tinyPairModel(dir: string, o: { seed: number; from: number; to: 
   const model = join(dir, 'dot');
   finetune({ model: t.model, output: model, kernels: nativeKernels(), texts: t.texts, pairs: t.pairs, head: 'dot', maxSteps: o.maxSteps, batchSize: 8, maxSeqLength: 32, dtype: 'f32', saveSteps: 0 });
   return { t, model };
+}
+
+/**
+ * f32: elementwise |a-b| / (|b| + 1% of the tensor's scale); the scale of a
+ * gradient is floored at 1e-3 of the largest gradient anywhere, because some
+ * true gradients are exactly zero (key biases: softmax ignores a per-row shift)
+ * and PyTorch's float64 then holds only noise. bf16: normwise max|a-b| / scale.
+ */
+export function checkParity(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number, minScale = 0, normwise = false): number {
+  const e = normwise ? normErr(got, want, minScale) : maxRelErr(got, want, 1e-2, minScale);
+  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
+  return e;
 }

@@ -12,8 +12,8 @@ import { loadBert, saveBert } from '../src/model/load.js';
 import { makeConfig } from '../src/model/config.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
-import type { Batch } from '../src/model/bert.js';
-import { maxAbs, maxRelErr, normErr, tempDir } from './helpers.js';
+import { Bert, type Batch } from '../src/model/bert.js';
+import { checkParity as check, maxAbs, maxRelErr, tempDir } from './helpers.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 
@@ -24,12 +24,6 @@ function reference(dir: string) {
   const [B, S] = ids.shape as [number, number];
   const batch: Batch = { B, S, inputIds: Int32Array.from(toFloat64(ids)), tokenTypeIds: new Int32Array(B * S), attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))) };
   return { batch, labels: Int32Array.from(toFloat64(get('labels'))), get, tensors: f.tensors };
-}
-
-function check(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number, minScale = 0, normwise = false): number {
-  const e = normwise ? normErr(got, want, minScale) : maxRelErr(got, want, 1e-2, minScale);
-  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
-  return e;
 }
 
 function parity(dir: string, K: Kernels, dtype: 'f32' | 'bf16', outTol: number, gradTol: number): void {
@@ -238,4 +232,20 @@ test('training step: dropout on (embedding, attention, MLP, classifier) is seede
   const { model } = loadBert(dir, { kernels: nativeKernels() });
   model.forward(ref.batch, { train: false });
   assert.notEqual(model.loss(ref.labels).loss, a.l, 'dropout changed the loss');
+});
+
+test('a freshly initialised ModernBERT draws HF\'s truncated normals: classifier hidden_size^-0.5, Wo and head.dense initializer_range / sqrt(2 · layers), the rest initializer_range, all within 2 standard deviations', () => {
+  const raw = JSON.parse(readFileSync(join(FIX, 'parity-modernbert', 'config.json'), 'utf8'));
+  const cfg = makeConfig({ ...raw, hidden_size: 64, intermediate_size: 96, vocab_size: 2000 });
+  const model = new Bert(cfg, { kernels: nativeKernels(), seed: 3 });
+  const std = (x: Float32Array) => Math.sqrt(x.reduce((a, v) => a + v * v, 0) / x.length);
+  const cases: Array<[string, number]> = [['classifier.weight', 64 ** -0.5], ['model.layers.1.attn.Wo.weight', 0.02 / Math.sqrt(8)], ['model.layers.2.mlp.Wo.weight', 0.02 / Math.sqrt(8)],
+    ['head.dense.weight', 0.02 / Math.sqrt(8)], ['model.layers.0.attn.Wqkv.weight', 0.02], ['model.embeddings.tok_embeddings.weight', 0.02]];
+  for (const [name, s] of cases) {
+    const w = model.param(name);
+    // a normal truncated at ±2σ has standard deviation 0.880σ
+    assert.ok(Math.abs(std(w) / (0.88 * s) - 1) < 0.1, `${name}: ${std(w)} vs ${0.88 * s}`);
+    assert.ok(w.every((v) => Math.abs(v) <= 2 * s + 1e-7), `${name} truncated at 2σ`);
+  }
+  assert.ok(model.param('model.final_norm.weight').every((v) => v === 1));
 });

@@ -11,7 +11,7 @@ import { loadBert, saveBert } from '../src/model/load.js';
 import { readSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import type { Batch } from '../src/model/bert.js';
-import { maxAbs, maxRelErr, normErr, tempDir } from './helpers.js';
+import { checkParity as check, maxAbs, tempDir } from './helpers.js';
 import { electraStep } from '../src/pretrain/electra.js';
 import { Rng } from '../src/core/random.js';
 
@@ -32,18 +32,6 @@ function reference(dir: string) {
     attentionMask: Uint8Array.from(toFloat64(get('attention_mask'))),
   };
   return { batch, labels: Int32Array.from(toFloat64(get('labels'))), get, tensors: f.tensors };
-}
-
-/**
- * f32: elementwise |a-b| / (|b| + 1% of the tensor's scale); the scale of a
- * gradient is floored at 1e-3 of the largest gradient anywhere, because some
- * true gradients are exactly zero (key biases: softmax ignores a per-row shift)
- * and PyTorch's float64 then holds only noise. bf16: normwise max|a-b| / scale.
- */
-function check(name: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: number, minScale = 0, normwise = false): number {
-  const e = normwise ? normErr(got, want, minScale) : maxRelErr(got, want, 1e-2, minScale);
-  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
-  return e;
 }
 
 function runParity(dir: string, file: 'safetensors' | 'bin', K: Kernels, dtype: 'f32' | 'bf16', outTol: number, gradTol: number) {
