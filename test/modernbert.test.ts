@@ -249,3 +249,30 @@ test('a freshly initialised ModernBERT draws HF\'s truncated normals: classifier
   }
   assert.ok(model.param('model.final_norm.weight').every((v) => v === 1));
 });
+
+test('mean pooling over a mask with holes (the padded layout, a run per stretch of real tokens): a masked token gets no gradient, a real one\'s matches central differences of the loss', () => {
+  const dir = join(FIX, 'parity-modernbert-bias'), ref = reference(dir);
+  const { model } = loadBert(dir, { kernels: nativeKernels() });
+  assert.equal(model.cfg.modernbert!.classifier_pooling, 'mean');
+  const { B, S } = ref.batch, batch = { ...ref.batch, inputIds: ref.batch.inputIds.slice(), attentionMask: ref.batch.attentionMask.slice() };
+  // two ids the batch does not use: one for a hole at row 0 position 3, one for the real token at row 0 position 5
+  const used = new Set(batch.inputIds), free = Array.from({ length: model.cfg.vocab_size }, (_, i) => i).filter((i) => !used.has(i));
+  const [hole, probe] = free as [number, number];
+  batch.inputIds[3] = hole; batch.attentionMask[3] = 0;
+  batch.inputIds[5] = probe;
+  assert.ok(batch.attentionMask[5] && batch.attentionMask[4] && S > 5 && B > 0);
+  const lossAt = (): number => { model.forward(batch, { train: false }); return model.loss(ref.labels).loss; };
+  lossAt();
+  model.zeroGrads();
+  model.backward({ labels: ref.labels });
+  const word = 'model.embeddings.tok_embeddings.weight', D = model.cfg.hidden_size, g = model.grad(word);
+  assert.ok(g.subarray(hole * D, hole * D + D).every((x) => x === 0), 'the masked token\'s embedding gets no gradient');
+  const off = model.layout.byName.get(word)!.offset, gp = g.subarray(probe * D, probe * D + D);
+  const c = gp.reduce((best, x, i) => (Math.abs(x) > Math.abs(gp[best]!) ? i : best), 0);
+  const eps = 1e-2, i = off + probe * D + c, x0 = model.params[i]!;
+  model.params[i] = x0 + eps; model.paramsChanged(); const up = lossAt();
+  model.params[i] = x0 - eps; model.paramsChanged(); const down = lossAt();
+  model.params[i] = x0; model.paramsChanged();
+  const fd = (up - down) / (2 * eps);
+  assert.ok(Math.abs(fd - gp[c]!) <= 2e-2 * Math.abs(gp[c]!), `d loss / d embedding: backward ${gp[c]}, central difference ${fd}`);
+});

@@ -460,9 +460,24 @@ export class Bert {
    */
   /** whether the last forward kept what backward reads */
   private gradKept = true;
-  private seg = { unpadded: false, T: 0, off: [] as number[], len: [] as number[], pOff: [] as number[] };
+  private seg = { unpadded: false, T: 0, off: new Float64Array(0), len: new Int32Array(0), pOff: new Float64Array(0) };
   /** ModernBERT only: run unpadded when the batch has padding and every row's mask is a prefix (ja-bert's inputs are); false: always padded */
   unpad = true;
+
+  /** row b's runs of consecutive real tokens (attention mask 1) as (start, count), in order; returns the number of real tokens. Both
+   *  layouts put token s of a run at row off[b] + s: padded, off[b] = b·S; unpadded, the mask is a prefix and its one run starts at 0 */
+  private realRuns(mask: Uint8Array, b: number, S: number, run: (start: number, count: number) => void): number {
+    let n = 0;
+    for (let s = 0; s < S;) {
+      if (!mask[b * S + s]) { s++; continue; }
+      let e = s + 1;
+      while (e < S && mask[b * S + e]) e++;
+      run(s, e - s);
+      n += e - s;
+      s = e;
+    }
+    return n;
+  }
 
   /** ModernBERT's forward (families/modernbert.ts): embeddings and norm, pre-norm layers with rotary attention (sliding-window on
    *  local layers) and GeGLU, final_norm, then the head on the first token or the mean of the real tokens */
@@ -473,20 +488,23 @@ export class Bert {
     const dt = dtypeCode(this.dtype), tanh = geluIsTanh(cfg.hidden_act);
     const pE = train ? m.embedding_dropout : 0, pA = train ? m.attention_dropout : 0, pM = train ? m.mlp_dropout : 0;
     const acts = this.acts, mask = batch.attentionMask;
-    // the layout: unpadded where the batch has padding and every row's real tokens come first
-    const lens: number[] = [];
-    let prefix = true, real = 0;
+    // the layout: unpadded where the batch has padding and every row's real tokens come first (typed arrays kept across steps)
+    const seg = this.seg;
+    if (seg.len.length < B) { seg.len = new Int32Array(B); seg.off = new Float64Array(B); seg.pOff = new Float64Array(B); }
+    const { len, off, pOff } = seg;
+    let prefix = true, real = 0, empty = false;
     for (let b = 0; b < B; b++) {
       let n = 0;
       for (let s = 0; s < S; s++) if (mask[b * S + s]) { if (n !== s) prefix = false; n++; }
-      lens.push(n);
+      len[b] = n;
       real += n;
+      if (n === 0) empty = true;
     }
-    const unpadded = this.unpad && prefix && real < N && lens.every((n) => n > 0);
-    const len = unpadded ? lens : lens.map(() => S), off: number[] = [], pOff: number[] = [];
+    const unpadded = this.unpad && prefix && real < N && !empty;
+    if (!unpadded) len.fill(S, 0, B);
     let T = 0, PT = 0;
-    for (let b = 0; b < B; b++) { off.push(T); pOff.push(PT); T += len[b]!; PT += H * len[b]! * len[b]!; }
-    this.seg = { unpadded, T, off, len, pOff };
+    for (let b = 0; b < B; b++) { off[b] = T; pOff[b] = PT; T += len[b]!; PT += H * len[b]! * len[b]!; }
+    seg.unpadded = unpadded; seg.T = T;
     let ids = batch.inputIds;
     if (unpadded) {
       ids = ws.i32('packedIds', T);
@@ -580,11 +598,11 @@ export class Bert {
     const cls = ws.f32('cls', B * D);
     if (m.classifier_pooling === 'cls') for (let b = 0; b < B; b++) cls.set(final.subarray(off[b]! * D, off[b]! * D + D), b * D);
     else {
+      // the mean over the real tokens: one column sum per run of consecutive real tokens (one per sequence for ja-bert's prefix masks)
       cls.fill(0);
       for (let b = 0; b < B; b++) {
-        let n = 0;
         const row = cls.subarray(b * D, b * D + D);
-        for (let s = 0; s < len[b]!; s++) if (unpadded || mask[b * S + s]) { n++; K.accumulate(row, final.subarray((off[b]! + s) * D, (off[b]! + s + 1) * D), D); }
+        const n = this.realRuns(mask, b, S, (s, c) => K.colSumAccumulate(row, final.subarray((off[b]! + s) * D, (off[b]! + s + c) * D), c, D));
         K.scale(row, 1 / n, D);
       }
     }
@@ -765,10 +783,11 @@ export class Bert {
     for (let b = 0; b < B; b++) {
       const g = dCls.subarray(b * D, b * D + D);
       if (m.classifier_pooling === 'cls') { K.accumulate(dFinal.subarray(off[b]! * D, off[b]! * D + D), g, D); continue; }
-      let n = 0;
-      for (let s = 0; s < len[b]!; s++) if (unpadded || mask[b * S + s]) n++;
-      K.scale(g, 1 / n, D);
-      for (let s = 0; s < len[b]!; s++) if (unpadded || mask[b * S + s]) K.accumulate(dFinal.subarray((off[b]! + s) * D, (off[b]! + s + 1) * D), g, D);
+      // every real token's row gets g / n: a rank-1 product (ones · g) accumulated per run of real tokens
+      K.scale(g, 1 / this.realRuns(mask, b, S, () => {}), D);
+      const ones = ws.f32('ones', S);
+      ones.fill(1);
+      this.realRuns(mask, b, S, (s, c) => K.matmul(dFinal.subarray((off[b]! + s) * D, (off[b]! + s + c) * D), ones, g, null, 1, c, D, 1, false, false, true, DTYPE_F32));
     }
     let cur: 0 | 1 = 0;
     let dX = ws.f32('d.x0', T * D);

@@ -13,8 +13,8 @@ export type DropSite = 'emb.drop' | 'pooled.drop' | 'cls.drop' | `l${number}.${'
 /** every named f32 buffer of the workspace: a name outside this type does not compile (no silent fresh zero buffer) */
 export type Act =
   | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'emb.proj' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
-  // ModernBERT: final_norm's output and statistics, the head's activation and norm statistics, a bias-free norm's zero bias and its gradient's sink
-  | 'final' | 'final.mean' | 'final.rstd' | 'seqOut' | 'head.act' | 'head.mean' | 'head.rstd' | 'zeros' | 'sink'
+  // ModernBERT: final_norm's output and statistics, the head's activation and norm statistics, a bias-free norm's zero bias and its gradient's sink, a column of ones (mean pooling's backward)
+  | 'final' | 'final.mean' | 'final.rstd' | 'seqOut' | 'head.act' | 'head.mean' | 'head.rstd' | 'zeros' | 'sink' | 'ones'
   | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
   | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln' | 'final' | 'act' | 'wi' | 'an'}`
   | `d.x${0 | 1}`
