@@ -66,9 +66,9 @@ function damagedAsError<T>(path: string, read: () => T): T {
 }
 
 /** HF-named tensors from any format; TF kernels are transposed to [out, in] */
-export function readWeights(files: ModelFiles, prefix = 'bert'): Map<string, RawTensor> {
-  if (files.format === 'safetensors') return normaliseHfNames(damagedAsError(files.weightsPath, () => readSafetensors(files.weightsPath).tensors), prefix);
-  if (files.format === 'bin') return normaliseHfNames(damagedAsError(files.weightsPath, () => readTorchBin(files.weightsPath)), prefix);
+export function readWeights(files: ModelFiles, prefix = 'bert', bareModules: readonly string[] = ['embeddings', 'encoder', 'pooler']): Map<string, RawTensor> {
+  if (files.format === 'safetensors') return normaliseHfNames(damagedAsError(files.weightsPath, () => readSafetensors(files.weightsPath).tensors), prefix, bareModules);
+  if (files.format === 'bin') return normaliseHfNames(damagedAsError(files.weightsPath, () => readTorchBin(files.weightsPath)), prefix, bareModules);
   const tf = damagedAsError(files.weightsPath, () => readTf1Checkpoint(files.weightsPath));
   const out = new Map<string, RawTensor>();
   for (const [name, t] of tf) {
@@ -82,11 +82,12 @@ export function readWeights(files: ModelFiles, prefix = 'bert'): Map<string, Raw
  * Older HF files use gamma/beta; a bare encoder's save (BertModel, XLMRobertaModel as sentence-transformers
  * writes it, DistilBertModel, ElectraModel) lacks the family's prefix ("bert.", "roberta.", ...), which is added
  */
-function normaliseHfNames(m: Map<string, RawTensor>, prefix: string): Map<string, RawTensor> {
+function normaliseHfNames(m: Map<string, RawTensor>, prefix: string, bareModules: readonly string[]): Map<string, RawTensor> {
   const out = new Map<string, RawTensor>();
   for (const [k, v] of m) {
     let name = k.replace(/\.gamma$/, '.weight').replace(/\.beta$/, '.bias');
-    if (/^(embeddings|encoder|pooler|transformer|embeddings_project|layers|final_norm)\./.test(name)) name = `${prefix}.${name}`;
+    const top = name.slice(0, name.indexOf('.'));
+    if (name.includes('.') && bareModules.includes(top)) name = `${prefix}.${name}`;
     out.set(name, v);
   }
   return out;

@@ -64,14 +64,14 @@ export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   const nspHead = opts.nspHead && familyOf(cfg).nsp !== null;
   const model = new Bert(cfg, { kernels: opts.kernels, dtype: opts.dtype ?? 'f32', seed: opts.seed ?? 0, mlmHead: opts.mlmHead, nspHead, rtdHead: opts.rtdHead });
   if (opts.randomInit) return { model, files, initialised: model.layout.specs.map((sp) => sp.name) };
-  const tensors = readWeights(files, model.family.prefix);
+  const tensors = readWeights(files, model.family.prefix, model.family.bareModules);
   const missing: string[] = [], misShaped: string[] = [], unexpected: string[] = [], initialised: string[] = [];
   const F = model.family;
   // the label-sized classifier (new labels: freshly initialised) and what may be absent from an encoder's checkpoint: the heads, and
   // the pooler where it is the first layer of the family's classification head (RoBERTa's classifier.dense, DistilBERT's pre_classifier)
   const labelSized = new Set([F.classifier.w, F.classifier.b]);
-  // (ModernBERT's head.dense and head.norm: the prediction head a masked-LM checkpoint shares with the classifier, kept on relabelling as HF does)
-  const pooler = new Set([F.pooler.w, F.pooler.b, ...(F.modern ? [`${F.modern.headNorm}.weight`, `${F.modern.headNorm}.bias`] : [])]);
+  // (with what else of the head a pretraining checkpoint shares, kept on relabelling as HF does: ModernBERT's head.norm)
+  const pooler = new Set([F.pooler.w, F.pooler.b, ...(F.headShared ?? [])]);
   const headOnly = new Set(F.poolerInEncoder ? [] : pooler);
   for (const spec of model.layout.specs) {
     const isClassifier = labelSized.has(spec.name) || (spec.name.startsWith('head.') && !pooler.has(spec.name));

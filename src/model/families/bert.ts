@@ -2,7 +2,7 @@
 import { bertLayer, dense, ln, type FamilyDecl } from './types.js';
 
 export const bert: FamilyDecl = {
-  classifierArch: 'BertForSequenceClassification', baseArch: 'BertModel', prefix: 'bert',
+  classifierArch: 'BertForSequenceClassification', baseArch: 'BertModel', prefix: 'bert', bareModules: ['embeddings', 'encoder', 'pooler'],
   word: 'bert.embeddings.word_embeddings.weight', pos: 'bert.embeddings.position_embeddings.weight', type: 'bert.embeddings.token_type_embeddings.weight',
   embLn: ln('bert.embeddings.LayerNorm'), proj: null, layer: bertLayer('bert'),
   pooler: dense('bert.pooler.dense'), poolerAct: 'tanh', poolerDropout: false, poolerInEncoder: true, classifier: dense('classifier'),

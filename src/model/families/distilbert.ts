@@ -9,7 +9,7 @@ const KEYS: Array<[string, string]> = [['dim', 'hidden_size'], ['n_layers', 'num
   ['activation', 'hidden_act'], ['dropout', 'hidden_dropout_prob'], ['attention_dropout', 'attention_probs_dropout_prob'], ['seq_classif_dropout', 'classifier_dropout']];
 
 export const distilbert: FamilyDecl = {
-  classifierArch: 'DistilBertForSequenceClassification', baseArch: 'DistilBertModel', prefix: 'distilbert',
+  classifierArch: 'DistilBertForSequenceClassification', baseArch: 'DistilBertModel', prefix: 'distilbert', bareModules: ['embeddings', 'transformer'],
   word: 'distilbert.embeddings.word_embeddings.weight', pos: 'distilbert.embeddings.position_embeddings.weight', type: null,
   embLn: ln('distilbert.embeddings.LayerNorm'), proj: null,
   layer: (l) => {

@@ -7,7 +7,7 @@
 import { bertLayer, dense, ln, type FamilyDecl, type FamilyEntry } from './types.js';
 
 export const electra: FamilyEntry = (cfg) => ({
-  classifierArch: 'ElectraForSequenceClassification', baseArch: 'ElectraModel', prefix: 'electra',
+  classifierArch: 'ElectraForSequenceClassification', baseArch: 'ElectraModel', prefix: 'electra', bareModules: ['embeddings', 'encoder', 'embeddings_project'],
   word: 'electra.embeddings.word_embeddings.weight', pos: 'electra.embeddings.position_embeddings.weight', type: 'electra.embeddings.token_type_embeddings.weight',
   embLn: ln('electra.embeddings.LayerNorm'), proj: cfg.embedding_size !== undefined && cfg.embedding_size !== cfg.hidden_size ? dense('electra.embeddings_project') : null,
   layer: bertLayer('electra'),

@@ -98,6 +98,7 @@ export const modernbert: FamilyDecl = {
     },
     finalNorm: 'model.final_norm', headNorm: 'head.norm',
   },
+  headShared: ['head.norm.weight', 'head.norm.bias'], bareModules: ['embeddings', 'layers', 'final_norm'],
   // ModernBertPredictionHead: dense (classifier_bias), classifier_activation, then head.norm; loaded from a masked-LM checkpoint's head
   pooler: dense('head.dense'), poolerAct: 'gelu', poolerDropout: false, poolerInEncoder: false, classifier: dense('classifier'),
   positions: 'absolute', attnOutputDropout: true,

@@ -8,7 +8,7 @@ import { bertLayer, dense, ln, type FamilyDecl } from './types.js';
 function roberta(cls: string, base: string): FamilyDecl {
   const prefix = 'roberta';
   return {
-    classifierArch: cls, baseArch: base, prefix,
+    classifierArch: cls, baseArch: base, prefix, bareModules: ['embeddings', 'encoder', 'pooler'],
     word: `${prefix}.embeddings.word_embeddings.weight`, pos: `${prefix}.embeddings.position_embeddings.weight`, type: `${prefix}.embeddings.token_type_embeddings.weight`,
     embLn: ln(`${prefix}.embeddings.LayerNorm`), proj: null, layer: bertLayer(prefix),
     pooler: dense('classifier.dense'), poolerAct: 'tanh', poolerDropout: true, poolerInEncoder: false, classifier: dense('classifier.out_proj'),

@@ -28,6 +28,12 @@ export interface FamilyDecl {
   poolerDropout: boolean;
   /** whether the pooler belongs to the encoder (BERT) or to the classification head (loaded if present, else initialised) */
   poolerInEncoder: boolean;
+  /** parameters of the classification head beyond the pooler that a pretraining checkpoint shares with it, kept when the labels are
+   *  replaced as HF keeps them (ModernBertPredictionHead's norm); absent: none */
+  headShared?: string[];
+  /** a bare encoder's top-level modules: a checkpoint name starting with one of them is put under `prefix` (a BertModel or
+   *  ModernBertModel saved alone, as sentence-transformers writes them) */
+  bareModules: string[];
   /** the label-sized linear layer */
   classifier: Dense;
   /** positions 0..S-1, or fairseq's: padding_idx + 1 + index among the row's non-padding tokens, padding at padding_idx */
