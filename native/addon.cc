@@ -190,6 +190,16 @@ OP(AttnSoftmaxWindow) { Reader s(info, "attnSoftmaxWindow"); s.i = 3; int64_t B 
 OP(AttnBlocked) { Reader s(info, "attnBlocked"); s.i = 5; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"), dh = s.int_("dh"); double sc = s.num("scale"); int64_t half = s.int_("half");
   Reader r(info, "attnBlocked"); int64_t n = s.prod({B, H, S, dh}); float* o = r.f32("ctx", n); float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n);
   float* m = r.f32("maskAdd", s.prod({B, S})); jb::K().attnBlocked(o, q, k, v, m, B, H, S, dh, (float)sc, half); return info.Env().Undefined(); }
+// idx is checked against [0, R) here, so that no index the caller gives reads or writes outside c2p or p2c
+static void relIdxCheck(Reader& s, const int32_t* idx, int64_t S, int64_t R) {
+  for (int64_t t = 0; t < S * S; t++) if (idx[t] < 0 || idx[t] >= R) { std::ostringstream o; o << "idx[" << t << "] = " << idx[t] << " is outside [0, " << R << ")"; s.fail(o.str()); }
+}
+OP(RelPosBias) { Reader s(info, "relPosBias"); s.i = 4; int64_t BH = s.int_("BH"), S = s.int_("S"), R = s.int_("R");
+  Reader r(info, "relPosBias"); int64_t n = s.prod({BH, S, S}), m = s.prod({BH, S, R}); float* x = r.f32("scores", n); float* c = r.f32("c2p", m, true); float* p = r.f32("p2c", m, true);
+  int32_t* idx = r.i32("idx", s.prod({S, S})); relIdxCheck(s, idx, S, R); jb::K().relPosBias(x, c, p, idx, BH, S, R); return info.Env().Undefined(); }
+OP(RelPosBiasBackward) { Reader s(info, "relPosBiasBackward"); s.i = 4; int64_t BH = s.int_("BH"), S = s.int_("S"), R = s.int_("R");
+  Reader r(info, "relPosBiasBackward"); int64_t n = s.prod({BH, S, S}), m = s.prod({BH, S, R}); float* c = r.f32("dc2p", m, true); float* p = r.f32("dp2c", m, true); float* g = r.f32("dscores", n);
+  int32_t* idx = r.i32("idx", s.prod({S, S})); relIdxCheck(s, idx, S, R); jb::K().relPosBiasBackward(c, p, g, idx, BH, S, R); return info.Env().Undefined(); }
 OP(RopeApply) { Reader s(info, "ropeApply"); s.i = 3; int64_t rows = s.int_("rows"), S = s.int_("S"), dh = s.int_("dh"); bool conj = s.flag("conjugate");
   if (dh % 2) s.fail("dh must be even");
   Reader r(info, "ropeApply"); float* x = r.f32("x", s.prod({rows, S, dh})); float* c = r.f32("cos", s.prod({S, dh / 2})); float* sn = r.f32("sin", s.prod({S, dh / 2}));
@@ -252,7 +262,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("splitHeads", SplitHeads); EXPORT("mergeHeads3", MergeHeads3);
   EXPORT("headsToRows", HeadsToRows); EXPORT("rowsToHeads", RowsToHeads);
   EXPORT("attnSoftmaxForward", AttnSoftmaxForward); EXPORT("attnSoftmaxBackward", AttnSoftmaxBackward); EXPORT("attnSoftmaxShared", AttnSoftmaxShared);
-  EXPORT("attnSoftmaxWindow", AttnSoftmaxWindow); EXPORT("ropeApply", RopeApply); EXPORT("attnBlocked", AttnBlocked); EXPORT("gegluForward", GegluForward); EXPORT("gegluBackward", GegluBackward);
+  EXPORT("attnSoftmaxWindow", AttnSoftmaxWindow); EXPORT("ropeApply", RopeApply); EXPORT("relPosBias", RelPosBias); EXPORT("relPosBiasBackward", RelPosBiasBackward); EXPORT("attnBlocked", AttnBlocked); EXPORT("gegluForward", GegluForward); EXPORT("gegluBackward", GegluBackward);
   EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);

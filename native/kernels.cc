@@ -437,6 +437,39 @@ void attnSoftmaxWindow(float* P, const float* scores, const float* maskAdd, int6
       }
 }
 
+void relPosBias(float* scores, const float* c2p, const float* p2c, const int32_t* idx, int64_t BH, int64_t S, int64_t R) {
+#pragma omp parallel for schedule(static)
+  for (int64_t bh = 0; bh < BH; bh++)
+    for (int64_t i = 0; i < S; i++) {
+      float* s = scores + (bh * S + i) * S;
+      const int32_t* ix = idx + i * S;
+      if (c2p) {
+        const float* c = c2p + (bh * S + i) * R;
+        for (int64_t j = 0; j < S; j++) s[j] += c[ix[j]];
+      }
+      if (p2c) {
+        const float* p = p2c + bh * S * R;
+        for (int64_t j = 0; j < S; j++) s[j] += p[j * R + ix[j]];
+      }
+    }
+}
+
+void relPosBiasBackward(float* dc2p, float* dp2c, const float* dscores, const int32_t* idx, int64_t BH, int64_t S, int64_t R) {
+#pragma omp parallel for schedule(static)
+  for (int64_t bh = 0; bh < BH; bh++) {
+    float* dc = dc2p ? dc2p + bh * S * R : nullptr;
+    float* dp = dp2c ? dp2c + bh * S * R : nullptr;
+    if (dc) std::fill(dc, dc + S * R, 0.0f);
+    if (dp) std::fill(dp, dp + S * R, 0.0f);
+    for (int64_t i = 0; i < S; i++) {
+      const float* g = dscores + (bh * S + i) * S;
+      const int32_t* ix = idx + i * S;
+      if (dc) for (int64_t j = 0; j < S; j++) dc[i * R + ix[j]] += g[j];
+      if (dp) for (int64_t j = 0; j < S; j++) dp[j * R + ix[j]] += g[j];
+    }
+  }
+}
+
 // the widest float vector of this build (GCC's vector extension: a zmm with AVX-512, a ymm with AVX2, an xmm below),
 // so that the partial sums below stay in registers at every ISA level; W = 16 floats are NV of them
 #if defined(__AVX512F__)

@@ -92,6 +92,11 @@ size_t matmulCacheSize();
   /* rotate_half): x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin with cos, sin [S, dh/2]; conjugate: sin -> -sin */ \
   /* (the backward is the rotation by the opposite angle) */ \
   X(void, ropeApply, (float* x, const float* cosT, const float* sinT, int64_t rows, int64_t S, int64_t dh, bool conjugate)) \
+  /* DeBERTa's disentangled attention bias: scores[bh, i, j] += c2p[bh, i, idx[i, j]] + p2c[bh, j, idx[i, j]] with c2p and */ \
+  /* p2c [BH, S, R] (either may be null: content->position, position->content), idx [S, S] in [0, R) */ \
+  X(void, relPosBias, (float* scores, const float* c2p, const float* p2c, const int32_t* idx, int64_t BH, int64_t S, int64_t R)) \
+  /* its backward (overwrites): dc2p[bh, i, r] = sum of dscores[bh, i, j] over j with idx[i, j] = r; dp2c[bh, j, r] = the sum over i */ \
+  X(void, relPosBiasBackward, (float* dc2p, float* dp2c, const float* dscores, const int32_t* idx, int64_t BH, int64_t S, int64_t R)) \
   /* GeGLU (ModernBERT's MLP): x[N, 2I] = [input | gate]; out[N, I] = gelu(input) * gate */ \
   X(void, gegluForward, (float* out, const float* x, int64_t N, int64_t I, bool tanhForm)) \
   /* dx[N, 2I] = [dout * gate * gelu'(input) | dout * gelu(input)] */ \

@@ -309,6 +309,37 @@ test('attnSoftmaxWindow: native equals the reference; keys beyond the half-windo
   assert.deepEqual(P1, P2);
 });
 
+test('relPosBias: native equals the reference (c2p, p2c, both); the backward is its adjoint; an index outside [0, R) is refused by both', () => {
+  const BH = 3, S = 13, Rn = 9;
+  // a Toeplitz index as DeBERTa's: a clamped function of i − j
+  const idx = Int32Array.from({ length: S * S }, (_, t) => Math.min(Rn - 1, Math.max(0, Math.floor(t / S) - (t % S) + 4)));
+  const c2p = randn(BH * S * Rn, rng), p2c = randn(BH * S * Rn, rng), base = randn(BH * S * S, rng);
+  for (const [c, p] of [[c2p, null], [null, p2c], [c2p, p2c]] as const) {
+    const s1 = base.slice(), s2 = base.slice();
+    N.relPosBias(s1, c, p, idx, BH, S, Rn); R.relPosBias(s2, c, p, idx, BH, S, Rn);
+    assertClose('relPosBias', s1, s2, 1e-6);
+    // by hand at one place: scores[bh, i, j] + c2p[bh, i, idx] + p2c[bh, j, idx]
+    const bh = 2, i = 5, j = 11, r = idx[i * S + j]!;
+    const want = base[(bh * S + i) * S + j]! + (c ? c[(bh * S + i) * Rn + r]! : 0) + (p ? p[(bh * S + j) * Rn + r]! : 0);
+    assert.ok(Math.abs(s1[(bh * S + i) * S + j]! - want) < 1e-5);
+  }
+  // <bias(c, p), g> = <c, dc> + <p, dp> for the backward's dc, dp
+  const g = randn(BH * S * S, rng), dc1 = new Float32Array(BH * S * Rn).fill(7), dp1 = new Float32Array(BH * S * Rn).fill(7), dc2 = dc1.slice(), dp2 = dp1.slice();
+  N.relPosBiasBackward(dc1, dp1, g, idx, BH, S, Rn); R.relPosBiasBackward(dc2, dp2, g, idx, BH, S, Rn);
+  assertClose('relPosBiasBackward dc2p', dc1, dc2, 1e-5); assertClose('relPosBiasBackward dp2c', dp1, dp2, 1e-5);
+  const bias = new Float32Array(BH * S * S);
+  N.relPosBias(bias, c2p, p2c, idx, BH, S, Rn);
+  let lhs = 0, rhs = 0;
+  for (let t = 0; t < bias.length; t++) lhs += bias[t]! * g[t]!;
+  for (let t = 0; t < c2p.length; t++) rhs += c2p[t]! * dc1[t]! + p2c[t]! * dp1[t]!;
+  assert.ok(Math.abs(lhs - rhs) < 1e-3 * Math.abs(lhs) + 1e-3, `adjoint: ${lhs} vs ${rhs}`);
+  const bad = idx.slice(); bad[17] = Rn;
+  for (const K of [N, R]) {
+    assert.throws(() => K.relPosBias(base.slice(), c2p, p2c, bad, BH, S, Rn), /relPosBias: idx\[17\] = 9 is outside \[0, 9\)/);
+    assert.throws(() => K.relPosBiasBackward(dc1, null, g, bad, BH, S, Rn), /relPosBiasBackward: idx\[17\] = 9 is outside/);
+  }
+});
+
 test('ropeApply: native equals the reference, rotation keeps each pair\'s norm, the conjugate undoes it', () => {
   const rows = 3, S = 11, dh = 8, h2 = dh / 2;
   const cos = new Float32Array(S * h2), sin = new Float32Array(S * h2);

@@ -66,6 +66,11 @@ export interface Kernels {
   /** rotary position embedding in place on x [rows, S, dh], HF's rotate_half form: x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin,
    *  cos and sin [S, dh/2]; conjugate: the rotation by the opposite angle (the backward) */
   ropeApply(x: F32, cos: F32, sin: F32, rows: number, S: number, dh: number, conjugate: boolean): void;
+  /** DeBERTa's disentangled attention bias: scores [BH, S, S] += c2p[bh, i, idx[i, j]] + p2c[bh, j, idx[i, j]], c2p and p2c [BH, S, R]
+   *  (content→position and position→content; either may be null), idx [S, S] in [0, R) */
+  relPosBias(scores: F32, c2p: F32 | null, p2c: F32 | null, idx: Int32Array, BH: number, S: number, R: number): void;
+  /** its backward, overwriting: dc2p[bh, i, r] = Σ_j dscores[bh, i, j] where idx[i, j] = r; dp2c[bh, j, r] = Σ_i dscores[bh, i, j] where idx[i, j] = r */
+  relPosBiasBackward(dc2p: F32 | null, dp2c: F32 | null, dscores: F32, idx: Int32Array, BH: number, S: number, R: number): void;
   /** GeGLU: x [N, 2I] = [input | gate] → out [N, I] = gelu(input) · gate */
   gegluForward(out: F32, x: F32, N: number, I: number, tanh: boolean): void;
   /** dx [N, 2I] = [dout · gate · gelu′(input) | dout · gelu(input)] */

@@ -10,6 +10,7 @@ import type { Kernels } from './kernels.js';
 export const OPERATION_KINDS = {
   gemm: ['matmul'],
   attention_softmax: ['attnSoftmaxForward', 'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnSoftmaxBackward'],
+  relative_position: ['relPosBias', 'relPosBiasBackward'],
   blocked_attention: ['attnBlocked'],
   gelu: ['geluForward', 'geluBackward', 'gegluForward', 'gegluBackward'],
   layernorm: ['layernormForward', 'layernormBackward'],

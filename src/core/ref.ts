@@ -69,6 +69,11 @@ function geluGrad(x: number, tanh: boolean): number {
   return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT2_OVER_PI * (1 + 3 * 0.044715 * x * x);
 }
 
+/** the relative-position kernels' index check (the native binding's too): every idx[i, j] within [0, R) */
+function relIdxCheck(op: string, idx: Int32Array, S: number, R: number): void {
+  for (let t = 0; t < S * S; t++) if (!(idx[t]! >= 0 && idx[t]! < R)) throw new Error(`${op}: idx[${t}] = ${idx[t]} is outside [0, ${R})`);
+}
+
 export const refKernels: Kernels = {
   name: 'reference',
   isa: 'typescript',
@@ -294,6 +299,27 @@ export const refKernels: Kernels = {
         x[o + j] = a * c - b * si;
         x[o + j + h2] = b * c + a * si;
       }
+    }
+  },
+  relPosBias(scores, c2p, p2c, idx, BH, S, R) {
+    relIdxCheck('relPosBias', idx, S, R);
+    for (let bh = 0; bh < BH; bh++) for (let i = 0; i < S; i++) {
+      const o = (bh * S + i) * S;
+      for (let j = 0; j < S; j++) {
+        const r = idx[i * S + j]!;
+        if (c2p) scores[o + j] += c2p[(bh * S + i) * R + r]!;
+        if (p2c) scores[o + j] += p2c[(bh * S + j) * R + r]!;
+      }
+    }
+  },
+  relPosBiasBackward(dc2p, dp2c, dscores, idx, BH, S, R) {
+    relIdxCheck('relPosBiasBackward', idx, S, R);
+    dc2p?.fill(0, 0, BH * S * R);
+    dp2c?.fill(0, 0, BH * S * R);
+    for (let bh = 0; bh < BH; bh++) for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) {
+      const g = dscores[(bh * S + i) * S + j]!, r = idx[i * S + j]!;
+      if (dc2p) dc2p[(bh * S + i) * R + r] += g;
+      if (dp2c) dp2c[(bh * S + j) * R + r] += g;
     }
   },
   gegluForward(out, x, N, I, tanh) {
