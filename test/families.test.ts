@@ -42,7 +42,7 @@ before(() => {
 after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
 
 /** a random small model of the family, saved in its HF layout, with its tokenizer */
-function familyModel(family: 'xlm-roberta' | 'distilbert' | 'electra' | 'modernbert'): string {
+function familyModel(family: 'xlm-roberta' | 'distilbert' | 'electra' | 'modernbert' | 'deberta-v2'): string {
   const out = join(dir, `base-${family}`);
   mkdirSync(out, { recursive: true });
   const common = { num_attention_heads: 4, max_position_embeddings: 80, initializer_range: 0.02 };
@@ -54,7 +54,12 @@ function familyModel(family: 'xlm-roberta' | 'distilbert' | 'electra' | 'modernb
         // two layers, the second local (a window of 16 tokens, half 8: shorter than the 48-token inputs)
         ? { model_type: family, vocab_size: 32000, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 48, max_position_embeddings: 80,
           local_attention: 16, global_attn_every_n_layers: 2, pad_token_id: 0 }
-        : { model_type: family, vocab_size: 32000, embedding_size: 16, hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64, ...common };
+        : family === 'deberta-v2'
+          // ku-nlp's settings at a small width: shared keys, log buckets (16, so that 48-token inputs reach them), no absolute positions
+          ? { model_type: family, vocab_size: 32000, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 48, max_position_embeddings: 80,
+            relative_attention: true, pos_att_type: ['p2c', 'c2p'], position_buckets: 16, share_att_key: true, norm_rel_ebd: 'layer_norm',
+            position_biased_input: false, type_vocab_size: 0, pad_token_id: 0 }
+          : { model_type: family, vocab_size: 32000, embedding_size: 16, hidden_size: 32, num_hidden_layers: 1, intermediate_size: 64, ...common };
   saveBert(new Bert(makeConfig(raw), { kernels: nativeKernels(), seed: 3 }), out);
   if (family === 'xlm-roberta') copyFileSync(xlmrSpm, join(out, 'sentencepiece.bpe.model'));
   else copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(out, 'spiece.model'));
@@ -84,7 +89,7 @@ test('XLM-R\'s SentencePiece model read with fairseq\'s ids; pairs framed <s> a 
   assert.ok(f.tokenTypeIds.every((x) => x === 0));
 });
 
-for (const family of ['xlm-roberta', 'distilbert', 'electra', 'modernbert'] as const) {
+for (const family of ['xlm-roberta', 'distilbert', 'electra', 'modernbert', 'deberta-v2'] as const) {
   test(`${family}: finetune (cross-encoder and dot head), predict, encode, baseline, cache build and rank, outputs in the family's layout`, () => {
     const base = familyModel(family);
     const common = ['--texts', t.texts, '--pairs', t.pairs, '--max-steps', '3', '--batch-size', '8', '--max-seq-length', '48', '--dtype', 'f32', '--save-steps', '0'];
@@ -95,7 +100,7 @@ for (const family of ['xlm-roberta', 'distilbert', 'electra', 'modernbert'] as c
     assert.equal(cfg.model_type, family);
     const names = [...readSafetensors(join(cross, 'model.safetensors')).tensors.keys()];
     const classifier = family === 'distilbert' ? ['pre_classifier.weight', 'classifier.weight'] : family === 'modernbert' ? ['head.dense.weight', 'head.norm.weight', 'classifier.weight']
-      : ['classifier.dense.weight', 'classifier.out_proj.weight'];
+      : family === 'deberta-v2' ? ['pooler.dense.weight', 'classifier.weight', 'deberta.encoder.rel_embeddings.weight'] : ['classifier.dense.weight', 'classifier.out_proj.weight'];
     for (const n of classifier) assert.ok(names.includes(n), `${n} in ${names.filter((x) => !/layer/.test(x)).join(' ')}`);
     assert.ok(names.every((n) => !n.startsWith('bert.')), 'no BERT names');
     if (family === 'distilbert') assert.deepEqual([cfg.dim, cfg.n_layers, cfg.hidden_dim], [32, 1, 64]);
@@ -127,16 +132,16 @@ for (const family of ['xlm-roberta', 'distilbert', 'electra', 'modernbert'] as c
     assert.equal((JSON.parse(r.stdout) as { results: unknown[] }).results.length, 3);
   });
 
-  if (family === 'modernbert') {
-    test('modernbert: ONNX export is refused with one line (its rotary, sliding-window graph is not built yet); --format hf writes the folder', () => {
+  if (family === 'modernbert' || family === 'deberta-v2') {
+    test(`${family}: ONNX export is refused with one line (its graph is not built yet); --format hf writes the folder`, () => {
       const cross = join(dir, `${family}-cross`);
-      let r = cli('export', '--model', cross, '--output', join(dir, 'modernbert-export'));
+      let r = cli('export', '--model', cross, '--output', join(dir, `${family}-export`));
       assert.notEqual(r.status, 0);
-      assert.match(r.stderr.trim(), /ONNX export of a ModernBERT model is not built yet/);
+      assert.match(r.stderr.trim(), family === 'modernbert' ? /ONNX export of a ModernBERT model is not built yet/ : /ONNX export of a DeBERTa model is not built yet/);
       assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      r = cli('export', '--model', cross, '--output', join(dir, 'modernbert-hf'), '--format', 'hf');
+      r = cli('export', '--model', cross, '--output', join(dir, `${family}-hf`), '--format', 'hf');
       assert.equal(r.status, 0, r.stderr);
-      assert.equal((JSON.parse(readFileSync(join(dir, 'modernbert-hf', 'config.json'), 'utf8')) as Record<string, unknown>).model_type, 'modernbert');
+      assert.equal((JSON.parse(readFileSync(join(dir, `${family}-hf`, 'config.json'), 'utf8')) as Record<string, unknown>).model_type, family);
     });
     continue;
   }

@@ -109,7 +109,7 @@ function transposed(w: Float32Array, out: number, inp: number): Float32Array {
 export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   const cfg = model.cfg, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size, eps = cfg.layer_norm_eps;
   const g = new GraphBuilder(), q = o.quantize ?? false;
-  if (model.family.modern || !model.family.pos) throw new Error(`bertToOnnx: ${cfg.model_type} has no ONNX graph yet`);
+  if (model.family.modern || model.family.disentangled || !model.family.pos) throw new Error(`bertToOnnx: ${cfg.model_type} has no ONNX graph yet`);
   const posTable = model.family.pos;
   const P = (name: string) => model.param(name);
 

@@ -19,6 +19,7 @@ import { JaBertError, registerError } from '../core/errors.js';
 import { totalmem } from 'node:os';
 import { type BertConfig, geluIsTanh, maxSequenceLength } from './config.js';
 import { familyOf, type FamilyDecl } from './families/index.js';
+import { relativeIndex } from './families/deberta.js';
 import { type Layout, makeLayout } from './params.js';
 import { linear, linearBackward } from './linear.js';
 import { classifierHead, mlmHead, nspHead, rtdHead, type MlmSaved, type PooledIn, type RtdSaved, type TaskContext } from './heads/task.js';
@@ -52,6 +53,8 @@ interface Acts {
   pd: F32; logits: F32 | null;
   /** ModernBERT: final_norm's output and statistics; the head's activation (its norm's input) and the norm's statistics */
   final: F32; finalMean: F32; finalRstd: F32; headAct: F32; headMean: F32; headRstd: F32;
+  /** DeBERTa's relative positions in this forward */
+  rel: RelActs | null;
 }
 
 /** a LayerNorm's weight and (where the config has one) bias */
@@ -65,10 +68,19 @@ interface ModernRefs { word: Ref; emb: NormRef; layers: ModernLayerRefs[]; final
 
 /** a parameter's place in the arenas (a run of `count` adjacent parameters for the fused q|k|v) */
 interface Ref { offset: number; size: number }
-interface LayerRefs { qkvW: Ref; qkvB: Ref; aoW: Ref; aoB: Ref; ln1W: Ref; ln1B: Ref; interW: Ref; interB: Ref; outW: Ref; outB: Ref; ln2W: Ref; ln2B: Ref }
+interface LayerRefs {
+  qkvW: Ref; qkvB: Ref; aoW: Ref; aoB: Ref; ln1W: Ref; ln1B: Ref; interW: Ref; interB: Ref; outW: Ref; outB: Ref; ln2W: Ref; ln2B: Ref;
+  /** DeBERTa's own position key and query projections (share_att_key false) */
+  posK: { w: Ref; b: Ref } | null; posQ: { w: Ref; b: Ref } | null;
+}
+/** DeBERTa's relative positions (families/deberta.ts): the table, its LayerNorm, which terms, whether the layers' key_proj and query_proj project it */
+interface RelRefs { emb: Ref; lnW: Ref | null; lnB: Ref | null; c2p: boolean; p2c: boolean; share: boolean }
+/** what a DeBERTa forward keeps of its relative positions: the index table [S, S] into rows lo … lo + R − 1 of the table, those rows after the LayerNorm */
+interface RelActs { idx: Int32Array; lo: number; R: number; x: F32 }
 /** every parameter bert.ts uses, looked up by name once, at construction */
 interface Refs {
   word: Ref; pos: Ref | null; type: Ref | null; embLnW: Ref; embLnB: Ref; projW: Ref | null; projB: Ref | null; poolW: Ref; poolB: Ref; layers: LayerRefs[];
+  rel: RelRefs | null;
 }
 
 /** inference on sequences longer than this runs ModernBERT's attention blocked (attnBlocked); shorter ones are faster materialised
@@ -133,6 +145,10 @@ export class Bert {
   private readonly R: Refs | null;
   /** ModernBERT's pre-norm encoder: null for the others */
   private readonly MR: ModernRefs | null;
+  /** the attention scores' divisor is sqrt(head_dim · scaleFactor): 1, or DeBERTa's 1 + its relative terms */
+  private readonly scaleFactor: number;
+  /** DeBERTa's relative index tables by length (the last few lengths seen) */
+  private readonly relTables = new Map<number, { idx: Int32Array; lo: number; R: number }>();
   /** rotary cos/sin tables [S, dh/2] by theta and length, made once per length seen */
   private readonly ropeTables = new Map<string, { cos: F32; sin: F32 }>();
 
@@ -143,6 +159,7 @@ export class Bert {
     this.nsp = opts.nspHead ?? false;
     this.rtd = opts.rtdHead ?? false;
     this.family = familyOf(cfg);
+    this.scaleFactor = 1 + (cfg.deberta?.pos_att_type.length ?? 0);
     const type = cfg.model_type ?? 'bert';
     if (this.mlm && !this.family.mlm) throw new ModelInputError(`ja-bert pretrains BERT and ELECTRA with a masked-LM head; this model is ${type}`);
     if (this.nsp && !this.family.nsp) throw new ModelInputError(`the next-sentence head is BERT's; this model is ${type}`);
@@ -167,7 +184,7 @@ export class Bert {
     };
     const none = new Float32Array(0);
     this.acts = { emb: none, embLn: none, embMean: none, embRstd: none, embOut: none, x0: none, cls: none, clsIn: none, pre: none, pooled: none, pd: none, logits: null,
-      final: none, finalMean: none, finalRstd: none, headAct: none, headMean: none, headRstd: none,
+      final: none, finalMean: none, finalRstd: none, headAct: none, headMean: none, headRstd: none, rel: null,
       layers: Array.from({ length: cfg.num_hidden_layers }, () => ({}) as LayerActs) };
     this.initParams(opts.seed ?? 0);
   }
@@ -184,18 +201,25 @@ export class Bert {
       if (k.offset !== q.offset + q.size || v.offset !== k.offset + k.size) throw new Error(`${n.q[kind]}: query, key and value are not adjacent`);
       return { offset: q.offset, size: 3 * q.size };
     };
-    const F = this.family;
+    const F = this.family, d = F.disentangled && this.cfg.deberta?.relative_attention ? this.cfg.deberta : null;
+    const own = (has: boolean, n: { w: string; b: string }) => (has && d && !d.share_att_key ? { w: ref(n.w), b: ref(n.b) } : null);
     const layers: LayerRefs[] = [];
     for (let l = 0; l < this.cfg.num_hidden_layers; l++) {
       const n = F.layer(l);
       layers.push({
         qkvW: qkv(n, 'w'), qkvB: qkv(n, 'b'), aoW: ref(n.ao.w), aoB: ref(n.ao.b), ln1W: ref(n.ln1.w), ln1B: ref(n.ln1.b),
         interW: ref(n.inter.w), interB: ref(n.inter.b), outW: ref(n.out.w), outB: ref(n.out.b), ln2W: ref(n.ln2.w), ln2B: ref(n.ln2.b),
+        posK: own(d?.pos_att_type.includes('c2p') ?? false, F.disentangled?.posKey(l) ?? { w: '', b: '' }),
+        posQ: own(d?.pos_att_type.includes('p2c') ?? false, F.disentangled?.posQuery(l) ?? { w: '', b: '' }),
       });
     }
+    const rel: RelRefs | null = d && F.disentangled ? {
+      emb: ref(F.disentangled.relEmb), lnW: d.norm_rel_ebd ? ref(F.disentangled.relNorm.w) : null, lnB: d.norm_rel_ebd ? ref(F.disentangled.relNorm.b) : null,
+      c2p: d.pos_att_type.includes('c2p'), p2c: d.pos_att_type.includes('p2c'), share: d.share_att_key,
+    } : null;
     return {
       word: ref(F.word), pos: F.pos ? ref(F.pos) : null, type: F.type ? ref(F.type) : null, embLnW: ref(F.embLn.w), embLnB: ref(F.embLn.b),
-      projW: F.proj ? ref(F.proj.w) : null, projB: F.proj ? ref(F.proj.b) : null, poolW: ref(F.pooler.w), poolB: ref(F.pooler.b), layers,
+      projW: F.proj ? ref(F.proj.w) : null, projB: F.proj ? ref(F.proj.b) : null, poolW: ref(F.pooler.w), poolB: ref(F.pooler.b), layers, rel,
     };
   }
 
@@ -348,7 +372,7 @@ export class Bert {
     const pos = this.positions(batch);
     const emb = ws.f32('emb', N * E);
     K.embeddingForward(emb, batch.inputIds, this.p(R.word), N, E, cfg.vocab_size, false);
-    K.embeddingForward(emb, pos, this.p(R.pos!), N, E, cfg.max_position_embeddings, true);
+    if (R.pos) K.embeddingForward(emb, pos, this.p(R.pos), N, E, cfg.max_position_embeddings, true);
     if (R.type) K.embeddingForward(emb, this.typeIds(batch), this.p(R.type), N, E, cfg.type_vocab_size, true);
     const embLn = ws.f32('emb.ln', N * E);
     K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, E, cfg.layer_norm_eps);
@@ -360,8 +384,11 @@ export class Bert {
 
     const maskAdd = ws.f32('maskAdd', N);
     for (let i = 0; i < N; i++) maskAdd[i] = batch.attentionMask[i] ? 0 : MASK_NEG;
-    const scale = 1 / Math.sqrt(dh);
+    // (DeBERTa divides by sqrt(head_dim · (1 + its relative terms)))
+    const scale = 1 / Math.sqrt(dh * this.scaleFactor);
     const tanh = geluIsTanh(cfg.hidden_act);
+    // DeBERTa: the relative-position rows this length reads (a window of the table), through its LayerNorm once per forward
+    acts.rel = R.rel ? this.relRows(R.rel, S) : null;
 
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
       const L = R.layers[l]!, a = (n: LayerAct) => ws.f32(`l${l}.${n}`, n === 'mean1' || n === 'rstd1' || n === 'mean2' || n === 'rstd2' ? N : n === 'qkv' ? N * 3 * D
@@ -371,10 +398,11 @@ export class Bert {
       K.splitHeads(q, k, v, qkv, B, S, H, dh);
       const scores = ws.f32('scores', B * H * S * S);
       K.matmul(scores, q, k, null, B * H, S, S, dh, false, true, false, dt);
+      const A = acts.layers[l]!;
+      if (R.rel) this.relForward(R.rel, acts.rel!, L, A, l, scores, q, k, B, S, drop, pH, dt);
       const P = a('P');
       K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
       const Pd = drop(`l${l}.Pd`, P, pA);
-      const A = acts.layers[l]!;
       A.qkv = qkv; A.q = q; A.k = k; A.v = v; A.P = P; A.Pd = Pd;
       const ctxh = ws.f32('ctxh', N * D);
       K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
@@ -402,7 +430,7 @@ export class Bert {
     const pC = train ? cfg.classifier_dropout ?? cfg.hidden_dropout_prob : 0;
     const cls = ws.f32('cls', B * D);
     for (let b = 0; b < B; b++) cls.set(x.subarray(b * S * D, b * S * D + D), b * D);
-    const clsIn = this.family.poolerDropout ? drop('cls.drop', cls, pC) : cls;
+    const clsIn = this.family.poolerDropout ? drop('cls.drop', cls, train ? cfg.pooler_dropout ?? pC : 0) : cls;
     const pre = this.linear(ws.f32('pooler.pre', B * D), clsIn, R.poolW, R.poolB, B, D, D, DTYPE_F32);
     const pooled = ws.f32('pooled', B * D);
     const act = this.family.poolerAct;
@@ -424,6 +452,116 @@ export class Bert {
     this.lastNsp = null;
     this.lastRtd = null;
     return { sequenceOutput: x, pooledOutput: pooled, logits };
+  }
+
+  /**
+   * DeBERTa's relative index for length S: idx[i·S + j] = δ(i, j) − lo (families/deberta.ts relativeIndex), where rows lo … lo + R − 1
+   * of the table are all that length reads (2·S − 1 at most, whatever the table's size), so that the position projections and the
+   * c2p / p2c products cost what the length needs.
+   */
+  private relTable(S: number): { idx: Int32Array; lo: number; R: number } {
+    let t = this.relTables.get(S);
+    if (t) return t;
+    const d = this.cfg.deberta!, M = this.cfg.max_position_embeddings;
+    // δ depends on i − j alone: one value per difference
+    const byDiff = Int32Array.from({ length: 2 * S - 1 }, (_, r) => relativeIndex(r - (S - 1), 0, d, M));
+    let lo = Infinity, hi = -Infinity;
+    for (const v of byDiff) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    const idx = new Int32Array(S * S);
+    for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) idx[i * S + j] = byDiff[i - j + S - 1]! - lo;
+    if (this.relTables.size >= 8) this.relTables.delete(this.relTables.keys().next().value!);
+    t = { idx, lo, R: hi - lo + 1 };
+    this.relTables.set(S, t);
+    return t;
+  }
+
+  /** the rows of the relative-position table length S reads, through encoder.LayerNorm where norm_rel_ebd says so */
+  private relRows(RR: RelRefs, S: number): RelActs {
+    const t = this.relTable(S), D = this.cfg.hidden_size;
+    const rows = this.p(RR.emb).subarray(t.lo * D, (t.lo + t.R) * D);
+    if (!RR.lnW) return { ...t, x: rows };
+    const x = this.ws.f32('rel.ln', t.R * D);
+    this.K.layernormForward(x, this.ws.f32('rel.mean', t.R), this.ws.f32('rel.rstd', t.R), rows, this.p(RR.lnW), this.p(RR.lnB!), t.R, D, this.cfg.layer_norm_eps);
+    return { ...t, x };
+  }
+
+  /**
+   * DeBERTa's disentangled terms added to layer l's raw scores [B, H, S, S] (the softmax divides all by sqrt(head_dim · factor)):
+   * the rows after this layer's dropout (HF's pos_dropout), projected to position keys and queries [H, R, dh] by the layer's
+   * key_proj / query_proj (share_att_key) or its own; c2p = q · pos_keyᵀ and p2c = k · pos_queryᵀ [B, H, S, R], gathered at δ(i, j).
+   */
+  private relForward(RR: RelRefs, rel: RelActs, L: LayerRefs, A: LayerActs, l: number, scores: F32, q: F32, k: F32, B: number, S: number,
+    drop: (name: DropSite, x: F32, p: number) => F32, pH: number, dt: number): void {
+    const K = this.K, ws = this.ws, D = this.cfg.hidden_size, H = this.cfg.num_attention_heads, dh = D / H, R = rel.R;
+    const relD = drop(`l${l}.rel`, rel.x, pH);
+    const posQ = ws.f32(`l${l}.posQ`, R * D), posK = ws.f32(`l${l}.posK`, R * D);
+    if (RR.share) {
+      const pq = this.linear(ws.f32('posqkv', R * 3 * D), relD, L.qkvW, L.qkvB, R, 3 * D, D, dt);
+      K.splitHeads(posQ, posK, ws.f32('posv', R * D), pq, 1, R, H, dh);
+    } else {
+      for (const [W, out] of [[L.posK, posK], [L.posQ, posQ]] as const) {
+        if (W) K.rowsToHeads(out, this.linear(ws.f32('posrows', R * D), relD, W.w, W.b, R, D, D, dt), 1, R, H, dh);
+      }
+    }
+    const c2p = RR.c2p ? ws.f32('c2p', B * H * S * R) : null, p2c = RR.p2c ? ws.f32('p2c', B * H * S * R) : null;
+    const n = H * S * dh, nc = H * S * R;
+    for (let b = 0; b < B; b++) {
+      if (c2p) K.matmul(c2p.subarray(b * nc, (b + 1) * nc), q.subarray(b * n, (b + 1) * n), posK, null, H, S, R, dh, false, true, false, dt);
+      if (p2c) K.matmul(p2c.subarray(b * nc, (b + 1) * nc), k.subarray(b * n, (b + 1) * n), posQ, null, H, S, R, dh, false, true, false, dt);
+    }
+    K.relPosBias(scores, c2p, p2c, rel.idx, B * H, S, R);
+    A.relD = relD; A.posQ = posQ; A.posK = posK;
+  }
+
+  /** relForward's backward from d(raw scores): dQ and dK gain the c2p and p2c terms' part; the projections' gradients accumulate;
+   *  d(the rows) of this layer, through its dropout, is added to d.rel */
+  private relBackward(RR: RelRefs, rel: RelActs, L: LayerRefs, A: LayerActs, l: number, dScores: F32, dQ: F32, dK: F32, q: F32, k: F32, B: number, S: number,
+    dropB: (name: DropSite, d: F32, p: number) => F32, pH: number, dt: number): void {
+    const K = this.K, ws = this.ws, D = this.cfg.hidden_size, H = this.cfg.num_attention_heads, dh = D / H, R = rel.R;
+    const dC = RR.c2p ? ws.f32('d.c2p', B * H * S * R) : null, dPm = RR.p2c ? ws.f32('d.p2c', B * H * S * R) : null;
+    K.relPosBiasBackward(dC, dPm, dScores, rel.idx, B * H, S, R);
+    const dPosK = ws.f32('d.posk', R * D), dPosQ = ws.f32('d.posq', R * D);
+    if (!dC) dPosK.fill(0);
+    if (!dPm) dPosQ.fill(0);
+    const n = H * S * dh, nc = H * S * R;
+    for (let b = 0; b < B; b++) {
+      const sl = (x: F32, m: number) => x.subarray(b * m, (b + 1) * m);
+      if (dC) {
+        K.matmul(sl(dQ, n), sl(dC, nc), A.posK, null, H, S, dh, R, false, false, true, dt);
+        K.matmul(dPosK, sl(dC, nc), sl(q, n), null, H, R, dh, S, true, false, b > 0, dt);
+      }
+      if (dPm) {
+        K.matmul(sl(dK, n), sl(dPm, nc), A.posQ, null, H, S, dh, R, false, false, true, dt);
+        K.matmul(dPosQ, sl(dPm, nc), sl(k, n), null, H, R, dh, S, true, false, b > 0, dt);
+      }
+    }
+    const dRelD = ws.f32('d.relD', R * D);
+    if (RR.share) {
+      const dpq = ws.f32('d.posqkv', R * 3 * D);
+      K.mergeHeads3(dpq, dPosQ, dPosK, ws.f32('relzeros', R * D), 1, R, H, dh);
+      this.linearBack(dpq, A.relD, L.qkvW, L.qkvB, R, 3 * D, D, dt, dRelD);
+    } else {
+      let first = true;
+      for (const [W, g] of [[L.posK, dPosK], [L.posQ, dPosQ]] as const) {
+        if (!W) continue;
+        const rows = ws.f32('d.posrows', R * D);
+        K.headsToRows(rows, g, 1, R, H, dh);
+        this.linearBack(rows, A.relD, W.w, W.b, R, D, D, dt, dRelD, !first);
+        first = false;
+      }
+    }
+    K.accumulate(ws.f32('d.rel', R * D), dropB(`l${l}.rel`, dRelD, pH), R * D);
+  }
+
+  /** d(the relative-position rows), summed over the layers, into the table's rows lo … lo + R − 1 through encoder.LayerNorm */
+  private relRowsBackward(RR: RelRefs, rel: RelActs): void {
+    const K = this.K, ws = this.ws, D = this.cfg.hidden_size, R = rel.R;
+    const dRel = ws.f32('d.rel', R * D), gRows = this.g(RR.emb).subarray(rel.lo * D, (rel.lo + R) * D);
+    if (!RR.lnW) { K.accumulate(gRows, dRel, R * D); return; }
+    const dIn = ws.f32('d.relIn', R * D);
+    K.layernormBackward(dIn, this.g(RR.lnW), this.g(RR.lnB!), dRel, this.p(RR.emb).subarray(rel.lo * D, (rel.lo + R) * D), this.p(RR.lnW),
+      ws.f32('rel.mean', R), ws.f32('rel.rstd', R), R, D);
+    K.accumulate(gRows, dIn, R * D);
   }
 
   /** a LayerNorm whose bias may be absent (ModernBERT's norm_bias false: a zero bias) */
@@ -655,7 +793,7 @@ export class Bert {
     const dt = dtypeCode(this.dtype);
     const pH = train ? cfg.hidden_dropout_prob : 0;
     const pA = train ? cfg.attention_probs_dropout_prob : 0;
-    const scale = 1 / Math.sqrt(dh);
+    const scale = 1 / Math.sqrt(dh * this.scaleFactor);
     const tanh = geluIsTanh(cfg.hidden_act);
     const dropB = (name: DropSite, d: F32, p: number): F32 => {
       if (p <= 0) return d;
@@ -687,8 +825,10 @@ export class Bert {
     else for (let i = 0; i < B * D; i++) dPre[i] = acts.pre[i]! > 0 ? dPooled[i]! : 0;
     const dClsIn = ws.f32('d.cls', B * D);
     this.linearBack(dPre, acts.clsIn, R.poolW, R.poolB, B, D, D, DTYPE_F32, dClsIn);
-    const dCls = this.family.poolerDropout ? dropB('cls.drop', dClsIn, pC) : dClsIn;
+    const dCls = this.family.poolerDropout ? dropB('cls.drop', dClsIn, train ? cfg.pooler_dropout ?? pC : 0) : dClsIn;
 
+    // DeBERTa: d(the relative-position rows) summed over the layers
+    if (acts.rel) ws.f32('d.rel', acts.rel.R * D).fill(0);
     // gradients w.r.t. layer outputs ping-pong between two buffers
     let cur: 0 | 1 = 0;
     let dX = ws.f32('d.x0', N * D);
@@ -732,6 +872,7 @@ export class Bert {
       const dQ = ws.f32('d.q', N * D), dK = ws.f32('d.k', N * D);
       K.matmul(dQ, dScores, k, null, B * H, S, dh, S, false, false, false, dt);
       K.matmul(dK, dScores, q, null, B * H, S, dh, S, true, false, false, dt);
+      if (R.rel) this.relBackward(R.rel, acts.rel!, L, A, l, dScores, dQ, dK, q, k, B, S, dropB, pH, dt);
       const dQkv = ws.f32('d.qkv', N * 3 * D);
       K.mergeHeads3(dQkv, dQ, dK, dV, B, S, H, dh);
       cur = cur === 0 ? 1 : 0;
@@ -741,6 +882,7 @@ export class Bert {
       dX = dIn;
     }
 
+    if (R.rel) this.relRowsBackward(R.rel, acts.rel!);
     // embeddings (through the projection where the family has one)
     const E = cfg.embedding_size ?? D;
     let dEmbOut = dX;
@@ -752,7 +894,7 @@ export class Bert {
     const dEmb = ws.f32('d.emb', N * E);
     K.layernormBackward(dEmb, this.g(R.embLnW), this.g(R.embLnB), dEmbLn, acts.emb, this.p(R.embLnW), acts.embMean, acts.embRstd, N, E);
     K.embeddingBackward(this.g(R.word), dEmb, batch.inputIds, N, E, cfg.vocab_size);
-    K.embeddingBackward(this.g(R.pos!), dEmb, ws.i32('posIds', N), N, E, cfg.max_position_embeddings);
+    if (R.pos) K.embeddingBackward(this.g(R.pos), dEmb, ws.i32('posIds', N), N, E, cfg.max_position_embeddings);
     if (R.type) K.embeddingBackward(this.g(R.type), dEmb, ws.i32('typeIds', N), N, E, cfg.type_vocab_size);
   }
 

@@ -36,6 +36,10 @@ export interface BertConfig {
   classifier_dropout?: number;
   /** ModernBERT's own settings (families/modernbert.ts); present exactly when model_type is modernbert */
   modernbert?: ModernBertFields;
+  /** DeBERTa's own settings (families/deberta.ts); present exactly when model_type is deberta-v2 */
+  deberta?: DebertaFields;
+  /** dropout on the first token before the family head's dense where it differs from classifier_dropout (DeBERTa's pooler_dropout) */
+  pooler_dropout?: number;
 }
 
 /** the longest input the model's position table takes (fairseq-style positions start after padding_idx) */
@@ -48,9 +52,9 @@ registerError(ConfigError);
 
 import { JaBertError, registerError } from '../core/errors.js';
 import { headConfig, type PairHeadConfig } from './heads/index.js';
-import { FAMILIES, familyNamed, familyOf, type FamilyName, type ModernBertFields } from './families/index.js';
+import { FAMILIES, familyNamed, familyOf, type DebertaFields, type FamilyName, type ModernBertFields } from './families/index.js';
 
-export type { ModernBertFields };
+export type { DebertaFields, ModernBertFields };
 
 /** DistilBERT's config names for BERT's */
 const DEFAULTS: Omit<BertConfig, 'vocab_size' | 'hidden_size' | 'num_hidden_layers' | 'num_attention_heads' | 'intermediate_size'> = {
@@ -136,6 +140,7 @@ export function makeConfig(raw0: Record<string, unknown>, source = 'config'): Be
     ...(decl.defaultEmbeddingSize !== undefined ? { embedding_size: raw.embedding_size === undefined ? decl.defaultEmbeddingSize : need('embedding_size') } : {}),
     ...(typeof raw.classifier_dropout === 'number' ? { classifier_dropout: opt('classifier_dropout', 0.1) } : {}),
     ...(family === 'modernbert' ? { modernbert: raw.modernbert as ModernBertFields } : {}),
+    ...(family === 'deberta-v2' ? { deberta: raw.deberta as DebertaFields, pooler_dropout: raw.pooler_dropout as number } : {}),
   };
   if (cfg.modernbert && cfg.modernbert.layer_types.length !== cfg.num_hidden_layers) {
     throw new ConfigError(`${source}: "layer_types" lists ${cfg.modernbert.layer_types.length} layers for num_hidden_layers ${cfg.num_hidden_layers}`);
@@ -156,7 +161,7 @@ export function makeConfig(raw0: Record<string, unknown>, source = 'config'): Be
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
     throw new ConfigError(`${source}: hidden_size ${cfg.hidden_size} is not divisible by num_attention_heads ${cfg.num_attention_heads}`);
   }
-  if (cfg.hidden_dropout_prob >= 1 || cfg.attention_probs_dropout_prob >= 1 || (cfg.classifier_dropout ?? 0) >= 1) {
+  if (cfg.hidden_dropout_prob >= 1 || cfg.attention_probs_dropout_prob >= 1 || (cfg.classifier_dropout ?? 0) >= 1 || (cfg.pooler_dropout ?? 0) >= 1) {
     throw new ConfigError(`${source}: dropout probabilities must be below 1`);
   }
   if (cfg.max_position_embeddings > 65_536 || cfg.type_vocab_size > 1024 || cfg.labels.length > 100_000) {

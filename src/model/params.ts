@@ -7,6 +7,7 @@
  */
 import type { BertConfig } from './config.js';
 import { familyOf, type FamilyDecl } from './families/index.js';
+import { debertaSpan } from './families/deberta.js';
 import { headParamSpecs } from './heads/index.js';
 import { classifierHead, mlmHead, nspHead, rtdHead } from './heads/task.js';
 import type { Spec } from './spec.js';
@@ -64,11 +65,12 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp 
   decay.push([F.word, [cfg.vocab_size, E], 'normal']);
   if (F.modern) modernLayout(cfg, F, decay, noDecay);
   else {
-    decay.push([F.pos!, [cfg.max_position_embeddings, E], 'normal']);
+    if (F.pos) decay.push([F.pos, [cfg.max_position_embeddings, E], 'normal']);
     if (F.type) decay.push([F.type, [cfg.type_vocab_size, E], 'normal']);
     noDecay.push([F.embLn.w, [E], 'ones']);
     noDecay.push([F.embLn.b, [E], 'zeros']);
     if (F.proj) { decay.push([F.proj.w, [D, E], 'normal']); noDecay.push([F.proj.b, [D], 'zeros']); }
+    const rel = F.disentangled && cfg.deberta?.relative_attention ? cfg.deberta : null;
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
       const n = F.layer(l);
       for (const w of [n.q, n.k, n.v]) decay.push([w.w, [D, D], 'normal']);
@@ -83,6 +85,16 @@ export function makeLayout(cfg: BertConfig, numLabels: number, mlm = false, nsp 
       noDecay.push([n.out.b, [D], 'zeros']);
       noDecay.push([n.ln2.w, [D], 'ones']);
       noDecay.push([n.ln2.b, [D], 'zeros']);
+      // DeBERTa's own position projections (share_att_key false)
+      if (rel && !rel.share_att_key) {
+        if (rel.pos_att_type.includes('c2p')) { decay.push([F.disentangled!.posKey(l).w, [D, D], 'normal']); noDecay.push([F.disentangled!.posKey(l).b, [D], 'zeros']); }
+        if (rel.pos_att_type.includes('p2c')) { decay.push([F.disentangled!.posQuery(l).w, [D, D], 'normal']); noDecay.push([F.disentangled!.posQuery(l).b, [D], 'zeros']); }
+      }
+    }
+    // DeBERTa's relative-position table (2·span rows) and its LayerNorm
+    if (rel) {
+      decay.push([F.disentangled!.relEmb, [2 * debertaSpan(rel, cfg.max_position_embeddings), D], 'normal']);
+      if (rel.norm_rel_ebd) { noDecay.push([F.disentangled!.relNorm.w, [D], 'ones']); noDecay.push([F.disentangled!.relNorm.b, [D], 'zeros']); }
     }
     decay.push([F.pooler.w, [D, D], 'normal']);
     noDecay.push([F.pooler.b, [D], 'zeros']);

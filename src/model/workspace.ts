@@ -7,16 +7,20 @@
 /** the activations one encoder layer keeps for its backward (workspace names l<i>.<name>) */
 export type LayerAct = 'qkv' | 'q' | 'k' | 'v' | 'P' | 'Pd' | 'ctx' | 'ao' | 'aod' | 'r1' | 'h1' | 'mean1' | 'rstd1' | 'inter' | 'gelu' | 'o' | 'od' | 'r2' | 'out' | 'mean2' | 'rstd2'
   // ModernBERT's pre-norm layer: attn_norm's output and statistics, Wi's [input | gate], the GeGLU and its dropout
-  | 'an' | 'meanA' | 'rstdA' | 'wi' | 'glu' | 'gd';
+  | 'an' | 'meanA' | 'rstdA' | 'wi' | 'glu' | 'gd'
+  // DeBERTa: the relative-position rows after this layer's dropout, and their query and key projections by head
+  | 'relD' | 'posQ' | 'posK';
 /** where dropout runs: its mask is <site>.mask, its backward output <site>.d */
-export type DropSite = 'emb.drop' | 'pooled.drop' | 'cls.drop' | `l${number}.${'Pd' | 'aod' | 'od' | 'gd'}`;
+export type DropSite = 'emb.drop' | 'pooled.drop' | 'cls.drop' | `l${number}.${'Pd' | 'aod' | 'od' | 'gd' | 'rel'}`;
 /** every named f32 buffer of the workspace: a name outside this type does not compile (no silent fresh zero buffer) */
 export type Act =
   | 'emb' | 'emb.ln' | 'emb.mean' | 'emb.rstd' | 'emb.proj' | 'maskAdd' | 'scores' | 'ctxh' | 'cls' | 'pooler.pre' | 'pooled' | 'logits' | 'probs' | 'losses'
   // ModernBERT: final_norm's output and statistics, the head's activation and norm statistics, a bias-free norm's zero bias and its gradient's sink, a column of ones (mean pooling's backward)
   | 'final' | 'final.mean' | 'final.rstd' | 'seqOut' | 'head.act' | 'head.mean' | 'head.rstd' | 'zeros' | 'sink' | 'ones'
+  // DeBERTa: the relative-position rows' LayerNorm, the c2p and p2c scores before the gather, the shared projections' scratch
+  | 'rel.ln' | 'rel.mean' | 'rel.rstd' | 'c2p' | 'p2c' | 'posqkv' | 'posv' | 'posrows' | 'relzeros'
   | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
-  | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln' | 'final' | 'act' | 'wi' | 'an'}`
+  | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln' | 'final' | 'act' | 'wi' | 'an' | 'c2p' | 'p2c' | 'posk' | 'posq' | 'posqkv' | 'posrows' | 'relD' | 'rel' | 'relIn'}`
   | `d.x${0 | 1}`
   | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq'}`
   | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`

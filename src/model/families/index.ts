@@ -11,18 +11,20 @@
  * | distilbert | DistilBertForSequenceClassification | 0..S-1 | none | pre_classifier, ReLU | classifier (seq_classif_dropout) |
  * | electra | ElectraForSequenceClassification | 0..S-1 | yes; embedding_size may differ (embeddings_project) | dropout, classifier.dense, GELU | classifier.out_proj |
  * | modernbert | ModernBertForSequenceClassification | rotary (pre-norm layer, `modern`) | none | head.dense, act, head.norm on cls or mean | classifier |
+ * | deberta-v2 | DebertaV2ForSequenceClassification | relative (c2p, p2c; `disentangled`), absolute only with position_biased_input | type_vocab_size, often 0 | dropout, pooler.dense, GELU (ContextPooler) | classifier (cls_dropout) |
  */
 import { bert } from './bert.js';
 import { distilbert } from './distilbert.js';
 import { electra } from './electra.js';
 import { modernbert } from './modernbert.js';
 import { robertaFamily, xlmRoberta } from './roberta.js';
-import type { FamilyDecl, FamilyEntry } from './types.js';
+import { deberta } from './deberta.js';
+import type { FamilyCfg, FamilyDecl, FamilyEntry } from './types.js';
 
-export type { Dense, FamilyDecl, LayerNames, ModernBertFields } from './types.js';
+export type { DebertaFields, Dense, FamilyDecl, LayerNames, ModernBertFields } from './types.js';
 
 /** the registry: config.json's model_type → the family's declaration */
-const REGISTRY = { bert, roberta: robertaFamily, 'xlm-roberta': xlmRoberta, distilbert, electra, modernbert } satisfies Record<string, FamilyEntry>;
+const REGISTRY = { bert, roberta: robertaFamily, 'xlm-roberta': xlmRoberta, distilbert, electra, modernbert, 'deberta-v2': deberta } satisfies Record<string, FamilyEntry>;
 
 export type FamilyName = keyof typeof REGISTRY;
 export const FAMILIES = Object.keys(REGISTRY) as FamilyName[];
@@ -33,7 +35,7 @@ export function familyNamed(name: FamilyName): FamilyDecl {
 }
 
 /** the declaration of `cfg`'s family */
-export function familyOf(cfg: { model_type?: FamilyName; embedding_size?: number; hidden_size: number }): FamilyDecl {
+export function familyOf(cfg: FamilyCfg & { model_type?: FamilyName }): FamilyDecl {
   const e: FamilyEntry = REGISTRY[cfg.model_type ?? 'bert'];
   return typeof e === 'function' ? e(cfg) : e;
 }

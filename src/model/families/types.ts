@@ -58,6 +58,9 @@ export interface FamilyDecl {
   initStd?(cfg: { hidden_size: number; num_hidden_layers: number; initializer_range: number }, name: string): { std: number; cutoff: number };
   /** ModernBERT's pre-norm layer (families/modernbert.ts) in place of BERT's post-LN one (`layer`); null for BERT's relatives */
   modern: ModernNames | null;
+  /** DeBERTa's disentangled attention on BERT's layer (families/deberta.ts): the relative-position table, its LayerNorm and the
+   *  layers' own position projections (where share_att_key is false); absent for the others */
+  disentangled?: DisentangledNames;
   /** the embeddings' width when config.json does not give embedding_size (ELECTRA's 128); absent: the family has no
    *  embedding width of its own (it is hidden_size) */
   defaultEmbeddingSize?: number;
@@ -95,8 +98,36 @@ export interface ModernNames {
   headNorm: string;
 }
 
+/** what DebertaV2Config has that BERT's keys do not say (families/deberta.ts) */
+export interface DebertaFields {
+  /** c2p and p2c terms over relative positions (false: BERT's attention, still scaled by the terms pos_att_type names) */
+  relative_attention: boolean;
+  /** relative distances beyond this share the last bucket; −1 (HF's default): max_position_embeddings */
+  max_relative_positions: number;
+  /** log-bucketed relative positions (2·position_buckets table rows); −1: none (2·max_relative_positions rows) */
+  position_buckets: number;
+  /** the terms added to the content scores: content→position (c2p), position→content (p2c) */
+  pos_att_type: Array<'c2p' | 'p2c'>;
+  /** the position keys and queries come from the layer's own key_proj and query_proj (else pos_key_proj, pos_query_proj) */
+  share_att_key: boolean;
+  /** the relative-position table passes through encoder.LayerNorm (norm_rel_ebd "layer_norm") */
+  norm_rel_ebd: boolean;
+  /** absolute position embeddings added to the input (false in DeBERTa-v3 and ku-nlp's models: there is no table) */
+  position_biased_input: boolean;
+}
+
+/** the names of DeBERTa's relative-position parameters */
+export interface DisentangledNames {
+  relEmb: string;
+  relNorm: Dense;
+  posKey(l: number): Dense;
+  posQuery(l: number): Dense;
+}
+
 /** a family's declaration, or (ELECTRA) one that depends on the config's widths */
-export type FamilyEntry = FamilyDecl | ((cfg: { embedding_size?: number; hidden_size: number }) => FamilyDecl);
+export type FamilyEntry = FamilyDecl | ((cfg: FamilyCfg) => FamilyDecl);
+/** what a family's declaration may depend on */
+export interface FamilyCfg { embedding_size?: number; hidden_size: number; type_vocab_size?: number; deberta?: DebertaFields }
 
 export const dense = (p: string): Dense => ({ w: `${p}.weight`, b: `${p}.bias` });
 export const ln = (p: string): Dense => dense(p);
