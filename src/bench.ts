@@ -30,8 +30,9 @@ export interface BenchOptions {
   warmup: number;
   /** time every kernel call of the timed steps and report the milliseconds per step by kind of operation (core/profile.ts) */
   breakdown?: boolean;
-  /** the encoder family (default bert); modernbert: a random ModernBERT of this width (no biases, exact GELU, cls pooling) */
-  family?: 'bert' | 'modernbert';
+  /** the encoder family (default bert); modernbert: a random ModernBERT of this width (no biases, exact GELU, cls pooling);
+   *  deberta-v2: a random DeBERTa with ku-nlp/deberta-v2-base-japanese's settings (log buckets 256 over 512 positions, shared keys) */
+  family?: 'bert' | 'modernbert' | 'deberta-v2';
   /** ModernBERT: local_attention (the window) and global_attn_every_n_layers */
   window?: number;
   every?: number;
@@ -95,7 +96,10 @@ export function runBench(o: BenchOptions): BenchResult {
   const shape = { vocab_size: o.vocab, hidden_size: o.hidden, num_hidden_layers: o.layers, num_attention_heads: o.heads, intermediate_size: o.intermediate, labels: ['0', '1'] };
   const cfg = makeConfig(o.family === 'modernbert'
     ? { ...shape, model_type: 'modernbert', max_position_embeddings: Math.max(8192, o.seq), local_attention: o.window ?? 128, global_attn_every_n_layers: o.every ?? 3 }
-    : { ...shape, max_position_embeddings: Math.max(512, o.seq) }, 'bench');
+    : o.family === 'deberta-v2'
+      ? { ...shape, model_type: 'deberta-v2', max_position_embeddings: Math.max(512, o.seq), relative_attention: true, pos_att_type: ['p2c', 'c2p'],
+        position_buckets: 256, share_att_key: true, norm_rel_ebd: 'layer_norm', position_biased_input: false, type_vocab_size: 0 }
+      : { ...shape, max_position_embeddings: Math.max(512, o.seq) }, 'bench');
   const model = new Bert(cfg, { kernels: K, dtype, seed: 1 });
   if (o.unpad !== undefined) model.unpad = o.unpad;
   const rng = new Rng(2);
@@ -151,7 +155,7 @@ export function runBench(o: BenchOptions): BenchResult {
  * result names the kernel it ran).
  */
 export function runTorchBench(o: BenchOptions, threads: number, dtype: DType = nativeKernels().autoDtype): BenchResult {
-  const script = join(packageRoot(), 'bench', o.family === 'modernbert' ? 'torch_modernbert.py' : 'torch_bert.py');
+  const script = join(packageRoot(), 'bench', o.family === 'modernbert' ? 'torch_modernbert.py' : o.family === 'deberta-v2' ? 'torch_deberta.py' : 'torch_bert.py');
   const py = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
   const info = engineInfo();
   const env: NodeJS.ProcessEnv = { ...process.env };

@@ -63,6 +63,7 @@ export { nativeKernels, engineInfo, setNumThreads, type EngineInfo } from './cor
 export { refKernels } from './core/ref.js';
 export type { Kernels, DType } from './core/kernels.js';
 export { Rng } from './core/random.js';
+export { notice, setNoticeHandler } from './core/notices.js';
 export { Bert, type Batch, type ForwardResult } from './model/bert.js';
 export { makeConfig, configToJson, type BertConfig, ConfigError } from './model/config.js';
 export { makeLayout, type Layout, type ParamSpec } from './model/params.js';

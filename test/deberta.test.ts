@@ -4,7 +4,8 @@
 // the relative-position kernels; config errors that name the field; save/load; a seeded training step.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nativeKernels } from '../src/core/native.js';
 import { refKernels } from '../src/core/ref.js';
@@ -14,11 +15,13 @@ import { makeConfig } from '../src/model/config.js';
 import { logBucket, relativeIndex } from '../src/model/families/deberta.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
-import type { Batch } from '../src/model/bert.js';
-import { checkParity as check, maxAbs, maxRelErr, tempDir } from './helpers.js';
+import { Bert, type Batch } from '../src/model/bert.js';
+import { checkParity as check, maxAbs, maxRelErr, SHARED_DIR, tempDir } from './helpers.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 const FIXTURES = ['parity-deberta', 'parity-deberta-sep', 'parity-deberta-c2p'];
+const ROOT = new URL('../../', import.meta.url).pathname;
+const cli = (...args: string[]) => spawnSync(join(ROOT, 'bin/ja-bert'), args, { encoding: 'utf8' });
 
 function reference(dir: string) {
   const f = readSafetensors(join(dir, 'reference.safetensors'));
@@ -174,4 +177,47 @@ test('training step: dropout on (embeddings, attention, the relative-position ro
   };
   const n = grads(nativeKernels()), r = grads(refKernels);
   assert.ok(maxRelErr(n, r, 1e-2, 1e-3 * maxAbs(r)) < 1e-3);
+});
+
+test('ku-nlp\'s DeBERTa-v2 expects Juman++-segmented input: an unsegmented input gets one note line (once), a segmented one none; what ja-bert trains from it keeps the expectation', (t) => {
+  const root = tempDir(t);
+  // a small DeBERTa where the Hugging Face cache would put ku-nlp/deberta-v2-base-japanese, with a SentencePiece tokenizer
+  const src = join(root, 'models--ku-nlp--deberta-v2-base-japanese', 'snapshots', 'abc123');
+  mkdirSync(src, { recursive: true });
+  const raw = { model_type: 'deberta-v2', vocab_size: 32000, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32,
+    max_position_embeddings: 64, relative_attention: true, pos_att_type: ['p2c', 'c2p'], position_buckets: 8, share_att_key: true, norm_rel_ebd: 'layer_norm',
+    position_biased_input: false, type_vocab_size: 0, labels: ['0', '1'] };
+  saveBert(new Bert(makeConfig(raw), { kernels: nativeKernels(), seed: 1 }), src);
+  copyFileSync(join(SHARED_DIR, 'models/wiki-ja-albert-spm/wiki-ja_albert.model'), join(src, 'spm.model'));
+  const write = (name: string, rows: Array<[string, string]>) => {
+    writeFileSync(join(root, name), rows.map(([a, b]) => JSON.stringify({ text: a, text_b: b })).join('\n') + '\n');
+    return join(root, name);
+  };
+  const raw1 = write('raw.jsonl', [['ファイルの一覧を表示するコマンドです', '削除する'], ['ディレクトリを作成するコマンドです', '作る']]);
+  const seg = write('seg.jsonl', [['ファイル の 一覧 を 表示 する コマンド です', '削除 する']]);
+  const predict = (model: string, input: string) => cli('predict', '--model', model, '--input', input, '--output', join(root, 'out.jsonl'));
+  let r = predict(src, raw1);
+  assert.equal(r.status, 0, r.stderr);
+  const notes = r.stderr.split('\n').filter((l) => l.startsWith('ja-bert: note:'));
+  assert.equal(notes.length, 1, r.stderr);
+  assert.match(notes[0]!, /segmented into words by Juman\+\+ .*jumanpp --segment.*"ファイルの一覧を表示するコマンドです"/);
+  r = predict(src, seg);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!r.stderr.includes('note:'), r.stderr);
+  // fine-tuned from it: config.json says word_segmentation juman++, and the note follows the model
+  const pairs = join(root, 'pairs.tsv');
+  writeFileSync(pairs, ['ファイル の 一覧\t表示 する\t1', 'ディレクトリ を 作成\t作る\t0', 'ファイル を 削除\t消す\t1', '一覧 を 表示\t作る\t0'].join('\n') + '\n');
+  const out = join(root, 'tuned');
+  r = cli('finetune', '--model', src, '--output', out, '--train', pairs, '--max-steps', '1', '--batch-size', '2', '--max-seq-length', '32', '--dtype', 'f32', '--save-steps', '0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>).word_segmentation, 'juman++');
+  r = predict(out, raw1);
+  assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('ja-bert: note:')).length, 1, r.stderr);
+  // another DeBERTa (not ku-nlp's v2) takes raw text without a note
+  const other = join(root, 'other');
+  saveBert(new Bert(makeConfig(raw), { kernels: nativeKernels(), seed: 1 }), other);
+  copyFileSync(join(src, 'spm.model'), join(other, 'spm.model'));
+  r = predict(other, raw1);
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!r.stderr.includes('note:'), r.stderr);
 });

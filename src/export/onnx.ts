@@ -22,6 +22,7 @@ import type { Bert } from '../model/bert.js';
 import { geluIsTanh } from '../model/config.js';
 import { MASK_NEG } from '../core/kernels.js';
 import { quantizeRows } from '../core/quant.js';
+import { debertaSpan, relativeIndex } from '../model/families/deberta.js';
 
 const { onnx } = onnxProto;
 type Attr = number | number[] | string;
@@ -109,22 +110,36 @@ function transposed(w: Float32Array, out: number, inp: number): Float32Array {
 export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   const cfg = model.cfg, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size, eps = cfg.layer_norm_eps;
   const g = new GraphBuilder(), q = o.quantize ?? false;
-  if (model.family.modern || model.family.disentangled || !model.family.pos) throw new Error(`bertToOnnx: ${cfg.model_type} has no ONNX graph yet`);
+  const rel = model.family.disentangled && cfg.deberta?.relative_attention ? cfg.deberta : null;
+  if (model.family.modern || (!model.family.pos && !model.family.disentangled)) throw new Error(`bertToOnnx: ${cfg.model_type} has no ONNX graph yet`);
   const posTable = model.family.pos;
   const P = (name: string) => model.param(name);
 
+  /** a Linear's initialisers, made once per prefix (DeBERTa's shared keys project the relative-position table with the layer's own key_proj) */
+  const made = new Map<string, string[]>();
+  const once = (prefix: string, make: () => string[]): string[] => {
+    let v = made.get(prefix);
+    if (!v) { v = make(); made.set(prefix, v); }
+    return v;
+  };
   /** x · Wᵀ + b for a Linear named `prefix` ([out, in] weight) */
   const linear = (x: string, prefix: string, out: number, inp: number): string => {
-    const w = P(`${prefix}.weight`), b = g.f32(`${prefix}.bias`, [out], P(`${prefix}.bias`));
-    if (!q) return g.op('Add', [g.op('MatMul', [x, g.f32(`${prefix}.weight_T`, [inp, out], transposed(w, out, inp))]), b]);
+    const w = P(`${prefix}.weight`);
+    if (!q) {
+      const [wT, b] = once(prefix, () => [g.f32(`${prefix}.weight_T`, [inp, out], transposed(w, out, inp)), g.f32(`${prefix}.bias`, [out], P(`${prefix}.bias`))]);
+      return g.op('Add', [g.op('MatMul', [x, wT!]), b!]);
+    }
     // per output channel: quantise W's rows (= the columns of Wᵀ), then store Wᵀ
-    const { q: wq, scale } = quantizeRows(w, out, inp);
-    const wqT = new Int8Array(wq.length);
-    for (let r = 0; r < out; r++) for (let c = 0; c < inp; c++) wqT[c * out + r] = wq[r * inp + c]!;
+    const [wqT, ws, b] = once(prefix, () => {
+      const { q: wq, scale } = quantizeRows(w, out, inp);
+      const t = new Int8Array(wq.length);
+      for (let r = 0; r < out; r++) for (let c = 0; c < inp; c++) t[c * out + r] = wq[r * inp + c]!;
+      return [g.i8(`${prefix}.weight_T_quantized`, [inp, out], t), g.f32(`${prefix}.weight_scale`, [out], scale), g.f32(`${prefix}.bias`, [out], P(`${prefix}.bias`))];
+    });
     const [xq, xs, xz] = g.opN('DynamicQuantizeLinear', [x], 3);
-    const acc = g.op('MatMulInteger', [xq!, g.i8(`${prefix}.weight_T_quantized`, [inp, out], wqT), xz!]);
-    const scales = g.op('Mul', [xs!, g.f32(`${prefix}.weight_scale`, [out], scale)]);
-    return g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: FLOAT }), scales]), b]);
+    const acc = g.op('MatMulInteger', [xq!, wqT!, xz!]);
+    const scales = g.op('Mul', [xs!, ws!]);
+    return g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: FLOAT }), scales]), b!]);
   };
   const layerNorm = (x: string, prefix: string, width = D): string =>
     g.op('LayerNormalization', [x, g.f32(`${prefix}.weight`, [width], P(`${prefix}.weight`)), g.f32(`${prefix}.bias`, [width], P(`${prefix}.bias`))], { axis: -1, epsilon: eps });
@@ -161,8 +176,8 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     const real = g.op('Cast', [g.op('Not', [g.op('Equal', ['input_ids', g.int(pad)])])], { to: INT64 });
     positions = g.op('Add', [g.op('Mul', [g.op('CumSum', [real, g.int(1)]), real]), g.int(pad)]);
   }
-  const pos = g.op('Gather', [g.f32(posTable, [cfg.max_position_embeddings, E], P(posTable)), positions], { axis: 0 });
-  let sum = g.op('Add', [words, pos]);
+  // (DeBERTa without position_biased_input: no absolute positions)
+  let sum = posTable ? g.op('Add', [words, g.op('Gather', [g.f32(posTable, [cfg.max_position_embeddings, E], P(posTable)), positions], { axis: 0 })]) : words;
   if (F.type && withTypes) sum = g.op('Add', [sum, g.op('Gather', [g.f32(F.type, [cfg.type_vocab_size, E], P(F.type)), 'token_type_ids'], { axis: 0 })]);
   // one token type (RoBERTa): its row is added to every position
   else if (F.type) sum = g.op('Add', [sum, g.f32(`${F.type}_row0`, [E], P(F.type).slice(0, E))]);
@@ -173,13 +188,58 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   const maskF = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: FLOAT }), g.ints([1, 2])]);
   const maskAdd = g.op('Mul', [g.op('Sub', [g.scalar(1), maskF]), g.scalar(MASK_NEG)]);
   const heads = g.ints([0, 0, H, dh]), merged = g.ints([0, 0, D]);
+  // DeBERTa: the relative-position table after its LayerNorm (a constant), and the index of query i and key j into it,
+  // relativeIndex(i − j) looked up in a constant table over every difference the positions allow
+  let relRows = '', relIdx = '', relIdxT = '', span = 0;
+  if (rel) {
+    const d = F.disentangled!, M = cfg.max_position_embeddings;
+    span = debertaSpan(rel, M);
+    const table = P(d.relEmb).slice(0, 2 * span * D);
+    if (rel.norm_rel_ebd) {
+      const w = P(d.relNorm.w), b = P(d.relNorm.b);
+      for (let r = 0; r < 2 * span; r++) {
+        const row = table.subarray(r * D, (r + 1) * D);
+        let mean = 0, v = 0;
+        for (const t of row) mean += t;
+        mean /= D;
+        for (const t of row) v += (t - mean) ** 2;
+        const rstd = 1 / Math.sqrt(v / D + eps);
+        for (let c = 0; c < D; c++) row[c] = (row[c]! - mean) * rstd * w[c]! + b[c]!;
+      }
+    }
+    relRows = g.f32('deberta.encoder.rel_embeddings_normed', [2 * span, D], table);
+    const byDiff = Array.from({ length: 2 * M - 1 }, (_, k) => relativeIndex(k - (M - 1), 0, rel, M));
+    const r = g.op('Range', [g.int(0), g.op('Gather', [g.op('Shape', ['input_ids']), g.int(1)], { axis: 0 }), g.int(1)]);
+    const diff = g.op('Sub', [g.op('Unsqueeze', [r, g.ints([1])]), g.op('Unsqueeze', [r, g.ints([0])])]);
+    relIdx = g.op('Gather', [g.i64('deberta.relative_index_by_difference', [2 * M - 1], byDiff), g.op('Add', [diff, g.int(M - 1)])], { axis: 0 });
+    relIdxT = g.op('Transpose', [relIdx], { perm: [1, 0] });
+  }
+  // (the scores' divisor: sqrt(head_dim), DeBERTa's sqrt(head_dim · (1 + its relative terms)))
+  const scoreScale = 1 / Math.sqrt(dh * (1 + (cfg.deberta?.pos_att_type.length ?? 0)));
   for (let l = 0; l < cfg.num_hidden_layers; l++) {
     const n = F.layer(l);
     const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
     const qh = split(linear(x, stem(n.q), D, D), [0, 2, 1, 3]);
-    const kh = split(linear(x, stem(n.k), D, D), [0, 2, 3, 1]);
+    const kOut = linear(x, stem(n.k), D, D);
+    const kh = split(kOut, [0, 2, 3, 1]);
     const vh = split(linear(x, stem(n.v), D, D), [0, 2, 1, 3]);
-    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [qh, kh]), g.scalar(1 / Math.sqrt(dh))]), maskAdd]);
+    let raw = g.op('MatMul', [qh, kh]);
+    if (rel) {
+      // c2p: q · pos_keyᵀ [B, H, S, 2·span] gathered at idx[i, j]; p2c: k · pos_queryᵀ gathered at idx[i, j] along the key's row, transposed
+      const full = g.op('Shape', [raw]);
+      const posT = (prefix: string) => g.op('Transpose', [g.op('Reshape', [linear(relRows, prefix, D, D), g.ints([2 * span, H, dh])])], { perm: [1, 2, 0] });
+      if (rel.pos_att_type.includes('c2p')) {
+        const pk = rel.share_att_key ? stem(n.k) : stem(F.disentangled!.posKey(l));
+        raw = g.op('Add', [raw, g.op('GatherElements', [g.op('MatMul', [qh, posT(pk)]), g.op('Expand', [relIdx, full])], { axis: 3 })]);
+      }
+      if (rel.pos_att_type.includes('p2c')) {
+        const pq = rel.share_att_key ? stem(n.q) : stem(F.disentangled!.posQuery(l));
+        const kr = split(kOut, [0, 2, 1, 3]);
+        const p2c = g.op('GatherElements', [g.op('MatMul', [kr, posT(pq)]), g.op('Expand', [relIdxT, full])], { axis: 3 });
+        raw = g.op('Add', [raw, g.op('Transpose', [p2c], { perm: [0, 1, 3, 2] })]);
+      }
+    }
+    const scores = g.op('Add', [g.op('Mul', [raw, g.scalar(scoreScale)]), maskAdd]);
     const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vh])], { perm: [0, 2, 1, 3] }), merged]);
     const h1 = layerNorm(g.op('Add', [linear(ctx, stem(n.ao), D, D), x]), stem(n.ln1));
     const inter = gelu(linear(h1, stem(n.inter), I, D));

@@ -40,6 +40,8 @@ export interface BertConfig {
   deberta?: DebertaFields;
   /** dropout on the first token before the family head's dense where it differs from classifier_dropout (DeBERTa's pooler_dropout) */
   pooler_dropout?: number;
+  /** the word segmenter the model's input should go through (ku-nlp's DeBERTa-v2: Juman++), kept in config.json of what ja-bert trains from it */
+  word_segmentation?: 'juman++';
 }
 
 /** the longest input the model's position table takes (fairseq-style positions start after padding_idx) */
@@ -141,6 +143,7 @@ export function makeConfig(raw0: Record<string, unknown>, source = 'config'): Be
     ...(typeof raw.classifier_dropout === 'number' ? { classifier_dropout: opt('classifier_dropout', 0.1) } : {}),
     ...(family === 'modernbert' ? { modernbert: raw.modernbert as ModernBertFields } : {}),
     ...(family === 'deberta-v2' ? { deberta: raw.deberta as DebertaFields, pooler_dropout: raw.pooler_dropout as number } : {}),
+    ...(raw.word_segmentation === 'juman++' ? { word_segmentation: 'juman++' as const } : {}),
   };
   if (cfg.modernbert && cfg.modernbert.layer_types.length !== cfg.num_hidden_layers) {
     throw new ConfigError(`${source}: "layer_types" lists ${cfg.modernbert.layer_types.length} layers for num_hidden_layers ${cfg.num_hidden_layers}`);

@@ -12,6 +12,7 @@ import { findModelFiles, readWeights, type ModelFiles } from '../io/checkpoint.j
 import { writeSafetensors } from '../io/safetensors.js';
 import { CheckpointError, firstNonFinite, toFloat32 } from '../io/tensor.js';
 import { InputFileError, readJsonFile } from '../io/text.js';
+import { expectsSegmenter } from '../tokenize/index.js';
 import { Bert } from './bert.js';
 import { type BertConfig, configToJson, makeConfig } from './config.js';
 import { familyOf } from './families/index.js';
@@ -57,6 +58,8 @@ export interface LoadedModel {
 export function loadBert(path: string, opts: LoadOptions): LoadedModel {
   const files = findModelFiles(path);
   const cfg = readConfig(files);
+  // a model that expects Juman++-segmented input says so in what ja-bert saves from it (tokenize/index.ts)
+  if (expectsSegmenter(files.dir)) cfg.word_segmentation = 'juman++';
   const relabel = opts.labels !== undefined;
   if (relabel) cfg.labels = opts.labels!;
   if (opts.pairHead) cfg.pair_head = opts.pairHead;

@@ -15,6 +15,23 @@ export interface Tokenizer {
   readonly vocabSize: number;
   /** id of a vocabulary entry ([CLS], a piece), or undefined */
   tokenId(token: string): number | undefined;
+  /** the word segmenter the model's training text went through, which its input should go through too (ku-nlp's DeBERTa-v2: Juman++) */
+  readonly segmenter?: 'juman++';
+}
+
+/** ku-nlp's DeBERTa-v2 models (deberta-v2-{tiny,base,large}-japanese) were trained on text segmented into words by Juman++, and their model
+ *  cards ask for input segmented the same way; ku-nlp's DeBERTa-v3 and the other Japanese DeBERTas take raw text */
+const JUMANPP_MODELS = /ku-nlp(\/|--)deberta-v2-[a-z-]*japanese/i;
+
+/** whether the model in `dir` expects Juman++-segmented input: its path in the Hugging Face cache (models--ku-nlp--deberta-v2-…), its config's
+ *  _name_or_path, or the word_segmentation ja-bert writes into a model it trained from one */
+export function expectsSegmenter(dir: string): 'juman++' | undefined {
+  if (JUMANPP_MODELS.test(dir)) return 'juman++';
+  try {
+    const v = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { word_segmentation?: unknown; _name_or_path?: unknown };
+    if (v.word_segmentation === 'juman++' || (typeof v._name_or_path === 'string' && JUMANPP_MODELS.test(v._name_or_path))) return 'juman++';
+  } catch { /* no config: no expectation */ }
+  return undefined;
 }
 
 /** the class a folder's tokenizer_config.json maps AutoTokenizer to through auto_map (custom code), if any */
@@ -49,6 +66,13 @@ export interface TokenizerOptions {
  * character splitting + WordPiece).
  */
 export function loadTokenizer(path: string, opts: TokenizerOptions = {}): Tokenizer {
+  const tok = loadTokenizerFiles(path, opts);
+  const seg = existsSync(path) && statSync(path).isDirectory() ? expectsSegmenter(path) : undefined;
+  if (seg) Object.defineProperty(tok, 'segmenter', { value: seg, enumerable: true });
+  return tok;
+}
+
+function loadTokenizerFiles(path: string, opts: TokenizerOptions): Tokenizer {
   if (!existsSync(path)) throw new TokenizerError(`${path}: no such file or folder`);
   if (statSync(path).isFile()) {
     if (path.endsWith('.json')) return new TokenizerJsonTokenizer(path);

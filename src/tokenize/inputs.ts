@@ -8,6 +8,7 @@
  * the pair fitted into max_seq_length - 4 the same way.
  * Batches are padded to their longest row, not to max_seq_length.
  */
+import { notice } from '../core/notices.js';
 import { TokenizerError } from './sentencepiece.js';
 import type { Tokenizer } from './index.js';
 
@@ -54,6 +55,7 @@ export class InputBuilder {
   }
 
   features(textA: string, textB?: string): Features {
+    if (this.tokenizer.segmenter) { checkSegmented(this.tokenizer.segmenter, textA); if (textB !== undefined) checkSegmented(this.tokenizer.segmenter, textB); }
     const a = this.tokenizer.encode(textA).ids;
     if (textB === undefined) {
       if (a.length > this.maxSeqLength - 2) a.length = this.maxSeqLength - 2;
@@ -87,4 +89,13 @@ export function padBatch(rows: Features[], padId = 0, padTo?: number): Batch {
     batch.attentionMask.fill(1, b * S, b * S + r.inputIds.length);
   });
   return batch;
+}
+
+/** a run of 12 Japanese characters without a space: text no word segmenter has been through */
+const UNSEGMENTED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー]{12}/u;
+
+/** the model expects words separated by spaces (Juman++'s output); say once, in one line, when an input has none */
+function checkSegmented(segmenter: 'juman++', text: string): void {
+  if (!UNSEGMENTED.test(text)) return;
+  notice(`segmenter:${segmenter}`, `this model was trained on text segmented into words by Juman++ and expects its input segmented the same way (words separated by spaces); Debian does not package Juman++, so segment the text beforehand (jumanpp --segment) — this input is not: "${text.slice(0, 24)}${text.length > 24 ? '…' : ''}"`);
 }
