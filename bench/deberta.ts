@@ -51,7 +51,7 @@ for (const seq of seqs) {
       if (e === 'ja-bert') ours.push(child(o, e).tokens_per_s); else torch.push(child(o, e).tokens_per_s);
     }
   }
-  if (flags.breakdown) breakdown = (child({ ...o, breakdown: true }, 'ja-bert') as BenchResult & { breakdown?: unknown }).breakdown ?? null;
+  if (flags.breakdown) breakdown = (child({ ...o, breakdown: true }, 'ja-bert') as BenchResult & { breakdown_ms_per_step?: unknown }).breakdown_ms_per_step ?? null;
   const line = { part: 'train', ...SHAPE, seq, batch, steps, dtype, rounds, tokens_per_s: median(ours), tokens_per_s_runs: ours,
     torch_tokens_per_s: median(torch), torch_tokens_per_s_runs: torch, speedup_vs_torch: median(ours) / median(torch), ...(breakdown ? { breakdown } : {}) };
   console.log(JSON.stringify(line));
