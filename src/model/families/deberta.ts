@@ -12,16 +12,11 @@
  *
  * config.json keeps DebertaV2Config's keys; what BERT has no key for is read into `deberta` and written back.
  */
-import { dense, ln, type DebertaFields, type FamilyDecl, type FamilyEntry } from './types.js';
+import { configBool, dense, ln, type DebertaFields, type FamilyDecl, type FamilyEntry } from './types.js';
 
 /** DebertaV2Config's keys and defaults → BertConfig's keys and `deberta`; an Error naming the field for what ja-bert cannot run */
 function configIn(raw: Record<string, unknown>): Record<string, unknown> {
-  const bool = (k: string, d: boolean): boolean => {
-    const v = raw[k];
-    if (v === undefined || v === null) return d;
-    if (typeof v !== 'boolean') throw new Error(`"${k}" must be true or false, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const bool = (k: string, d: boolean): boolean => configBool(raw, k, d);
   const int = (k: string, d: number): number => {
     const v = raw[k];
     if (v === undefined || v === null) return d;

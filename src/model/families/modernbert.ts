@@ -11,19 +11,14 @@
  * config.json uses ModernBertConfig's keys; they are read into BertConfig's (hidden_activation → hidden_act, norm_eps →
  * layer_norm_eps, ...) plus `modernbert` for what BERT has no key for, and written back under their own names.
  */
-import { dense, type FamilyDecl, type ModernBertFields } from './types.js';
+import { configBool, dense, type FamilyDecl, type ModernBertFields } from './types.js';
 
 const ACTS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh'];
 const HEAD_ACTS = [...ACTS, 'relu', 'tanh'];
 
 /** ModernBertConfig's keys and defaults → BertConfig's keys and `modernbert`; an Error naming the field for what ja-bert cannot run */
 function configIn(raw: Record<string, unknown>): Record<string, unknown> {
-  const bool = (k: string, d: boolean): boolean => {
-    const v = raw[k];
-    if (v === undefined || v === null) return d;
-    if (typeof v !== 'boolean') throw new Error(`"${k}" must be true or false, got ${JSON.stringify(v)}`);
-    return v;
-  };
+  const bool = (k: string, d: boolean): boolean => configBool(raw, k, d);
   const num = (k: string, d: number, o: { integer?: boolean; positive?: boolean; max?: number } = {}): number => {
     const v = raw[k];
     if (v === undefined || v === null) return d;

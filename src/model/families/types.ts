@@ -129,6 +129,14 @@ export type FamilyEntry = FamilyDecl | ((cfg: FamilyCfg) => FamilyDecl);
 /** what a family's declaration may depend on */
 export interface FamilyCfg { embedding_size?: number; hidden_size: number; type_vocab_size?: number; deberta?: DebertaFields }
 
+/** a config.json flag for a family's configIn: absent or null is the default; anything but a boolean is an Error naming the key */
+export function configBool(raw: Record<string, unknown>, k: string, d: boolean): boolean {
+  const v = raw[k];
+  if (v === undefined || v === null) return d;
+  if (typeof v !== 'boolean') throw new Error(`"${k}" must be true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 export const dense = (p: string): Dense => ({ w: `${p}.weight`, b: `${p}.bias` });
 export const ln = (p: string): Dense => dense(p);
 
