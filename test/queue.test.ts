@@ -3,7 +3,7 @@
 // to a single-process build (same ids, same values); a worker killed in the
 // middle of a chunk loses nothing (its job goes to another worker); a build with
 // no worker gives up in one line and a rerun resumes.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeCache, entryValues, readCache } from '../src/cache/index.js';
+import { buildCacheQueued } from '../src/cache/queue.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
 import { faultEnv, tinySetup, type TinySetup } from './helpers.js';
@@ -48,6 +49,13 @@ after(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   if (redis) { redis.kill('SIGTERM'); await new Promise((r) => redis!.once('exit', r)); }
   if (dir && !process.env.KEEP) rmSync(dir, { recursive: true, force: true });
+});
+
+// a test that fails before stopping its workers must not leave them to take the next test's jobs
+afterEach(async () => {
+  const live = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of live) c.kill('SIGKILL');
+  await Promise.all(live.map((c) => new Promise((r) => c.once('exit', r))));
 });
 
 function worker(env: Record<string, string> = {}, lockSeconds = 2): { child: ChildProcess; log: () => string; exited: Promise<{ code: number | null; signal: string | null }> } {
@@ -93,6 +101,27 @@ test('two workers build the same cache as one process: same ids, same values; SI
   const done = (w1.log() + w2.log()).split('\n').filter((l) => /^worker: .*texts ->/.test(l)).length;
   assert.equal(done, chunks, `${done} chunk lines for ${chunks} chunks`);
   for (const w of [w1, w2]) { w.child.kill('SIGTERM'); assert.deepEqual(await w.exited, { code: 0, signal: null }); }
+});
+
+test('the library build leaves nothing running once it returns: no poll of the closed queue afterwards', async () => {
+  // the coordinator's wait ends by the event stream or by its state poll, whichever sees the last chunk
+  // first; a poll left running would send a command on the closed connection a second later and take
+  // the caller's process down with an unhandled rejection
+  const stray: unknown[] = [];
+  const onStray = (e: unknown) => { stray.push(e); };
+  process.on('unhandledRejection', onStray);
+  const w = worker();
+  try {
+    const r = await buildCacheQueued({ model, texts: t.texts, cache: join(dir, 'lib.jabc'), kernels: K, queue: url, chunkSize: 8, batchSize: 8, dtype: 'f32' });
+    assert.ok(r.encoded > 0);
+    assertSameCache(join(dir, 'lib.jabc'));
+    await new Promise((r) => setTimeout(r, 2500)); // two poll periods
+    assert.deepEqual(stray.map(String), []);
+  } finally {
+    process.off('unhandledRejection', onStray);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }
 });
 
 test('a worker killed in the middle of a chunk loses nothing: its chunk is retried by another worker', async () => {

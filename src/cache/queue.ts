@@ -197,35 +197,53 @@ export async function buildCacheQueued(o: QueueBuildOptions): Promise<BuildResul
       let last = Date.now();
       const failed: string[] = [];
       const bar = new Progress(o.log, 'cache', jobs.length, 'chunks');
-      await new Promise<void>((resolve, reject) => {
-        const ids = new Set(jobs.map((j) => j.id!));
-        const finish = () => { if (completed.size + failed.length === ids.size) { if (failed.length) reject(new CacheError(`${o.cache}: ${failed.length} chunk(s) failed on the workers: ${failed[0]}; rerun to retry them`)); else resolve(); } };
-        const complete = (jobId: string) => {
-          if (!ids.has(jobId) || completed.has(jobId)) return;
-          completed.add(jobId); last = Date.now();
-          bar.update(completed.size);
-        };
-        events.on('completed', ({ jobId }) => { complete(jobId); finish(); });
-        events.on('failed', async ({ jobId, failedReason }) => {
-          if (!ids.has(jobId)) return;
-          // a failure with attempts left is retried; only the last one counts
-          const job = await queue.getJob(jobId);
-          if (job && job.attemptsMade < (job.opts.attempts ?? 1)) return;
-          failed.push(`${jobId}: ${failedReason}`); last = Date.now(); finish();
+      // the wait settles once, by whichever path sees the end first; settling stops the poll, and the
+      // queue is closed only after a poll or a failure lookup in flight has returned (a command sent on a
+      // closed connection rejects outside this function and takes the process down)
+      let settled = false;
+      const inFlight = new Set<Promise<unknown>>();
+      const track = <T>(p: Promise<T>): Promise<T> => { inFlight.add(p); void p.then(() => inFlight.delete(p), () => inFlight.delete(p)); return p; };
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const ids = new Set(jobs.map((j) => j.id!));
+          let timer: NodeJS.Timeout | undefined;
+          const settle = (e?: Error) => { if (settled) return; settled = true; clearInterval(timer); if (e) reject(e); else resolve(); };
+          const finish = () => { if (completed.size + failed.length === ids.size) settle(failed.length ? new CacheError(`${o.cache}: ${failed.length} chunk(s) failed on the workers: ${failed[0]}; rerun to retry them`) : undefined); };
+          const complete = (jobId: string) => {
+            if (!ids.has(jobId) || completed.has(jobId)) return;
+            completed.add(jobId); last = Date.now();
+            bar.update(completed.size);
+          };
+          events.on('completed', ({ jobId }) => { if (settled) return; complete(jobId); finish(); });
+          events.on('failed', ({ jobId, failedReason }) => {
+            if (settled || !ids.has(jobId)) return;
+            // a failure with attempts left is retried; only the last one counts
+            track(queue.getJob(jobId)).then((job) => {
+              if (settled || (job && job.attemptsMade < (job.opts.attempts ?? 1))) return;
+              failed.push(`${jobId}: ${failedReason}`); last = Date.now(); finish();
+            }, (e: unknown) => settle(e instanceof Error ? e : new Error(String(e))));
+          });
+          let polling = false;
+          timer = setInterval(() => {
+            if (settled || polling) return;
+            polling = true;
+            // jobs finished before this listener existed count too
+            track(Promise.all(jobs.map((j) => queue.getJobState(j.id!)))).then((states) => {
+              polling = false;
+              if (settled) return;
+              states.forEach((st, k) => { if (st === 'completed') complete(jobs[k]!.id!); });
+              if (completed.size === ids.size) settle();
+              else if (Date.now() - last > stallSeconds * 1000) {
+                settle(new CacheError(`${o.cache}: no chunk finished for ${stallSeconds} s (${completed.size} of ${ids.size} done): is a worker running (ja-bert worker --queue ${o.queue})? The chunks done stay in ${dir}; rerun to resume`));
+              }
+            }, (e: unknown) => { polling = false; settle(e instanceof Error ? e : new Error(String(e))); });
+          }, 1000);
+          events.on('error', (e: Error) => settle(e));
         });
-        const timer = setInterval(async () => {
-          // jobs finished before this listener existed count too
-          const states = await Promise.all(jobs.map((j) => queue.getJobState(j.id!)));
-          states.forEach((st, k) => { if (st === 'completed') complete(jobs[k]!.id!); });
-          if (completed.size === ids.size) { clearInterval(timer); resolve(); }
-          else if (Date.now() - last > stallSeconds * 1000) {
-            clearInterval(timer);
-            reject(new CacheError(`${o.cache}: no chunk finished for ${stallSeconds} s (${completed.size} of ${ids.size} done): is a worker running (ja-bert worker --queue ${o.queue})? The chunks done stay in ${dir}; rerun to resume`));
-          }
-        }, 1000);
-        const stop = (e?: unknown) => { clearInterval(timer); if (e) reject(e); };
-        events.on('error', stop);
-      });
+      } finally {
+        settled = true;
+        await Promise.allSettled([...inFlight]);
+      }
     } finally {
       await events.close();
       await queue.close();
