@@ -132,19 +132,6 @@ for (const family of ['xlm-roberta', 'distilbert', 'electra', 'modernbert', 'deb
     assert.equal((JSON.parse(r.stdout) as { results: unknown[] }).results.length, 3);
   });
 
-  if (family === 'modernbert') {
-    test(`${family}: ONNX export is refused with one line (its graph is not built yet); --format hf writes the folder`, () => {
-      const cross = join(dir, `${family}-cross`);
-      let r = cli('export', '--model', cross, '--output', join(dir, `${family}-export`));
-      assert.notEqual(r.status, 0);
-      assert.match(r.stderr.trim(), /ONNX export of a ModernBERT model is not built yet/);
-      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      r = cli('export', '--model', cross, '--output', join(dir, `${family}-hf`), '--format', 'hf');
-      assert.equal(r.status, 0, r.stderr);
-      assert.equal((JSON.parse(readFileSync(join(dir, `${family}-hf`, 'config.json'), 'utf8')) as Record<string, unknown>).model_type, family);
-    });
-    continue;
-  }
   test(`${family}: exported (ONNX + tokenizer.json), onnxruntime-node and transformers.js give ja-bert's ids and probabilities`, async () => {
     const cross = join(dir, `${family}-cross`), out = join(dir, `${family}-export`);
     const r = cli('export', '--model', cross, '--output', out);

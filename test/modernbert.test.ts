@@ -13,6 +13,7 @@ import { makeConfig } from '../src/model/config.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import { Bert, type Batch } from '../src/model/bert.js';
+import { bertToOnnx } from '../src/export/onnx.js';
 import { checkParity as check, maxAbs, maxRelErr, tempDir } from './helpers.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
@@ -275,4 +276,36 @@ test('mean pooling over a mask with holes (the padded layout, a run per stretch 
   model.params[i] = x0; model.paramsChanged();
   const fd = (up - down) / (2 * eps);
   assert.ok(Math.abs(fd - gp[c]!) <= 2e-2 * Math.abs(gp[c]!), `d loss / d embedding: backward ${gp[c]}, central difference ${fd}`);
+});
+
+test('ONNX export: onnxruntime runs the graph (rotary, the window, bias-free norms, cls and mean pooling) to the twin\'s logits, hidden states and head output, at 4,200 tokens too; the int8 graph stays close', async () => {
+  const ort = await import('onnxruntime-node');
+  const run = async (bytes: Uint8Array, ref: ReturnType<typeof reference>) => {
+    const s = await ort.InferenceSession.create(bytes);
+    const { B, S } = ref.batch;
+    const i64 = (a: ArrayLike<number>) => new ort.Tensor('int64', BigInt64Array.from(Array.from(a), (v) => BigInt(v)), [B, S]);
+    assert.deepEqual([...s.inputNames].sort(), ['attention_mask', 'input_ids'], 'no token types: ModernBERT has none');
+    return s.run({ input_ids: i64(ref.batch.inputIds), attention_mask: i64(ref.batch.attentionMask) });
+  };
+  for (const name of ['parity-modernbert', 'parity-modernbert-bias']) {
+    const dir = join(FIX, name), ref = reference(dir);
+    const { model } = loadBert(dir, { kernels: nativeKernels(), dtype: 'f32' });
+    const logits = (await run(bertToOnnx(model, { task: 'text-classification' }), ref)).logits!.data as Float32Array;
+    check(`${name}: logits`, logits, toFloat64(ref.get('logits')), 1e-4);
+    const fe = await run(bertToOnnx(model, { task: 'feature-extraction' }), ref);
+    const D = model.cfg.hidden_size, mask = ref.batch.attentionMask;
+    const real = (x: ArrayLike<number>) => Float64Array.from({ length: x.length }, (_, i) => (mask[Math.floor(i / D)] ? x[i]! : 0));
+    check(`${name}: last_hidden_state (real tokens)`, real(fe.last_hidden_state!.data as Float32Array), real(toFloat64(ref.get('sequence_output'))), 1e-4);
+    check(`${name}: pooler_output (the prediction head's output)`, fe.pooler_output!.data as Float32Array, toFloat64(ref.get('pooled_output')), 1e-4);
+    const q8 = (await run(bertToOnnx(model, { task: 'text-classification', quantize: true }), ref)).logits!.data as Float32Array;
+    assert.ok(maxAbs(Float64Array.from(q8, (v, i) => v - logits[i]!)) < 0.05 * Math.max(1, maxAbs(logits)), `int8 logits ${Array.from(q8)} vs ${Array.from(logits)}`);
+  }
+  // positions past 4,096: the rotary angles computed in the graph from the input's length
+  const dir = join(FIX, 'parity-modernbert-long'), ref = reference(dir);
+  const { model } = loadBert(dir, { kernels: nativeKernels(), dtype: 'f32' });
+  const fe = await run(bertToOnnx(model, { task: 'feature-extraction' }), ref);
+  const D = model.cfg.hidden_size, pos = Array.from(toFloat64(ref.get('positions'))), h = fe.last_hidden_state!.data as Float32Array;
+  const got = new Float64Array(pos.length * D);
+  pos.forEach((p, r) => got.set(h.subarray(p * D, p * D + D), r * D));
+  check('4,200 tokens: hidden states at chosen positions', got, toFloat64(ref.get('sequence_output')), 1e-4);
 });

@@ -87,7 +87,6 @@ export function exportModel(o: ExportOptions): ExportResult {
 
   const files = findModelFiles(o.model);
   const rawCfg = readConfig(files), family = rawCfg.model_type ?? 'bert', F = familyOf(rawCfg);
-  if (F.modern && format !== 'hf') throw new OptionError(`${o.model}: ONNX export of a ModernBERT model is not built yet (its rotary, sliding-window graph); --format hf writes the Hugging Face folder`);
   if (askedTask === 'fill-mask' && !F.mlm) throw new OptionError(`${o.model}: --task fill-mask exports the masked-LM head of ${FAMILIES.filter((f) => familyNamed(f).mlm).join(' and ')} models; this is a ${family} model`);
   const { model, initialised } = loadBert(o.model, { kernels: o.kernels, dtype: 'f32', nspHead: true, mlmHead: askedTask === 'fill-mask' });
   const cfg = model.cfg;

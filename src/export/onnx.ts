@@ -23,6 +23,7 @@ import { geluIsTanh } from '../model/config.js';
 import { MASK_NEG } from '../core/kernels.js';
 import { quantizeRows } from '../core/quant.js';
 import { debertaSpan, relativeIndex } from '../model/families/deberta.js';
+import { modernLayerKind, ropeInvFreq } from '../model/families/modernbert.js';
 
 const { onnx } = onnxProto;
 type Attr = number | number[] | string;
@@ -99,6 +100,10 @@ class GraphBuilder {
   }
 }
 
+/** what a local layer adds to scores outside its window: far below MASK_NEG, so that a padded key inside the window still outweighs
+ *  a key outside it, and exp() of it is 0 (HF fills with float32's minimum) */
+const WINDOW_NEG = -1e30;
+
 /** W [out, in] (PyTorch's Linear layout) transposed to [in, out] for MatMul */
 function transposed(w: Float32Array, out: number, inp: number): Float32Array {
   const t = new Float32Array(w.length);
@@ -111,9 +116,11 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   const cfg = model.cfg, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size, eps = cfg.layer_norm_eps;
   const g = new GraphBuilder(), q = o.quantize ?? false;
   const rel = model.family.disentangled && cfg.deberta?.relative_attention ? cfg.deberta : null;
-  if (model.family.modern || (!model.family.pos && !model.family.disentangled)) throw new Error(`bertToOnnx: ${cfg.model_type} has no ONNX graph yet`);
+  if (!model.family.pos && !model.family.disentangled && !model.family.modern) throw new Error(`bertToOnnx: ${cfg.model_type} has no ONNX graph yet`);
   const posTable = model.family.pos;
   const P = (name: string) => model.param(name);
+  /** a bias where the model has one (ModernBERT's are off by its *_bias flags) */
+  const bias = (name: string): Float32Array | null => (model.layout.byName.has(name) ? P(name) : null);
 
   /** a Linear's initialisers, made once per prefix (DeBERTa's shared keys project the relative-position table with the layer's own key_proj) */
   const made = new Map<string, string[]>();
@@ -125,24 +132,29 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   /** x · Wᵀ + b for a Linear named `prefix` ([out, in] weight) */
   const linear = (x: string, prefix: string, out: number, inp: number): string => {
     const w = P(`${prefix}.weight`);
+    const bv = bias(`${prefix}.bias`);
+    const addBias = (y: string, b: string | undefined) => (b ? g.op('Add', [y, b]) : y);
     if (!q) {
-      const [wT, b] = once(prefix, () => [g.f32(`${prefix}.weight_T`, [inp, out], transposed(w, out, inp)), g.f32(`${prefix}.bias`, [out], P(`${prefix}.bias`))]);
-      return g.op('Add', [g.op('MatMul', [x, wT!]), b!]);
+      const [wT, b] = once(prefix, () => [g.f32(`${prefix}.weight_T`, [inp, out], transposed(w, out, inp)), ...(bv ? [g.f32(`${prefix}.bias`, [out], bv)] : [])]);
+      return addBias(g.op('MatMul', [x, wT!]), b);
     }
     // per output channel: quantise W's rows (= the columns of Wᵀ), then store Wᵀ
     const [wqT, ws, b] = once(prefix, () => {
       const { q: wq, scale } = quantizeRows(w, out, inp);
       const t = new Int8Array(wq.length);
       for (let r = 0; r < out; r++) for (let c = 0; c < inp; c++) t[c * out + r] = wq[r * inp + c]!;
-      return [g.i8(`${prefix}.weight_T_quantized`, [inp, out], t), g.f32(`${prefix}.weight_scale`, [out], scale), g.f32(`${prefix}.bias`, [out], P(`${prefix}.bias`))];
+      return [g.i8(`${prefix}.weight_T_quantized`, [inp, out], t), g.f32(`${prefix}.weight_scale`, [out], scale), ...(bv ? [g.f32(`${prefix}.bias`, [out], bv)] : [])];
     });
     const [xq, xs, xz] = g.opN('DynamicQuantizeLinear', [x], 3);
     const acc = g.op('MatMulInteger', [xq!, wqT!, xz!]);
     const scales = g.op('Mul', [xs!, ws!]);
-    return g.op('Add', [g.op('Mul', [g.op('Cast', [acc], { to: FLOAT }), scales]), b!]);
+    return addBias(g.op('Mul', [g.op('Cast', [acc], { to: FLOAT }), scales]), b);
   };
-  const layerNorm = (x: string, prefix: string, width = D): string =>
-    g.op('LayerNormalization', [x, g.f32(`${prefix}.weight`, [width], P(`${prefix}.weight`)), g.f32(`${prefix}.bias`, [width], P(`${prefix}.bias`))], { axis: -1, epsilon: eps });
+  // (LayerNormalization's bias is optional: ModernBERT's norms have none unless norm_bias)
+  const layerNorm = (x: string, prefix: string, width = D): string => {
+    const b = bias(`${prefix}.bias`);
+    return g.op('LayerNormalization', [x, g.f32(`${prefix}.weight`, [width], P(`${prefix}.weight`)), ...(b ? [g.f32(`${prefix}.bias`, [width], b)] : [])], { axis: -1, epsilon: eps });
+  };
   const F = model.family, E = cfg.embedding_size ?? D;
   const stem = (d: { w: string }): string => d.w.replace(/\.weight$/, '');
   const withTypes = F.type !== null && cfg.type_vocab_size > 1;
@@ -166,18 +178,19 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     const rowScale = g.op('Unsqueeze', [g.op('Gather', [g.f32(`${wordName}_scale`, [V], scale), 'input_ids'], { axis: 0 }), g.ints([-1])]);
     words = g.op('Mul', [rows, rowScale]);
   } else words = g.op('Gather', [g.f32(wordName, [V, E], P(wordName)), 'input_ids'], { axis: 0 });
-  let positions: string;
-  if (F.positions === 'absolute') {
-    const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int(1)], { axis: 0 });
-    positions = g.op('Range', [g.int(0), seqLen, g.int(1)]);
-  } else {
+  // the position ids, for a family with a position table
+  const positionIds = (): string => {
+    if (F.positions === 'absolute') {
+      const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int(1)], { axis: 0 });
+      return g.op('Range', [g.int(0), seqLen, g.int(1)]);
+    }
     // fairseq's: padding_idx + the running count of non-padding tokens, padding_idx at padding (HF's create_position_ids_from_input_ids)
     const pad = cfg.pad_token_id ?? 1;
     const real = g.op('Cast', [g.op('Not', [g.op('Equal', ['input_ids', g.int(pad)])])], { to: INT64 });
-    positions = g.op('Add', [g.op('Mul', [g.op('CumSum', [real, g.int(1)]), real]), g.int(pad)]);
-  }
-  // (DeBERTa without position_biased_input: no absolute positions)
-  let sum = posTable ? g.op('Add', [words, g.op('Gather', [g.f32(posTable, [cfg.max_position_embeddings, E], P(posTable)), positions], { axis: 0 })]) : words;
+    return g.op('Add', [g.op('Mul', [g.op('CumSum', [real, g.int(1)]), real]), g.int(pad)]);
+  };
+  // (DeBERTa without position_biased_input and ModernBERT: no absolute positions)
+  let sum = posTable ? g.op('Add', [words, g.op('Gather', [g.f32(posTable, [cfg.max_position_embeddings, E], P(posTable)), positionIds()], { axis: 0 })]) : words;
   if (F.type && withTypes) sum = g.op('Add', [sum, g.op('Gather', [g.f32(F.type, [cfg.type_vocab_size, E], P(F.type)), 'token_type_ids'], { axis: 0 })]);
   // one token type (RoBERTa): its row is added to every position
   else if (F.type) sum = g.op('Add', [sum, g.f32(`${F.type}_row0`, [E], P(F.type).slice(0, E))]);
@@ -214,9 +227,60 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     relIdx = g.op('Gather', [g.i64('deberta.relative_index_by_difference', [2 * M - 1], byDiff), g.op('Add', [diff, g.int(M - 1)])], { axis: 0 });
     relIdxT = g.op('Transpose', [relIdx], { perm: [1, 0] });
   }
+  /**
+   * ModernBERT's pre-norm layers (families/modernbert.ts) and final_norm: attn_norm (none on layer 0), Wqkv split in three, rotary q
+   * and k (rotate-half, cos and sin of position · inv_freq computed in float32 from the input's length, each layer's theta), the
+   * padding mask plus, on a local layer, the window |i − j| ≤ local_attention / 2 as an additive constant of the input's length,
+   * Wo and the residual; mlp_norm, Wi split into input and gate, act(input) · gate, Wo and the residual.
+   */
+  function modernEncoder(x0: string): string {
+    const m = cfg.modernbert!, M = F.modern!;
+    const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int(1)], { axis: 0 });
+    const r = g.op('Range', [g.int(0), seqLen, g.int(1)]);
+    const posF = g.op('Unsqueeze', [g.op('Cast', [r], { to: FLOAT }), g.ints([1])]);
+    const ropes = new Map<number, { cos: string; sin: string }>();
+    const rope = (theta: number) => {
+      let t = ropes.get(theta);
+      if (!t) {
+        const freqs = g.op('Mul', [posF, g.f32(`rope_inv_freq_${ropes.size}`, [dh / 2], ropeInvFreq(theta, dh))]);
+        const emb = g.op('Concat', [freqs, freqs], { axis: -1 });
+        t = { cos: g.op('Cos', [emb]), sin: g.op('Sin', [emb]) };
+        ropes.set(theta, t);
+      }
+      return t;
+    };
+    // rotate_half(t) = cat(−t[..., dh/2:], t[..., :dh/2]); t · cos + rotate_half(t) · sin
+    const halves = g.ints([dh / 2, dh / 2]);
+    const rotary = (t: string, c: { cos: string; sin: string }) => {
+      const [a, b] = g.opN('Split', [t, halves], 2, { axis: -1 });
+      const rot = g.op('Concat', [g.op('Neg', [b!]), a!], { axis: -1 });
+      return g.op('Add', [g.op('Mul', [t, c.cos]), g.op('Mul', [rot, c.sin])]);
+    };
+    const diff = g.op('Sub', [g.op('Unsqueeze', [r, g.ints([1])]), g.op('Unsqueeze', [r, g.ints([0])])]);
+    const inWindow = g.op('LessOrEqual', [g.op('Abs', [diff]), g.int(Math.floor(m.local_attention / 2))]);
+    const windowAdd = g.op('Add', [maskAdd, g.op('Where', [inWindow, g.scalar(0), g.scalar(WINDOW_NEG)])]);
+    const thirds = g.ints([D, D, D]), scale = 1 / Math.sqrt(dh);
+    const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
+    let x = x0;
+    for (let l = 0; l < cfg.num_hidden_layers; l++) {
+      const n = M.layer(l), kind = modernLayerKind(m, l), c = rope(kind.theta);
+      const inp = n.attnNorm ? layerNorm(x, n.attnNorm) : x;
+      const [qs, ks, vs] = g.opN('Split', [linear(inp, n.wqkv, 3 * D, D), thirds], 3, { axis: -1 });
+      const qh = rotary(split(qs!, [0, 2, 1, 3]), c), kh = rotary(split(ks!, [0, 2, 1, 3]), c), vh = split(vs!, [0, 2, 1, 3]);
+      const raw = g.op('MatMul', [qh, g.op('Transpose', [kh], { perm: [0, 1, 3, 2] })]);
+      const scores = g.op('Add', [g.op('Mul', [raw, g.scalar(scale)]), kind.local ? windowAdd : maskAdd]);
+      const ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), vh])], { perm: [0, 2, 1, 3] }), merged]);
+      x = g.op('Add', [x, linear(ctx, n.wo, D, D)]);
+      const [input, gate] = g.opN('Split', [linear(layerNorm(x, n.mlpNorm), n.wi, 2 * I, D), g.ints([I, I])], 2, { axis: -1 });
+      x = g.op('Add', [x, linear(g.op('Mul', [gelu(input!), gate!]), n.mlpWo, D, I)]);
+    }
+    return layerNorm(x, M.finalNorm);
+  }
+
   // (the scores' divisor: sqrt(head_dim), DeBERTa's sqrt(head_dim · (1 + its relative terms)))
   const scoreScale = 1 / Math.sqrt(dh * (1 + (cfg.deberta?.pos_att_type.length ?? 0)));
-  for (let l = 0; l < cfg.num_hidden_layers; l++) {
+  if (F.modern) x = modernEncoder(x);
+  for (let l = 0; l < cfg.num_hidden_layers && !F.modern; l++) {
     const n = F.layer(l);
     const split = (t: string, perm: number[]) => g.op('Transpose', [g.op('Reshape', [t, heads])], { perm });
     const qh = split(linear(x, stem(n.q), D, D), [0, 2, 1, 3]);
@@ -249,11 +313,25 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
   const outputs: Array<{ name: string; dims: Array<string | number> }> = [];
   // the pooler on the first token: BERT's tanh, or the family head's first layer (tanh, exact GELU, ReLU)
   const pooled = () => {
+    if (F.modern) return modernHead();
     const pre = linear(g.op('Gather', [x, g.int(0)], { axis: 1 }), stem(F.pooler), D, D);
     if (F.poolerAct === 'tanh') return g.op('Tanh', [pre]);
     if (F.poolerAct === 'relu') return g.op('Relu', [pre]);
     return g.op('Mul', [g.op('Mul', [pre, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [pre, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
   };
+  /** ModernBertPredictionHead on the first token or the mean over attention_mask (classifier_pooling): dense, classifier_activation, norm */
+  function modernHead(): string {
+    const m = cfg.modernbert!;
+    let first: string;
+    if (m.classifier_pooling === 'cls') first = g.op('Gather', [x, g.int(0)], { axis: 1 });
+    else {
+      const w = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: FLOAT }), g.ints([-1])]);
+      first = g.op('Div', [g.op('ReduceSum', [g.op('Mul', [x, w]), g.ints([1])], { keepdims: 0 }), g.op('ReduceSum', [w, g.ints([1])], { keepdims: 0 })]);
+    }
+    const pre = linear(first, stem(F.pooler), D, D), act = m.classifier_activation;
+    const a = act === 'tanh' ? g.op('Tanh', [pre]) : act === 'relu' ? g.op('Relu', [pre]) : gelu(pre, geluIsTanh(act));
+    return layerNorm(a, F.modern!.headNorm);
+  }
   if (o.task === 'text-classification') {
     const prefix = o.classifier ?? stem(F.classifier), C = P(`${prefix}.bias`).length;
     g.op('Identity', [linear(pooled(), prefix, C, D)], {}, 'logits');

@@ -20,6 +20,7 @@ import { totalmem } from 'node:os';
 import { type BertConfig, geluIsTanh, maxSequenceLength } from './config.js';
 import { familyOf, type FamilyDecl } from './families/index.js';
 import { relativeIndex } from './families/deberta.js';
+import { modernLayerKind, ropeInvFreq } from './families/modernbert.js';
 import { type Layout, makeLayout } from './params.js';
 import { linear, linearBackward } from './linear.js';
 import { classifierHead, mlmHead, nspHead, rtdHead, type MlmSaved, type PooledIn, type RtdSaved, type TaskContext } from './heads/task.js';
@@ -238,9 +239,7 @@ export class Bert {
         an: n.attnNorm ? norm(n.attnNorm) : null, qkvW: ref(`${n.wqkv}.weight`), qkvB: opt(`${n.wqkv}.bias`, m.attention_bias),
         woW: ref(`${n.wo}.weight`), woB: opt(`${n.wo}.bias`, m.attention_bias), mn: norm(n.mlpNorm),
         wiW: ref(`${n.wi}.weight`), wiB: opt(`${n.wi}.bias`, m.mlp_bias), mwW: ref(`${n.mlpWo}.weight`), mwB: opt(`${n.mlpWo}.bias`, m.mlp_bias),
-        // HF: the window by l % global_attn_every_n_layers, the rotary base by layer_types
-        local: l % m.global_attn_every_n_layers !== 0,
-        theta: m.layer_types[l] === 'sliding_attention' ? m.local_rope_theta : m.global_rope_theta,
+        ...modernLayerKind(m, l),
       };
     });
     const F = this.family;
@@ -582,8 +581,8 @@ export class Bert {
     let t = this.ropeTables.get(key);
     if (!t) {
       const h2 = dh / 2, f = Math.fround, cos = new Float32Array(S * h2), sin = new Float32Array(S * h2);
-      // inv_freq = 1 / theta ** (arange(0, dh, 2) / dh), each step rounded to float32; freqs = inv_freq · position in float32
-      const inv = Array.from({ length: h2 }, (_, j) => f(1 / f(theta ** f((2 * j) / dh))));
+      // freqs = inv_freq · position in float32
+      const inv = ropeInvFreq(theta, dh);
       for (let s = 0; s < S; s++) for (let j = 0; j < h2; j++) { const a = f(inv[j]! * s); cos[s * h2 + j] = Math.cos(a); sin[s * h2 + j] = Math.sin(a); }
       t = { cos, sin };
       this.ropeTables.set(key, t);

@@ -13,6 +13,18 @@
  */
 import { configBool, dense, type FamilyDecl, type ModernBertFields } from './types.js';
 
+/** layer l's attention as HF decides it: local (a sliding window) when l is not a multiple of global_attn_every_n_layers, its rotary
+ *  base by layer_types (the two agree in published configs; HF reads each from its own field) */
+export function modernLayerKind(m: ModernBertFields, l: number): { local: boolean; theta: number } {
+  return { local: l % m.global_attn_every_n_layers !== 0, theta: m.layer_types[l] === 'sliding_attention' ? m.local_rope_theta : m.global_rope_theta };
+}
+
+/** ModernBertRotaryEmbedding's inv_freq, 1 / theta ** (arange(0, dh, 2) / dh), each step rounded to float32 as torch computes it */
+export function ropeInvFreq(theta: number, dh: number): Float32Array {
+  const f = Math.fround;
+  return Float32Array.from({ length: dh / 2 }, (_, j) => 1 / f(theta ** f((2 * j) / dh)));
+}
+
 const ACTS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh'];
 const HEAD_ACTS = [...ACTS, 'relu', 'tanh'];
 
