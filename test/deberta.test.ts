@@ -89,7 +89,7 @@ test('log buckets: make_log_bucket_position as HF computes it in float32, for ev
   assert.equal(settings, 6);
   // ku-nlp's: 256 buckets over 512 positions, table rows 0 … 511; the index of query i and key j is clamp(bucket(i − j) + 256)
   const d = { relative_attention: true, max_relative_positions: -1, position_buckets: 256, pos_att_type: ['p2c', 'c2p'] as Array<'c2p' | 'p2c'>,
-    share_att_key: true, norm_rel_ebd: true, position_biased_input: false };
+    share_att_key: true, norm_rel_ebd: true, position_biased_input: false, legacy: true };
   assert.equal(relativeIndex(0, 0, d, 512), 256);
   assert.equal(relativeIndex(5, 0, d, 512), 261);
   assert.equal(relativeIndex(0, 511, d, 512), 256 - 255);
@@ -220,4 +220,52 @@ test('ku-nlp\'s DeBERTa-v2 expects Juman++-segmented input: an unsegmented input
   r = predict(other, raw1);
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!r.stderr.includes('note:'), r.stderr);
+});
+
+for (const name of ['parity-deberta-mlm', 'parity-deberta-mlm-lm']) {
+  test(`${name}: DebertaV2ForMaskedLM's head (${name.endsWith('-lm') ? 'legacy: false, lm_predictions.lm_head' : 'legacy, cls.predictions'}; decoder tied) matches the twin: loss and every gradient, native and reference`, () => {
+    const dir = join(FIX, name);
+    const f = readSafetensors(join(dir, 'reference.safetensors'));
+    const get = (k: string) => toFloat64(f.tensors.get(k)!);
+    const [B, S] = f.tensors.get('input_ids')!.shape as [number, number];
+    const batch: Batch = { B, S, inputIds: Int32Array.from(get('input_ids')), tokenTypeIds: new Int32Array(B * S), attentionMask: Uint8Array.from(get('attention_mask')) };
+    const head = name.endsWith('-lm') ? 'lm_predictions.lm_head.' : 'cls.predictions.';
+    for (const K of [nativeKernels(), refKernels]) {
+      const { model, initialised } = loadBert(dir, { kernels: K, mlmHead: true });
+      assert.ok(model.layout.byName.has(`${head}bias`), `${head}bias in the layout`);
+      assert.ok(initialised.every((n) => !n.startsWith(head)), `the head comes from the checkpoint (initialised: ${initialised.join(' ')})`);
+      model.forward(batch);
+      model.zeroGrads();
+      const { loss } = model.mlmLoss(Int32Array.from(get('positions')), Int32Array.from(get('targets')));
+      const want = get('loss')[0]!;
+      assert.ok(Math.abs(loss - want) / want < 1e-5, `${K.name}: loss ${loss} vs ${want}`);
+      model.mlmBackward();
+      let gmax = 0, compared = 0;
+      for (const n of f.tensors.keys()) if (n.startsWith('grad.')) gmax = Math.max(gmax, maxAbs(get(n)));
+      for (const spec of model.layout.specs) {
+        if (!f.tensors.has('grad.' + spec.name)) { assert.equal(maxAbs(model.grad(spec.name)), 0, `${spec.name} takes no part in masked LM`); continue; }
+        check(`${K.name} grad ${spec.name}`, model.grad(spec.name), get('grad.' + spec.name), 1e-3, 1e-3 * gmax);
+        compared++;
+      }
+      assert.equal(compared, [...f.tensors.keys()].filter((n) => n.startsWith('grad.')).length, 'every reference gradient is compared');
+    }
+  });
+}
+
+test('fill-mask ONNX export of a DeBERTa masked-LM checkpoint: onnxruntime gives the twin\'s logits at the masked positions', async () => {
+  const ort = await import('onnxruntime-node');
+  const { bertToOnnx } = await import('../src/export/onnx.js');
+  for (const name of ['parity-deberta-mlm', 'parity-deberta-mlm-lm']) {
+    const dir = join(FIX, name), f = readSafetensors(join(dir, 'reference.safetensors'));
+    const get = (k: string) => toFloat64(f.tensors.get(k)!);
+    const [B, S] = f.tensors.get('input_ids')!.shape as [number, number];
+    const { model } = loadBert(dir, { kernels: nativeKernels(), mlmHead: true });
+    const s = await ort.InferenceSession.create(bertToOnnx(model, { task: 'fill-mask' }));
+    const i64 = (a: Float64Array) => new ort.Tensor('int64', BigInt64Array.from(a, (v) => BigInt(v)), [B, S]);
+    const logits = (await s.run({ input_ids: i64(get('input_ids')), attention_mask: i64(get('attention_mask')) })).logits!.data as Float32Array;
+    const V = model.cfg.vocab_size, pos = Array.from(get('positions'));
+    const got = new Float64Array(pos.length * V);
+    pos.forEach((p, r) => got.set(logits.subarray(p * V, p * V + V), r * V));
+    check(`${name}: masked-LM logits`, got, get('mlm_logits'), 1e-4);
+  }
 });

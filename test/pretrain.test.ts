@@ -2,12 +2,14 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
-import { loadBert } from '../src/model/load.js';
+import { loadBert, saveBert } from '../src/model/load.js';
+import { Bert } from '../src/model/bert.js';
+import { makeConfig } from '../src/model/config.js';
 import { loadTokenizer } from '../src/tokenize/index.js';
 import { maskSequence, packSequences, type Special } from '../src/pretrain/pretrain.js';
 import { makeChunks, maskWords, pairInstance, WordStarts } from '../src/pretrain/pairs.js';
@@ -258,4 +260,28 @@ test('pretrain --objective electra: generator and discriminator learn together, 
   assert.equal(flag.status, 2);
   assert.match(flag.stderr, /--disc-weight and --embedding-size are for --objective electra/);
   assert.ok(!existsSync(join(dir, 'electra-flag')) && !existsSync(join(dir, 'electra-mlm')));
+});
+
+test('continued masked-LM pretraining of a DeBERTa-v2 model (cls.predictions, tied decoder): the held-out loss falls, the output keeps the family, its head and its settings; a pair objective is refused in one line', () => {
+  const base = join(dir, 'deberta-base'), out = join(dir, 'deberta-cont');
+  const vocab = loadTokenizer(WIKI).vocabSize;
+  const cfg = makeConfig({ model_type: 'deberta-v2', vocab_size: vocab, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64,
+    max_position_embeddings: 64, relative_attention: true, pos_att_type: ['p2c', 'c2p'], position_buckets: 8, share_att_key: true, norm_rel_ebd: 'layer_norm',
+    position_biased_input: false, type_vocab_size: 0 }, 'test');
+  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 5, mlmHead: true }), base);
+  copyFileSync(WIKI, join(base, 'spiece.model'));
+  const r = cli(['pretrain', '--corpus', corpus, '--model', base, '--output', out, '--max-seq-length', '32', '--batch-size', '16', '--max-steps', '40',
+    '--learning-rate', '2e-3', '--eval-steps', '10', '--save-steps', '0', '--seed', '3']);
+  assert.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(readFileSync(join(out, 'pretrain_report.json'), 'utf8')) as { evaluations: Array<{ eval_loss: number }> };
+  assert.ok(rep.evaluations.at(-1)!.eval_loss < rep.evaluations[0]!.eval_loss * 0.8, `held-out MLM loss ${rep.evaluations.map((e) => e.eval_loss.toFixed(3))}`);
+  const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual([saved.model_type, saved.position_buckets, saved.share_att_key, saved.norm_rel_ebd, saved.legacy], ['deberta-v2', 8, true, 'layer_norm', true]);
+  const { model, initialised } = loadBert(out, { kernels: nativeKernels(), mlmHead: true });
+  assert.deepEqual(initialised, [], 'the masked-LM head is saved under cls.predictions');
+  assert.ok(model.layout.byName.has('cls.predictions.transform.dense.weight'));
+  const pair = cli(['pretrain', '--corpus', corpus, '--model', base, '--output', join(dir, 'deberta-nsp'), '--objective', 'nsp', '--max-steps', '2']);
+  assert.equal(pair.status, 2, pair.stderr);
+  assert.match(pair.stderr, /is deberta-v2: ja-bert continues .*DeBERTa-v2 \(--objective mlm\)/);
+  assert.equal(pair.stderr.trim().split('\n').length, 1, pair.stderr);
 });

@@ -237,6 +237,50 @@ def make(name, cfg, seed, S, lens):
     print(f"{out_dir}: loss {loss.item():.6f}, {len(p32)} parameters")
 
 
+def mlm_names(cfg):
+    """DebertaV2ForMaskedLM's head: legacy (the default) LegacyDebertaV2OnlyMLMHead under cls.predictions, else
+    DebertaV2OnlyMLMHead under lm_predictions.lm_head; both dense, hidden_act, LayerNorm, the tied decoder plus a bias"""
+    if cfg.get("legacy", True):
+        return "cls.predictions.transform.dense", "cls.predictions.transform.LayerNorm", "cls.predictions.bias"
+    return "lm_predictions.lm_head.dense", "lm_predictions.lm_head.LayerNorm", "lm_predictions.lm_head.bias"
+
+
+def make_mlm(name, cfg, seed, S, lens):
+    """the encoder under DebertaV2ForMaskedLM's head: MLM logits, loss and every gradient at masked positions (flat b * S + s)"""
+    torch.manual_seed(seed)
+    out_dir = os.path.join(ROOT, name)
+    D, V = cfg["hidden_size"], cfg["vocab_size"]
+    shapes = {n: s for n, s in shapes_of(cfg, 1).items() if not n.startswith(("pooler.", "classifier."))}
+    dense, norm, bias = mlm_names(cfg)
+    shapes.update({dense + ".weight": (D, D), dense + ".bias": (D,), norm + ".weight": (D,), norm + ".bias": (D,), bias: (V,)})
+    p32 = random_weights(shapes)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), p32, {"format": "pt"})
+    ids, tt, mask = pair_batch(seed + 1, V, S, lens)
+    tt = torch.zeros_like(ids)
+    g = torch.Generator().manual_seed(seed + 2)
+    positions = torch.tensor([1, 4, 7, 8, S + 2, S + 3, 2 * S + 1])  # all real tokens
+    targets = torch.randint(5, V, (len(positions),), generator=g)
+    p64 = {n: t.double().requires_grad_(True) for n, t in p32.items()}
+    p64.update({"pooler.dense.weight": torch.zeros(D, D, dtype=torch.float64), "pooler.dense.bias": torch.zeros(D, dtype=torch.float64),
+                "classifier.weight": torch.zeros(1, D, dtype=torch.float64), "classifier.bias": torch.zeros(1, dtype=torch.float64)})
+    seq, _, _ = forward(p64, cfg, ids, tt, mask)
+    x = seq.reshape(-1, D)[positions]
+    h = act_fn(cfg.get("hidden_act", "gelu"))(x @ p64[dense + ".weight"].T + p64[dense + ".bias"])
+    h = torch.nn.functional.layer_norm(h, (D,), p64[norm + ".weight"], p64[norm + ".bias"], cfg.get("layer_norm_eps", 1e-7))
+    logits = h @ p64["deberta.embeddings.word_embeddings.weight"].T + p64[bias]
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    loss.backward()
+    ref = {"input_ids": ids, "token_type_ids": tt, "attention_mask": mask, "positions": positions, "targets": targets,
+           "mlm_logits": logits.detach(), "loss": loss.detach().reshape(1)}
+    for n in p32:
+        ref["grad." + n] = p64[n].grad.detach()
+    write_reference(out_dir, ref, "tools/make_deberta_fixtures.py")
+    print(f"{out_dir}: MLM loss {loss.item():.6f}, {len(p32)} parameters")
+
+
 BASE = {"architectures": ["DebertaV2ForSequenceClassification"], "model_type": "deberta-v2", "vocab_size": 99, "hidden_size": 32,
         "intermediate_size": 48, "num_hidden_layers": 3, "num_attention_heads": 4, "max_position_embeddings": 64,
         "pad_token_id": PAD, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1,
@@ -255,6 +299,14 @@ if __name__ == "__main__":
     make("parity-deberta-c2p", {**BASE, "relative_attention": True, "pos_att_type": ["c2p"], "position_buckets": 16,
                                 "max_relative_positions": -1, "share_att_key": True, "norm_rel_ebd": "layer_norm",
                                 "position_biased_input": False, "type_vocab_size": 0}, 3, 21, [21, 9])
+    # DebertaV2ForMaskedLM at ku-nlp's settings: the legacy head (cls.predictions, as ku-nlp's checkpoints) and legacy: false's
+    mlm_cfg = {**BASE, "architectures": ["DebertaV2ForMaskedLM"], "relative_attention": True, "pos_att_type": ["p2c", "c2p"],
+               "position_buckets": 8, "max_relative_positions": 12, "share_att_key": True, "norm_rel_ebd": "layer_norm",
+               "position_biased_input": False, "type_vocab_size": 0}
+    for k in ("num_labels", "id2label", "label2id"):
+        mlm_cfg.pop(k)
+    make_mlm("parity-deberta-mlm", mlm_cfg, 11, 17, [17, 12, 9])
+    make_mlm("parity-deberta-mlm-lm", {**mlm_cfg, "legacy": False, "hidden_act": "gelu_new"}, 13, 17, [17, 12, 9])
     # make_log_bucket_position as HF computes it, for ku-nlp's and microsoft's v3 settings and the fixtures'
     rel = torch.arange(-1023, 1024, dtype=torch.long)
     table = {f"buckets.{b}.{m}": make_log_bucket_position(rel, b, m).to(torch.int64)

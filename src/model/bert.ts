@@ -162,7 +162,7 @@ export class Bert {
     this.family = familyOf(cfg);
     this.scaleFactor = 1 + (cfg.deberta?.pos_att_type.length ?? 0);
     const type = cfg.model_type ?? 'bert';
-    if (this.mlm && !this.family.mlm) throw new ModelInputError(`ja-bert pretrains BERT and ELECTRA with a masked-LM head; this model is ${type}`);
+    if (this.mlm && !this.family.mlm) throw new ModelInputError(`ja-bert has no masked-LM head for ${type} (BERT, ELECTRA and DeBERTa-v2 have one)`);
     if (this.nsp && !this.family.nsp) throw new ModelInputError(`the next-sentence head is BERT's; this model is ${type}`);
     if (this.rtd && !this.family.rtd) throw new ModelInputError(`replaced-token detection is ELECTRA's; this model is ${type}`);
     this.layout = makeLayout(cfg, this.numLabels, this.mlm, this.nsp, this.rtd);

@@ -56,6 +56,7 @@ function configIn(raw: Record<string, unknown>): Record<string, unknown> {
     share_att_key: bool('share_att_key', false),
     norm_rel_ebd: norm.toLowerCase().split('|').map((x) => x.trim()).includes('layer_norm'),
     position_biased_input: bool('position_biased_input', true),
+    legacy: bool('legacy', true),
   };
   const cls = prob('cls_dropout'), pool = prob('pooler_dropout');
   return {
@@ -119,7 +120,11 @@ export const deberta: FamilyEntry = (cfg) => {
     positions: 'absolute', attnOutputDropout: true,
     // the masked-LM heads (legacy cls.predictions, lm_predictions), buffers, and an absolute table the config does not use (HF ignores it too)
     ignored: [/^cls\./, /^lm_predictions\./, /^mask_predictions\./, /position_ids$/, ...(absolute ? [] : [/^deberta\.embeddings\.position_embeddings\./])],
-    mlm: null, nsp: null, rtd: null, modern: null,
+    // DebertaV2ForMaskedLM: dense, hidden_act, LayerNorm, the decoder tied to the word embeddings plus its own bias
+    mlm: (d?.legacy ?? true)
+      ? { dense: dense('cls.predictions.transform.dense'), ln: ln('cls.predictions.transform.LayerNorm'), bias: 'cls.predictions.bias', act: 'hidden_act', arch: 'DebertaV2ForMaskedLM' }
+      : { dense: dense('lm_predictions.lm_head.dense'), ln: ln('lm_predictions.lm_head.LayerNorm'), bias: 'lm_predictions.lm_head.bias', act: 'hidden_act', arch: 'DebertaV2ForMaskedLM' },
+    nsp: null, rtd: null, modern: null,
     configIn,
     configOut(body) {
       const { deberta: d0, classifier_dropout, position_embedding_type: _p, ...others } = body;

@@ -114,6 +114,8 @@ export interface DebertaFields {
   norm_rel_ebd: boolean;
   /** absolute position embeddings added to the input (false in DeBERTa-v3 and ku-nlp's models: there is no table) */
   position_biased_input: boolean;
+  /** DebertaV2ForMaskedLM's head: legacy (HF's default, ku-nlp's checkpoints) under cls.predictions, else under lm_predictions.lm_head */
+  legacy: boolean;
 }
 
 /** the names of DeBERTa's relative-position parameters */
