@@ -9,8 +9,11 @@
  *   long   encoding one 4,096- and one 8,192-token input (inference: blocked attention, no S×S matrix): seconds and
  *          peak RSS above a 128-token run's; and one local layer's time against one global layer's at 8,192, from
  *          runs of one global layer, two global layers and a global + a local layer
+ *   longtrain  fine-tuning one long sequence (batch 1) at 512, 1,024 and 2,048 tokens with the attention blocked both ways (attnBlocked
+ *          keeping each row's log-sum-exp, attnBlockedBackward) against materialised (heads · S² probabilities kept per layer):
+ *          tokens/s and peak RSS; and at 4,096 tokens blocked only
  * Prints one JSON line per part, then a one-line summary.
- *   node dist/bench/modernbert.js [--parts train,unpad,long] [--rounds 3] [--batch 4] [--steps 2] [--dtype auto|f32|bf16] [--no-torch]
+ *   node dist/bench/modernbert.js [--parts train,unpad,long,longtrain] [--rounds 3] [--batch 4] [--steps 2] [--dtype auto|f32|bf16] [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -31,7 +34,7 @@ const { flags } = parseArgs(process.argv.slice(2), { parts: 'string', rounds: 'n
 const dtype = resolveDtype(parseDtype(flags.dtype), nativeKernels());
 const info = engineInfo();
 const rounds = (flags.rounds as number | undefined) ?? 3;
-const parts = ((flags.parts as string | undefined) ?? 'train,unpad,long').split(',');
+const parts = ((flags.parts as string | undefined) ?? 'train,unpad,long,longtrain').split(',');
 const batch = (flags.batch as number | undefined) ?? 4, steps = (flags.steps as number | undefined) ?? 2;
 const self = fileURLToPath(import.meta.url);
 const median = (v: number[]): number => { const s = [...v].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2; };
@@ -90,5 +93,26 @@ if (parts.includes('long')) {
     one_global_layer_s: median(t1), two_global_layers_s: median(t2), global_then_local_s: median(tl), global_layer_s: global, local_layer_s: local, local_to_global: local / global, rounds };
   console.log(JSON.stringify(line));
   summary.push(`8,192 tokens: ${s8.seconds.toFixed(1)} s, ${mem(s8).toFixed(0)} MB above a 128-token run (4,096: ${mem(s4).toFixed(0)} MB, ratio ${line.memory_ratio_8192_to_4096.toFixed(2)}); local layer ${local.toFixed(2)} s vs global ${global.toFixed(2)} s (${line.local_to_global.toFixed(2)})`);
+}
+if (parts.includes('longtrain')) {
+  const tr = (seq: number, blocked: boolean) => child({ mode: 'train', seq, batch: 1, steps: 1, warmup: 1, blockedTrainFrom: blocked ? 0 : 1e9 });
+  const rows: Record<string, unknown>[] = [];
+  for (const seq of [512, 1024, 2048]) {
+    const bt: number[] = [], mt: number[] = [];
+    let bm = 0, mm = 0;
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 ? [false, true] : [true, false];
+      for (const b of order) { const x = tr(seq, b); (b ? bt : mt).push(x.tokens_per_s); if (b) bm = Math.max(bm, x.peak_rss_mb); else mm = Math.max(mm, x.peak_rss_mb); }
+    }
+    rows.push({ seq, blocked_tokens_per_s: median(bt), blocked_runs: bt, materialised_tokens_per_s: median(mt), materialised_runs: mt, blocked_to_materialised: median(bt) / median(mt),
+      peak_rss_mb_blocked: bm, peak_rss_mb_materialised: mm });
+    summary.push(`train ${seq} tokens: blocked ${spread(bt)} vs materialised ${spread(mt)} tok/s, peak RSS ${bm.toFixed(0)} vs ${mm.toFixed(0)} MB`);
+  }
+  const b4 = tr(4096, true);
+  rows.push({ seq: 4096, blocked_tokens_per_s: b4.tokens_per_s, peak_rss_mb_blocked: b4.peak_rss_mb,
+    // what materialised training would keep for the attention alone: P (and its dropout copy) and the scores, heads · S² floats each, per layer
+    materialised_probabilities_mb: (SHAPE.layers * SHAPE.heads * 4096 * 4096 * 4) / 2 ** 20 });
+  summary.push(`train 4,096 tokens blocked: ${b4.tokens_per_s.toFixed(0)} tok/s, peak RSS ${b4.peak_rss_mb.toFixed(0)} MB`);
+  console.log(JSON.stringify({ part: 'longtrain', ...SHAPE, dtype, rounds, rows }));
 }
 console.log(`summary: ${info.isa}${info.cap ? ` (cap ${info.cap})` : ''}, modernbert-ja-130m shape, ${dtype}, ${rounds} round(s): ${summary.join('; ')}`);

@@ -187,9 +187,13 @@ OP(AttnSoftmaxBackward) { Reader s(info, "attnSoftmaxBackward"); s.i = 3; int64_
 OP(AttnSoftmaxWindow) { Reader s(info, "attnSoftmaxWindow"); s.i = 3; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"); double sc = s.num("scale"); int64_t half = s.int_("half");
   Reader r(info, "attnSoftmaxWindow"); int64_t n = s.prod({B, H, S, S}); float* P = r.f32("P", n); float* x = r.f32("scores", n); float* m = r.f32("maskAdd", s.prod({B, S}));
   jb::K().attnSoftmaxWindow(P, x, m, B, H, S, (float)sc, half); return info.Env().Undefined(); }
-OP(AttnBlocked) { Reader s(info, "attnBlocked"); s.i = 5; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"), dh = s.int_("dh"); double sc = s.num("scale"); int64_t half = s.int_("half");
+OP(AttnBlocked) { Reader s(info, "attnBlocked"); s.i = 6; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"), dh = s.int_("dh"); double sc = s.num("scale"); int64_t half = s.int_("half");
   Reader r(info, "attnBlocked"); int64_t n = s.prod({B, H, S, dh}); float* o = r.f32("ctx", n); float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n);
-  float* m = r.f32("maskAdd", s.prod({B, S})); jb::K().attnBlocked(o, q, k, v, m, B, H, S, dh, (float)sc, half); return info.Env().Undefined(); }
+  float* m = r.f32("maskAdd", s.prod({B, S})); float* lse = r.f32("lse", s.prod({B, H, S}), true); jb::K().attnBlocked(o, q, k, v, m, lse, B, H, S, dh, (float)sc, half); return info.Env().Undefined(); }
+OP(AttnBlockedBackward) { Reader s(info, "attnBlockedBackward"); s.i = 10; int64_t B = s.int_("B"), H = s.int_("H"), S = s.int_("S"), dh = s.int_("dh"); double sc = s.num("scale"); int64_t half = s.int_("half");
+  Reader r(info, "attnBlockedBackward"); int64_t n = s.prod({B, H, S, dh}); float* dq = r.f32("dq", n); float* dk = r.f32("dk", n); float* dv = r.f32("dv", n); float* g = r.f32("dctx", n);
+  float* q = r.f32("q", n); float* k = r.f32("k", n); float* v = r.f32("v", n); float* o = r.f32("ctx", n); float* lse = r.f32("lse", s.prod({B, H, S})); float* m = r.f32("maskAdd", s.prod({B, S}));
+  jb::K().attnBlockedBackward(dq, dk, dv, g, q, k, v, o, lse, m, B, H, S, dh, (float)sc, half); return info.Env().Undefined(); }
 // idx is checked against [0, R) here, so that no index the caller gives reads or writes outside c2p or p2c
 static void relIdxCheck(Reader& s, const int32_t* idx, int64_t S, int64_t R) {
   for (int64_t t = 0; t < S * S; t++) if (idx[t] < 0 || idx[t] >= R) { std::ostringstream o; o << "idx[" << t << "] = " << idx[t] << " is outside [0, " << R << ")"; s.fail(o.str()); }
@@ -262,7 +266,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("splitHeads", SplitHeads); EXPORT("mergeHeads3", MergeHeads3);
   EXPORT("headsToRows", HeadsToRows); EXPORT("rowsToHeads", RowsToHeads);
   EXPORT("attnSoftmaxForward", AttnSoftmaxForward); EXPORT("attnSoftmaxBackward", AttnSoftmaxBackward); EXPORT("attnSoftmaxShared", AttnSoftmaxShared);
-  EXPORT("attnSoftmaxWindow", AttnSoftmaxWindow); EXPORT("ropeApply", RopeApply); EXPORT("relPosBias", RelPosBias); EXPORT("relPosBiasBackward", RelPosBiasBackward); EXPORT("attnBlocked", AttnBlocked); EXPORT("gegluForward", GegluForward); EXPORT("gegluBackward", GegluBackward);
+  EXPORT("attnSoftmaxWindow", AttnSoftmaxWindow); EXPORT("ropeApply", RopeApply); EXPORT("relPosBias", RelPosBias); EXPORT("relPosBiasBackward", RelPosBiasBackward); EXPORT("attnBlocked", AttnBlocked); EXPORT("attnBlockedBackward", AttnBlockedBackward); EXPORT("gegluForward", GegluForward); EXPORT("gegluBackward", GegluBackward);
   EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);

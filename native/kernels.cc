@@ -483,7 +483,7 @@ typedef float vf __attribute__((vector_size(16)));
 // attnBlocked's inner work on up to 4 query rows of one tile at a time, so that each key (a column of k transposed)
 // and each value row is loaded once for 4 rows and the partial sums stay in registers: 16 keys x 4 rows of scores,
 // then 16 of dh x 4 rows of the output.
-void attnBlocked(float* ctx, const float* q, const float* k, const float* v, const float* maskAdd, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half) {
+void attnBlocked(float* ctx, const float* q, const float* k, const float* v, const float* maskAdd, float* lse, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half) {
   const int64_t TQ = 16, TK = 128, BH = B * H, nq = (S + TQ - 1) / TQ;
   constexpr int64_t W = 16;
   constexpr int VL = (int)(sizeof(vf) / sizeof(float)), NV = (int)(W / VL);
@@ -603,8 +603,56 @@ void attnBlocked(float* ctx, const float* q, const float* k, const float* v, con
           const float inv = 1.0f / lr[ii];
           float* o = ctx + (bh * S + i0 + ii) * dh;
           for (int64_t d = 0; d < dh; d++) o[d] = acc[ii * dh + d] * inv;
+          if (lse) lse[bh * S + i0 + ii] = mr[ii] + std::log(lr[ii]);
         }
       }
+  }
+}
+
+// attnBlocked's backward, one (b, h) per task (their dq, dk, dv are disjoint, so no two threads write one row), a query
+// row at a time over the keys it saw: the probabilities from the saved log-sum-exp, then the five dh-long products
+void attnBlockedBackward(float* dq, float* dk, float* dv, const float* dctx, const float* q, const float* k, const float* v, const float* ctx, const float* lse, const float* maskAdd, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half) {
+  const int64_t BH = B * H;
+#pragma omp parallel
+  {
+    std::vector<float> p((size_t)S), ds((size_t)S);
+#pragma omp for schedule(dynamic)
+    for (int64_t bh = 0; bh < BH; bh++) {
+      const int64_t base = bh * S * dh;
+      const float* madd = maskAdd + (bh / H) * S;
+      std::fill(dk + base, dk + base + S * dh, 0.0f);
+      std::fill(dv + base, dv + base + S * dh, 0.0f);
+      for (int64_t i = 0; i < S; i++) {
+        const float* qi = q + base + i * dh;
+        const float* gi = dctx + base + i * dh;
+        const float* oi = ctx + base + i * dh;
+        float* dqi = dq + base + i * dh;
+        const int64_t lo = i - half > 0 ? i - half : 0, hi = i + half + 1 < S ? i + half + 1 : S;
+        float Di = 0;
+#pragma omp simd reduction(+ : Di)
+        for (int64_t d = 0; d < dh; d++) Di += gi[d] * oi[d];
+        const float l = lse[bh * S + i];
+        for (int64_t j = lo; j < hi; j++) {
+          const float* kj = k + base + j * dh;
+          const float* vj = v + base + j * dh;
+          float s = 0, dp = 0;
+#pragma omp simd reduction(+ : s, dp)
+          for (int64_t d = 0; d < dh; d++) { s += qi[d] * kj[d]; dp += gi[d] * vj[d]; }
+          const float pj = fexp(s * scale + madd[j] - l);
+          p[j] = pj;
+          ds[j] = pj * (dp - Di) * scale;
+        }
+        for (int64_t d = 0; d < dh; d++) dqi[d] = 0;
+        for (int64_t j = lo; j < hi; j++) {
+          const float* kj = k + base + j * dh;
+          float* dkj = dk + base + j * dh;
+          float* dvj = dv + base + j * dh;
+          const float pj = p[j], sj = ds[j];
+#pragma omp simd
+          for (int64_t d = 0; d < dh; d++) { dqi[d] += sj * kj[d]; dkj[d] += sj * qi[d]; dvj[d] += pj * gi[d]; }
+        }
+      }
+    }
   }
 }
 

@@ -87,7 +87,12 @@ size_t matmulCacheSize();
   /* attention without the S x S matrix (inference): ctx[b, h, i] = sum_j softmax_j(q_i . k_j * scale + maskAdd[b, j]) v_j over */ \
   /* the keys with |i - j| <= half (half >= S: every key), by tiles of queries x keys with a running max and sum */ \
   /* (flash-attention's recurrence); q, k, v, ctx [B, H, S, dh]; a local layer's cost grows with S * half, not S^2 */ \
-  X(void, attnBlocked, (float* ctx, const float* q, const float* k, const float* v, const float* maskAdd, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half)) \
+  /* lse (may be null): each row's log-sum-exp [B, H, S], what attnBlockedBackward reads to recompute the probabilities */ \
+  X(void, attnBlocked, (float* ctx, const float* q, const float* k, const float* v, const float* maskAdd, float* lse, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half)) \
+  /* its backward without the S x S matrix (overwrites dq, dk, dv [B, H, S, dh]): p_ij = exp(q_i . k_j * scale + maskAdd - lse_i) */ \
+  /* recomputed over the same keys, dv_j = sum_i p_ij dctx_i, ds_ij = p_ij (dctx_i . v_j - dctx_i . ctx_i) * scale, */ \
+  /* dq_i = sum_j ds_ij k_j, dk_j = sum_i ds_ij q_i */ \
+  X(void, attnBlockedBackward, (float* dq, float* dk, float* dv, const float* dctx, const float* q, const float* k, const float* v, const float* ctx, const float* lse, const float* maskAdd, int64_t B, int64_t H, int64_t S, int64_t dh, float scale, int64_t half)) \
   /* rotary position embedding in place on x[rows, S, dh] (head-split q or k), half-rotation form (GPT-NeoX, HF's */ \
   /* rotate_half): x1' = x1 cos - x2 sin, x2' = x2 cos + x1 sin with cos, sin [S, dh/2]; conjugate: sin -> -sin */ \
   /* (the backward is the rotation by the opposite angle) */ \

@@ -40,6 +40,8 @@ export interface BenchOptions {
   mixed?: boolean;
   /** ModernBERT: run unpadded (default) or padded */
   unpad?: boolean;
+  /** ModernBERT: train sequences longer than this with blocked attention (default BLOCKED_TRAIN_FROM; 0: always, a huge value: never) */
+  blockedTrainFrom?: number;
 }
 
 /** a length-mixed batch's row lengths, 16 + ⌊u · (seq − 15)⌋ with u from a 32-bit LCG (bench/torch_modernbert.py draws the same) */
@@ -102,6 +104,7 @@ export function runBench(o: BenchOptions): BenchResult {
       : { ...shape, max_position_embeddings: Math.max(512, o.seq) }, 'bench');
   const model = new Bert(cfg, { kernels: K, dtype, seed: 1 });
   if (o.unpad !== undefined) model.unpad = o.unpad;
+  if (o.blockedTrainFrom !== undefined) model.blockedTrainFrom = o.blockedTrainFrom;
   const rng = new Rng(2);
   const lens = o.mixed ? mixedLengths(o.batch, o.seq) : new Array<number>(o.batch).fill(o.seq);
   const n = o.batch * o.seq, real = lens.reduce((x, y) => x + y, 0);

@@ -13,6 +13,7 @@ import type { Kernels } from '../src/core/kernels.js';
 import { loadBert, saveBert } from '../src/model/load.js';
 import { makeConfig } from '../src/model/config.js';
 import { logBucket, relativeIndex } from '../src/model/families/deberta.js';
+import { familyOf } from '../src/model/families/index.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import { Bert, type Batch } from '../src/model/bert.js';
@@ -105,8 +106,12 @@ test('DeBERTa config: DebertaV2Config\'s keys and defaults read (ku-nlp\'s confi
     share_att_key: true, type_vocab_size: 0, vocab_size: 32000 };
   const cfg = makeConfig(ku);
   assert.deepEqual(cfg.deberta, { relative_attention: true, max_relative_positions: -1, position_buckets: 256, pos_att_type: ['p2c', 'c2p'], share_att_key: true,
-    norm_rel_ebd: true, position_biased_input: false });
+    norm_rel_ebd: true, position_biased_input: false, legacy: true });
   assert.equal(cfg.type_vocab_size, 0);
+  // ku-nlp's checkpoints carry the masked-LM head under cls.predictions (DebertaV2Config's legacy, true by default)
+  assert.equal(familyOf(cfg).mlm?.bias, 'cls.predictions.bias');
+  assert.equal(familyOf(makeConfig({ ...ku, legacy: false })).mlm?.bias, 'lm_predictions.lm_head.bias');
+  assert.throws(() => makeConfig({ ...ku, legacy: 'yes' }), /"legacy" must be true or false/);
   assert.equal(cfg.pooler_dropout, 0);
   // DebertaV2Config's defaults: no relative attention, absolute positions, layer_norm_eps 1e-7, no token types
   const bare = makeConfig({ model_type: 'deberta-v2', vocab_size: 10, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 8 });

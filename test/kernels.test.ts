@@ -383,14 +383,52 @@ test('gegluForward / gegluBackward: native equals the reference; the gradient ma
   }
 });
 
+test('attnBlockedBackward (no S×S matrix): native equals the reference and the materialised backward (P from the softmax, Pᵀ·dctx, softmax backward, ds·k, dsᵀ·q), global and windowed, padding masked, across tile edges', () => {
+  for (const [B, H, S, dh] of [[2, 3, 37, 8], [1, 2, 300, 16], [1, 1, 1, 4], [1, 2, 70, 64]] as const) {
+    const n = B * H * S * dh, q = randn(n, rng), k = randn(n, rng), v = randn(n, rng), g = randn(n, rng), mask = new Float32Array(B * S);
+    if (B > 1) for (let s = 25; s < S; s++) mask[S + s] = -10000;
+    for (const half of [0, 3, 64, S]) {
+      const ctx = new Float32Array(n), lse = new Float32Array(B * H * S), ctxR = new Float32Array(n), lseR = new Float32Array(B * H * S);
+      N.attnBlocked(ctx, q, k, v, mask, lse, B, H, S, dh, 0.3, half);
+      R.attnBlocked(ctxR, q, k, v, mask, lseR, B, H, S, dh, 0.3, half);
+      assertClose(`lse ${B}x${H}x${S}x${dh} half=${half}`, lse, lseR, 1e-4);
+      const out = () => [new Float32Array(n), new Float32Array(n), new Float32Array(n)] as const;
+      const [nq, nk, nv] = out(), [rq, rk, rv] = out(), [mq, mk, mv] = out();
+      N.attnBlockedBackward(nq, nk, nv, g, q, k, v, ctx, lse, mask, B, H, S, dh, 0.3, half);
+      R.attnBlockedBackward(rq, rk, rv, g, q, k, v, ctxR, lseR, mask, B, H, S, dh, 0.3, half);
+      // materialised, in the model's own kernels
+      const P = new Float32Array(B * H * S * S), scores = new Float32Array(B * H * S * S), dP = new Float32Array(B * H * S * S), dS = new Float32Array(B * H * S * S);
+      R.matmul(scores, q, k, null, B * H, S, S, dh, false, true, false, 0);
+      R.attnSoftmaxWindow(P, scores, mask, B, H, S, 0.3, half);
+      R.matmul(dP, g, v, null, B * H, S, S, dh, false, true, false, 0);
+      R.matmul(mv, P, g, null, B * H, S, dh, S, true, false, false, 0);
+      R.attnSoftmaxBackward(dS, dP, P, B * H * S, S, 0.3);
+      R.matmul(mq, dS, k, null, B * H, S, dh, S, false, false, false, 0);
+      R.matmul(mk, dS, q, null, B * H, S, dh, S, true, false, false, 0);
+      const tag = `${B}x${H}x${S}x${dh} half=${half}`;
+      // rows of batch 1 whose window holds only padding sit near -10000, where f32 spacing is ~1e-3: left out of dq, and the padded
+      // keys they alone reach left out of dk and dv (no real token's gradient depends on either)
+      const keep = (x: Float32Array, keys: boolean) => x.map((val, t) => {
+        const r = Math.floor(t / dh), bb = Math.floor(r / (H * S)), i = r % S;
+        return bb === 1 && (keys ? i >= 25 && half < S : i - half >= 25) ? 0 : val;
+      });
+      for (const [what, a, b, c] of [['dq', nq, rq, mq], ['dk', nk, rk, mk], ['dv', nv, rv, mv]] as const) {
+        const kk = what !== 'dq';
+        assertClose(`${what} native vs reference ${tag}`, keep(a, kk), keep(b, kk), 2e-3);
+        assertClose(`${what} native vs materialised ${tag}`, keep(a, kk), keep(c, kk), 2e-3);
+      }
+    }
+  }
+});
+
 test('attnBlocked (no S×S matrix): native equals the reference and the materialised softmax · v, global and windowed, padding masked, odd sizes across tile edges', () => {
   for (const [B, H, S, dh] of [[2, 3, 37, 8], [1, 2, 300, 16], [1, 1, 1, 4]] as const) {
     const n = B * H * S * dh, q = randn(n, rng), k = randn(n, rng), v = randn(n, rng), mask = new Float32Array(B * S);
     if (B > 1) for (let s = 25; s < S; s++) mask[S + s] = -10000; // row 1: padding after 25
     for (const half of [0, 3, 64, S]) {
       const a = new Float32Array(n), b = new Float32Array(n), c = new Float32Array(n);
-      N.attnBlocked(a, q, k, v, mask, B, H, S, dh, 0.3, half);
-      R.attnBlocked(b, q, k, v, mask, B, H, S, dh, 0.3, half);
+      N.attnBlocked(a, q, k, v, mask, null, B, H, S, dh, 0.3, half);
+      R.attnBlocked(b, q, k, v, mask, null, B, H, S, dh, 0.3, half);
       // materialised: scores, the windowed softmax, P · v
       const scores = new Float32Array(B * H * S * S), P = new Float32Array(B * H * S * S);
       R.matmul(scores, q, k, null, B * H, S, S, dh, false, true, false, 0);

@@ -27,9 +27,10 @@ function reference(dir: string) {
   return { batch, labels: Int32Array.from(toFloat64(get('labels'))), get, tensors: f.tensors };
 }
 
-function parity(dir: string, K: Kernels, dtype: 'f32' | 'bf16', outTol: number, gradTol: number): void {
+function parity(dir: string, K: Kernels, dtype: 'f32' | 'bf16', outTol: number, gradTol: number, prep?: (m: Bert) => void): void {
   const nw = dtype === 'bf16', ref = reference(dir);
   const { model } = loadBert(dir, { kernels: K, dtype });
+  prep?.(model);
   assert.equal(model.cfg.model_type, 'modernbert');
   const out = model.forward(ref.batch, { train: false });
   // real tokens only: what a padding position holds is no one's (HF's own differ by attention implementation: zeros when
@@ -55,6 +56,25 @@ function parity(dir: string, K: Kernels, dtype: 'f32' | 'bf16', outTol: number, 
 
 for (const name of ['parity-modernbert', 'parity-modernbert-bias']) {
   const dir = join(FIX, name);
+  test(`${name}: trained blocked (attnBlocked keeping each row's log-sum-exp, attnBlockedBackward; no probabilities kept), every sequence or only the longer ones, padded and unpadded, native and reference: the twin's outputs and gradients`, () => {
+    const lens = Array.from({ length: reference(dir).batch.B }, (_, b) => reference(dir).batch.attentionMask.subarray(b * reference(dir).batch.S, (b + 1) * reference(dir).batch.S).reduce((x, y) => x + y, 0));
+    const mid = [...lens].sort((x, y) => x - y)[1]! - 1;
+    for (const K of [nativeKernels(), refKernels]) {
+      for (const from of [0, mid]) {
+        for (const unpad of [true, false]) {
+          let kept = -1;
+          parity(dir, K, 'f32', 1e-4, 1e-3, (m) => {
+            m.blockedTrainFrom = from; m.unpad = unpad;
+            // what the forward keeps: no probabilities at all when every group is blocked
+            const f = m.forward.bind(m);
+            m.forward = (b, o) => { const r = f(b, o); kept = (m as unknown as { acts: { layers: Array<{ P: Float32Array }> } }).acts.layers[0]!.P.length; return r; };
+          });
+          if (from === 0) assert.equal(kept, 0, `no probabilities kept (unpad ${unpad})`);
+          else if (unpad) assert.ok(kept > 0 && kept < lens.reduce((x, n) => x + 4 * n * n, 0), `only the shorter sequences' probabilities kept (${kept})`);
+        }
+      }
+    }
+  });
   test(`${name}: native f32 matches the PyTorch twin (outputs 1e-4, gradients 1e-3)`, () => parity(dir, nativeKernels(), 'f32', 1e-4, 1e-3));
   test(`${name}: TypeScript reference kernels match the PyTorch twin`, () => parity(dir, refKernels, 'f32', 1e-4, 1e-3));
   test(`${name}: bf16 within the normwise bound (outputs 3e-2, gradients 5e-2), native where the CPU has bf16, else the reference's emulation`, () => {

@@ -61,8 +61,12 @@ export interface Kernels {
   /** attnSoftmaxForward where key j is visible to query i only when |i − j| ≤ half (ModernBERT's local layers); P is exactly 0 outside the band */
   attnSoftmaxWindow(P: F32, scores: F32, maskAdd: F32, B: number, H: number, S: number, scale: number, half: number): void;
   /** attention without the S×S matrix (inference): ctx [B, H, S, dh] = softmax(q·kᵀ·scale + maskAdd) · v over the keys with |i − j| ≤ half
-   *  (half ≥ S: every key), by tiles with a running max and sum (flash-attention's recurrence); a local layer's cost grows with S·half */
-  attnBlocked(ctx: F32, q: F32, k: F32, v: F32, maskAdd: F32, B: number, H: number, S: number, dh: number, scale: number, half: number): void;
+   *  (half ≥ S: every key), by tiles with a running max and sum (flash-attention's recurrence); a local layer's cost grows with S·half.
+   *  lse (may be null): each row's log-sum-exp [B, H, S], saved for the backward */
+  attnBlocked(ctx: F32, q: F32, k: F32, v: F32, maskAdd: F32, lse: F32 | null, B: number, H: number, S: number, dh: number, scale: number, half: number): void;
+  /** attnBlocked's backward, still without the S×S matrix (overwrites dq, dk, dv [B, H, S, dh]): the probabilities recomputed from lse,
+   *  dv = Pᵀ·dctx, ds = P ∘ (dctx·vᵀ − rowsum(dctx ∘ ctx)) · scale, dq = ds·k, dk = dsᵀ·q over the same keys */
+  attnBlockedBackward(dq: F32, dk: F32, dv: F32, dctx: F32, q: F32, k: F32, v: F32, ctx: F32, lse: F32, maskAdd: F32, B: number, H: number, S: number, dh: number, scale: number, half: number): void;
   /** rotary position embedding in place on x [rows, S, dh], HF's rotate_half form: x1' = x1·cos − x2·sin, x2' = x2·cos + x1·sin,
    *  cos and sin [S, dh/2]; conjugate: the rotation by the opposite angle (the backward) */
   ropeApply(x: F32, cos: F32, sin: F32, rows: number, S: number, dh: number, conjugate: boolean): void;

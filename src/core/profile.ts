@@ -11,7 +11,7 @@ export const OPERATION_KINDS = {
   gemm: ['matmul'],
   attention_softmax: ['attnSoftmaxForward', 'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnSoftmaxBackward'],
   relative_position: ['relPosBias', 'relPosBiasBackward'],
-  blocked_attention: ['attnBlocked'],
+  blocked_attention: ['attnBlocked', 'attnBlockedBackward'],
   gelu: ['geluForward', 'geluBackward', 'gegluForward', 'gegluBackward'],
   layernorm: ['layernormForward', 'layernormBackward'],
   head_copies: ['splitHeads', 'mergeHeads3', 'headsToRows', 'rowsToHeads'],

@@ -269,7 +269,7 @@ export const refKernels: Kernels = {
       for (let j = 0; j < S; j++) P[o + j] = j >= lo && j < hi ? Math.exp(x(j) - mx) / sum : 0;
     }
   },
-  attnBlocked(ctx, q, k, v, maskAdd, B, H, S, dh, scale, half) {
+  attnBlocked(ctx, q, k, v, maskAdd, lse, B, H, S, dh, scale, half) {
     // the plain two-pass softmax over each query's visible keys (what the native tiles compute with a running max)
     const p = new Float64Array(S);
     for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
@@ -288,7 +288,28 @@ export const refKernels: Kernels = {
         for (let j = lo; j < hi; j++) acc += p[j]! * v[(o + j) * dh + d]!;
         ctx[(o + i) * dh + d] = acc / sum;
       }
+      if (lse) lse[o + i] = mx + Math.log(sum);
     }
+  },
+  attnBlockedBackward(dq, dk, dv, dctx, q, k, v, ctx, lse, maskAdd, B, H, S, dh, scale, half) {
+    // the textbook backward of softmax(q·kᵀ·scale + mask)·v over each query's visible keys, in float64, probabilities from lse
+    const gq = new Float64Array(dh), gk = new Float64Array(B * H * S * dh), gv = new Float64Array(B * H * S * dh);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < S; i++) {
+      const o = (b * H + h) * S, lo = Math.max(0, i - half), hi = Math.min(S, i + half + 1), row = (o + i) * dh;
+      let Di = 0;
+      for (let d = 0; d < dh; d++) Di += dctx[row + d]! * ctx[row + d]!;
+      gq.fill(0);
+      for (let j = lo; j < hi; j++) {
+        const col = (o + j) * dh;
+        let s = 0, dp = 0;
+        for (let d = 0; d < dh; d++) { s += q[row + d]! * k[col + d]!; dp += dctx[row + d]! * v[col + d]!; }
+        const p = Math.exp(s * scale + maskAdd[b * S + j]! - lse[o + i]!), ds = p * (dp - Di) * scale;
+        for (let d = 0; d < dh; d++) { gq[d] += ds * k[col + d]!; gk[col + d] += ds * q[row + d]!; gv[col + d] += p * dctx[row + d]!; }
+      }
+      for (let d = 0; d < dh; d++) dq[row + d] = gq[d]!;
+    }
+    dk.set(gk);
+    dv.set(gv);
   },
   ropeApply(x, cos, sin, rows, S, dh, conjugate) {
     const h2 = dh / 2, sg = conjugate ? -1 : 1;

@@ -87,6 +87,9 @@ interface Refs {
 /** inference on sequences longer than this runs ModernBERT's attention blocked (attnBlocked); shorter ones are faster materialised
  *  (measured on AVX-512 bf16: at 2,048 tokens the materialised softmax · v runs at about 230 GFLOP/s, the f32 tiles at about 38) */
 export const BLOCKED_FROM = 1024;
+/** training on sequences longer than this (without attention dropout) runs ModernBERT's attention blocked both ways (attnBlocked saving
+ *  each row's log-sum-exp, attnBlockedBackward recomputing the probabilities), so that no layer keeps heads · S² probabilities */
+export const BLOCKED_TRAIN_FROM = 1024;
 
 export interface ForwardOptions {
   /** dropout on, with masks drawn from `seed` */
@@ -600,6 +603,8 @@ export class Bert {
   private seg = { unpadded: false, T: 0, off: new Float64Array(0), len: new Int32Array(0), pOff: new Float64Array(0) };
   /** ModernBERT only: run unpadded when the batch has padding and every row's mask is a prefix (ja-bert's inputs are); false: always padded */
   unpad = true;
+  /** ModernBERT only: a sequence (a group of the layout) longer than this trains with blocked attention when attention dropout is off */
+  blockedTrainFrom = BLOCKED_TRAIN_FROM;
 
   /** row b's runs of consecutive real tokens (attention mask 1) as (start, count), in order; returns the number of real tokens. Both
    *  layouts put token s of a run at row off[b] + s: padded, off[b] = b·S; unpadded, the mask is a prefix and its one run starts at 0 */
@@ -639,8 +644,15 @@ export class Bert {
     }
     const unpadded = this.unpad && prefix && real < N && !empty;
     if (!unpadded) len.fill(S, 0, B);
-    let T = 0, PT = 0;
-    for (let b = 0; b < B; b++) { off[b] = T; pOff[b] = PT; T += len[b]!; PT += H * len[b]! * len[b]!; }
+    // a group (a sequence unpadded, the whole batch padded) trains blocked when it is long and attention dropout is off: no probabilities kept
+    const trainBlocked = (Sc: number) => !blocked && pA === 0 && Sc > this.blockedTrainFrom;
+    let T = 0, PT = 0, anyBlocked = false;
+    for (let b = 0; b < B; b++) {
+      off[b] = T; pOff[b] = PT; T += len[b]!;
+      if (!unpadded) continue;
+      if (trainBlocked(len[b]!)) anyBlocked = true; else PT += H * len[b]! * len[b]!;
+    }
+    if (!unpadded) { if (trainBlocked(S)) anyBlocked = true; else PT = B * H * S * S; }
     seg.unpadded = unpadded; seg.T = T;
     let ids = batch.inputIds;
     if (unpadded) {
@@ -669,6 +681,7 @@ export class Bert {
       A.an = inp;
       const qkv = this.linear(a('qkv', T * 3 * D), inp, L.qkvW, L.qkvB, T, 3 * D, D, dt);
       const q = a('q', T * D), k = a('k', T * D), v = a('v', T * D), P = blocked ? a('P', 0) : a('P', PT);
+      const ctxhB = a('ctxhB', anyBlocked ? T * D : 0), lse = a('lse', anyBlocked ? H * T : 0);
       // (blocked: inference, nothing kept for a backward)
       const r = this.rope(L.theta, S, dh);
       // per sequence (one call for all when padded): heads, rotary q and k, scores, softmax over the visible keys
@@ -680,10 +693,17 @@ export class Bert {
         K.splitHeads(qg, kg, v.subarray(o, o + n), qkv.subarray(3 * o, 3 * o + 3 * n), Bc, Sc, H, dh);
         K.ropeApply(qg, r.cos, r.sin, Bc * H, Sc, dh, false);
         K.ropeApply(kg, r.cos, r.sin, Bc * H, Sc, dh, false);
+        if (trainBlocked(Sc)) {
+          // training on a long sequence: the blocked forward, keeping the context by head and each row's log-sum-exp for the backward
+          const ctxh = ctxhB.subarray(o, o + n);
+          K.attnBlocked(ctxh, qg, kg, v.subarray(o, o + n), maskAdd.subarray(0, Bc * Sc), lse.subarray(H * off[g]!, H * off[g]! + Bc * H * Sc), Bc, H, Sc, dh, scale, L.local ? half : Sc);
+          K.headsToRows(ctx.subarray(o, o + n), ctxh, Bc, Sc, H, dh);
+          continue;
+        }
         if (blocked && Sc > BLOCKED_FROM) {
           // inference on a long sequence: tiles with a running softmax, never the S×S matrix; a local layer reads only its band
           const ctxh = ws.f32('ctxh', n);
-          K.attnBlocked(ctxh, qg, kg, v.subarray(o, o + n), maskAdd.subarray(0, Bc * Sc), Bc, H, Sc, dh, scale, L.local ? half : Sc);
+          K.attnBlocked(ctxh, qg, kg, v.subarray(o, o + n), maskAdd.subarray(0, Bc * Sc), null, Bc, H, Sc, dh, scale, L.local ? half : Sc);
           K.headsToRows(ctx.subarray(o, o + n), ctxh, Bc, Sc, H, dh);
           continue;
         }
@@ -702,6 +722,7 @@ export class Bert {
       const Pd = blocked ? P : drop(`l${l}.Pd`, P, pA);
       for (let g = 0; g < groups && !blocked; g++) {
         const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
+        if (trainBlocked(Sc)) continue;
         const ctxh = ws.f32('ctxh', n);
         K.matmul(ctxh, Pd.subarray(pOff[g]!, pOff[g]! + np), v.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, false, false, false, dt);
         K.headsToRows(ctx.subarray(o, o + n), ctxh, Bc, Sc, H, dh);
@@ -718,7 +739,7 @@ export class Bert {
       const o = this.linear(a('o', T * D), gd, L.mwW, L.mwB, T, D, I, dt);
       const out = a('out', T * D);
       K.addForward(out, o, r1, T * D);
-      Object.assign(A, { qkv, q, k, v, P, Pd, ctx, ao, r1, h1, mean1, rstd1, wi, glu, gd, o, out });
+      Object.assign(A, { qkv, q, k, v, P, Pd, ctxhB, lse, ctx, ao, r1, h1, mean1, rstd1, wi, glu, gd, o, out });
       x = out;
     }
     const final = ws.f32('final', T * D), finalMean = ws.f32('final.mean', T), finalRstd = ws.f32('final.rstd', T);
@@ -906,7 +927,9 @@ export class Bert {
     const D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
     const dt = dtypeCode(this.dtype), tanh = geluIsTanh(cfg.hidden_act);
     const pE = train ? m.embedding_dropout : 0, pA = train ? m.attention_dropout : 0, pM = train ? m.mlp_dropout : 0;
-    const scale = 1 / Math.sqrt(dh);
+    const scale = 1 / Math.sqrt(dh), half = Math.floor(m.local_attention / 2), maskAdd = ws.f32('maskAdd', B * S);
+    // the groups the forward ran blocked (no probabilities kept): the same rule, on the same lengths
+    const trainBlocked = (Sc: number) => pA === 0 && Sc > this.blockedTrainFrom;
     // head: pooled = norm(act(pre)), pre = dense(pool(final))
     const dAct = ws.f32('d.act', B * D);
     this.normBack(dAct, dPooled, acts.headAct, M.headN, acts.headMean, acts.headRstd, B);
@@ -956,24 +979,32 @@ export class Bert {
       this.linearBack(dAo, A.ctx, L.woW, L.woB, T, D, D, dt, dCtx);
       const { P, Pd, v, q, k } = A;
       const dPd = ws.f32('d.Pd', P.length), dV = ws.f32('d.v', T * D);
+      const dQ = ws.f32('d.q', T * D), dK = ws.f32('d.k', T * D), dQkv = ws.f32('d.qkv', T * 3 * D);
       for (let g = 0; g < groups; g++) {
         const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
         const dCtxh = ws.f32('d.ctxh', n);
         K.rowsToHeads(dCtxh, dCtx.subarray(o, o + n), Bc, Sc, H, dh);
+        if (trainBlocked(Sc)) {
+          // trained blocked: dq, dk, dv from the saved context and log-sum-exp, the probabilities recomputed tile by tile
+          K.attnBlockedBackward(dQ.subarray(o, o + n), dK.subarray(o, o + n), dV.subarray(o, o + n), dCtxh, q.subarray(o, o + n), k.subarray(o, o + n), v.subarray(o, o + n),
+            A.ctxhB.subarray(o, o + n), A.lse.subarray(H * off[g]!, H * off[g]! + Bc * H * Sc), maskAdd.subarray(0, Bc * Sc), Bc, H, Sc, dh, scale, L.local ? half : Sc);
+          continue;
+        }
         K.matmul(dPd.subarray(pOff[g]!, pOff[g]! + np), dCtxh, v.subarray(o, o + n), null, Bc * H, Sc, Sc, dh, false, true, false, dt);
         K.matmul(dV.subarray(o, o + n), Pd.subarray(pOff[g]!, pOff[g]! + np), dCtxh, null, Bc * H, Sc, dh, Sc, true, false, false, dt);
       }
       const dP = dropB(`l${l}.Pd`, dPd, pA);
-      const dQ = ws.f32('d.q', T * D), dK = ws.f32('d.k', T * D), dQkv = ws.f32('d.qkv', T * 3 * D);
       const r = this.rope(L.theta, S, dh);
       for (let g = 0; g < groups; g++) {
         const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
-        const dScores = ws.f32('d.scores', np);
-        // outside a local layer's band P is exactly 0, so its scores get no gradient
-        K.attnSoftmaxBackward(dScores, dP.subarray(pOff[g]!, pOff[g]! + np), P.subarray(pOff[g]!, pOff[g]! + np), Bc * H * Sc, Sc, scale);
         const dQg = dQ.subarray(o, o + n), dKg = dK.subarray(o, o + n);
-        K.matmul(dQg, dScores, k.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, false, false, false, dt);
-        K.matmul(dKg, dScores, q.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, true, false, false, dt);
+        if (!trainBlocked(Sc)) {
+          const dScores = ws.f32('d.scores', np);
+          // outside a local layer's band P is exactly 0, so its scores get no gradient
+          K.attnSoftmaxBackward(dScores, dP.subarray(pOff[g]!, pOff[g]! + np), P.subarray(pOff[g]!, pOff[g]! + np), Bc * H * Sc, Sc, scale);
+          K.matmul(dQg, dScores, k.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, false, false, false, dt);
+          K.matmul(dKg, dScores, q.subarray(o, o + n), null, Bc * H, Sc, dh, Sc, true, false, false, dt);
+        }
         K.ropeApply(dQg, r.cos, r.sin, Bc * H, Sc, dh, true);
         K.ropeApply(dKg, r.cos, r.sin, Bc * H, Sc, dh, true);
         K.mergeHeads3(dQkv.subarray(3 * o, 3 * o + 3 * n), dQg, dKg, dV.subarray(o, o + n), Bc, Sc, H, dh);

@@ -8,6 +8,8 @@
 export type LayerAct = 'qkv' | 'q' | 'k' | 'v' | 'P' | 'Pd' | 'ctx' | 'ao' | 'aod' | 'r1' | 'h1' | 'mean1' | 'rstd1' | 'inter' | 'gelu' | 'o' | 'od' | 'r2' | 'out' | 'mean2' | 'rstd2'
   // ModernBERT's pre-norm layer: attn_norm's output and statistics, Wi's [input | gate], the GeGLU and its dropout
   | 'an' | 'meanA' | 'rstdA' | 'wi' | 'glu' | 'gd'
+  // ModernBERT trained blocked: the context by head and each query's log-sum-exp (what attnBlockedBackward reads instead of P)
+  | 'ctxhB' | 'lse'
   // DeBERTa: the relative-position rows after this layer's dropout, and their query and key projections by head
   | 'relD' | 'posQ' | 'posK';
 /** where dropout runs: its mask is <site>.mask, its backward output <site>.d */
