@@ -329,3 +329,22 @@ test('ONNX export: onnxruntime runs the graph (rotary, the window, bias-free nor
   pos.forEach((p, r) => got.set(h.subarray(p * D, p * D + D), r * D));
   check('4,200 tokens: hidden states at chosen positions', got, toFloat64(ref.get('sequence_output')), 1e-4);
 });
+
+test('the blocked-training rule: past blockedTrainFrom tokens, or past 128 when the batch\'s probabilities over all layers would exceed attnMemoryBudget; never with attention dropout', () => {
+  const cfg = makeConfig({ model_type: 'modernbert', vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 24,
+    max_position_embeddings: 512, local_attention: 16, global_attn_every_n_layers: 2, pad_token_id: 0 }, 'test');
+  const S = 200, B = 2;
+  const batch: Batch = { B, S, inputIds: Int32Array.from({ length: B * S }, (_, i) => 1 + (i % 49)), tokenTypeIds: new Int32Array(B * S), attentionMask: new Uint8Array(B * S).fill(1) };
+  const keptAfter = (set: (m: Bert) => void, dropout = 0) => {
+    const m = new Bert(makeConfig({ ...cfg, attention_dropout: dropout, model_type: 'modernbert' }, 'test'), { kernels: nativeKernels(), seed: 1 });
+    set(m);
+    m.forward(batch, { train: true, seed: 1 });
+    return (m as unknown as { acts: { layers: Array<{ P: Float32Array; lse: Float32Array }> } }).acts.layers.map((l) => [l.P.length, l.lse.length]);
+  };
+  const full = [B * 2 * S * S, 0];
+  assert.deepEqual(keptAfter(() => {}), [full, full], 'short and within budget: materialised');
+  assert.deepEqual(keptAfter((m) => { m.blockedTrainFrom = 150; }), [[0, B * 2 * S], [0, B * 2 * S]], 'past blockedTrainFrom: blocked');
+  assert.deepEqual(keptAfter((m) => { m.attnMemoryBudget = 2 * B * 2 * S * S * 4 - 1; }), [[0, B * 2 * S], [0, B * 2 * S]], 'over the budget: blocked');
+  assert.deepEqual(keptAfter((m) => { m.attnMemoryBudget = 2 * B * 2 * S * S * 4; }), [full, full], 'exactly the budget: materialised');
+  assert.deepEqual(keptAfter((m) => { m.blockedTrainFrom = 150; m.attnMemoryBudget = 1; }, 0.1), [full, full], 'attention dropout: materialised');
+});

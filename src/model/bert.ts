@@ -88,8 +88,11 @@ interface Refs {
  *  (measured on AVX-512 bf16: at 2,048 tokens the materialised softmax · v runs at about 230 GFLOP/s, the f32 tiles at about 38) */
 export const BLOCKED_FROM = 1024;
 /** training on sequences longer than this (without attention dropout) runs ModernBERT's attention blocked both ways (attnBlocked saving
- *  each row's log-sum-exp, attnBlockedBackward recomputing the probabilities), so that no layer keeps heads · S² probabilities */
-export const BLOCKED_TRAIN_FROM = 1024;
+ *  each row's log-sum-exp, attnBlockedBackward recomputing the probabilities), so that no layer keeps heads · S² probabilities. Below
+ *  it the materialised attention is faster (docs/PERF.md: blocked 0.63× at 2,048 tokens) and its memory moderate */
+export const BLOCKED_TRAIN_FROM = 2048;
+/** ...unless the probabilities every layer would keep for the batch exceed this many bytes: then every sequence past 128 tokens trains blocked */
+export const ATTN_MEMORY_BUDGET = 4 * 2 ** 30;
 
 export interface ForwardOptions {
   /** dropout on, with masks drawn from `seed` */
@@ -600,11 +603,13 @@ export class Bert {
    */
   /** whether the last forward kept what backward reads */
   private gradKept = true;
-  private seg = { unpadded: false, T: 0, off: new Float64Array(0), len: new Int32Array(0), pOff: new Float64Array(0) };
+  private seg = { unpadded: false, T: 0, off: new Float64Array(0), len: new Int32Array(0), pOff: new Float64Array(0), blockedFrom: Infinity };
   /** ModernBERT only: run unpadded when the batch has padding and every row's mask is a prefix (ja-bert's inputs are); false: always padded */
   unpad = true;
   /** ModernBERT only: a sequence (a group of the layout) longer than this trains with blocked attention when attention dropout is off */
   blockedTrainFrom = BLOCKED_TRAIN_FROM;
+  /** ModernBERT only: the bytes of attention probabilities a training step may keep across layers before it trains blocked (ATTN_MEMORY_BUDGET) */
+  attnMemoryBudget = ATTN_MEMORY_BUDGET;
 
   /** row b's runs of consecutive real tokens (attention mask 1) as (start, count), in order; returns the number of real tokens. Both
    *  layouts put token s of a run at row off[b] + s: padded, off[b] = b·S; unpadded, the mask is a prefix and its one run starts at 0 */
@@ -645,7 +650,12 @@ export class Bert {
     const unpadded = this.unpad && prefix && real < N && !empty;
     if (!unpadded) len.fill(S, 0, B);
     // a group (a sequence unpadded, the whole batch padded) trains blocked when it is long and attention dropout is off: no probabilities kept
-    const trainBlocked = (Sc: number) => !blocked && pA === 0 && Sc > this.blockedTrainFrom;
+    // (the rule, decided once per forward and kept in seg for the backward: past blockedTrainFrom tokens, or past 128 when the batch's
+    // probabilities over all layers would exceed attnMemoryBudget; never with attention dropout, whose mask needs the probabilities)
+    let kept = 0;
+    for (let b = 0; b < B; b++) kept += H * (unpadded ? len[b]! * len[b]! : S * S);
+    seg.blockedFrom = blocked || pA > 0 ? Infinity : cfg.num_hidden_layers * kept * 4 > this.attnMemoryBudget ? Math.min(128, this.blockedTrainFrom) : this.blockedTrainFrom;
+    const trainBlocked = (Sc: number) => Sc > seg.blockedFrom;
     let T = 0, PT = 0, anyBlocked = false;
     for (let b = 0; b < B; b++) {
       off[b] = T; pOff[b] = PT; T += len[b]!;
@@ -929,7 +939,7 @@ export class Bert {
     const pE = train ? m.embedding_dropout : 0, pA = train ? m.attention_dropout : 0, pM = train ? m.mlp_dropout : 0;
     const scale = 1 / Math.sqrt(dh), half = Math.floor(m.local_attention / 2), maskAdd = ws.f32('maskAdd', B * S);
     // the groups the forward ran blocked (no probabilities kept): the same rule, on the same lengths
-    const trainBlocked = (Sc: number) => pA === 0 && Sc > this.blockedTrainFrom;
+    const trainBlocked = (Sc: number) => Sc > this.seg.blockedFrom;
     // head: pooled = norm(act(pre)), pre = dense(pool(final))
     const dAct = ws.f32('d.act', B * D);
     this.normBack(dAct, dPooled, acts.headAct, M.headN, acts.headMean, acts.headRstd, B);
