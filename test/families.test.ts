@@ -18,6 +18,7 @@ import { loadTokenizer, SentencePieceTokenizer } from '../src/tokenize/index.js'
 import { maxRelErr, requireCommand, SHARED_DIR, tinySetup, type TinySetup } from './helpers.js';
 import { TextClassifier } from '../src/infer/models.js';
 import * as ort from 'onnxruntime-node';
+import { Tokenizer as RustTokenizer } from 'tokenizers';
 import { AutoModelForSequenceClassification, AutoTokenizer, env } from '@huggingface/transformers';
 
 env.allowRemoteModels = false;
@@ -132,7 +133,7 @@ for (const family of ['xlm-roberta', 'distilbert', 'electra', 'modernbert', 'deb
     assert.equal((JSON.parse(r.stdout) as { results: unknown[] }).results.length, 3);
   });
 
-  test(`${family}: exported (ONNX + tokenizer.json), onnxruntime-node and transformers.js give ja-bert's ids and probabilities`, async () => {
+  test(`${family}: exported (ONNX + tokenizer.json), onnxruntime-node, the Rust tokenizers and transformers.js give ja-bert's ids and probabilities`, async () => {
     const cross = join(dir, `${family}-cross`), out = join(dir, `${family}-export`);
     const r = cli('export', '--model', cross, '--output', out);
     assert.equal(r.status, 0, r.stderr);
@@ -154,6 +155,9 @@ for (const family of ['xlm-roberta', 'distilbert', 'electra', 'modernbert', 'deb
     if (session.inputNames.includes('token_type_ids')) feeds.token_type_ids = i64(f.map((x) => x.tokenTypeIds), 0);
     const z = (await session.run(feeds)).logits!.data as Float32Array;
     want.forEach((w, i) => assert.ok(maxRelErr(softmax(z.subarray(i * w.length, (i + 1) * w.length)), w, 1e-2) < 1e-4, `onnxruntime, pair ${i}`));
+    // the Rust tokenizers (the npm binding of HF's tokenizers) read the same tokenizer.json to ja-bert's ids, pair framing included
+    const rust = RustTokenizer.fromFile(join(out, 'tokenizer.json'));
+    for (const [i, p] of pairs.entries()) assert.deepEqual((await rust.encode(p.text, p.textB)).getIds(), f[i]!.inputIds, `Rust tokenizers ids, pair ${i}`);
     // transformers.js: its tokenizer from tokenizer.json gives ja-bert's ids; its model gives ja-bert's probabilities
     const tjs = await AutoTokenizer.from_pretrained(out);
     const enc = tjs(pairs.map((p) => p.text), { text_pair: pairs.map((p) => p.textB), padding: true }) as { input_ids: { tolist(): bigint[][] } };
