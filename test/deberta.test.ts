@@ -17,7 +17,7 @@ import { familyOf } from '../src/model/families/index.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import { Bert, type Batch } from '../src/model/bert.js';
-import { checkParity as check, maxAbs, maxRelErr, SHARED_DIR, tempDir } from './helpers.js';
+import { checkFillMaskOnnx, checkMlmParity, checkParity as check, maxAbs, maxRelErr, SHARED_DIR, tempDir } from './helpers.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 const FIXTURES = ['parity-deberta', 'parity-deberta-sep', 'parity-deberta-c2p'];
@@ -229,48 +229,10 @@ test('ku-nlp\'s DeBERTa-v2 expects Juman++-segmented input: an unsegmented input
 
 for (const name of ['parity-deberta-mlm', 'parity-deberta-mlm-lm']) {
   test(`${name}: DebertaV2ForMaskedLM's head (${name.endsWith('-lm') ? 'legacy: false, lm_predictions.lm_head' : 'legacy, cls.predictions'}; decoder tied) matches the twin: loss and every gradient, native and reference`, () => {
-    const dir = join(FIX, name);
-    const f = readSafetensors(join(dir, 'reference.safetensors'));
-    const get = (k: string) => toFloat64(f.tensors.get(k)!);
-    const [B, S] = f.tensors.get('input_ids')!.shape as [number, number];
-    const batch: Batch = { B, S, inputIds: Int32Array.from(get('input_ids')), tokenTypeIds: new Int32Array(B * S), attentionMask: Uint8Array.from(get('attention_mask')) };
-    const head = name.endsWith('-lm') ? 'lm_predictions.lm_head.' : 'cls.predictions.';
-    for (const K of [nativeKernels(), refKernels]) {
-      const { model, initialised } = loadBert(dir, { kernels: K, mlmHead: true });
-      assert.ok(model.layout.byName.has(`${head}bias`), `${head}bias in the layout`);
-      assert.ok(initialised.every((n) => !n.startsWith(head)), `the head comes from the checkpoint (initialised: ${initialised.join(' ')})`);
-      model.forward(batch);
-      model.zeroGrads();
-      const { loss } = model.mlmLoss(Int32Array.from(get('positions')), Int32Array.from(get('targets')));
-      const want = get('loss')[0]!;
-      assert.ok(Math.abs(loss - want) / want < 1e-5, `${K.name}: loss ${loss} vs ${want}`);
-      model.mlmBackward();
-      let gmax = 0, compared = 0;
-      for (const n of f.tensors.keys()) if (n.startsWith('grad.')) gmax = Math.max(gmax, maxAbs(get(n)));
-      for (const spec of model.layout.specs) {
-        if (!f.tensors.has('grad.' + spec.name)) { assert.equal(maxAbs(model.grad(spec.name)), 0, `${spec.name} takes no part in masked LM`); continue; }
-        check(`${K.name} grad ${spec.name}`, model.grad(spec.name), get('grad.' + spec.name), 1e-3, 1e-3 * gmax);
-        compared++;
-      }
-      assert.equal(compared, [...f.tensors.keys()].filter((n) => n.startsWith('grad.')).length, 'every reference gradient is compared');
-    }
+    checkMlmParity(join(FIX, name), name.endsWith('-lm') ? 'lm_predictions.lm_head.bias' : 'cls.predictions.bias');
   });
 }
 
 test('fill-mask ONNX export of a DeBERTa masked-LM checkpoint: onnxruntime gives the twin\'s logits at the masked positions', async () => {
-  const ort = await import('onnxruntime-node');
-  const { bertToOnnx } = await import('../src/export/onnx.js');
-  for (const name of ['parity-deberta-mlm', 'parity-deberta-mlm-lm']) {
-    const dir = join(FIX, name), f = readSafetensors(join(dir, 'reference.safetensors'));
-    const get = (k: string) => toFloat64(f.tensors.get(k)!);
-    const [B, S] = f.tensors.get('input_ids')!.shape as [number, number];
-    const { model } = loadBert(dir, { kernels: nativeKernels(), mlmHead: true });
-    const s = await ort.InferenceSession.create(bertToOnnx(model, { task: 'fill-mask' }));
-    const i64 = (a: Float64Array) => new ort.Tensor('int64', BigInt64Array.from(a, (v) => BigInt(v)), [B, S]);
-    const logits = (await s.run({ input_ids: i64(get('input_ids')), attention_mask: i64(get('attention_mask')) })).logits!.data as Float32Array;
-    const V = model.cfg.vocab_size, pos = Array.from(get('positions'));
-    const got = new Float64Array(pos.length * V);
-    pos.forEach((p, r) => got.set(logits.subarray(p * V, p * V + V), r * V));
-    check(`${name}: masked-LM logits`, got, get('mlm_logits'), 1e-4);
-  }
+  for (const name of ['parity-deberta-mlm', 'parity-deberta-mlm-lm']) await checkFillMaskOnnx(join(FIX, name));
 });

@@ -8,9 +8,12 @@ import type { TestContext } from 'node:test';
 import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
 import { finetune } from '../src/finetune.js';
-import { saveBert } from '../src/model/load.js';
+import { loadBert, saveBert } from '../src/model/load.js';
 import { Bert } from '../src/model/bert.js';
 import { makeConfig } from '../src/model/config.js';
+import { refKernels } from '../src/core/ref.js';
+import { readSafetensors } from '../src/io/safetensors.js';
+import { toFloat64 } from '../src/io/tensor.js';
 
 export function randn(n: number, rng: Rng, scale = 1): Float32Array {
   const a = new Float32Array(n);
@@ -167,4 +170,53 @@ export function checkParity(name: string, got: ArrayLike<number>, want: ArrayLik
   const e = normwise ? normErr(got, want, minScale) : maxRelErr(got, want, 1e-2, minScale);
   assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
   return e;
+}
+
+/**
+ * A masked-LM fixture (its twin's loss and gradients at masked positions, reference.safetensors: positions, targets, loss,
+ * grad.<name>) against ja-bert's head on native and reference kernels: the loss to 1e-5, every gradient the twin has to 1e-3,
+ * every parameter it lacks exactly zero. `bias`: the decoder bias's name, which the layout must hold (null: the config has none).
+ */
+export function checkMlmParity(dir: string, bias: string | null): void {
+  const f = readSafetensors(join(dir, 'reference.safetensors'));
+  const get = (k: string) => toFloat64(f.tensors.get(k)!);
+  const [B, S] = f.tensors.get('input_ids')!.shape as [number, number];
+  const batch = { B, S, inputIds: Int32Array.from(get('input_ids')), tokenTypeIds: new Int32Array(B * S), attentionMask: Uint8Array.from(get('attention_mask')) };
+  for (const K of [nativeKernels(), refKernels]) {
+    const { model, initialised } = loadBert(dir, { kernels: K, mlmHead: true });
+    if (bias) assert.ok(model.layout.byName.has(bias), `${bias} in the layout`);
+    const fromTwin = [...f.tensors.keys()].filter((n) => n.startsWith('grad.')).map((n) => n.slice(5));
+    assert.deepEqual(initialised.filter((n) => fromTwin.includes(n)), [], 'every parameter the twin has comes from the checkpoint');
+    model.forward(batch);
+    model.zeroGrads();
+    const { loss } = model.mlmLoss(Int32Array.from(get('positions')), Int32Array.from(get('targets')));
+    const want = get('loss')[0]!;
+    assert.ok(Math.abs(loss - want) / want < 1e-5, `${K.name}: loss ${loss} vs ${want}`);
+    model.mlmBackward();
+    let gmax = 0, compared = 0;
+    for (const n of fromTwin) gmax = Math.max(gmax, maxAbs(get('grad.' + n)));
+    for (const spec of model.layout.specs) {
+      if (!fromTwin.includes(spec.name)) { assert.equal(maxAbs(model.grad(spec.name)), 0, `${spec.name} takes no part in masked LM`); continue; }
+      checkParity(`${K.name} grad ${spec.name}`, model.grad(spec.name), get('grad.' + spec.name), 1e-3, 1e-3 * gmax);
+      compared++;
+    }
+    assert.equal(compared, fromTwin.length, 'every reference gradient is compared');
+  }
+}
+
+/** a masked-LM fixture's fill-mask ONNX export (bertToOnnx) in onnxruntime-node: the twin's logits at the masked positions, 1e-4 */
+export async function checkFillMaskOnnx(dir: string): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  const { bertToOnnx } = await import('../src/export/onnx.js');
+  const f = readSafetensors(join(dir, 'reference.safetensors'));
+  const get = (k: string) => toFloat64(f.tensors.get(k)!);
+  const [B, S] = f.tensors.get('input_ids')!.shape as [number, number];
+  const { model } = loadBert(dir, { kernels: nativeKernels(), mlmHead: true });
+  const s = await ort.InferenceSession.create(bertToOnnx(model, { task: 'fill-mask' }));
+  const i64 = (a: Float64Array) => new ort.Tensor('int64', BigInt64Array.from(a, (v) => BigInt(v)), [B, S]);
+  const logits = (await s.run({ input_ids: i64(get('input_ids')), attention_mask: i64(get('attention_mask')) })).logits!.data as Float32Array;
+  const V = model.cfg.vocab_size, pos = Array.from(get('positions'));
+  const got = new Float64Array(pos.length * V);
+  pos.forEach((p, r) => got.set(logits.subarray(p * V, p * V + V), r * V));
+  checkParity(`${dir}: masked-LM logits`, got, get('mlm_logits'), 1e-4);
 }

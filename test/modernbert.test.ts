@@ -14,7 +14,7 @@ import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { toFloat64, type RawTensor } from '../src/io/tensor.js';
 import { Bert, type Batch } from '../src/model/bert.js';
 import { bertToOnnx } from '../src/export/onnx.js';
-import { checkParity as check, maxAbs, maxRelErr, tempDir } from './helpers.js';
+import { checkFillMaskOnnx, checkMlmParity, checkParity as check, maxAbs, maxRelErr, tempDir } from './helpers.js';
 
 const FIX = new URL('../../test/fixtures/', import.meta.url).pathname;
 
@@ -347,4 +347,14 @@ test('the blocked-training rule: past blockedTrainFrom tokens, or past 128 when 
   assert.deepEqual(keptAfter((m) => { m.attnMemoryBudget = 2 * B * 2 * S * S * 4 - 1; }), [[0, B * 2 * S], [0, B * 2 * S]], 'over the budget: blocked');
   assert.deepEqual(keptAfter((m) => { m.attnMemoryBudget = 2 * B * 2 * S * S * 4; }), [full, full], 'exactly the budget: materialised');
   assert.deepEqual(keptAfter((m) => { m.blockedTrainFrom = 150; m.attnMemoryBudget = 1; }, 0.1), [full, full], 'attention dropout: materialised');
+});
+
+for (const [name, bias] of [['parity-modernbert-mlm', 'decoder.bias'], ['parity-modernbert-mlm-bias', null]] as const) {
+  test(`${name}: ModernBertForMaskedLM's head (head.dense, classifier_activation, head.norm shared with the classifier; the tied decoder${bias ? ' and its bias' : ', no bias'}) matches the twin: loss and every gradient, native and reference`, () => {
+    checkMlmParity(join(FIX, name), bias);
+  });
+}
+
+test('fill-mask ONNX export of a ModernBERT masked-LM checkpoint: onnxruntime gives the twin\'s logits at the masked positions (with and without biases, GELU and tanh heads)', async () => {
+  for (const name of ['parity-modernbert-mlm', 'parity-modernbert-mlm-bias']) await checkFillMaskOnnx(join(FIX, name));
 });

@@ -262,26 +262,31 @@ test('pretrain --objective electra: generator and discriminator learn together, 
   assert.ok(!existsSync(join(dir, 'electra-flag')) && !existsSync(join(dir, 'electra-mlm')));
 });
 
-test('continued masked-LM pretraining of a DeBERTa-v2 model (cls.predictions, tied decoder): the held-out loss falls, the output keeps the family, its head and its settings; a pair objective is refused in one line', () => {
-  const base = join(dir, 'deberta-base'), out = join(dir, 'deberta-cont');
-  const vocab = loadTokenizer(WIKI).vocabSize;
-  const cfg = makeConfig({ model_type: 'deberta-v2', vocab_size: vocab, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64,
-    max_position_embeddings: 64, relative_attention: true, pos_att_type: ['p2c', 'c2p'], position_buckets: 8, share_att_key: true, norm_rel_ebd: 'layer_norm',
-    position_biased_input: false, type_vocab_size: 0 }, 'test');
-  saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 5, mlmHead: true }), base);
-  copyFileSync(WIKI, join(base, 'spiece.model'));
-  const r = cli(['pretrain', '--corpus', corpus, '--model', base, '--output', out, '--max-seq-length', '32', '--batch-size', '16', '--max-steps', '40',
-    '--learning-rate', '2e-3', '--eval-steps', '10', '--save-steps', '0', '--seed', '3']);
-  assert.equal(r.status, 0, r.stderr);
-  const rep = JSON.parse(readFileSync(join(out, 'pretrain_report.json'), 'utf8')) as { evaluations: Array<{ eval_loss: number }> };
-  assert.ok(rep.evaluations.at(-1)!.eval_loss < rep.evaluations[0]!.eval_loss * 0.8, `held-out MLM loss ${rep.evaluations.map((e) => e.eval_loss.toFixed(3))}`);
-  const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
-  assert.deepEqual([saved.model_type, saved.position_buckets, saved.share_att_key, saved.norm_rel_ebd, saved.legacy], ['deberta-v2', 8, true, 'layer_norm', true]);
-  const { model, initialised } = loadBert(out, { kernels: nativeKernels(), mlmHead: true });
-  assert.deepEqual(initialised, [], 'the masked-LM head is saved under cls.predictions');
-  assert.ok(model.layout.byName.has('cls.predictions.transform.dense.weight'));
-  const pair = cli(['pretrain', '--corpus', corpus, '--model', base, '--output', join(dir, 'deberta-nsp'), '--objective', 'nsp', '--max-steps', '2']);
-  assert.equal(pair.status, 2, pair.stderr);
-  assert.match(pair.stderr, /is deberta-v2: ja-bert continues .*DeBERTa-v2 \(--objective mlm\)/);
-  assert.equal(pair.stderr.trim().split('\n').length, 1, pair.stderr);
-});
+for (const family of ['deberta-v2', 'modernbert'] as const) {
+  test(`continued masked-LM pretraining of a ${family} model (its masked-LM head, decoder tied): the held-out loss falls, the output keeps the family, its head and its settings; a pair objective is refused in one line`, () => {
+    const base = join(dir, `${family}-base`), out = join(dir, `${family}-cont`);
+    const vocab = loadTokenizer(WIKI).vocabSize;
+    const shape = { vocab_size: vocab, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 64 };
+    const cfg = makeConfig(family === 'deberta-v2'
+      ? { model_type: family, ...shape, relative_attention: true, pos_att_type: ['p2c', 'c2p'], position_buckets: 8, share_att_key: true, norm_rel_ebd: 'layer_norm',
+        position_biased_input: false, type_vocab_size: 0 }
+      : { model_type: family, ...shape, local_attention: 8, global_attn_every_n_layers: 2 }, 'test');
+    saveBert(new Bert(cfg, { kernels: nativeKernels(), seed: 5, mlmHead: true }), base);
+    copyFileSync(WIKI, join(base, 'spiece.model'));
+    const r = cli(['pretrain', '--corpus', corpus, '--model', base, '--output', out, '--max-seq-length', '32', '--batch-size', '16', '--max-steps', '40',
+      '--learning-rate', '2e-3', '--eval-steps', '10', '--save-steps', '0', '--seed', '3']);
+    assert.equal(r.status, 0, r.stderr);
+    const rep = JSON.parse(readFileSync(join(out, 'pretrain_report.json'), 'utf8')) as { evaluations: Array<{ eval_loss: number }> };
+    assert.ok(rep.evaluations.at(-1)!.eval_loss < rep.evaluations[0]!.eval_loss * 0.8, `held-out MLM loss ${rep.evaluations.map((e) => e.eval_loss.toFixed(3))}`);
+    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    if (family === 'deberta-v2') assert.deepEqual([saved.model_type, saved.position_buckets, saved.share_att_key, saved.norm_rel_ebd, saved.legacy], ['deberta-v2', 8, true, 'layer_norm', true]);
+    else assert.deepEqual([saved.model_type, saved.local_attention, saved.global_attn_every_n_layers, saved.decoder_bias], ['modernbert', 8, 2, true]);
+    const { model, initialised } = loadBert(out, { kernels: nativeKernels(), mlmHead: true });
+    assert.deepEqual(initialised, [], 'the masked-LM head is saved under its HF names');
+    assert.ok(model.layout.byName.has(family === 'deberta-v2' ? 'cls.predictions.transform.dense.weight' : 'decoder.bias'));
+    const pair = cli(['pretrain', '--corpus', corpus, '--model', base, '--output', join(dir, `${family}-nsp`), '--objective', 'nsp', '--max-steps', '2']);
+    assert.equal(pair.status, 2, pair.stderr);
+    assert.match(pair.stderr, new RegExp(`is ${family}: ja-bert continues .*DeBERTa-v2 and ModernBERT \\(--objective mlm\\)`));
+    assert.equal(pair.stderr.trim().split('\n').length, 1, pair.stderr);
+  });
+}

@@ -197,6 +197,42 @@ def make(name, cfg, seed, S, lens, keep_rows=None):
     print(f"{out_dir}: loss {loss.item():.6f}, {len(p32)} parameters")
 
 
+def make_mlm(name, cfg, seed, S, lens):
+    """ModernBertForMaskedLM: the prediction head (head.dense, classifier_activation, head.norm) on the final_norm rows at masked
+    positions (flat b * S + s), then the decoder tied to the word embeddings plus its bias (decoder_bias): loss and every gradient"""
+    torch.manual_seed(seed)
+    out_dir = os.path.join(ROOT, name)
+    shapes = {n: s for n, s in shapes_of(cfg, 1).items() if not n.startswith("classifier.")}
+    if cfg.get("decoder_bias", True):
+        shapes["decoder.bias"] = (cfg["vocab_size"],)
+    p32 = random_weights(shapes)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(out_dir, "model.safetensors"), p32, {"format": "pt"})
+    ids, mask = pair_batch(seed + 1, cfg["vocab_size"], S, lens)
+    g = torch.Generator().manual_seed(seed + 2)
+    positions = torch.tensor([1, 4, 7, 8, S + 2, S + 3, 2 * S + 1])  # all real tokens
+    targets = torch.randint(5, cfg["vocab_size"], (len(positions),), generator=g)
+    p64 = {n: t.double().requires_grad_(True) for n, t in p32.items()}
+    D = cfg["hidden_size"]
+    p64.update({"classifier.weight": torch.zeros(1, D, dtype=torch.float64), "classifier.bias": torch.zeros(1, dtype=torch.float64)})
+    seq, _, _ = forward(p64, cfg, ids, mask)
+    x = seq.reshape(-1, D)[positions]
+    y = x @ p64["head.dense.weight"].T + (p64["head.dense.bias"] if "head.dense.bias" in p64 else 0)
+    y = act_fn(cfg.get("classifier_activation", "gelu"))(y)
+    y = torch.nn.functional.layer_norm(y, (D,), p64["head.norm.weight"], p64.get("head.norm.bias"), cfg.get("norm_eps", 1e-5))
+    logits = y @ p64["model.embeddings.tok_embeddings.weight"].T + (p64["decoder.bias"] if "decoder.bias" in p64 else 0)
+    loss = torch.nn.functional.cross_entropy(logits, targets)
+    loss.backward()
+    ref = {"input_ids": ids, "token_type_ids": torch.zeros_like(ids), "attention_mask": mask, "positions": positions, "targets": targets,
+           "mlm_logits": logits.detach(), "loss": loss.detach().reshape(1)}
+    for n in p32:
+        ref["grad." + n] = p64[n].grad.detach()
+    write_reference(out_dir, ref, "tools/make_modernbert_fixtures.py")
+    print(f"{out_dir}: MLM loss {loss.item():.6f}, {len(p32)} parameters")
+
+
 BASE = {"architectures": ["ModernBertForSequenceClassification"], "model_type": "modernbert", "vocab_size": 99, "hidden_size": 32,
         "intermediate_size": 24, "num_hidden_layers": 4, "num_attention_heads": 4, "max_position_embeddings": 8192,
         "pad_token_id": PAD, "cls_token_id": CLS, "sep_token_id": SEP, "bos_token_id": CLS, "eos_token_id": SEP,
@@ -214,6 +250,13 @@ if __name__ == "__main__":
                                     "rope_parameters": {"full_attention": {"rope_type": "default", "rope_theta": 80000.0},
                                                         "sliding_attention": {"rope_type": "default", "rope_theta": 5000.0}},
                                     "embedding_dropout": 0.1, "attention_dropout": 0.1, "mlp_dropout": 0.1, "classifier_dropout": 0.1}, 11, 19, [19, 12, 5])
+    # ModernBertForMaskedLM: the published settings (no biases but the decoder's, exact GELU), and every bias with a tanh head
+    mlm = {k: v for k, v in BASE.items() if k not in ("num_labels", "id2label", "label2id")}
+    mlm["architectures"] = ["ModernBertForMaskedLM"]
+    make_mlm("parity-modernbert-mlm", {**mlm, "norm_bias": False, "attention_bias": False, "mlp_bias": False, "classifier_bias": False,
+                                       "decoder_bias": True, "classifier_activation": "gelu"}, 17, 17, [17, 12, 9])
+    make_mlm("parity-modernbert-mlm-bias", {**mlm, "norm_bias": True, "attention_bias": True, "mlp_bias": True, "classifier_bias": True,
+                                            "decoder_bias": False, "classifier_activation": "tanh", "hidden_activation": "gelu_pytorch_tanh"}, 19, 17, [17, 12, 9])
     S = 4200
     make("parity-modernbert-long", {**BASE, "hidden_size": 16, "num_attention_heads": 2, "intermediate_size": 16, "num_hidden_layers": 3,
                                     "local_attention": 128, "classifier_pooling": "mean"}, 13, S, [S],

@@ -10,7 +10,7 @@ export const command: Command = {
        --dtype auto|f32|bf16 --overwrite]
       [--objective mlm|nsp|sop|electra --wwm --report-to none|tensorboard] [--generator-size 0.25 --disc-weight 50 --embedding-size N] [--config run.json]
       Masked-LM pretraining (dynamic 15 % masking, 80/10/10); rerun the same command to resume. --model continues a BERT
-      (every objective), a DeBERTa-v2/v3 (--objective mlm, its cls.predictions head) or an ELECTRA discriminator (--objective electra).
+      (every objective), a DeBERTa-v2/v3 or ModernBERT (--objective mlm, their masked-LM heads) or an ELECTRA discriminator (--objective electra).
       metrics.csv (and with --report-to tensorboard, runs/events.out.tfevents.*) grows as the run goes: a row per step and per evaluation.
       --objective nsp|sop: [CLS] A [SEP] B [SEP] pairs from consecutive sentences with next-sentence (B random half the time)
       or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).

@@ -87,7 +87,7 @@ export function exportModel(o: ExportOptions): ExportResult {
 
   const files = findModelFiles(o.model);
   const rawCfg = readConfig(files), family = rawCfg.model_type ?? 'bert', F = familyOf(rawCfg);
-  if (askedTask === 'fill-mask' && !F.mlm) throw new OptionError(`${o.model}: --task fill-mask exports the masked-LM head of ${FAMILIES.filter((f) => familyNamed(f).mlm).join(' and ')} models; this is a ${family} model`);
+  if (askedTask === 'fill-mask' && !F.mlm) throw new OptionError(`${o.model}: --task fill-mask exports the masked-LM head of ${FAMILIES.filter((f) => familyNamed(f).mlm).join(', ')} models; this is a ${family} model`);
   const { model, initialised } = loadBert(o.model, { kernels: o.kernels, dtype: 'f32', nspHead: true, mlmHead: askedTask === 'fill-mask' });
   const cfg = model.cfg;
   const has = (name: string) => model.layout.byName.has(name) && !initialised.includes(name);

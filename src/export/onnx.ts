@@ -337,13 +337,18 @@ export function bertToOnnx(model: Bert, o: OnnxOptions): Uint8Array {
     g.op('Identity', [linear(pooled(), prefix, C, D)], {}, 'logits');
     outputs.push({ name: 'logits', dims: ['batch_size', C] });
   } else if (o.task === 'fill-mask') {
-    // the family's masked-LM head (families/): dense hidden → E, its activation (hidden_act, or exact GELU), LayerNorm in E
+    // the family's masked-LM head (families/): dense hidden → E, its activation (hidden_act, exact GELU, or ModernBERT's
+    // classifier_activation), LayerNorm in E (biases where the model has them)
     const m = F.mlm;
     if (!m) throw new Error(`no masked-LM head for ${cfg.model_type}`);
-    const t = layerNorm(gelu(linear(x, stem(m.dense), E, D), m.act === 'gelu' ? false : geluIsTanh(cfg.hidden_act)), stem(m.ln), E);
-    // the decoder is the word-embedding table (tied), kept f32 here; its own bias
+    const pre = linear(x, stem(m.dense), E, D);
+    const actName = m.act === 'gelu' ? 'gelu' : m.act === 'classifier_activation' ? cfg.modernbert!.classifier_activation : cfg.hidden_act;
+    const act = actName === 'tanh' ? g.op('Tanh', [pre]) : actName === 'relu' ? g.op('Relu', [pre]) : gelu(pre, geluIsTanh(actName));
+    const t = layerNorm(act, stem(m.ln), E);
+    // the decoder is the word-embedding table (tied), kept f32 here; its own bias where it has one
     const dec = g.f32(m.bias.replace(/bias$/, 'decoder.weight_T'), [E, V], transposed(P(wordName), V, E));
-    g.op('Add', [g.op('MatMul', [t, dec]), g.f32(m.bias, [V], P(m.bias))], {}, 'logits');
+    const db = bias(m.bias);
+    g.op(db ? 'Add' : 'Identity', [g.op('MatMul', [t, dec]), ...(db ? [g.f32(m.bias, [V], db)] : [])], {}, 'logits');
     outputs.push({ name: 'logits', dims: ['batch_size', 'sequence_length', V] });
   } else {
     g.op('Identity', [pooled()], {}, 'pooler_output');

@@ -54,6 +54,8 @@ interface Acts {
   pd: F32; logits: F32 | null;
   /** ModernBERT: final_norm's output and statistics; the head's activation (its norm's input) and the norm's statistics */
   final: F32; finalMean: F32; finalRstd: F32; headAct: F32; headMean: F32; headRstd: F32;
+  /** ModernBERT: the sequence output [B·S, D] (final_norm's rows, re-padded where the forward ran unpadded): what the masked-LM head reads */
+  seqOut: F32;
   /** DeBERTa's relative positions in this forward */
   rel: RelActs | null;
 }
@@ -168,7 +170,7 @@ export class Bert {
     this.family = familyOf(cfg);
     this.scaleFactor = 1 + (cfg.deberta?.pos_att_type.length ?? 0);
     const type = cfg.model_type ?? 'bert';
-    if (this.mlm && !this.family.mlm) throw new ModelInputError(`ja-bert has no masked-LM head for ${type} (BERT, ELECTRA and DeBERTa-v2 have one)`);
+    if (this.mlm && !this.family.mlm) throw new ModelInputError(`ja-bert has no masked-LM head for ${type} (BERT, ELECTRA, DeBERTa-v2 and ModernBERT have one)`);
     if (this.nsp && !this.family.nsp) throw new ModelInputError(`the next-sentence head is BERT's; this model is ${type}`);
     if (this.rtd && !this.family.rtd) throw new ModelInputError(`replaced-token detection is ELECTRA's; this model is ${type}`);
     this.layout = makeLayout(cfg, this.numLabels, this.mlm, this.nsp, this.rtd);
@@ -191,7 +193,7 @@ export class Bert {
     };
     const none = new Float32Array(0);
     this.acts = { emb: none, embLn: none, embMean: none, embRstd: none, embOut: none, x0: none, cls: none, clsIn: none, pre: none, pooled: none, pd: none, logits: null,
-      final: none, finalMean: none, finalRstd: none, headAct: none, headMean: none, headRstd: none, rel: null,
+      final: none, finalMean: none, finalRstd: none, headAct: none, headMean: none, headRstd: none, seqOut: none, rel: null,
       layers: Array.from({ length: cfg.num_hidden_layers }, () => ({}) as LayerActs) };
     this.initParams(opts.seed ?? 0);
   }
@@ -788,7 +790,7 @@ export class Bert {
       logits = r.logits;
       this.lastCls = r.saved;
     }
-    Object.assign(acts, { final, finalMean, finalRstd, cls, clsIn: cls, pre, headAct, headMean, headRstd, pooled, pd, logits });
+    Object.assign(acts, { final, finalMean, finalRstd, seqOut, cls, clsIn: cls, pre, headAct, headMean, headRstd, pooled, pd, logits });
     this.last = { batch, train, seeds, acts };
     this.lastMlm = null;
     this.lastNsp = null;
@@ -1070,7 +1072,7 @@ export class Bert {
     if (positions.length !== targets.length) throw new Error(`${positions.length} positions for ${targets.length} targets`);
     const K = this.K, ws = this.ws, cfg = this.cfg;
     const M = positions.length, V = cfg.vocab_size, N = this.last.batch.B * this.last.batch.S;
-    const seq = this.last.acts.layers.at(-1)?.out ?? this.last.acts.x0;
+    const seq = this.MR ? this.last.acts.seqOut : this.last.acts.layers.at(-1)?.out ?? this.last.acts.x0;
     const { logits, saved } = mlmHead.forward(this.tc, { sequence: seq, positions, N });
     const probs = ws.f32('mlm.probs', M * V);
     const loss = K.crossEntropyForward(ws.f32('mlm.losses', M), probs, logits, targets, M, V);

@@ -24,7 +24,7 @@ export type Act =
   | DropSite | `${DropSite}.d` | `l${number}.${LayerAct}`
   | `d.${'pooled' | 'logits' | 'pd' | 'pre' | 'cls' | 'r2' | 'gelu' | 'inter' | 'h1' | 'r1' | 'ctx' | 'ctxh' | 'Pd' | 'v' | 'scores' | 'q' | 'k' | 'qkv' | 'emb' | 'embln' | 'final' | 'act' | 'wi' | 'an' | 'c2p' | 'p2c' | 'posk' | 'posq' | 'posqkv' | 'posrows' | 'relD' | 'rel' | 'relIn'}`
   | `d.x${0 | 1}`
-  | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq'}`
+  | `mlm.${'x' | 'pre' | 'act' | 'h' | 'mean' | 'rstd' | 'logits' | 'probs' | 'losses' | 'dlogits' | 'dh' | 'dact' | 'dpre' | 'dx' | 'dseq' | 'zeros' | 'sink'}`
   | `nsp.${'logits' | 'losses' | 'probs' | 'dlogits' | 'dpooled'}`
   | `rtd.${'pre' | 'act' | 'logits' | 'dact' | 'dpre' | 'dseq'}`;
 

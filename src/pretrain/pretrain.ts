@@ -232,9 +232,9 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, ...heads0 }).model;
   else if (o.model) {
     const { model_type: type = 'bert' } = readConfig(findModelFiles(o.model));
-    // BERT (every objective but electra), DeBERTa-v2/v3 (masked LM: it has no sentence-pair head), ELECTRA (its own objective)
-    const continues = electra ? type === 'electra' : type === 'bert' || (type === 'deberta-v2' && objective === 'mlm');
-    if (!continues) throw new OptionError(`--model ${o.model} is ${type}: ja-bert continues ${electra ? 'ELECTRA pretraining from an ELECTRA discriminator' : 'masked-LM pretraining of BERT (every objective) and DeBERTa-v2 (--objective mlm)'} (${type === 'electra' ? 'use --objective electra' : `not ${objective}`})`);
+    // BERT (every objective but electra), DeBERTa-v2/v3 and ModernBERT (masked LM: they have no sentence-pair head), ELECTRA (its own objective)
+    const continues = electra ? type === 'electra' : type === 'bert' || ((type === 'deberta-v2' || type === 'modernbert') && objective === 'mlm');
+    if (!continues) throw new OptionError(`--model ${o.model} is ${type}: ja-bert continues ${electra ? 'ELECTRA pretraining from an ELECTRA discriminator' : 'masked-LM pretraining of BERT (every objective), DeBERTa-v2 and ModernBERT (--objective mlm)'} (${type === 'electra' ? 'use --objective electra' : `not ${objective}`})`);
     model = loadBert(o.model, { kernels: o.kernels, dtype, seed, ...heads0 }).model;
   } else {
     const cfg = makeConfig({ vocab_size: tok.vocabSize, hidden_size: hidden, num_hidden_layers: layers, num_attention_heads: heads,

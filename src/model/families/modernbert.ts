@@ -111,7 +111,10 @@ export const modernbert: FamilyDecl = {
   positions: 'absolute', attnOutputDropout: true,
   // ModernBertForMaskedLM's decoder (tied to the word embeddings, its bias ignored by a classifier)
   ignored: [/^decoder\./],
-  mlm: null, nsp: null, rtd: null,
+  // ModernBertForMaskedLM: the prediction head (head.dense, classifier_activation, head.norm: the classifier's own), then the decoder tied to the
+  // word embeddings with its bias (decoder_bias)
+  mlm: { dense: dense('head.dense'), ln: dense('head.norm'), bias: 'decoder.bias', act: 'classifier_activation', arch: 'ModernBertForMaskedLM' },
+  nsp: null, rtd: null,
   configIn,
   // ModernBertPreTrainedModel._init_weights: truncated normals at ±initializer_cutoff_factor (2) standard deviations; "in" (embeddings,
   // Wqkv, Wi) initializer_range, "out" (attention and MLP Wo, head.dense) initializer_range / sqrt(2 · layers), the classifier hidden_size^-0.5

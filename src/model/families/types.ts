@@ -47,7 +47,7 @@ export interface FamilyDecl {
   /** the masked-LM head ja-bert pretrains with (BertForPreTraining's cls.predictions; ElectraForMaskedLM's generator
    *  head): dense hidden → embedding size, activation (the config's hidden_act, or exact GELU), LayerNorm, then the decoder
    *  tied to the word embeddings plus `bias`; `arch` the HF class of a model with it; null where ja-bert does not pretrain the family */
-  mlm: { dense: Dense; ln: Dense; bias: string; act: 'hidden_act' | 'gelu'; arch: string } | null;
+  mlm: { dense: Dense; ln: Dense; bias: string; act: 'hidden_act' | 'gelu' | 'classifier_activation'; arch: string } | null;
   /** the sentence-pair head on the pooled output (BertForPreTraining's cls.seq_relationship: NSP or SOP, 2 classes) and the HF
    *  class of a model with it; null where the family has none */
   nsp: { dense: Dense; arch: string } | null;

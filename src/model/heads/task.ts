@@ -81,47 +81,71 @@ function mlmNames(cfg: BertConfig): NonNullable<ReturnType<typeof familyOf>['mlm
   return n;
 }
 
-/** whether the masked-LM head's activation is the tanh approximation of GELU (BERT's follows hidden_act; ELECTRA's generator is exact GELU) */
-const mlmTanh = (cfg: BertConfig): boolean => mlmNames(cfg).act === 'hidden_act' && geluIsTanh(cfg.hidden_act);
+/** the masked-LM head's activation: BERT's follows hidden_act, ELECTRA's generator is exact GELU, ModernBERT's is classifier_activation */
+function mlmAct(cfg: BertConfig): { kind: 'gelu' | 'tanh' | 'relu'; tanhGelu: boolean } {
+  const n = mlmNames(cfg);
+  if (n.act === 'gelu') return { kind: 'gelu', tanhGelu: false };
+  const name = n.act === 'classifier_activation' ? cfg.modernbert!.classifier_activation : cfg.hidden_act;
+  return name === 'tanh' || name === 'relu' ? { kind: name, tanhGelu: false } : { kind: 'gelu', tanhGelu: geluIsTanh(name) };
+}
+
+/** which of the head's biases exist: all of them, except where ModernBERT's classifier_bias, norm_bias and decoder_bias say not */
+function mlmBiases(cfg: BertConfig): { dense: boolean; ln: boolean; decoder: boolean } {
+  const m = cfg.modernbert;
+  return m ? { dense: m.classifier_bias, ln: m.norm_bias, decoder: m.decoder_bias } : { dense: true, ln: true, decoder: true };
+}
 
 /**
  * The masked-LM head over the flat positions (b·S + s) of the sequence
  * output: h = LayerNorm(act(dense(x))) in the embeddings' width E, logits =
- * h · word_embeddingsᵀ + bias (the decoder tied to the embeddings, as in BERT
- * and ELECTRA's generator; in the model's dtype).
+ * h · word_embeddingsᵀ + bias (the decoder tied to the embeddings, as in BERT,
+ * DeBERTa, ELECTRA's generator and ModernBERT; in the model's dtype). ModernBERT's
+ * dense and norm are its prediction head's (head.dense, head.norm, shared with the
+ * classifier), so the head adds only the decoder's bias there.
  */
+export interface MlmIn { sequence: F32; positions: Int32Array; N: number }
+export interface MlmSaved { positions: Int32Array; N: number; M: number; x: F32; pre: F32; act: F32; h: F32; mean: F32; rstd: F32 }
+
 export const mlmHead: TaskHead<MlmIn, MlmSaved, { dSequence: F32 }> = {
   params: (cfg) => {
-    const D = cfg.hidden_size, E = cfg.embedding_size ?? D, n = mlmNames(cfg);
-    return [[n.dense.w, [E, D], 'normal', true], [n.dense.b, [E], 'zeros', false],
-      [n.ln.w, [E], 'ones', false], [n.ln.b, [E], 'zeros', false], [n.bias, [cfg.vocab_size], 'zeros', false]];
+    const D = cfg.hidden_size, E = cfg.embedding_size ?? D, n = mlmNames(cfg), has = mlmBiases(cfg);
+    const bias: Spec[] = has.decoder ? [[n.bias, [cfg.vocab_size], 'zeros', false]] : [];
+    if (familyOf(cfg).modern) return bias;
+    return [[n.dense.w, [E, D], 'normal', true], [n.dense.b, [E], 'zeros', false], [n.ln.w, [E], 'ones', false], [n.ln.b, [E], 'zeros', false], ...bias];
   },
   forward(c, { sequence, positions, N }) {
-    const K = c.K, cfg = c.cfg, M = positions.length, D = cfg.hidden_size, E = cfg.embedding_size ?? D, V = cfg.vocab_size, n = mlmNames(cfg);
+    const K = c.K, cfg = c.cfg, M = positions.length, D = cfg.hidden_size, E = cfg.embedding_size ?? D, V = cfg.vocab_size, n = mlmNames(cfg), has = mlmBiases(cfg);
     const x = c.buf('mlm.x', M * D);
     positions.forEach((p, i) => {
       if (p < 0 || p >= N) throw new Error(`masked position ${p} is outside the batch (${N} tokens)`);
       x.set(sequence.subarray(p * D, p * D + D), i * D);
     });
-    const pre = c.linear(c.buf('mlm.pre', M * E), x, n.dense.w, n.dense.b, M, E, D, DTYPE_F32);
-    const act = c.buf('mlm.act', M * E);
-    K.geluForward(act, pre, M * E, mlmTanh(cfg));
+    const pre = c.linear(c.buf('mlm.pre', M * E), x, n.dense.w, has.dense ? n.dense.b : null, M, E, D, DTYPE_F32);
+    const act = c.buf('mlm.act', M * E), a = mlmAct(cfg);
+    if (a.kind === 'tanh') K.tanhForward(act, pre, M * E);
+    else if (a.kind === 'relu') for (let i = 0; i < M * E; i++) act[i] = pre[i]! > 0 ? pre[i]! : 0;
+    else K.geluForward(act, pre, M * E, a.tanhGelu);
     const h = c.buf('mlm.h', M * E), mean = c.buf('mlm.mean', M), rstd = c.buf('mlm.rstd', M);
-    K.layernormForward(h, mean, rstd, act, c.param(n.ln.w), c.param(n.ln.b), M, E, cfg.layer_norm_eps);
-    const logits = c.linear(c.buf('mlm.logits', M * V), h, familyOf(cfg).word, n.bias, M, V, E, c.dt);
+    const lnB = has.ln ? c.param(n.ln.b) : c.buf('mlm.zeros', E).fill(0);
+    K.layernormForward(h, mean, rstd, act, c.param(n.ln.w), lnB, M, E, cfg.layer_norm_eps);
+    const logits = c.linear(c.buf('mlm.logits', M * V), h, familyOf(cfg).word, has.decoder ? n.bias : null, M, V, E, c.dt);
     return { logits, saved: { positions, N, M, x, pre, act, h, mean, rstd } };
   },
   backward(c, dLogits, { positions, N, M, x, pre, act, h, mean, rstd }) {
-    const K = c.K, cfg = c.cfg, D = cfg.hidden_size, E = cfg.embedding_size ?? D, V = cfg.vocab_size, n = mlmNames(cfg);
+    const K = c.K, cfg = c.cfg, D = cfg.hidden_size, E = cfg.embedding_size ?? D, V = cfg.vocab_size, n = mlmNames(cfg), has = mlmBiases(cfg);
     // the tied decoder: its gradient joins the word-embedding gradient
     const dH = c.buf('mlm.dh', M * E);
-    c.linearBack(dLogits, h, familyOf(cfg).word, n.bias, M, V, E, c.dt, dH);
+    c.linearBack(dLogits, h, familyOf(cfg).word, has.decoder ? n.bias : null, M, V, E, c.dt, dH);
     const dAct = c.buf('mlm.dact', M * E);
-    K.layernormBackward(dAct, c.grad(n.ln.w), c.grad(n.ln.b), dH, act, c.param(n.ln.w), mean, rstd, M, E);
-    const dPre = c.buf('mlm.dpre', M * E);
-    K.geluBackward(dPre, pre, dAct, M * E, mlmTanh(cfg));
+    // (a bias-free norm: its bias gradient goes to a sink)
+    const dLnB = has.ln ? c.grad(n.ln.b) : c.buf('mlm.sink', E);
+    K.layernormBackward(dAct, c.grad(n.ln.w), dLnB, dH, act, c.param(n.ln.w), mean, rstd, M, E);
+    const dPre = c.buf('mlm.dpre', M * E), a = mlmAct(cfg);
+    if (a.kind === 'tanh') K.tanhBackward(dPre, act, dAct, M * E);
+    else if (a.kind === 'relu') for (let i = 0; i < M * E; i++) dPre[i] = pre[i]! > 0 ? dAct[i]! : 0;
+    else K.geluBackward(dPre, pre, dAct, M * E, a.tanhGelu);
     const dX = c.buf('mlm.dx', M * D);
-    c.linearBack(dPre, x, n.dense.w, n.dense.b, M, E, D, DTYPE_F32, dX);
+    c.linearBack(dPre, x, n.dense.w, has.dense ? n.dense.b : null, M, E, D, DTYPE_F32, dX);
     const dSequence = c.buf('mlm.dseq', N * D);
     dSequence.fill(0);
     positions.forEach((p, i) => K.accumulate(dSequence.subarray(p * D, p * D + D), dX.subarray(i * D, i * D + D), D));
