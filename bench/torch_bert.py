@@ -80,13 +80,16 @@ def blas_in_use():
     return libs, core
 
 
-def main():
+def bench_args(ints, flags=()):
+    """the twins' command line: integer options with their defaults, --mode, --dtype and on/off flags; then the thread count set and
+    the BLAS checked (exit 3 on the reference BLAS, a comparison against which would be void). Returns (options, libs, core)."""
     a = argparse.ArgumentParser()
-    for k, d in [("layers", 12), ("hidden", 768), ("heads", 12), ("intermediate", 3072), ("vocab", 32768), ("seq", 128),
-                 ("batch", 8), ("steps", 10), ("warmup", 2), ("threads", 2)]:
+    for k, d in ints:
         a.add_argument("--" + k, type=int, default=d)
     a.add_argument("--mode", default="train")
     a.add_argument("--dtype", default="f32")
+    for f in flags:
+        a.add_argument("--" + f, action="store_true")
     o = a.parse_args()
     torch.set_num_threads(o.threads)
     libs, core = blas_in_use()
@@ -94,6 +97,12 @@ def main():
         sys.stderr.write("PyTorch runs on the reference BLAS (%s): install libopenblas0-pthread (JA_BERT_DEV=1 bash scripts/setup.sh); "
                          "comparing against it would be void\n" % ", ".join(libs or ["none found"]))
         sys.exit(3)
+    return o, libs, core
+
+
+def main():
+    o, libs, core = bench_args([("layers", 12), ("hidden", 768), ("heads", 12), ("intermediate", 3072), ("vocab", 32768), ("seq", 128),
+                                ("batch", 8), ("steps", 10), ("warmup", 2), ("threads", 2)])
     torch.manual_seed(0)
     m = Bert(o.vocab, o.hidden, o.layers, o.heads, o.intermediate, max(512, o.seq))
     ids = torch.randint(0, o.vocab, (o.batch, o.seq))

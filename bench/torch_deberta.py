@@ -9,7 +9,6 @@ transpose), post-LN layers, ContextPooler (dense, GELU) on the first token, clas
 (pos_dropout on the table per layer included). AdamW, clip norm 1; --dtype bf16 runs under torch.autocast('cpu',
 dtype=torch.bfloat16), PyTorch's fastest CPU mode where bf16 is native. Prints one JSON line.
 """
-import argparse
 import math
 import os
 import sys
@@ -19,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import blas_in_use, run_and_report  # noqa: E402
+from torch_bert import bench_args, run_and_report  # noqa: E402
 
 
 def make_log_bucket_position(relative_pos, bucket_size, max_position):
@@ -81,18 +80,7 @@ class Deberta(nn.Module):
 
 
 def main():
-    a = argparse.ArgumentParser()
-    for k, d in [("layers", 12), ("hidden", 768), ("heads", 12), ("intermediate", 3072), ("vocab", 32000), ("seq", 128),
-                 ("batch", 8), ("steps", 3), ("warmup", 1), ("threads", 2)]:
-        a.add_argument("--" + k, type=int, default=d)
-    a.add_argument("--mode", default="train")
-    a.add_argument("--dtype", default="f32")
-    o = a.parse_args()
-    torch.set_num_threads(o.threads)
-    libs, core = blas_in_use()
-    if not any("openblas" in l or "mkl" in l or "blis" in l for l in libs):
-        sys.stderr.write("PyTorch runs on the reference BLAS: install libopenblas0-pthread; comparing against it would be void\n")
-        sys.exit(3)
+    o, libs, core = bench_args([("layers", 12), ("hidden", 768), ("heads", 12), ("intermediate", 3072), ("vocab", 32000), ("seq", 128), ("batch", 8), ("steps", 3), ("warmup", 1), ("threads", 2)])
     torch.manual_seed(0)
     m = Deberta(o.vocab, o.hidden, o.layers, o.heads, o.intermediate)
     ids = torch.randint(0, o.vocab, (o.batch, o.seq))

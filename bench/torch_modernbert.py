@@ -10,7 +10,6 @@ head (dense, GELU, norm) on the first token; classifier. No biases, as the publi
 --mixed: row lengths drawn from [16, seq] (the same generator as ja-bert's), padded; tokens/s counts real tokens.
 Prints one JSON line.
 """
-import argparse
 import os
 import sys
 
@@ -19,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_bert import blas_in_use, run_and_report  # noqa: E402
+from torch_bert import bench_args, run_and_report  # noqa: E402
 
 
 def rotate_half(x):
@@ -89,19 +88,7 @@ def mixed_lengths(batch, seq, seed):
 
 
 def main():
-    a = argparse.ArgumentParser()
-    for k, d in [("layers", 19), ("hidden", 512), ("heads", 8), ("intermediate", 2048), ("vocab", 102400), ("seq", 512),
-                 ("batch", 8), ("steps", 3), ("warmup", 1), ("threads", 2), ("every", 3), ("window", 128)]:
-        a.add_argument("--" + k, type=int, default=d)
-    a.add_argument("--mode", default="train")
-    a.add_argument("--dtype", default="f32")
-    a.add_argument("--mixed", action="store_true")
-    o = a.parse_args()
-    torch.set_num_threads(o.threads)
-    libs, core = blas_in_use()
-    if not any("openblas" in l or "mkl" in l or "blis" in l for l in libs):
-        sys.stderr.write("PyTorch runs on the reference BLAS: install libopenblas0-pthread; comparing against it would be void\n")
-        sys.exit(3)
+    o, libs, core = bench_args([("layers", 19), ("hidden", 512), ("heads", 8), ("intermediate", 2048), ("vocab", 102400), ("seq", 512), ("batch", 8), ("steps", 3), ("warmup", 1), ("threads", 2), ("every", 3), ("window", 128)], ('mixed',))
     torch.manual_seed(0)
     m = ModernBert(o.vocab, o.hidden, o.layers, o.heads, o.intermediate, o.every, o.window)
     ids = torch.randint(0, o.vocab, (o.batch, o.seq))
