@@ -37,7 +37,8 @@ test('features match run_classifier convert_single_example (Python reference ove
   for (const max of [8, 32, 128]) {
     const b = new InputBuilder(tok, max);
     const ours = pairs.map(([x, y]) => b.features(x, y ?? undefined));
-    const payload = { cls: b.cls, sep: b.sep, max, pairs: pairs.map(([x, y]) => [tok.encode(x).ids, y === null ? null : tok.encode(y).ids]) };
+    const [cls, sep] = b.framing.single.flatMap((x) => ('special' in x ? x.ids : []));
+    const payload = { cls, sep, max, pairs: pairs.map(([x, y]) => [tok.encode(x).ids, y === null ? null : tok.encode(y).ids]) };
     const py = `
 import json, sys
 d = json.load(sys.stdin)

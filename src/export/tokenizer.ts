@@ -12,11 +12,13 @@
  *   MeCab + WordPiece      not expressible in tokenizer.json (no MeCab there): vocab.txt
  *                          and BertJapaneseTokenizer's tokenizer_config.json instead
  *
- * The [CLS] A [SEP] (B [SEP]) template is the post-processor in every tokenizer.json.
+ * The post-processor in every tokenizer.json is the framing the model's inputs get (tokenize/framing.ts) as a
+ * TemplateProcessing: [CLS] A [SEP] (B [SEP]) for BERT's, the model's own otherwise.
  */
 import type { Tokenizer } from '../tokenize/index.js';
 import { SentencePieceTokenizer, WordPieceTokenizer } from '../tokenize/index.js';
 import { PieceType } from '../tokenize/sentencepiece.js';
+import { type FramePiece, type Framing, vocabularyFraming } from '../tokenize/framing.js';
 
 export interface TokenizerExport {
   /** file name -> contents */
@@ -25,24 +27,36 @@ export interface TokenizerExport {
   note?: string;
 }
 
-/** the special tokens by role, as the model's inputs use them */
+/** the special tokens by role: as the model's tokenizer files name them, else as its vocabulary has them */
 function specials(tok: Tokenizer): Record<'cls_token' | 'sep_token' | 'pad_token' | 'unk_token' | 'mask_token', string> {
   const pick = (...names: string[]) => names.find((n) => tok.tokenId(n) !== undefined) ?? names[0]!;
-  return { cls_token: pick('[CLS]', '<cls>', '<s>'), sep_token: pick('[SEP]', '<sep>', '</s>'), pad_token: pick('[PAD]', '<pad>'), unk_token: pick('[UNK]', '<unk>'), mask_token: pick('[MASK]', '<mask>') };
+  const f = framingOf(tok), ends = f.single.flatMap((p) => ('special' in p && p.ids.length === 1 ? [p.special] : []));
+  const named = tok.specialTokens ?? {};
+  return { cls_token: named.cls_token ?? ends[0] ?? pick('[CLS]', '<cls>', '<s>'), sep_token: named.sep_token ?? ends[ends.length - 1] ?? pick('[SEP]', '<sep>', '</s>'),
+    pad_token: named.pad_token ?? pick('[PAD]', '<pad>'), unk_token: named.unk_token ?? pick('[UNK]', '<unk>'), mask_token: named.mask_token ?? pick('[MASK]', '<mask>') };
 }
 
-/** a vocabulary framed as RoBERTa's (<s> a </s></s> b </s>, tokenize/inputs.ts): no [CLS], an <s> and a </s> */
-const robertaFramed = (tok: Tokenizer): boolean => tok.tokenId('[CLS]') === undefined && tok.tokenId('<s>') !== undefined && tok.tokenId('</s>') !== undefined;
+const framingOf = (tok: Tokenizer): Framing => tok.framing ?? vocabularyFraming(tok);
 
-function template(tok: Tokenizer, cls: string, sep: string): Record<string, unknown> {
-  const sp = (id: string, typeId: number) => ({ SpecialToken: { id, type_id: typeId } });
-  const seq = (id: 'A' | 'B', typeId: number) => ({ Sequence: { id, type_id: typeId } });
-  const roberta = robertaFramed(tok);
+/** the framing's shape, for the tokenizer class HF and transformers.js should load: BERT's ([CLS] a [SEP] b [SEP], type ids 0 then 1), RoBERTa's, or another */
+function framingKind(f: Framing): 'bert' | 'roberta' | 'other' {
+  const shape = (ps: FramePiece[]) => ps.map((p) => ('special' in p ? `${p.special}:${p.typeId}` : `$${p.seq}:${p.typeId}`)).join(' ');
+  const [c, s] = [f.single[0], f.single[2]];
+  if (f.single.length !== 3 || !c || !s || !('special' in c) || !('special' in s)) return 'other';
+  if (f.typeIds && shape(f.pair) === `${c.special}:0 $A:0 ${s.special}:0 $B:1 ${s.special}:1`) return 'bert';
+  if (!f.typeIds && shape(f.pair) === `${c.special}:0 $A:0 ${s.special}:0 ${s.special}:0 $B:0 ${s.special}:0`) return 'roberta';
+  return 'other';
+}
+
+/** the framing as tokenizers' TemplateProcessing (type ids as the model gets them) */
+function template(f: Framing): Record<string, unknown> {
+  const piece = (p: FramePiece) => ('special' in p ? { SpecialToken: { id: p.special, type_id: f.typeIds ? p.typeId : 0 } } : { Sequence: { id: p.seq, type_id: f.typeIds ? p.typeId : 0 } });
+  const sp = [...f.single, ...f.pair].flatMap((p) => ('special' in p ? [p] : []));
   return {
     type: 'TemplateProcessing',
-    single: [sp(cls, 0), seq('A', 0), sp(sep, 0)],
-    pair: roberta ? [sp(cls, 0), seq('A', 0), sp(sep, 0), sp(sep, 0), seq('B', 0), sp(sep, 0)] : [sp(cls, 0), seq('A', 0), sp(sep, 0), seq('B', 1), sp(sep, 1)],
-    special_tokens: Object.fromEntries([cls, sep].map((t) => [t, { id: t, ids: [tok.tokenId(t)!], tokens: [t] }])),
+    single: f.single.map(piece),
+    pair: f.pair.map(piece),
+    special_tokens: Object.fromEntries(sp.map((p) => [p.special, { id: p.special, ids: p.ids, tokens: p.ids.length === 1 ? [p.special] : p.ids.map(() => p.special) }])),
   };
 }
 
@@ -80,7 +94,7 @@ function sentencePieceJson(tok: SentencePieceTokenizer, sp: ReturnType<typeof sp
     version: '1.0', truncation: null, padding: null, added_tokens: addedTokens,
     normalizer: { type: 'Sequence', normalizers },
     pre_tokenizer: metaspace,
-    post_processor: template(tok, sp.cls_token, sp.sep_token),
+    post_processor: template(framingOf(tok)),
     decoder: m.byteFallback ? { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] } : metaspace,
     model: unigram,
   };
@@ -95,7 +109,7 @@ function wordPieceJson(tok: WordPieceTokenizer, sp: ReturnType<typeof specials>)
     added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter((t) => tok.vocab.has(t)).map((t) => added(tok.vocab.get(t)!, t, true)),
     normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: o.doLowerCase },
     pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: template(tok, sp.cls_token, sp.sep_token),
+    post_processor: template(framingOf(tok)),
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: { type: 'WordPiece', unk_token: o.unkToken, continuing_subword_prefix: '##', max_input_chars_per_word: o.maxInputCharsPerWord, vocab: Object.fromEntries(tok.vocab) },
   };
@@ -109,14 +123,18 @@ export function exportTokenizer(tok: Tokenizer, maxLength: number): TokenizerExp
     : 'the model folder\'s own tokenizer.json is copied as it is';
   const files: Record<string, string | Uint8Array> = {};
   files['special_tokens_map.json'] = JSON.stringify(sp, null, 2) + '\n';
-  const roberta = robertaFramed(tok);
-  const common = { ...sp, ...(roberta ? { bos_token: '<s>', eos_token: '</s>' } : {}), model_max_length: maxLength, clean_up_tokenization_spaces: false,
-    model_input_names: roberta ? ['input_ids', 'attention_mask'] : ['input_ids', 'token_type_ids', 'attention_mask'] };
+  const f = framingOf(tok), kind = framingKind(f);
+  const named = tok.specialTokens ?? {};
+  const bosEos = { ...(named.bos_token ? { bos_token: named.bos_token } : kind === 'roberta' ? { bos_token: '<s>' } : {}), ...(named.eos_token ? { eos_token: named.eos_token } : kind === 'roberta' ? { eos_token: '</s>' } : {}) };
+  const common = { ...sp, ...bosEos, model_max_length: maxLength, clean_up_tokenization_spaces: false,
+    model_input_names: f.typeIds ? ['input_ids', 'token_type_ids', 'attention_mask'] : ['input_ids', 'attention_mask'] };
   if (typeof json !== 'string') {
     files['tokenizer.json'] = JSON.stringify(json) + '\n';
     // BertTokenizerFast: HF loads it from tokenizer.json, and transformers.js then returns token_type_ids (its generic class does not);
-    // XLMRobertaTokenizerFast for RoBERTa's framing (no token types)
-    files['tokenizer_config.json'] = JSON.stringify({ tokenizer_class: roberta ? 'XLMRobertaTokenizerFast' : 'BertTokenizerFast', ...common,
+    // XLMRobertaTokenizerFast for RoBERTa's framing (no token types); any other framing (a Llama-style bos/eos template, none) is
+    // the generic PreTrainedTokenizerFast, which applies tokenizer.json's post-processor as it is
+    const cls = kind === 'bert' ? 'BertTokenizerFast' : kind === 'roberta' ? 'XLMRobertaTokenizerFast' : 'PreTrainedTokenizerFast';
+    files['tokenizer_config.json'] = JSON.stringify({ tokenizer_class: cls, ...common,
       do_lower_case: tok instanceof WordPieceTokenizer ? tok.opts.doLowerCase : (tok as SentencePieceTokenizer).lowercase }, null, 2) + '\n';
     return { files };
   }

@@ -24,7 +24,9 @@ export type PairObjective = 'nsp' | 'sop';
 export interface Sentence { ids: number[]; starts: Uint8Array }
 export type Doc = Sentence[];
 
-export interface Special { cls: number; sep: number; mask: number; pad: number; vocab: number; special: Set<number> }
+/** the ids pretraining treats specially: the framing's ends (cls, sep; -1 where the framing has none), [MASK], padding, every special
+ *  token (never a random replacement) and, in `frame`, any other token the framing adds (never masked) */
+export interface Special { cls: number; sep: number; mask: number; pad: number; vocab: number; special: Set<number>; frame?: Set<number> }
 
 /**
  * Word starts for a tokenizer's pieces. SentencePiece pieces are aligned with
@@ -189,7 +191,7 @@ export function pairInstance(docs: Doc[], c: Chunk, objective: PairObjective, ma
  */
 export function maskWords(input: number[], starts: ArrayLike<number>, sp: Special, rng: Rng, prob = 0.15): { input: number[]; positions: number[]; targets: number[] } {
   const out = [...input];
-  const structural = (t: number) => t === sp.cls || t === sp.sep || t === sp.pad;
+  const structural = (t: number) => t === sp.cls || t === sp.sep || t === sp.pad || (sp.frame?.has(t) ?? false);
   const words: number[][] = [];
   let n = 0;
   for (let i = 0; i < input.length; i++) {

@@ -23,6 +23,8 @@ import { electraStep, type ElectraStats, shareEmbeddings } from './electra.js';
 import { beginRun, finishRun, inspectRun } from '../run/rundir.js';
 import { loadTokenizer, type Tokenizer } from '../tokenize/index.js';
 import { padBatch } from '../tokenize/inputs.js';
+import { bertFraming, type Framing, specialCount, vocabularyFraming } from '../tokenize/framing.js';
+import { TokenizerError } from '../tokenize/sentencepiece.js';
 import { RunLog } from '../eval/runlog.js';
 import { DivergedError, trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
 import { readFileChecked } from '../io/files.js';
@@ -192,8 +194,20 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   if (!tokPath) throw new DataError('pretrain needs --tokenizer (a SentencePiece model) or --model (continued pretraining)');
   const tok = loadTokenizer(tokPath);
   const id = (t: string) => { const v = tok.tokenId(t); if (v === undefined) throw new DataError(`${tokPath}: the vocabulary has no ${t} piece`); return v; };
-  const sp: Special = { cls: id('[CLS]'), sep: id('[SEP]'), mask: id('[MASK]'), pad: tok.tokenId('[PAD]') ?? tok.tokenId('<pad>') ?? 0, vocab: tok.vocabSize, special: new Set<number>() };
-  for (const t of ['[CLS]', '[SEP]', '[MASK]', '[PAD]', '<pad>', '<unk>', '<s>', '</s>', '[UNK]']) { const v = tok.tokenId(t); if (v !== undefined) sp.special.add(v); }
+  // one sequence is framed as the model's tokenizer frames it (its tokenizer files, else [CLS] a [SEP]); the sentence-pair objectives are
+  // create_pretraining_data's [CLS] a [SEP] b [SEP]
+  const pairObjective = objective === 'nsp' || objective === 'sop';
+  let framing: Framing;
+  if (pairObjective) framing = bertFraming(['[CLS]', id('[CLS]')], ['[SEP]', id('[SEP]')], 'create_pretraining_data');
+  else try { framing = tok.framing ?? vocabularyFraming(tok); } catch (e) { throw e instanceof TokenizerError ? new DataError(`${tokPath}: ${e.message}`) : e; }
+  if (specialCount(framing, false) > 2) throw new DataError(`${tokPath}: the framing from ${framing.source} adds ${specialCount(framing, false)} special tokens to one text; pretraining packs sequences for at most 2`);
+  const ends = framing.single.flatMap((p) => ('special' in p ? p.ids : []));
+  const maskToken = tok.specialTokens?.mask_token ?? (tok.tokenId('[MASK]') !== undefined ? '[MASK]' : tok.tokenId('<mask>') !== undefined ? '<mask>' : '[MASK]');
+  const padToken = tok.specialTokens?.pad_token;
+  const sp: Special = { cls: ends[0] ?? -1, sep: ends[ends.length - 1] ?? -1, mask: id(maskToken), pad: (padToken !== undefined ? tok.tokenId(padToken) : undefined) ?? tok.tokenId('[PAD]') ?? tok.tokenId('<pad>') ?? 0, vocab: tok.vocabSize, special: new Set<number>(),
+    frame: new Set([...framing.single, ...framing.pair].flatMap((p) => ('special' in p ? p.ids : []))) };
+  for (const t of ['[CLS]', '[SEP]', '[MASK]', '[PAD]', '<pad>', '<unk>', '<s>', '</s>', '[UNK]', ...Object.values(tok.specialTokens ?? {})]) { const v = tok.tokenId(t); if (v !== undefined) sp.special.add(v); }
+  for (const v of sp.frame!) sp.special.add(v);
   // what identifies a run: the same folder resumes only the same run
   const identity = JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, model: o.model ?? null, maxLen, seed, objective, wwm,
     shape: o.model ? null : { hidden, layers, heads, intermediate }, ...(electra ? { electra: { generator_size: generatorSize, disc_weight: discWeight, embedding_size: embeddingSize } } : {}), batch_size: batchSize, learning_rate: learningRate, epochs, max_steps: maxSteps ?? null, warmup_proportion: warmupProportion, dtype });
@@ -210,12 +224,16 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   let lengths: number[], make: (i: number, rng: Rng) => Instance, heldN: number, heldMake: (i: number, rng: Rng) => Instance;
   const single = (seqs: Sentence[]) => (i: number): Instance => {
     const q = seqs[i]!;
-    const input = [sp.cls, ...q.ids, sp.sep];
-    return { input, tokenTypes: input.map(() => 0), starts: Uint8Array.from([1, ...q.starts, 1]) };
+    const input: number[] = [], starts: number[] = [];
+    for (const p of framing.single) {
+      if ('special' in p) for (const v of p.ids) { input.push(v); starts.push(1); }
+      else { input.push(...q.ids); starts.push(...Array.from(q.starts)); }
+    }
+    return { input, tokenTypes: input.map(() => 0), starts: Uint8Array.from(starts) };
   };
   if (objective === 'mlm' || electra) {
     const tr = packDocs(trainDocs, maxLen), he = packDocs(heldDocs, maxLen).slice(0, 500);
-    lengths = tr.map((q) => q.ids.length + 2); make = single(tr); heldN = he.length; heldMake = single(he);
+    lengths = tr.map((q) => q.ids.length + specialCount(framing, false)); make = single(tr); heldN = he.length; heldMake = single(he);
   } else {
     const tr = makeChunks(trainDocs, maxLen, seed), he = makeChunks(heldDocs, maxLen, seed + 1).slice(0, 500);
     lengths = tr.map((c) => Math.min(maxLen, 3 + trainDocs[c.doc]!.slice(c.first, c.end).reduce((a, q) => a + q.ids.length, 0)));
@@ -226,7 +244,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   // held-out figures are what a pretraining run reports: a corpus too small to hold any out is refused, not reported as NaN
   if (heldN === 0) throw new DataError(`${o.corpus}: too small to hold anything out: ${docs.length} document(s); every 50th document (paragraphs separated by blank lines) is held out, so pretraining needs at least 50${objective !== 'mlm' ? ' with two or more sentences each' : ''}`);
   if (trainingSteps(lengths.length, { batchSize, epochs, maxSteps }) < 1) throw new OptionError(`no training steps: ${lengths.length} sequences with --batch-size ${batchSize} and --epochs ${epochs} make less than one step`);
-  const nsp = objective === 'nsp' || objective === 'sop';
+  const nsp = pairObjective;
   const heads0 = { mlmHead: !electra, nspHead: nsp, rtdHead: electra };
   let model: Bert, gen: Bert | null = null;
   if (resumeFrom) model = loadBert(resumeFrom, { kernels: o.kernels, dtype, ...heads0 }).model;

@@ -7,7 +7,9 @@ import { dirname, join } from 'node:path';
 import { type Encoding, SentencePieceTokenizer, TokenizerError } from './sentencepiece.js';
 import { TokenizerJsonTokenizer } from './tokenizerjson.js';
 import { WordPieceTokenizer, wordPieceFromFolder } from './wordpiece.js';
+import { type Framing, readFraming, readSpecialTokens, type SpecialTokens } from './framing.js';
 
+export type { Framing, SpecialTokens };
 export { SentencePieceTokenizer, TokenizerError, TokenizerJsonTokenizer, WordPieceTokenizer, type Encoding };
 
 export interface Tokenizer {
@@ -17,6 +19,10 @@ export interface Tokenizer {
   tokenId(token: string): number | undefined;
   /** the word segmenter the model's training text went through, which its input should go through too (ku-nlp's DeBERTa-v2: Juman++) */
   readonly segmenter?: 'juman++';
+  /** how special tokens frame a text and a pair, where the model's tokenizer files say (tokenize/framing.ts); else the vocabulary decides */
+  readonly framing?: Framing;
+  /** the special tokens by role as tokenizer_config.json / special_tokens_map.json name them */
+  readonly specialTokens?: SpecialTokens;
 }
 
 /** ku-nlp's DeBERTa-v2 models (deberta-v2-{tiny,base,large}-japanese) were trained on text segmented into words by Juman++, and their model
@@ -67,8 +73,16 @@ export interface TokenizerOptions {
  */
 export function loadTokenizer(path: string, opts: TokenizerOptions = {}): Tokenizer {
   const tok = loadTokenizerFiles(path, opts);
-  const seg = existsSync(path) && statSync(path).isDirectory() ? expectsSegmenter(path) : undefined;
+  const isDir = existsSync(path) && statSync(path).isDirectory();
+  const seg = isDir ? expectsSegmenter(path) : undefined;
   if (seg) Object.defineProperty(tok, 'segmenter', { value: seg, enumerable: true });
+  // the framing and special tokens the model's own files declare (a folder, or a tokenizer.json with its folder's config beside it)
+  if (isDir || path.endsWith('.json')) {
+    const framing = readFraming(path, tok);
+    if (framing) Object.defineProperty(tok, 'framing', { value: framing, enumerable: true });
+    const named = readSpecialTokens(isDir ? path : dirname(path), tok);
+    if (Object.keys(named).length) Object.defineProperty(tok, 'specialTokens', { value: named, enumerable: true });
+  }
   return tok;
 }
 

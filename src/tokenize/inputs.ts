@@ -1,16 +1,17 @@
 /**
- * Model inputs as google-research/bert run_classifier builds them:
- * `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]`, segment ids 0 then 1; a pair is
+ * Model inputs as google-research/bert run_classifier builds them: a pair is
  * truncated by popping the last token of the longer side (b when equal) until
- * it fits max_seq_length - 3, a single text is cut to max_seq_length - 2.
- * A vocabulary with `<s>` and `</s>` and no [CLS] (RoBERTa, XLM-R) is framed as
- * their tokenizers do: `<s> a </s>` or `<s> a </s></s> b </s>`, every segment id 0,
- * the pair fitted into max_seq_length - 4 the same way.
+ * it fits max_seq_length less the special tokens, a single text is cut to fit.
+ * The special tokens and token type ids are the model's own (tokenize/framing.ts:
+ * tokenizer.json's post-processor, tokenizer_config.json's class, else the
+ * vocabulary: `[CLS] a [SEP] b [SEP]` with segment ids 0 then 1, or RoBERTa's
+ * `<s> a </s></s> b </s>`).
  * Batches are padded to their longest row, not to max_seq_length.
  */
 import { notice } from '../core/notices.js';
 import { TokenizerError } from './sentencepiece.js';
 import type { Tokenizer } from './index.js';
+import { applyFraming, type Framing, specialCount, vocabularyFraming } from './framing.js';
 
 /** one padded batch: row-major [B, S] */
 export interface Batch {
@@ -36,42 +37,30 @@ export function truncateSeqPair(a: number[], b: number[], maxLength: number): vo
 }
 
 export class InputBuilder {
-  readonly cls: number;
-  readonly sep: number;
   readonly pad: number;
-  /** bert: [CLS] a [SEP] b [SEP] with segment ids 0 then 1; roberta: <s> a </s></s> b </s>, segment ids 0 */
-  readonly framing: 'bert' | 'roberta';
+  /** how special tokens frame one text and a pair: the model's own tokenizer files (tokenize/framing.ts), else the vocabulary */
+  readonly framing: Framing;
   constructor(readonly tokenizer: Tokenizer, readonly maxSeqLength: number) {
-    const id = (t: string, alt?: string) => {
-      const v = tokenizer.tokenId(t) ?? (alt ? tokenizer.tokenId(alt) : undefined);
-      if (v === undefined) throw new TokenizerError(`the vocabulary has no ${t} token${alt ? ` (nor ${alt})` : ''}`);
-      return v;
-    };
-    this.framing = tokenizer.tokenId('[CLS]') === undefined && tokenizer.tokenId('<s>') !== undefined && tokenizer.tokenId('</s>') !== undefined ? 'roberta' : 'bert';
-    this.cls = this.framing === 'roberta' ? id('<s>') : id('[CLS]');
-    this.sep = this.framing === 'roberta' ? id('</s>') : id('[SEP]');
-    this.pad = id('[PAD]', '<pad>');
-    if (maxSeqLength < (this.framing === 'roberta' ? 4 : 3)) throw new TokenizerError(`max_seq_length must be at least ${this.framing === 'roberta' ? 4 : 3}, got ${maxSeqLength}`);
+    this.framing = tokenizer.framing ?? vocabularyFraming(tokenizer);
+    const named = tokenizer.specialTokens?.pad_token;
+    const pad = named !== undefined ? tokenizer.tokenId(named) : tokenizer.tokenId('[PAD]') ?? tokenizer.tokenId('<pad>');
+    if (pad === undefined) throw new TokenizerError(`the vocabulary has no ${named ?? '[PAD]'} token${named ? ' (the pad_token of tokenizer_config.json)' : ' (nor <pad>)'}`);
+    this.pad = pad;
+    const least = Math.max(1, specialCount(this.framing, false), specialCount(this.framing, true));
+    if (maxSeqLength < least) throw new TokenizerError(`max_seq_length must be at least ${least} (the framing from ${this.framing.source} adds ${specialCount(this.framing, true)} special tokens to a pair), got ${maxSeqLength}`);
   }
 
   features(textA: string, textB?: string): Features {
     if (this.tokenizer.segmenter) { checkSegmented(this.tokenizer.segmenter, textA); if (textB !== undefined) checkSegmented(this.tokenizer.segmenter, textB); }
     const a = this.tokenizer.encode(textA).ids;
     if (textB === undefined) {
-      if (a.length > this.maxSeqLength - 2) a.length = this.maxSeqLength - 2;
-      return { inputIds: [this.cls, ...a, this.sep], tokenTypeIds: new Array<number>(a.length + 2).fill(0) };
+      const room = this.maxSeqLength - specialCount(this.framing, false);
+      if (a.length > room) a.length = room;
+      return applyFraming(this.framing, a);
     }
     const b = this.tokenizer.encode(textB).ids;
-    if (this.framing === 'roberta') {
-      truncateSeqPair(a, b, this.maxSeqLength - 4);
-      const ids = [this.cls, ...a, this.sep, this.sep, ...b, this.sep];
-      return { inputIds: ids, tokenTypeIds: new Array<number>(ids.length).fill(0) };
-    }
-    truncateSeqPair(a, b, this.maxSeqLength - 3);
-    return {
-      inputIds: [this.cls, ...a, this.sep, ...b, this.sep],
-      tokenTypeIds: [...new Array<number>(a.length + 2).fill(0), ...new Array<number>(b.length + 1).fill(1)],
-    };
+    truncateSeqPair(a, b, this.maxSeqLength - specialCount(this.framing, true));
+    return applyFraming(this.framing, a, b);
   }
 
   /** pad a group of features to its longest row */
