@@ -13,6 +13,7 @@ import { exportTokenizer } from '../src/export/tokenizer.js';
 import { loadTokenizer, TokenizerError } from '../src/tokenize/index.js';
 import { InputBuilder } from '../src/tokenize/inputs.js';
 import { applyFraming } from '../src/tokenize/framing.js';
+import { tokenizeFile } from '../src/tokenize/file.js';
 import { japaneseTexts, requireCommand, SHARED_DIR } from './helpers.js';
 import { Rng } from '../src/core/random.js';
 import { nativeKernels } from '../src/core/native.js';
@@ -95,6 +96,10 @@ test('sbintuitions\' layout (tokenizer.model + tokenizer_config.json LlamaTokeni
   // add_eos_token false (LlamaTokenizer's default): <s> a <s> b
   const d = folder({ tokenizerConfig: { ...cfg, add_eos_token: false }, noJson: true });
   assert.deepEqual(new InputBuilder(loadTokenizer(d), 64).features('短い', 'ls').inputIds, [SB.bos, ...ids(d, '短い'), SB.bos, ...ids(d, 'ls')]);
+  // tokenize --special frames the same way
+  writeFileSync(join(d, 'in.txt'), '短い\n');
+  tokenizeFile({ tokenizer: d, input: join(d, 'in.txt'), output: join(d, 'out.jsonl'), special: true });
+  assert.deepEqual(JSON.parse(readFileSync(join(d, 'out.jsonl'), 'utf8')).ids, [SB.bos, ...ids(d, '短い')]);
   // neither flag: add_bos_token defaults to true, add_eos_token to false
   const e = folder({ tokenizerConfig: { tokenizer_class: 'LlamaTokenizerFast' }, noJson: true });
   assert.deepEqual(new InputBuilder(loadTokenizer(e), 64).features('短い', 'ls').inputIds, [SB.bos, ...ids(e, '短い'), SB.bos, ...ids(e, 'ls')]);

@@ -3,13 +3,14 @@ import { checkOutputFile, writeFileAtomic } from '../io/atomic.js';
 import { checkOutputPath } from '../io/files.js';
 import { InputFileError as InputError, parseJsonText, readTextFile } from '../io/text.js';
 import { loadTokenizer, TokenizerError } from './index.js';
+import { type Framing, vocabularyFraming } from './framing.js';
 
 export interface TokenizeFileOptions {
   tokenizer: string;
   input: string;
   output: string;
   lowercase?: boolean;
-  /** add [CLS] ... [SEP] around each text */
+  /** frame each text with the model's special tokens ([CLS] ... [SEP], or as its tokenizer files say) */
   special?: boolean;
   mecabDic?: string;
 }
@@ -33,19 +34,22 @@ export function tokenizeFile(o: TokenizeFileOptions): number {
   checkOutputPath('--output', o.output, { inputs: [{ flag: '--input', path: o.input }], model: o.tokenizer });
   const tok = loadTokenizer(o.tokenizer, { lowercase: o.lowercase, mecabDic: o.mecabDic });
   const texts = readTexts(o.input);
-  let cls = -1, sep = -1;
+  // the model's own framing of one text (tokenize/framing.ts): [CLS] … [SEP], <s> … </s>, or what its tokenizer files say
+  let framing: Framing | undefined;
   if (o.special) {
-    cls = tok.tokenId('[CLS]') ?? -1;
-    sep = tok.tokenId('[SEP]') ?? -1;
-    if (cls < 0 || sep < 0) throw new TokenizerError(`${o.tokenizer}: the vocabulary has no [CLS] or [SEP] piece`);
+    try { framing = tok.framing ?? vocabularyFraming(tok); } catch (e) { throw e instanceof TokenizerError ? new TokenizerError(`${o.tokenizer}: ${e.message}`) : e; }
   }
   writeFileAtomic(o.output, (write) => {
     let buf = '';
     for (const t of texts) {
       const e = tok.encode(t);
-      if (o.special) {
-        e.ids = [cls, ...e.ids, sep];
-        e.tokens = ['[CLS]', ...e.tokens, '[SEP]'];
+      if (framing) {
+        const ids: number[] = [], tokens: string[] = [];
+        for (const p of framing.single) {
+          if ('special' in p) for (const id of p.ids) { ids.push(id); tokens.push(p.special); }
+          else { ids.push(...e.ids); tokens.push(...e.tokens); }
+        }
+        e.ids = ids; e.tokens = tokens;
       }
       buf += JSON.stringify({ ids: e.ids, tokens: e.tokens }) + '\n';
       if (buf.length > 1 << 20) { write(buf); buf = ''; }
