@@ -143,6 +143,11 @@ OP(DropoutForward) { Reader s(info, "dropoutForward"); s.i = 3; int64_t n = s.in
   if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
   Reader r(info, "dropoutForward"); float* o = r.f32("out", n); uint8_t* m = r.u8("mask", n); float* x = r.f32("inp", n);
   jb::K().dropoutForward(o, m, x, n, (float)p, (uint64_t)seed); return info.Env().Undefined(); }
+OP(DropoutRowsForward) { Reader s(info, "dropoutRowsForward"); s.i = 3; int64_t rows = s.int_("rows"), rowLen = s.int_("rowLen"); s.i = 6; double p = s.num("p");
+  if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
+  Reader r(info, "dropoutRowsForward"); int64_t n = s.prod({rows, rowLen}); float* o = r.f32("out", n); uint8_t* m = r.u8("mask", n); float* x = r.f32("inp", n);
+  r.i = 5; const int32_t* seeds = r.i32("rowSeeds", rows);
+  jb::K().dropoutRowsForward(o, m, x, rows, rowLen, seeds, (float)p); return info.Env().Undefined(); }
 OP(DropoutBackward) { Reader s(info, "dropoutBackward"); s.i = 3; int64_t n = s.int_("n"); double p = s.num("p");
   if (!(p >= 0 && p < 1)) s.fail("p must be in [0, 1)");
   Reader r(info, "dropoutBackward"); float* d = r.f32("dinp", n); float* g = r.f32("dout", n); uint8_t* m = r.u8("mask", n);
@@ -259,7 +264,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("addForward", AddForward); EXPORT("accumulate", Accumulate); EXPORT("scale", Scale); EXPORT("sumSquares", SumSquares);
   EXPORT("geluForward", GeluForward); EXPORT("geluBackward", GeluBackward);
   EXPORT("tanhForward", TanhForward); EXPORT("additiveScores", AdditiveScores); EXPORT("maxSim", MaxSim); EXPORT("attnPoolFeatures", AttnPoolFeatures); EXPORT("tanhBackward", TanhBackward);
-  EXPORT("dropoutForward", DropoutForward); EXPORT("dropoutBackward", DropoutBackward);
+  EXPORT("dropoutForward", DropoutForward); EXPORT("dropoutBackward", DropoutBackward); EXPORT("dropoutRowsForward", DropoutRowsForward);
   EXPORT("colSumAccumulate", ColSumAccumulate);
   EXPORT("layernormForward", LayernormForward); EXPORT("layernormBackward", LayernormBackward);
   EXPORT("embeddingForward", EmbeddingForward); EXPORT("embeddingBackward", EmbeddingBackward);

@@ -232,6 +232,22 @@ void dropoutForward(float* out, uint8_t* mask, const float* inp, int64_t n, floa
   }
 }
 
+// per-row masks: element j of row r from the row's own (already mixed) seed, so a row's mask does not depend on
+// where the row sits in the batch (data-parallel ranks draw what one process would)
+void dropoutRowsForward(float* out, uint8_t* mask, const float* inp, int64_t rows, int64_t rowLen, const int32_t* rowSeeds, float p) {
+  const float s = 1.0f / (1.0f - p);
+#pragma omp parallel for schedule(static) if (rows * rowLen > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const uint32_t mix = (uint32_t)rowSeeds[r];
+    const int64_t o = r * rowLen;
+    for (int64_t j = 0; j < rowLen; j++) {
+      uint8_t keep = (float)(hash32((uint32_t)j * 0x9E3779B9u + mix) >> 8) * (1.0f / 16777216.0f) >= p ? 1 : 0;
+      mask[o + j] = keep;
+      out[o + j] = keep ? inp[o + j] * s : 0.0f;
+    }
+  }
+}
+
 void dropoutBackward(float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p) {
   const float s = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static) if (n > 16384)

@@ -55,6 +55,7 @@ size_t matmulCacheSize();
   /* result is the same for any thread count. out = inp * mask / (1 - p). */ \
   X(void, dropoutForward, (float* out, uint8_t* mask, const float* inp, int64_t n, float p, uint64_t seed)) \
   X(void, dropoutBackward, (float* dinp, const float* dout, const uint8_t* mask, int64_t n, float p)) \
+  X(void, dropoutRowsForward, (float* out, uint8_t* mask, const float* inp, int64_t rows, int64_t rowLen, const int32_t* rowSeeds, float p)) \
   /* bias gradient: dbias[N] += sum over rows of dout[rows, N] */ \
   X(void, colSumAccumulate, (float* dbias, const float* dout, int64_t rows, int64_t N)) \
   /* ---- layer norm over the last dim C of inp[N, C] ----------------------------- */ \

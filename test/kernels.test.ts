@@ -5,6 +5,7 @@ import { nativeKernels, engineInfo } from '../src/core/native.js';
 import { refKernels, toBf16Bits, fromBf16Bits } from '../src/core/ref.js';
 import { Rng } from '../src/core/random.js';
 import { randn, assertClose } from './helpers.js';
+import { rowSeed } from '../src/model/dropseed.js';
 
 const N = nativeKernels();
 const R = refKernels;
@@ -126,6 +127,27 @@ test('dropout is seeded, thread-count independent and matches the reference', ()
   const d1 = new Float32Array(n), d2 = new Float32Array(n);
   N.dropoutBackward(d1, x, m, n, p); R.dropoutBackward(d2, x, m, n, p);
   assertClose('dropout backward', d1, d2, 1e-6);
+});
+
+test('per-row dropout: each row\'s mask comes from its own seed wherever the row sits, native equals the reference, keep rate 1 - p', () => {
+  const rows = 301, len = 257, p = 0.2, n = rows * len;
+  const x = randn(n, rng), seeds = Int32Array.from({ length: rows }, (_, r) => rowSeed(7, r, r * 3));
+  const out = new Float32Array(n), m = new Uint8Array(n), out2 = new Float32Array(n), m2 = new Uint8Array(n);
+  N.dropoutRowsForward(out, m, x, rows, len, seeds, p);
+  R.dropoutRowsForward(out2, m2, x, rows, len, seeds, p);
+  assert.deepEqual(m, m2);
+  assertClose('per-row dropout', out, out2, 0);
+  const kept = m.reduce((a, b) => a + b, 0) / n;
+  assert.ok(Math.abs(kept - (1 - p)) < 0.01, `keep rate ${kept}`);
+  // the rows in another order (another shard of the batch): the same masks per row
+  const order = Array.from({ length: rows }, (_, r) => (r * 7) % rows);
+  const xs = new Float32Array(n), ms = new Uint8Array(n);
+  order.forEach((r, i) => xs.set(x.subarray(r * len, (r + 1) * len), i * len));
+  N.dropoutRowsForward(new Float32Array(n), ms, xs, rows, len, Int32Array.from(order, (r) => seeds[r]!), p);
+  order.forEach((r, i) => assert.deepEqual(ms.subarray(i * len, (i + 1) * len), m.subarray(r * len, (r + 1) * len)));
+  // seeds differ by site, example and row
+  assert.equal(new Set([rowSeed(1, 0, 0), rowSeed(2, 0, 0), rowSeed(1, 1, 0), rowSeed(1, 0, 1)]).size, 4);
+  assert.throws(() => N.dropoutRowsForward(out, m, x, rows, len, seeds.subarray(1), p), /dropoutRowsForward: rowSeeds/);
 });
 
 test('embedding gather and scatter-add with repeated ids; bad ids throw', () => {

@@ -21,7 +21,7 @@ const pick = (a) => a[Math.floor(rnd() * a.length)];
 const size = () => pick([0, 1, 2, 3, 7, 64, 1e9, 2 ** 31, 2 ** 40, 2 ** 53, 2 ** 62, 1e300, -1, 1.5, NaN, Infinity, '4', undefined]);
 const arr = () => { const n = pick([0, 1, 4, 64, 512]); return pick([() => new Float32Array(n), () => new Uint16Array(n), () => new Int32Array(n), () => new Uint8Array(n), () => null, () => [1, 2], () => 3])(); };
 const ops = ['matmul', 'f32ToBf16', 'bf16ToF32', 'addForward', 'accumulate', 'scale', 'sumSquares', 'geluForward', 'geluBackward', 'tanhForward', 'tanhBackward',
-  'additiveScores', 'maxSim', 'attnPoolFeatures', 'dropoutForward', 'dropoutBackward', 'colSumAccumulate', 'layernormForward', 'layernormBackward',
+  'additiveScores', 'maxSim', 'attnPoolFeatures', 'dropoutForward', 'dropoutRowsForward', 'dropoutBackward', 'colSumAccumulate', 'layernormForward', 'layernormBackward',
   'embeddingForward', 'embeddingBackward', 'splitHeads', 'mergeHeads3', 'headsToRows', 'rowsToHeads', 'attnSoftmaxForward', 'attnSoftmaxBackward',
   'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnBlocked', 'attnBlockedBackward', 'ropeApply', 'relPosBias', 'relPosBiasBackward', 'gegluForward', 'gegluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward', 'crossEntropyBackward', 'adamwStep'];
 const counts = { ran: 0, threw: 0 };

@@ -44,6 +44,9 @@ export interface Kernels {
   additiveScores(e: F32, wa: F32, ub: F32, v: F32, P: number, Pa: number, S: number, Sb: number, k: number): void;
   dropoutForward(out: F32, mask: Uint8Array, inp: F32, n: number, p: number, seed: number): void;
   dropoutBackward(dinp: F32, dout: F32, mask: Uint8Array, n: number, p: number): void;
+  /** dropout over [rows, rowLen] with one mask seed per row (rowSeeds, already mixed: model/dropseed.ts), so that a row's mask is the
+   *  same wherever the row sits in the batch; backward is dropoutBackward */
+  dropoutRowsForward(out: F32, mask: Uint8Array, inp: F32, rows: number, rowLen: number, rowSeeds: Int32Array, p: number): void;
   colSumAccumulate(dbias: F32, dout: F32, rows: number, N: number): void;
   layernormForward(out: F32, mean: F32, rstd: F32, inp: F32, gamma: F32, beta: F32, N: number, C: number, eps: number): void;
   layernormBackward(dinp: F32, dgamma: F32, dbeta: F32, dout: F32, inp: F32, gamma: F32, mean: F32, rstd: F32,

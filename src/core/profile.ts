@@ -16,7 +16,7 @@ export const OPERATION_KINDS = {
   layernorm: ['layernormForward', 'layernormBackward'],
   head_copies: ['splitHeads', 'mergeHeads3', 'headsToRows', 'rowsToHeads'],
   rotary: ['ropeApply'],
-  dropout: ['dropoutForward', 'dropoutBackward'],
+  dropout: ['dropoutForward', 'dropoutRowsForward', 'dropoutBackward'],
   elementwise: ['addForward', 'accumulate', 'scale', 'sumSquares', 'tanhForward', 'tanhBackward', 'colSumAccumulate'],
   bf16_conversion: ['f32ToBf16', 'bf16ToF32'],
   embedding: ['embeddingForward', 'embeddingBackward'],

@@ -32,7 +32,7 @@ function operand(x: F32 | BF16, n: number, dtype: number): F32 {
   return out;
 }
 
-function hash32(x: number): number {
+export function hash32(x: number): number {
   x ^= x >>> 16;
   x = Math.imul(x, 0x7feb352d);
   x ^= x >>> 15;
@@ -157,6 +157,17 @@ export const refKernels: Kernels = {
       const keep = uniform01(seed, i) >= p;
       mask[i] = keep ? 1 : 0;
       out[i] = keep ? inp[i]! * s : 0;
+    }
+  },
+  dropoutRowsForward(out, mask, inp, rows, rowLen, rowSeeds, p) {
+    const s = 1 / (1 - p);
+    for (let r = 0; r < rows; r++) {
+      const mix = rowSeeds[r]! >>> 0;
+      for (let j = 0; j < rowLen; j++) {
+        const keep = (hash32((Math.imul(j, 0x9e3779b9) + mix) >>> 0) >>> 8) / 16777216 >= p;
+        mask[r * rowLen + j] = keep ? 1 : 0;
+        out[r * rowLen + j] = keep ? inp[r * rowLen + j]! * s : 0;
+      }
     }
   },
   dropoutBackward(dinp, dout, mask, n, p) {

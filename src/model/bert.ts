@@ -26,6 +26,7 @@ import { linear, linearBackward } from './linear.js';
 import { classifierHead, mlmHead, nspHead, rtdHead, type MlmSaved, type PooledIn, type RtdSaved, type TaskContext } from './heads/task.js';
 import type { Batch } from '../tokenize/inputs.js';
 import { type DropSite, type LayerAct, Workspace } from './workspace.js';
+import { type DropRows, eachDropRun } from './dropseed.js';
 
 export type { Batch } from '../tokenize/inputs.js';
 
@@ -100,6 +101,8 @@ export interface ForwardOptions {
   /** dropout on, with masks drawn from `seed` */
   train?: boolean;
   seed?: number;
+  /** each batch row's position in the global batch (a data-parallel shard's rows; default 0 … B−1): dropout masks are drawn per example from it */
+  rows?: ArrayLike<number>;
   /** keep what backward reads (default true); false (inference only): ModernBERT's attention then runs blocked, never holding an S×S matrix */
   grad?: boolean;
 }
@@ -358,12 +361,20 @@ export class Bert {
     this.gradKept = opts.grad ?? true;
     const rng = new Rng(opts.seed ?? 0);
     const seeds: number[] = [];
-    const drop = (name: DropSite, x: F32, p: number): F32 => {
+    // masks per example (model/dropseed.ts): a row's mask depends on the site, the example's position in the global batch and the row
+    // within the example, never on the rest of the micro-batch, so a data-parallel shard draws what the whole batch would
+    const examples = opts.rows;
+    if (examples && examples.length !== batch.B) throw new Error(`forward: rows has ${examples.length} entries for a batch of ${batch.B}`);
+    const key = (b: number) => (examples ? examples[b]! : b);
+    const drop = (name: DropSite, x: F32, p: number, rows: DropRows): F32 => {
       if (p <= 0) return x;
       const s = rng.seed();
       seeds.push(s);
-      const out = this.ws.f32(name, x.length);
-      this.K.dropoutForward(out, this.ws.u8(`${name}.mask`, x.length), x, x.length, p, s);
+      const out = this.ws.f32(name, x.length), mask = this.ws.u8(`${name}.mask`, x.length);
+      if (rows.kind === 'shared') { this.K.dropoutForward(out, mask, x, x.length, p, s); return out; }
+      const n = rows.kind === 'examples' ? rows.B : rows.kind === 'tokens' ? (rows.len ? Array.from(rows.len).slice(0, rows.B).reduce((a, c) => a + c, 0) : rows.B * rows.S) : 0;
+      eachDropRun(rows, n > 0 ? x.length / n : 0, s, key, (k) => this.ws.i32('dropSeeds', k), (e, count, len, sd) =>
+        this.K.dropoutRowsForward(out.subarray(e, e + count * len), mask.subarray(e, e + count * len), x.subarray(e, e + count * len), count, len, sd, p));
       return out;
     };
     if (this.MR) return this.forwardModern(batch, train, drop, seeds, !this.gradKept);
@@ -384,7 +395,7 @@ export class Bert {
     const embLn = ws.f32('emb.ln', N * E);
     K.layernormForward(embLn, ws.f32('emb.mean', N), ws.f32('emb.rstd', N), emb, this.p(R.embLnW), this.p(R.embLnB), N, E, cfg.layer_norm_eps);
     const embMean = ws.f32('emb.mean', N), embRstd = ws.f32('emb.rstd', N);
-    const embOut = drop('emb.drop', embLn, pH);
+    const embOut = drop('emb.drop', embLn, pH, { kind: 'tokens', B, S });
     let x = R.projW ? this.linear(ws.f32('emb.proj', N * D), embOut, R.projW, R.projB, N, D, E, dt) : embOut;
     const acts = this.acts;
     Object.assign(acts, { emb, embLn, embMean, embRstd, embOut, x0: x });
@@ -409,7 +420,7 @@ export class Bert {
       if (R.rel) this.relForward(R.rel, acts.rel!, L, A, l, scores, q, k, B, S, drop, pH, dt);
       const P = a('P');
       K.attnSoftmaxForward(P, scores, maskAdd, B, H, S, scale);
-      const Pd = drop(`l${l}.Pd`, P, pA);
+      const Pd = drop(`l${l}.Pd`, P, pA, { kind: 'probs', B, H, S });
       A.qkv = qkv; A.q = q; A.k = k; A.v = v; A.P = P; A.Pd = Pd;
       const ctxh = ws.f32('ctxh', N * D);
       K.matmul(ctxh, Pd, v, null, B * H, S, dh, S, false, false, false, dt);
@@ -417,7 +428,7 @@ export class Bert {
       K.headsToRows(ctx, ctxh, B, S, H, dh);
       const ao = this.linear(a('ao'), ctx, L.aoW, L.aoB, N, D, D, dt);
       const r1 = a('r1');
-      K.addForward(r1, this.family.attnOutputDropout ? drop(`l${l}.aod`, ao, pH) : ao, x, N * D);
+      K.addForward(r1, this.family.attnOutputDropout ? drop(`l${l}.aod`, ao, pH, { kind: 'tokens', B, S }) : ao, x, N * D);
       const h1 = a('h1');
       K.layernormForward(h1, a('mean1'), a('rstd1'), r1, this.p(L.ln1W), this.p(L.ln1B), N, D, cfg.layer_norm_eps);
       const inter = this.linear(a('inter'), h1, L.interW, L.interB, N, I, D, dt);
@@ -425,7 +436,7 @@ export class Bert {
       K.geluForward(g, inter, N * I, tanh);
       const o = this.linear(a('o'), g, L.outW, L.outB, N, D, I, dt);
       const r2 = a('r2');
-      K.addForward(r2, drop(`l${l}.od`, o, pH), h1, N * D);
+      K.addForward(r2, drop(`l${l}.od`, o, pH, { kind: 'tokens', B, S }), h1, N * D);
       const out = a('out');
       K.layernormForward(out, a('mean2'), a('rstd2'), r2, this.p(L.ln2W), this.p(L.ln2B), N, D, cfg.layer_norm_eps);
       A.ctx = ctx; A.ao = ao; A.r1 = r1; A.h1 = h1; A.mean1 = a('mean1'); A.rstd1 = a('rstd1'); A.inter = inter; A.gelu = g; A.o = o;
@@ -437,7 +448,7 @@ export class Bert {
     const pC = train ? cfg.classifier_dropout ?? cfg.hidden_dropout_prob : 0;
     const cls = ws.f32('cls', B * D);
     for (let b = 0; b < B; b++) cls.set(x.subarray(b * S * D, b * S * D + D), b * D);
-    const clsIn = this.family.poolerDropout ? drop('cls.drop', cls, train ? cfg.pooler_dropout ?? pC : 0) : cls;
+    const clsIn = this.family.poolerDropout ? drop('cls.drop', cls, train ? cfg.pooler_dropout ?? pC : 0, { kind: 'examples', B }) : cls;
     const pre = this.linear(ws.f32('pooler.pre', B * D), clsIn, R.poolW, R.poolB, B, D, D, DTYPE_F32);
     const pooled = ws.f32('pooled', B * D);
     const act = this.family.poolerAct;
@@ -447,7 +458,7 @@ export class Bert {
 
     let logits: F32 | null = null, pd = pooled;
     if (this.numLabels > 0) {
-      pd = drop('pooled.drop', pooled, pC);
+      pd = drop('pooled.drop', pooled, pC, { kind: 'examples', B });
       const r = classifierHead.forward(this.tc, { pooled: pd, B });
       logits = r.logits;
       this.lastCls = r.saved;
@@ -498,9 +509,9 @@ export class Bert {
    * key_proj / query_proj (share_att_key) or its own; c2p = q · pos_keyᵀ and p2c = k · pos_queryᵀ [B, H, S, R], gathered at δ(i, j).
    */
   private relForward(RR: RelRefs, rel: RelActs, L: LayerRefs, A: LayerActs, l: number, scores: F32, q: F32, k: F32, B: number, S: number,
-    drop: (name: DropSite, x: F32, p: number) => F32, pH: number, dt: number): void {
+    drop: (name: DropSite, x: F32, p: number, rows: DropRows) => F32, pH: number, dt: number): void {
     const K = this.K, ws = this.ws, D = this.cfg.hidden_size, H = this.cfg.num_attention_heads, dh = D / H, R = rel.R;
-    const relD = drop(`l${l}.rel`, rel.x, pH);
+    const relD = drop(`l${l}.rel`, rel.x, pH, { kind: 'shared' });
     const posQ = ws.f32(`l${l}.posQ`, R * D), posK = ws.f32(`l${l}.posK`, R * D);
     if (RR.share) {
       const pq = this.linear(ws.f32('posqkv', R * 3 * D), relD, L.qkvW, L.qkvB, R, 3 * D, D, dt);
@@ -630,7 +641,7 @@ export class Bert {
 
   /** ModernBERT's forward (families/modernbert.ts): embeddings and norm, pre-norm layers with rotary attention (sliding-window on
    *  local layers) and GeGLU, final_norm, then the head on the first token or the mean of the real tokens */
-  private forwardModern(batch: Batch, train: boolean, drop: (name: DropSite, x: F32, p: number) => F32, seeds: number[], blocked: boolean): ForwardResult {
+  private forwardModern(batch: Batch, train: boolean, drop: (name: DropSite, x: F32, p: number, rows: DropRows) => F32, seeds: number[], blocked: boolean): ForwardResult {
     const K = this.K, ws = this.ws, cfg = this.cfg, M = this.MR!, m = cfg.modernbert!;
     const { B, S } = batch;
     const N = B * S, D = cfg.hidden_size, H = cfg.num_attention_heads, dh = D / H, I = cfg.intermediate_size;
@@ -675,7 +686,8 @@ export class Bert {
     K.embeddingForward(emb, ids, this.p(M.word), T, D, cfg.vocab_size, false);
     const embLn = ws.f32('emb.ln', T * D), embMean = ws.f32('emb.mean', T), embRstd = ws.f32('emb.rstd', T);
     this.norm(embLn, embMean, embRstd, emb, M.emb, T);
-    let x = drop('emb.drop', embLn, pE);
+    const tokenRows: DropRows = { kind: 'tokens', B, S, off, len };
+    let x = drop('emb.drop', embLn, pE, tokenRows);
     Object.assign(acts, { emb, embLn, embMean, embRstd, embOut: x, x0: x });
     // padded: the padding mask; unpadded: nothing to mask (a zero row as long as the longest sequence)
     const maskAdd = ws.f32('maskAdd', N);
@@ -731,7 +743,7 @@ export class Bert {
           K.headsToRows(ctx.subarray(o, o + n), ctxh, Bc, Sc, H, dh);
         }
       }
-      const Pd = blocked ? P : drop(`l${l}.Pd`, P, pA);
+      const Pd = blocked ? P : drop(`l${l}.Pd`, P, pA, unpadded ? { kind: 'probs', B, H, S, pOff, len } : { kind: 'probs', B, H, S });
       for (let g = 0; g < groups && !blocked; g++) {
         const Bc = unpadded ? 1 : B, Sc = unpadded ? len[g]! : S, o = off[g]! * D, n = Bc * Sc * D, np = Bc * H * Sc * Sc;
         if (trainBlocked(Sc)) continue;
@@ -741,13 +753,13 @@ export class Bert {
       }
       const ao = this.linear(a('ao', T * D), ctx, L.woW, L.woB, T, D, D, dt);
       const r1 = a('r1', T * D);
-      K.addForward(r1, drop(`l${l}.aod`, ao, pA), x, T * D);
+      K.addForward(r1, drop(`l${l}.aod`, ao, pA, tokenRows), x, T * D);
       const h1 = a('h1', T * D), mean1 = a('mean1', T), rstd1 = a('rstd1', T);
       this.norm(h1, mean1, rstd1, r1, L.mn, T);
       const wi = this.linear(a('wi', T * 2 * I), h1, L.wiW, L.wiB, T, 2 * I, D, dt);
       const glu = a('glu', T * I);
       K.gegluForward(glu, wi, T, I, tanh);
-      const gd = drop(`l${l}.gd`, glu, pM);
+      const gd = drop(`l${l}.gd`, glu, pM, tokenRows);
       const o = this.linear(a('o', T * D), gd, L.mwW, L.mwB, T, D, I, dt);
       const out = a('out', T * D);
       K.addForward(out, o, r1, T * D);
@@ -785,7 +797,7 @@ export class Bert {
     this.norm(pooled, headMean, headRstd, headAct, M.headN, B);
     let logits: F32 | null = null, pd = pooled;
     if (this.numLabels > 0) {
-      pd = drop('pooled.drop', pooled, train ? cfg.classifier_dropout ?? 0 : 0);
+      pd = drop('pooled.drop', pooled, train ? cfg.classifier_dropout ?? 0 : 0, { kind: 'examples', B });
       const r = classifierHead.forward(this.tc, { pooled: pd, B });
       logits = r.logits;
       this.lastCls = r.saved;
@@ -1136,10 +1148,10 @@ export class Bert {
 
   /**
    * Backward of the pretraining heads that ran after the last forward, through
-   * the encoder: mlmLoss (scaled by dLoss), nspLoss (the same), and the
+   * the encoder: mlmLoss (scaled by dLoss), nspLoss (by dPair, default dLoss), and the
    * replaced-token head from its logits' gradient dRtdLogits [B·S].
    */
-  pretrainBackward(dLoss = 1, dRtdLogits?: F32): void {
+  pretrainBackward(dLoss = 1, dRtdLogits?: F32, dPair = dLoss): void {
     let dSeq: F32 | undefined = this.lastMlm ? this.mlmSequenceGrad(dLoss) : undefined;
     if (dRtdLogits) {
       if (!this.lastRtd) throw new Error('pretrainBackward(dLoss, dRtdLogits) needs rtdLogits() first');
@@ -1152,7 +1164,7 @@ export class Bert {
     if (this.lastNsp) {
       const B = this.last!.batch.B, ws = this.ws, K = this.K;
       const dLogits = ws.f32('nsp.dlogits', B * 2);
-      K.crossEntropyBackward(dLogits, this.lastNsp.probs, this.lastNsp.labels, B, 2, dLoss);
+      K.crossEntropyBackward(dLogits, this.lastNsp.probs, this.lastNsp.labels, B, 2, dPair);
       dPooled = nspHead.backward(this.tc, dLogits, this.lastNsp.saved).dPooled;
       this.lastNsp = null;
     }

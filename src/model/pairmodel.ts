@@ -34,7 +34,7 @@ export class PairModel implements TaskModel {
   /** encode texts (features of single texts) padded to S (default: their longest) -> a Side */
   encode(rows: Features[], padId: number, opts: ForwardOptions & { S?: number } = {}): Side {
     const batch = padBatch(rows, padId, opts.S);
-    const r = this.bert.forward(batch, { train: opts.train, seed: opts.seed, grad: opts.grad });
+    const r = this.bert.forward(batch, { train: opts.train, seed: opts.seed, grad: opts.grad, rows: opts.rows });
     return { P: batch.B, S: batch.S, x: r.sequenceOutput, mask: batch.attentionMask, pooled: r.pooledOutput };
   }
 
@@ -42,7 +42,10 @@ export class PairModel implements TaskModel {
   sides(a: Features[], b: Features[], padId: number, opts: ForwardOptions = {}): { a: Side; b: Side } {
     const P = a.length;
     if (b.length !== P) throw new Error(`pair batch: ${P} A rows, ${b.length} B rows`);
-    const both = this.encode([...a, ...b], padId, opts);
+    // dropout per example (model/dropseed.ts): pair p's side A is example 2p, its side B 2p + 1, p its place in the global batch
+    const at = (i: number) => (opts.rows ? opts.rows[i]! : i);
+    const rows = [...a.map((_, i) => 2 * at(i)), ...b.map((_, i) => 2 * at(i) + 1)];
+    const both = this.encode([...a, ...b], padId, { ...opts, rows });
     const S = both.S, D = this.bert.cfg.hidden_size;
     const side = (k: number): Side => ({ P, S, x: both.x.subarray(k * P * S * D, (k + 1) * P * S * D), mask: both.mask.subarray(k * P * S, (k + 1) * P * S), pooled: both.pooled.subarray(k * P * D, (k + 1) * P * D) });
     this.lastP = P; this.lastS = S;

@@ -49,7 +49,7 @@ export class Workspace {
     if (!b || b.length < n) { b = new Uint8Array(n); this.u.set(name, b); }
     return b.subarray(0, n);
   }
-  i32(name: 'posIds' | 'typeIds' | 'packedIds', n: number): Int32Array {
+  i32(name: 'posIds' | 'typeIds' | 'packedIds' | 'dropSeeds', n: number): Int32Array {
     let b = this.i.get(name);
     if (!b || b.length < n) { b = new Int32Array(n); this.i.set(name, b); }
     return b.subarray(0, n);
