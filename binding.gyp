@@ -1,4 +1,7 @@
 {
+  "variables": {
+    "has_mpi": "<!(sh -c 'command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0')"
+  },
   "target_defaults": {
     "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
     "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
@@ -31,5 +34,17 @@
       "sources": ["native/mecab.cc"],
       "libraries": ["-lmecab"]
     }
+  ],
+  "conditions": [
+    ["has_mpi==1", {
+      "targets": [
+        {
+          "target_name": "jabert_mpi",
+          "sources": ["native/mpi.cc"],
+          "cflags_cc": ["<!@(mpicc --showme:compile)", "-DOMPI_SKIP_MPICXX"],
+          "libraries": ["<!@(mpicc --showme:link)"]
+        }
+      ]
+    }]
   ]
 }

@@ -17,7 +17,9 @@ say() { echo "[setup] $*" >&2; }
 #    fonts): DejaVu, and IPA Gothic for Japanese class names. redis-server for
 #    queue-built caches (BullMQ); the tests start their own on a loopback port.
 #    curl: the README's serving example, which the package test runs.
-pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic redis-server curl)
+#    Open MPI (openmpi-bin, libopenmpi-dev) for data-parallel training under mpirun: its own small addon, built only
+#    where mpicc is present; the tests run two ranks on this machine.
+pkgs=(libdnnl-dev libmecab-dev mecab mecab-ipadic-utf8 unidic-mecab g++ make python3 sentencepiece fonts-dejavu-core fonts-ipafont-gothic redis-server curl openmpi-bin libopenmpi-dev)
 if [ "${JA_BERT_DEV:-}" = 1 ]; then pkgs+=(python3-torch python3-numpy python3-scipy libopenblas0-pthread); fi
 missing=()
 for p in "${pkgs[@]}"; do
@@ -40,7 +42,8 @@ fi
 
 # 3. native addon, rebuilt when any native source or binding.gyp is newer
 addon=build/Release/jabert.node
-if [ ! -f "$addon" ] || [ ! -f build/Release/jabert_mecab.node ] || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
+if [ ! -f "$addon" ] || [ ! -f build/Release/jabert_mecab.node ] || { command -v mpicc >/dev/null && [ ! -f build/Release/jabert_mpi.node ]; } \
+   || [ -n "$(find native binding.gyp -newer "$addon" 2>/dev/null | head -1)" ]; then
   say "building the native engine (oneDNN)"
   node node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir="$(dirname "$(dirname "$(command -v node)")")" -j 2 >&2 \
     || node node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir=/usr -j 2 >&2

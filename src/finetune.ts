@@ -23,8 +23,9 @@ import { findModelFiles, loadBert, saveBert } from './model/load.js';
 import { copyTokenizerFiles } from './io/checkpoint.js';
 import { beginRun, finishRun, inspectRun } from './run/rundir.js';
 import { loadTokenizer } from './tokenize/index.js';
-import { InputBuilder } from './tokenize/inputs.js';
+import { type Features, InputBuilder } from './tokenize/inputs.js';
 import { classificationTask, logitLossTask, train, trainingSteps, trainTask, type TrainResult } from './train/trainer.js';
+import { checkSameEverywhere, mpiLaunch, openDistributed } from './train/distributed.js';
 import { evaluate, evaluateLogits, evaluateScores, type EvalResult, type ScoreResult } from './infer/evaluate.js';
 import { HEAD_TYPES, headConfig } from './model/heads/index.js';
 import { PairModel } from './model/pairmodel.js';
@@ -97,6 +98,8 @@ export interface FinetuneOptions extends DataOptions {
   log?: (line: string) => void;
   /** cancels training between steps (AbortedError; rerunning resumes from the checkpoint) */
   signal?: { readonly aborted: boolean };
+  /** under mpirun (train/distributed.ts): auto (default) trains data-parallel over the ranks, off trains in each process alone */
+  distributed?: 'auto' | 'off';
 }
 
 /** the files and folders finetune and baseline write into an output folder */
@@ -122,6 +125,12 @@ function makeLossSpec(cw: FinetuneOptions['classWeights'], labelSmoothing: numbe
 export interface FinetuneResult {
   metrics: Metrics | null; regression: RegressionMetrics | null; multiLabel: MultiLabelMetrics | null; train: TrainResult; evalLoss: number; loss: number; evalText: string;
   reliability: Reliability | null; significance: Significance | null; reliabilityText: string;
+}
+
+/** what a data-parallel rank other than 0 returns: it trained, rank 0 evaluated and wrote the outputs */
+function workerResult(train: TrainResult | null): FinetuneResult {
+  const none: TrainResult = { globalStep: 0, evals: [], bestStep: null, stoppedEarly: false, finalLoss: NaN, curve: [], seconds: 0, tokensPerSecond: 0 };
+  return { metrics: null, regression: null, multiLabel: null, train: train ?? none, evalLoss: NaN, loss: NaN, evalText: '', reliability: null, significance: null, reliabilityText: '' };
 }
 
 /** the results of a finished run, read back from its report.json and eval_results.txt */
@@ -225,9 +234,15 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   if (o.baselineRun !== undefined && (regression || ml)) throw new OptionError(`--baseline-run compares classification runs; this is ${kind}`);
   if (o.baselineRun !== undefined) readRunPredictions(o.baselineRun); // a folder that is not a finished run fails before training
   const inputs = [...dataInputs(o), { flag: '--baseline-run', path: o.baselineRun }];
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs, model: o.model });
-  if (plan.finished) return finishedResult(o.output, labels, regression ? 'regression' : ml ? 'multi' : 'single');
-  const resumeFrom = plan.resumeFrom;
+  // data-parallel under mpirun: rank 0 owns the output folder (inspects, locks, writes); the others train beside it and write nothing
+  const distributed = choiceOption('distributed', o.distributed, ['auto', 'off'] as const, 'auto');
+  if (distributed === 'auto' && (mpiLaunch()?.size ?? 1) > 1 && (st.loss !== 'cross-entropy' || o.folds !== undefined)) throw new OptionError(`${st.loss !== 'cross-entropy' ? `--loss ${st.loss} (in-batch negatives)` : '--folds'} runs in one process: run it without mpirun, or with --distributed off`);
+  const comm = openDistributed(distributed), lead = !comm || comm.rank === 0;
+  if (!lead) o = { ...o, log: undefined };
+  const plan = lead ? inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'eval_results.txt', reuseFinished: o.reuseFinished, ownFiles: OUTPUT_FILES, inputs, model: o.model }) : null;
+  const finished = comm ? comm.bcastJson(plan?.finished ?? false) : plan!.finished;
+  if (finished) return lead ? finishedResult(o.output, labels, regression ? 'regression' : ml ? 'multi' : 'single') : workerResult(null);
+  const resumeFrom = plan?.resumeFrom ?? null;
   const files = findModelFiles(o.model);
   const headName = st.head;
   const requestedLen = st.maxSeqLength;
@@ -257,12 +272,20 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
   const total = trainingSteps(nTrain, { batchSize: st.batchSize, epochs: st.epochs, maxSteps: st.maxSteps, gradientAccumulation: st.gradientAccumulation });
   if (total < 1) throw new OptionError(`no training steps: ${nTrain} ${positives ? 'positive pairs' : 'examples'} with --batch-size ${st.batchSize} × --gradient-accumulation-steps ${st.gradientAccumulation} and --epochs ${st.epochs} make less than one step`);
 
+  // data-parallel: every rank holds the same data, options and (starting fresh) weights, or the run is refused before anything is written
+  if (comm) {
+    const resuming = comm.bcastJson(resumeFrom !== null);
+    const flat = (fs: Features[] | undefined) => Int32Array.from((fs ?? []).flatMap((f) => [f.inputIds.length, ...f.inputIds, ...f.tokenTypeIds]));
+    checkSameEverywhere(comm, [identity, flat(tr.x.a), flat(tr.x.b), tr.y, flat(ev.x.a), flat(ev.x.b), ev.y, ...(resuming ? [] : [model.params])]);
+  }
   // 2. the run begins: lock, run.json; from here a kill leaves a folder the same command resumes
-  const release = beginRun(plan, identity);
+  const release = plan ? beginRun(plan, identity) : () => {};
   try {
-    const runEval = (): EvalResult => evaluate(tm, ev.x, ev.y, 64, builder.pad);
-    const runLogits = (): Float32Array => evaluateLogits(tm, ev.x, 64, builder.pad);
-    const runScores = (): ScoreResult => evaluateScores(tm, ev.x, targets!.eval, 64, builder.pad);
+    // (data-parallel: each rank scores its share of the batches, gathered on every rank)
+    const shards = comm ?? undefined;
+    const runEval = (): EvalResult => evaluate(tm, ev.x, ev.y, 64, builder.pad, shards);
+    const runLogits = (): Float32Array => evaluateLogits(tm, ev.x, 64, builder.pad, shards);
+    const runScores = (): ScoreResult => evaluateScores(tm, ev.x, targets!.eval, 64, builder.pad, shards);
     // contrastive and cosent train the cosine alone: its classifier is fitted to the training pairs before every evaluation and at the end
     const calibrateHead = (): void => {
       if (!contrastive) return;
@@ -278,12 +301,12 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     };
     o.log?.(`fine-tuning ${basename(o.model)}${pm ? ` with the ${headName} head` : ''}${contrastive ? ` and --loss ${st.loss}` : ''} on ${positives ? `${positives.length} positive pairs of ${data.train.length} examples` : `${data.train.length} examples`} (eval ${data.eval.length}), labels ${labels.join(', ')}`);
     // metrics.csv (and the TensorBoard event file) as the run goes, the final evaluation last
-    const runLog = new RunLog(o.output, st.reportTo === 'tensorboard');
+    const runLog = new RunLog(o.output, st.reportTo === 'tensorboard'); // (written by rank 0 alone: the trainer records only there)
     const trainOpts: Parameters<typeof train>[4] = {
       batchSize: st.batchSize, learningRate: st.learningRate, epochs: st.epochs, maxSteps: st.maxSteps,
       warmupProportion: st.warmupProportion, seed, padId: builder.pad, log: o.log, weightDecay: st.weightDecay, maxGradNorm: st.maxGradNorm, loss: lossSpec,
       checkpoint: st.saveSteps ? { dir: o.output, every: st.saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined,
-      gradientAccumulation: st.gradientAccumulation, signal: o.signal, record: runLog,
+      gradientAccumulation: st.gradientAccumulation, signal: o.signal, record: runLog, comm, identity,
       evaluation: st.evalSteps === undefined && st.patience === undefined ? undefined : {
         every: st.evalSteps ?? 0,
         patience: st.patience,
@@ -313,6 +336,11 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
       : lossOf ? logitLossTask(tm, tr.x, lossOf, builder.pad)
       : classificationTask(tm, tr.x, tr.y, builder.pad, lossSpec);
     const result = trainTask(model, o.kernels, task, trainOpts);
+    // the final evaluation, sharded over the ranks; rank 0 alone writes the outputs
+    if (!lead) {
+      if (ml) runLogits(); else if (regression) runScores(); else runEval();
+      return workerResult(result);
+    }
     calibrateHead();
     const hyperparameters = { ...hp, gradient_accumulation_steps: st.gradientAccumulation, eval_steps: st.evalSteps ?? null, early_stopping_patience: st.patience ?? null,
       metric_for_best_model: st.metric, greater_is_better: st.greaterIsBetter ?? st.metric !== 'loss', weight_decay: st.weightDecay, max_grad_norm: st.maxGradNorm,
@@ -320,6 +348,7 @@ export function finetune(o: FinetuneOptions): FinetuneResult {
     const common = {
       global_step: result.globalStep, hyperparameters,
       evaluations: result.evals, best_step: result.bestStep, stopped_early: result.stoppedEarly, train_seconds: result.seconds, train_tokens_per_second: result.tokensPerSecond, final_train_loss: result.finalLoss,
+      ...(result.distributed ? { distributed: { ranks: result.distributed.ranks, allreduce_bytes_per_step: result.distributed.allreduceBytesPerStep, allreduce_seconds_per_step: result.distributed.allreduceSecondsPerStep } } : {}),
       learning_curve: result.curve, model: o.model, train_examples: data.train.length, eval_examples: data.eval.length,
       head: headName, random_init: o.randomInit ?? false,
     };

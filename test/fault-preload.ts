@@ -6,7 +6,8 @@
  * is SIGKILLed (JA_BERT_FAULT=kill) or that step fails with ENOSPC
  * (JA_BERT_FAULT=enospc), as a full disk would; single writes into an open file
  * are events only in enospc mode. JA_BERT_FAULT_COUNT=FILE
- * writes the number of events at exit instead.
+ * writes the number of events at exit instead. JA_BERT_KILL_ON_MKDIR=NAME SIGKILLs the process when it creates a folder whose
+ * path ends with NAME (a checkpoint about to be written, say), whatever the event count.
  */
 import fs from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
@@ -35,7 +36,11 @@ Object.assign(fs, {
   // a full disk fails writes and creations, not renames or removals
   renameSync(...a: Parameters<typeof renameSync>) { if (mode === 'kill') event(); return renameSync.apply(fs, a); },
   rmSync(...a: Parameters<typeof rmSync>) { if (mode === 'kill') event(); return rmSync.apply(fs, a); },
-  mkdirSync(...a: Parameters<typeof mkdirSync>) { event(); return mkdirSync.apply(fs, a); },
+  mkdirSync(...a: Parameters<typeof mkdirSync>) {
+    if (process.env.JA_BERT_KILL_ON_MKDIR && String(a[0]).endsWith(process.env.JA_BERT_KILL_ON_MKDIR)) process.kill(process.pid, 'SIGKILL');
+    event();
+    return mkdirSync.apply(fs, a);
+  },
   unlinkSync(...a: Parameters<typeof unlinkSync>) { if (mode === 'kill') event(); return unlinkSync.apply(fs, a); },
   writeFileSync(...a: Parameters<typeof writeFileSync>) { event(); return writeFileSync.apply(fs, a); },
   copyFileSync(...a: Parameters<typeof copyFileSync>) { event(); return copyFileSync.apply(fs, a); },

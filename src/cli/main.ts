@@ -5,6 +5,7 @@ import { JaBertError } from '../core/errors.js';
 import { parseHubId, resolveModel } from '../io/hub.js';
 import { closest, commandHelp, parseArgs, UsageError, wantsHelp, withConfig } from '../commands/args.js';
 import { COMMANDS, HELP, type CommandContext } from '../commands/index.js';
+import { currentComm, DistributedError } from '../train/distributed.js';
 
 function packageVersion(): string {
   const pkg = packageInfo();
@@ -50,14 +51,17 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => { currentComm()?.finalize(); process.exit(code); },
   (e: unknown) => {
+    // a rank of a data-parallel run names itself, and ends the whole job: the others would wait for it in a collective
+    const comm = currentComm(), who = comm ? `rank ${comm.rank} of ${comm.size} (${comm.processor}): ` : '';
+    const code = e instanceof JaBertError ? e.exitCode : 1;
+    // an error every rank found the same (a collective's verdict): rank 0 says it and ends the job, the others wait to be ended
+    if (comm && comm.rank !== 0 && e instanceof DistributedError && e.everyRank) { comm.barrier(); process.exit(code); }
     // ja-bert's own errors are one line; anything else is a bug and shows its stack
-    if (e instanceof JaBertError) {
-      console.error(`ja-bert: ${e.message}`);
-      process.exit(e.exitCode);
-    }
-    console.error(`ja-bert: internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
-    process.exit(1);
+    if (e instanceof JaBertError) console.error(`ja-bert: ${who}${e.message}`);
+    else console.error(`ja-bert: ${who}internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    comm?.abort(code);
+    process.exit(code);
   },
 );

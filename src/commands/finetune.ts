@@ -7,6 +7,7 @@ import { modelOrDefault } from '../model/default.js';
 import { UsageError } from './args.js';
 import { nativeKernels } from '../core/native.js';
 import { type Command, need, boolFlag, flagOptions } from './command.js';
+import { currentComm } from '../train/distributed.js';
 
 export const command: Command = {
   name: 'finetune',
@@ -45,7 +46,9 @@ export const command: Command = {
       classification_report.txt, confusion_matrix.txt, eval_predictions.jsonl, split.json, confusion_matrix.png,
       learning_curve.png, and metrics.csv, which grows as the run goes (a row per step, per evaluation, and the final
       evaluation as kind "final"); --report-to tensorboard also appends runs/events.out.tfevents.* as it goes (tensorboard
-      --logdir OUT/runs follows it live). run.json names the run; checkpoint-N and best-model exist while it runs.`,
+      --logdir OUT/runs follows it live). run.json names the run; checkpoint-N and best-model exist while it runs.
+      mpirun -np N ja-bert finetune …: data-parallel over N ranks (--batch-size is the global batch, split between them; the
+      same weights as one process up to summation order); --distributed off trains each rank alone. docs/DISTRIBUTED.md.`,
   api: 'finetune',
   flags: {
     model: 'string', output: 'string', texts: 'string', pairs: 'string', 'eval-ratio': 'number', train: 'string', eval: 'string', livedoor: 'string',
@@ -55,7 +58,7 @@ export const command: Command = {
     head: 'string', 'head-dim': 'number', 'poly-codes': 'number', 'random-init': 'boolean',
     'metric-for-best-model': 'string', 'greater-is-better': 'string', 'weight-decay': 'number', 'max-grad-norm': 'number',
     'label-smoothing': 'number', 'class-weights': 'string', 'problem-type': 'string', 'report-to': 'string', loss: 'string', 'loss-scale': 'number', config: 'string',
-    split: 'string', folds: 'number', 'bootstrap-samples': 'number', 'baseline-run': 'string' },
+    split: 'string', folds: 'number', 'bootstrap-samples': 'number', 'baseline-run': 'string', distributed: 'string' },
   config: true,
   job: 'finetune',
   run({ flags, progress, endProgress }) {
@@ -74,6 +77,8 @@ export const command: Command = {
       return 0;
     }
     const r = finetune(o);
+    // data-parallel: rank 0 reports, the other ranks trained beside it
+    if ((currentComm()?.rank ?? 0) !== 0) return 0;
     endProgress();
     console.log(r.metrics ? `${r.evalText}\n${classificationReport(r.metrics)}\n${confusionMatrixText(r.metrics.confusion)}\n${r.reliabilityText}\nfull reports in ${o.output}`
       : `${r.evalText}\n${r.reliabilityText}\nfull reports in ${o.output}`);

@@ -2,6 +2,7 @@
 import { pretrain, type PretrainOptions } from '../pretrain/pretrain.js';
 import { nativeKernels } from '../core/native.js';
 import { type Command, need, flagOptions } from './command.js';
+import { currentComm } from '../train/distributed.js';
 
 export const command: Command = {
   name: 'pretrain',
@@ -16,18 +17,22 @@ export const command: Command = {
       or sentence-order (A and B swapped half the time) prediction on the pooled output; --wwm: whole-word masking (MeCab UniDic words).
       --objective electra: ELECTRA's replaced-token detection. A generator (the same depth, --generator-size of the width) fills the
       masked positions by sampling; the discriminator (OUT, ElectraForPreTraining) learns which tokens were replaced; they share the
-      embeddings (--embedding-size wide) and train on generator loss + --disc-weight x discriminator loss. OUT/generator: ElectraForMaskedLM.`,
+      embeddings (--embedding-size wide) and train on generator loss + --disc-weight x discriminator loss. OUT/generator: ElectraForMaskedLM.
+      mpirun -np N ja-bert pretrain …: data-parallel over N ranks (mlm, nsp, sop; --batch-size is the global batch); --distributed off
+      trains each rank alone. docs/DISTRIBUTED.md.`,
   api: 'pretrain',
   flags: {
     corpus: 'string', output: 'string', model: 'string', tokenizer: 'string', layers: 'number', hidden: 'number', heads: 'number', intermediate: 'number',
     'max-seq-length': 'number', 'batch-size': 'number', 'learning-rate': 'number', epochs: 'number', 'max-steps': 'number',
     'warmup-proportion': 'number', seed: 'number', dtype: 'string', 'save-steps': 'number', 'eval-steps': 'number', overwrite: 'boolean',
-    objective: 'string', wwm: 'boolean', 'report-to': 'string', config: 'string', 'generator-size': 'number', 'disc-weight': 'number', 'embedding-size': 'number' },
+    objective: 'string', wwm: 'boolean', 'report-to': 'string', config: 'string', 'generator-size': 'number', 'disc-weight': 'number', 'embedding-size': 'number', distributed: 'string' },
   config: true,
   job: 'pretrain',
   run({ flags, progress, endProgress }) {
     const output = need(flags, 'output');
     const r = pretrain({ ...flagOptions(flags), corpus: need(flags, 'corpus'), output, kernels: nativeKernels(), log: progress } as PretrainOptions);
+    // data-parallel: rank 0 reports, the other ranks trained beside it
+    if ((currentComm()?.rank ?? 0) !== 0) return 0;
     endProgress();
     console.log(`pretrained ${r.steps} steps in ${r.seconds.toFixed(0)} s: held-out MLM loss ${r.evalLoss.toFixed(4)}, accuracy ${r.evalAccuracy.toFixed(4)}${r.evalPairAccuracy === null ? '' : `, pair accuracy ${r.evalPairAccuracy.toFixed(4)}`}${r.evalRtdAccuracy === null ? '' : `, replaced-token accuracy ${r.evalRtdAccuracy.toFixed(4)}`} -> ${output}`);
     return 0;

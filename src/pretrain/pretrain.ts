@@ -26,7 +26,8 @@ import { padBatch } from '../tokenize/inputs.js';
 import { bertFraming, type Framing, specialCount, vocabularyFraming } from '../tokenize/framing.js';
 import { TokenizerError } from '../tokenize/sentencepiece.js';
 import { RunLog } from '../eval/runlog.js';
-import { DivergedError, trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
+import { checkSameEverywhere, mpiLaunch, openDistributed } from '../train/distributed.js';
+import { DivergedError, exampleSeed, type Shard, trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
 import { readFileChecked } from '../io/files.js';
 import { InputFileError, readTextFile } from '../io/text.js';
 import { concatSentences, type Doc, makeChunks, maskWords, pairInstance, type PairObjective, readDocuments, type Sentence, type Special, WordStarts } from './pairs.js';
@@ -59,22 +60,26 @@ interface Instance { input: number[]; tokenTypes: number[]; starts: ArrayLike<nu
 function pretrainTask(model: Bert, lengths: number[], make: (i: number, rng: Rng) => Instance, sp: Special): TrainTask {
   return {
     lengths,
-    step(b: number[], seed: number, dLoss: number) {
-      const rng = new Rng(seed);
-      const inst = b.map((i) => make(i, rng));
-      const r = runBatch(model, inst, sp, rng, true, seed);
-      model.pretrainBackward(dLoss);
-      return { loss: r.mlm.loss + (r.pair?.loss ?? 0), tokens: r.tokens };
+    // the masked-LM loss is a mean over the masked tokens, the pair loss over the examples
+    parts: 2,
+    step(b: number[], seed: number, dLoss: number, shard?: Shard) {
+      // each example's pair partner, masks and dropout from (seed, its place in the global batch): a shard draws what the whole batch would
+      const rngs = b.map((_, j) => new Rng(exampleSeed(seed, shard ? shard.rows[j]! : j)));
+      const inst = b.map((i, j) => make(i, rngs[j]!));
+      const r = runBatch(model, inst, sp, (j) => rngs[j]!, true, seed, shard?.rows);
+      const [wm, wp] = shard ? shard.share([r.masked, r.pair ? inst.length : 0]) : [1, 1];
+      model.pretrainBackward(dLoss * wm!, undefined, dLoss * wp!);
+      return { loss: r.mlm.loss * wm! + (r.pair?.loss ?? 0) * wp!, tokens: r.tokens };
     },
   };
 }
 
-function runBatch(model: Bert, inst: Instance[], sp: Special, rng: Rng, train: boolean, seed = 0) {
-  const masked = inst.map((x) => maskWords(x.input, x.starts, sp, rng));
+function runBatch(model: Bert, inst: Instance[], sp: Special, rng: (j: number) => Rng, train: boolean, seed = 0, rows?: number[]) {
+  const masked = inst.map((x, j) => maskWords(x.input, x.starts, sp, rng(j)));
   const batch = padBatch(masked.map((m, j) => ({ inputIds: m.input, tokenTypeIds: inst[j]!.tokenTypes })), sp.pad);
   const positions: number[] = [], targets: number[] = [];
   masked.forEach((m, r) => m.positions.forEach((p, j) => { positions.push(r * batch.S + p); targets.push(m.targets[j]!); }));
-  model.forward(batch, { train, seed });
+  model.forward(batch, { train, seed, rows });
   const mlm = model.mlmLoss(Int32Array.from(positions), Int32Array.from(targets));
   const pair = inst[0]!.label === undefined ? null : model.nspLoss(Int32Array.from(inst, (x) => x.label!));
   return { mlm, pair, masked: positions.length, tokens: batch.B * batch.S };
@@ -86,7 +91,7 @@ function evaluatePretrain(model: Bert, n: number, make: (i: number, rng: Rng) =>
   let loss = 0, acc = 0, m = 0, pl = 0, pa = 0, pn = 0;
   for (let s = 0; s < n; s += batchSize) {
     const inst = Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => make(s + i, rng));
-    const r = runBatch(model, inst, sp, rng, false);
+    const r = runBatch(model, inst, sp, () => rng, false);
     loss += r.mlm.loss * r.masked; acc += r.mlm.accuracy * r.masked; m += r.masked;
     if (r.pair) { pl += r.pair.loss * inst.length; pa += r.pair.accuracy * inst.length; pn += inst.length; }
   }
@@ -164,6 +169,8 @@ export interface PretrainOptions {
   log?: (l: string) => void;
   /** cancels pretraining between steps (AbortedError; rerunning resumes from the checkpoint) */
   signal?: { readonly aborted: boolean };
+  /** under mpirun (train/distributed.ts): auto (default) trains data-parallel over the ranks, off trains in each process alone */
+  distributed?: 'auto' | 'off';
 }
 
 /** evalLoss / evalAccuracy: the masked-LM head's (ELECTRA: the generator's); evalRtdAccuracy: the ELECTRA discriminator's, over real tokens */
@@ -211,8 +218,13 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   // what identifies a run: the same folder resumes only the same run
   const identity = JSON.stringify({ corpus: o.corpus, tokenizer: tokPath, model: o.model ?? null, maxLen, seed, objective, wwm,
     shape: o.model ? null : { hidden, layers, heads, intermediate }, ...(electra ? { electra: { generator_size: generatorSize, disc_weight: discWeight, embedding_size: embeddingSize } } : {}), batch_size: batchSize, learning_rate: learningRate, epochs, max_steps: maxSteps ?? null, warmup_proportion: warmupProportion, dtype });
-  const plan = inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'pretrain_report.json', ownFiles: PRETRAIN_FILES, inputs: [{ flag: '--corpus', path: o.corpus }, { flag: '--tokenizer', path: o.tokenizer }], model: o.model });
-  const resumeFrom = plan.resumeFrom;
+  // data-parallel under mpirun: rank 0 owns the output folder (inspects, locks, writes); the others train beside it and write nothing
+  const distributed = choiceOption('distributed', o.distributed, ['auto', 'off'] as const, 'auto');
+  if (distributed === 'auto' && (mpiLaunch()?.size ?? 1) > 1 && electra) throw new OptionError('--objective electra runs in one process (its generator samples over the whole batch): run it without mpirun, or with --distributed off');
+  const comm = openDistributed(distributed), lead = !comm || comm.rank === 0;
+  if (!lead) o = { ...o, log: undefined };
+  const plan = lead ? inspectRun(o.output, identity, { overwrite: o.overwrite, finished: 'pretrain_report.json', ownFiles: PRETRAIN_FILES, inputs: [{ flag: '--corpus', path: o.corpus }, { flag: '--tokenizer', path: o.tokenizer }], model: o.model }) : null;
+  const resumeFrom = plan?.resumeFrom ?? null;
   const words = new WordStarts(tok, wwm ? undefined : null);
   // the strict reader every input goes through: UTF-8 only, no NUL, a regular file or pipe of bounded size
   let corpusText: string;
@@ -273,8 +285,13 @@ export function pretrain(o: PretrainOptions): PretrainResult {
         type_vocab_size: c.type_vocab_size, layer_norm_eps: c.layer_norm_eps, hidden_act: 'gelu' }, 'generator'), { kernels: o.kernels, dtype, seed: seed + 1, mlmHead: true });
     }
   }
+  // data-parallel: every rank holds the same corpus, options and (starting fresh) weights, or the run is refused before anything is written
+  if (comm) {
+    const resuming = comm.bcastJson(resumeFrom !== null);
+    checkSameEverywhere(comm, [identity, corpusText, Int32Array.from(lengths), ...(resuming ? [] : [model.params])]);
+  }
   // 2. the run begins: lock, run.json; a kill from here on leaves a folder the same command resumes
-  const release = beginRun(plan, identity);
+  const release = plan ? beginRun(plan, identity) : () => {};
   try {
     model.cfg.pad_token_id = sp.pad; // config.json says which id pads (HF masks by it; its default 0 is often another token)
     if (gen) gen.cfg.pad_token_id = sp.pad;
@@ -286,9 +303,11 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     const r = trainTask(model, o.kernels, task, {
       batchSize, learningRate, epochs, maxSteps, warmupProportion, seed, log: o.log,
       checkpoint: saveSteps ? { dir: o.output, every: saveSteps } : undefined, resumeFrom: resumeFrom ?? undefined, signal: o.signal,
-      evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined, record: runLog, jointly: gen ? [{ dir: 'generator', model: gen }] : undefined,
+      evaluation: heldN ? { every: evalSteps, run: evalHeld } : undefined, record: runLog, jointly: gen ? [{ dir: 'generator', model: gen }] : undefined, comm, identity,
     });
     const ev = evalHeld();
+    // rank 0 alone writes the outputs
+    if (!lead) return { steps: r.globalStep, evalLoss: ev.loss, evalAccuracy: ev.accuracy, evalPairAccuracy: ev.extra?.pair_accuracy ?? null, evalRtdAccuracy: null, seconds: r.seconds };
     if (!Number.isFinite(ev.loss) || !Number.isFinite(ev.accuracy)) throw new DivergedError(`pretraining diverged: the held-out MLM loss is ${ev.loss}; nothing was written as finished: lower --learning-rate`);
     runLog.eval({ step: r.globalStep, eval_loss: ev.loss, eval_accuracy: ev.accuracy, ...Object.fromEntries(Object.entries(ev.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) }, 'final');
     if (gen) {
@@ -309,6 +328,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
       objective, whole_word_masking: wwm, steps: r.globalStep, eval_mlm_loss: ev.loss, eval_mlm_accuracy: ev.accuracy,
       eval_pair_loss: ev.extra?.pair_loss ?? null, eval_pair_accuracy: ev.extra?.pair_accuracy ?? null,
       ...(gen ? { generator: gen.cfg, disc_weight: discWeight, ...Object.fromEntries(Object.entries(ev.extra ?? {}).map(([k, v]) => [`eval_${k}`, v])) } : {}), seconds: r.seconds, tokens_per_second: r.tokensPerSecond,
+      ...(r.distributed ? { distributed: { ranks: r.distributed.ranks, allreduce_bytes_per_step: r.distributed.allreduceBytesPerStep, allreduce_seconds_per_step: r.distributed.allreduceSecondsPerStep } } : {}),
       train_sequences: lengths.length, heldout_sequences: heldN, evaluations: r.evals, learning_curve: r.curve, config: model.cfg,
     }, null, 1) + '\n'));
     finishRun(o.output);

@@ -24,6 +24,16 @@ import { inputLength, type TaskInputs, type TaskModel } from '../model/taskmodel
 import { AdamW, bertLearningRate } from './optimizer.js';
 import { AbortedError, JaBertError, registerError } from '../core/errors.js';
 import { isPlainLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
+import { allreduceBuckets, checkSameEverywhere, type Comm, DistributedError, shardRange } from './distributed.js';
+
+/** this shard's share of each loss term's global size: local sizes summed over the ranks (at most 4 terms) */
+function shareOf(comm: Comm, local: number[]): number[] {
+  if (local.length > 4) throw new Error('shareOf: at most 4 loss terms');
+  const v = new Float64Array(4);
+  v.set(local);
+  comm.allreduceSum(v);
+  return local.map((x, i) => (v[i]! > 0 ? x / v[i]! : 0));
+}
 
 export { AbortedError };
 /** training produced a non-finite loss or weights: stopped, never reported as finished */
@@ -72,6 +82,11 @@ export interface TrainOptions {
   /** other models the task trains in the same steps (ELECTRA's generator): one optimizer and one clipping norm over all,
    *  each saved into its checkpoints' subfolder `dir` (the caller loads it back from there on resume) */
   jointly?: Array<{ dir: string; model: Bert }>;
+  /** data-parallel over MPI (train/distributed.ts): each micro-batch runs as one shard per rank, gradients summed; rank 0 alone
+   *  writes checkpoints, records and logs */
+  comm?: Comm | null;
+  /** what must be the same on every rank besides the data and the weights (the run's options), for the start-up check */
+  identity?: string;
 }
 
 /** a live log of the run: the history at the start (a resumed run's, from its checkpoint), then every step and evaluation; flush writes what is buffered */
@@ -128,6 +143,8 @@ export interface TrainResult {
   curve: CurvePoint[];
   seconds: number;
   tokensPerSecond: number;
+  /** data-parallel runs: the ranks, and per step the bytes each rank sums with MPI_Allreduce and the seconds it spends there (waiting included) */
+  distributed?: { ranks: number; allreduceBytesPerStep: number; allreduceSecondsPerStep: number };
 }
 
 /** indices in batches of similar length: shuffle, sort within mega-batches of 50, shuffle the batch order */
@@ -156,8 +173,25 @@ export function trainingSteps(nTrain: number, o: Pick<TrainOptions, 'batchSize' 
 export interface TrainTask {
   /** number of examples, and each one's length (for length grouping) */
   lengths: number[];
-  /** returns the micro-batch's mean loss and its token count (padded) */
-  step(indices: number[], seed: number, dLoss: number): { loss: number; tokens: number };
+  /** returns the micro-batch's mean loss and its token count (padded); with `shard` (data-parallel), the loss is this
+   *  shard's part of the global micro-batch's mean and the gradients its part of the global gradient */
+  step(indices: number[], seed: number, dLoss: number, shard?: Shard): { loss: number; tokens: number };
+  /** data-parallel tasks: how many loss terms share() is given (each averaged over its own size: examples, masked tokens) */
+  parts?: number;
+}
+
+/** one rank's shard of a global micro-batch */
+export interface Shard {
+  /** each index's position in the global micro-batch (dropout masks and per-example randomness are drawn from it) */
+  rows: number[];
+  /** this shard's share of each loss term's global size (local sizes in, local / global out): a collective that every
+   *  rank calls once per micro-batch, before its backward */
+  share(local: number[]): number[];
+}
+
+/** the seed of example `row` of a micro-batch drawn with `seed`: its instance and masks do not depend on the shard it is in */
+export function exampleSeed(seed: number, row: number): number {
+  return (Math.imul((seed ^ 0x5bd1e995) >>> 0, 0x27d4eb2f) + Math.imul(row + 1, 0x165667b1)) >>> 0;
 }
 
 /**
@@ -167,17 +201,20 @@ export interface TrainTask {
 export function classificationTask(tm: TaskModel, x: TaskInputs, labels: Int32Array, padId = 0, lossSpec?: LossSpec): TrainTask {
   return {
     lengths: x.a.map((_, i) => inputLength(x, i)),
-    step(idx, seed, dLoss) {
+    parts: 1,
+    step(idx, seed, dLoss, shard) {
       const y = Int32Array.from(idx, (i) => labels[i]!);
-      const { loss, probs } = tm.loss(tm.logits(x, idx, padId, { train: true, seed }), y);
+      // the mean is over the examples, or over their class weights (PyTorch's CrossEntropyLoss(weight=…))
+      const w = shard ? shard.share([y.reduce((a, c) => a + (c < 0 ? 0 : lossSpec?.classWeights ? lossSpec.classWeights[c]! : 1), 0)])[0]! : 1;
+      const { loss, probs } = tm.loss(tm.logits(x, idx, padId, { train: true, seed, rows: shard?.rows }), y);
       if (isPlainLoss(lossSpec)) {
-        tm.backward(y, dLoss);
-        return { loss, tokens: tm.lastTokens };
+        tm.backward(y, dLoss * w);
+        return { loss: loss * w, tokens: tm.lastTokens };
       }
       const C = tm.C, dLogits = new Float32Array(y.length * C);
-      specLossGrad(dLogits, probs, y, y.length, C, dLoss, lossSpec!);
-      tm.backward(y, dLoss, dLogits);
-      return { loss: specLoss(probs, y, y.length, C, lossSpec!), tokens: tm.lastTokens };
+      specLossGrad(dLogits, probs, y, y.length, C, dLoss * w, lossSpec!);
+      tm.backward(y, dLoss * w, dLogits);
+      return { loss: specLoss(probs, y, y.length, C, lossSpec!) * w, tokens: tm.lastTokens };
     },
   };
 }
@@ -186,11 +223,14 @@ export function classificationTask(tm: TaskModel, x: TaskInputs, labels: Int32Ar
 export function logitLossTask(tm: TaskModel, x: TaskInputs, lossOf: LogitLoss, padId = 0): TrainTask {
   return {
     lengths: x.a.map((_, i) => inputLength(x, i)),
-    step(idx, seed, dLoss) {
-      const z = tm.logits(x, idx, padId, { train: true, seed });
-      const { loss, dLogits } = lossOf(z, idx, dLoss);
-      tm.backward(new Int32Array(idx.length), dLoss, dLogits);
-      return { loss, tokens: tm.lastTokens };
+    // (mean squared error over the examples, binary cross-entropy over examples × labels: either way in proportion to the examples)
+    parts: 1,
+    step(idx, seed, dLoss, shard) {
+      const w = shard ? shard.share([idx.length])[0]! : 1;
+      const z = tm.logits(x, idx, padId, { train: true, seed, rows: shard?.rows });
+      const { loss, dLogits } = lossOf(z, idx, dLoss * w);
+      tm.backward(new Int32Array(idx.length), dLoss * w, dLogits);
+      return { loss: loss * w, tokens: tm.lastTokens };
     },
   };
 }
@@ -216,13 +256,36 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   let bestLoss: number | null = null, bestStep: number | null = null, sinceBest = 0, stoppedEarly = false;
   const accum = o.gradientAccumulation ?? 1;
   if (!Number.isInteger(accum) || accum < 1) throw new Error(`gradient accumulation must be a positive integer, got ${accum}`);
-  if (o.resumeFrom) {
+  // data-parallel: rank 0 leads (writes, logs); every rank starts from its weights, optimizer state and progress
+  const comm = o.comm ?? null, lead = !comm || comm.rank === 0;
+  let resumed: TrainerState | null = null;
+  if (comm) {
+    if (!task.parts) throw new DistributedError('this training task is not data-parallel (in-batch negatives and ELECTRA read the whole batch in one process): run it without mpirun, or with --distributed off');
+    const resuming = comm.bcastJson(lead && o.resumeFrom ? true : false);
+    // the same options and data on every rank (the callers also compared their data and starting weights before writing anything);
+    // then rank 0's weights everywhere (resuming: its checkpoint's), its optimizer state and progress below
+    checkSameEverywhere(comm, [o.identity ?? '', JSON.stringify({ batch: o.batchSize, lr: o.learningRate, epochs: o.epochs, maxSteps: o.maxSteps ?? null, warmup: o.warmupProportion, seed: o.seed,
+      wd: o.weightDecay ?? null, clip: o.maxGradNorm ?? null, accum, total, sizes: models.map((x) => x.layout.total) }), Int32Array.from(task.lengths)]);
+    for (const x of models) { comm.bcast(x.params); x.paramsChanged(); }
+    if (resuming) {
+      resumed = comm.bcastJson(lead ? JSON.parse(readFileSync(join(o.resumeFrom!, 'trainer_state.json'), 'utf8')) as TrainerState : null);
+      if (lead) {
+        const mv = readSafetensors(join(o.resumeFrom!, 'optimizer.safetensors')).tensors;
+        opt.m.set(toFloat32(mv.get('adam_m')!));
+        opt.v.set(toFloat32(mv.get('adam_v')!));
+      }
+      comm.bcast(opt.m); comm.bcast(opt.v);
+    }
+  } else if (o.resumeFrom) resumed = JSON.parse(readFileSync(join(o.resumeFrom, 'trainer_state.json'), 'utf8')) as TrainerState;
+  if (resumed) {
     // the caller loaded the weights from the checkpoint; here: optimizer moments and progress
-    const st = JSON.parse(readFileSync(join(o.resumeFrom, 'trainer_state.json'), 'utf8')) as TrainerState;
-    if (st.total !== total) throw new Error(`${o.resumeFrom}: the checkpoint was made for ${st.total} steps, this run has ${total}`);
-    const mv = readSafetensors(join(o.resumeFrom, 'optimizer.safetensors')).tensors;
-    opt.m.set(toFloat32(mv.get('adam_m')!));
-    opt.v.set(toFloat32(mv.get('adam_v')!));
+    const st = resumed;
+    if (st.total !== total) throw new Error(`${o.resumeFrom ?? 'the checkpoint'}: the checkpoint was made for ${st.total} steps, this run has ${total}`);
+    if (!comm) {
+      const mv = readSafetensors(join(o.resumeFrom!, 'optimizer.safetensors')).tensors;
+      opt.m.set(toFloat32(mv.get('adam_m')!));
+      opt.v.set(toFloat32(mv.get('adam_v')!));
+    }
     opt.step = st.step;
     ({ step, curve, tokens } = st);
     evals = st.evals ?? [];
@@ -231,14 +294,17 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     sinceBest = st.sinceBest ?? 0;
     stoppedEarly = st.stoppedEarly ?? false;
     before = st.seconds;
-    o.log?.(`resuming from ${o.resumeFrom} at step ${step}/${total}`);
+    if (lead) o.log?.(`resuming from ${o.resumeFrom} at step ${step}/${total}`);
   }
+  const log = lead ? o.log : undefined;
   const t0 = Date.now(), startStep = step;
+  let reduceNs = 0, reduceSteps = 0;
   const logEvery = progressInterval();
-  const rec = o.record;
+  const rec = lead ? o.record : undefined;
+  const checkpoint = lead ? o.checkpoint : undefined;
   rec?.begin(curve, evals);
   const diverged = (at: number, what: string): DivergedError => {
-    const lastGood = o.checkpoint ? latestCheckpoint(o.checkpoint.dir) : null;
+    const lastGood = o.checkpoint && lead ? latestCheckpoint(o.checkpoint.dir) : null;
     return new DivergedError(`training diverged at step ${at} of ${total}: ${what}; nothing was written as finished${lastGood ? ` (the last good checkpoint, ${lastGood}, is kept)` : ''}: lower --learning-rate, check the labels, or set --max-grad-norm`);
   };
   // an update can overflow the weights with a finite loss (the next step's loss shows it): checked before weights are saved
@@ -259,9 +325,9 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     const greater = ev!.greaterIsBetter ?? metric !== 'loss';
     if (bestLoss === null || (greater ? value > bestLoss : value < bestLoss)) {
       bestLoss = value; bestStep = step; sinceBest = 0;
-      if (ev!.bestDir) saveBert(model, ev!.bestDir);
+      if (ev!.bestDir && lead) saveBert(model, ev!.bestDir);
     } else sinceBest++;
-    o.log?.(`eval at step ${step}: ${r.accuracy === undefined ? '' : `accuracy ${r.accuracy.toFixed(4)} `}loss ${r.loss.toFixed(4)}${Object.entries(r.extra ?? {}).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('')}${bestStep === step ? ' (best)' : ''}`);
+    log?.(`eval at step ${step}: ${r.accuracy === undefined ? '' : `accuracy ${r.accuracy.toFixed(4)} `}loss ${r.loss.toFixed(4)}${Object.entries(r.extra ?? {}).map(([k, v]) => ` ${k} ${v.toFixed(4)}`).join('')}${bestStep === step ? ' (best)' : ''}`);
     if (ev!.patience && sinceBest >= ev!.patience) stoppedEarly = true;
   };
   try {
@@ -271,17 +337,38 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
       for (let k = (step - epoch * perEpoch) * accum; k + accum <= batches.length; k += accum) {
         if (step >= total || stoppedEarly) break;
         if (o.signal?.aborted) {
-          if (o.checkpoint && step > startStep && step % o.checkpoint.every !== 0) {
-            saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest }, o.jointly);
+          if (checkpoint && step > startStep && step % checkpoint.every !== 0) {
+            saveCheckpoint(checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest }, o.jointly);
           }
           throw new AbortedError(`training cancelled at step ${step} of ${total}${o.checkpoint ? ' (the same call resumes it)' : ''}`);
         }
         for (const x of models) x.zeroGrads();
-        let loss = 0;
+        let loss = 0, shardTokens = 0;
         for (let m = 0; m < accum; m++) {
-          const r = task.step(batches[k + m]!, (o.seed * 1000003 + step * accum + m) >>> 0, 1 / accum);
-          loss += r.loss / accum;
-          tokens += r.tokens;
+          const seed = (o.seed * 1000003 + step * accum + m) >>> 0, idx = batches[k + m]!;
+          if (!comm) {
+            const r = task.step(idx, seed, 1 / accum);
+            loss += r.loss / accum;
+            tokens += r.tokens;
+            continue;
+          }
+          // this rank's contiguous shard of the global micro-batch; each loss term averaged over the global batch
+          const [from, to] = shardRange(idx.length, comm.rank, comm.size);
+          const shard: Shard = { rows: Array.from({ length: to - from }, (_, i) => from + i), share: (local) => shareOf(comm, local) };
+          if (to > from) {
+            const r = task.step(idx.slice(from, to), seed, 1 / accum, shard);
+            loss += r.loss / accum;
+            shardTokens += r.tokens;
+          } else shard.share(new Array<number>(task.parts!).fill(0));
+        }
+        if (comm) {
+          // the gradients summed over the ranks (bucket by bucket), the loss and tokens too: every rank then applies the same update
+          const t = process.hrtime.bigint();
+          for (const x of models) allreduceBuckets(comm, x.ensureGrads());
+          const lt = Float64Array.of(loss, shardTokens);
+          comm.allreduceSum(lt);
+          reduceNs += Number(process.hrtime.bigint() - t); reduceSteps++;
+          loss = lt[0]!; tokens += lt[1]!; shardTokens = 0;
         }
         if (!Number.isFinite(loss)) throw diverged(step + 1, `the loss is ${loss}`);
         const lr = bertLearningRate(o.learningRate, step, total, warmup);
@@ -292,18 +379,18 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
         curve.push(point);
         rec?.step(point);
         if (ev && (ev.every > 0 ? step % ev.every === 0 : step % perEpoch === 0 || step === total)) evalNow();
-        if (o.checkpoint && step % o.checkpoint.every === 0 && step < total && !stoppedEarly) {
+        if (checkpoint && step % checkpoint.every === 0 && step < total && !stoppedEarly) {
           checkWeights();
-          saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest }, o.jointly);
+          saveCheckpoint(checkpoint.dir, model, opt, { step, total, curve, seconds: before + (Date.now() - t0) / 1000, tokens, evals, bestLoss, bestStep, sinceBest }, o.jointly);
         }
         const now = Date.now();
-        if (o.log && (now - lastLog > logEvery || step === total)) {
+        if (log && (now - lastLog > logEvery || step === total)) {
           lastLog = now;
           const el = (now - t0) / 1000, rate = (step - startStep) / el;
           const recent = curve.slice(-20).reduce((a, c) => a + c.loss, 0) / Math.min(20, curve.length);
           const pct = Math.floor((100 * step) / total);
           const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-          o.log(`train [${bar}] ${step}/${total} loss ${recent.toFixed(4)} ${rate.toFixed(2)} steps/s elapsed ${formatDuration(el)} ETA ${formatDuration((total - step) / rate)}`);
+          log(`train [${bar}] ${step}/${total} loss ${recent.toFixed(4)} ${rate.toFixed(2)} steps/s elapsed ${formatDuration(el)} ETA ${formatDuration((total - step) / rate)}`);
         }
       }
     }
@@ -313,14 +400,20 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
   const seconds = before + (Date.now() - t0) / 1000;
   if (step > startStep) checkWeights();
   // the end of training is a checkpoint too: a kill while the caller evaluates and writes resumes here, not mid-run
-  if (o.checkpoint && step > startStep) saveCheckpoint(o.checkpoint.dir, model, opt, { step, total, curve, seconds, tokens, evals, bestLoss, bestStep, sinceBest, stoppedEarly }, o.jointly);
-  if (ev?.bestDir && bestStep !== null && bestStep !== step && existsSync(join(ev.bestDir, 'model.safetensors'))) {
+  if (checkpoint && step > startStep) saveCheckpoint(checkpoint.dir, model, opt, { step, total, curve, seconds, tokens, evals, bestLoss, bestStep, sinceBest, stoppedEarly }, o.jointly);
+  // (data-parallel: rank 0 reads the best model and every rank gets its weights, for the sharded final evaluation)
+  const reload = lead && !!ev?.bestDir && bestStep !== null && bestStep !== step && existsSync(join(ev.bestDir, 'model.safetensors'));
+  if (comm ? comm.bcastJson(reload) : reload) {
     // the best evaluation's weights replace the last ones
-    const best = readSafetensors(join(ev.bestDir, 'model.safetensors')).tensors;
-    for (const spec of model.layout.specs) model.params.set(toFloat32(best.get(spec.name)!), spec.offset);
+    if (lead) {
+      const best = readSafetensors(join(ev!.bestDir!, 'model.safetensors')).tensors;
+      for (const spec of model.layout.specs) model.params.set(toFloat32(best.get(spec.name)!), spec.offset);
+    }
+    comm?.bcast(model.params);
     model.paramsChanged();
-    o.log?.(`loaded the best model (step ${bestStep}, eval ${(ev.metric ?? 'loss').replace(/^eval_/, '')} ${bestLoss!.toFixed(4)})`);
+    log?.(`loaded the best model (step ${bestStep}, eval ${(ev!.metric ?? 'loss').replace(/^eval_/, '')} ${bestLoss!.toFixed(4)})`);
   }
   const tail = curve.slice(-Math.max(1, Math.ceil(curve.length / 10)));
-  return { globalStep: step, evals, bestStep, stoppedEarly, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds };
+  const distributed = comm ? { ranks: comm.size, allreduceBytesPerStep: 4 * models.reduce((a, x) => a + x.layout.total, 0) + 16 + 32 * accum, allreduceSecondsPerStep: reduceSteps ? reduceNs / 1e9 / reduceSteps : 0 } : undefined;
+  return { globalStep: step, evals, bestStep, stoppedEarly, finalLoss: tail.reduce((a, c) => a + c.loss, 0) / tail.length, curve, seconds, tokensPerSecond: tokens / seconds, ...(distributed ? { distributed } : {}) };
 }
