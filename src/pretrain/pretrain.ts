@@ -26,7 +26,7 @@ import { padBatch } from '../tokenize/inputs.js';
 import { bertFraming, type Framing, specialCount, vocabularyFraming } from '../tokenize/framing.js';
 import { TokenizerError } from '../tokenize/sentencepiece.js';
 import { RunLog } from '../eval/runlog.js';
-import { checkSameEverywhere, mpiLaunch, openDistributed } from '../train/distributed.js';
+import { checkSameEverywhere, type Comm, mpiLaunch, openDistributed } from '../train/distributed.js';
 import { DivergedError, exampleSeed, type Shard, trainingSteps, trainTask, type TrainTask } from '../train/trainer.js';
 import { readFileChecked } from '../io/files.js';
 import { InputFileError, readTextFile } from '../io/text.js';
@@ -85,16 +85,21 @@ function runBatch(model: Bert, inst: Instance[], sp: Special, rng: (j: number) =
   return { mlm, pair, masked: positions.length, tokens: batch.B * batch.S };
 }
 
-/** held-out MLM loss and accuracy (and the pair objective's), with fixed pairs and masks */
-function evaluatePretrain(model: Bert, n: number, make: (i: number, rng: Rng) => Instance, sp: Special, batchSize = 32) {
-  const rng = new Rng(12345);
-  let loss = 0, acc = 0, m = 0, pl = 0, pa = 0, pn = 0;
-  for (let s = 0; s < n; s += batchSize) {
-    const inst = Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => make(s + i, rng));
-    const r = runBatch(model, inst, sp, () => rng, false);
-    loss += r.mlm.loss * r.masked; acc += r.mlm.accuracy * r.masked; m += r.masked;
-    if (r.pair) { pl += r.pair.loss * inst.length; pa += r.pair.accuracy * inst.length; pn += inst.length; }
+/** held-out MLM loss and accuracy (and the pair objective's), with fixed pairs and masks (each example's from its index); data-parallel,
+ *  each rank scores the batches r, r + size, … and the sums are gathered in batch order */
+function evaluatePretrain(model: Bert, n: number, make: (i: number, rng: Rng) => Instance, sp: Special, batchSize = 32, comm: Comm | null = null) {
+  const nb = Math.ceil(n / batchSize), per = new Float64Array(nb * 6);
+  for (let j = 0; j < nb; j++) {
+    if (comm && j % comm.size !== comm.rank) continue;
+    const s = j * batchSize;
+    const rngs = Array.from({ length: Math.min(batchSize, n - s) }, (_, i) => new Rng(exampleSeed(12345, s + i)));
+    const inst = rngs.map((rng, i) => make(s + i, rng));
+    const r = runBatch(model, inst, sp, (i) => rngs[i]!, false);
+    per.set([r.mlm.loss * r.masked, r.mlm.accuracy * r.masked, r.masked, r.pair ? r.pair.loss * inst.length : 0, r.pair ? r.pair.accuracy * inst.length : 0, r.pair ? inst.length : 0], j * 6);
   }
+  comm?.allreduceSum(per);
+  let loss = 0, acc = 0, m = 0, pl = 0, pa = 0, pn = 0;
+  for (let j = 0; j < nb; j++) { loss += per[j * 6]!; acc += per[j * 6 + 1]!; m += per[j * 6 + 2]!; pl += per[j * 6 + 3]!; pa += per[j * 6 + 4]!; pn += per[j * 6 + 5]!; }
   return { loss: loss / Math.max(1, m), accuracy: acc / Math.max(1, m), extra: pn ? { pair_loss: pl / pn, pair_accuracy: pa / pn } : undefined };
 }
 
@@ -297,7 +302,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
     if (gen) gen.cfg.pad_token_id = sp.pad;
     o.log?.(`pretraining (${objective}${wwm ? ', whole-word masking' : ''}${gen ? `, generator hidden ${gen.cfg.hidden_size}` : ''}) on ${lengths.length} ${nsp ? 'chunks' : 'sequences'} (${heldN} held out), vocabulary ${tok.vocabSize}`);
     const task = gen ? electraTask(model, gen, lengths, make, sp, discWeight) : pretrainTask(model, lengths, make, sp);
-    const evalHeld = (): { loss: number; accuracy: number; extra?: Record<string, number> } => gen ? evaluateElectra(model, gen, heldN, heldMake, sp, discWeight) : evaluatePretrain(model, heldN, heldMake, sp);
+    const evalHeld = (): { loss: number; accuracy: number; extra?: Record<string, number> } => gen ? evaluateElectra(model, gen, heldN, heldMake, sp, discWeight) : evaluatePretrain(model, heldN, heldMake, sp, 32, comm);
     const t0 = Date.now();
     const runLog = new RunLog(o.output, reportTo === 'tensorboard');
     const r = trainTask(model, o.kernels, task, {
