@@ -6,7 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors } from '../src/io/safetensors.js';
@@ -135,8 +135,9 @@ test('a killed rank ends the job within seconds, naming it; the same command res
   // wait for training to run (a checkpoint written), then find rank 1 by its environment
   for (let i = 0; i < 300 && !existsSync(join(out, 'checkpoint-50')); i++) await new Promise((r) => setTimeout(r, 100));
   assert.ok(existsSync(join(out, 'checkpoint-50')), output);
-  const pids = spawnSync('pgrep', ['-f', out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
-  const rank1 = pids.find((p) => { try { return readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes('OMPI_COMM_WORLD_RANK=1') && readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('node'); } catch { return false; } });
+  // (from /proc: the node process whose command line names this run's output and whose environment says rank 1)
+  const pids = readdirSync('/proc').filter((f) => /^\d+$/.test(f)).map(Number);
+  const rank1 = pids.find((p) => { try { const cmd = readFileSync(`/proc/${p}/cmdline`, 'latin1'); return cmd.includes(out) && cmd.includes('node') && readFileSync(`/proc/${p}/environ`, 'latin1').split('\0').includes('OMPI_COMM_WORLD_RANK=1'); } catch { return false; } });
   assert.ok(rank1, `rank 1's process among ${pids.join(', ')}`);
   const killedAt = Date.now();
   process.kill(rank1!, 'SIGKILL');
