@@ -16,7 +16,8 @@
  * Token type ids reach the model only where the tokenizer returns them (model_input_names); elsewhere every
  * type id is 0, as a model called with HF's tokenizer output gets none.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readJsonChecked } from '../io/text.js';
 import { basename, dirname, join } from 'node:path';
 import { TokenizerError } from './sentencepiece.js';
 
@@ -75,8 +76,7 @@ export function vocabularyFraming(v: Vocabulary): Framing {
 
 function readObject(path: string): Record<string, unknown> | undefined {
   if (!existsSync(path)) return undefined;
-  let v: unknown;
-  try { v = JSON.parse(readFileSync(path, 'utf8')); } catch (e) { throw new TokenizerError(`${path}: not valid JSON (${(e as Error).message})`); }
+  const v = readJsonChecked(path, 'tokenizer file', TokenizerError);
   if (!v || typeof v !== 'object' || Array.isArray(v)) throw new TokenizerError(`${path}: expected a JSON object`);
   return v as Record<string, unknown>;
 }

@@ -40,26 +40,29 @@ export class InputBuilder {
   readonly pad: number;
   /** how special tokens frame one text and a pair: the model's own tokenizer files (tokenize/framing.ts), else the vocabulary */
   readonly framing: Framing;
+  /** the special tokens the framing adds to one text and to a pair */
+  private readonly added: { single: number; pair: number };
   constructor(readonly tokenizer: Tokenizer, readonly maxSeqLength: number) {
     this.framing = tokenizer.framing ?? vocabularyFraming(tokenizer);
+    this.added = { single: specialCount(this.framing, false), pair: specialCount(this.framing, true) };
     const named = tokenizer.specialTokens?.pad_token;
     const pad = named !== undefined ? tokenizer.tokenId(named) : tokenizer.tokenId('[PAD]') ?? tokenizer.tokenId('<pad>');
     if (pad === undefined) throw new TokenizerError(`the vocabulary has no ${named ?? '[PAD]'} token${named ? ' (the pad_token of tokenizer_config.json)' : ' (nor <pad>)'}`);
     this.pad = pad;
-    const least = Math.max(1, specialCount(this.framing, false), specialCount(this.framing, true));
-    if (maxSeqLength < least) throw new TokenizerError(`max_seq_length must be at least ${least} (the framing from ${this.framing.source} adds ${specialCount(this.framing, true)} special tokens to a pair), got ${maxSeqLength}`);
+    const least = Math.max(1, this.added.single, this.added.pair);
+    if (maxSeqLength < least) throw new TokenizerError(`max_seq_length must be at least ${least} (the framing from ${this.framing.source} adds ${this.added.pair} special tokens to a pair), got ${maxSeqLength}`);
   }
 
   features(textA: string, textB?: string): Features {
     if (this.tokenizer.segmenter) { checkSegmented(this.tokenizer.segmenter, textA); if (textB !== undefined) checkSegmented(this.tokenizer.segmenter, textB); }
     const a = this.tokenizer.encode(textA).ids;
     if (textB === undefined) {
-      const room = this.maxSeqLength - specialCount(this.framing, false);
+      const room = this.maxSeqLength - this.added.single;
       if (a.length > room) a.length = room;
       return applyFraming(this.framing, a);
     }
     const b = this.tokenizer.encode(textB).ids;
-    truncateSeqPair(a, b, this.maxSeqLength - specialCount(this.framing, true));
+    truncateSeqPair(a, b, this.maxSeqLength - this.added.pair);
     return applyFraming(this.framing, a, b);
   }
 

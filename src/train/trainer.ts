@@ -26,6 +26,13 @@ import { AbortedError, JaBertError, registerError } from '../core/errors.js';
 import { isPlainLoss, specLoss, specLossGrad, type LogitLoss, type LossSpec } from './loss.js';
 import { allreduceBuckets, checkSameEverywhere, type Comm, DistributedError, shardRange } from './distributed.js';
 
+/** a checkpoint's Adam moments into the optimizer */
+function loadMoments(opt: AdamW, dir: string): void {
+  const mv = readSafetensors(join(dir, 'optimizer.safetensors')).tensors;
+  opt.m.set(toFloat32(mv.get('adam_m')!));
+  opt.v.set(toFloat32(mv.get('adam_v')!));
+}
+
 /** this shard's share of each loss term's global size: local sizes summed over the ranks (at most 4 terms) */
 function shareOf(comm: Comm, local: number[]): number[] {
   if (local.length > 4) throw new Error('shareOf: at most 4 loss terms');
@@ -269,11 +276,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     for (const x of models) { comm.bcast(x.params); x.paramsChanged(); }
     if (resuming) {
       resumed = comm.bcastJson(lead ? JSON.parse(readFileSync(join(o.resumeFrom!, 'trainer_state.json'), 'utf8')) as TrainerState : null);
-      if (lead) {
-        const mv = readSafetensors(join(o.resumeFrom!, 'optimizer.safetensors')).tensors;
-        opt.m.set(toFloat32(mv.get('adam_m')!));
-        opt.v.set(toFloat32(mv.get('adam_v')!));
-      }
+      if (lead) loadMoments(opt, o.resumeFrom!);
       comm.bcast(opt.m); comm.bcast(opt.v);
     }
   } else if (o.resumeFrom) resumed = JSON.parse(readFileSync(join(o.resumeFrom, 'trainer_state.json'), 'utf8')) as TrainerState;
@@ -281,11 +284,7 @@ export function trainTask(model: Bert, K: Kernels, task: TrainTask, o: TrainOpti
     // the caller loaded the weights from the checkpoint; here: optimizer moments and progress
     const st = resumed;
     if (st.total !== total) throw new Error(`${o.resumeFrom ?? 'the checkpoint'}: the checkpoint was made for ${st.total} steps, this run has ${total}`);
-    if (!comm) {
-      const mv = readSafetensors(join(o.resumeFrom!, 'optimizer.safetensors')).tensors;
-      opt.m.set(toFloat32(mv.get('adam_m')!));
-      opt.v.set(toFloat32(mv.get('adam_v')!));
-    }
+    if (!comm) loadMoments(opt, o.resumeFrom!);
     opt.step = st.step;
     ({ step, curve, tokens } = st);
     evals = st.evals ?? [];
