@@ -88,7 +88,8 @@ OP(Matmul) {
   int64_t batch = s.int_("batch"), M = s.int_("M"), N = s.int_("N"), K = s.int_("K");
   bool tA = s.flag("transA"), tB = s.flag("transB"), acc = s.flag("accumulate");
   int64_t dtype = s.int_("dtype");
-  if (dtype > 1) r.fail("dtype must be 0 (f32) or 1 (bf16)");
+  if (dtype > 2) r.fail("dtype must be 0 (f32), 1 (bf16) or 2 (an int8 model's activation products, run in f32)");
+  if (dtype == 2) dtype = 0;
   jb::MatmulArgs a{};
   a.C = r.f32("C", s.prod({batch, M, N}));
   a.A = r.any("A", s.prod({batch, M, K}), a.aBf16);
@@ -236,6 +237,21 @@ OP(AdamwStep) { Reader s(info, "adamwStep"); s.i = 4; int64_t n = s.int_("n"); d
   Reader r(info, "adamwStep"); float* p = r.f32("params", n); float* g = r.f32("grads", n); float* m = r.f32("m", n); float* v = r.f32("v", n);
   jb::K().adamwStep(p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd); return info.Env().Undefined(); }
 
+OP(QuantizeRowsS8) { Reader s(info, "quantizeRowsS8"); s.i = 3; int64_t rows = s.int_("rows"), cols = s.int_("cols"), qmax = s.int_("qmax");
+  if (qmax < 1 || qmax > 127) s.fail("qmax must be an integer in [1, 127]");
+  Reader r(info, "quantizeRowsS8"); int8_t* q = r.arr<int8_t>(napi_int8_array, "q", s.prod({rows, cols})); float* sc = r.f32("scale", rows); float* x = r.f32("x", s.prod({rows, cols}));
+  jb::K().quantizeRowsS8(q, sc, x, rows, cols, (float)qmax); return info.Env().Undefined(); }
+// linearInt8(out, x, wq, wscale, bias|null, R, O, In)
+OP(LinearInt8) { Reader s(info, "linearInt8"); s.i = 5; int64_t R = s.int_("R"), O = s.int_("O"), In = s.int_("In");
+  if (In > 65536) s.fail("In must be at most 65536 (the int32 products of 127 x 127 could overflow beyond it)");
+  Reader r(info, "linearInt8"); float* out = r.f32("out", s.prod({R, O})); float* x = r.f32("x", s.prod({R, In}));
+  int8_t* wq = r.arr<int8_t>(napi_int8_array, "wq", s.prod({O, In})); float* ws = r.f32("wscale", O); float* b = r.f32("bias", O, true);
+  try { jb::linearInt8(out, x, wq, ws, b, R, O, In); } catch (const dnnl::error& e) {
+    std::ostringstream m; m << "oneDNN failed for R=" << R << " O=" << O << " In=" << In << ": " << e.what();
+    r.fail(m.str());
+  }
+  return info.Env().Undefined(); }
+
 OP(SetNumThreads) { Reader s(info, "setNumThreads"); int64_t n = s.int_("n"); if (n < 1) s.fail("n must be >= 1"); omp_set_num_threads((int)n); return info.Env().Undefined(); }
 
 OP(Info) {
@@ -248,6 +264,7 @@ OP(Info) {
   dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
   o.Set("isa", jb::isaName(isa));
   o.Set("bf16Native", jb::bf16Native());
+  o.Set("int8Vnni", jb::int8Vnni());
   o.Set("kernels", jb::K().isa);
   o.Set("cap", jb::isaCap());
   o.Set("matmulPrimitives", (double)jb::matmulCacheSize());
@@ -275,6 +292,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);
+  EXPORT("quantizeRowsS8", QuantizeRowsS8); EXPORT("linearInt8", LinearInt8);
   EXPORT("setNumThreads", SetNumThreads);
   EXPORT("info", Info);
   return exports;

@@ -58,6 +58,14 @@ bool bf16Native() {
   return includes(e, dnnl_cpu_isa_avx512_core_bf16);
 }
 
+// oneDNN's int8 matmul sums u8 x s8 pairs in 32 bits only with VNNI (vpdpbusd) or AMX; without them (AVX2, plain AVX-512, and
+// oneDNN 2.6's avx2_vnni, which its int8 GEMM does not use) it goes through vpmaddubsw, whose 16-bit pair sums saturate past
+// 32,767: its s8 activations are shifted to u8 (up to 254), so weights must stay within +-63 there (254 * 63 * 2 = 32,004)
+bool int8Vnni() {
+  dnnl_cpu_isa_t e = dnnl_get_effective_cpu_isa();
+  return includes(e, dnnl_cpu_isa_avx512_core_vnni);
+}
+
 namespace {
 std::once_flag selectedOnce;
 std::string selectError;

@@ -792,6 +792,44 @@ void adamwStep(float* p, const float* g, float* m, float* v, int64_t n, float lr
   }
 }
 
+void quantizeRowsS8(int8_t* q, float* scale, const float* x, int64_t rows, int64_t cols, float qmax) {
+#pragma omp parallel for schedule(static) if (rows * cols > 65536)
+  for (int64_t r = 0; r < rows; r++) {
+    const float* xr = x + r * cols;
+    int8_t* qr = q + r * cols;
+    float mx = 0.0f;
+    bool finite = true;
+    for (int64_t c = 0; c < cols; c++) {
+      float a = std::fabs(xr[c]);
+      finite &= a <= 3.4028234663852886e38f;  // false for NaN and infinity
+      mx = a > mx ? a : mx;
+    }
+    if (!finite) {
+      scale[r] = NAN;
+      std::memset(qr, 0, (size_t)cols);
+      continue;
+    }
+    const float s = mx > 0.0f ? mx / qmax : 1.0f;
+    scale[r] = s;
+    for (int64_t c = 0; c < cols; c++) {
+      float v = std::nearbyint(xr[c] / s);
+      v = v > qmax ? qmax : (v < -qmax ? -qmax : v);
+      qr[c] = (int8_t)v;
+    }
+  }
+}
+
+void dequantRows(float* y, const int32_t* acc, const float* rowScale, const float* colScale, const float* bias, int64_t R, int64_t O) {
+#pragma omp parallel for schedule(static) if (R * O > 65536)
+  for (int64_t r = 0; r < R; r++) {
+    const float rs = rowScale[r];
+    const int32_t* a = acc + r * O;
+    float* yr = y + r * O;
+    if (bias) for (int64_t o = 0; o < O; o++) yr[o] = (float)a[o] * (rs * colScale[o]) + bias[o];
+    else for (int64_t o = 0; o < O; o++) yr[o] = (float)a[o] * (rs * colScale[o]);
+  }
+}
+
 #define JB_X_ENTRY(ret, name, params) name,
 extern const KernelTable table = {JB_ISA_NAME, JB_KERNEL_LIST(JB_X_ENTRY)};
 

@@ -21,6 +21,10 @@ struct MatmulArgs {
 };
 void matmul(const MatmulArgs& a);
 size_t matmulCacheSize();
+// int8 inference of a dense layer: out[R, O] = x[R, In] . W^T + bias with W given as its per-row (output channel)
+// quantisation wq[O, In], wscale[O]: x is quantised per row (quantizeRowsS8) into scratch, multiplied s8 x s8 -> s32
+// by oneDNN (VNNI/AMX-INT8 where the CPU has them) into out itself, then dequantised in place (dequantRows)
+void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In);
 
 // ---- the kernels compiled per ISA level ------------------------------------
 // kernels.cc is compiled three times (kernels_base.cc, kernels_v3.cc,
@@ -115,6 +119,12 @@ size_t matmulCacheSize();
   X(double, crossEntropyForward, (float* losses, float* probs, const float* logits, const int32_t* labels, int64_t N, int64_t C)) \
   /* dlogits = (probs - onehot) * dloss / count(non-ignored) */ \
   X(void, crossEntropyBackward, (float* dlogits, const float* probs, const int32_t* labels, int64_t N, int64_t C, float dloss)) \
+  /* ---- int8 inference (per-row symmetric quantisation) ------------------------ */ \
+  /* q[r, c] = clamp(nearbyint(x[r, c] / s[r]), -qmax, qmax), s[r] = max_c |x[r, c]| / qmax (1 for an all-zero row); */ \
+  /* a row holding NaN or infinity gets s[r] = NaN and q = 0, so whatever it multiplies comes out NaN */ \
+  X(void, quantizeRowsS8, (int8_t* q, float* scale, const float* x, int64_t rows, int64_t cols, float qmax)) \
+  /* y[r, o] = (float)acc[r, o] * (rowScale[r] * colScale[o]) + bias[o] (bias may be null); y may alias acc (in place) */ \
+  X(void, dequantRows, (float* y, const int32_t* acc, const float* rowScale, const float* colScale, const float* bias, int64_t R, int64_t O)) \
   /* ---- optimizer ------------------------------------------------------------ */ \
   /* BERT's AdamW (google-research/bert optimization.py): no bias correction, */ \
   /* update = m / (sqrt(v) + eps) + wd * p; p -= lr * update. */ \
@@ -141,6 +151,8 @@ const char* selectIsa(const char* cap);
 // the cap in force ("" when none) and whether oneDNN can run bf16 matmuls natively
 const char* isaCap();
 bool bf16Native();
+// whether oneDNN's int8 matmul accumulates in 32 bits throughout (VNNI or AMX; see isa.cc)
+bool int8Vnni();
 // oneDNN's name for an ISA ("avx2", "avx512_core_bf16", ...) and the one-line refusal of bf16
 const char* isaName(int isa);
 const char* bf16Unsupported();

@@ -40,7 +40,6 @@ using dt = dnnl::memory::data_type;
 using dims = dnnl::memory::dims;
 }  // namespace
 
-size_t matmulCacheSize() { return cache().size(); }
 
 void matmul(const MatmulArgs& x) {
   if (x.M <= 0 || x.N <= 0 || x.K <= 0 || x.batch <= 0) {
@@ -104,6 +103,50 @@ void matmul(const MatmulArgs& x) {
   if (x.bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine(), const_cast<float*>(x.bias)));
   e.prim.execute(stream(), args);
   stream().wait();
+}
+
+namespace {
+struct Int8Entry { dnnl::matmul prim; dnnl::memory::desc a, b, c; };
+std::unordered_map<Key, Int8Entry, KeyHash>& int8Cache() { static auto& m = *new std::unordered_map<Key, Int8Entry, KeyHash>(); return m; }
+// the quantised rows of x and their scales: grow to the largest layer input seen, then stay
+std::vector<int8_t>& scratchQ() { static auto& v = *new std::vector<int8_t>(); return v; }
+std::vector<float>& scratchS() { static auto& v = *new std::vector<float>(); return v; }
+}  // namespace
+
+size_t matmulCacheSize() { return cache().size() + int8Cache().size(); }
+
+void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In) {
+  if (R <= 0 || O <= 0) return;
+  if (In == 0) {
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t o = 0; o < O; o++) out[r * O + o] = bias ? bias[o] : 0.0f;
+    return;
+  }
+  auto& q = scratchQ();
+  auto& sc = scratchS();
+  if ((int64_t)q.size() < R * In) q.resize(R * In);
+  if ((int64_t)sc.size() < R) sc.resize(R);
+  K().quantizeRowsS8(q.data(), sc.data(), x, R, In, 127.0f);
+  const Key key{1, R, O, In, 2 << 4};
+  auto& c = int8Cache();
+  auto it = c.find(key);
+  if (it == c.end()) {
+    // s8 rows [R, In] times W^T: W is [O, In] row-major, so B = W^T is [In, O] with strides (1, In); s32 out
+    dnnl::memory::desc a({1, R, In}, dt::s8, dims{R * In, In, 1});
+    dnnl::memory::desc b({1, In, O}, dt::s8, dims{In * O, 1, In});
+    dnnl::memory::desc cm({1, R, O}, dt::s32, dims{R * O, O, 1});
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, cm), engine());
+    it = c.emplace(key, Int8Entry{dnnl::matmul(pd), a, b, cm}).first;
+  }
+  Int8Entry& e = it->second;
+  // the s32 products go into out itself (4 bytes an element, as the f32 result), then are dequantised in place
+  int32_t* acc = reinterpret_cast<int32_t*>(out);
+  dnnl::memory ma(e.a, engine(), q.data());
+  dnnl::memory mb(e.b, engine(), const_cast<int8_t*>(wq));
+  dnnl::memory mc(e.c, engine(), acc);
+  e.prim.execute(stream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
+  stream().wait();
+  K().dequantRows(out, acc, sc.data(), wscale, bias, R, O);
 }
 
 }  // namespace jb

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DType } from './core/kernels.js';
-import { resolveDtype, type DTypeOption } from './core/dtype.js';
+import { resolveDtype, trainingDtype, type DTypeOption } from './core/dtype.js';
 import { EngineError, engineInfo, nativeKernels, packageRoot } from './core/native.js';
 import { profileKernels } from './core/profile.js';
 import { Rng } from './core/random.js';
@@ -92,7 +92,8 @@ export function benchDefaults(partial: Partial<BenchOptions>): BenchOptions {
 
 export function runBench(o: BenchOptions): BenchResult {
   const native = nativeKernels();
-  const dtype = resolveDtype(o.dtype, native);
+  const resolved = resolveDtype(o.dtype, native);
+  const dtype = o.mode === 'train' ? trainingDtype(resolved, 'bench train') : resolved;
   const profile = o.breakdown ? profileKernels(native) : null;
   const K = profile?.kernels ?? native;
   const shape = { vocab_size: o.vocab, hidden_size: o.hidden, num_hidden_layers: o.layers, num_attention_heads: o.heads, intermediate_size: o.intermediate, labels: ['0', '1'] };

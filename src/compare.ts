@@ -66,6 +66,8 @@ const ms = (t0: number) => performance.now() - t0;
 
 export function compare(o: CompareOptions): CompareRow[] {
   const dtype = resolveDtype(o.dtype, o.kernels);
+  // int8 is an inference dtype: the heads train in this CPU's auto dtype, then the timings and the ranking run in int8
+  const trainDtype = dtype === 'int8' ? o.kernels.autoDtype : dtype;
   const heads = o.heads ?? DEFAULT_COMPARE_HEADS;
   const entries = new Map(heads.map((h) => [h, headEntry(h)]));
   const seed = intOption('seed', o.seed, 42, 0, 2 ** 32 - 1);
@@ -80,7 +82,7 @@ export function compare(o: CompareOptions): CompareRow[] {
     o.log?.(`== ${head}`);
     const r = finetune({
       model: o.model, output: dir, kernels: o.kernels, texts: o.texts, pairs: o.pairs, evalRatio: o.evalRatio, split: o.split, head: entries.get(head)!.head, loss: entries.get(head)!.loss,
-      maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype,
+      maxSteps: o.maxSteps, epochs: o.epochs, batchSize: o.batchSize, learningRate: o.learningRate, maxSeqLength: o.maxSeqLength, seed, dtype: trainDtype,
       // a rerun after a kill keeps the heads already trained and resumes the one in progress
       saveSteps: 100, reuseFinished: true, overwrite: o.overwrite, log: o.log, signal: o.signal,
     });
@@ -190,7 +192,8 @@ export function compareMarkdown(rows: CompareRow[], o: Pick<CompareOptions, 'mod
     ...rows.map((r) => `| ${r.head} | ${f(r.accuracy, 4)} | ${f(r.macro_f1, 4)} | ${r.recall_at_10 === null ? '—' : f(r.recall_at_10, 4)} | ${r.mrr === null ? '—' : f(r.mrr, 4)} | ${f(r.train_seconds, 0)} | ${f(r.pair_ms, 2)} | ${r.head === 'cross' ? `${f(r.rank10k_ms, 0)}*` : f(r.rank10k_ms, 0)} | ${cross && r.head !== 'cross' ? `${f(cross.rank10k_ms / r.rank10k_ms, 0)}× faster` : ''} | ${cross && r.head !== 'cross' ? `${r.accuracy >= cross.accuracy ? '+' : '−'}${f(Math.abs(r.accuracy - cross.accuracy) * 100, 1)}` : ''} | ${r.vs_cross ? formatP(r.vs_cross.p_value) : ''} | ${r.cache_bytes_per_text ? f(r.cache_bytes_per_text, 0) : '—'} |`),
   ];
   return `# ja-bert compare\n\nmodel ${o.model}, pairs ${o.pairs}, ${o.maxSteps ? `${o.maxSteps} steps` : `${o.epochs ?? 3} epochs`} per head, ${rows[0]?.eval_examples ?? 0} eval pairs.\n\n${lines.join('\n')}\n\n` +
-    `Timings use the training dtype (${o.dtype ?? 'f32'}) for the BERT passes${o.dtype === 'bf16' ? ' and for the attention heads\' two matmuls (scores and contexts); the rest of the heads\' arithmetic is f32' : ''}.\n` +
+    (o.dtype === 'int8' ? 'The heads trained in this CPU\'s auto dtype and the accuracies are from that training\'s evaluation; the timings and the ranking metrics ran in int8 (dense layers in int8, the rest f32).\n'
+      : `Timings use the training dtype (${o.dtype ?? 'f32'}) for the BERT passes${o.dtype === 'bf16' ? ' and for the attention heads\' two matmuls (scores and contexts); the rest of the heads\' arithmetic is f32' : ''}.\n`) +
     `pair ms: one pair, batch 1, warm cache (encode A alone + score against B's cached representation; the cross-encoder runs the joined pair).\n` +
     `rank 10k ms: one A against 10,000 cached candidates (the corpus's texts repeated), including encoding A.\n` +
     `* the cross-encoder has no cache: ${rows.find((r) => r.head === 'cross')?.rank10k_measured_pairs ?? 0} pairs timed in batches of 32, scaled to 10,000.\n` +

@@ -14,7 +14,7 @@ import { formatFixed, type Metrics } from './eval/metrics.js';
 import { formatP, type Reliability, type Significance } from './eval/reliability.js';
 import type { FinetuneResult } from './finetune.js';
 import { positiveOption } from './core/options.js';
-import { resolveDtype, type DTypeOption } from './core/dtype.js';
+import { resolveDtype, trainingDtype, type DTypeOption } from './core/dtype.js';
 import { classificationReport } from './eval/metrics.js';
 import { nativeKernels, engineInfo } from './core/native.js';
 import { Rng } from './core/random.js';
@@ -124,7 +124,7 @@ export interface ManpageDemoResult {
  */
 export function runManpageDemo(o: ManpageDemoOptions = {}): ManpageDemoResult {
   const K = nativeKernels();
-  const dtype = resolveDtype(o.dtype, K); // once, before anything runs: an unusable --dtype fails here
+  const dtype = trainingDtype(resolveDtype(o.dtype, K), 'demo'); // once, before anything runs: an unusable --dtype fails here
   if (o.epochs !== undefined) positiveOption('epochs', o.epochs, 3);
   const model = o.model ?? DEFAULT_MODEL, data = o.data ?? DEMO_DATA, out = o.output ?? 'ja-bert-demo';
   const print = o.print ?? console.log, log = o.log ?? ((l: string) => console.error(l));

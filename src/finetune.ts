@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Kernels } from './core/kernels.js';
 import { Progress } from './core/progress.js';
-import { resolveDtype, type DTypeOption } from './core/dtype.js';
+import { resolveDtype, trainingDtype, type DTypeOption } from './core/dtype.js';
 import { choiceOption, intOption, MIN_SEQ_LENGTH, OptionError, positiveOption, ratioOption } from './core/options.js';
 import { dataInputs, type DataOptions, loadData } from './data/load.js';
 import { DataError, isScoreLabel, labelIds, labelList, multiLabelTargets, positiveLabelIndex, scoreTargets } from './data/processors.js';
@@ -192,7 +192,7 @@ function finetuneSettings(o: FinetuneOptions) {
 export function finetune(o: FinetuneOptions): FinetuneResult {
   // 1. check everything and read everything; nothing is written until the run begins
   const st = finetuneSettings(o);
-  const dtype = resolveDtype(o.dtype, o.kernels);
+  const dtype = trainingDtype(resolveDtype(o.dtype, o.kernels), 'finetune');
   const seed = st.seed;
   const data = loadData(o, seed);
   // regression: float targets (HF's run_glue decides by the labels' type; --problem-type says it outright)

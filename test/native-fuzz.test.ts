@@ -19,11 +19,11 @@ let seed = Number(process.argv[2]);
 const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
 const pick = (a) => a[Math.floor(rnd() * a.length)];
 const size = () => pick([0, 1, 2, 3, 7, 64, 1e9, 2 ** 31, 2 ** 40, 2 ** 53, 2 ** 62, 1e300, -1, 1.5, NaN, Infinity, '4', undefined]);
-const arr = () => { const n = pick([0, 1, 4, 64, 512]); return pick([() => new Float32Array(n), () => new Uint16Array(n), () => new Int32Array(n), () => new Uint8Array(n), () => null, () => [1, 2], () => 3])(); };
+const arr = () => { const n = pick([0, 1, 4, 64, 512]); return pick([() => new Float32Array(n), () => new Uint16Array(n), () => new Int32Array(n), () => new Uint8Array(n), () => new Int8Array(n), () => null, () => [1, 2], () => 3])(); };
 const ops = ['matmul', 'f32ToBf16', 'bf16ToF32', 'addForward', 'accumulate', 'scale', 'sumSquares', 'geluForward', 'geluBackward', 'tanhForward', 'tanhBackward',
   'additiveScores', 'maxSim', 'attnPoolFeatures', 'dropoutForward', 'dropoutRowsForward', 'dropoutBackward', 'colSumAccumulate', 'layernormForward', 'layernormBackward',
   'embeddingForward', 'embeddingBackward', 'splitHeads', 'mergeHeads3', 'headsToRows', 'rowsToHeads', 'attnSoftmaxForward', 'attnSoftmaxBackward',
-  'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnBlocked', 'attnBlockedBackward', 'ropeApply', 'relPosBias', 'relPosBiasBackward', 'gegluForward', 'gegluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward', 'crossEntropyBackward', 'adamwStep'];
+  'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnBlocked', 'attnBlockedBackward', 'ropeApply', 'relPosBias', 'relPosBiasBackward', 'gegluForward', 'gegluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward', 'crossEntropyBackward', 'adamwStep', 'quantizeRowsS8', 'linearInt8'];
 const counts = { ran: 0, threw: 0 };
 for (let c = 0; c < Number(process.argv[3]); c++) {
   const op = ops[c % ops.length];

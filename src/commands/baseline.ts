@@ -9,7 +9,7 @@ import { type Command, need, flagOptions } from './command.js';
 export const command: Command = {
   name: 'baseline',
   help: `  ja-bert baseline [--model DIR] --output OUT (--texts honbun.json --pairs negaposi.json [--eval-ratio 0.333] | --train F [--eval F] | --livedoor ldcc-20140209.tar.gz)
-      [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16] [--max-seq-length 128 --seed 42 --lowercase --overwrite --config run.json]
+      [--pooling pooled|cls|mean] [--pair-features concat|full] [--C 1.0] [--dtype auto|f32|bf16|int8] [--max-seq-length 128 --seed 42 --lowercase --overwrite --config run.json]
       --pooling: default pooled (BERT's pooler); cls for XLM-R/RoBERTa, DistilBERT and ELECTRA, whose pooler is their untrained head's first layer.
       [--split random|group --folds K --bootstrap-samples 1000] (as finetune's)
       Frozen encoder vectors + L2 logistic regression; the same report files as finetune, plus logreg.safetensors.`,

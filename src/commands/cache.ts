@@ -6,7 +6,7 @@ import { type Command, need, flagOptions } from './command.js';
 
 export const command: Command = {
   name: 'cache',
-  help: `  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16 --save-seconds 30 --cache-dtype f32|bf16|int8 --overwrite]
+  help: `  ja-bert cache build --model M --texts honbun.json|texts.jsonl --cache C [--batch-size 32 --dtype auto|f32|bf16|int8 --save-seconds 30 --cache-dtype f32|bf16|int8 --overwrite]
       encode every text once with a pair-head model and store its B representation (keyed by id, text hash, model hash);
       rerunning re-encodes only new or changed texts. Progress is saved to C.partial every --save-seconds;
       a killed build, rerun, resumes from it. --from-embeddings F.jsonl instead of --texts: the encoder's outputs computed

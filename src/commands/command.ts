@@ -54,7 +54,7 @@ export function boolFlag(name: string, v: unknown): boolean | undefined {
   throw new UsageError(`--${name} must be true or false, got "${String(v)}"`);
 }
 
-/** --dtype auto|f32|bf16 (absent: auto), resolved against this CPU before anything runs: the dtype the job runs in */
+/** --dtype auto|f32|bf16|int8 (absent: auto), resolved against this CPU before anything runs: the dtype the job runs in */
 export function dtypeOf(v: unknown): DType {
   return resolveDtype(parseDtype(v), nativeKernels());
 }

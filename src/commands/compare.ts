@@ -8,7 +8,7 @@ import { type Command, dtypeOf, need, flagOptions } from './command.js';
 export const command: Command = {
   name: 'compare',
   help: `  ja-bert compare [--model M] --texts F --pairs F --output DIR [--heads ${DEFAULT_COMPARE_HEADS.join(',')}]
-      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16 --timing-pairs 100 --split random|group --max-seq-length 128 --seed 42 --json --config run.json]
+      [--max-steps N --epochs 3 --eval-ratio 0.333 --batch-size 32 --learning-rate 5e-5 --dtype auto|f32|bf16|int8 --timing-pairs 100 --split random|group --max-seq-length 128 --seed 42 --json --config run.json]
       trains every head on the same split; DIR/compare.md, compare.json (accuracy with its Wilson interval, macro_f1, train_seconds,
       pair_ms, rank10k_ms, cache_bytes_per_text per head; vs_cross: McNemar's test and the paired-bootstrap accuracy difference
       against the cross-encoder) and compare.svg (accuracy vs ranking time).`,

@@ -7,7 +7,7 @@ import { type Command, need, flagOptions } from './command.js';
 
 export const command: Command = {
   name: 'encode',
-  help: `  ja-bert encode [--model DIR] --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype auto|f32|bf16]
+  help: `  ja-bert encode [--model DIR] --input IN.jsonl --output OUT.jsonl [--all-tokens] [--batch-size N] [--dtype auto|f32|bf16|int8]
       [--tokenizer PATH] [--max-seq-length N] [--lowercase] [--pooling mean|cls|pooled [--normalize]]
       --pooling adds "embedding": a sentence vector (mean of the real tokens, [CLS], or the pooler output); --normalize: unit length.
       DIR: config.json (or bert_config.json) + model.safetensors | pytorch_model.bin | TF1 checkpoint;

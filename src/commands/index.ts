@@ -29,6 +29,9 @@ export const HELP_FOOTER = `Without --model, encode, finetune and baseline use t
 HF_HOME), else downloaded from HF_ENDPOINT into it (HF_TOKEN for gated models; HF_HUB_OFFLINE=1 never connects).
 --dtype auto (every command's default): bf16 where the CPU runs it natively (oneDNN avx512_core_bf16 or avx512_core_amx),
 f32 elsewhere; an explicit bf16 on a CPU without it is refused (exit 2). Models are stored in f32 and load on any CPU.
+--dtype int8 (inference: predict, encode, serve, rank, cache build, baseline, compare's timings, bench infer): the dense
+layers run in int8 (weights quantised per output channel at load, activations per row as they come; VNNI or AMX-INT8 where
+the CPU has them); layer norm, softmax and GELU stay f32. Training refuses it (exit 2). README: "int8 inference".
 Environment: JA_BERT_THREADS sets the thread count (default: all cores). JA_BERT_MAX_ISA=avx2 (or sse41, avx512_core, ...)
 caps both oneDNN and ja-bert's own kernels, so any machine runs as a CPU with only that ISA would.`;
 

@@ -6,7 +6,7 @@ import { type Command, need, flagOptions } from './command.js';
 
 export const command: Command = {
   name: 'predict',
-  help: `  ja-bert predict [--model OUT] --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16 --max-seq-length N --lowercase]
+  help: `  ja-bert predict [--model OUT] --input IN.jsonl --output P.jsonl [--dtype auto|f32|bf16|int8 --max-seq-length N --lowercase]
       IN lines {"text": ..., "text_b": ...?}; writes {"guid", "label", "score", "probabilities"} per line (JSONL; as the library
       and the server answer; "prediction" repeats the label for one release; a regressor's score is its output) and
       test_results.tsv beside P.

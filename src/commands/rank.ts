@@ -5,7 +5,7 @@ import { type Command, need, flagOptions } from './command.js';
 
 export const command: Command = {
   name: 'rank',
-  help: `  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16 --chunked --retrieve 200 --nprobes N --json]
+  help: `  ja-bert rank --model M --cache C (--id TITLE | --text TEXT) [--top 10 --dtype auto|f32|bf16|int8 --chunked --retrieve 200 --nprobes N --json]
       A cache that names an index: the top --retrieve K by the index, reranked by the head (--retrieve 0: every candidate);
       --nprobes: the index partitions a search visits (default 5 % of them, at least 8).
       --chunked: read the candidates from the file 4,096 at a time instead of all into memory (automatic for a cache

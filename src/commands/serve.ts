@@ -4,7 +4,7 @@ import { type Command, flagOptions } from './command.js';
 
 export const command: Command = {
   name: 'serve',
-  help: `  ja-bert serve [--model DIR --cache C --retrieve 200 --host 127.0.0.1 --port 8080 --dtype auto|f32|bf16]
+  help: `  ja-bert serve [--model DIR --cache C --retrieve 200 --host 127.0.0.1 --port 8080 --dtype auto|f32|bf16|int8]
       [--max-batch-size 32 --max-wait-ms 0 --no-batching --body-limit 1048576 --max-inputs 64 --max-text-length 10000 --max-queue 4096]
       HTTP JSON server: POST /v1/classify {"inputs": [{"text": ..., "text_b": ...}]}, POST /v1/encode {"inputs": [...], "pooling": "mean"},
       POST /v1/rank {"text": ... | "id": ..., "top": 10} (with --cache; a cache that names an index: the top --retrieve K by it,

@@ -8,16 +8,22 @@ import { JaBertError, registerError } from './errors.js';
 import type { DType, Kernels } from './kernels.js';
 
 export type DTypeOption = DType | 'auto';
-export const DTYPE_OPTIONS: readonly DTypeOption[] = ['auto', 'f32', 'bf16'];
+export const DTYPE_OPTIONS: readonly DTypeOption[] = ['auto', 'f32', 'bf16', 'int8'];
 
 export class DTypeError extends JaBertError { override readonly code = 'ERR_JA_BERT_DTYPE'; override readonly exitCode = 2; }
 registerError(DTypeError);
 
-/** a --dtype value: auto, f32 or bf16 (undefined = auto) */
+/** a --dtype value: auto, f32, bf16 or int8 (undefined = auto) */
 export function parseDtype(v: unknown): DTypeOption {
   if (v === undefined) return 'auto';
-  if (typeof v !== 'string' || !(DTYPE_OPTIONS as readonly string[]).includes(v)) throw new DTypeError(`--dtype must be auto, f32 or bf16, got "${String(v)}"`);
+  if (typeof v !== 'string' || !(DTYPE_OPTIONS as readonly string[]).includes(v)) throw new DTypeError(`--dtype must be auto, f32, bf16 or int8, got "${String(v)}"`);
   return v as DTypeOption;
+}
+
+/** a training job's dtype: int8 is refused with one line (it is an inference dtype: its weights are quantised copies) */
+export function trainingDtype(d: DType, job: string): DType {
+  if (d === 'int8') throw new DTypeError(`${job}: --dtype int8 is for inference (predict, encode, serve, rank, cache build, the baseline, bench infer); train in auto, f32 or bf16`);
+  return d;
 }
 
 /** the dtype a run uses on these kernels */

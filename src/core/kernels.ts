@@ -12,8 +12,11 @@ export type BF16 = Uint16Array;
 export const MASK_NEG = -10000;
 export const DTYPE_F32 = 0;
 export const DTYPE_BF16 = 1;
-export type DType = 'f32' | 'bf16';
-export const dtypeCode = (d: DType): number => (d === 'bf16' ? DTYPE_BF16 : DTYPE_F32);
+/** int8 inference: the dense layers run linearInt8 (weights quantised per output channel, activations per row); a matmul given
+ *  this code (attention's products of two activations) runs in f32 */
+export const DTYPE_INT8 = 2;
+export type DType = 'f32' | 'bf16' | 'int8';
+export const dtypeCode = (d: DType): number => (d === 'bf16' ? DTYPE_BF16 : d === 'int8' ? DTYPE_INT8 : DTYPE_F32);
 
 export interface Kernels {
   readonly name: string;
@@ -23,7 +26,10 @@ export interface Kernels {
   readonly autoDtype: DType;
   /** whether dtype bf16 can run at all (natively, or exactly emulated by the reference) */
   readonly bf16Supported: boolean;
-  /** C[b] (+)= op(A[b]) op(B[b]) + bias; A,B may be bf16 when dtype = 1 */
+  /** the largest |q| an int8 weight may take for linearInt8 to be exact: 127 where oneDNN's int8 matmul accumulates in 32 bits
+   *  (VNNI, AMX), 63 elsewhere (its 16-bit pair sums would saturate; native/isa.cc) */
+  readonly int8WeightMax: number;
+  /** C[b] (+)= op(A[b]) op(B[b]) + bias; A,B may be bf16 when dtype = 1; dtype 2 (an int8 model's activation products) runs f32 */
   matmul(C: F32, A: F32 | BF16, B: F32 | BF16, bias: F32 | null, batch: number, M: number, N: number, K: number,
     transA: boolean, transB: boolean, accumulate: boolean, dtype: number): void;
   f32ToBf16(dst: BF16, src: F32, n: number): void;
@@ -87,5 +93,11 @@ export interface Kernels {
   /** returns the mean loss over rows whose label is >= 0 */
   crossEntropyForward(losses: F32, probs: F32, logits: F32, labels: Int32Array, N: number, C: number): number;
   crossEntropyBackward(dlogits: F32, probs: F32, labels: Int32Array, N: number, C: number, dloss: number): void;
+  /** per-row symmetric int8: scale[r] = max_c |x[r, c]| / qmax (1 for an all-zero row), q = clamp(round-half-even(x / scale), ±qmax);
+   *  a row holding NaN or ±Infinity gets scale NaN and q 0 */
+  quantizeRowsS8(q: Int8Array, scale: F32, x: F32, rows: number, cols: number, qmax: number): void;
+  /** int8 dense layer: out[R, O] = dequant(quant(x) · wqᵀ) + bias, x quantised per row (quantizeRowsS8), wq [O, In] with one scale per
+   *  output channel (wscale [O]); the int32 products are exact, then out[r, o] = acc · (xscale[r] · wscale[o]) + bias[o] in f32 */
+  linearInt8(out: F32, x: F32, wq: Int8Array, wscale: F32, bias: F32 | null, R: number, O: number, In: number): void;
   adamwStep(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number): void;
 }

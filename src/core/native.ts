@@ -18,6 +18,8 @@ export interface EngineInfo {
   threads: number;
   isa: string;
   bf16Native: boolean;
+  /** whether oneDNN's int8 matmul sums in 32 bits throughout (VNNI or AMX): int8 weights then use ±127, else ±63 */
+  int8Vnni: boolean;
   /** the build of the addon's own loops in use: x86-64, x86-64-v3 (AVX2) or x86-64-v4 (AVX-512) */
   kernels: string;
   /** the ISA cap in force (JA_BERT_MAX_ISA or ONEDNN_MAX_CPU_ISA), '' for none */
@@ -25,7 +27,7 @@ export interface EngineInfo {
   matmulPrimitives: number;
 }
 
-interface NativeModule extends Omit<Kernels, 'name' | 'isa' | 'autoDtype' | 'bf16Supported'> {
+interface NativeModule extends Omit<Kernels, 'name' | 'isa' | 'autoDtype' | 'bf16Supported' | 'int8WeightMax'> {
   setNumThreads(n: number): void;
   info(): EngineInfo;
 }
@@ -89,6 +91,6 @@ export function nativeKernels(): Kernels {
   if (kernels) return kernels;
   const m = load();
   const info = m.info();
-  kernels = Object.freeze({ ...m, name: 'native', isa: info.isa, autoDtype: info.bf16Native ? 'bf16' : 'f32', bf16Supported: info.bf16Native }) as unknown as Kernels;
+  kernels = Object.freeze({ ...m, name: 'native', isa: info.isa, autoDtype: info.bf16Native ? 'bf16' : 'f32', bf16Supported: info.bf16Native, int8WeightMax: info.int8Vnni ? 127 : 63 }) as unknown as Kernels;
   return kernels;
 }

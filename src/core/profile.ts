@@ -9,6 +9,9 @@ import type { Kernels } from './kernels.js';
 /** the operation kinds a breakdown reports, and the kernels each covers */
 export const OPERATION_KINDS = {
   gemm: ['matmul'],
+  // int8 dense layers: each call quantises its input rows, multiplies in int8 and dequantises (one native call)
+  gemm_int8: ['linearInt8'],
+  quantization: ['quantizeRowsS8'],
   attention_softmax: ['attnSoftmaxForward', 'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnSoftmaxBackward'],
   relative_position: ['relPosBias', 'relPosBiasBackward'],
   blocked_attention: ['attnBlocked', 'attnBlockedBackward'],
@@ -42,7 +45,7 @@ export function profileKernels(K: Kernels): KernelProfile {
   // one counter per kernel; a kind's totals are the sums of its kernels'
   const fns = kinds.flatMap((kind) => OPERATION_KINDS[kind] as readonly string[]);
   const ms = new Float64Array(fns.length), calls = new Float64Array(fns.length);
-  const wrapped: Record<string, unknown> = { name: K.name, isa: K.isa, autoDtype: K.autoDtype, bf16Supported: K.bf16Supported };
+  const wrapped: Record<string, unknown> = { name: K.name, isa: K.isa, autoDtype: K.autoDtype, bf16Supported: K.bf16Supported, int8WeightMax: K.int8WeightMax };
   fns.forEach((fn, k) => {
     const f = (K as unknown as Record<string, (...a: unknown[]) => unknown>)[fn]!;
     wrapped[fn] = (...args: unknown[]) => {

@@ -74,12 +74,31 @@ function relIdxCheck(op: string, idx: Int32Array, S: number, R: number): void {
   for (let t = 0; t < S * S; t++) if (!(idx[t]! >= 0 && idx[t]! < R)) throw new Error(`${op}: idx[${t}] = ${idx[t]} is outside [0, ${R})`);
 }
 
+/** round half to even, as C's nearbyint in the default rounding mode */
+function roundEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** quantizeRowsS8 of one row into q at o */
+function quantizeRow(q: Int8Array, scale: F32, x: F32, r: number, cols: number, qmax: number): void {
+  const o = r * cols;
+  let mx = 0, finite = true;
+  for (let c = 0; c < cols; c++) { const a = Math.abs(x[o + c]!); if (!(a <= 3.4028234663852886e38)) finite = false; else if (a > mx) mx = a; }
+  if (!finite) { scale[r] = NaN; q.fill(0, o, o + cols); return; }
+  const s = mx > 0 ? Math.fround(mx / qmax) : 1;
+  scale[r] = s;
+  for (let c = 0; c < cols; c++) q[o + c] = Math.max(-qmax, Math.min(qmax, roundEven(Math.fround(x[o + c]! / s))));
+}
+
 export const refKernels: Kernels = {
   name: 'reference',
   isa: 'typescript',
   // the reference emulates bf16 exactly (inputs rounded, f32 accumulation) but slowly, so auto stays f32
   autoDtype: 'f32',
   bf16Supported: true,
+  // the reference sums in exact integers
+  int8WeightMax: 127,
 
   matmul(C, A, B, bias, batch, M, N, K, transA, transB, accumulate, dtype) {
     const a = operand(A, batch * M * K, dtype);
@@ -97,6 +116,19 @@ export const refKernels: Kernels = {
           if (bias) s += bias[j]!;
           C[co + i * N + j] = accumulate ? C[co + i * N + j]! + s : s;
         }
+      }
+    }
+  },
+  quantizeRowsS8(q, scale, x, rows, cols, qmax) { for (let r = 0; r < rows; r++) quantizeRow(q, scale, x, r, cols, qmax); },
+  linearInt8(out, x, wq, wscale, bias, R, O, In) {
+    const q = new Int8Array(R * In), xs = new Float32Array(R);
+    for (let r = 0; r < R; r++) quantizeRow(q, xs, x, r, In, 127);
+    for (let r = 0; r < R; r++) {
+      for (let o = 0; o < O; o++) {
+        let acc = 0; // exact: |acc| ≤ 127² · In < 2^31
+        for (let k = 0; k < In; k++) acc += q[r * In + k]! * wq[o * In + k]!;
+        const y = Math.fround(Math.fround(acc) * Math.fround(xs[r]! * wscale[o]!));
+        out[r * O + o] = bias ? y + bias[o]! : y;
       }
     }
   },

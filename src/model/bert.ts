@@ -13,7 +13,7 @@
  * allocates nothing. Backward is explicit, layer by layer, in reverse order of
  * forward; every parameter gradient accumulates (+=).
  */
-import { DTYPE_BF16, DTYPE_F32, dtypeCode, MASK_NEG, type DType, type F32, type Kernels } from '../core/kernels.js';
+import { DTYPE_BF16, DTYPE_F32, DTYPE_INT8, dtypeCode, MASK_NEG, type DType, type F32, type Kernels } from '../core/kernels.js';
 import { Rng } from '../core/random.js';
 import { JaBertError, registerError } from '../core/errors.js';
 import { totalmem } from 'node:os';
@@ -124,6 +124,9 @@ export interface BertOptions {
 export class ModelInputError extends JaBertError { override readonly code = 'ERR_JA_BERT_MODEL_INPUT'; }
 registerError(ModelInputError);
 
+/** the one line for training asked of an int8 model */
+export const INT8_TRAINING = 'dtype int8 is for inference (predict, encode, serve, rank, cache build, the baseline, bench infer); train in auto, f32 or bf16';
+
 export class Bert {
   readonly cfg: BertConfig;
   /** the family's declaration (names, positions, head) */
@@ -143,6 +146,8 @@ export class Bert {
   /** bf16 copy of params, refreshed by syncBf16() after every parameter change */
   private paramsBf16: Uint16Array | null = null;
   private bf16Stale = true;
+  /** int8 inference: each dense weight quantised per output channel on its first use, by its offset in the arena (paramsChanged clears them) */
+  private readonly int8 = new Map<number, { q: Int8Array; scale: F32 }>();
   private ws = new Workspace();
   private last: { batch: Batch; train: boolean; seeds: number[]; acts: Acts } | null = null;
   /** one Acts object for the model's life, its fields pointed at this forward's buffers */
@@ -277,6 +282,18 @@ export class Bert {
   /** call after writing into params (loading, optimizer step) */
   paramsChanged(): void {
     this.bf16Stale = true;
+    this.int8.clear();
+  }
+
+  /** a dense weight [O, In] quantised per output channel (row), made once per parameter and kept until the parameters change */
+  private quantized(r: Ref, O: number, In: number): { q: Int8Array; scale: F32 } {
+    let w = this.int8.get(r.offset);
+    if (!w || w.scale.length !== O) {
+      w = { q: new Int8Array(O * In), scale: new Float32Array(O) };
+      this.K.quantizeRowsS8(w.q, w.scale, this.p(r), O, In, this.K.int8WeightMax);
+      this.int8.set(r.offset, w);
+    }
+    return w;
   }
 
   param(name: string): Float32Array {
@@ -324,6 +341,11 @@ export class Bert {
 
   /** out[R, O] = x[R, In] · Wᵀ (+ b) (linear.ts) with this model's parameters */
   private linear(out: F32, x: F32, W: Ref, b: Ref | null, R: number, O: number, In: number, dt: number): F32 {
+    if (dt === DTYPE_INT8) {
+      const w = this.quantized(W, O, In);
+      this.K.linearInt8(out, x, w.q, w.scale, b ? this.p(b) : null, R, O, In);
+      return out;
+    }
     return linear(this.K, out, x, this.wt(W, dt), b ? this.p(b) : null, R, O, In, dt);
   }
   /** its backward into this model's gradients (linear.ts) */
@@ -358,6 +380,7 @@ export class Bert {
     this.syncBf16();
     const train = opts.train ?? false;
     if (train && opts.grad === false) throw new Error('forward: train needs the activations a backward reads (grad: false is for inference)');
+    if (train && this.dtype === 'int8') throw new ModelInputError(INT8_TRAINING);
     this.gradKept = opts.grad ?? true;
     const rng = new Rng(opts.seed ?? 0);
     const seeds: number[] = [];
@@ -827,6 +850,7 @@ export class Bert {
    * supplied by another head. Parameter gradients accumulate into grads.
    */
   backward(opts: { labels?: Int32Array; dLoss?: number; dPooled?: F32; dSequence?: F32; dLogits?: F32 } = {}): void {
+    if (this.dtype === 'int8') throw new ModelInputError(INT8_TRAINING);
     if (!this.last) throw new Error('backward() needs a forward() first');
     if (!this.gradKept) throw new Error('backward() needs a forward() that kept its activations (this one ran with grad: false)');
     this.ensureGrads();

@@ -10,7 +10,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Kernels } from '../core/kernels.js';
-import { resolveDtype, type DTypeOption } from '../core/dtype.js';
+import { resolveDtype, trainingDtype, type DTypeOption } from '../core/dtype.js';
 import { Rng } from '../core/random.js';
 import { DataError } from '../data/processors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -201,7 +201,7 @@ export function pretrain(o: PretrainOptions): PretrainResult {
   const generatorSize = ratioOption('generator-size', o.generatorSize, 0.25, true), discWeight = positiveOption('disc-weight', o.discWeight, 50);
   const embeddingSize = intOption('embedding-size', o.embeddingSize, hidden, 1, 8192);
   if (!electra && (o.generatorSize !== undefined || o.discWeight !== undefined || o.embeddingSize !== undefined)) throw new OptionError('--generator-size, --disc-weight and --embedding-size are for --objective electra');
-  const dtype = resolveDtype(o.dtype, o.kernels);
+  const dtype = trainingDtype(resolveDtype(o.dtype, o.kernels), 'pretrain');
   const tokPath = o.tokenizer ?? o.model;
   if (!tokPath) throw new DataError('pretrain needs --tokenizer (a SentencePiece model) or --model (continued pretraining)');
   const tok = loadTokenizer(tokPath);

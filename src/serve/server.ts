@@ -232,7 +232,7 @@ export async function startServer(o: ServeOptions = {}): Promise<Server> {
   });
 
   registerTeiRoutes(app, {
-    clf, enc, modelId: basename(clf.dir), dtype: (await info()).autoDtype === 'bf16' && (o.dtype ?? 'auto') !== 'f32' ? 'bfloat16' : 'float32', version: packageInfo().version,
+    clf, enc, modelId: basename(clf.dir), dtype: o.dtype === 'int8' ? 'int8' : (await info()).autoDtype === 'bf16' && (o.dtype ?? 'auto') !== 'f32' ? 'bfloat16' : 'float32', version: packageInfo().version,
     classifyBatcher, encodeBatcher, admit, maxInputs, maxTextLength, maxConcurrent: maxQueue,
   });
 
