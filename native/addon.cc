@@ -241,16 +241,38 @@ OP(QuantizeRowsS8) { Reader s(info, "quantizeRowsS8"); s.i = 3; int64_t rows = s
   if (qmax < 1 || qmax > 127) s.fail("qmax must be an integer in [1, 127]");
   Reader r(info, "quantizeRowsS8"); int8_t* q = r.arr<int8_t>(napi_int8_array, "q", s.prod({rows, cols})); float* sc = r.f32("scale", rows); float* x = r.f32("x", s.prod({rows, cols}));
   jb::K().quantizeRowsS8(q, sc, x, rows, cols, (float)qmax); return info.Env().Undefined(); }
-// linearInt8(out, x, wq, wscale, bias|null, R, O, In)
+// linearInt8(out, x, wq, wscale, bias|null, R, O, In, packed|null)
 OP(LinearInt8) { Reader s(info, "linearInt8"); s.i = 5; int64_t R = s.int_("R"), O = s.int_("O"), In = s.int_("In");
+  const int8_t* packed = nullptr; int64_t packedLen = 0;
+  if (s.i < info.Length() && info[s.i].IsTypedArray()) {
+    auto ta = info[s.i].As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_int8_array) s.fail("packed has the wrong element type");
+    packed = reinterpret_cast<const int8_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+    packedLen = (int64_t)ta.ElementLength();
+  } else if (s.i < info.Length() && !info[s.i].IsNull() && !info[s.i].IsUndefined()) s.fail("packed must be an Int8Array or null");
   if (In > 65536) s.fail("In must be at most 65536 (the int32 products of 127 x 127 could overflow beyond it)");
   Reader r(info, "linearInt8"); float* out = r.f32("out", s.prod({R, O})); float* x = r.f32("x", s.prod({R, In}));
   int8_t* wq = r.arr<int8_t>(napi_int8_array, "wq", s.prod({O, In})); float* ws = r.f32("wscale", O); float* b = r.f32("bias", O, true);
-  try { jb::linearInt8(out, x, wq, ws, b, R, O, In); } catch (const dnnl::error& e) {
+  try { jb::linearInt8(out, x, wq, ws, b, R, O, In, packed, packedLen); } catch (const dnnl::error& e) {
     std::ostringstream m; m << "oneDNN failed for R=" << R << " O=" << O << " In=" << In << ": " << e.what();
     r.fail(m.str());
   }
   return info.Env().Undefined(); }
+
+// packInt8Weights(wq, O, In) -> Int8Array: wq [O, In] in the layout linearInt8 runs fastest on
+OP(PackInt8Weights) { Reader s(info, "packInt8Weights"); s.i = 1; int64_t O = s.int_("O"), In = s.int_("In");
+  Reader r(info, "packInt8Weights"); int8_t* wq = r.arr<int8_t>(napi_int8_array, "wq", s.prod({O, In}));
+  if (O > 0 && In > 65536) s.fail("In must be at most 65536");
+  try {
+    int64_t n = jb::int8PackedSize(O, In);
+    Napi::Int8Array out = Napi::Int8Array::New(info.Env(), (size_t)n);
+    if (n > 0) jb::packInt8(out.Data(), wq, O, In);
+    return out;
+  } catch (const dnnl::error& e) {
+    std::ostringstream m; m << "oneDNN failed for O=" << O << " In=" << In << ": " << e.what();
+    r.fail(m.str());
+  }
+}
 
 OP(SetNumThreads) { Reader s(info, "setNumThreads"); int64_t n = s.int_("n"); if (n < 1) s.fail("n must be >= 1"); omp_set_num_threads((int)n); return info.Env().Undefined(); }
 
@@ -292,7 +314,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("softmaxForward", SoftmaxForward); EXPORT("softmaxBackward", SoftmaxBackward);
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);
-  EXPORT("quantizeRowsS8", QuantizeRowsS8); EXPORT("linearInt8", LinearInt8);
+  EXPORT("quantizeRowsS8", QuantizeRowsS8); EXPORT("linearInt8", LinearInt8); EXPORT("packInt8Weights", PackInt8Weights);
   EXPORT("setNumThreads", SetNumThreads);
   EXPORT("info", Info);
   return exports;

@@ -24,7 +24,12 @@ size_t matmulCacheSize();
 // int8 inference of a dense layer: out[R, O] = x[R, In] . W^T + bias with W given as its per-row (output channel)
 // quantisation wq[O, In], wscale[O]: x is quantised per row (quantizeRowsS8) into scratch, multiplied s8 x s8 -> s32
 // by oneDNN (VNNI/AMX-INT8 where the CPU has them) into out itself, then dequantised in place (dequantRows)
-void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In);
+// packed (may be null): wq in the layout oneDNN's int8 matmul runs fastest on (packInt8), used when its size matches
+void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In,
+                const int8_t* packed, int64_t packedLen);
+// the bytes of wq [O, In] packed for linearInt8 (VNNI-blocked with its s8 compensation where the ISA has it), and the packing
+int64_t int8PackedSize(int64_t O, int64_t In);
+void packInt8(int8_t* dst, const int8_t* wq, int64_t O, int64_t In);
 
 // ---- the kernels compiled per ISA level ------------------------------------
 // kernels.cc is compiled three times (kernels_base.cc, kernels_v3.cc,
@@ -120,7 +125,7 @@ void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscal
   /* dlogits = (probs - onehot) * dloss / count(non-ignored) */ \
   X(void, crossEntropyBackward, (float* dlogits, const float* probs, const int32_t* labels, int64_t N, int64_t C, float dloss)) \
   /* ---- int8 inference (per-row symmetric quantisation) ------------------------ */ \
-  /* q[r, c] = clamp(nearbyint(x[r, c] / s[r]), -qmax, qmax), s[r] = max_c |x[r, c]| / qmax (1 for an all-zero row); */ \
+  /* q[r, c] = clamp(nearbyint(x[r, c] * (1 / s[r])), -qmax, qmax), s[r] = max_c |x[r, c]| / qmax (1 for an all-zero row); */ \
   /* a row holding NaN or infinity gets s[r] = NaN and q = 0, so whatever it multiplies comes out NaN */ \
   X(void, quantizeRowsS8, (int8_t* q, float* scale, const float* x, int64_t rows, int64_t cols, float qmax)) \
   /* y[r, o] = (float)acc[r, o] * (rowScale[r] * colScale[o]) + bias[o] (bias may be null); y may alias acc (in place) */ \

@@ -111,11 +111,43 @@ std::unordered_map<Key, Int8Entry, KeyHash>& int8Cache() { static auto& m = *new
 // the quantised rows of x and their scales: grow to the largest layer input seen, then stay
 std::vector<int8_t>& scratchQ() { static auto& v = *new std::vector<int8_t>(); return v; }
 std::vector<float>& scratchS() { static auto& v = *new std::vector<float>(); return v; }
+
+// W [O, In] row-major seen as B = W^T [In, O]: strides (1, In)
+dnnl::memory::desc plainWeights(int64_t O, int64_t In) { return dnnl::memory::desc({In, O}, dt::s8, dims{1, In}); }
+// the primitive for R rows; weights: the plain layout, or (packed) the layout oneDNN picks (format any: VNNI-blocked, with the
+// s8 compensation behind the data, where the ISA has a blocked form)
+dnnl::matmul::primitive_desc int8Pd(int64_t R, int64_t O, int64_t In, bool packed) {
+  dnnl::memory::desc a({R, In}, dt::s8, dims{In, 1});
+  dnnl::memory::desc b = packed ? dnnl::memory::desc({In, O}, dt::s8, dnnl::memory::format_tag::any) : plainWeights(O, In);
+  dnnl::memory::desc cm({R, O}, dt::s32, dims{O, 1});
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, cm), engine());
+}
+// the packed layout of (O, In), as the primitive for 128 rows picks it (the layout does not depend on the rows in oneDNN 2.6;
+// linearInt8 checks it for every row count and falls back to the plain weights where it would differ)
+using PackKey = std::array<int64_t, 2>;
+struct PackHash { size_t operator()(const PackKey& k) const { return (size_t)k[0] * 1000003u ^ (size_t)k[1]; } };
+const dnnl::memory::desc& packedDesc(int64_t O, int64_t In) {
+  static auto& m = *new std::unordered_map<PackKey, dnnl::memory::desc, PackHash>();
+  auto it = m.find({O, In});
+  if (it == m.end()) it = m.emplace(PackKey{O, In}, int8Pd(128, O, In, true).weights_desc()).first;
+  return it->second;
+}
 }  // namespace
 
 size_t matmulCacheSize() { return cache().size() + int8Cache().size(); }
 
-void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In) {
+int64_t int8PackedSize(int64_t O, int64_t In) { return O > 0 && In > 0 ? (int64_t)packedDesc(O, In).get_size() : 0; }
+
+void packInt8(int8_t* dst, const int8_t* wq, int64_t O, int64_t In) {
+  if (O <= 0 || In <= 0) return;
+  dnnl::memory src(plainWeights(O, In), engine(), const_cast<int8_t*>(wq));
+  dnnl::memory out(packedDesc(O, In), engine(), dst);
+  dnnl::reorder(src, out).execute(stream(), src, out);
+  stream().wait();
+}
+
+void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In,
+                const int8_t* packed, int64_t packedLen) {
   if (R <= 0 || O <= 0) return;
   if (In == 0) {
     for (int64_t r = 0; r < R; r++)
@@ -127,22 +159,26 @@ void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscal
   if ((int64_t)q.size() < R * In) q.resize(R * In);
   if ((int64_t)sc.size() < R) sc.resize(R);
   K().quantizeRowsS8(q.data(), sc.data(), x, R, In, 127.0f);
-  const Key key{1, R, O, In, 2 << 4};
+  // the packed weights are used only where this row count's primitive wants exactly the layout they were packed in
+  bool usePacked = packed && packedLen == int8PackedSize(O, In);
+  const Key key{1, R, O, In, 2 << 4 | (int64_t)usePacked << 8};
   auto& c = int8Cache();
   auto it = c.find(key);
   if (it == c.end()) {
-    // s8 rows [R, In] times W^T: W is [O, In] row-major, so B = W^T is [In, O] with strides (1, In); s32 out
-    dnnl::memory::desc a({1, R, In}, dt::s8, dims{R * In, In, 1});
-    dnnl::memory::desc b({1, In, O}, dt::s8, dims{In * O, 1, In});
-    dnnl::memory::desc cm({1, R, O}, dt::s32, dims{R * O, O, 1});
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, cm), engine());
-    it = c.emplace(key, Int8Entry{dnnl::matmul(pd), a, b, cm}).first;
+    auto pd = int8Pd(R, O, In, usePacked);
+    if (usePacked && pd.weights_desc() != packedDesc(O, In)) {
+      pd = int8Pd(R, O, In, false);
+      usePacked = false;
+    }
+    it = c.emplace(key, Int8Entry{dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc()}).first;
   }
   Int8Entry& e = it->second;
+  if (e.b != plainWeights(O, In)) usePacked = true;  // this entry runs on the packed layout
+  else usePacked = false;
   // the s32 products go into out itself (4 bytes an element, as the f32 result), then are dequantised in place
   int32_t* acc = reinterpret_cast<int32_t*>(out);
   dnnl::memory ma(e.a, engine(), q.data());
-  dnnl::memory mb(e.b, engine(), const_cast<int8_t*>(wq));
+  dnnl::memory mb(e.b, engine(), const_cast<int8_t*>(usePacked ? packed : wq));
   dnnl::memory mc(e.c, engine(), acc);
   e.prim.execute(stream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
   stream().wait();

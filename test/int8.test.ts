@@ -62,10 +62,18 @@ test('linearInt8: the int32 products exact on this ISA class (native = reference
       const x = randn(Rn * In, rng), W = randn(O * In, rng, 0.05), b = withBias ? randn(O, rng) : null;
       const wq = new Int8Array(O * In), ws = new Float32Array(O);
       N.quantizeRowsS8(wq, ws, W, O, In, wmax);
-      const a = new Float32Array(Rn * O), c = new Float32Array(Rn * O);
-      N.linearInt8(a, x, wq, ws, b, Rn, O, In);
-      R.linearInt8(c, x, wq, ws, b, Rn, O, In);
+      const a = new Float32Array(Rn * O), c = new Float32Array(Rn * O), p = new Float32Array(Rn * O), wrong = new Float32Array(Rn * O);
+      N.linearInt8(a, x, wq, ws, b, Rn, O, In, null);
+      R.linearInt8(c, x, wq, ws, b, Rn, O, In, null);
       assertClose(`linearInt8 ${Rn}x${O}x${In} bias=${withBias}`, a, c, 1e-5);
+      // the packed weights (oneDNN's blocked layout and its compensation): the same integers, so the same result exactly
+      const packed = N.packInt8Weights(wq, O, In);
+      assert.ok(packed.length >= O * In, `packed ${packed.length} bytes for ${O * In} weights`);
+      N.linearInt8(p, x, wq, ws, b, Rn, O, In, packed);
+      assert.deepEqual(p, a, `packed ${Rn}x${O}x${In}`);
+      // packed bytes of another size are not trusted: the plain weights run
+      N.linearInt8(wrong, x, wq, ws, b, Rn, O, In, packed.subarray(1));
+      assert.deepEqual(wrong, a);
       // against the f32 layer: within the quantisation's error (a few % of the output's scale)
       const f = new Float32Array(Rn * O);
       N.matmul(f, x, W, b, 1, Rn, O, In, false, true, false, 0);
@@ -79,20 +87,22 @@ test('linearInt8: the int32 products exact on this ISA class (native = reference
     const wq = new Int8Array(O * In), ws = new Float32Array(O);
     N.quantizeRowsS8(wq, ws, W, O, In, wmax);
     const a = new Float32Array(Rn * O);
-    N.linearInt8(a, x, wq, ws, null, Rn, O, In);
+    N.linearInt8(a, x, wq, ws, null, Rn, O, In, N.packInt8Weights(wq, O, In));
     assert.ok(a.every((v) => Math.abs(v - sign * In) <= In * 1e-6), `full-scale sums ${a[0]} (want ${sign * In})`);
   }
   // a NaN in a row: that row's outputs are NaN, the others are not
   const x = randn(3 * 8, rng), wq = new Int8Array(4 * 8).fill(1), ws = new Float32Array(4).fill(0.1), out = new Float32Array(12);
   x[8 + 2] = NaN;
-  N.linearInt8(out, x, wq, ws, null, 3, 4, 8);
+  N.linearInt8(out, x, wq, ws, null, 3, 4, 8, null);
   assert.ok(out.subarray(4, 8).every(Number.isNaN) && !out.subarray(0, 4).some(Number.isNaN) && !out.subarray(8).some(Number.isNaN));
   // In = 0: the bias alone
   const o0 = new Float32Array(6);
-  N.linearInt8(o0, new Float32Array(0), new Int8Array(0), new Float32Array(3), Float32Array.of(1, 2, 3), 2, 3, 0);
+  N.linearInt8(o0, new Float32Array(0), new Int8Array(0), new Float32Array(3), Float32Array.of(1, 2, 3), 2, 3, 0, null);
   assert.deepEqual(Array.from(o0), [1, 2, 3, 1, 2, 3]);
-  assert.throws(() => N.linearInt8(new Float32Array(4), new Float32Array(4), new Int8Array(3), new Float32Array(2), null, 2, 2, 2), /linearInt8: wq has 3 elements, needs 4/);
-  assert.throws(() => N.linearInt8(new Float32Array(4), new Float32Array(4), new Float32Array(4) as unknown as Int8Array, new Float32Array(2), null, 2, 2, 2), /wq has the wrong element type/);
+  assert.throws(() => N.linearInt8(new Float32Array(4), new Float32Array(4), new Int8Array(3), new Float32Array(2), null, 2, 2, 2, null), /linearInt8: wq has 3 elements, needs 4/);
+  assert.throws(() => N.linearInt8(new Float32Array(4), new Float32Array(4), new Float32Array(4) as unknown as Int8Array, new Float32Array(2), null, 2, 2, 2, null), /wq has the wrong element type/);
+  assert.throws(() => N.linearInt8(new Float32Array(4), new Float32Array(4), new Int8Array(4), new Float32Array(2), null, 2, 2, 2, new Uint8Array(4) as unknown as Int8Array), /linearInt8: packed has the wrong element type/);
+  assert.throws(() => N.packInt8Weights(new Int8Array(3), 2, 2), /packInt8Weights: wq has 3 elements, needs 4/);
 });
 
 function batchOf(B: number, S: number, vocab: number, lens: number[]): Batch {

@@ -93,11 +93,14 @@ export interface Kernels {
   /** returns the mean loss over rows whose label is >= 0 */
   crossEntropyForward(losses: F32, probs: F32, logits: F32, labels: Int32Array, N: number, C: number): number;
   crossEntropyBackward(dlogits: F32, probs: F32, labels: Int32Array, N: number, C: number, dloss: number): void;
-  /** per-row symmetric int8: scale[r] = max_c |x[r, c]| / qmax (1 for an all-zero row), q = clamp(round-half-even(x / scale), ±qmax);
+  /** per-row symmetric int8: scale[r] = max_c |x[r, c]| / qmax (1 for an all-zero row), q = clamp(round-half-even(x · (1 / scale)), ±qmax) (the reciprocal and the product each rounded to f32);
    *  a row holding NaN or ±Infinity gets scale NaN and q 0 */
   quantizeRowsS8(q: Int8Array, scale: F32, x: F32, rows: number, cols: number, qmax: number): void;
   /** int8 dense layer: out[R, O] = dequant(quant(x) · wqᵀ) + bias, x quantised per row (quantizeRowsS8), wq [O, In] with one scale per
-   *  output channel (wscale [O]); the int32 products are exact, then out[r, o] = acc · (xscale[r] · wscale[o]) + bias[o] in f32 */
-  linearInt8(out: F32, x: F32, wq: Int8Array, wscale: F32, bias: F32 | null, R: number, O: number, In: number): void;
+   *  output channel (wscale [O]); the int32 products are exact, then out[r, o] = acc · (xscale[r] · wscale[o]) + bias[o] in f32.
+   *  packed (may be null): packInt8Weights(wq), the same weights in the layout the engine's int8 matmul runs fastest on */
+  linearInt8(out: F32, x: F32, wq: Int8Array, wscale: F32, bias: F32 | null, R: number, O: number, In: number, packed: Int8Array | null): void;
+  /** wq [O, In] packed for linearInt8 (oneDNN's VNNI-blocked layout with its s8 compensation); the reference has no packed form: an empty array */
+  packInt8Weights(wq: Int8Array, O: number, In: number): Int8Array;
   adamwStep(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number): void;
 }

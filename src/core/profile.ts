@@ -11,7 +11,7 @@ export const OPERATION_KINDS = {
   gemm: ['matmul'],
   // int8 dense layers: each call quantises its input rows, multiplies in int8 and dequantises (one native call)
   gemm_int8: ['linearInt8'],
-  quantization: ['quantizeRowsS8'],
+  quantization: ['quantizeRowsS8', 'packInt8Weights'],
   attention_softmax: ['attnSoftmaxForward', 'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnSoftmaxBackward'],
   relative_position: ['relPosBias', 'relPosBiasBackward'],
   blocked_attention: ['attnBlocked', 'attnBlockedBackward'],

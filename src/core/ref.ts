@@ -86,9 +86,9 @@ function quantizeRow(q: Int8Array, scale: F32, x: F32, r: number, cols: number, 
   let mx = 0, finite = true;
   for (let c = 0; c < cols; c++) { const a = Math.abs(x[o + c]!); if (!(a <= 3.4028234663852886e38)) finite = false; else if (a > mx) mx = a; }
   if (!finite) { scale[r] = NaN; q.fill(0, o, o + cols); return; }
-  const s = mx > 0 ? Math.fround(mx / qmax) : 1;
+  const s = mx > 0 ? Math.fround(mx / qmax) : 1, inv = Math.fround(1 / s);
   scale[r] = s;
-  for (let c = 0; c < cols; c++) q[o + c] = Math.max(-qmax, Math.min(qmax, roundEven(Math.fround(x[o + c]! / s))));
+  for (let c = 0; c < cols; c++) q[o + c] = Math.max(-qmax, Math.min(qmax, roundEven(Math.fround(x[o + c]! * inv))));
 }
 
 export const refKernels: Kernels = {
@@ -120,6 +120,7 @@ export const refKernels: Kernels = {
     }
   },
   quantizeRowsS8(q, scale, x, rows, cols, qmax) { for (let r = 0; r < rows; r++) quantizeRow(q, scale, x, r, cols, qmax); },
+  packInt8Weights() { return new Int8Array(0); },
   linearInt8(out, x, wq, wscale, bias, R, O, In) {
     const q = new Int8Array(R * In), xs = new Float32Array(R);
     for (let r = 0; r < R; r++) quantizeRow(q, xs, x, r, In, 127);

@@ -147,7 +147,7 @@ export class Bert {
   private paramsBf16: Uint16Array | null = null;
   private bf16Stale = true;
   /** int8 inference: each dense weight quantised per output channel on its first use, by its offset in the arena (paramsChanged clears them) */
-  private readonly int8 = new Map<number, { q: Int8Array; scale: F32 }>();
+  private readonly int8 = new Map<number, { q: Int8Array; scale: F32; packed: Int8Array }>();
   private ws = new Workspace();
   private last: { batch: Batch; train: boolean; seeds: number[]; acts: Acts } | null = null;
   /** one Acts object for the model's life, its fields pointed at this forward's buffers */
@@ -286,11 +286,12 @@ export class Bert {
   }
 
   /** a dense weight [O, In] quantised per output channel (row), made once per parameter and kept until the parameters change */
-  private quantized(r: Ref, O: number, In: number): { q: Int8Array; scale: F32 } {
+  private quantized(r: Ref, O: number, In: number): { q: Int8Array; scale: F32; packed: Int8Array } {
     let w = this.int8.get(r.offset);
     if (!w || w.scale.length !== O) {
-      w = { q: new Int8Array(O * In), scale: new Float32Array(O) };
-      this.K.quantizeRowsS8(w.q, w.scale, this.p(r), O, In, this.K.int8WeightMax);
+      const q = new Int8Array(O * In), scale = new Float32Array(O);
+      this.K.quantizeRowsS8(q, scale, this.p(r), O, In, this.K.int8WeightMax);
+      w = { q, scale, packed: this.K.packInt8Weights(q, O, In) };
       this.int8.set(r.offset, w);
     }
     return w;
@@ -343,7 +344,7 @@ export class Bert {
   private linear(out: F32, x: F32, W: Ref, b: Ref | null, R: number, O: number, In: number, dt: number): F32 {
     if (dt === DTYPE_INT8) {
       const w = this.quantized(W, O, In);
-      this.K.linearInt8(out, x, w.q, w.scale, b ? this.p(b) : null, R, O, In);
+      this.K.linearInt8(out, x, w.q, w.scale, b ? this.p(b) : null, R, O, In, w.packed.length ? w.packed : null);
       return out;
     }
     return linear(this.K, out, x, this.wt(W, dt), b ? this.p(b) : null, R, O, In, dt);
