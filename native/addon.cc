@@ -259,6 +259,45 @@ OP(LinearInt8) { Reader s(info, "linearInt8"); s.i = 5; int64_t R = s.int_("R"),
   }
   return info.Env().Undefined(); }
 
+// packDenseWeights(W, O, In, dtype) -> Uint8Array: W [O, In] (Float32Array for dtype 0, bf16 bits in a Uint16Array for dtype 1)
+// in the layout linearPacked runs fastest on; empty where packing does not pay on this CPU
+OP(PackDenseWeights) { Reader s(info, "packDenseWeights"); s.i = 1; int64_t O = s.int_("O"), In = s.int_("In"), dtype = s.int_("dtype");
+  if (dtype > 1) s.fail("dtype must be 0 (f32) or 1 (bf16)");
+  if (dtype == 1 && !jb::bf16Native()) s.fail(jb::bf16Unsupported());
+  Reader r(info, "packDenseWeights"); bool isBf16 = false; const void* W = r.any("W", s.prod({O, In}), isBf16);
+  if (isBf16 != (dtype == 1)) s.fail(dtype == 1 ? "W must be bf16 bits (a Uint16Array) for dtype 1" : "W must be a Float32Array for dtype 0");
+  try {
+    int64_t n = jb::densePackedSize(O, In, (int)dtype);
+    Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), (size_t)n);
+    if (n > 0) jb::packDense(out.Data(), W, O, In, (int)dtype);
+    return out;
+  } catch (const dnnl::error& e) {
+    std::ostringstream m; m << "oneDNN failed for O=" << O << " In=" << In << ": " << e.what();
+    r.fail(m.str());
+  }
+}
+// linearPacked(out, x, W, packed|null, bias|null, R, O, In, dtype)
+OP(LinearPacked) { Reader s(info, "linearPacked"); s.i = 5; int64_t R = s.int_("R"), O = s.int_("O"), In = s.int_("In"), dtype = s.int_("dtype");
+  if (dtype > 1) s.fail("dtype must be 0 (f32) or 1 (bf16)");
+  if (dtype == 1 && !jb::bf16Native()) s.fail(jb::bf16Unsupported());
+  Reader r(info, "linearPacked"); float* out = r.f32("out", s.prod({R, O})); float* x = r.f32("x", s.prod({R, In}));
+  bool isBf16 = false; const void* W = r.any("W", s.prod({O, In}), isBf16);
+  if (isBf16 != (dtype == 1)) s.fail(dtype == 1 ? "W must be bf16 bits (a Uint16Array) for dtype 1" : "W must be a Float32Array for dtype 0");
+  const uint8_t* packed = nullptr; int64_t packedLen = 0;
+  if (r.i < info.Length() && info[r.i].IsTypedArray()) {
+    auto ta = info[r.i].As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != napi_uint8_array) s.fail("packed has the wrong element type");
+    packed = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    packedLen = (int64_t)ta.ElementLength();
+  } else if (r.i < info.Length() && !info[r.i].IsNull() && !info[r.i].IsUndefined()) s.fail("packed must be a Uint8Array or null");
+  r.i++;
+  float* b = r.f32("bias", O, true);
+  try { jb::linearPacked(out, x, W, packed, packedLen, b, R, O, In, (int)dtype); } catch (const dnnl::error& e) {
+    std::ostringstream m; m << "oneDNN failed for R=" << R << " O=" << O << " In=" << In << ": " << e.what();
+    r.fail(m.str());
+  }
+  return info.Env().Undefined(); }
+
 // packInt8Weights(wq, O, In) -> Int8Array: wq [O, In] in the layout linearInt8 runs fastest on
 OP(PackInt8Weights) { Reader s(info, "packInt8Weights"); s.i = 1; int64_t O = s.int_("O"), In = s.int_("In");
   Reader r(info, "packInt8Weights"); int8_t* wq = r.arr<int8_t>(napi_int8_array, "wq", s.prod({O, In}));
@@ -315,6 +354,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("crossEntropyForward", CrossEntropyForward); EXPORT("crossEntropyBackward", CrossEntropyBackward);
   EXPORT("adamwStep", AdamwStep);
   EXPORT("quantizeRowsS8", QuantizeRowsS8); EXPORT("linearInt8", LinearInt8); EXPORT("packInt8Weights", PackInt8Weights);
+  EXPORT("packDenseWeights", PackDenseWeights); EXPORT("linearPacked", LinearPacked);
   EXPORT("setNumThreads", SetNumThreads);
   EXPORT("info", Info);
   return exports;

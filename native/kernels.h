@@ -29,6 +29,13 @@ void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscal
                 const int8_t* packed, int64_t packedLen);
 // the bytes of wq [O, In] packed for linearInt8 (VNNI-blocked with its s8 compensation where the ISA has it), and the packing
 int64_t int8PackedSize(int64_t O, int64_t In);
+// inference's dense layers in f32 (dtype 0) or bf16 (dtype 1, x converted on the fly): out[R, O] = x . W^T + bias with W [O, In]
+// (f32, or bf16 bits) packed once (packDense) in the layout oneDNN's matmul picks; densePackedSize is 0 where packing does not
+// pay (f32 below AVX-512), and linearPacked runs the plain W where packed is null or of another size
+int64_t densePackedSize(int64_t O, int64_t In, int dtype);
+void packDense(void* dst, const void* W, int64_t O, int64_t In, int dtype);
+void linearPacked(float* out, const float* x, const void* W, const void* packed, int64_t packedLen, const float* bias,
+                  int64_t R, int64_t O, int64_t In, int dtype);
 void packInt8(int8_t* dst, const int8_t* wq, int64_t O, int64_t In);
 
 // ---- the kernels compiled per ISA level ------------------------------------

@@ -134,7 +134,6 @@ const dnnl::memory::desc& packedDesc(int64_t O, int64_t In) {
 }
 }  // namespace
 
-size_t matmulCacheSize() { return cache().size() + int8Cache().size(); }
 
 int64_t int8PackedSize(int64_t O, int64_t In) { return O > 0 && In > 0 ? (int64_t)packedDesc(O, In).get_size() : 0; }
 
@@ -185,4 +184,80 @@ void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscal
   K().dequantRows(out, acc, sc.data(), wscale, bias, R, O);
 }
 
+// ---- dense layers on packed weights (inference) ------------------------------
+namespace {
+struct PackedEntry { dnnl::matmul prim; dnnl::memory::desc a, b, c, bias; bool packed; };
+std::unordered_map<Key, PackedEntry, KeyHash>& packedCache() { static auto& m = *new std::unordered_map<Key, PackedEntry, KeyHash>(); return m; }
+dt wType(int dtype) { return dtype == 1 ? dt::bf16 : dt::f32; }
+dnnl::memory::desc plainW(int64_t O, int64_t In, int dtype) { return dnnl::memory::desc({In, O}, wType(dtype), dims{1, In}); }
+dnnl::matmul::primitive_desc densePd(int64_t R, int64_t O, int64_t In, int dtype, bool packed, bool bias) {
+  dnnl::memory::desc a({R, In}, wType(dtype), dims{In, 1});
+  dnnl::memory::desc b = packed ? dnnl::memory::desc({In, O}, wType(dtype), dnnl::memory::format_tag::any) : plainW(O, In, dtype);
+  dnnl::memory::desc cm({R, O}, dt::f32, dims{O, 1});
+  if (!bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, cm), engine());
+  dnnl::memory::desc bm({1, O}, dt::f32, dims{O, 1});
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, bm, cm), engine());
+}
+using PackKey3 = std::array<int64_t, 3>;
+struct PackHash3 { size_t operator()(const PackKey3& k) const { return ((size_t)k[0] * 1000003u ^ (size_t)k[1]) * 31u + (size_t)k[2]; } };
+// the packed layout of (O, In, dtype), as the primitive for 128 rows picks it; empty where packing does not pay: f32 below
+// AVX-512 (oneDNN's AVX2 GEMM ran slower on its packed layout at small row counts, docs/PERF.md)
+const dnnl::memory::desc& densePackedDesc(int64_t O, int64_t In, int dtype) {
+  static auto& m = *new std::unordered_map<PackKey3, dnnl::memory::desc, PackHash3>();
+  auto it = m.find({O, In, dtype});
+  if (it == m.end()) {
+    bool worth = dtype == 1 || (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    it = m.emplace(PackKey3{O, In, dtype}, worth ? densePd(128, O, In, dtype, true, false).weights_desc() : dnnl::memory::desc()).first;
+  }
+  return it->second;
+}
+}  // namespace
+
+int64_t densePackedSize(int64_t O, int64_t In, int dtype) { return O > 0 && In > 0 ? (int64_t)densePackedDesc(O, In, dtype).get_size() : 0; }
+
+void packDense(void* dst, const void* W, int64_t O, int64_t In, int dtype) {
+  if (densePackedSize(O, In, dtype) == 0) return;
+  dnnl::memory src(plainW(O, In, dtype), engine(), const_cast<void*>(W));
+  dnnl::memory out(densePackedDesc(O, In, dtype), engine(), dst);
+  dnnl::reorder(src, out).execute(stream(), src, out);
+  stream().wait();
+}
+
+void linearPacked(float* out, const float* x, const void* W, const void* packed, int64_t packedLen, const float* bias,
+                  int64_t R, int64_t O, int64_t In, int dtype) {
+  if (R <= 0 || O <= 0) return;
+  if (In == 0) {
+    for (int64_t r = 0; r < R; r++)
+      for (int64_t o = 0; o < O; o++) out[r * O + o] = bias ? bias[o] : 0.0f;
+    return;
+  }
+  bool usePacked = packed && packedLen > 0 && packedLen == densePackedSize(O, In, dtype);
+  const Key key{1, R, O, In, 4 << 4 | (int64_t)dtype | (int64_t)usePacked << 8 | (int64_t)(bias != nullptr) << 9};
+  auto& c = packedCache();
+  auto it = c.find(key);
+  if (it == c.end()) {
+    auto pd = densePd(R, O, In, dtype, usePacked, bias != nullptr);
+    if (usePacked && pd.weights_desc() != densePackedDesc(O, In, dtype)) { pd = densePd(R, O, In, dtype, false, bias != nullptr); usePacked = false; }
+    dnnl::memory::desc bm = bias ? dnnl::memory::desc({1, O}, dt::f32, dims{O, 1}) : dnnl::memory::desc();
+    it = c.emplace(key, PackedEntry{dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), bm, usePacked}).first;
+  }
+  PackedEntry& e = it->second;
+  const void* A = x;
+  if (dtype == 1) {
+    auto& sa = scratchA();
+    if ((int64_t)sa.size() < R * In) sa.resize(R * In);
+    K().f32ToBf16(sa.data(), x, R * In);
+    A = sa.data();
+  }
+  dnnl::memory ma(e.a, engine(), const_cast<void*>(A));
+  dnnl::memory mb(e.b, engine(), const_cast<void*>(e.packed ? packed : W));
+  dnnl::memory mc(e.c, engine(), out);
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine(), const_cast<float*>(bias)));
+  e.prim.execute(stream(), args);
+  stream().wait();
+}
+
 }  // namespace jb
+
+namespace jb { size_t matmulCacheSize() { return cache().size() + int8Cache().size() + packedCache().size(); } }

@@ -220,6 +220,24 @@ test('int8: accuracy on the demo eval split within 1 point of the f32 export (on
   assert.ok(Math.abs(q8 - f32) <= 0.01, `int8 ${q8} vs f32 ${f32}`);
 });
 
+test('ja-bert\'s own --dtype int8 on the same demo eval split: accuracy within 1 point of its f32, 98 % of predictions the same, centred logits within 0.5 (issue 30)', () => {
+  const data = loadData({ texts: join(DEMO, 'honbun_data.json'), pairs: join(DEMO, 'negaposi.json') }, 42);
+  const inputs = data.eval.map((e) => ({ text: e.textA, textB: e.textB }));
+  const run = (dtype: 'f32' | 'int8') => TextClassifier.load(ftModel, { kernels: K, dtype }).probabilities(inputs, 64);
+  const f = run('f32'), q = run('int8');
+  const acc = (r: typeof f) => r.predictions.filter((p, i) => String(p) === data.eval[i]!.label).length / inputs.length;
+  assert.ok(Math.abs(acc(q) - acc(f)) <= 0.01, `int8 ${acc(q)} vs f32 ${acc(f)}`);
+  const same = q.predictions.filter((p, i) => p === f.predictions[i]).length / inputs.length;
+  assert.ok(same >= 0.98, `int8 agrees with f32 on ${same}`);
+  // log-probabilities, centred per row: the logits up to the softmax's per-row constant
+  let worst = 0;
+  q.probs.forEach((p, i) => {
+    const a = Math.log(p[1]!) - Math.log(p[0]!), b = Math.log(f.probs[i]![1]!) - Math.log(f.probs[i]![0]!);
+    worst = Math.max(worst, Math.abs(a - b) / 2);
+  });
+  assert.ok(worst < 0.5 && worst > 0, `largest centred-logit difference ${worst}`);
+});
+
 test('--format hf: model.safetensors + config.json + tokenizer files that ja-bert (and HF) load back to the same probabilities', () => {
   const out = join(dir, 'hf');
   const r = exportModel({ model: ftModel, output: out, kernels: K, format: 'hf' });

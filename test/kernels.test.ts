@@ -469,3 +469,29 @@ test('attnBlocked (no S×S matrix): native equals the reference and the material
     }
   }
 });
+
+test('linearPacked: packed weights (oneDNN\'s blocked layout) give the plain matmul\'s result, f32 and bf16; wrong packed bytes fall back to the plain weights', () => {
+  const dts = N.bf16Supported ? [0, 1] : [0];
+  for (const dt of dts) {
+    for (const [Rn, O, In] of [[1, 5, 3], [13, 17, 11], [128, 96, 64], [200, 33, 257]] as const) {
+      for (const withBias of [true, false]) {
+        const x = randn(Rn * In, rng), W = randn(O * In, rng, 0.1), b = withBias ? randn(O, rng) : null;
+        const Wd = dt === 1 ? new Uint16Array(O * In) : W;
+        if (dt === 1) N.f32ToBf16(Wd as Uint16Array, W, O * In);
+        const want = new Float32Array(Rn * O), got = new Float32Array(Rn * O), plain = new Float32Array(Rn * O);
+        N.matmul(want, x, Wd, b, 1, Rn, O, In, false, true, false, dt);
+        const packed = N.packDenseWeights(Wd, O, In, dt);
+        N.linearPacked(got, x, Wd, packed, b, Rn, O, In, dt);
+        assertClose(`linearPacked dt=${dt} ${Rn}x${O}x${In} packed ${packed.length} bytes`, got, want, dt ? 1e-3 : 1e-5);
+        N.linearPacked(plain, x, Wd, packed.length ? packed.subarray(1) : null, b, Rn, O, In, dt);
+        assertClose(`linearPacked dt=${dt} ${Rn}x${O}x${In} plain`, plain, want, dt ? 1e-3 : 1e-5);
+        const ref = new Float32Array(Rn * O);
+        R.linearPacked(ref, x, Wd, null, b, Rn, O, In, dt);
+        assertClose(`linearPacked dt=${dt} ${Rn}x${O}x${In} vs reference`, got, ref, dt ? 1e-3 : 3e-4); // the reference sums in double
+      }
+    }
+  }
+  assert.throws(() => N.linearPacked(new Float32Array(4), new Float32Array(4), new Uint16Array(4), null, null, 2, 2, 2, 0), /linearPacked: W must be a Float32Array for dtype 0/);
+  assert.throws(() => N.packDenseWeights(new Float32Array(3), 2, 2, 0), /packDenseWeights: W has 3 elements, needs 4/);
+  assert.throws(() => N.linearPacked(new Float32Array(4), new Float32Array(4), new Float32Array(4), new Int8Array(4) as unknown as Uint8Array, null, 2, 2, 2, 0), /packed has the wrong element type/);
+});

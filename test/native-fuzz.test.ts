@@ -23,7 +23,7 @@ const arr = () => { const n = pick([0, 1, 4, 64, 512]); return pick([() => new F
 const ops = ['matmul', 'f32ToBf16', 'bf16ToF32', 'addForward', 'accumulate', 'scale', 'sumSquares', 'geluForward', 'geluBackward', 'tanhForward', 'tanhBackward',
   'additiveScores', 'maxSim', 'attnPoolFeatures', 'dropoutForward', 'dropoutRowsForward', 'dropoutBackward', 'colSumAccumulate', 'layernormForward', 'layernormBackward',
   'embeddingForward', 'embeddingBackward', 'splitHeads', 'mergeHeads3', 'headsToRows', 'rowsToHeads', 'attnSoftmaxForward', 'attnSoftmaxBackward',
-  'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnBlocked', 'attnBlockedBackward', 'ropeApply', 'relPosBias', 'relPosBiasBackward', 'gegluForward', 'gegluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward', 'crossEntropyBackward', 'adamwStep', 'quantizeRowsS8', 'linearInt8', 'packInt8Weights'];
+  'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnBlocked', 'attnBlockedBackward', 'ropeApply', 'relPosBias', 'relPosBiasBackward', 'gegluForward', 'gegluBackward', 'softmaxForward', 'softmaxBackward', 'crossEntropyForward', 'crossEntropyBackward', 'adamwStep', 'quantizeRowsS8', 'linearInt8', 'packInt8Weights', 'packDenseWeights', 'linearPacked'];
 const counts = { ran: 0, threw: 0 };
 for (let c = 0; c < Number(process.argv[3]); c++) {
   const op = ops[c % ops.length];

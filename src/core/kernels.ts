@@ -100,6 +100,12 @@ export interface Kernels {
    *  output channel (wscale [O]); the int32 products are exact, then out[r, o] = acc · (xscale[r] · wscale[o]) + bias[o] in f32.
    *  packed (may be null): packInt8Weights(wq), the same weights in the layout the engine's int8 matmul runs fastest on */
   linearInt8(out: F32, x: F32, wq: Int8Array, wscale: F32, bias: F32 | null, R: number, O: number, In: number, packed: Int8Array | null): void;
+  /** inference's dense layer on packed weights: out[R, O] = x · Wᵀ + bias in f32 (dtype 0) or bf16 products with f32 sums (dtype 1),
+   *  W [O, In] (f32, or its bf16 bits for dtype 1); packed: packDenseWeights(W) or null (then the plain W runs) */
+  linearPacked(out: F32, x: F32, W: F32 | BF16, packed: Uint8Array | null, bias: F32 | null, R: number, O: number, In: number, dtype: number): void;
+  /** W [O, In] in the layout the engine's matmul runs fastest on (oneDNN's blocked layout); empty where packing does not pay (the
+   *  reference; f32 below AVX-512) */
+  packDenseWeights(W: F32 | BF16, O: number, In: number, dtype: number): Uint8Array;
   /** wq [O, In] packed for linearInt8 (oneDNN's VNNI-blocked layout with its s8 compensation); the reference has no packed form: an empty array */
   packInt8Weights(wq: Int8Array, O: number, In: number): Int8Array;
   adamwStep(p: F32, g: F32, m: F32, v: F32, n: number, lr: number, beta1: number, beta2: number, eps: number, wd: number): void;

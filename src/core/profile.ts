@@ -8,10 +8,11 @@ import type { Kernels } from './kernels.js';
 
 /** the operation kinds a breakdown reports, and the kernels each covers */
 export const OPERATION_KINDS = {
-  gemm: ['matmul'],
+  gemm: ['matmul', 'linearPacked'],
   // int8 dense layers: each call quantises its input rows, multiplies in int8 and dequantises (one native call)
   gemm_int8: ['linearInt8'],
   quantization: ['quantizeRowsS8', 'packInt8Weights'],
+  packing: ['packDenseWeights'],
   attention_softmax: ['attnSoftmaxForward', 'attnSoftmaxShared', 'attnSoftmaxWindow', 'attnSoftmaxBackward'],
   relative_position: ['relPosBias', 'relPosBiasBackward'],
   blocked_attention: ['attnBlocked', 'attnBlockedBackward'],

@@ -121,6 +121,8 @@ export const refKernels: Kernels = {
   },
   quantizeRowsS8(q, scale, x, rows, cols, qmax) { for (let r = 0; r < rows; r++) quantizeRow(q, scale, x, r, cols, qmax); },
   packInt8Weights() { return new Int8Array(0); },
+  packDenseWeights() { return new Uint8Array(0); },
+  linearPacked(out, x, W, _packed, bias, R, O, In, dtype) { refKernels.matmul(out, x, W, bias, 1, R, O, In, false, true, false, dtype); },
   linearInt8(out, x, wq, wscale, bias, R, O, In) {
     const q = new Int8Array(R * In), xs = new Float32Array(R);
     for (let r = 0; r < R; r++) quantizeRow(q, xs, x, r, In, 127);
