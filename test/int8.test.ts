@@ -172,7 +172,7 @@ test('int8 is inference only: a training forward and a backward are one line; fi
   } finally { rmSync(d, { recursive: true, force: true }); }
 });
 
-test('predict, encode and bench infer with --dtype int8: the same labels as f32 on a fine-tuned cross-encoder (up to near-ties), vectors within 5 %', () => {
+test('predict, the library, encode and bench infer with --dtype int8: the same labels as f32 on a fine-tuned cross-encoder (up to near-ties), vectors within 5 %', async () => {
   const d = mkdtempSync(join(tmpdir(), 'jabert-int8-'));
   try {
     const ft = join(d, 'ft');
@@ -195,6 +195,14 @@ test('predict, encode and bench infer with --dtype int8: the same labels as f32 
       if (Math.abs(p.probabilities['1']! - 0.5) > 0.05) assert.equal(q8[i]!.label, p.label, `pair ${i}: ${JSON.stringify(q8[i])} vs ${JSON.stringify(p)}`);
     });
     assert.ok(worst < 0.05 && worst > 0, `largest probability difference ${worst}`);
+    // the library (the engine thread behind Classifier, what serve runs): the same int8 predictions as the CLI's
+    const { Classifier, closeEngine } = await import('../src/api/index.js');
+    try {
+      const c = await Classifier.load(ft, { dtype: 'int8', maxSeqLength: 64 });
+      const lib = await c.classify(titles.slice(0, 10).map((t, i) => ({ text: t, textB: titles[(i * 7 + 3) % titles.length]! })));
+      lib.forEach((r, i) => assert.ok(Math.abs(r.probabilities['1']! - q8[i]!.probabilities['1']!) < 1e-5, `library vs CLI, pair ${i}`));
+      await c.close();
+    } finally { await closeEngine(); }
     // encode: the pooled vectors
     writeFileSync(join(d, 'texts.jsonl'), titles.slice(0, 20).map((t) => JSON.stringify({ text: t })).join('\n') + '\n');
     const vec = (dtype: string) => {
