@@ -124,6 +124,10 @@ export interface BertOptions {
 export class ModelInputError extends JaBertError { override readonly code = 'ERR_JA_BERT_MODEL_INPUT'; }
 registerError(ModelInputError);
 
+/** the largest dense weight (elements) inference packs: a second copy of a masked-LM decoder tied to a 250,002-row embedding
+ *  (XLM-R: 192 M values, 768 MB in f32) would cost more memory than its speed is worth; BERT-base's largest layer is 2.4 M */
+export const PACK_MAX_WEIGHTS = 2 ** 25;
+
 /** the one line for training asked of an int8 model */
 export const INT8_TRAINING = 'dtype int8 is for inference (predict, encode, serve, rank, cache build, the baseline, bench infer); train in auto, f32 or bf16';
 
@@ -351,7 +355,7 @@ export class Bert {
       this.K.linearInt8(out, x, w.q, w.scale, b ? this.p(b) : null, R, O, In, w.packed.length ? w.packed : null);
       return out;
     }
-    if (!this.gradKept) {
+    if (!this.gradKept && O * In <= PACK_MAX_WEIGHTS) {
       // inference: the weights packed once (a blocked layout: 10-30 % faster GEMMs at 128-4,096 rows, docs/PERF.md)
       const key = W.offset * 2 + (dt === DTYPE_BF16 ? 1 : 0);
       let packed = this.dense.get(key);
