@@ -71,6 +71,19 @@ struct Reader {
     if (i >= info.Length() || !info[i].IsNumber()) fail(std::string(name) + " must be a number");
     return info[i++].As<Napi::Number>().DoubleValue();
   }
+  // an optional typed array of any length (null, undefined or absent: none); len gets its length
+  template <typename T>
+  const T* optional(napi_typedarray_type ty, const char* name, const char* kind, int64_t& len) {
+    len = 0;
+    if (i >= info.Length()) return nullptr;
+    Napi::Value v = info[i++];
+    if (v.IsNull() || v.IsUndefined()) return nullptr;
+    if (!v.IsTypedArray()) fail(std::string(name) + " must be " + kind + " or null");
+    auto ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() != ty) fail(std::string(name) + " has the wrong element type");
+    len = (int64_t)ta.ElementLength();
+    return reinterpret_cast<const T*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  }
   bool flag(const char* name) {
     if (i >= info.Length()) fail(std::string("missing argument ") + name);
     return info[i++].ToBoolean().Value();
@@ -242,14 +255,8 @@ OP(QuantizeRowsS8) { Reader s(info, "quantizeRowsS8"); s.i = 3; int64_t rows = s
   Reader r(info, "quantizeRowsS8"); int8_t* q = r.arr<int8_t>(napi_int8_array, "q", s.prod({rows, cols})); float* sc = r.f32("scale", rows); float* x = r.f32("x", s.prod({rows, cols}));
   jb::K().quantizeRowsS8(q, sc, x, rows, cols, (float)qmax); return info.Env().Undefined(); }
 // linearInt8(out, x, wq, wscale, bias|null, R, O, In, packed|null)
-OP(LinearInt8) { Reader s(info, "linearInt8"); s.i = 5; int64_t R = s.int_("R"), O = s.int_("O"), In = s.int_("In");
-  const int8_t* packed = nullptr; int64_t packedLen = 0;
-  if (s.i < info.Length() && info[s.i].IsTypedArray()) {
-    auto ta = info[s.i].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_int8_array) s.fail("packed has the wrong element type");
-    packed = reinterpret_cast<const int8_t*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
-    packedLen = (int64_t)ta.ElementLength();
-  } else if (s.i < info.Length() && !info[s.i].IsNull() && !info[s.i].IsUndefined()) s.fail("packed must be an Int8Array or null");
+OP(LinearInt8) { Reader s(info, "linearInt8"); s.i = 5; int64_t R = s.int_("R"), O = s.int_("O"), In = s.int_("In"), packedLen = 0;
+  const int8_t* packed = s.optional<int8_t>(napi_int8_array, "packed", "an Int8Array", packedLen);
   if (In > 65536) s.fail("In must be at most 65536 (the int32 products of 127 x 127 could overflow beyond it)");
   Reader r(info, "linearInt8"); float* out = r.f32("out", s.prod({R, O})); float* x = r.f32("x", s.prod({R, In}));
   int8_t* wq = r.arr<int8_t>(napi_int8_array, "wq", s.prod({O, In})); float* ws = r.f32("wscale", O); float* b = r.f32("bias", O, true);
@@ -259,38 +266,40 @@ OP(LinearInt8) { Reader s(info, "linearInt8"); s.i = 5; int64_t R = s.int_("R"),
   }
   return info.Env().Undefined(); }
 
-// packDenseWeights(W, O, In, dtype) -> Uint8Array: W [O, In] (Float32Array for dtype 0, bf16 bits in a Uint16Array for dtype 1)
-// in the layout linearPacked runs fastest on; empty where packing does not pay on this CPU
-OP(PackDenseWeights) { Reader s(info, "packDenseWeights"); s.i = 1; int64_t O = s.int_("O"), In = s.int_("In"), dtype = s.int_("dtype");
+// the dense weights W [O, In] of linearPacked and packDenseWeights: a Float32Array for dtype 0, bf16 bits (a Uint16Array) for dtype 1
+const void* denseWeights(Reader& r, Reader& s, int64_t O, int64_t In, int64_t dtype) {
   if (dtype > 1) s.fail("dtype must be 0 (f32) or 1 (bf16)");
   if (dtype == 1 && !jb::bf16Native()) s.fail(jb::bf16Unsupported());
-  Reader r(info, "packDenseWeights"); bool isBf16 = false; const void* W = r.any("W", s.prod({O, In}), isBf16);
+  bool isBf16 = false;
+  const void* W = r.any("W", s.prod({O, In}), isBf16);
   if (isBf16 != (dtype == 1)) s.fail(dtype == 1 ? "W must be bf16 bits (a Uint16Array) for dtype 1" : "W must be a Float32Array for dtype 0");
+  return W;
+}
+// a packed copy of W [O, In] (kind 0 f32, 1 bf16, 2 s8) as a new typed array of T; empty where packing does not pay
+template <typename T, typename Array>
+Napi::Value packedCopy(Reader& r, const void* W, int64_t O, int64_t In, int kind) {
   try {
-    int64_t n = jb::densePackedSize(O, In, (int)dtype);
-    Napi::Uint8Array out = Napi::Uint8Array::New(info.Env(), (size_t)n);
-    if (n > 0) jb::packDense(out.Data(), W, O, In, (int)dtype);
+    int64_t n = jb::packedWeightsSize(O, In, kind);
+    Array out = Array::New(r.info.Env(), (size_t)n);
+    if (n > 0) jb::packWeights(out.Data(), W, O, In, kind);
     return out;
   } catch (const dnnl::error& e) {
     std::ostringstream m; m << "oneDNN failed for O=" << O << " In=" << In << ": " << e.what();
     r.fail(m.str());
   }
 }
+
+// packDenseWeights(W, O, In, dtype) -> Uint8Array: W [O, In] (Float32Array for dtype 0, bf16 bits in a Uint16Array for dtype 1)
+// in the layout linearPacked runs fastest on; empty where packing does not pay on this CPU
+OP(PackDenseWeights) { Reader s(info, "packDenseWeights"); s.i = 1; int64_t O = s.int_("O"), In = s.int_("In"), dtype = s.int_("dtype");
+  Reader r(info, "packDenseWeights"); const void* W = denseWeights(r, s, O, In, dtype);
+  return packedCopy<uint8_t, Napi::Uint8Array>(r, W, O, In, (int)dtype); }
 // linearPacked(out, x, W, packed|null, bias|null, R, O, In, dtype)
 OP(LinearPacked) { Reader s(info, "linearPacked"); s.i = 5; int64_t R = s.int_("R"), O = s.int_("O"), In = s.int_("In"), dtype = s.int_("dtype");
-  if (dtype > 1) s.fail("dtype must be 0 (f32) or 1 (bf16)");
-  if (dtype == 1 && !jb::bf16Native()) s.fail(jb::bf16Unsupported());
   Reader r(info, "linearPacked"); float* out = r.f32("out", s.prod({R, O})); float* x = r.f32("x", s.prod({R, In}));
-  bool isBf16 = false; const void* W = r.any("W", s.prod({O, In}), isBf16);
-  if (isBf16 != (dtype == 1)) s.fail(dtype == 1 ? "W must be bf16 bits (a Uint16Array) for dtype 1" : "W must be a Float32Array for dtype 0");
-  const uint8_t* packed = nullptr; int64_t packedLen = 0;
-  if (r.i < info.Length() && info[r.i].IsTypedArray()) {
-    auto ta = info[r.i].As<Napi::TypedArray>();
-    if (ta.TypedArrayType() != napi_uint8_array) s.fail("packed has the wrong element type");
-    packed = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    packedLen = (int64_t)ta.ElementLength();
-  } else if (r.i < info.Length() && !info[r.i].IsNull() && !info[r.i].IsUndefined()) s.fail("packed must be a Uint8Array or null");
-  r.i++;
+  const void* W = denseWeights(r, s, O, In, dtype);
+  int64_t packedLen = 0;
+  const uint8_t* packed = r.optional<uint8_t>(napi_uint8_array, "packed", "a Uint8Array", packedLen);
   float* b = r.f32("bias", O, true);
   try { jb::linearPacked(out, x, W, packed, packedLen, b, R, O, In, (int)dtype); } catch (const dnnl::error& e) {
     std::ostringstream m; m << "oneDNN failed for R=" << R << " O=" << O << " In=" << In << ": " << e.what();
@@ -302,16 +311,7 @@ OP(LinearPacked) { Reader s(info, "linearPacked"); s.i = 5; int64_t R = s.int_("
 OP(PackInt8Weights) { Reader s(info, "packInt8Weights"); s.i = 1; int64_t O = s.int_("O"), In = s.int_("In");
   Reader r(info, "packInt8Weights"); int8_t* wq = r.arr<int8_t>(napi_int8_array, "wq", s.prod({O, In}));
   if (O > 0 && In > 65536) s.fail("In must be at most 65536");
-  try {
-    int64_t n = jb::int8PackedSize(O, In);
-    Napi::Int8Array out = Napi::Int8Array::New(info.Env(), (size_t)n);
-    if (n > 0) jb::packInt8(out.Data(), wq, O, In);
-    return out;
-  } catch (const dnnl::error& e) {
-    std::ostringstream m; m << "oneDNN failed for O=" << O << " In=" << In << ": " << e.what();
-    r.fail(m.str());
-  }
-}
+  return packedCopy<int8_t, Napi::Int8Array>(r, wq, O, In, 2); }
 
 OP(SetNumThreads) { Reader s(info, "setNumThreads"); int64_t n = s.int_("n"); if (n < 1) s.fail("n must be >= 1"); omp_set_num_threads((int)n); return info.Env().Undefined(); }
 

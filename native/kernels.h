@@ -24,19 +24,17 @@ size_t matmulCacheSize();
 // int8 inference of a dense layer: out[R, O] = x[R, In] . W^T + bias with W given as its per-row (output channel)
 // quantisation wq[O, In], wscale[O]: x is quantised per row (quantizeRowsS8) into scratch, multiplied s8 x s8 -> s32
 // by oneDNN (VNNI/AMX-INT8 where the CPU has them) into out itself, then dequantised in place (dequantRows)
-// packed (may be null): wq in the layout oneDNN's int8 matmul runs fastest on (packInt8), used when its size matches
+// packed (may be null): wq packed by packWeights (kind 2), used when its size matches
 void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In,
                 const int8_t* packed, int64_t packedLen);
-// the bytes of wq [O, In] packed for linearInt8 (VNNI-blocked with its s8 compensation where the ISA has it), and the packing
-int64_t int8PackedSize(int64_t O, int64_t In);
 // inference's dense layers in f32 (dtype 0) or bf16 (dtype 1, x converted on the fly): out[R, O] = x . W^T + bias with W [O, In]
-// (f32, or bf16 bits) packed once (packDense) in the layout oneDNN's matmul picks; densePackedSize is 0 where packing does not
-// pay (f32 below AVX-512), and linearPacked runs the plain W where packed is null or of another size
-int64_t densePackedSize(int64_t O, int64_t In, int dtype);
-void packDense(void* dst, const void* W, int64_t O, int64_t In, int dtype);
+// (f32, or bf16 bits); packed (may be null): W packed by packWeights, else the plain W runs
 void linearPacked(float* out, const float* x, const void* W, const void* packed, int64_t packedLen, const float* bias,
                   int64_t R, int64_t O, int64_t In, int dtype);
-void packInt8(int8_t* dst, const int8_t* wq, int64_t O, int64_t In);
+// weights W [O, In] of a kind (0 f32, 1 bf16 bits, 2 s8) packed once in the layout oneDNN's matmul picks (blocked; for s8 with
+// its compensation); the size is 0 where packing does not pay (f32 below AVX-512)
+int64_t packedWeightsSize(int64_t O, int64_t In, int kind);
+void packWeights(void* dst, const void* W, int64_t O, int64_t In, int kind);
 
 // ---- the kernels compiled per ISA level ------------------------------------
 // kernels.cc is compiled three times (kernels_base.cc, kernels_v3.cc,

@@ -105,42 +105,78 @@ void matmul(const MatmulArgs& x) {
   stream().wait();
 }
 
+// ---- dense layers on weights packed once (inference), f32, bf16 and int8 ---------
+// A weight kind: 0 f32, 1 bf16 (x converted on the fly), 2 s8 (x quantised per row by the caller, s32 products).
+// W [O, In] row-major is B = W^T [In, O] with strides (1, In); packed, it is in the layout oneDNN picks for format any
+// (blocked; for s8 with the compensation oneDNN keeps behind the data), made once per (O, In, kind).
 namespace {
-struct Int8Entry { dnnl::matmul prim; dnnl::memory::desc a, b, c; };
-std::unordered_map<Key, Int8Entry, KeyHash>& int8Cache() { static auto& m = *new std::unordered_map<Key, Int8Entry, KeyHash>(); return m; }
+struct DenseEntry { dnnl::matmul prim; dnnl::memory::desc a, b, c, bias; bool packed; };
+std::unordered_map<Key, DenseEntry, KeyHash>& denseCache() { static auto& m = *new std::unordered_map<Key, DenseEntry, KeyHash>(); return m; }
 // the quantised rows of x and their scales: grow to the largest layer input seen, then stay
 std::vector<int8_t>& scratchQ() { static auto& v = *new std::vector<int8_t>(); return v; }
 std::vector<float>& scratchS() { static auto& v = *new std::vector<float>(); return v; }
 
-// W [O, In] row-major seen as B = W^T [In, O]: strides (1, In)
-dnnl::memory::desc plainWeights(int64_t O, int64_t In) { return dnnl::memory::desc({In, O}, dt::s8, dims{1, In}); }
-// the primitive for R rows; weights: the plain layout, or (packed) the layout oneDNN picks (format any: VNNI-blocked, with the
-// s8 compensation behind the data, where the ISA has a blocked form)
-dnnl::matmul::primitive_desc int8Pd(int64_t R, int64_t O, int64_t In, bool packed) {
-  dnnl::memory::desc a({R, In}, dt::s8, dims{In, 1});
-  dnnl::memory::desc b = packed ? dnnl::memory::desc({In, O}, dt::s8, dnnl::memory::format_tag::any) : plainWeights(O, In);
-  dnnl::memory::desc cm({R, O}, dt::s32, dims{O, 1});
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, cm), engine());
+dt inType(int kind) { return kind == 2 ? dt::s8 : kind == 1 ? dt::bf16 : dt::f32; }
+dnnl::memory::desc plainW(int64_t O, int64_t In, int kind) { return dnnl::memory::desc({In, O}, inType(kind), dims{1, In}); }
+dnnl::memory::desc biasDesc(int64_t O) { return dnnl::memory::desc({1, O}, dt::f32, dims{O, 1}); }
+// the primitive for R rows on the plain or the packed (format any) weights; s8 writes s32 and takes no bias (dequantRows adds it)
+dnnl::matmul::primitive_desc densePd(int64_t R, int64_t O, int64_t In, int kind, bool packed, bool bias) {
+  dnnl::memory::desc a({R, In}, inType(kind), dims{In, 1});
+  dnnl::memory::desc b = packed ? dnnl::memory::desc({In, O}, inType(kind), dnnl::memory::format_tag::any) : plainW(O, In, kind);
+  dnnl::memory::desc cm({R, O}, kind == 2 ? dt::s32 : dt::f32, dims{O, 1});
+  if (!bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, cm), engine());
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, biasDesc(O), cm), engine());
 }
-// the packed layout of (O, In), as the primitive for 128 rows picks it (the layout does not depend on the rows in oneDNN 2.6;
-// linearInt8 checks it for every row count and falls back to the plain weights where it would differ)
-using PackKey = std::array<int64_t, 2>;
-struct PackHash { size_t operator()(const PackKey& k) const { return (size_t)k[0] * 1000003u ^ (size_t)k[1]; } };
-const dnnl::memory::desc& packedDesc(int64_t O, int64_t In) {
-  static auto& m = *new std::unordered_map<PackKey, dnnl::memory::desc, PackHash>();
-  auto it = m.find({O, In});
-  if (it == m.end()) it = m.emplace(PackKey{O, In}, int8Pd(128, O, In, true).weights_desc()).first;
+using LayoutKey = std::array<int64_t, 3>;
+struct LayoutHash { size_t operator()(const LayoutKey& k) const { return ((size_t)k[0] * 1000003u ^ (size_t)k[1]) * 31u + (size_t)k[2]; } };
+// the packed layout of (O, In, kind), as the primitive for 128 rows picks it (in oneDNN 2.6 it does not depend on the rows;
+// runDense checks it for every row count); empty where packing does not pay: f32 below AVX-512 (oneDNN's AVX2 GEMM ran
+// slower on its packed layout at small row counts, docs/PERF.md)
+const dnnl::memory::desc& packedLayout(int64_t O, int64_t In, int kind) {
+  static auto& m = *new std::unordered_map<LayoutKey, dnnl::memory::desc, LayoutHash>();
+  auto it = m.find({O, In, kind});
+  if (it == m.end()) {
+    bool worth = kind != 0 || (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
+    it = m.emplace(LayoutKey{O, In, kind}, worth ? densePd(128, O, In, kind, true, false).weights_desc() : dnnl::memory::desc()).first;
+  }
   return it->second;
+}
+// no inputs (In = 0): the bias alone
+void biasOnly(float* out, const float* bias, int64_t R, int64_t O) {
+  for (int64_t r = 0; r < R; r++)
+    for (int64_t o = 0; o < O; o++) out[r * O + o] = bias ? bias[o] : 0.0f;
+}
+// C[R, O] = A . W^T (+ bias) on the packed weights where packedLen is their size and this row count's primitive wants exactly
+// their layout, else on the plain W
+void runDense(void* C, const void* A, const void* W, const void* packed, int64_t packedLen, const float* bias, int64_t R, int64_t O, int64_t In, int kind) {
+  bool usePacked = packed && packedLen > 0 && packedLen == packedWeightsSize(O, In, kind);
+  const Key key{1, R, O, In, 4 << 4 | (int64_t)kind | (int64_t)usePacked << 8 | (int64_t)(bias != nullptr) << 9};
+  auto& c = denseCache();
+  auto it = c.find(key);
+  if (it == c.end()) {
+    auto pd = densePd(R, O, In, kind, usePacked, bias != nullptr);
+    if (usePacked && pd.weights_desc() != packedLayout(O, In, kind)) { pd = densePd(R, O, In, kind, false, bias != nullptr); usePacked = false; }
+    it = c.emplace(key, DenseEntry{dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), bias ? biasDesc(O) : dnnl::memory::desc(), usePacked}).first;
+  }
+  DenseEntry& e = it->second;
+  dnnl::memory ma(e.a, engine(), const_cast<void*>(A));
+  dnnl::memory mb(e.b, engine(), const_cast<void*>(e.packed ? packed : W));
+  dnnl::memory mc(e.c, engine(), C);
+  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine(), const_cast<float*>(bias)));
+  e.prim.execute(stream(), args);
+  stream().wait();
 }
 }  // namespace
 
+size_t matmulCacheSize() { return cache().size() + denseCache().size(); }
 
-int64_t int8PackedSize(int64_t O, int64_t In) { return O > 0 && In > 0 ? (int64_t)packedDesc(O, In).get_size() : 0; }
+int64_t packedWeightsSize(int64_t O, int64_t In, int kind) { return O > 0 && In > 0 ? (int64_t)packedLayout(O, In, kind).get_size() : 0; }
 
-void packInt8(int8_t* dst, const int8_t* wq, int64_t O, int64_t In) {
-  if (O <= 0 || In <= 0) return;
-  dnnl::memory src(plainWeights(O, In), engine(), const_cast<int8_t*>(wq));
-  dnnl::memory out(packedDesc(O, In), engine(), dst);
+void packWeights(void* dst, const void* W, int64_t O, int64_t In, int kind) {
+  if (packedWeightsSize(O, In, kind) == 0) return;
+  dnnl::memory src(plainW(O, In, kind), engine(), const_cast<void*>(W));
+  dnnl::memory out(packedLayout(O, In, kind), engine(), dst);
   dnnl::reorder(src, out).execute(stream(), src, out);
   stream().wait();
 }
@@ -148,100 +184,22 @@ void packInt8(int8_t* dst, const int8_t* wq, int64_t O, int64_t In) {
 void linearInt8(float* out, const float* x, const int8_t* wq, const float* wscale, const float* bias, int64_t R, int64_t O, int64_t In,
                 const int8_t* packed, int64_t packedLen) {
   if (R <= 0 || O <= 0) return;
-  if (In == 0) {
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t o = 0; o < O; o++) out[r * O + o] = bias ? bias[o] : 0.0f;
-    return;
-  }
+  if (In == 0) return biasOnly(out, bias, R, O);
   auto& q = scratchQ();
   auto& sc = scratchS();
   if ((int64_t)q.size() < R * In) q.resize(R * In);
   if ((int64_t)sc.size() < R) sc.resize(R);
   K().quantizeRowsS8(q.data(), sc.data(), x, R, In, 127.0f);
-  // the packed weights are used only where this row count's primitive wants exactly the layout they were packed in
-  bool usePacked = packed && packedLen == int8PackedSize(O, In);
-  const Key key{1, R, O, In, 2 << 4 | (int64_t)usePacked << 8};
-  auto& c = int8Cache();
-  auto it = c.find(key);
-  if (it == c.end()) {
-    auto pd = int8Pd(R, O, In, usePacked);
-    if (usePacked && pd.weights_desc() != packedDesc(O, In)) {
-      pd = int8Pd(R, O, In, false);
-      usePacked = false;
-    }
-    it = c.emplace(key, Int8Entry{dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc()}).first;
-  }
-  Int8Entry& e = it->second;
-  if (e.b != plainWeights(O, In)) usePacked = true;  // this entry runs on the packed layout
-  else usePacked = false;
   // the s32 products go into out itself (4 bytes an element, as the f32 result), then are dequantised in place
   int32_t* acc = reinterpret_cast<int32_t*>(out);
-  dnnl::memory ma(e.a, engine(), q.data());
-  dnnl::memory mb(e.b, engine(), const_cast<int8_t*>(usePacked ? packed : wq));
-  dnnl::memory mc(e.c, engine(), acc);
-  e.prim.execute(stream(), {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}});
-  stream().wait();
+  runDense(acc, q.data(), wq, packed, packedLen, nullptr, R, O, In, 2);
   K().dequantRows(out, acc, sc.data(), wscale, bias, R, O);
-}
-
-// ---- dense layers on packed weights (inference) ------------------------------
-namespace {
-struct PackedEntry { dnnl::matmul prim; dnnl::memory::desc a, b, c, bias; bool packed; };
-std::unordered_map<Key, PackedEntry, KeyHash>& packedCache() { static auto& m = *new std::unordered_map<Key, PackedEntry, KeyHash>(); return m; }
-dt wType(int dtype) { return dtype == 1 ? dt::bf16 : dt::f32; }
-dnnl::memory::desc plainW(int64_t O, int64_t In, int dtype) { return dnnl::memory::desc({In, O}, wType(dtype), dims{1, In}); }
-dnnl::matmul::primitive_desc densePd(int64_t R, int64_t O, int64_t In, int dtype, bool packed, bool bias) {
-  dnnl::memory::desc a({R, In}, wType(dtype), dims{In, 1});
-  dnnl::memory::desc b = packed ? dnnl::memory::desc({In, O}, wType(dtype), dnnl::memory::format_tag::any) : plainW(O, In, dtype);
-  dnnl::memory::desc cm({R, O}, dt::f32, dims{O, 1});
-  if (!bias) return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, cm), engine());
-  dnnl::memory::desc bm({1, O}, dt::f32, dims{O, 1});
-  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, bm, cm), engine());
-}
-using PackKey3 = std::array<int64_t, 3>;
-struct PackHash3 { size_t operator()(const PackKey3& k) const { return ((size_t)k[0] * 1000003u ^ (size_t)k[1]) * 31u + (size_t)k[2]; } };
-// the packed layout of (O, In, dtype), as the primitive for 128 rows picks it; empty where packing does not pay: f32 below
-// AVX-512 (oneDNN's AVX2 GEMM ran slower on its packed layout at small row counts, docs/PERF.md)
-const dnnl::memory::desc& densePackedDesc(int64_t O, int64_t In, int dtype) {
-  static auto& m = *new std::unordered_map<PackKey3, dnnl::memory::desc, PackHash3>();
-  auto it = m.find({O, In, dtype});
-  if (it == m.end()) {
-    bool worth = dtype == 1 || (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
-    it = m.emplace(PackKey3{O, In, dtype}, worth ? densePd(128, O, In, dtype, true, false).weights_desc() : dnnl::memory::desc()).first;
-  }
-  return it->second;
-}
-}  // namespace
-
-int64_t densePackedSize(int64_t O, int64_t In, int dtype) { return O > 0 && In > 0 ? (int64_t)densePackedDesc(O, In, dtype).get_size() : 0; }
-
-void packDense(void* dst, const void* W, int64_t O, int64_t In, int dtype) {
-  if (densePackedSize(O, In, dtype) == 0) return;
-  dnnl::memory src(plainW(O, In, dtype), engine(), const_cast<void*>(W));
-  dnnl::memory out(densePackedDesc(O, In, dtype), engine(), dst);
-  dnnl::reorder(src, out).execute(stream(), src, out);
-  stream().wait();
 }
 
 void linearPacked(float* out, const float* x, const void* W, const void* packed, int64_t packedLen, const float* bias,
                   int64_t R, int64_t O, int64_t In, int dtype) {
   if (R <= 0 || O <= 0) return;
-  if (In == 0) {
-    for (int64_t r = 0; r < R; r++)
-      for (int64_t o = 0; o < O; o++) out[r * O + o] = bias ? bias[o] : 0.0f;
-    return;
-  }
-  bool usePacked = packed && packedLen > 0 && packedLen == densePackedSize(O, In, dtype);
-  const Key key{1, R, O, In, 4 << 4 | (int64_t)dtype | (int64_t)usePacked << 8 | (int64_t)(bias != nullptr) << 9};
-  auto& c = packedCache();
-  auto it = c.find(key);
-  if (it == c.end()) {
-    auto pd = densePd(R, O, In, dtype, usePacked, bias != nullptr);
-    if (usePacked && pd.weights_desc() != densePackedDesc(O, In, dtype)) { pd = densePd(R, O, In, dtype, false, bias != nullptr); usePacked = false; }
-    dnnl::memory::desc bm = bias ? dnnl::memory::desc({1, O}, dt::f32, dims{O, 1}) : dnnl::memory::desc();
-    it = c.emplace(key, PackedEntry{dnnl::matmul(pd), pd.src_desc(), pd.weights_desc(), pd.dst_desc(), bm, usePacked}).first;
-  }
-  PackedEntry& e = it->second;
+  if (In == 0) return biasOnly(out, bias, R, O);
   const void* A = x;
   if (dtype == 1) {
     auto& sa = scratchA();
@@ -249,15 +207,7 @@ void linearPacked(float* out, const float* x, const void* W, const void* packed,
     K().f32ToBf16(sa.data(), x, R * In);
     A = sa.data();
   }
-  dnnl::memory ma(e.a, engine(), const_cast<void*>(A));
-  dnnl::memory mb(e.b, engine(), const_cast<void*>(e.packed ? packed : W));
-  dnnl::memory mc(e.c, engine(), out);
-  std::unordered_map<int, dnnl::memory> args{{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
-  if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, engine(), const_cast<float*>(bias)));
-  e.prim.execute(stream(), args);
-  stream().wait();
+  runDense(out, A, W, packed, packedLen, bias, R, O, In, dtype);
 }
 
 }  // namespace jb
-
-namespace jb { size_t matmulCacheSize() { return cache().size() + int8Cache().size() + packedCache().size(); } }

@@ -131,7 +131,6 @@ for (const [name, raw] of FAMILIES) {
     const a = f.forward(batch, { grad: false }), b = q.forward(batch, { grad: false });
     const seqF = Float32Array.from(a.sequenceOutput), logF = Float32Array.from(a.logits!);
     const eSeq = normErr(b.sequenceOutput, seqF), eLog = normErr(b.logits!, logF, 1e-3);
-    if (process.env.JA_BERT_INT8_PRINT) console.log(name, eSeq, eLog);
     assert.ok(eSeq < 0.03 && eSeq > 0, `${name}: sequence output ${eSeq}`);
     assert.ok(eLog < 0.03, `${name}: logits ${eLog} (${Array.from(b.logits!)} vs ${Array.from(logF)})`);
     // the reference kernels give the same int8 model (to f32 rounding and the odd code that lands on a rounding boundary), weights quantised to this class's range
